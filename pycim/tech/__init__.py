@@ -1,0 +1,1 @@
+"""Technology layer: device models (RRAM Verilog-A, SKY130) and their compile caches."""
