@@ -49,11 +49,16 @@ class NgspiceEngine:
         Use the KLU sparse solver (default) instead of ngspice's Sparse 1.3.
     options : mapping
         Extra ``.options`` (name -> value or None for a flag), e.g. ``{"reltol": 1e-6}``.
+    threads : int
+        OpenMP threads for OSDI device evaluation. 1 by default: measured on a 2-core machine,
+        ngspice's default thread pool made a 3 k-step RRAM transient 24x slower (1.08 s vs
+        0.045 s) through futex contention.
     """
 
     timeout_s: float = 600.0
     klu: bool = True
     options: Mapping[str, float | None] = field(default_factory=dict)
+    threads: int = 1
     name: str = "ngspice"
 
     def deck(self, circuit: Circuit | str, analysis: Analysis, *, temp_c: float | None = None,
@@ -75,7 +80,10 @@ class NgspiceEngine:
                 extra.append(f".temp {fmt(temp_c)}")
             lines = circuit.rstrip("\n").split("\n")
             body = "\n".join([lines[0], *extra, *lines[1:]])
-        ctl = [".control", "set noaskquit", "set filetype=binary"]
+        if not (isinstance(self.threads, int) and 1 <= self.threads <= 256):
+            raise InputError(f"threads must be an integer in 1..256, got {self.threads!r}")
+        ctl = [".control", "set noaskquit", f"set num_threads={self.threads}",
+               "set filetype=binary"]
         for p in dict.fromkeys(str(Path(x).resolve()) for x in osdi):
             if '"' in p or "\n" in p or " " in p:
                 raise InputError(f"OSDI path {p!r} cannot be written into a deck")

@@ -1,0 +1,96 @@
+"""``pycim demo``: the main job on a small default.
+
+Today: a cell I-V family at several programmed conductances and a SET/RESET pulse train with
+write-verify-style stepped amplitudes, each simulated in ngspice and checked against the model
+equation; plots to PNG. Later issues grow it into a full transistor-level MVM.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+
+from .measure.cell import pulse_response
+from .netlist import testbench as tb
+from .sim import PRECISE_OPTIONS, Dc, NgspiceEngine, Tran
+from .tech import rram
+
+
+def run_demo(out_dir: str | Path, echo=print) -> dict:
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    eng = NgspiceEngine()
+
+    # -- I-V family at programmed read conductances (1..40 uS at 0.1 V) -----------------------
+    targets_s = np.array([1e-6, 2e-6, 5e-6, 10e-6, 20e-6, 40e-6])
+    gaps = rram.gap_for_conductance_m(targets_s)
+    precise = NgspiceEngine(options=PRECISE_OPTIONS)
+    runs = [precise.run(tb.cell_iv(float(g)), Dc("V1", -1.0, 1.0, 0.01)) for g in gaps]
+    v = runs[0]["sweep"]
+    currents = np.array([-r["i(v1)"] for r in runs])  # current into V1's + node is -I_cell
+    ref = rram.current_a(v[None, :], gaps[:, None])
+    sig = np.abs(ref) > 1e-12  # relative error is meaningless at the V = 0 crossing
+    iv_err = float(np.max(np.abs(currents - ref)[sig] / np.abs(ref)[sig]))
+    echo("cell I-V (ngspice vs model equation in numpy)")
+    echo("  target G [uS]  gap [nm]  I(+0.1 V) [uA]  I(+1 V) [uA]")
+    i01 = np.argmin(np.abs(v - 0.1))
+    for k, g in enumerate(gaps):
+        echo(f"  {targets_s[k] * 1e6:13.1f}  {g * 1e9:8.4f}  {currents[k, i01] * 1e6:14.4f}"
+             f"  {currents[k, -1] * 1e6:12.2f}")
+    echo(f"  max relative deviation from the equation: {iv_err:.2e}")
+
+    # -- SET then RESET pulse train, NeuRRAM-style 0.1 V amplitude steps -----------------------
+    set_v = np.round(np.arange(0.5, 1.01, 0.1), 3)
+    reset_v = -np.round(np.arange(0.5, 1.11, 0.1), 3)
+    train = tb.PulseTrain(tuple(map(float, np.concatenate([set_v, reset_v]))))
+    gap0 = float(rram.gap_for_conductance_m(1e-6))
+    tr = eng.run(tb.pulse_train(train, gap0), Tran(5e-9, train.stop_s, 5e-9))
+    resp = pulse_response(tr, train, gap0)
+    echo(f"\nSET/RESET pulse train through {train.r_series_ohm / 1e3:g} kOhm, "
+         f"{train.width_s * 1e6:g} us pulses, read at {train.v_read_v} V")
+    echo("  pulse [V]  gap [nm]  G_read [uS]")
+    for a, g, gs in zip(resp.amplitudes_v, resp.gap_m, resp.g_read_s):
+        echo(f"  {a:9.2f}  {g * 1e9:8.4f}  {gs * 1e6:11.3f}")
+
+    png = _plot(out / "cell_demo.png", v, currents, targets_s, tr, train, resp, gap0)
+    summary = {
+        "iv_targets_s": targets_s.tolist(), "iv_gaps_m": gaps.tolist(),
+        "iv_max_rel_error": iv_err,
+        "pulse_amplitudes_v": resp.amplitudes_v.tolist(), "pulse_gap_m": resp.gap_m.tolist(),
+        "pulse_g_read_s": resp.g_read_s.tolist(), "plot": str(png),
+    }
+    (out / "cell_demo.json").write_text(json.dumps(summary, indent=1) + "\n")
+    echo(f"\nwrote {png} and {out / 'cell_demo.json'}")
+    return summary
+
+
+def _plot(path: Path, v, currents, targets_s, tr, train, resp, gap0) -> Path:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(2, 2, figsize=(11, 8))
+    for k, g in enumerate(targets_s):
+        ax[0, 0].semilogy(v, np.abs(currents[k]) + 1e-15, label=f"{g * 1e6:g} uS")
+    ax[0, 0].set(xlabel="cell voltage [V]", ylabel="|I| [A]", title="I-V at programmed states")
+    ax[0, 0].legend(fontsize=8)
+    t_us = tr["time"] * 1e6
+    ax[0, 1].plot(t_us, tr["in"], lw=0.8, label="applied [V]")
+    ax[0, 1].plot(t_us, tr["te"], lw=0.8, label="cell [V]")
+    ax[0, 1].set(xlabel="time [us]", ylabel="V", title="pulse train")
+    ax[0, 1].legend(fontsize=8)
+    ax[1, 0].plot(t_us, (gap0 + 1e-9 * tr["n1.gx"]) * 1e9, color="C2")
+    ax[1, 0].set(xlabel="time [us]", ylabel="gap [nm]", title="filament gap (state node)")
+    idx = np.arange(1, len(resp.amplitudes_v) + 1)
+    ax[1, 1].plot(idx, resp.g_read_s * 1e6, "o-")
+    for i, a in zip(idx, resp.amplitudes_v):
+        ax[1, 1].annotate(f"{a:+.1f}", (i, resp.g_read_s[i - 1] * 1e6), fontsize=6,
+                          textcoords="offset points", xytext=(0, 5), ha="center")
+    ax[1, 1].set(xlabel="pulse #", ylabel="G_read [uS]", title="read conductance after each pulse")
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path

@@ -1,0 +1,1 @@
+"""Measurements: from waveforms to numbers."""
