@@ -18,6 +18,7 @@ class PulseResponse:
     amplitudes_v: np.ndarray
     gap_m: np.ndarray  # gap at each read
     g_read_s: np.ndarray  # cell chord conductance I/V(te) at each read
+    v_cell_v: np.ndarray  # cell voltage during each read (v_read minus the series-R drop)
 
 
 def pulse_response(res: SimResult, train: PulseTrain, gap_init_m: float) -> PulseResponse:
@@ -27,4 +28,4 @@ def pulse_response(res: SimResult, train: PulseTrain, gap_init_m: float) -> Puls
     gap = gap_init_m + 1e-9 * sample(t, res["n1.gx"], at)
     i_cell = -sample(t, res["i(v1)"], at)
     v_cell = sample(t, res["te"], at)
-    return PulseResponse(np.asarray(train.amplitudes_v), gap, i_cell / v_cell)
+    return PulseResponse(np.asarray(train.amplitudes_v), gap, i_cell / v_cell, v_cell)
