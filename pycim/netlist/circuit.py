@@ -113,6 +113,7 @@ class Mosfet:
     model: str
     w_m: float
     l_m: float
+    params: tuple[tuple[str, float], ...] = ()  # other instance parameters (nf, nrd, delvto, ...)
 
     def __post_init__(self) -> None:
         _check_name(self, "M")
@@ -121,6 +122,8 @@ class Mosfet:
         ident(self.model, f"{self.name} model")
         number(self.w_m, f"{self.name} width", lo=0.0, lo_open=True, hi=1e-3)
         number(self.l_m, f"{self.name} length", lo=0.0, lo_open=True, hi=1e-3)
+        for k, v in self.params:
+            ident(k, f"{self.name} parameter"), number(v, f"{self.name} parameter {k}")
 
 
 @dataclass(frozen=True)
@@ -241,7 +244,8 @@ def _ng_element(e: Element) -> str:
     if isinstance(e, VaDevice):
         return f"{e.name} {' '.join(e.nodes)} {e.model}{_ng_params(e.params)}"
     if isinstance(e, Mosfet):
-        return f"{e.name} {e.d} {e.g} {e.s} {e.b} {e.model} w={fmt(e.w_m)} l={fmt(e.l_m)}"
+        return (f"{e.name} {e.d} {e.g} {e.s} {e.b} {e.model} w={fmt(e.w_m)} l={fmt(e.l_m)}"
+                f"{_ng_params(e.params)}")
     raise TypeError(f"unknown element {e!r}")
 
 
@@ -305,7 +309,8 @@ def _vc_element(e: Element) -> str:
     if isinstance(e, VaDevice):
         return f"{name} ({' '.join(e.nodes)}) {e.model}{_ng_params(e.params)}"
     if isinstance(e, Mosfet):
-        return f"{name} ({e.d} {e.g} {e.s} {e.b}) {e.model} w={fmt(e.w_m)} l={fmt(e.l_m)}"
+        return (f"{name} ({e.d} {e.g} {e.s} {e.b}) {e.model} w={fmt(e.w_m)} l={fmt(e.l_m)}"
+                f"{_ng_params(e.params)}")
     raise TypeError(f"unknown element {e!r}")
 
 
