@@ -11,7 +11,7 @@ Element names carry their SPICE letter (``R1``, ``C1``, ``V1``, ``N1`` for OSDI 
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TextIO
@@ -152,7 +152,14 @@ Element = Resistor | Capacitor | VSource | VaDevice | Mosfet
 
 @dataclass
 class Circuit:
-    """A flat circuit: title, models and elements. Build with :meth:`add`."""
+    """A flat circuit: title, models and elements.
+
+    Elements are added eagerly with :meth:`add`, or lazily with :meth:`add_stream` (a function
+    returning an iterator, run each time the circuit is emitted), so a 256 x 256 array is
+    generated and written element by element instead of being held in memory or in one string.
+    Names are unique (case-insensitively) and every referenced model must be defined; for streamed
+    elements both are checked while emitting.
+    """
 
     title: str
     models: dict[str, Model] = field(default_factory=dict)
@@ -163,6 +170,7 @@ class Circuit:
         self.title = _comment(self.title, "title")
         self.header = tuple(_comment(h, "header line") for h in self.header)
         self._names: set[str] = {e.name.lower() for e in self.elements}
+        self._streams: list[Callable[[], Iterable[Element]]] = []
 
     def add_model(self, model: Model) -> Model:
         old = self.models.get(model.name)
@@ -171,19 +179,36 @@ class Circuit:
         self.models[model.name] = model
         return model
 
+    def _check(self, e: Element, names: set[str]) -> None:
+        key = e.name.lower()
+        if key in names:
+            raise InputError(f"element name {e.name!r} used twice (names are case-insensitive)")
+        model = getattr(e, "model", None)
+        if model is not None and model not in self.models:
+            raise InputError(f"{e.name}: model {model!r} not defined; add_model() it first")
+        names.add(key)
+
     def add(self, *elements: Element) -> None:
         for e in elements:
-            key = e.name.lower()
-            if key in self._names:
-                raise InputError(f"element name {e.name!r} used twice (names are case-insensitive)")
-            model = getattr(e, "model", None)
-            if model is not None and model not in self.models:
-                raise InputError(f"{e.name}: model {model!r} not defined; add_model() it first")
-            self._names.add(key)
+            self._check(e, self._names)
             self.elements.append(e)
 
     def extend(self, elements: Iterable[Element]) -> None:
         self.add(*elements)
+
+    def add_stream(self, make: Callable[[], Iterable[Element]]) -> None:
+        """Add elements produced lazily by ``make()`` at emission time."""
+        self._streams.append(make)
+
+    def iter_elements(self) -> Iterator[Element]:
+        """All elements in order: eager ones, then each stream (checked as they come)."""
+        yield from self.elements
+        if self._streams:
+            names = set(self._names)
+            for make in self._streams:
+                for e in make():
+                    self._check(e, names)
+                    yield e
 
     @property
     def osdi_files(self) -> list[Path]:
@@ -227,7 +252,7 @@ def ngspice_lines(c: Circuit, *, options: Mapping[str, float | None] | None = No
             yield f".model {m.name} {m.kind} level=54{_ng_params(m.params)}"
         else:
             yield f".model {m.name} {m.kind}{_ng_params(m.params)}"
-    for e in c.elements:
+    for e in c.iter_elements():
         yield _ng_element(e)
 
 
@@ -262,29 +287,22 @@ def vacask_lines(c: Circuit, *, module_dir: Path) -> Iterator[str]:
     yield c.title
     for h in c.header:
         yield f"// {h}"
-    kinds = {type(e) for e in c.elements}
-    loads: list[Path] = []
-    if Resistor in kinds:
-        loads.append(module_dir / "spice" / "resistor.osdi")
-    if Capacitor in kinds:
-        loads.append(module_dir / "spice" / "capacitor.osdi")
+    loads = [module_dir / "spice" / "resistor.osdi", module_dir / "spice" / "capacitor.osdi"]
     if any(m.kind in ("nmos", "pmos") for m in c.models.values()):
         loads.append(module_dir / "spice" / "bsim4v8.osdi")
     loads.extend(c.osdi_files)
     for p in loads:
         yield f'load "{_path_literal(p)}"'
     yield "model vsource vsource"
-    if Resistor in kinds:
-        yield "model pycim_r sp_resistor"
-    if Capacitor in kinds:
-        yield "model pycim_c sp_capacitor"
+    yield "model pycim_r sp_resistor"
+    yield "model pycim_c sp_capacitor"
     for m in sorted(c.models.values(), key=lambda m: m.name):
         if m.kind in ("nmos", "pmos"):
             t = 1 if m.kind == "nmos" else -1
             yield f"model {m.name} sp_bsim4v8 type={t}{_ng_params(m.params)}"
         else:
             yield f"model {m.name} {m.kind}{_ng_params(m.params)}"
-    for e in c.elements:
+    for e in c.iter_elements():
         yield _vc_element(e)
 
 

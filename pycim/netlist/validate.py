@@ -65,4 +65,5 @@ def number(value: float, what: str = "value", *, lo: float | None = None,
 def fmt(value: float) -> str:
     """Deterministic, round-trippable text of a validated float."""
     v = number(value)
-    return "0" if v == 0 else repr(v)
+    # 15 significant digits: exact to 1e-15 and free of binary noise like 1.4400000000000002
+    return "0" if v == 0 else repr(float(f"{v:.15g}"))

@@ -37,6 +37,14 @@ def analysis_command(a: Analysis) -> str:
     raise InputError(f"unknown analysis {a!r}")
 
 
+def _tagged_osdi(lines: list[str]) -> list[Path]:
+    """Compile the models a netlist file names in ``* pycim-osdi: <module>`` lines."""
+    from ..netlist.writer import OSDI_TAG
+    from ..tech.va import circuit_osdi
+
+    return [circuit_osdi(ln[len(OSDI_TAG):].strip()) for ln in lines if ln.startswith(OSDI_TAG)]
+
+
 @dataclass(frozen=True)
 class NgspiceEngine:
     """Run circuits in ngspice.
@@ -80,6 +88,7 @@ class NgspiceEngine:
                 extra.append(f".temp {fmt(temp_c)}")
             lines = circuit.rstrip("\n").split("\n")
             body = "\n".join([lines[0], *extra, *lines[1:]])
+            osdi = [*_tagged_osdi(lines), *osdi]
         if not (isinstance(self.threads, int) and 1 <= self.threads <= 256):
             raise InputError(f"threads must be an integer in 1..256, got {self.threads!r}")
         ctl = [".control", "set noaskquit", f"set num_threads={self.threads}",

@@ -1,0 +1,276 @@
+"""1T1R array generator: any rows x cols, per-segment wire R and C on BL, SL and WL.
+
+Geometry (NeuRRAM): bit-lines (BL) run along rows, source-lines (SL) along columns, word-lines
+(WL) along rows and gate the access FETs. Cell (r, c) is RRAM from BL to an internal node, then
+the access FET from there to SL (gate on WL, bulk at ground). Signed weights occupy row pairs:
+row 2i holds G+, row 2i+1 holds G- (see :mod:`pycim.tech.mapping`).
+
+Each line is reached from outside at one *tap* cell: the array exposes ports ``bl<r>``, ``sl<c>``
+and ``wl<r>`` there. With wire resistance, a line is a chain of segments of one cell pitch, each
+with ``r = wire_r_ohm_per_um * pitch`` and ``c = wire_c_f_per_um * pitch`` to ground at every
+cell node; the tap node *is* the port, so the driver sits at its real position on the line (an
+edge for a plain array, the corelet's neuron for a TNSA core). Without wire resistance every line
+is one node.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from .. import assumptions
+from ..errors import InputError
+from ..tech import rram
+from .circuit import Capacitor, Circuit, Mosfet, Resistor, VaDevice
+from .testbench import RRAM_MODEL, linear_model, rram_model
+from .validate import ident, number
+
+MAX_SIZE = 256
+CELLS = ("rram", "linear")
+LINEAR_MODEL = "gcell"
+
+
+@dataclass(frozen=True)
+class WireSpec:
+    """Per-length parasitics of BL, SL and WL and the cell pitch (see pycim.assumptions)."""
+
+    r_ohm_per_um: float = assumptions.value("wire_r_ohm_per_um")
+    c_f_per_um: float = assumptions.value("wire_c_f_per_um")
+    pitch_x_um: float = assumptions.value("cell_pitch_x_um")
+    pitch_y_um: float = assumptions.value("cell_pitch_y_um")
+
+    def __post_init__(self) -> None:
+        number(self.r_ohm_per_um, "wire_r_ohm_per_um", lo=0.0, hi=1e4)
+        number(self.c_f_per_um, "wire_c_f_per_um", lo=0.0, hi=1e-12)
+        number(self.pitch_x_um, "pitch_x_um", lo=0.0, lo_open=True, hi=100.0)
+        number(self.pitch_y_um, "pitch_y_um", lo=0.0, lo_open=True, hi=100.0)
+
+    @property
+    def has_r(self) -> bool:
+        return self.r_ohm_per_um > 0
+
+
+IDEAL_WIRES = WireSpec(r_ohm_per_um=0.0, c_f_per_um=0.0)
+
+
+@dataclass(frozen=True)
+class AccessSpec:
+    """The cell's access device: ``ideal`` (RRAM straight to SL, WL unused) or ``sky130``."""
+
+    kind: str = "sky130"
+    device: str = "nfet_g5v0d10v5"
+    w_um: float = assumptions.value("access_w_um")
+    l_um: float = assumptions.value("access_l_um")
+    corner: str = "tt"
+
+    def __post_init__(self) -> None:
+        if self.kind not in ("ideal", "sky130"):
+            raise InputError(f"access kind must be 'ideal' or 'sky130', got {self.kind!r}")
+        ident(self.device, "access device")
+        ident(self.corner, "corner")
+        number(self.w_um, "access w_um", lo=0.0, lo_open=True, hi=100.0)
+        number(self.l_um, "access l_um", lo=0.0, lo_open=True, hi=100.0)
+
+    def card(self):
+        from ..tech import sky130
+
+        return sky130.flat_card(self.device, self.w_um * 1e-6, self.l_um * 1e-6, self.corner)
+
+
+IDEAL_ACCESS = AccessSpec(kind="ideal")
+
+
+@dataclass(frozen=True)
+class ArraySpec:
+    """A physical array of target read conductances ``g_s`` (rows x cols).
+
+    Parameters
+    ----------
+    g_s : array (rows, cols)
+        Target read conductance of each cell at ``v_read_v``, S.
+    cell : "rram" | "linear"
+        Stanford-PKU RRAM (programmed to ``g_s`` through its initial gap) or an ideal
+        conductance (closed-form tests).
+    access, wire : AccessSpec, WireSpec
+    bl_tap, sl_tap : tuple of int, optional
+        Column at which each BL port sits and row at which each SL port sits (default: 0).
+    """
+
+    g_s: np.ndarray = field(compare=False, repr=False)
+    cell: str = "rram"
+    access: AccessSpec = AccessSpec()
+    wire: WireSpec = WireSpec()
+    v_read_v: float = assumptions.value("v_read_v")
+    name: str = "array"
+    bl_tap: tuple[int, ...] | None = None
+    sl_tap: tuple[int, ...] | None = None
+    rram_params: rram.RramParams = rram.DEFAULT_PARAMS
+
+    def __post_init__(self) -> None:
+        g = np.array(self.g_s, dtype=float, copy=True)
+        if g.ndim != 2:
+            raise InputError(f"g_s must be 2-D (rows, cols), got shape {g.shape}")
+        rows, cols = g.shape
+        if not (1 <= rows <= 2 * MAX_SIZE and 1 <= cols <= MAX_SIZE):
+            raise InputError(f"array size {rows} x {cols} outside 1..{2 * MAX_SIZE} rows, "
+                             f"1..{MAX_SIZE} cols")
+        if not np.all(np.isfinite(g)) or np.any(g <= 0):
+            raise InputError("g_s must be finite and > 0")
+        if self.cell not in CELLS:
+            raise InputError(f"cell must be one of {CELLS}, got {self.cell!r}")
+        number(self.v_read_v, "v_read_v", lo=0.0, lo_open=True, hi=1.0)
+        if self.cell == "rram":
+            lo, hi = rram.conductance_range_s(self.v_read_v, self.rram_params)
+            if g.min() < lo or g.max() > hi:
+                raise InputError(f"g_s outside the RRAM model range [{lo:.3g}, {hi:.3g}] S")
+        ident(self.name, "name")
+        g.setflags(write=False)
+        object.__setattr__(self, "g_s", g)
+        for attr, n, lim in (("bl_tap", rows, cols), ("sl_tap", cols, rows)):
+            tap = getattr(self, attr)
+            tap = tuple([0] * n) if tap is None else tuple(int(t) for t in tap)
+            if len(tap) != n or any(not 0 <= t < lim for t in tap):
+                raise InputError(f"{attr} needs {n} indices in 0..{lim - 1}")
+            object.__setattr__(self, attr, tap)
+
+    @property
+    def rows(self) -> int:
+        return self.g_s.shape[0]
+
+    @property
+    def cols(self) -> int:
+        return self.g_s.shape[1]
+
+    def digest(self) -> str:
+        """SHA-256 of everything that determines the netlist."""
+        h = hashlib.sha256()
+        meta = {"cell": self.cell, "access": vars(self.access), "wire": vars(self.wire),
+                "v_read_v": self.v_read_v, "name": self.name, "bl_tap": self.bl_tap,
+                "sl_tap": self.sl_tap, "rram": vars(self.rram_params), "shape": self.g_s.shape}
+        h.update(json.dumps(meta, sort_keys=True, default=str).encode())
+        h.update(np.ascontiguousarray(self.g_s, dtype="<f8").tobytes())
+        return h.hexdigest()
+
+
+# -- node naming ----------------------------------------------------------------------------
+
+def bl_node(spec: ArraySpec, r: int, c: int) -> str:
+    """Node of BL ``r`` at column ``c`` (the port ``bl<r>`` at the tap, or without wire R)."""
+    if not spec.wire.has_r or c == spec.bl_tap[r]:
+        return f"bl{r}"
+    return f"b{r}_{c}"
+
+
+def sl_node(spec: ArraySpec, r: int, c: int) -> str:
+    if not spec.wire.has_r or r == spec.sl_tap[c]:
+        return f"sl{c}"
+    return f"s{r}_{c}"
+
+
+def wl_node(spec: ArraySpec, r: int, c: int) -> str:
+    if not spec.wire.has_r or c == spec.bl_tap[r]:
+        return f"wl{r}"
+    return f"w{r}_{c}"
+
+
+def add_array(circuit: Circuit, spec: ArraySpec) -> None:
+    """Add the array's models and (streamed) elements to ``circuit``."""
+    if spec.cell == "rram":
+        circuit.add_model(rram_model(spec.rram_params))
+        gaps = rram.gap_for_conductance_m(spec.g_s, spec.v_read_v, spec.rram_params)
+    else:
+        circuit.add_model(linear_model(LINEAR_MODEL))
+        gaps = None
+    card = None
+    if spec.access.kind == "sky130":
+        card = spec.access.card()
+        circuit.add_model(card.model())
+    circuit.add_stream(lambda: _cells(spec, gaps, card))
+    if spec.wire.has_r:
+        circuit.add_stream(lambda: _wires(spec))
+
+
+def _cells(spec: ArraySpec, gaps, card) -> Iterator:
+    g = spec.g_s
+    for r in range(spec.rows):
+        for c in range(spec.cols):
+            b = bl_node(spec, r, c)
+            s = sl_node(spec, r, c)
+            bottom = s if card is None else f"m{r}_{c}"
+            if gaps is not None:
+                yield VaDevice(f"N{r}_{c}", (b, bottom), RRAM_MODEL, (("gap_init", float(gaps[r, c])),))
+            else:
+                yield VaDevice(f"N{r}_{c}", (b, bottom), LINEAR_MODEL, (("g_s", float(g[r, c])),))
+            if card is not None:
+                yield card.mosfet(f"M{r}_{c}", bottom, wl_node(spec, r, c), s, "0")
+
+
+def _wires(spec: ArraySpec) -> Iterator:
+    w = spec.wire
+    r_x, r_y = w.r_ohm_per_um * w.pitch_x_um, w.r_ohm_per_um * w.pitch_y_um
+    c_x, c_y = w.c_f_per_um * w.pitch_x_um, w.c_f_per_um * w.pitch_y_um
+    with_wl = spec.access.kind == "sky130"
+    for r in range(spec.rows):  # BL (and WL) along the row
+        for c in range(1, spec.cols):
+            yield Resistor(f"RB{r}_{c}", bl_node(spec, r, c - 1), bl_node(spec, r, c), r_x)
+            if with_wl:
+                yield Resistor(f"RW{r}_{c}", wl_node(spec, r, c - 1), wl_node(spec, r, c), r_x)
+        if c_x > 0:
+            for c in range(spec.cols):
+                yield Capacitor(f"CB{r}_{c}", bl_node(spec, r, c), "0", c_x)
+                if with_wl:
+                    yield Capacitor(f"CW{r}_{c}", wl_node(spec, r, c), "0", c_x)
+    for c in range(spec.cols):  # SL along the column
+        for r in range(1, spec.rows):
+            yield Resistor(f"RS{r}_{c}", sl_node(spec, r - 1, c), sl_node(spec, r, c), r_y)
+        if c_y > 0:
+            for r in range(spec.rows):
+                yield Capacitor(f"CS{r}_{c}", sl_node(spec, r, c), "0", c_y)
+
+
+def array_circuit(spec: ArraySpec, title: str | None = None) -> Circuit:
+    """A circuit holding only the array (ports bl<r>, sl<c>, wl<r> left open)."""
+    from .. import __version__
+
+    c = Circuit(title or f"pycim {spec.name} {spec.rows}x{spec.cols} 1T1R array",
+                header=(f"pycim {__version__} spec sha256 {spec.digest()}",
+                        f"cell={spec.cell} access={spec.access.kind} "
+                        f"wire_r_ohm_per_um={spec.wire.r_ohm_per_um:g}"))
+    add_array(c, spec)
+    return c
+
+
+def row_voltages(x, v_ref_v: float, v_read_v: float) -> np.ndarray:
+    """Physical row drive for signed inputs ``x`` (n_in,): row 2i at Vref + x_i Vread,
+    row 2i+1 at Vref - x_i Vread (x_i in [-1, 1]; 0 drives Vref)."""
+    x = np.asarray(x, dtype=float)
+    if x.ndim != 1 or not np.all(np.isfinite(x)) or np.any(np.abs(x) > 1):
+        raise InputError("x must be a 1-D array of values in [-1, 1]")
+    v = np.empty(2 * x.size)
+    v[0::2] = v_ref_v + x * v_read_v
+    v[1::2] = v_ref_v - x * v_read_v
+    return v
+
+
+def dc_drive_circuit(spec: ArraySpec, v_rows_v, v_wl_v: float | None = None,
+                     title: str | None = None) -> Circuit:
+    """Array with ideal sources on every BL port (``VB<r>``) and WL port (``VW<r>``); SLs float.
+
+    The ideal-switch reference case: an input driver that has selected its rail is a voltage
+    source. Sensed SL voltages are the node voltages ``sl<c>``.
+    """
+    from .circuit import VSource
+
+    v_rows = np.asarray(v_rows_v, dtype=float)
+    if v_rows.shape != (spec.rows,):
+        raise InputError(f"need {spec.rows} row voltages, got shape {v_rows.shape}")
+    c = array_circuit(spec, title)
+    c.add(*(VSource(f"VB{r}", f"bl{r}", "0", dc_v=float(v)) for r, v in enumerate(v_rows)))
+    if spec.access.kind == "sky130":
+        v_wl = assumptions.value("v_wl_read_v") if v_wl_v is None else v_wl_v
+        c.add(*(VSource(f"VW{r}", f"wl{r}", "0", dc_v=float(v_wl)) for r in range(spec.rows)))
+    return c
