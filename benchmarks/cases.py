@@ -1,0 +1,79 @@
+"""Benchmark cases: each runs in its own child process (see run.py) and returns extra figures."""
+
+from __future__ import annotations
+
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+
+def _array_spec(n: int, cell: str, access: str, corner: str = "tt"):
+    from pycim.netlist.array import IDEAL_ACCESS, AccessSpec, ArraySpec, WireSpec
+    from pycim.tech.mapping import interleave_rows, weights_to_conductances
+
+    rng = np.random.default_rng(0)
+    gp, gn = weights_to_conductances(rng.uniform(-1, 1, (n // 2, n)))
+    acc = IDEAL_ACCESS if access == "ideal" else AccessSpec(corner=corner)
+    return ArraySpec(interleave_rows(gp, gn), cell=cell, access=acc, wire=WireSpec())
+
+
+def dc_op(n: int, cell: str, access: str, klu: bool) -> dict:
+    """DC operating point of an n x n array driven at Vref +- Vread (wire R and C included)."""
+    from pycim.netlist.array import dc_drive_circuit, row_voltages
+    from pycim.sim import NgspiceEngine, Op
+
+    spec = _array_spec(n, cell, access)
+    rng = np.random.default_rng(1)
+    c = dc_drive_circuit(spec, row_voltages(rng.choice([-1.0, 1.0], n // 2), 0.9, 0.1))
+    t0 = time.perf_counter()
+    res = NgspiceEngine(klu=klu, timeout_s=1800).run(c, Op())
+    return {"sim_s": time.perf_counter() - t0, "ngspice_elapsed_s": res.elapsed_s}
+
+
+def netlist_core(n: int) -> dict:
+    from pycim.netlist.reference import NetlistRequest
+
+    with tempfile.TemporaryDirectory() as tmp:
+        t0 = time.perf_counter()
+        p = NetlistRequest("core", n, n).write(Path(tmp) / "core.cir")
+        return {"gen_s": time.perf_counter() - t0, "bytes": p.stat().st_size}
+
+
+def runner_op(mode: str, n_runs: int = 30) -> dict:
+    """Per-run overhead of the ngspice runner on a one-cell op (subprocess vs PySpice)."""
+    from pycim.netlist import testbench as tb
+    from pycim.sim import NgspiceEngine, Op
+
+    c = tb.cell_iv(0.5e-9)
+    if mode == "subprocess":
+        eng = NgspiceEngine()
+        t0 = time.perf_counter()
+        for _ in range(n_runs):
+            eng.run(c, Op())
+        return {"per_run_ms": (time.perf_counter() - t0) / n_runs * 1e3}
+    import logging
+    import os
+    import warnings
+
+    os.environ.setdefault("NGSPICE_LIBRARY_PATH", "/usr/lib/x86_64-linux-gnu/libngspice.so.0")
+    logging.disable(logging.CRITICAL)
+    warnings.simplefilter("ignore")
+    from PySpice.Spice.NgSpice.Shared import NgSpiceShared
+
+    from pycim.netlist.circuit import ngspice_lines
+
+    text = "\n".join(ngspice_lines(c, options={"klu": None})) + "\n.op\n.end\n"
+    ng = NgSpiceShared.new_instance()
+    ng.exec_command(f"osdi {c.osdi_files[0]}")
+    t0 = time.perf_counter()
+    for _ in range(n_runs):
+        ng.load_circuit(text)
+        ng.run()
+        ng.remove_circuit()
+        ng.destroy()
+    return {"per_run_ms": (time.perf_counter() - t0) / n_runs * 1e3}
+
+
+CASES = {"dc_op": dc_op, "netlist_core": netlist_core, "runner_op": runner_op}

@@ -1,0 +1,50 @@
+"""Benchmark groups: which cases run, which figures they report, which targets they check."""
+
+from __future__ import annotations
+
+GB = 1 << 30
+
+
+def _target(what, value, limit, met):
+    return {"what": what, "value": float(value), "target": limit, "met": bool(met)}
+
+
+def array_dc_op(run_case, quick=False):
+    """DC op of n x n 1T1R arrays (flat BSIM4 + OSDI RRAM), KLU vs Sparse, vs a passive crossbar."""
+    figs, targets = {}, []
+    sizes = (64, 128) if quick else (64, 128, 256)
+    for n in sizes:
+        passive = run_case("dc_op", n=n, cell="linear", access="ideal", klu=True)
+        figs[f"passive_{n}_klu"] = passive
+        for klu in (True, False):
+            r = run_case("dc_op", n=n, cell="rram", access="sky130", klu=klu)
+            r["ratio_to_passive"] = r["wall_s"] / passive["wall_s"]
+            figs[f"1t1r_{n}_{'klu' if klu else 'sparse'}"] = r
+        if n == 256:
+            r = figs["1t1r_256_klu"]
+            targets.append(_target("256x256 1T1R DC op wall [s]", r["wall_s"], "<= 10", r["wall_s"] <= 10))
+            targets.append(_target("256x256 1T1R DC op peak RSS [GB]", r["child_peak_rss_b"] / GB,
+                                   "<= 1.5", r["child_peak_rss_b"] <= 1.5 * GB))
+            targets.append(_target("256x256 1T1R DC op / passive crossbar", r["ratio_to_passive"],
+                                   "<= 3", r["ratio_to_passive"] <= 3))
+    return figs, targets
+
+
+def netlist_generation(run_case, quick=False):
+    figs = {}
+    for n in ((16,) if quick else (16, 256)):
+        figs[f"core_{n}"] = run_case("netlist_core", n=n)
+    return figs, []
+
+
+def runner_choice(run_case, quick=False):
+    figs = {"subprocess": run_case("runner_op", mode="subprocess")}
+    try:
+        figs["pyspice_shared"] = run_case("runner_op", mode="pyspice")
+    except RuntimeError as exc:  # PySpice is an optional extra: pip install -e .[pyspice]
+        figs["pyspice_shared"] = {"skipped": str(exc).splitlines()[-1][:120]}
+    return figs, []
+
+
+GROUPS = {"netlist_generation": netlist_generation, "array_dc_op": array_dc_op,
+          "runner_choice": runner_choice}

@@ -1,0 +1,99 @@
+"""pycim benchmarks: how fast and how big, each figure measured in this run.
+
+Run with ``make bench``. Writes ``benchmarks/results.json`` and ``benchmarks/results.md``.
+Each simulation case runs in a fresh child Python process so that the peak RSS of its simulator
+(``getrusage(RUSAGE_CHILDREN).ru_maxrss``) belongs to that case alone. A missed target makes the
+run exit 1 (benchmarks, not tests, carry speed targets).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE.parent))
+
+CHILD = r"""
+import json, resource, sys, time
+sys.path.insert(0, {root!r})
+from benchmarks.cases import CASES
+t0 = time.perf_counter()
+extra = CASES[{case!r}](**{kwargs!r}) or {{}}
+wall = time.perf_counter() - t0
+rss = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss * 1024
+self_rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+print("RESULT " + json.dumps({{"wall_s": wall, "child_peak_rss_b": rss, "self_peak_rss_b": self_rss, **extra}}))
+"""
+
+
+def run_case(case: str, timeout_s: float = 3600, **kwargs) -> dict:
+    code = CHILD.format(root=str(HERE.parent), case=case, kwargs=kwargs)
+    p = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                       timeout=timeout_s)
+    for line in p.stdout.splitlines():
+        if line.startswith("RESULT "):
+            return json.loads(line[7:])
+    raise RuntimeError(f"case {case} {kwargs} failed:\n{p.stdout[-2000:]}\n{p.stderr[-3000:]}")
+
+
+def machine() -> dict:
+    import numpy
+
+    from pycim import __version__, toolchain
+
+    return {"python": platform.python_version(), "platform": platform.platform(),
+            "cpus": os.cpu_count(), "numpy": numpy.__version__, "pycim": __version__,
+            "ngspice": toolchain.ngspice_version()[1], "date": time.strftime("%Y-%m-%d")}
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--quick", action="store_true", help="skip the 256 x 256 cases")
+    ap.add_argument("--only", nargs="*", help="run only these groups")
+    args = ap.parse_args(argv)
+    from benchmarks.groups import GROUPS
+
+    results = {"machine": machine(), "figures": {}, "targets": []}
+    for name, group in GROUPS.items():
+        if args.only and name not in args.only:
+            continue
+        print(f"== {name}", flush=True)
+        figs, targets = group(run_case, quick=args.quick)
+        results["figures"][name] = figs
+        results["targets"].extend(targets)
+        for t in targets:
+            print(f"   {'ok  ' if t['met'] else 'MISS'} {t['what']}: {t['value']:.4g} "
+                  f"(target {t['target']})", flush=True)
+    (HERE / "results.json").write_text(json.dumps(results, indent=1) + "\n")
+    (HERE / "results.md").write_text(markdown(results))
+    print(f"wrote {HERE / 'results.json'} and {HERE / 'results.md'}")
+    return 0 if all(t["met"] for t in results["targets"]) else 1
+
+
+def markdown(results: dict) -> str:
+    m = results["machine"]
+    out = ["# pycim benchmark results", "",
+           f"{m['date']}, {m['cpus']} CPUs, Python {m['python']}, {m['ngspice']}, pycim {m['pycim']}",
+           ""]
+    for name, figs in results["figures"].items():
+        out += [f"## {name}", "", "| case | figure | value |", "|---|---|---|"]
+        for case, vals in figs.items():
+            for k, v in vals.items():
+                out.append(f"| {case} | {k} | {v:.4g} |" if isinstance(v, float)
+                           else f"| {case} | {k} | {v} |")
+        out.append("")
+    out += ["## targets", "", "| target | value | limit | met |", "|---|---|---|---|"]
+    for t in results["targets"]:
+        out.append(f"| {t['what']} | {t['value']:.4g} | {t['target']} | {'yes' if t['met'] else 'NO'} |")
+    return "\n".join(out) + "\n"
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,1 @@
+"""Flows: end-to-end jobs (spec -> netlist -> sim -> measure) behind the CLI commands."""
