@@ -40,6 +40,46 @@ _A = [
     Assumption("switch_w_um", 2.0, "um", "driver switch FET width (transmission-gate halves)"),
     Assumption("switch_l_um", 0.15, "um", "driver switch FET length"),
     Assumption("vdd_v", 1.8, "V", "core and neuron supply (CiMLoop model of the macro: 1.8 V)"),
+    # -- neuron (voltage-mode switched-capacitor integrator + charge-decrement ADC) ---------------
+    Assumption("neuron_c_sample_f", 50e-15, "F",
+               "sample capacitor: 1/2 of the line's ~100 fF so sampling loads the line little; "
+               "MIM at ~2 fF/um2 is 25 um2 of the ~1270 um2 neuron"),
+    Assumption("neuron_c_integ_f", 100e-15, "F",
+               "integration capacitor: C_s/C_i = 0.5 puts 7 steps of |V_SL-Vref| <= 0.1 V "
+               "(4-bit input) at <= 0.35 V, inside the ADC full scale"),
+    Assumption("neuron_adc_fs_v", 0.4, "V",
+               "ADC full scale: codes cover V_int - Vref in [-0.4, 0.4) V (the OTA swings "
+               "Vref +- 0.6 V); packet k's reference Vref +- (C_i/C_s) fs / 2^k comes from an "
+               "ideal PWL source pair shared by all neurons (stand-in for the chip's DAC)"),
+    Assumption("neuron_ibias_a", 2e-6, "A",
+               "OTA reference current (a resistor into a diode-connected NFET); tail 2x, second "
+               "stage 6x: 19 uA total, GBW ~60 MHz, enough for 0.27 us integration steps"),
+    Assumption("neuron_cc_f", 100e-15, "F", "OTA Miller capacitor (GBW = gm1 / 2 pi Cc)"),
+    Assumption("neuron_rz_ohm", 10e3, "ohm",
+               "OTA zero-nulling resistor in series with Cc: PM 53 deg without it, 74 deg with "
+               "it (40 fF load); 20 kOhm overcompensates"),
+    Assumption("neuron_c_latch_f", 2e-15, "F",
+               "explicit storage capacitance on each decision latch's input node"),
+    Assumption("neuron_t_edge_s", 1e-9, "s", "rise/fall time of every neuron clock edge"),
+    Assumption("neuron_t_guard_s", 3e-9, "s", "non-overlap gap between clocks (break-before-make)"),
+    Assumption("neuron_t_reset_s", 200e-9, "s", "precharge/discharge of C_sample and C_integ"),
+    Assumption("neuron_t_sample_s", 110e-9, "s",
+               "input pulse on, line settles onto C_sample; with 8+3+106+40+3 ns more, one "
+               "integration step is 0.27 us (CiMLoop's NeuRRAM timing)"),
+    Assumption("neuron_t_early_s", 8e-9, "s",
+               "bottom-plate switch opens this long before the top-plate switch"),
+    Assumption("neuron_t_integrate_s", 106e-9, "s",
+               "charge transfer C_sample -> C_integ (settles to 0.1 mV in ~35 ns)"),
+    Assumption("neuron_t_settle_s", 40e-9, "s",
+               "virtual-ground switch open, top plate still at Vref: the OTA recovers from the "
+               "switch's charge kick (~0.6 mV, gone in ~30 ns) before the next phase"),
+    Assumption("neuron_t_compare_s", 100e-9, "s",
+               "OTA open loop as comparator, latch transparent; with 5 ns hold, 70+8 ns packet "
+               "sampling, 68+40 ns integration and 3 guards, one ADC step is 0.3 us (CiMLoop)"),
+    Assumption("neuron_t_hold_s", 5e-9, "s", "latch closed, comparator still open-loop"),
+    Assumption("neuron_t_packet_s", 70e-9, "s", "charge packet sampled from the DAC reference"),
+    Assumption("neuron_t_packet_integrate_s", 68e-9, "s",
+               "packet integrated onto C_integ (largest, 0.2 V, settles to 0.1 mV in ~40 ns)"),
 ]
 
 ASSUMPTIONS: dict[str, Assumption] = {a.name: a for a in _A}

@@ -26,12 +26,13 @@ from .. import assumptions
 from ..errors import InputError
 from ..tech import rram
 from .circuit import Capacitor, Circuit, Mosfet, Resistor, VaDevice
-from .testbench import RRAM_MODEL, linear_model, rram_model
+from .testbench import RRAM_MODEL, linear_model, rram_model, rram_read_model
 from .validate import ident, number
 
 MAX_SIZE = 256
-CELLS = ("rram", "linear")
+CELLS = ("rram", "rram_read", "linear")
 LINEAR_MODEL = "gcell"
+READ_MODEL = "rram_rd"
 
 
 @dataclass(frozen=True)
@@ -92,9 +93,10 @@ class ArraySpec:
     ----------
     g_s : array (rows, cols)
         Target read conductance of each cell at ``v_read_v``, S.
-    cell : "rram" | "linear"
-        Stanford-PKU RRAM (programmed to ``g_s`` through its initial gap) or an ideal
-        conductance (closed-form tests).
+    cell : "rram" | "rram_read" | "linear"
+        Stanford-PKU RRAM with its state (programmed to ``g_s`` through its initial gap), the
+        same cell with the state frozen (reads: identical I-V, three fewer unknowns per cell),
+        or an ideal conductance (closed-form tests).
     access, wire : AccessSpec, WireSpec
     bl_tap, sl_tap : tuple of int, optional
         Column at which each BL port sits and row at which each SL port sits (default: 0).
@@ -123,7 +125,7 @@ class ArraySpec:
         if self.cell not in CELLS:
             raise InputError(f"cell must be one of {CELLS}, got {self.cell!r}")
         number(self.v_read_v, "v_read_v", lo=0.0, lo_open=True, hi=1.0)
-        if self.cell == "rram":
+        if self.cell != "linear":
             lo, hi = rram.conductance_range_s(self.v_read_v, self.rram_params)
             if g.min() < lo or g.max() > hi:
                 raise InputError(f"g_s outside the RRAM model range [{lo:.3g}, {hi:.3g}] S")
@@ -182,6 +184,9 @@ def add_array(circuit: Circuit, spec: ArraySpec) -> None:
     if spec.cell == "rram":
         circuit.add_model(rram_model(spec.rram_params))
         gaps = rram.gap_for_conductance_m(spec.g_s, spec.v_read_v, spec.rram_params)
+    elif spec.cell == "rram_read":
+        circuit.add_model(rram_read_model(spec.rram_params, READ_MODEL))
+        gaps = rram.gap_for_conductance_m(spec.g_s, spec.v_read_v, spec.rram_params)
     else:
         circuit.add_model(linear_model(LINEAR_MODEL))
         gaps = None
@@ -196,13 +201,14 @@ def add_array(circuit: Circuit, spec: ArraySpec) -> None:
 
 def _cells(spec: ArraySpec, gaps, card) -> Iterator:
     g = spec.g_s
+    model = RRAM_MODEL if spec.cell == "rram" else READ_MODEL
     for r in range(spec.rows):
         for c in range(spec.cols):
             b = bl_node(spec, r, c)
             s = sl_node(spec, r, c)
             bottom = s if card is None else f"m{r}_{c}"
             if gaps is not None:
-                yield VaDevice(f"N{r}_{c}", (b, bottom), RRAM_MODEL, (("gap_init", float(gaps[r, c])),))
+                yield VaDevice(f"N{r}_{c}", (b, bottom), model, (("gap_init", float(gaps[r, c])),))
             else:
                 yield VaDevice(f"N{r}_{c}", (b, bottom), LINEAR_MODEL, (("g_s", float(g[r, c])),))
             if card is not None:

@@ -75,7 +75,12 @@ class NetlistRequest:
         v_ref, v_read = assumptions.value("v_ref_v"), spec.v_read_v
         if self.kind in ("cell", "array"):
             signs = np.where(rng.uniform(size=rows) < 0.5, -1.0, 1.0)
-            return dc_drive_circuit(spec, v_ref + signs * v_read)
+            c = dc_drive_circuit(spec, v_ref + signs * v_read)
+            if self.kind == "cell":  # a cell alone: hold its SL at Vref so the read current flows
+                from .circuit import VSource
+
+                c.add(VSource("VSL", "sl0", "0", dc_v=v_ref))
+            return c
         core = CoreSpec(spec, driver=self.driver, direction=self.direction, corner=self.corner)
         states = {ln: ("p" if rng.uniform() < 0.5 else "n") for ln in core.drive_lines}
         return core_circuit(core, states)

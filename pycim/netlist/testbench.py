@@ -19,6 +19,13 @@ def rram_model(params: rram.RramParams = rram.DEFAULT_PARAMS, name: str = RRAM_M
     return Model.of(name, "rram_spku", params.va_params(), osdi=circuit_osdi("rram_spku"))
 
 
+def rram_read_model(params: rram.RramParams = rram.DEFAULT_PARAMS, name: str = "rram_rd") -> Model:
+    """Model card of the read-only cell (circuits/rram_read.va): rram_spku's I-V, state frozen."""
+    p = params.va_params()
+    return Model.of(name, "rram_read", {k: p[k] for k in ("i0", "g0", "v0")},
+                    osdi=circuit_osdi("rram_read"))
+
+
 def linear_model(name: str = "gcell") -> Model:
     """Model card of the linear cell (circuits/rram_linear.va)."""
     return Model.of(name, "rram_linear", {}, osdi=circuit_osdi("rram_linear"))

@@ -65,5 +65,7 @@ def number(value: float, what: str = "value", *, lo: float | None = None,
 def fmt(value: float) -> str:
     """Deterministic, round-trippable text of a validated float."""
     v = number(value)
+    if v == int(v) and abs(v) < 1e15:
+        return str(int(v))  # integral values as integers: VACASK refuses 2.0 for an integer flag
     # 15 significant digits: exact to 1e-15 and free of binary noise like 1.4400000000000002
-    return "0" if v == 0 else repr(float(f"{v:.15g}"))
+    return repr(float(f"{v:.15g}"))

@@ -1,0 +1,332 @@
+"""NeuRRAM neuron at transistor level: schedule, integrator physics, ADC transfer, ReLU.
+
+The physics tests share a handful of transients (run two at a time); the ADC sweeps put several
+neurons into one circuit, each on its own line. Numbers the report quotes are printed (``-s``).
+"""
+
+from __future__ import annotations
+
+import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import replace
+
+import numpy as np
+import pytest
+
+from pycim.errors import InputError
+from pycim.measure.neuron import (charge_per_step, code_from_decisions, ideal_code, linearity,
+                                  ota_metrics, plane_deltas, read_neuron, transition_decision)
+from pycim.netlist.circuit import ngspice_lines
+from pycim.netlist.neuron import (NeuronSpec, add_neuron, input_windows, integration_steps,
+                                  line_testbench, mvm_schedule, window_pwl)
+from pycim.netlist.schedule import LOGIC, Net, Phase, Schedule, ScheduleBuilder
+from pycim.sim import NgspiceEngine, Tran
+
+SPEC = NeuronSpec()
+ENGINE = NgspiceEngine(timeout_s=300)
+MAX_STEP = 2e-9  # vs 1 ns: integrator gain within 2e-5, offset 10 uV (5 ns: off by 0.2 mV)
+
+
+def _run(spec, sched, lines, probe=False):
+    c, nodes = line_testbench(spec, sched, lines, probe=probe)
+    t0 = time.perf_counter()
+    res = ENGINE.run(c, Tran(1e-9, sched.t_stop, MAX_STEP))
+    return res, nodes, time.perf_counter() - t0
+
+
+# ---------------------------------------------------------------------------------------------
+# Schedule (no simulation)
+# ---------------------------------------------------------------------------------------------
+
+def test_schedule_timing_and_phase_names():
+    s = mvm_schedule(SPEC, 4, 6)
+    wins = input_windows(s)
+    assert [(n, r) for n, r, _, _ in wins] == [(1, 0), (2, 0), (2, 1), (3, 0), (3, 1), (3, 2),
+                                               (3, 3)]
+    starts = [t_on for _, _, t_on, _ in wins]
+    assert np.allclose(np.diff(starts), 0.27e-6, rtol=0, atol=1e-15)  # one integration step
+    cmp_t = [s.start(f"cmp{j}") for j in range(6)]
+    assert np.allclose(np.diff(cmp_t), 0.3e-6, rtol=0, atol=1e-15)  # one ADC step
+    assert SPEC.t_integration_step_s == pytest.approx(0.27e-6)
+    assert SPEC.t_adc_step_s == pytest.approx(0.3e-6)
+    times = s.phase_times()
+    assert list(times) == [p.name for p in s.phases]
+    assert times["reset"] == (0.0, SPEC.t_reset_s)
+    assert s.t_stop == pytest.approx(max(t1 for _, t1 in times.values()))
+    # inp is high exactly in the input windows
+    assert s.high_windows("nc_inp") == [(t_on, t_off) for _, _, t_on, t_off in wins]
+    # DAC references halve every step and sit at Vref outside packets
+    for k, v in enumerate(SPEC.dac_levels(6), start=1):
+        assert s.phase(f"pk{k}").level("nc_vdacp") == pytest.approx(0.9 + v)
+        assert s.phase(f"pk{k}").level("nc_vdacn") == pytest.approx(0.9 - v)
+    assert SPEC.dac_levels(6) == pytest.approx([0.4, 0.2, 0.1, 0.05, 0.025])
+
+
+def test_schedule_clocks_never_overlap_in_the_waveforms():
+    s = mvm_schedule(SPEC, 3, 4)
+    t = np.arange(0.0, s.t_stop, 0.05e-9)
+    wave = {n: np.interp(t, *np.array(s.pwl(n)).T) for n in s.nets}
+    for group in s.exclusive:
+        on = np.array([wave[n] > 0.05 * SPEC.vdd_v for n in group])
+        assert on.sum(axis=0).max() <= 1, f"clocks {sorted(group)} overlap"
+    # complements are exact complements
+    for src in s.sources():
+        if src.name.endswith("_b"):
+            base = np.interp(t, *np.array(s.pwl(src.np_[:-2])).T)
+            comp = np.interp(t, *np.array(src.pwl).T)
+            assert np.allclose(base + comp, SPEC.vdd_v)
+
+
+def test_schedule_is_deterministic_and_validated():
+    a = [(v.name, v.pwl) for v in mvm_schedule(SPEC, 2, 3).sources()]
+    b = [(v.name, v.pwl) for v in mvm_schedule(SPEC, 2, 3).sources()]
+    assert a == b
+    nets = [Net("c1"), Net("c2"), Net("ref", "analog", default=0.9)]
+    bld = ScheduleBuilder(nets, vdd_v=1.8, edge_s=1e-9, guard_s=3e-9, exclusive=[("c1", "c2")])
+    bld.add("p1", 10e-9, high=("c1",)).add("p2", 10e-9, high=("c2",), analog={"ref": 1.0})
+    s = bld.build()
+    assert [p.name for p in s.phases] == ["p1", "p2_g", "p2"]  # break-before-make guard
+    assert s.phase("p2_g").level("ref") == 0.9 and s.phase("p2").level("ref") == 1.0
+    with pytest.raises(InputError):
+        bld.add("p3", 10e-9, high=("nope",))
+    with pytest.raises(InputError):  # exclusive nets adjacent without a guard
+        Schedule(nets, [Phase("a", 10e-9, (("c1", 1.0), ("c2", 0.0), ("ref", 0.9))),
+                        Phase("b", 10e-9, (("c1", 0.0), ("c2", 1.0), ("ref", 0.9)))],
+                 vdd_v=1.8, edge_s=1e-9, exclusive=[("c1", "c2")])
+    with pytest.raises(InputError):  # logic level not 0/1
+        Schedule(nets, [Phase("a", 10e-9, (("c1", 0.5), ("c2", 0.0), ("ref", 0.9)))],
+                 vdd_v=1.8, edge_s=1e-9)
+    with pytest.raises(InputError):  # shorter than two edges
+        Schedule(nets, [Phase("a", 1e-9, (("c1", 0.0), ("c2", 0.0), ("ref", 0.9)))],
+                 vdd_v=1.8, edge_s=1e-9)
+    with pytest.raises(InputError):  # levels must cover the nets
+        Schedule(nets, [Phase("a", 10e-9, (("c1", 0.0),))], vdd_v=1.8, edge_s=1e-9)
+    with pytest.raises(InputError):
+        Net("bad name; .control", LOGIC)
+    with pytest.raises(InputError):
+        mvm_schedule(SPEC, 0, 6)
+    with pytest.raises(InputError):
+        mvm_schedule(SPEC, 4, 9)
+    with pytest.raises(InputError):  # first packet would leave the supply
+        replace(SPEC, c_sample_f=20e-15)
+
+
+def test_neurons_coexist_with_prefixes():
+    s = mvm_schedule(SPEC, 1, 2)
+    c, nodes = line_testbench(SPEC, s, [0.9, 0.95, 1.0])
+    names = [e.name.lower() for e in c.iter_elements()]
+    assert len(names) == len(set(names))
+    assert {n.out for n in nodes} == {"n0_o", "n1_o", "n2_o"}
+    text = "\n".join(ngspice_lines(c))
+    assert text == "\n".join(ngspice_lines(line_testbench(SPEC, s, [0.9, 0.95, 1.0])[0]))
+    with pytest.raises(InputError):
+        add_neuron(c, SPEC, "n0_", "line0", s)  # same prefix twice
+    for bad in ("bad prefix", "n9", "nc_"):  # not an identifier / no trailing _ / clock prefix
+        with pytest.raises(InputError):
+            add_neuron(c, SPEC, bad, "line0", s)
+
+
+def test_code_decoding():
+    assert code_from_decisions([1, 1, 1, 1]) == 7
+    assert code_from_decisions([-1, -1, -1, -1]) == -8
+    assert code_from_decisions([1, -1, -1, -1]) == 0
+    assert code_from_decisions([-1, 1, 1, 1]) == -1
+    assert code_from_decisions([-1, 1, 1, 1], relu=True) == 0
+    q = SPEC.lsb_v(4)
+    assert list(ideal_code([-1.0, -q / 2, 0.0, 2.5 * q, 1.0], q, 4)) == [-8, -1, 0, 2, 7]
+    # transitions: MSB decides -1|0, LSB decides 2|3, bit 2 decides 1|2 at 4 bits
+    assert transition_decision(0, 4) == 0
+    assert transition_decision(3, 4) == 3
+    assert transition_decision(2, 4) == 2
+
+
+# ---------------------------------------------------------------------------------------------
+# Amplifier
+# ---------------------------------------------------------------------------------------------
+
+def test_ota_open_loop_gain_bandwidth_phase_margin():
+    light = ota_metrics(SPEC, 40e-15)  # ~ C_i in series with C_s + C_x, plus switches
+    heavy = ota_metrics(SPEC, 100e-15)
+    print(f"\nOTA tt: A0 {light.a0_db:.1f} dB, GBW {light.gbw_hz / 1e6:.1f} MHz, "
+          f"PM {light.phase_margin_deg:.1f} deg (40 fF); {heavy.gbw_hz / 1e6:.1f} MHz, "
+          f"{heavy.phase_margin_deg:.1f} deg (100 fF); offset {light.offset_v * 1e3:.3f} mV, "
+          f"I_supply {light.i_supply_a * 1e6:.1f} uA")
+    assert light.a0_db > 65  # residue error A^-1 per step << 1 LSB at 8 bits
+    # closed-loop tau = 1 / (2 pi beta GBW), beta ~ 0.6: settling to 1e-4 in 9 tau < 40 ns
+    assert light.gbw_hz > 40e6
+    assert light.phase_margin_deg > 65 and heavy.phase_margin_deg > 60
+    assert abs(light.offset_v) < 1e-3
+    assert light.i_supply_a < 30e-6
+
+
+# ---------------------------------------------------------------------------------------------
+# Shared transients
+# ---------------------------------------------------------------------------------------------
+
+PLANES = {  # per-plane line voltage minus Vref, one neuron each (LSB plane first)
+    "mixed": (0.06, -0.03, 0.02),
+    "pos": (0.03, 0.03, 0.03),
+    "neg": (-0.03, -0.03, -0.03),
+}
+ADC_POINTS = {4: 24, 6: 48}
+ADC_CHUNK = 8
+
+
+def _adc_inputs(bits):
+    q = SPEC.lsb_v(bits)
+    # full range plus 1/3 LSB each side; step < 2 LSB so every transition has a point beside it
+    return np.linspace(-SPEC.adc_fs_v - q / 3, SPEC.adc_fs_v + q / 3, ADC_POINTS[bits]) + 0.123e-3
+
+
+@pytest.fixture(scope="module")
+def sims():
+    jobs = {}
+    s_mvm = mvm_schedule(SPEC, 4, 6)
+    lines = [window_pwl(s_mvm, SPEC, [SPEC.v_ref_v + u for u in v], SPEC.v_ref_v)
+             for v in PLANES.values()]
+    jobs["mvm"] = (SPEC, s_mvm, lines, True)
+    jobs["single"] = (SPEC, s_mvm, [window_pwl(s_mvm, SPEC, [0.94, 0.94, 0.94], 0.9)], False)
+    relu = replace(SPEC, relu=True)
+    s1 = mvm_schedule(relu, 1, 6)
+    jobs["relu"] = (relu, s1, [relu.v_ref_v + u for u in (-0.3, -0.012, 0.1, 0.3)], False)
+    for bits in ADC_POINTS:
+        s = mvm_schedule(SPEC, 1, bits)
+        u = _adc_inputs(bits) / SPEC.gain  # one integration step: V_SL - Vref = v / (C_s/C_i)
+        for k in range(0, len(u), ADC_CHUNK):
+            jobs[("adc", bits, k)] = (SPEC, s, [SPEC.v_ref_v + x for x in u[k:k + ADC_CHUNK]],
+                                      False)
+    order = sorted(jobs, key=lambda k: 0 if k in ("single", "mvm", "relu") else 1)
+    with ThreadPoolExecutor(2) as ex:
+        futs = {k: ex.submit(_run, *jobs[k]) for k in order}
+        out = {k: (f.result(), jobs[k][1], jobs[k][0]) for k, f in futs.items()}
+    return out
+
+
+def _readouts(sims, key):
+    (res, nodes, _), sched, spec = sims[key]
+    return [read_neuron(res, sched, n, spec) for n in nodes]
+
+
+# ---------------------------------------------------------------------------------------------
+# Integrator physics
+# ---------------------------------------------------------------------------------------------
+
+def test_charge_conservation_per_integration_step(sims):
+    """Per step, both signs: the charge C_integ gains equals C_sample (V_SL - Vref) (to the OTA
+    offset's C_sample V_os ~ 6 aC) and equals what C_sample gave up, to < 2 aC (0.02 mV on
+    C_integ); the integrate switch's current carries that charge plus its own channel charge."""
+    (res, nodes, _), sched, spec = sims["mvm"]
+    worst = {"rel": 0.0, "resid": 0.0, "probe": 0.0}
+    steps = integration_steps(sched)
+    for (name, planes), nn in zip(PLANES.items(), nodes):
+        q = charge_per_step(res, sched, nn, spec)
+        u = np.array([planes[int(s.split("_")[0]) - 1] for s in steps])
+        ideal = spec.c_sample_f * u  # C_sample (V_SL - Vref), 1.0 .. 3.0 fC
+        # the line settled: the sampled voltage is the source's
+        assert np.allclose(q["v_line"] - spec.v_ref_v, u, atol=20e-6)
+        rel = np.abs(q["dq_integ"] / ideal - 1)
+        assert rel.max() < 0.01, (name, q["dq_integ"] / ideal)
+        # exactly, C_sample's plates go from (V_SL, Vref) to (Vref, V_x): the virtual ground sits
+        # at the OTA offset (-0.1 mV), which is the whole per-step error
+        exact = spec.c_sample_f * (q["v_line"] - spec.v_ref_v + q["v_x"] - spec.v_ref_v)
+        assert np.abs(q["dq_integ"] - exact).max() < 2e-18, (name, q["dq_integ"] - exact)
+        # strict bookkeeping: C_integ's gain minus C_sample's loss, per step
+        resid = q["dq_integ"] - q["q_sampled"]
+        assert np.abs(resid).max() < 2e-18, (name, resid)
+        # the integral of the current through the integrate switch (includes its channel charge)
+        probe = q["q_probe"] - ideal
+        assert np.all(np.abs(probe) < 0.01 * np.abs(ideal) + 30e-18), (name, probe)
+        worst = {"rel": max(worst["rel"], rel.max()),
+                 "resid": max(worst["resid"], np.abs(resid).max()),
+                 "probe": max(worst["probe"], np.abs(probe).max())}
+    signs = np.sign([u for p in PLANES.values() for u in p])
+    assert (signs > 0).any() and (signs < 0).any()
+    print(f"\ncharge per step: |dQ_Ci / (C_s (V_SL - Vref)) - 1| <= {worst['rel']:.4f}; "
+          f"|dQ_Ci - dQ_Cs| <= {worst['resid'] * 1e18:.1f} aC; "
+          f"|int(i_switch) - C_s (V_SL - Vref)| <= {worst['probe'] * 1e18:.1f} aC")
+
+
+def test_multibit_plane_repetition_scales_by_power_of_two(sims):
+    ros = _readouts(sims, "mvm")
+    for (name, planes), ro in zip(PLANES.items(), ros):
+        d = plane_deltas(ro)
+        for n, u in enumerate(planes, start=1):
+            expect = SPEC.gain * u * 2 ** (n - 1)
+            assert d[n] == pytest.approx(expect, rel=0.02), (name, n, d[n], expect)
+        if len(set(planes)) == 1:  # same line voltage in every plane: ratios 1 : 2 : 4
+            assert d[2] / d[1] == pytest.approx(2.0, rel=0.01)
+            assert d[3] / d[1] == pytest.approx(4.0, rel=0.01)
+        total = SPEC.gain * sum(u * 2 ** n for n, u in enumerate(planes))
+        assert ro.v_int - ro.v_int0 == pytest.approx(total, abs=2e-3)
+        assert ro.code == ideal_code(ro.v_int, SPEC.lsb_v(6), 6)
+    print("\nplane deltas (pos): " + ", ".join(f"{k}: {v * 1e3:.3f} mV"
+                                              for k, v in plane_deltas(ros[1]).items()))
+
+
+def test_full_cycle_single_neuron_runtime(sims):
+    (res, nodes, wall), sched, spec = sims["single"]
+    ro = read_neuron(res, sched, nodes[0], spec)
+    # 7 steps of (C_s/C_i) * 40 mV = 140 mV -> code floor(140 / 12.5) = 11
+    assert ro.v_int - ro.v_int0 == pytest.approx(0.140, rel=0.01)
+    assert ro.code == 11 == ideal_code(ro.v_int, spec.lsb_v(6), 6)
+    print(f"\none 4-bit-input / 6-bit-output cycle ({sched.t_stop * 1e6:.3f} us simulated): "
+          f"{wall:.2f} s wall, {res.elapsed_s:.2f} s ngspice, {len(res['time'])} time points")
+    assert wall < 30
+
+
+# ---------------------------------------------------------------------------------------------
+# ADC transfer
+# ---------------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("bits", sorted(ADC_POINTS))
+def test_adc_transfer_codes_inl_dnl_sign(sims, bits):
+    ros = [r for k in sorted(k for k in sims if isinstance(k, tuple) and k[1] == bits)
+           for r in _readouts(sims, k)]
+    v_nom = _adc_inputs(bits)
+    q = SPEC.lsb_v(bits)
+    v = np.array([r.v_int for r in ros])  # the ADC's input: integrator voltage, measured
+    codes = np.array([r.code for r in ros])
+    assert len(ros) == len(v_nom)
+    # the sweep covers the full range, both ends saturating
+    assert codes.min() == -(1 << (bits - 1)) and codes.max() == (1 << (bits - 1)) - 1
+    assert np.allclose(v, v_nom, atol=1.5e-3)  # one integration step, gain 1 - 5e-4
+    err = codes - ideal_code(v, q, bits)
+    err_nom = codes - ideal_code(v_nom, q, bits)
+    assert np.mean(np.abs(err) <= 1) >= 0.95 and np.mean(np.abs(err_nom) <= 1) >= 0.95
+    assert np.all(np.abs(err) <= 1)
+    lin = linearity(ros, bits, q)
+    # every point farther than 1 mV from a measured transition has the code the transitions
+    # predict (the DAC-level model explains the sweep)
+    pred = np.searchsorted(lin.transitions, v, side="right") - (1 << (bits - 1))
+    far = np.min(np.abs(v[:, None] - lin.transitions[None, :]), axis=1) > 1e-3
+    assert np.array_equal(pred[far], codes[far])
+    assert lin.max_abs_dnl < 0.5 and lin.max_abs_inl < 0.5
+    # sign detection: right for every input beyond one LSB
+    big = np.abs(v) > q
+    assert all(r.sign == np.sign(x) for r, x in zip(np.array(ros)[big], v[big]))
+    print(f"\nADC {bits} bit: {np.mean(err == 0) * 100:.0f} % of {len(v)} codes exact vs the "
+          f"measured input ({np.mean(err_nom == 0) * 100:.0f} % vs nominal), all within 1 LSB; "
+          f"DNL max {lin.max_abs_dnl:.3f} LSB, INL max {lin.max_abs_inl:.3f} LSB; comparator "
+          f"threshold {lin.threshold_v * 1e3:.2f} +- {lin.threshold_halfwidth_v * 1e3:.2f} mV")
+
+
+# ---------------------------------------------------------------------------------------------
+# ReLU
+# ---------------------------------------------------------------------------------------------
+
+def test_relu_forces_negative_outputs_to_zero(sims):
+    (res, nodes, _), sched, spec = sims["relu"]
+    ros = [read_neuron(res, sched, n, spec) for n in nodes]
+    q = spec.lsb_v(6)
+    for ro in ros:
+        if ro.v_int < -q:
+            assert ro.sign == -1 and ro.code == 0
+            # conversion skipped: no packet reached C_integ (a normal neuron moves >= 0.2 V)
+            assert abs(ro.v_final - ro.v_int) < 5e-3
+        elif ro.v_int < 0:
+            assert ro.code == 0
+        else:
+            assert ro.sign == 1
+            assert ro.code == ideal_code(ro.v_int, q, 6) > 0
+    assert sorted(r.code for r in ros)[:2] == [0, 0]
+    assert ideal_code([r.v_int for r in ros], q, 6, relu=True).tolist() == [r.code for r in ros]
