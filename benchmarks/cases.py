@@ -9,22 +9,24 @@ from pathlib import Path
 import numpy as np
 
 
-def _array_spec(n: int, cell: str, access: str, corner: str = "tt"):
-    from pycim.netlist.array import IDEAL_ACCESS, AccessSpec, ArraySpec, WireSpec
+def _array_spec(n: int, cell: str, access: str, corner: str = "tt", wire_r: bool = True):
+    from pycim.netlist.array import IDEAL_ACCESS, IDEAL_WIRES, AccessSpec, ArraySpec, WireSpec
     from pycim.tech.mapping import interleave_rows, weights_to_conductances
 
     rng = np.random.default_rng(0)
     gp, gn = weights_to_conductances(rng.uniform(-1, 1, (n // 2, n)))
     acc = IDEAL_ACCESS if access == "ideal" else AccessSpec(corner=corner)
-    return ArraySpec(interleave_rows(gp, gn), cell=cell, access=acc, wire=WireSpec())
+    return ArraySpec(interleave_rows(gp, gn), cell=cell, access=acc,
+                     wire=WireSpec() if wire_r else IDEAL_WIRES)
 
 
-def dc_op(n: int, cell: str, access: str, klu: bool) -> dict:
-    """DC operating point of an n x n array driven at Vref +- Vread (wire R and C included)."""
+def dc_op(n: int, cell: str, access: str, klu: bool, wire_r: bool = True) -> dict:
+    """DC operating point of an n x n array driven at Vref +- Vread (per-cell wire R and C on
+    BL, SL and WL when ``wire_r``). ``sim_s`` includes generating and writing the deck."""
     from pycim.netlist.array import dc_drive_circuit, row_voltages
     from pycim.sim import NgspiceEngine, Op
 
-    spec = _array_spec(n, cell, access)
+    spec = _array_spec(n, cell, access, wire_r=wire_r)
     rng = np.random.default_rng(1)
     c = dc_drive_circuit(spec, row_voltages(rng.choice([-1.0, 1.0], n // 2), 0.9, 0.1))
     t0 = time.perf_counter()

@@ -30,7 +30,8 @@ def _parser() -> argparse.ArgumentParser:
     n.add_argument("--name", default=None, help="identifier written into the netlist title")
     n.add_argument("--wire-r-ohm-per-um", type=float, default=None,
                    help="wire resistance per um (default: pycim.assumptions; 0 = ideal wires)")
-    n.add_argument("--cell", choices=("rram", "linear"), default="rram")
+    n.add_argument("--cell", choices=("rram", "rram_read", "linear"), default="rram",
+                   help="rram (stateful), rram_read (state frozen: reads) or linear")
     n.add_argument("--access", choices=("sky130", "ideal"), default="sky130")
     n.add_argument("--driver", choices=("sky130", "ideal"), default="sky130")
     n.add_argument("--direction", choices=("forward", "backward"), default="forward")

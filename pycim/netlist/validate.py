@@ -14,17 +14,16 @@ from ..errors import InputError
 
 _IDENT = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,63}")
 _NODE = re.compile(r"[A-Za-z0-9_]{1,64}")
-_FORBIDDEN = (".control", ".endc", "shell", ".include", ".lib", "\n", "\r", '"', "'", "`")
+_FORBIDDEN = re.compile(r"\.control|\.endc|shell|\.include|\.lib|[\n\r\"'`]", re.IGNORECASE)
 
 
 def refuse_injection(text: str, what: str) -> str:
     """Refuse a user string carrying netlist control text (newline, .control, shell, quotes...)."""
     if not isinstance(text, str):
         raise InputError(f"{what} must be a string, got {type(text).__name__}")
-    low = text.lower()
-    for bad in _FORBIDDEN:
-        if bad in low:
-            raise InputError(f"{what} {text!r} contains forbidden text {bad!r}")
+    m = _FORBIDDEN.search(text)
+    if m:
+        raise InputError(f"{what} {text!r} contains forbidden text {m.group(0)!r}")
     return text
 
 
