@@ -40,7 +40,44 @@ def _parser() -> argparse.ArgumentParser:
     n.add_argument("--all", action="store_true", help="regenerate the reference netlists in netlists/")
     n.add_argument("--check", action="store_true",
                    help="exit 1 naming each committed reference netlist that differs from a fresh one")
+    m = sub.add_parser("mvm", help="one core MVM at transistor level (or closed-form reference)",
+                       description="Program W into a core, apply X, return codes, settled line "
+                                   "voltages and energy as JSON.")
+    m.add_argument("--weights", required=True, help="W.npy: float (n_in, n_out) in [-1, 1]")
+    m.add_argument("--x", required=True, help="X.npy: integers (n_in,) or (batch, n_in)")
+    m.add_argument("--in-bits", type=int, default=4, help="signed input bits 1..8 (default 4)")
+    m.add_argument("--out-bits", type=int, default=6, help="signed output bits 1..8 (default 6)")
+    m.add_argument("--direction", choices=("forward", "backward"), default="forward")
+    m.add_argument("--engine", choices=("spice", "vacask", "macro"), default="spice")
+    m.add_argument("--ideal", action="store_true",
+                   help="linear cells, zero wire R/C, ideal switches (closed-form reference)")
+    m.add_argument("--corner", default="tt", help="tt, ff, ss, sf or fs (default tt)")
+    m.add_argument("--temp-c", type=float, default=27.0)
+    m.add_argument("--seed", type=int, default=0, help="programming-noise seed (default 0)")
+    m.add_argument("--json", required=True, help="output JSON file")
     return p
+
+
+def _mvm(args) -> int:
+    import json
+
+    from .flows.mvm import MvmRequest, run_mvm
+    from .flows.mvm_inputs import load_npy
+    from .netlist.writer import atomic_write_text
+
+    req = MvmRequest(load_npy(args.weights, "--weights"), load_npy(args.x, "--x"),
+                     in_bits=args.in_bits, out_bits=args.out_bits, direction=args.direction,
+                     engine=args.engine, ideal=args.ideal, corner=args.corner,
+                     temp_c=args.temp_c, seed=args.seed)
+    out = run_mvm(req)
+    atomic_write_text(args.json, json.dumps(out, indent=1) + "\n")
+    codes = out["code"][0]
+    print(f"codes (first vector): {codes}")
+    print(f"ideal:                {[round(v, 2) for v in out['y_ideal'][0]]}")
+    print(f"energy {out['energy_j']['total'] * 1e12:.2f} pJ, "
+          f"{out['energy_per_mac_j'] * 1e15:.1f} fJ/MAC, latency {out['latency_s'] * 1e6:.2f} us"
+          f" -> {args.json}")
+    return 0
 
 
 def _netlist(args, parser) -> int:
@@ -85,6 +122,8 @@ def main(argv: list[str] | None = None) -> int:
             return 0
         if args.command == "netlist":
             return _netlist(args, parser)
+        if args.command == "mvm":
+            return _mvm(args)
         parser.error(f"unknown command {args.command}")
     except PycimError as exc:
         if args.debug:

@@ -1,0 +1,244 @@
+"""``pycim mvm``: one core MVM at transistor level, from weights and inputs to output codes.
+
+Forward (W x): inputs drive the bit-lines (rows; G+ on row 2i, G- on row 2i+1, see
+:mod:`pycim.tech.mapping`), every source-line floats and is sensed by a neuron. Backward (W^T x)
+drives the source-lines of the same programmed array and senses the bit-line pairs: output i is
+the difference of the neurons on rows 2i and 2i+1.
+
+Per input magnitude bit plane n (LSB first) the drivers put Vref + Vread (bit set, x > 0),
+Vref - Vread (bit set, x < 0) or Vref (bit clear) on every driven line for 2^(n-1) input windows
+of the neuron's schedule (:func:`pycim.netlist.neuron.mvm_schedule`); between windows they hold
+Vref. Word-lines pulse high during each window. The sensed lines float and settle to the
+conductance-weighted average; the neuron samples, integrates and converts them.
+
+Energy is the time integral of V*I of every source in the circuit, grouped by what it powers:
+``array`` (input rails or ideal row sources: the energy that flows through the cells),
+``drivers`` (gate controls of the driver switches), ``wordlines`` (WL rail and WL controls),
+``neuron`` (supply, reference, clocks and DAC references of the neurons).
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+
+import numpy as np
+from tqdm import tqdm
+
+from .. import __version__, assumptions
+from ..errors import InputError
+from ..measure.neuron import read_neuron
+from ..netlist.array import IDEAL_ACCESS, IDEAL_WIRES, AccessSpec, ArraySpec, WireSpec, add_array
+from ..netlist.circuit import Circuit, VSource
+from ..netlist.neuron import (NeuronSpec, add_neuron, add_schedule_sources, input_windows,
+                              mvm_schedule, window_pwl)
+from ..netlist.validate import ident
+from ..sim import NgspiceEngine, Tran, get_engine
+from ..tech.mapping import interleave_rows
+from .mvm_inputs import bit_planes, check_inputs, check_weights, magnitude_planes, program
+
+ENGINES = ("spice", "vacask", "macro")
+CORNERS = ("tt", "ff", "ss", "sf", "fs")
+MAX_STEP_S = 2e-9  # the neuron's tests: integrator gain within 2e-5 of a 1 ns step
+
+
+@dataclass(frozen=True)
+class MvmRequest:
+    weights: np.ndarray
+    x: np.ndarray
+    in_bits: int = 4
+    out_bits: int = 6
+    direction: str = "forward"
+    engine: str = "spice"
+    ideal: bool = False
+    corner: str = "tt"
+    temp_c: float = 27.0
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        w = check_weights(np.asarray(self.weights))
+        object.__setattr__(self, "weights", w)
+        if self.direction not in ("forward", "backward"):
+            raise InputError(f"--direction must be forward or backward, got {self.direction!r}")
+        n_drive = w.shape[0] if self.direction == "forward" else w.shape[1]
+        object.__setattr__(self, "x", check_inputs(np.asarray(self.x), n_drive, self.in_bits))
+        if isinstance(self.out_bits, bool) or not isinstance(self.out_bits, int) \
+                or not 1 <= self.out_bits <= 8:
+            raise InputError(f"--out-bits must be an integer in 1..8, got {self.out_bits!r}")
+        if self.engine not in ENGINES:
+            raise InputError(f"--engine must be one of {', '.join(ENGINES)}, got {self.engine!r}")
+        if self.corner not in CORNERS:
+            raise InputError(f"--corner must be one of {', '.join(CORNERS)}, got {self.corner!r}")
+        if not (-55 <= self.temp_c <= 150):
+            raise InputError(f"--temp-c must be in -55..150, got {self.temp_c}")
+        if self.seed < 0:
+            raise InputError(f"--seed must be >= 0, got {self.seed}")
+
+
+def closed_form_planes(g_pos, g_neg, planes, v_read, direction):
+    """Ideal settled line voltage minus Vref per plane: (batch, planes, n_sense).
+
+    forward: Vread * sum_i p_i (G+ - G-)_ij / sum_i (G+ + G-)_ij over all rows;
+    backward: V(BL 2i) - V(BL 2i+1) with V(BL r) = Vread * sum_j p_j G_rj / sum_j G_rj.
+    """
+    if direction == "forward":
+        return v_read * (planes @ (g_pos - g_neg)) / (g_pos + g_neg).sum(axis=0)
+    vp = v_read * (planes @ g_pos.T) / g_pos.sum(axis=1)
+    vn = v_read * (planes @ g_neg.T) / g_neg.sum(axis=1)
+    return vp - vn
+
+
+class _Sources:
+    """Collects every source with its energy group."""
+
+    def __init__(self) -> None:
+        self.group: dict[str, str] = {}
+
+    def add(self, c: Circuit, group: str, *srcs: VSource) -> None:
+        c.add(*srcs)
+        for s in srcs:
+            self.group[s.name.lower()] = group
+
+
+def build_circuit(req: MvmRequest, g_phys: np.ndarray, planes_row: np.ndarray,
+                  spec: NeuronSpec, sched) -> tuple[Circuit, list[str], _Sources]:
+    """The MVM transient circuit for one input vector. ``planes_row``: (planes, n_drive_lines)
+    in {-1, 0, 1}. Returns (circuit, sensed line nodes, source groups)."""
+    ideal = req.ideal
+    arr = ArraySpec(g_phys, cell="linear" if ideal else "rram_read",
+                    access=IDEAL_ACCESS if ideal else AccessSpec(corner=req.corner),
+                    wire=IDEAL_WIRES if ideal else WireSpec(), name="mvm")
+    c = Circuit(f"pycim mvm {arr.rows}x{arr.cols} {req.direction}",
+                header=(f"pycim {__version__} array sha256 {arr.digest()}",))
+    add_array(c, arr)
+    src = _Sources()
+    v_ref, v_read, vdd = spec.v_ref_v, arr.v_read_v, spec.vdd_v
+    if req.direction == "forward":
+        drive = [f"bl{r}" for r in range(arr.rows)]
+        sense = [f"sl{j}" for j in range(arr.cols)]
+    else:
+        drive = [f"sl{j}" for j in range(arr.cols)]
+        sense = [f"bl{r}" for r in range(arr.rows)]
+    # the row pattern of each physical drive line per plane: forward rows are signed pairs
+    if req.direction == "forward":
+        line_planes = np.repeat(planes_row, 2, axis=1)
+        line_planes[:, 1::2] *= -1
+    else:
+        line_planes = planes_row
+    src.add(c, "neuron", VSource("VDD", "vdd", "0", dc_v=vdd),
+            VSource("VREF", "vref", "0", dc_v=v_ref))
+    if ideal:
+        for k, ln in enumerate(drive):
+            pwl = window_pwl(sched, spec, list(v_ref + v_read * line_planes[:, k]), v_ref)
+            src.add(c, "array", VSource(f"VD{ln}", ln, "0", dc_v=v_ref, pwl=pwl))
+    else:
+        from ..tech import sky130
+
+        sw_w = assumptions.value("switch_w_um") * 1e-6
+        sw_l = assumptions.value("switch_l_um") * 1e-6
+        nsw = sky130.flat_card("nfet_01v8", sw_w, sw_l, req.corner)
+        psw = sky130.flat_card("pfet_01v8", sw_w, sw_l, req.corner)
+        c.add_model(nsw.model())
+        c.add_model(psw.model())
+        src.add(c, "array", VSource("VPOS", "vpos", "0", dc_v=v_ref + v_read),
+                VSource("VNEG", "vneg", "0", dc_v=v_ref - v_read),
+                VSource("VREFD", "vrefd", "0", dc_v=v_ref))
+        for k, ln in enumerate(drive):
+            lp = line_planes[:, k]
+            for state, rail, lv, idle in (("p", "vpos", lp > 0, 0.0), ("n", "vneg", lp < 0, 0.0),
+                                          ("z", "vrefd", lp == 0, vdd)):
+                on = window_pwl(sched, spec, [vdd if b else 0.0 for b in lv], idle)
+                off = window_pwl(sched, spec, [0.0 if b else vdd for b in lv], vdd - idle)
+                src.add(c, "drivers",
+                        VSource(f"VC{ln}_{state}", f"c{ln}_{state}", "0", dc_v=on[0][1], pwl=on),
+                        VSource(f"VC{ln}_{state}b", f"c{ln}_{state}b", "0", dc_v=off[0][1], pwl=off))
+                c.add(nsw.mosfet(f"MN{ln}_{state}", ln, f"c{ln}_{state}", rail, "0"),
+                      psw.mosfet(f"MP{ln}_{state}", ln, f"c{ln}_{state}b", rail, "vdd"))
+        # word-lines: a 5 V inverter per row between the WL rail and ground, pulsed per window
+        v_wl = assumptions.value("v_wl_read_v")
+        nwl = sky130.flat_card("nfet_g5v0d10v5", 1e-6, 0.5e-6, req.corner)
+        pwl_card = sky130.flat_card("pfet_g5v0d10v5", 2e-6, 0.5e-6, req.corner)
+        c.add_model(nwl.model())
+        c.add_model(pwl_card.model())
+        src.add(c, "wordlines", VSource("VWLH", "vwlh", "0", dc_v=v_wl))
+        n_pl = line_planes.shape[0]
+        wc = window_pwl(sched, spec, [0.0] * n_pl, v_wl)  # input low = WL high
+        for r in range(arr.rows):
+            src.add(c, "wordlines", VSource(f"VWC{r}", f"wc{r}", "0", dc_v=v_wl, pwl=wc))
+            c.add(pwl_card.mosfet(f"MWP{r}", f"wl{r}", f"wc{r}", "vwlh", "vwlh"),
+                  nwl.mosfet(f"MWN{r}", f"wl{r}", f"wc{r}", "0", "0"))
+    sched_srcs = sched.sources()
+    src.add(c, "neuron", *sched_srcs)
+    nodes = [add_neuron(c, spec, f"n{k}_", ln, sched) for k, ln in enumerate(sense)]
+    return c, nodes, src
+
+
+def energy_by_group(res, circuit: Circuit, groups: dict[str, str]) -> dict[str, float]:
+    """Energy delivered by each source, -integral(V * i) (SPICE: i flows into the + node),
+    summed per group; also ``total``."""
+    t = res["time"]
+    out: dict[str, float] = {}
+    for e in circuit.iter_elements():
+        if not isinstance(e, VSource):
+            continue
+        name = e.name.lower()
+        v = res[e.np_] if e.np_ != "0" else 0.0
+        if e.nn != "0":
+            v = v - res[e.nn]
+        p = -np.asarray(v) * res[f"i({name})"]
+        out[groups.get(name, "neuron")] = out.get(groups.get(name, "neuron"), 0.0) + float(
+            np.trapezoid(p, t))
+    out["total"] = sum(v for k, v in out.items())
+    return out
+
+
+def run_mvm(req: MvmRequest, progress: bool = True) -> dict:
+    """Run the request; return the JSON-ready result (keys documented in the README)."""
+    if req.engine == "macro":
+        raise InputError("--engine macro needs the fitted macro-model (not built yet); "
+                         "use --engine spice or vacask")
+    w = req.weights
+    prog = program(w, req.seed)
+    g_phys = interleave_rows(prog.g_pos_s, prog.g_neg_s)
+    spec = NeuronSpec(corner=req.corner)
+    sched = mvm_schedule(spec, req.in_bits, req.out_bits)
+    v_read = assumptions.value("v_read_v")
+    planes = bit_planes(req.x, req.in_bits)  # (batch, planes, n_drive)
+    ideal_planes = closed_form_planes(prog.g_pos_s, prog.g_neg_s, planes, v_read, req.direction)
+    weights_pl = 2.0 ** np.arange(magnitude_planes(req.in_bits))
+    lsb_line = spec.lsb_v(req.out_bits) / spec.gain  # line-referred integrated volts per code
+    y_ideal = np.einsum("bpn,p->bn", ideal_planes, weights_pl) / lsb_line
+    engine = get_engine("ngspice" if req.engine == "spice" else "vacask", timeout_s=3600)
+    if isinstance(engine, NgspiceEngine):
+        engine = NgspiceEngine(timeout_s=3600)
+    wins = input_windows(sched)
+    t_first = {n: t_off for n, r, _, t_off in wins if r == 0}
+    v_settled, codes, energies = [], [], []
+    t0 = time.perf_counter()
+    for b in tqdm(range(req.x.shape[0]), desc="mvm", unit="vector", disable=not progress):
+        c, nodes, src = build_circuit(req, g_phys, planes[b], spec, sched)
+        res = engine.run(c, Tran(1e-9, sched.t_stop, MAX_STEP_S), temp_c=req.temp_c)
+        t = res["time"]
+        v_lines = np.array([[np.interp(t_first[n], t, res[nd.line]) for nd in nodes]
+                            for n in sorted(t_first)]) - spec.v_ref_v
+        code = np.array([read_neuron(res, sched, nd, spec).code for nd in nodes])
+        if req.direction == "backward":
+            v_lines = v_lines[:, 0::2] - v_lines[:, 1::2]
+            code = code[0::2] - code[1::2]
+        v_settled.append(v_lines)
+        codes.append(code)
+        energies.append(energy_by_group(res, c, src.group))
+    e_tot = {k: float(sum(e[k] for e in energies)) for k in energies[0]}
+    macs = int(req.x.shape[0] * w.shape[0] * w.shape[1])
+    return {
+        "g_pos_s": prog.g_pos_s.tolist(), "g_neg_s": prog.g_neg_s.tolist(),
+        "v_read_v": v_read, "v_ref_v": spec.v_ref_v, "x": req.x.tolist(),
+        "v_settled_v": [v.tolist() for v in v_settled],
+        "code": [c_.astype(int).tolist() for c_ in codes],
+        "y_ideal": y_ideal.tolist(), "lsb": lsb_line,
+        "energy_j": e_tot, "macs": macs, "energy_per_mac_j": e_tot["total"] / macs,
+        "latency_s": sched.t_stop, "engine": req.engine, "pycim_version": __version__,
+        "in_bits": req.in_bits, "out_bits": req.out_bits, "direction": req.direction,
+        "ideal": req.ideal, "corner": req.corner, "temp_c": req.temp_c, "seed": req.seed,
+        "y_ideal_planes_v": ideal_planes.tolist(), "wall_s": time.perf_counter() - t0,
+    }
