@@ -1,8 +1,9 @@
 """``pycim demo``: the main job on a small default.
 
-Today: a cell I-V family at several programmed conductances and a SET/RESET pulse train with
+A cell I-V family at several programmed conductances and a SET/RESET pulse train with
 write-verify-style stepped amplitudes, each simulated in ngspice and checked against the model
-equation; plots to PNG. Later issues grow it into a full transistor-level MVM.
+equation; then a 16 x 16 signed MVM at transistor level beside the closed form
+(:mod:`pycim.demo_mvm`); plots to PNG.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from .sim import PRECISE_OPTIONS, Dc, NgspiceEngine, Tran
 from .tech import rram
 
 
-def run_demo(out_dir: str | Path, echo=print) -> dict:
+def run_demo(out_dir: str | Path, echo=print, mvm: bool = True) -> dict:
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     eng = NgspiceEngine()
@@ -63,6 +64,10 @@ def run_demo(out_dir: str | Path, echo=print) -> dict:
     }
     (out / "cell_demo.json").write_text(json.dumps(summary, indent=1) + "\n")
     echo(f"\nwrote {png} and {out / 'cell_demo.json'}")
+    if mvm:
+        from .demo_mvm import run_mvm_demo
+
+        summary["mvm"] = run_mvm_demo(out, echo)
     return summary
 
 

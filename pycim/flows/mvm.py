@@ -192,8 +192,12 @@ def energy_by_group(res, circuit: Circuit, groups: dict[str, str]) -> dict[str, 
     return out
 
 
-def run_mvm(req: MvmRequest, progress: bool = True) -> dict:
-    """Run the request; return the JSON-ready result (keys documented in the README)."""
+def run_mvm(req: MvmRequest, progress: bool = True, waveforms: dict | None = None) -> dict:
+    """Run the request; return the JSON-ready result (keys documented in the README).
+
+    ``waveforms``, if given, receives the last vector's ``result``, ``nodes`` (one
+    :class:`~pycim.netlist.neuron.NeuronNodes` per sensed line), ``schedule`` and ``spec``.
+    """
     if req.engine == "macro":
         raise InputError("--engine macro needs the fitted macro-model (not built yet); "
                          "use --engine spice or vacask")
@@ -228,6 +232,8 @@ def run_mvm(req: MvmRequest, progress: bool = True) -> dict:
         v_settled.append(v_lines)
         codes.append(code)
         energies.append(energy_by_group(res, c, src.group))
+        if waveforms is not None:
+            waveforms.update(result=res, nodes=nodes, schedule=sched, spec=spec)
     e_tot = {k: float(sum(e[k] for e in energies)) for k in energies[0]}
     macs = int(req.x.shape[0] * w.shape[0] * w.shape[1])
     return {
