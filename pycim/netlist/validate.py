@@ -63,7 +63,7 @@ def number(value: float, what: str = "value", *, lo: float | None = None,
 
 def fmt(value: float) -> str:
     """Deterministic, round-trippable text of a validated float."""
-    v = number(value)
+    v = value if type(value) is float and math.isfinite(value) else number(value)
     if v == int(v) and abs(v) < 1e15:
         return str(int(v))  # integral values as integers: VACASK refuses 2.0 for an integer flag
     # 15 significant digits: exact to 1e-15 and free of binary noise like 1.4400000000000002
