@@ -154,3 +154,14 @@ def test_cli_writes_contract_keys(tmp_path):
     assert set(d["energy_j"]) >= {"total", "array", "neuron"}
     assert np.array(d["v_settled_v"]).shape == (1, 1, 2)
     assert np.array(d["g_pos_s"]).shape == (3, 2) and d["macs"] == 6
+
+
+def test_vacask_engine_agrees_on_codes(rng):
+    """Second simulator on the same transistor-level neurons (ideal array): codes within 1 LSB."""
+    w = rng.uniform(-1, 1, (5, 3))
+    x = rng.choice([-1, 0, 1], (1, 5))
+    a = run_mvm(MvmRequest(w, x, 2, 4, ideal=True), progress=False)
+    b = run_mvm(MvmRequest(w, x, 2, 4, ideal=True, engine="vacask"), progress=False)
+    assert np.all(np.abs(np.array(a["code"]) - np.array(b["code"])) <= 1)
+    np.testing.assert_allclose(a["v_settled_v"], b["v_settled_v"], atol=2e-4)
+    assert b["engine"] == "vacask"
