@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
 import tempfile
@@ -24,16 +25,16 @@ def netlist_lines(c: Circuit, temp_c: float | None = None) -> Iterable[str]:
     yield from lines
 
 
-def write_netlist(c: Circuit, path: str | os.PathLike[str], temp_c: float | None = None) -> Path:
-    """Write atomically; on any error (validation included) no file, and no partial file, remains."""
+@contextlib.contextmanager
+def atomic_open(path: str | os.PathLike[str], encoding: str = "utf-8"):
+    """Open a temp file beside ``path`` for writing; rename it over ``path`` on success, delete
+    it on any error, so readers see the old file or the complete new one, never a torn one."""
     out = Path(path)
     out.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=out.parent, prefix=f".{out.name}.", suffix=".tmp")
     try:
-        with os.fdopen(fd, "w", encoding="ascii", newline="\n") as f:
-            for line in netlist_lines(c, temp_c):
-                f.write(line)
-                f.write("\n")
+        with os.fdopen(fd, "w", encoding=encoding, newline="\n") as f:
+            yield f
         os.replace(tmp, out)
     except BaseException:
         try:
@@ -41,7 +42,15 @@ def write_netlist(c: Circuit, path: str | os.PathLike[str], temp_c: float | None
         except FileNotFoundError:
             pass
         raise
-    return out
+
+
+def write_netlist(c: Circuit, path: str | os.PathLike[str], temp_c: float | None = None) -> Path:
+    """Write atomically; on any error (validation included) no file, and no partial file, remains."""
+    with atomic_open(path, encoding="ascii") as f:
+        for line in netlist_lines(c, temp_c):
+            f.write(line)
+            f.write("\n")
+    return Path(path)
 
 
 def netlist_digest(c: Circuit, temp_c: float | None = None) -> str:
@@ -54,18 +63,7 @@ def netlist_digest(c: Circuit, temp_c: float | None = None) -> str:
 
 
 def atomic_write_text(path: str | os.PathLike[str], text: str) -> Path:
-    """Write ``text`` atomically (temp file in the same directory + rename)."""
-    out = Path(path)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=out.parent, prefix=f".{out.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(text)
-        os.replace(tmp, out)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except FileNotFoundError:
-            pass
-        raise
-    return out
+    """Write ``text`` atomically (see :func:`atomic_open`)."""
+    with atomic_open(path) as f:
+        f.write(text)
+    return Path(path)
