@@ -192,6 +192,19 @@ def energy_by_group(res, circuit: Circuit, groups: dict[str, str]) -> dict[str, 
     return out
 
 
+def _saved_vectors(c: Circuit, nodes, spec: NeuronSpec) -> list[str]:
+    """What measurement needs: sensed lines, neuron outputs and latches, DAC references (for
+    plots), and every source's terminals and current (energy)."""
+    out = []
+    for nd in nodes:
+        out += [nd.line, nd.out, nd.q, nd.qb] + ([nd.sign_q] if nd.sign_q else [])
+    out += [spec.net("vdacp"), spec.net("vdacn")]
+    for e in c.iter_elements():
+        if isinstance(e, VSource):
+            out += [n for n in (e.np_, e.nn) if n != "0"] + [f"i({e.name.lower()})"]
+    return out
+
+
 def run_mvm(req: MvmRequest, progress: bool = True, waveforms: dict | None = None) -> dict:
     """Run the request; return the JSON-ready result (keys documented in the README).
 
@@ -221,7 +234,8 @@ def run_mvm(req: MvmRequest, progress: bool = True, waveforms: dict | None = Non
     t0 = time.perf_counter()
     for b in tqdm(range(req.x.shape[0]), desc="mvm", unit="vector", disable=not progress):
         c, nodes, src = build_circuit(req, g_phys, planes[b], spec, sched)
-        res = engine.run(c, Tran(1e-9, sched.t_stop, MAX_STEP_S), temp_c=req.temp_c)
+        res = engine.run(c, Tran(1e-9, sched.t_stop, MAX_STEP_S), temp_c=req.temp_c,
+                         save=_saved_vectors(c, nodes, spec))
         t = res["time"]
         v_lines = np.array([[np.interp(t_first[n], t, res[nd.line]) for nd in nodes]
                             for n in sorted(t_first)]) - spec.v_ref_v

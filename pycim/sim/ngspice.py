@@ -37,6 +37,20 @@ def analysis_command(a: Analysis) -> str:
     raise InputError(f"unknown analysis {a!r}")
 
 
+def _save_lines(save: Sequence[str]) -> list[str]:
+    """``save`` commands for node names and ``i(<source>)`` currents (validated), 200 per line.
+
+    Only the saved vectors are kept in memory and written: a 256-neuron MVM transient otherwise
+    stores every unknown at every time point."""
+    from ..netlist.validate import ident, node
+
+    items = []
+    for name in dict.fromkeys(save):
+        m = re.fullmatch(r"i\((\w+)\)", name)
+        items.append(f"{ident(m.group(1), 'saved current')}#branch" if m else node(name, "saved node"))
+    return [f"save {' '.join(items[k:k + 200])}" for k in range(0, len(items), 200)]
+
+
 def _tagged_osdi(lines: list[str]) -> list[Path]:
     """Compile the models a netlist file names in ``* pycim-osdi: <module>`` lines."""
     from ..netlist.writer import OSDI_TAG
@@ -70,7 +84,8 @@ class NgspiceEngine:
     name: str = "ngspice"
 
     def deck(self, circuit: Circuit | str, analysis: Analysis, *, temp_c: float | None = None,
-             osdi: Sequence[Path] = (), raw_path: str = "out.raw") -> str:
+             osdi: Sequence[Path] = (), raw_path: str = "out.raw",
+             save: Sequence[str] | None = None) -> str:
         """The complete input deck: circuit, options and a generated ``.control`` block."""
         opts = dict(self.options)
         if self.klu:
@@ -97,11 +112,13 @@ class NgspiceEngine:
             if '"' in p or "\n" in p or " " in p:
                 raise InputError(f"OSDI path {p!r} cannot be written into a deck")
             ctl.append(f"pre_osdi {p}")
+        if save is not None:
+            ctl += _save_lines(save)
         ctl += [analysis_command(analysis), f"write {raw_path}", ".endc", ".end", ""]
         return body + "\n" + "\n".join(ctl)
 
     def run(self, circuit: Circuit | str, analysis: Analysis, *, temp_c: float | None = None,
-            osdi: Sequence[Path] = ()) -> SimResult:
+            osdi: Sequence[Path] = (), save: Sequence[str] | None = None) -> SimResult:
         """Simulate and return the vectors of ``analysis``.
 
         Raises
@@ -112,7 +129,8 @@ class NgspiceEngine:
         exe = toolchain.ngspice_path()
         with tempfile.TemporaryDirectory(prefix="pycim-ng-") as tmp:
             tmpd = Path(tmp)
-            (tmpd / "deck.cir").write_text(self.deck(circuit, analysis, temp_c=temp_c, osdi=osdi))
+            (tmpd / "deck.cir").write_text(self.deck(circuit, analysis, temp_c=temp_c, osdi=osdi,
+                                                     save=save))
             env = {**os.environ, "HOME": tmp}  # ignore a user's ~/.spiceinit
             log, elapsed = run_simulator([exe, "-b", "deck.cir"], tmpd, self.timeout_s,
                                          self.name, env)

@@ -65,7 +65,8 @@ class VacaskEngine:
         return "\n".join(body + _control(analysis, self.options, temp_c)) + "\n"
 
     def run(self, circuit: Circuit, analysis: Analysis, *, temp_c: float | None = None,
-            osdi=()) -> SimResult:
+            osdi=(), save=None) -> SimResult:
+        """``save`` is accepted for interface parity and ignored (VACASK writes every vector)."""
         if osdi:
             raise InputError("VACASK takes OSDI files from the circuit's models")
         exe = toolchain.vacask_path()
