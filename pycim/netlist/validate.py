@@ -67,4 +67,6 @@ def fmt(value: float) -> str:
     if v == int(v) and abs(v) < 1e15:
         return str(int(v))  # integral values as integers: VACASK refuses 2.0 for an integer flag
     # 15 significant digits: exact to 1e-15 and free of binary noise like 1.4400000000000002
-    return repr(float(f"{v:.15g}"))
+    # (near the float maximum, rounding up would overflow to 'inf': keep the exact repr there)
+    r = float(f"{v:.15g}")
+    return repr(r if math.isfinite(r) else v)

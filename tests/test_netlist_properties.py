@@ -1,0 +1,91 @@
+"""Property-based: whatever a user passes, a netlist line either matches the grammar or the
+generator refuses with InputError before writing."""
+
+import re
+
+import numpy as np
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from pycim.errors import InputError
+from pycim.netlist.circuit import (Capacitor, Circuit, Model, Resistor, VaDevice, VSource,
+                                   ngspice_lines)
+from pycim.netlist.reference import NetlistRequest
+
+NUM = r"-?[0-9]+(\.[0-9]+)?(e[+-]?[0-9]+)?"
+LINE = re.compile(
+    rf"^(\* [ -~]*|\.temp {NUM}|\.model [A-Za-z_]\w* [A-Za-z_]\w*( [A-Za-z_]\w*={NUM})*|"
+    rf"[RCVNM][A-Za-z0-9_]* [A-Za-z0-9_]+( [A-Za-z0-9_]+)+( {NUM})?( dc {NUM})?"
+    rf"( pwl\({NUM}( {NUM})*\))?( [A-Za-z_]\w*={NUM})*)$")
+
+text = st.text(alphabet=st.characters(min_codepoint=0, max_codepoint=0x2FF), max_size=24)
+nums = st.one_of(st.floats(allow_nan=True, allow_infinity=True), st.integers(-10**20, 10**20))
+
+
+def _emit_or_refuse(build):
+    try:
+        c = build()
+        lines = list(ngspice_lines(c, temp_c=27.0))
+    except InputError:
+        return
+    for ln in lines:
+        assert LINE.match(ln), ln
+
+
+@settings(max_examples=300, deadline=None)
+@given(name=text, n1=text, n2=text, value=nums, title=text)
+def test_elements_grammar(name, n1, n2, value, title):
+    def build():
+        c = Circuit(title)
+        c.add_model(Model.of("m1", "rram_linear", {"g_s": 1e-5}))
+        c.add(Resistor("R" + name, n1, n2, value), Capacitor("C" + name, n1, n2, value),
+              VSource("V" + name, n1, n2, dc_v=value),
+              VaDevice("N" + name, (n1, n2), "m1", (("g_s", value),)))
+        return c
+
+    _emit_or_refuse(build)
+
+
+@settings(max_examples=200, deadline=None)
+@given(pname=text, value=nums, model=text)
+def test_model_grammar(pname, value, model):
+    def build():
+        c = Circuit("t")
+        c.add_model(Model.of(model, "nmos", {pname: value}))
+        return c
+
+    _emit_or_refuse(build)
+
+
+@settings(max_examples=60, deadline=None)
+@given(name=st.one_of(st.none(), text), rows=st.integers(-2, 300), cols=st.integers(-2, 300),
+       corner=st.sampled_from(["tt", "ff", "xx", "TT", "tt\n.control"]),
+       wire=nums, temp=nums)
+def test_request_fields(name, rows, cols, corner, wire, temp):
+    try:
+        req = NetlistRequest("array", rows=min(rows, 8) if rows > 0 else rows,
+                             cols=min(cols, 8) if cols > 0 else cols, corner=corner, name=name,
+                             wire_r_ohm_per_um=wire, temp_c=temp, access="ideal")
+    except (InputError, TypeError):
+        return
+    for ln in ngspice_lines(req.circuit(), temp_c=req.temp_c):
+        assert LINE.match(ln), ln
+
+
+@settings(max_examples=100, deadline=None)
+@given(pts=st.lists(st.tuples(nums, nums), min_size=0, max_size=6))
+def test_pwl_grammar(pts):
+    _emit_or_refuse(lambda: _one(VSource("V1", "a", "0", pwl=tuple(pts))))
+
+
+def _one(e):
+    c = Circuit("t")
+    c.add(e)
+    return c
+
+
+def test_grammar_rejects_injected_text():
+    assert not LINE.match("R1 a b 1\n.control")
+    assert not LINE.match(".control")
+    assert LINE.match("R1 a b 1000")
+    assert np.isfinite(1.0)
