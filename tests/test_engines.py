@@ -82,9 +82,28 @@ def test_nonconvergence_raises_typed_error_with_log(ngspice):
     c = Circuit("bad")
     c.add(VSource("V1", "a", "0", dc_v=1.0), VSource("V2", "a", "0", dc_v=2.0),
           Resistor("R1", "a", "0", 1e3))
-    with pytest.raises((ConvergenceError, Exception)) as exc:
+    with pytest.raises(ConvergenceError) as exc:
         ngspice.run(c, Op())
-    assert "singular" in str(exc.value).lower() or "converge" in str(exc.value).lower()
+    msg = str(exc.value)
+    assert "also after a retry" in msg and "first attempt" in msg and "retry:" in msg
+    assert "singular" in msg.lower() or "converge" in msg.lower()
+
+
+def test_simulator_killed_raises_crash(tmp_path, monkeypatch, ngspice):
+    fake = tmp_path / "ngspice"
+    fake.write_text("#!/bin/sh\nif [ \"$1\" = --version ]; then echo ngspice-46; exit 0; fi\n"
+                    "kill -KILL $$\n")
+    fake.chmod(fake.stat().st_mode | stat.S_IEXEC)
+    monkeypatch.setenv("PYCIM_NGSPICE", str(fake))
+    with pytest.raises(SimulatorCrash) as exc:
+        ngspice.run(rc_rram(), Op())
+    assert "SIGKILL" in str(exc.value)
+
+
+def test_netlist_naming_a_missing_model_is_refused(ngspice):
+    with pytest.raises(InputError) as exc:
+        ngspice.run("* t\n* pycim-osdi: no_such_model\nV1 a 0 1\n", Op())
+    assert "no_such_model" in str(exc.value)
 
 
 def test_timeout_kills_and_raises():

@@ -11,11 +11,11 @@ import os
 import re
 import tempfile
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from .. import toolchain
-from ..errors import InputError
+from ..errors import ConvergenceError, InputError
 from ..netlist.circuit import Circuit, ngspice_lines
 from ..netlist.validate import fmt
 from ._proc import classify_failure, run_simulator
@@ -35,6 +35,11 @@ def analysis_command(a: Analysis) -> str:
         tmax = a.max_step_s if a.max_step_s is not None else a.step_s
         return f"tran {fmt(a.step_s)} {fmt(a.stop_s)} 0 {fmt(tmax)}"
     raise InputError(f"unknown analysis {a!r}")
+
+
+#: Options of the one retry after non-convergence.
+RESCUE_OPTIONS = {"itl1": 500, "itl2": 200, "itl4": 100, "gminsteps": 20, "srcsteps": 20,
+                  "rshunt": 1e12}
 
 
 def _save_lines(save: Sequence[str]) -> list[str]:
@@ -81,6 +86,8 @@ class NgspiceEngine:
     klu: bool = True
     options: Mapping[str, float | None] = field(default_factory=dict)
     threads: int = 1
+    retry: bool = True
+    gear: bool = False
     name: str = "ngspice"
 
     def deck(self, circuit: Circuit | str, analysis: Analysis, *, temp_c: float | None = None,
@@ -108,6 +115,8 @@ class NgspiceEngine:
             raise InputError(f"threads must be an integer in 1..256, got {self.threads!r}")
         ctl = [".control", "set noaskquit", f"set num_threads={self.threads}",
                "set filetype=binary"]
+        if self.gear:
+            ctl.append("option method=gear")
         for p in dict.fromkeys(str(Path(x).resolve()) for x in osdi):
             if '"' in p or "\n" in p or " " in p:
                 raise InputError(f"OSDI path {p!r} cannot be written into a deck")
@@ -121,11 +130,32 @@ class NgspiceEngine:
             osdi: Sequence[Path] = (), save: Sequence[str] | None = None) -> SimResult:
         """Simulate and return the vectors of ``analysis``.
 
+        On non-convergence the run is retried once with :data:`RESCUE_OPTIONS` (more Newton
+        iterations, gmin and source stepping, Gear integration for transients); the result
+        records ``retried=True`` in its log header. A second failure raises.
+
         Raises
         ------
         ConvergenceError, SimulationTimeout, SimulatorCrash, SimulationError
-            with the relevant ngspice log lines attached.
+            with the relevant ngspice log lines attached (both attempts for ConvergenceError).
         """
+        try:
+            return self._run_once(circuit, analysis, temp_c, osdi, save)
+        except ConvergenceError as first:
+            if not self.retry:
+                raise
+            eng = replace(self, options={**self.options, **RESCUE_OPTIONS}, retry=False,
+                          gear=isinstance(analysis, Tran))
+            try:
+                res = eng._run_once(circuit, analysis, temp_c, osdi, save)
+            except ConvergenceError as second:
+                raise ConvergenceError(
+                    f"{self.name}: no convergence, also after a retry with gmin/source stepping",
+                    f"first attempt:\n{first.log}\nretry:\n{second.log}") from None
+            res.log = "pycim: retried with rescue options after non-convergence\n" + res.log
+            return res
+
+    def _run_once(self, circuit, analysis, temp_c, osdi, save) -> SimResult:
         exe = toolchain.ngspice_path()
         with tempfile.TemporaryDirectory(prefix="pycim-ng-") as tmp:
             tmpd = Path(tmp)
