@@ -55,6 +55,14 @@ def _parser() -> argparse.ArgumentParser:
     m.add_argument("--temp-c", type=float, default=27.0)
     m.add_argument("--seed", type=int, default=0, help="programming-noise seed (default 0)")
     m.add_argument("--json", required=True, help="output JSON file")
+    sw = sub.add_parser("sweep", help="run a declarative characterization sweep (TOML spec)",
+                        description="Run every point of a sweep spec (cached, resumable); write "
+                                    "Parquet tables, summary.csv and plots.")
+    sw.add_argument("spec", metavar="SPEC", help="sweep spec (.toml), e.g. characterization/smoke.toml")
+    sw.add_argument("--jobs", type=int, default=None, help="parallel points (default: all cores)")
+    sw.add_argument("--out", default=None, help="output directory (default: out/sweep/<spec name>)")
+    sw.add_argument("--executor", choices=("local", "dask"), default="local",
+                    help="local process pool (default); dask is not available yet")
     return p
 
 
@@ -78,6 +86,22 @@ def _mvm(args) -> int:
           f"{out['energy_per_mac_j'] * 1e15:.1f} fJ/MAC, latency {out['latency_s'] * 1e6:.2f} us"
           f" -> {args.json}")
     return 0
+
+
+def _sweep(args) -> int:
+    from pathlib import Path
+
+    from .characterize import load_spec, run_sweep
+
+    spec = load_spec(args.spec)  # validated before anything is written
+    out = args.out or str(Path("out") / "sweep" / Path(args.spec).stem)
+    rep = run_sweep(spec, out, jobs=args.jobs, executor=args.executor,
+                    progress=True)
+    print(f"{len(rep.results)} points: {rep.count('cached')} cached, {rep.count('computed')} "
+          f"computed, {rep.count('failed')} failed in {rep.wall_s:.1f} s -> {out}")
+    for r in rep.failures:
+        print(f"FAILED {r.kind} {r.point}: {r.message}", file=sys.stderr)
+    return 1 if rep.failures else 0
 
 
 def _netlist(args, parser) -> int:
@@ -124,6 +148,8 @@ def main(argv: list[str] | None = None) -> int:
             return _netlist(args, parser)
         if args.command == "mvm":
             return _mvm(args)
+        if args.command == "sweep":
+            return _sweep(args)
         parser.error(f"unknown command {args.command}")
     except PycimError as exc:
         if args.debug:

@@ -30,6 +30,7 @@ from ..errors import InputError
 from ..measure.neuron import read_neuron
 from ..netlist.array import IDEAL_ACCESS, IDEAL_WIRES, AccessSpec, ArraySpec, WireSpec, add_array
 from ..netlist.circuit import Circuit, VSource
+from ..netlist.core import line_driver, switch_cards, wl_driver, wl_driver_cards
 from ..netlist.neuron import (NeuronSpec, add_neuron, add_schedule_sources, input_windows,
                               mvm_schedule, window_pwl)
 from ..netlist.validate import ident
@@ -132,41 +133,31 @@ def build_circuit(req: MvmRequest, g_phys: np.ndarray, planes_row: np.ndarray,
             pwl = window_pwl(sched, spec, list(v_ref + v_read * line_planes[:, k]), v_ref)
             src.add(c, "array", VSource(f"VD{ln}", ln, "0", dc_v=v_ref, pwl=pwl))
     else:
-        from ..tech import sky130
-
-        sw_w = assumptions.value("switch_w_um") * 1e-6
-        sw_l = assumptions.value("switch_l_um") * 1e-6
-        nsw = sky130.flat_card("nfet_01v8", sw_w, sw_l, req.corner)
-        psw = sky130.flat_card("pfet_01v8", sw_w, sw_l, req.corner)
+        nsw, psw = switch_cards(req.corner, assumptions.value("switch_w_um"),
+                                assumptions.value("switch_l_um"))
         c.add_model(nsw.model())
         c.add_model(psw.model())
         src.add(c, "array", VSource("VPOS", "vpos", "0", dc_v=v_ref + v_read),
                 VSource("VNEG", "vneg", "0", dc_v=v_ref - v_read),
                 VSource("VREFD", "vrefd", "0", dc_v=v_ref))
+        rails = {"p": "vpos", "n": "vneg", "z": "vrefd"}
         for k, ln in enumerate(drive):
             lp = line_planes[:, k]
-            for state, rail, lv, idle in (("p", "vpos", lp > 0, 0.0), ("n", "vneg", lp < 0, 0.0),
-                                          ("z", "vrefd", lp == 0, vdd)):
-                on = window_pwl(sched, spec, [vdd if b else 0.0 for b in lv], idle)
-                off = window_pwl(sched, spec, [0.0 if b else vdd for b in lv], vdd - idle)
-                src.add(c, "drivers",
-                        VSource(f"VC{ln}_{state}", f"c{ln}_{state}", "0", dc_v=on[0][1], pwl=on),
-                        VSource(f"VC{ln}_{state}b", f"c{ln}_{state}b", "0", dc_v=off[0][1], pwl=off))
-                c.add(nsw.mosfet(f"MN{ln}_{state}", ln, f"c{ln}_{state}", rail, "0"),
-                      psw.mosfet(f"MP{ln}_{state}", ln, f"c{ln}_{state}b", rail, "vdd"))
+            on = {"p": window_pwl(sched, spec, [vdd if v > 0 else 0.0 for v in lp], 0.0),
+                  "n": window_pwl(sched, spec, [vdd if v < 0 else 0.0 for v in lp], 0.0),
+                  "z": window_pwl(sched, spec, [vdd if v == 0 else 0.0 for v in lp], vdd)}
+            for e in line_driver(ln, on, rails, nsw, psw, vdd):
+                src.add(c, "drivers", e) if isinstance(e, VSource) else c.add(e)
         # word-lines: a 5 V inverter per row between the WL rail and ground, pulsed per window
         v_wl = assumptions.value("v_wl_read_v")
-        nwl = sky130.flat_card("nfet_g5v0d10v5", 1e-6, 0.5e-6, req.corner)
-        pwl_card = sky130.flat_card("pfet_g5v0d10v5", 2e-6, 0.5e-6, req.corner)
+        nwl, pwl_card = wl_driver_cards(req.corner)
         c.add_model(nwl.model())
         c.add_model(pwl_card.model())
         src.add(c, "wordlines", VSource("VWLH", "vwlh", "0", dc_v=v_wl))
-        n_pl = line_planes.shape[0]
-        wc = window_pwl(sched, spec, [0.0] * n_pl, v_wl)  # input low = WL high
+        wc = window_pwl(sched, spec, [0.0] * line_planes.shape[0], v_wl)  # input low = WL high
         for r in range(arr.rows):
-            src.add(c, "wordlines", VSource(f"VWC{r}", f"wc{r}", "0", dc_v=v_wl, pwl=wc))
-            c.add(pwl_card.mosfet(f"MWP{r}", f"wl{r}", f"wc{r}", "vwlh", "vwlh"),
-                  nwl.mosfet(f"MWN{r}", f"wl{r}", f"wc{r}", "0", "0"))
+            for e in wl_driver(r, wc, nwl, pwl_card):
+                src.add(c, "wordlines", e) if isinstance(e, VSource) else c.add(e)
     sched_srcs = sched.sources()
     src.add(c, "neuron", *sched_srcs)
     nodes = [add_neuron(c, spec, f"n{k}_", ln, sched) for k, ln in enumerate(sense)]

@@ -136,17 +136,13 @@ def core_circuit(spec: CoreSpec, states: Mapping[str, str] | None = None,
             c.add(*(VSource(f"VW{r}", f"wl{r}", "0", dc_v=spec.v_wl_v if wl_on else 0.0)
                     for r in range(a.rows)))
         return c
-    from ..tech import sky130
-
-    nsw = sky130.flat_card("nfet_01v8", spec.switch_w_um * 1e-6, spec.switch_l_um * 1e-6, spec.corner)
-    psw = sky130.flat_card("pfet_01v8", spec.switch_w_um * 1e-6, spec.switch_l_um * 1e-6, spec.corner)
+    nsw, psw = switch_cards(spec.corner, spec.switch_w_um, spec.switch_l_um)
     c.add_model(nsw.model())
     c.add_model(psw.model())
     c.add(VSource("VDD", "vdd", "0", dc_v=spec.vdd_v))
     c.add_stream(lambda: _drivers(lines, st, nsw, psw, spec.vdd_v))
     if a.access.kind == "sky130":
-        nwl = sky130.flat_card("nfet_g5v0d10v5", 1e-6, 0.5e-6, spec.corner)
-        pwl = sky130.flat_card("pfet_g5v0d10v5", 2e-6, 0.5e-6, spec.corner)
+        nwl, pwl = wl_driver_cards(spec.corner)
         c.add_model(nwl.model())
         c.add_model(pwl.model())
         c.add(VSource("VWLH", "vwlh", "0", dc_v=spec.v_wl_v))
@@ -154,23 +150,67 @@ def core_circuit(spec: CoreSpec, states: Mapping[str, str] | None = None,
     return c
 
 
+Level = float | tuple[tuple[float, float], ...]  # DC volts or PWL points
+
+
+def _source(name: str, net: str, level: Level) -> VSource:
+    if isinstance(level, tuple):
+        return VSource(name, net, "0", dc_v=level[0][1], pwl=level)
+    return VSource(name, net, "0", dc_v=float(level))
+
+
+def _complement(level: Level, vdd: float) -> Level:
+    if isinstance(level, tuple):
+        return tuple((t, vdd - v) for t, v in level)
+    return vdd - float(level)
+
+
+def line_driver(ln: str, on: Mapping[str, Level], rails: Mapping[str, str], nsw, psw,
+                vdd: float) -> Iterator:
+    """One line's driver: a transmission gate from ``ln`` to ``rails[s]`` for each state s, its
+    nMOS gate at ``on[s]`` (``VC<ln>_<s>``) and pMOS gate at the complement (``VC<ln>_<s>b``).
+    A state is selected while its ``on`` level is high; all low = the line floats."""
+    for s, rail in rails.items():
+        yield _source(f"VC{ln}_{s}", f"c{ln}_{s}", on[s])
+        yield _source(f"VC{ln}_{s}b", f"c{ln}_{s}b", _complement(on[s], vdd))
+        yield nsw.mosfet(f"MN{ln}_{s}", ln, f"c{ln}_{s}", rail, "0")
+        yield psw.mosfet(f"MP{ln}_{s}", ln, f"c{ln}_{s}b", rail, "vdd")
+
+
+def wl_driver(r: int, control: Level, nwl, pwl) -> Iterator:
+    """WL ``r``'s 5 V CMOS inverter between the WL rail ``vwlh`` and ground; its input
+    ``wc<r>`` (``VWC<r>``) low = WL on."""
+    yield _source(f"VWC{r}", f"wc{r}", control)
+    yield pwl.mosfet(f"MWP{r}", f"wl{r}", f"wc{r}", "vwlh", "vwlh")
+    yield nwl.mosfet(f"MWN{r}", f"wl{r}", f"wc{r}", "0", "0")
+
+
+def switch_cards(corner: str, w_um: float, l_um: float):
+    """(nfet, pfet) 1.8 V flat cards of the driver switches."""
+    from ..tech import sky130
+
+    return (sky130.flat_card("nfet_01v8", w_um * 1e-6, l_um * 1e-6, corner),
+            sky130.flat_card("pfet_01v8", w_um * 1e-6, l_um * 1e-6, corner))
+
+
+def wl_driver_cards(corner: str):
+    """(nfet, pfet) 5 V flat cards of the WL inverters (1 um / 2 um wide, 0.5 um long)."""
+    from ..tech import sky130
+
+    return (sky130.flat_card("nfet_g5v0d10v5", 1e-6, 0.5e-6, corner),
+            sky130.flat_card("pfet_g5v0d10v5", 2e-6, 0.5e-6, corner))
+
+
 def _drivers(lines, st, nsw, psw, vdd) -> Iterator:
-    """Three transmission gates per line; gate controls are DC sources (PWL in the MVM)."""
+    """Three transmission gates per line with DC controls selecting ``st[line]``."""
     for ln in lines:
-        for s, rail in RAILS.items():
-            on = st[ln] == s
-            yield VSource(f"VC{ln}_{s}", f"c{ln}_{s}", "0", dc_v=vdd if on else 0.0)
-            yield VSource(f"VC{ln}_{s}b", f"c{ln}_{s}b", "0", dc_v=0.0 if on else vdd)
-            yield nsw.mosfet(f"MN{ln}_{s}", ln, f"c{ln}_{s}", rail, "0")
-            yield psw.mosfet(f"MP{ln}_{s}", ln, f"c{ln}_{s}b", rail, "vdd")
+        yield from line_driver(ln, {s: vdd if st[ln] == s else 0.0 for s in RAILS}, RAILS,
+                               nsw, psw, vdd)
 
 
 def _wl_drivers(rows, nwl, pwl, v_wl, wl_on) -> Iterator:
-    """CMOS inverter per WL between the WL rail and ground; input low = WL on."""
     for r in range(rows):
-        yield VSource(f"VWC{r}", f"wc{r}", "0", dc_v=0.0 if wl_on else v_wl)
-        yield pwl.mosfet(f"MWP{r}", f"wl{r}", f"wc{r}", "vwlh", "vwlh")
-        yield nwl.mosfet(f"MWN{r}", f"wl{r}", f"wc{r}", "0", "0")
+        yield from wl_driver(r, 0.0 if wl_on else v_wl, nwl, pwl)
 
 
 def core_digest(spec: CoreSpec) -> str:

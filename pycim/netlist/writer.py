@@ -25,6 +25,12 @@ def netlist_lines(c: Circuit, temp_c: float | None = None) -> Iterable[str]:
     yield from lines
 
 
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
 @contextlib.contextmanager
 def atomic_open(path: str | os.PathLike[str], encoding: str = "utf-8"):
     """Open a temp file beside ``path`` for writing; rename it over ``path`` on success, delete
@@ -35,6 +41,7 @@ def atomic_open(path: str | os.PathLike[str], encoding: str = "utf-8"):
     try:
         with os.fdopen(fd, "w", encoding=encoding, newline="\n") as f:
             yield f
+        os.chmod(tmp, 0o666 & ~_umask())  # mkstemp creates 0600; give the usual permissions
         os.replace(tmp, out)
     except BaseException:
         try:

@@ -1,0 +1,105 @@
+"""What one sweep point of each kind simulates and measures.
+
+``compute(kind, point) -> payload``: ``{"rows": [tidy dicts], "summary": {scalars}}``, plain JSON
+values only, deterministic for a given point (seeded), so cached payloads equal fresh ones.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ..errors import InputError
+from .measure import transfer_fit
+
+
+def _random_problem(n_in: int, n_out: int, in_bits: int, batch: int, seed: int):
+    rng = np.random.default_rng(seed)
+    w = rng.uniform(-1.0, 1.0, (n_in, n_out))
+    lim = 1 if in_bits == 1 else 2 ** (in_bits - 1) - 1
+    x = rng.integers(0 if in_bits == 1 else -lim, lim + 1, (batch, n_in))
+    return w, x
+
+
+def cell_iv(p: dict) -> dict:
+    from ..netlist import testbench as tb
+    from ..sim import PRECISE_OPTIONS, Dc, NgspiceEngine
+    from ..tech import rram
+
+    gap_m = p["gap_nm"] * 1e-9
+    res = NgspiceEngine(timeout_s=300, options=PRECISE_OPTIONS).run(
+        tb.cell_iv(gap_m), Dc("V1", -p["v_max_v"], p["v_max_v"], p["v_step_v"]))
+    v = np.asarray(res["sweep"], float)
+    i = -np.asarray(res["i(v1)"], float)
+    i_ref = rram.current_a(v, gap_m)
+    sig = np.abs(i_ref) > 0
+    rel = np.abs(i[sig] - i_ref[sig]) / np.abs(i_ref[sig])
+    rows = [{"v_v": float(a), "i_a": float(b), "i_ref_a": float(c)} for a, b, c in zip(v, i, i_ref)]
+    return {"rows": rows, "summary": {
+        "max_rel_err": float(rel.max()) if rel.size else 0.0,
+        "g_read_s": float(rram.read_conductance_s(gap_m)),
+        "odd_sym_err_a": float(np.max(np.abs(i[::-1] + i))),
+        "monotonic": bool(np.all(np.diff(i) > 0))}}
+
+
+def _mvm(p: dict, batch: int):
+    from ..flows.mvm import MvmRequest, run_mvm
+
+    w, x = _random_problem(p["n_in"], p["n_out"], p["in_bits"], batch, p["seed"])
+    req = MvmRequest(w, x, in_bits=p["in_bits"], out_bits=p["out_bits"], ideal=p["ideal"],
+                     corner=p["corner"], temp_c=p["temp_c"], seed=p["seed"])
+    return run_mvm(req, progress=False)
+
+
+def mvm_transfer(p: dict) -> dict:
+    out = _mvm(p, p["batch"])
+    code = np.asarray(out["code"], float)
+    y = np.asarray(out["y_ideal"], float)
+    rows = [{"vector": b, "output": j, "y_ideal": float(y[b, j]), "code": int(code[b, j])}
+            for b in range(y.shape[0]) for j in range(y.shape[1])]
+    return {"rows": rows, "summary": {**transfer_fit(y, code, p["out_bits"]),
+                                      "energy_per_mac_j": out["energy_per_mac_j"]}}
+
+
+def energy_per_mac(p: dict) -> dict:
+    out = _mvm(p, 1)
+    e = out["energy_j"]
+    row = {f"e_{k}_j": float(e.get(k, 0.0)) for k in ("array", "drivers", "wordlines", "neuron",
+                                                      "total")}
+    row.update(macs=out["macs"], energy_per_mac_j=out["energy_per_mac_j"],
+               latency_s=out["latency_s"])
+    return {"rows": [row], "summary": {"energy_per_mac_j": out["energy_per_mac_j"],
+                                       "latency_s": out["latency_s"]}}
+
+
+def set_reset(p: dict) -> dict:
+    from ..measure.cell import pulse_response
+    from ..netlist import testbench as tb
+    from ..sim import NgspiceEngine, Tran
+    from ..tech import rram
+
+    n = p["n_pulses"]
+    setv = tuple(float(v) for v in np.linspace(p["v_set_max_v"] / 2, p["v_set_max_v"], n))
+    resv = tuple(-float(v) for v in np.linspace(p["v_reset_max_v"] / 2, p["v_reset_max_v"], n))
+    train = tb.PulseTrain(setv + resv, width_s=p["width_s"], r_series_ohm=p["r_series_ohm"])
+    gap0 = float(rram.gap_for_conductance_m(p["g_init_us"] * 1e-6))
+    step = min(5e-9, p["width_s"] / 20)
+    res = NgspiceEngine(timeout_s=600).run(tb.pulse_train(train, gap0),
+                                           Tran(step, train.stop_s, step))
+    r = pulse_response(res, train, gap0)
+    rows = [{"pulse": k, "phase": "set" if a > 0 else "reset", "amplitude_v": float(a),
+             "gap_nm": float(g * 1e9), "g_read_us": float(gr * 1e6)}
+            for k, (a, g, gr) in enumerate(zip(r.amplitudes_v, r.gap_m, r.g_read_s))]
+    return {"rows": rows, "summary": {"g_after_set_us": float(r.g_read_s[n - 1] * 1e6),
+                                      "g_after_reset_us": float(r.g_read_s[-1] * 1e6)}}
+
+
+COMPUTE = {"cell_iv": cell_iv, "mvm_transfer": mvm_transfer, "energy_per_mac": energy_per_mac,
+           "set_reset": set_reset}
+
+
+def compute(kind: str, point: dict) -> dict:
+    try:
+        fn = COMPUTE[kind]
+    except KeyError:
+        raise InputError(f"unknown sweep kind {kind!r}") from None
+    return fn(point)

@@ -1,0 +1,208 @@
+"""Run the points of a sweep spec: in a process pool, cached and resumable.
+
+Each point's result is a JSON file ``<out>/cache/<key>.json``; ``key`` is the SHA-256 of the
+kind, the point's parameters, the text of every Verilog-A source in ``circuits/``, the pycim
+version and the ngspice version string, so a change to any of them recomputes. Files are
+written atomically (temp file + rename) with a SHA-256 of their content; a file that does not
+parse, does not match its key or fails its checksum is ignored and the point recomputed.
+
+A point that raises is recorded as failed (one-line message) and not cached; the sweep goes on.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures as cf
+import hashlib
+import json
+import os
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from .. import __version__
+from ..errors import InputError, PycimError
+from .spec import SweepSpec
+
+EXECUTORS = ("local", "dask")
+CACHE_FORMAT = 1
+
+
+def canonical_json(obj) -> str:
+    return json.dumps(obj, sort_keys=True, separators=(",", ":"), allow_nan=True)
+
+
+def fingerprint() -> dict:
+    """What besides the point decides its result: model sources and tool versions."""
+    from .. import toolchain
+
+    h = hashlib.sha256()
+    for p in sorted(toolchain.CIRCUITS_DIR.glob("*.va")):
+        h.update(p.name.encode() + b"\0" + p.read_bytes() + b"\0")
+    return {"va_sha256": h.hexdigest(), "pycim": __version__,
+            "ngspice": toolchain.ngspice_version()[1], "format": CACHE_FORMAT}
+
+
+def point_key(kind: str, point: dict, fp: dict) -> str:
+    return hashlib.sha256(canonical_json({"kind": kind, "point": point, "fp": fp}).encode()).hexdigest()
+
+
+def _record_digest(rec: dict) -> str:
+    body = {k: rec[k] for k in ("key", "kind", "point", "payload")}
+    return hashlib.sha256(canonical_json(body).encode()).hexdigest()
+
+
+def load_cached(path: Path, key: str) -> dict | None:
+    """The cached payload at ``path`` if it is complete, intact and for ``key``; else None."""
+    try:
+        rec = json.loads(path.read_text(encoding="utf-8"))
+        if not isinstance(rec, dict) or rec.get("key") != key:
+            return None
+        if rec.get("sha256") != _record_digest(rec):
+            return None
+        payload = rec["payload"]
+        if not isinstance(payload, dict) or not isinstance(payload.get("rows"), list):
+            return None
+        return payload
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+
+
+def store(path: Path, key: str, kind: str, point: dict, payload: dict, wall_s: float) -> None:
+    from ..netlist.writer import atomic_write_text
+
+    rec = {"key": key, "kind": kind, "point": point, "payload": payload}
+    rec["sha256"] = _record_digest(rec)
+    rec["wall_s"] = wall_s
+    rec["pid"] = os.getpid()
+    atomic_write_text(path, json.dumps(rec, allow_nan=True) + "\n")
+
+
+def one_line(exc: BaseException) -> str:
+    msg = getattr(exc, "summary", None) or str(exc) or type(exc).__name__
+    line = msg.strip().splitlines()[0] if msg.strip() else type(exc).__name__
+    return line if isinstance(exc, PycimError) else f"{type(exc).__name__}: {line}"
+
+
+def _run_point(kind: str, point: dict, key: str, cache_dir: str) -> tuple[str, bool, object, float]:
+    """Compute one point and cache it. Returns (key, ok, payload or message, wall seconds)."""
+    from .kinds import compute
+
+    t0 = time.perf_counter()
+    try:
+        payload = json.loads(json.dumps(compute(kind, point), allow_nan=True))
+    except Exception as exc:  # a failing point must not stop the sweep
+        return key, False, one_line(exc), time.perf_counter() - t0
+    wall = time.perf_counter() - t0
+    store(Path(cache_dir) / f"{key}.json", key, kind, point, payload, wall)
+    return key, True, payload, wall
+
+
+@dataclass
+class PointResult:
+    kind: str
+    point: dict
+    key: str
+    status: str  # cached, computed, failed
+    payload: dict | None = None
+    message: str = ""
+    wall_s: float = 0.0
+
+
+@dataclass
+class SweepReport:
+    out_dir: Path
+    results: list[PointResult]
+    wall_s: float = 0.0
+    files: list[Path] = field(default_factory=list)
+
+    def count(self, status: str) -> int:
+        return sum(r.status == status for r in self.results)
+
+    @property
+    def failures(self) -> list[PointResult]:
+        return [r for r in self.results if r.status == "failed"]
+
+
+def default_jobs() -> int:
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # pragma: no cover
+        return os.cpu_count() or 1
+
+
+def _prewarm() -> None:
+    """Compile every Verilog-A model once here, before workers start, so they never race."""
+    from .. import toolchain
+    from ..tech.va import circuit_osdi
+
+    for p in sorted(toolchain.CIRCUITS_DIR.glob("*.va")):
+        circuit_osdi(p.stem)
+
+
+def run_points(spec: SweepSpec, out_dir: str | os.PathLike[str], jobs: int | None = None,
+               executor: str = "local", progress: bool = True) -> SweepReport:
+    """Compute (or load from cache) every point of ``spec``; no tables or plots."""
+    if executor not in EXECUTORS:
+        raise InputError(f"--executor must be one of {', '.join(EXECUTORS)}, got {executor!r}")
+    if executor == "dask":
+        raise InputError("--executor dask is not available yet; use --executor local")
+    jobs = default_jobs() if jobs is None else jobs
+    if isinstance(jobs, bool) or not isinstance(jobs, int) or jobs < 1:
+        raise InputError(f"--jobs must be an integer >= 1, got {jobs!r}")
+    t0 = time.perf_counter()
+    out = Path(out_dir)
+    cache = out / "cache"
+    cache.mkdir(parents=True, exist_ok=True)
+    fp = fingerprint()
+    results: list[PointResult] = []
+    todo: list[PointResult] = []
+    for kind, point in spec.points():
+        key = point_key(kind, point, fp)
+        payload = load_cached(cache / f"{key}.json", key)
+        r = PointResult(kind, point, key, "cached" if payload is not None else "pending", payload)
+        results.append(r)
+        if payload is None:
+            todo.append(r)
+    from tqdm import tqdm
+
+    bar = tqdm(total=len(results), initial=len(results) - len(todo), desc="sweep", unit="pt",
+               disable=not progress, dynamic_ncols=True)
+    by_key = {r.key: r for r in todo}
+
+    def done(key, ok, val, wall):
+        r = by_key[key]
+        r.wall_s = wall
+        if ok:
+            r.status, r.payload = "computed", val
+        else:
+            r.status, r.message = "failed", val
+        bar.update(1)
+
+    try:
+        if todo:
+            _prewarm()
+        if jobs == 1 or len(todo) <= 1:
+            for r in todo:
+                done(*_run_point(r.kind, r.point, r.key, str(cache)))
+        elif todo:
+            with cf.ProcessPoolExecutor(max_workers=min(jobs, len(todo))) as pool:
+                futs = {pool.submit(_run_point, r.kind, r.point, r.key, str(cache)): r for r in todo}
+                for f in cf.as_completed(futs):
+                    try:
+                        done(*f.result())
+                    except Exception as exc:  # worker died (BrokenProcessPool) etc.
+                        r = futs[f]
+                        done(r.key, False, one_line(exc), 0.0)
+    finally:
+        bar.close()
+    return SweepReport(out, results, time.perf_counter() - t0)
+
+
+def run_sweep(spec: SweepSpec, out_dir: str | os.PathLike[str], jobs: int | None = None,
+              executor: str = "local", progress: bool = True, plots: bool = True) -> SweepReport:
+    """Run every point, then write tables (Parquet per kind, summary.csv), plots and sweep.json."""
+    from .tables import write_outputs
+
+    rep = run_points(spec, out_dir, jobs, executor, progress)
+    rep.files = write_outputs(rep, plots=plots)
+    return rep

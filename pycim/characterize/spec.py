@@ -1,0 +1,191 @@
+"""Declarative sweep specs: TOML files of ``[[sweep]]`` tables, validated into frozen dataclasses.
+
+Each table names a ``kind`` and gives its parameters as scalars or lists; a sweep's points are the
+cartesian product of the lists, enumerated in a fixed order (parameters in schema order, values
+in the order written). Example::
+
+    [[sweep]]
+    kind = "cell_iv"
+    gap_nm = [0.3, 0.8, 1.4]
+    v_max_v = 1.0
+    v_step_v = 0.05
+
+A malformed spec raises :class:`pycim.errors.InputError` naming the file, the table and the key
+(and the line for TOML syntax errors, as tomllib reports it).
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+import tomllib
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from ..errors import InputError
+
+CORNERS = ("tt", "ff", "ss", "sf", "fs")
+
+
+@dataclass(frozen=True)
+class Param:
+    """One parameter of a kind: TOML ``key`` (maybe plural), point name ``name``, type, bounds."""
+
+    key: str
+    name: str
+    type: type
+    default: Any = None  # None: required
+    lo: float | None = None
+    hi: float | None = None
+    choices: tuple | None = None
+
+    def check(self, v: Any, where: str) -> Any:
+        t = self.type
+        if t is float and isinstance(v, int) and not isinstance(v, bool):
+            v = float(v)
+        if t is not bool and isinstance(v, bool) or not isinstance(v, t):
+            raise InputError(f"{where}: {self.key} must be {t.__name__} (or a list of them), "
+                             f"got {v!r}")
+        if t is float and not math.isfinite(v):
+            raise InputError(f"{where}: {self.key} must be finite, got {v!r}")
+        if self.lo is not None and v < self.lo or self.hi is not None and v > self.hi:
+            raise InputError(f"{where}: {self.key} must be in [{self.lo}, {self.hi}], got {v!r}")
+        if self.choices is not None and v not in self.choices:
+            raise InputError(f"{where}: {self.key} must be one of {', '.join(map(str, self.choices))},"
+                             f" got {v!r}")
+        return v
+
+
+#: Parameters of each kind, in enumeration order (the last varies fastest).
+KINDS: dict[str, tuple[Param, ...]] = {
+    "cell_iv": (
+        Param("gap_nm", "gap_nm", float, lo=0.1, hi=1.7),
+        Param("v_max_v", "v_max_v", float, 1.0, lo=0.01, hi=2.0),
+        Param("v_step_v", "v_step_v", float, 0.05, lo=1e-4, hi=1.0),
+    ),
+    "mvm_transfer": (
+        Param("n_in", "n_in", int, lo=1, hi=128),
+        Param("n_out", "n_out", int, lo=1, hi=256),
+        Param("in_bits", "in_bits", int, 4, lo=1, hi=8),
+        Param("out_bits", "out_bits", int, 6, lo=1, hi=8),
+        Param("ideal", "ideal", bool, True),
+        Param("corner", "corner", str, "tt", choices=CORNERS),
+        Param("temp_c", "temp_c", float, 27.0, lo=-55, hi=150),
+        Param("batch", "batch", int, 4, lo=1, hi=1024),
+        Param("seeds", "seed", int, 0, lo=0, hi=2**32 - 1),
+    ),
+    "energy_per_mac": (
+        Param("n_in", "n_in", int, lo=1, hi=128),
+        Param("n_out", "n_out", int, lo=1, hi=256),
+        Param("out_bits", "out_bits", int, 6, lo=1, hi=8),
+        Param("ideal", "ideal", bool, False),
+        Param("corner", "corner", str, "tt", choices=CORNERS),
+        Param("temp_c", "temp_c", float, 27.0, lo=-55, hi=150),
+        Param("seeds", "seed", int, 0, lo=0, hi=2**32 - 1),
+        Param("in_bits", "in_bits", int, lo=1, hi=8),
+    ),
+    "set_reset": (
+        Param("g_init_us", "g_init_us", float, 1.0, lo=0.5, hi=60.0),
+        Param("v_set_max_v", "v_set_max_v", float, 1.0, lo=0.1, hi=3.0),
+        Param("v_reset_max_v", "v_reset_max_v", float, 0.9, lo=0.1, hi=3.0),
+        Param("n_pulses", "n_pulses", int, 6, lo=1, hi=64),
+        Param("width_s", "width_s", float, 1e-6, lo=1e-9, hi=1e-3),
+        Param("r_series_ohm", "r_series_ohm", float, 100e3, lo=1.0, hi=1e9),
+    ),
+}
+
+
+@dataclass(frozen=True)
+class Sweep:
+    """One ``[[sweep]]`` table: its kind and, per parameter (schema order), the values to sweep."""
+
+    kind: str
+    values: tuple[tuple[str, tuple], ...]  # (point name, values)
+    index: int = 0  # position in the spec (0-based)
+
+    def points(self) -> list[dict]:
+        names = [n for n, _ in self.values]
+        return [dict(zip(names, combo)) for combo in itertools.product(*(v for _, v in self.values))]
+
+
+@dataclass(frozen=True)
+class SweepSpec:
+    path: str
+    sweeps: tuple[Sweep, ...]
+
+    def points(self) -> list[tuple[str, dict]]:
+        """Every (kind, point) of the spec, in order; duplicates (same kind and point) once."""
+        out, seen = [], set()
+        for s in self.sweeps:
+            for p in s.points():
+                key = (s.kind, tuple(sorted(p.items())))
+                if key not in seen:
+                    seen.add(key)
+                    out.append((s.kind, p))
+        return out
+
+
+def parse_spec(text: str, path: str = "<spec>") -> SweepSpec:
+    """Validate TOML ``text`` into a :class:`SweepSpec` (InputError naming the problem)."""
+    try:
+        doc = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise InputError(f"{path}: TOML syntax error: {exc}") from None
+    unknown_top = sorted(set(doc) - {"sweep", "title", "description"})
+    if unknown_top:
+        raise InputError(f"{path}: unknown top-level key {unknown_top[0]!r} (expected [[sweep]] tables)")
+    tables = doc.get("sweep")
+    if not isinstance(tables, list) or not tables or not all(isinstance(t, dict) for t in tables):
+        raise InputError(f"{path}: needs at least one [[sweep]] table")
+    sweeps = []
+    for i, t in enumerate(tables):
+        where = f"{path}: [[sweep]] #{i + 1}"
+        kind = t.get("kind")
+        if kind is None:
+            raise InputError(f"{where}: missing key 'kind' (one of {', '.join(KINDS)})")
+        if kind not in KINDS:
+            raise InputError(f"{where}: unknown kind {kind!r} (one of {', '.join(KINDS)})")
+        where = f"{where} ({kind})"
+        schema = KINDS[kind]
+        extra = sorted(set(t) - {"kind"} - {p.key for p in schema})
+        if extra:
+            raise InputError(f"{where}: unknown key {extra[0]!r} (allowed: "
+                             f"{', '.join(p.key for p in schema)})")
+        values = []
+        for p in schema:
+            raw = t.get(p.key, p.default)
+            if raw is None:
+                raise InputError(f"{where}: missing key {p.key!r}")
+            vals = raw if isinstance(raw, list) else [raw]
+            if not vals:
+                raise InputError(f"{where}: {p.key} is an empty list")
+            checked = tuple(p.check(v, where) for v in vals)
+            values.append((p.name, tuple(dict.fromkeys(checked))))
+        sw = Sweep(kind, tuple(values), i)
+        _check_sweep(sw, where)
+        sweeps.append(sw)
+    return SweepSpec(path, tuple(sweeps))
+
+
+def _check_sweep(sw: Sweep, where: str) -> None:
+    n_points = math.prod(len(v) for _, v in sw.values)
+    if n_points > 100_000:
+        raise InputError(f"{where}: {n_points} points; more than 100000 in one sweep")
+    vals = dict(sw.values)
+    if sw.kind == "cell_iv":
+        for vm in vals["v_max_v"]:
+            for st in vals["v_step_v"]:
+                if st > vm:
+                    raise InputError(f"{where}: v_step_v {st} exceeds v_max_v {vm}")
+
+
+def load_spec(path: str | Path) -> SweepSpec:
+    p = Path(path)
+    if not p.is_file():
+        raise InputError(f"sweep spec not found: {p}")
+    try:
+        text = p.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise InputError(f"cannot read sweep spec {p}: {exc}") from None
+    return parse_spec(text, str(p))

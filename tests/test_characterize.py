@@ -1,0 +1,282 @@
+"""Characterization harness: sweep physics, caching, resumability after SIGKILL, bad specs."""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from pycim.characterize import parse_spec, run_sweep
+from pycim.characterize import kinds as kinds_mod
+from pycim.characterize.measure import transfer_fit
+from pycim.characterize.runner import fingerprint, load_cached, point_key, store
+from pycim.errors import InputError, SimulationError
+from pycim.tech import rram
+
+PYCIM = [sys.executable, "-m", "pycim.cli"]
+
+
+def _sweep(tmp_path, text, jobs=1, name="out"):
+    rep = run_sweep(parse_spec(text, "test.toml"), tmp_path / name, jobs=jobs, progress=False,
+                    plots=False)
+    assert not rep.failures, [r.message for r in rep.failures]
+    return rep
+
+
+def test_cell_iv_sweep_matches_closed_form(tmp_path):
+    gaps = [0.2, 0.7, 1.2, 1.6]
+    _sweep(tmp_path, f"""
+[[sweep]]
+kind = "cell_iv"
+gap_nm = {gaps}
+v_max_v = 1.0
+v_step_v = 0.05
+""")
+    df = pd.read_parquet(tmp_path / "out" / "cell_iv.parquet")
+    assert sorted(df["gap_nm"].unique()) == gaps
+    for gap, g in df.groupby("gap_nm"):
+        g = g.sort_values("v_v")
+        v, i = g["v_v"].to_numpy(), g["i_a"].to_numpy()
+        assert len(v) == 41 and v[0] == pytest.approx(-1.0) and v[-1] == pytest.approx(1.0)
+        np.testing.assert_allclose(i[::-1], -i, rtol=1e-9, atol=1e-18)  # odd in V
+        assert np.all(np.diff(i) > 0)  # monotonic
+        sig = np.abs(v) > 0.025
+        np.testing.assert_allclose(i[sig], rram.current_a(v[sig], gap * 1e-9), rtol=1e-6)
+    # a smaller gap conducts more at every positive voltage
+    i_at_1v = df[np.isclose(df["v_v"], 1.0)].sort_values("gap_nm")["i_a"].to_numpy()
+    assert np.all(np.diff(i_at_1v) < 0)
+
+
+def test_mvm_transfer_ideal_is_the_floor_staircase(tmp_path):
+    _sweep(tmp_path, """
+[[sweep]]
+kind = "mvm_transfer"
+n_in = 4
+n_out = 3
+in_bits = 4
+out_bits = 6
+batch = 3
+seeds = [0, 1]
+ideal = [true]
+""", jobs=2)
+    df = pd.read_parquet(tmp_path / "out" / "mvm_transfer.parquet")
+    assert len(df) == 2 * 3 * 3
+    y, code = df["y_ideal"].to_numpy(), df["code"].to_numpy()
+    assert np.ptp(code) >= 10  # a real spread of codes
+    assert np.all(np.abs(code - np.floor(y)) <= 1), df
+    fit = transfer_fit(y, code, 6)
+    assert fit["n_fit"] == len(df)
+    assert abs(fit["gain"] - 1) < 0.05
+    assert abs(fit["offset_lsb"]) < 0.5
+    assert fit["inl_lsb"] < 1.0
+    s = pd.read_csv(tmp_path / "out" / "summary.csv")
+    assert (s["status"] == "ok").all() and len(s) == 2
+
+
+def test_transfer_fit_of_a_perfect_converter():
+    y = np.linspace(-20, 20, 2001)
+    fit = transfer_fit(y, np.floor(y), 6)
+    assert fit["gain"] == pytest.approx(1, abs=2e-3)
+    assert fit["offset_lsb"] == pytest.approx(0, abs=2e-2)
+    assert fit["inl_lsb"] == pytest.approx(0.5, abs=2e-2)
+    assert fit["dnl_lsb"] < 0.02 and fit["err_max_lsb"] == 0
+    # a converter with 10 % too much gain shows it
+    fit = transfer_fit(y, np.floor(1.1 * y), 8)
+    assert fit["gain"] == pytest.approx(1.1, abs=3e-3)
+
+
+def test_energy_per_mac_grows_with_input_planes(tmp_path):
+    _sweep(tmp_path, """
+[[sweep]]
+kind = "energy_per_mac"
+n_in = 4
+n_out = 3
+out_bits = 6
+ideal = true
+in_bits = [1, 2, 3, 4]
+""", jobs=2)
+    df = pd.read_parquet(tmp_path / "out" / "energy_per_mac.parquet").set_index("in_bits")
+    e, lat = df["energy_per_mac_j"], df["latency_s"]
+    # signed 2-bit inputs have one magnitude plane, like 1-bit: same schedule, same latency
+    assert lat[1] == lat[2]
+    # each further plane doubles the integration windows: 1, 3, 7 windows for 2, 3, 4 bits
+    assert lat[2] < lat[3] < lat[4]
+    assert e[2] < e[3] < e[4] and e[1] < e[3]
+    parts = df[["e_array_j", "e_drivers_j", "e_wordlines_j", "e_neuron_j"]].sum(axis=1)
+    np.testing.assert_allclose(parts, df["e_total_j"], rtol=1e-9)
+    assert (df["macs"] == 12).all()
+
+
+def test_cache_rejects_altered_and_truncated_files(tmp_path):
+    fp = fingerprint()
+    key = point_key("cell_iv", {"gap_nm": 0.5}, fp)
+    assert key != point_key("cell_iv", {"gap_nm": 0.6}, fp)
+    assert key != point_key("cell_iv", {"gap_nm": 0.5}, {**fp, "ngspice": "ngspice-47"})
+    p = tmp_path / f"{key}.json"
+    store(p, key, "cell_iv", {"gap_nm": 0.5}, {"rows": [{"i_a": 1.5}], "summary": {}}, 0.1)
+    assert load_cached(p, key) == {"rows": [{"i_a": 1.5}], "summary": {}}
+    assert load_cached(p, "0" * 64) is None  # another point's file
+    text = p.read_text()
+    p.write_text(text.replace("1.5", "1.6"))  # valid JSON, altered value
+    assert load_cached(p, key) is None
+    p.write_text(text[: len(text) // 2])  # truncated
+    assert load_cached(p, key) is None
+
+
+def test_failing_point_is_recorded_and_the_sweep_goes_on(tmp_path, monkeypatch):
+    real = kinds_mod.COMPUTE["cell_iv"]
+
+    def flaky(p):
+        if p["gap_nm"] == 0.5:
+            raise SimulationError("ngspice: timestep too small", "log line 1\nlog line 2")
+        return real(p)
+
+    monkeypatch.setitem(kinds_mod.COMPUTE, "cell_iv", flaky)
+    spec = parse_spec('[[sweep]]\nkind = "cell_iv"\ngap_nm = [0.4, 0.5, 0.6]\nv_step_v = 0.5\n')
+    rep = run_sweep(spec, tmp_path, jobs=1, progress=False, plots=False)
+    assert rep.count("computed") == 2 and rep.count("failed") == 1
+    assert rep.failures[0].message == "ngspice: timestep too small"
+    s = pd.read_csv(tmp_path / "summary.csv")
+    assert list(s["status"]) == ["ok", "failed", "ok"]
+    assert len(list((tmp_path / "cache").glob("*.json"))) == 2  # failures are not cached
+    assert sorted(pd.read_parquet(tmp_path / "cell_iv.parquet")["gap_nm"].unique()) == [0.4, 0.6]
+
+
+RESUME_SPEC = """
+[[sweep]]
+kind = "cell_iv"
+gap_nm = [0.3, 0.6, 0.9, 1.2]
+v_step_v = 0.1
+
+[[sweep]]
+kind = "mvm_transfer"
+n_in = 4
+n_out = 3
+in_bits = 2
+out_bits = 4
+batch = 1
+seeds = [0, 1, 2]
+"""
+N_RESUME = 7
+
+
+def _counts(stdout):
+    line = [ln for ln in stdout.splitlines() if " cached, " in ln][-1]
+    words = line.replace(",", "").split()
+    return {w: int(words[k - 1]) for k, w in enumerate(words) if w in ("cached", "computed", "failed")}
+
+
+def test_sweep_resumes_after_sigkill(tmp_path):
+    spec = tmp_path / "resume.toml"
+    spec.write_text(RESUME_SPEC)
+    full, part = tmp_path / "full", tmp_path / "part"
+    p = subprocess.run(PYCIM + ["sweep", str(spec), "--jobs", "1", "--out", str(full)],
+                       capture_output=True, text=True, timeout=300)
+    assert p.returncode == 0, p.stderr
+    assert _counts(p.stdout) == {"cached": 0, "computed": N_RESUME, "failed": 0}
+
+    proc = subprocess.Popen(PYCIM + ["sweep", str(spec), "--jobs", "1", "--out", str(part)],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                            start_new_session=True)
+    cache = part / "cache"
+    deadline = time.time() + 120
+    try:
+        while time.time() < deadline and proc.poll() is None:
+            if len(list(cache.glob("*.json"))) >= 5:  # every cell_iv point and one MVM point
+                break
+            time.sleep(0.01)
+        os.killpg(proc.pid, signal.SIGKILL)
+    finally:
+        proc.wait(timeout=30)
+    assert proc.returncode == -signal.SIGKILL
+    cached = sorted(cache.glob("*.json"))
+    assert 5 <= len(cached) < N_RESUME
+    assert not (part / "summary.csv").exists()
+    victim = cached[0]
+    victim.write_text(victim.read_text()[:100])  # truncated: must be recomputed
+    before = {f.name: f.stat().st_mtime_ns for f in cached if f != victim}
+
+    p = subprocess.run(PYCIM + ["sweep", str(spec), "--jobs", "2", "--out", str(part)],
+                       capture_output=True, text=True, timeout=300)
+    assert p.returncode == 0, p.stderr
+    assert _counts(p.stdout) == {"cached": len(cached) - 1,
+                                 "computed": N_RESUME - len(cached) + 1, "failed": 0}
+    for name, mtime in before.items():  # cached points were not recomputed
+        assert (cache / name).stat().st_mtime_ns == mtime
+    assert json.loads(victim.read_text())["key"] == victim.stem  # recomputed, whole again
+    for kind in ("cell_iv", "mvm_transfer"):
+        pd.testing.assert_frame_equal(pd.read_parquet(full / f"{kind}.parquet"),
+                                      pd.read_parquet(part / f"{kind}.parquet"))
+        assert (part / f"{kind}.png").stat().st_size > 0
+    assert (full / "summary.csv").read_text() == (part / "summary.csv").read_text()
+
+    p = subprocess.run(PYCIM + ["sweep", str(spec), "--out", str(part)],
+                       capture_output=True, text=True, timeout=300)
+    assert p.returncode == 0 and _counts(p.stdout) == {"cached": N_RESUME, "computed": 0,
+                                                       "failed": 0}
+
+
+@pytest.mark.parametrize("text,needle", [
+    ('[[sweep]]\nkind = "cell_ivv"\ngap_nm = [0.5]\n', "unknown kind 'cell_ivv'"),
+    ('[[sweep]]\nkind = "cell_iv"\ngap_nm = ["wide"]\n', "gap_nm must be float"),
+    ('[[sweep]]\nkind = "mvm_transfer"\nn_in = 4\nn_out = 3\nin_bits = [1.5]\n', "in_bits must be int"),
+    ('[[sweep]]\nkind = "cell_iv"\ngap_nm = 0.5 0.6\n', "line 3"),
+    ('[[sweep]]\nkind = "cell_iv"\ngap_nm = 0.5\nvmax = 1\n', "unknown key 'vmax'"),
+    ('[[sweep]]\nkind = "cell_iv"\n', "missing key 'gap_nm'"),
+])
+def test_malformed_spec_exits_2_with_one_line(tmp_path, text, needle):
+    spec = tmp_path / "bad.toml"
+    spec.write_text(text)
+    out = tmp_path / "out"
+    p = subprocess.run(PYCIM + ["sweep", str(spec), "--out", str(out)],
+                       capture_output=True, text=True, timeout=120)
+    assert p.returncode == 2, p.stderr
+    assert "Traceback" not in p.stdout + p.stderr
+    lines = p.stderr.strip().splitlines()
+    assert len(lines) == 1 and needle in lines[0] and "bad.toml" in lines[0], p.stderr
+    assert not out.exists()
+
+
+def test_parse_errors_in_process():
+    with pytest.raises(InputError, match="TOML syntax error"):
+        parse_spec("[[sweep]\n")
+    with pytest.raises(InputError, match="at least one"):
+        parse_spec('title = "x"\n')
+    with pytest.raises(InputError, match="ideal must be bool"):
+        parse_spec('[[sweep]]\nkind = "energy_per_mac"\nn_in=2\nn_out=2\nin_bits=1\nideal=1\n')
+
+
+def test_dask_executor_is_a_clear_input_error(tmp_path):
+    spec = tmp_path / "s.toml"
+    spec.write_text('[[sweep]]\nkind = "cell_iv"\ngap_nm = 0.5\n')
+    p = subprocess.run(PYCIM + ["sweep", str(spec), "--executor", "dask", "--out",
+                                str(tmp_path / "o")], capture_output=True, text=True, timeout=120)
+    assert p.returncode == 2 and "dask is not available yet" in p.stderr
+    assert not (tmp_path / "o").exists()
+
+
+def test_spec_points_are_the_cartesian_product_in_order():
+    spec = parse_spec('[[sweep]]\nkind = "mvm_transfer"\nn_in = 4\nn_out = 3\n'
+                      'in_bits = [1, 2]\nseeds = [5, 6, 7]\nideal = [true, false]\n')
+    pts = [p for _, p in spec.points()]
+    assert len(pts) == 12
+    assert [(p["in_bits"], p["ideal"], p["seed"]) for p in pts[:4]] == \
+        [(1, True, 5), (1, True, 6), (1, True, 7), (1, False, 5)]
+    assert spec.points() == parse_spec('[[sweep]]\nkind = "mvm_transfer"\nn_in = 4\nn_out = 3\n'
+                                       'in_bits = [1, 2]\nseeds = [5, 6, 7]\n'
+                                       'ideal = [true, false]\n').points()
+
+
+def test_smoke_spec_is_valid():
+    from pycim.characterize import load_spec
+    from pycim.toolchain import ROOT
+
+    spec = load_spec(ROOT / "characterization" / "smoke.toml")
+    assert {s.kind for s in spec.sweeps} >= {"cell_iv", "mvm_transfer", "energy_per_mac"}
+    assert len(spec.points()) <= 16
