@@ -104,3 +104,24 @@ def mvm_core(n: int, in_bits: int = 4, out_bits: int = 6, wire_r: bool = True) -
 
 
 CASES["mvm_core"] = mvm_core
+
+
+def sweep_throughput(jobs: int, n_points: int = 8) -> dict:
+    """Characterization throughput: ``n_points`` equal ideal 4x3 MVM-transfer points (distinct
+    seeds, so nothing is cached) run with ``jobs`` worker processes."""
+    from pycim.characterize.runner import run_sweep
+    from pycim.characterize.spec import parse_spec
+
+    seeds = ", ".join(str(100 + k) for k in range(n_points))
+    spec = parse_spec(f'title = "bench"\n[[sweep]]\nkind = "mvm_transfer"\nn_in = 4\nn_out = 3\n'
+                      f'in_bits = 4\nout_bits = 6\nbatch = 1\nseeds = [{seeds}]\n'
+                      f'ideal = [true]\ncorner = ["tt"]\n')
+    with tempfile.TemporaryDirectory() as tmp:
+        t0 = time.perf_counter()
+        rep = run_sweep(spec, tmp, jobs=jobs, progress=False, plots=False)
+        wall = time.perf_counter() - t0
+    assert rep.count("computed") == n_points, rep.failures
+    return {"sweep_s": wall, "points_per_min": n_points / wall * 60}
+
+
+CASES["sweep_throughput"] = sweep_throughput

@@ -57,5 +57,16 @@ def runner_choice(run_case, quick=False):
     return figs, []
 
 
+def characterization_throughput(run_case, quick=False):
+    """Sweep points per minute with 1 and 2 worker processes (8 equal points)."""
+    one = run_case("sweep_throughput", jobs=1)
+    two = run_case("sweep_throughput", jobs=2)
+    speedup = one["sweep_s"] / two["sweep_s"]
+    figs = {"jobs_1": one, "jobs_2": {**two, "speedup_vs_1": speedup}}
+    return figs, [_target("2-job sweep speed-up (8 equal points)", speedup, ">= 1.7",
+                          speedup >= 1.7)]
+
+
 GROUPS = {"netlist_generation": netlist_generation, "array_dc_op": array_dc_op,
-          "runner_choice": runner_choice}
+          "runner_choice": runner_choice,
+          "characterization_throughput": characterization_throughput}

@@ -68,7 +68,22 @@ def run_demo(out_dir: str | Path, echo=print, mvm: bool = True) -> dict:
         from .demo_mvm import run_mvm_demo
 
         summary["mvm"] = run_mvm_demo(out, echo)
+        summary["sweep"] = _sweep_demo(out, echo)
     return summary
+
+
+def _sweep_demo(out: Path, echo) -> str:
+    """The smoke characterization sweep (MVM transfer and energy per MAC, with plots)."""
+    from . import toolchain
+    from .characterize.runner import run_sweep
+    from .characterize.spec import load_spec
+
+    spec_path = toolchain.ROOT / "characterization" / "smoke.toml"
+    echo(f"\ncharacterization sweep {spec_path.name} (cached points are reused on a rerun)")
+    rep = run_sweep(load_spec(spec_path), out / "sweep", progress=True)
+    echo(f"  {rep.count('computed')} computed, {rep.count('cached')} cached, "
+         f"{rep.count('failed')} failed -> {out / 'sweep'} (Parquet tables, summary.csv, PNGs)")
+    return str(out / "sweep")
 
 
 def _plot(path: Path, v, currents, targets_s, tr, train, resp, gap0) -> Path:

@@ -8,7 +8,8 @@ the difference of the neurons on rows 2i and 2i+1.
 Per input magnitude bit plane n (LSB first) the drivers put Vref + Vread (bit set, x > 0),
 Vref - Vread (bit set, x < 0) or Vref (bit clear) on every driven line for 2^(n-1) input windows
 of the neuron's schedule (:func:`pycim.netlist.neuron.mvm_schedule`); between windows they hold
-Vref. Word-lines pulse high during each window. The sensed lines float and settle to the
+Vref. Word-lines pulse high during each window. The sensed lines' own drivers hold them at Vref
+between windows and let them float during a window. The sensed lines float and settle to the
 conductance-weighted average; the neuron samples, integrates and converts them.
 
 Energy is the time integral of V*I of every source in the circuit, grouped by what it powers:
@@ -147,6 +148,13 @@ def build_circuit(req: MvmRequest, g_phys: np.ndarray, planes_row: np.ndarray,
                   "n": window_pwl(sched, spec, [vdd if v < 0 else 0.0 for v in lp], 0.0),
                   "z": window_pwl(sched, spec, [vdd if v == 0 else 0.0 for v in lp], vdd)}
             for e in line_driver(ln, on, rails, nsw, psw, vdd):
+                src.add(c, "drivers", e) if isinstance(e, VSource) else c.add(e)
+        # sensed lines: their own driver holds them at Vref between input windows (precharge)
+        # and floats them during a window, so the WL edges cannot kick a floating line
+        # below ground (measured without it: -1.0 V from Vref between windows)
+        hold = window_pwl(sched, spec, [0.0] * line_planes.shape[0], vdd)
+        for ln in sense:
+            for e in line_driver(ln, {"z": hold}, {"z": "vrefd"}, nsw, psw, vdd):
                 src.add(c, "drivers", e) if isinstance(e, VSource) else c.add(e)
         # word-lines: a 5 V inverter per row between the WL rail and ground, pulsed per window
         v_wl = assumptions.value("v_wl_read_v")
