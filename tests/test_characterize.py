@@ -280,3 +280,24 @@ def test_smoke_spec_is_valid():
     spec = load_spec(ROOT / "characterization" / "smoke.toml")
     assert {s.kind for s in spec.sweeps} >= {"cell_iv", "mvm_transfer", "energy_per_mac"}
     assert len(spec.points()) <= 16
+
+
+def test_adc_transfer_kind_linearity(tmp_path):
+    """The neuron ADC alone: every code within 1 LSB of the ideal staircase, |INL|, |DNL| < 0.5."""
+    from pycim.characterize.runner import run_sweep
+    from pycim.characterize.spec import parse_spec
+
+    spec = parse_spec('title = "t"\n[[sweep]]\nkind = "adc_transfer"\nout_bits = [3, 5]\n')
+    rep = run_sweep(spec, tmp_path, jobs=2, progress=False, plots=True)
+    assert rep.count("computed") == 2, rep.failures
+    import pandas as pd
+
+    s = pd.read_csv(tmp_path / "summary.csv")
+    assert (s["within_1lsb_frac"] == 1.0).all()
+    assert (s["max_abs_inl_lsb"].abs() < 0.5).all() and (s["max_abs_dnl_lsb"].abs() < 0.5).all()
+    t = pd.read_parquet(tmp_path / "adc_transfer.parquet")
+    assert set(t["out_bits"]) == {3, 5}
+    for bits, g in t.groupby("out_bits"):  # the sweep spans the range: most codes appear
+        assert g["code"].nunique() >= 0.7 * 2 ** bits
+        assert g["code"].min() == -(2 ** (bits - 1)) and g["code"].max() == 2 ** (bits - 1) - 1
+    assert (tmp_path / "adc_transfer.png").stat().st_size > 10_000

@@ -93,8 +93,44 @@ def set_reset(p: dict) -> dict:
                                       "g_after_reset_us": float(r.g_read_s[-1] * 1e6)}}
 
 
+def adc_transfer(p: dict) -> dict:
+    """The neuron's ADC alone: the line swept over the full scale (one integration step), codes
+    read from the comparator decisions, transition levels -> INL/DNL (no gain/offset fit: the
+    full scale is set by the DAC reference). Neurons share one circuit, 8 per transient."""
+    from ..measure.neuron import ideal_code, linearity, read_neuron
+    from ..netlist.neuron import NeuronSpec, line_testbench, mvm_schedule
+    from ..sim import NgspiceEngine, Tran
+
+    bits = p["out_bits"]
+    spec = NeuronSpec(corner=p["corner"])
+    q = spec.lsb_v(bits)
+    n = max(4, int(round((1 << bits) * p["points_per_code"])) + 2)
+    # full range plus 1/3 LSB each side, offset off the code grid; < 2 LSB per step
+    v = np.linspace(-spec.adc_fs_v - q / 3, spec.adc_fs_v + q / 3, n) + 0.123e-3
+    sched = mvm_schedule(spec, 1, bits)
+    ros = []
+    for k in range(0, n, 8):
+        lines = [spec.v_ref_v + u / spec.gain for u in v[k:k + 8]]
+        c, nodes = line_testbench(spec, sched, lines)
+        res = NgspiceEngine(timeout_s=900).run(c, Tran(1e-9, sched.t_stop, 2e-9),
+                                               temp_c=p["temp_c"])
+        ros += [read_neuron(res, sched, nd, spec) for nd in nodes]
+    v_int = np.array([r.v_int for r in ros])
+    codes = np.array([r.code for r in ros])
+    err = codes - ideal_code(v_int, q, bits)
+    lin = linearity(ros, bits, q) if p["points_per_code"] >= 0.55 and bits <= 8 else None
+    rows = [{"v_int_v": float(a), "code": int(b), "ideal_code": int(b - e)}
+            for a, b, e in zip(v_int, codes, err)]
+    return {"rows": rows, "summary": {
+        "lsb_v": q, "exact_frac": float(np.mean(err == 0)),
+        "within_1lsb_frac": float(np.mean(np.abs(err) <= 1)),
+        "max_abs_dnl_lsb": float(np.max(np.abs(lin.dnl))) if lin and lin.dnl.size else float("nan"),
+        "max_abs_inl_lsb": float(np.max(np.abs(lin.inl))) if lin else float("nan"),
+        "comparator_threshold_v": float(lin.threshold_v) if lin else float("nan")}}
+
+
 COMPUTE = {"cell_iv": cell_iv, "mvm_transfer": mvm_transfer, "energy_per_mac": energy_per_mac,
-           "set_reset": set_reset}
+           "set_reset": set_reset, "adc_transfer": adc_transfer}
 
 
 def compute(kind: str, point: dict) -> dict:

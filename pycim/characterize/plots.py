@@ -93,7 +93,24 @@ def plot_set_reset(df, path: Path) -> Path:
     return _save(plt, fig, path)
 
 
-PLOTS = {"cell_iv": plot_cell_iv, "mvm_transfer": plot_mvm_transfer, "energy_per_mac": plot_energy,
+def plot_adc_transfer(df, path: Path) -> Path:
+    """Code vs integrator input with the ideal staircase, and the code error, per output width."""
+    plt = _fig()
+    fig, ax = plt.subplots(2, 1, figsize=(6.5, 6), sharex=True)
+    for keys, g in df.groupby(["out_bits", "corner", "temp_c"]):
+        g = g.sort_values("v_int_v")
+        lab = f"{keys[0]} bit, {keys[1]}, {keys[2]:g} C"
+        ax[0].step(g["v_int_v"] * 1e3, g["ideal_code"], where="post", lw=0.8, color="0.6")
+        ax[0].plot(g["v_int_v"] * 1e3, g["code"], "o", ms=3, label=lab)
+        ax[1].plot(g["v_int_v"] * 1e3, g["code"] - g["ideal_code"], "o-", ms=3, label=lab)
+    ax[0].set_ylabel("code (ideal staircase grey)")
+    ax[1].set_ylabel("code - ideal [LSB]")
+    ax[1].set_xlabel("integrator input - Vref [mV]")
+    ax[0].legend(fontsize=7)
+    return _save(plt, fig, path)
+
+
+PLOTS = {"adc_transfer": plot_adc_transfer, "cell_iv": plot_cell_iv, "mvm_transfer": plot_mvm_transfer, "energy_per_mac": plot_energy,
          "set_reset": plot_set_reset}
 
 

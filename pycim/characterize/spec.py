@@ -85,6 +85,12 @@ KINDS: dict[str, tuple[Param, ...]] = {
         Param("seeds", "seed", int, 0, lo=0, hi=2**32 - 1),
         Param("in_bits", "in_bits", int, lo=1, hi=8),
     ),
+    "adc_transfer": (
+        Param("out_bits", "out_bits", int, 6, lo=1, hi=8),
+        Param("points_per_code", "points_per_code", float, 0.75, lo=0.55, hi=8.0),
+        Param("corner", "corner", str, "tt", choices=CORNERS),
+        Param("temp_c", "temp_c", float, 27.0, lo=-55, hi=150),
+    ),
     "set_reset": (
         Param("g_init_us", "g_init_us", float, 1.0, lo=0.5, hi=60.0),
         Param("v_set_max_v", "v_set_max_v", float, 1.0, lo=0.1, hi=3.0),
