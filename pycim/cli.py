@@ -62,7 +62,10 @@ def _parser() -> argparse.ArgumentParser:
     sw.add_argument("--jobs", type=int, default=None, help="parallel points (default: all cores)")
     sw.add_argument("--out", default=None, help="output directory (default: out/sweep/<spec name>)")
     sw.add_argument("--executor", choices=("local", "dask"), default="local",
-                    help="local process pool (default); dask is not available yet")
+                    help="local process pool (default) or a Dask cluster")
+    sw.add_argument("--scheduler", default=None,
+                    help="with --executor dask: scheduler address tcp://host:port "
+                         "(default: a local cluster of --jobs workers)")
     return p
 
 
@@ -96,7 +99,7 @@ def _sweep(args) -> int:
     spec = load_spec(args.spec)  # validated before anything is written
     out = args.out or str(Path("out") / "sweep" / Path(args.spec).stem)
     rep = run_sweep(spec, out, jobs=args.jobs, executor=args.executor,
-                    progress=True)
+                    progress=True, scheduler=args.scheduler)
     print(f"{len(rep.results)} points: {rep.count('cached')} cached, {rep.count('computed')} "
           f"computed, {rep.count('failed')} failed in {rep.wall_s:.1f} s -> {out}")
     for r in rep.failures:

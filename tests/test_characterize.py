@@ -252,13 +252,36 @@ def test_parse_errors_in_process():
         parse_spec('[[sweep]]\nkind = "energy_per_mac"\nn_in=2\nn_out=2\nin_bits=1\nideal=1\n')
 
 
-def test_dask_executor_is_a_clear_input_error(tmp_path):
+def test_dask_executor_matches_local_and_shares_the_cache(tmp_path):
+    """The same spec on a dask LocalCluster (2 worker processes) gives the same tables as the
+    local pool, and a rerun with the local executor finds every point cached."""
+    import pandas as pd
+
+    from pycim.characterize.runner import run_sweep
+
+    text = ('[[sweep]]\nkind = "cell_iv"\ngap_nm = [0.3, 0.9, 1.5]\n'
+            '[[sweep]]\nkind = "adc_transfer"\nout_bits = 3\n')
+    spec = parse_spec(text)
+    a = run_sweep(spec, tmp_path / "dask", jobs=2, executor="dask", progress=False, plots=False)
+    assert a.count("computed") == 4, a.failures
+    b = run_sweep(spec, tmp_path / "local", jobs=2, progress=False, plots=False)
+    for kind in ("cell_iv", "adc_transfer"):
+        pd.testing.assert_frame_equal(pd.read_parquet(tmp_path / "dask" / f"{kind}.parquet"),
+                                      pd.read_parquet(tmp_path / "local" / f"{kind}.parquet"))
+    again = run_sweep(spec, tmp_path / "dask", jobs=1, progress=False, plots=False)
+    assert again.count("cached") == 4
+
+
+def test_bad_scheduler_is_a_clear_input_error(tmp_path):
     spec = tmp_path / "s.toml"
     spec.write_text('[[sweep]]\nkind = "cell_iv"\ngap_nm = 0.5\n')
-    p = subprocess.run(PYCIM + ["sweep", str(spec), "--executor", "dask", "--out",
-                                str(tmp_path / "o")], capture_output=True, text=True, timeout=120)
-    assert p.returncode == 2 and "dask is not available yet" in p.stderr
-    assert not (tmp_path / "o").exists()
+    for extra, msg in ((["--executor", "dask", "--scheduler", "tcp://127.0.0.1:1"], "cannot connect"),
+                       (["--executor", "dask", "--scheduler", "x;rm"], "--scheduler"),
+                       (["--scheduler", "tcp://127.0.0.1:1"], "needs --executor dask")):
+        p = subprocess.run(PYCIM + ["sweep", str(spec), *extra, "--out", str(tmp_path / "o")],
+                           capture_output=True, text=True, timeout=120)
+        assert p.returncode == 2 and msg in p.stderr, p.stderr
+        assert "Traceback" not in p.stderr
 
 
 def test_spec_points_are_the_cartesian_product_in_order():

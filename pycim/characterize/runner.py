@@ -15,6 +15,7 @@ import concurrent.futures as cf
 import hashlib
 import json
 import os
+import re
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -139,13 +140,39 @@ def _prewarm() -> None:
         circuit_osdi(p.stem)
 
 
+def _dask_client(scheduler: str | None, jobs: int):
+    """A ``distributed.Client``: the cluster at ``scheduler`` (``tcp://host:port``), or a local
+    cluster of ``jobs`` single-threaded worker processes. Workers must see the same files
+    (sweep output directory, circuits/) as this process."""
+    try:
+        from distributed import Client, LocalCluster
+    except ImportError:
+        raise InputError("--executor dask needs the dask[distributed] package "
+                         "(pip install -e .[dask])") from None
+    if scheduler:
+        if not re.fullmatch(r"(tcp|tls|inproc)://[\w.\-\[\]:/]+", scheduler):
+            raise InputError(f"--scheduler must look like tcp://host:port, got {scheduler!r}")
+        try:
+            return Client(scheduler, timeout="5s")
+        except OSError as exc:
+            raise InputError(f"--scheduler {scheduler}: cannot connect ({exc})") from None
+    return Client(LocalCluster(n_workers=jobs, threads_per_worker=1, processes=True,
+                               dashboard_address=None))
+
+
 def run_points(spec: SweepSpec, out_dir: str | os.PathLike[str], jobs: int | None = None,
-               executor: str = "local", progress: bool = True) -> SweepReport:
-    """Compute (or load from cache) every point of ``spec``; no tables or plots."""
+               executor: str = "local", progress: bool = True,
+               scheduler: str | None = None) -> SweepReport:
+    """Compute (or load from cache) every point of ``spec``; no tables or plots.
+
+    ``executor="local"``: a process pool of ``jobs`` workers (1 = in this process).
+    ``executor="dask"``: a Dask cluster (``scheduler`` address, or a local cluster of ``jobs``
+    workers); each worker writes its points to the same cache, so a killed run resumes the same way.
+    """
     if executor not in EXECUTORS:
         raise InputError(f"--executor must be one of {', '.join(EXECUTORS)}, got {executor!r}")
-    if executor == "dask":
-        raise InputError("--executor dask is not available yet; use --executor local")
+    if scheduler is not None and executor != "dask":
+        raise InputError("--scheduler needs --executor dask")
     jobs = default_jobs() if jobs is None else jobs
     if isinstance(jobs, bool) or not isinstance(jobs, int) or jobs < 1:
         raise InputError(f"--jobs must be an integer >= 1, got {jobs!r}")
@@ -181,7 +208,25 @@ def run_points(spec: SweepSpec, out_dir: str | os.PathLike[str], jobs: int | Non
     try:
         if todo:
             _prewarm()
-        if jobs == 1 or len(todo) <= 1:
+        if executor == "dask" and todo:
+            from distributed import as_completed
+
+            client = _dask_client(scheduler, jobs)
+            try:
+                futs = {client.submit(_run_point, r.kind, r.point, r.key, str(cache), pure=False): r
+                        for r in todo}
+                for f in as_completed(futs):
+                    try:
+                        done(*f.result())
+                    except Exception as exc:  # worker lost etc.
+                        r = futs[f]
+                        done(r.key, False, one_line(exc), 0.0)
+            finally:
+                cluster = getattr(client, "cluster", None)
+                client.close()
+                if cluster is not None and not scheduler:
+                    cluster.close()
+        elif jobs == 1 or len(todo) <= 1:
             for r in todo:
                 done(*_run_point(r.kind, r.point, r.key, str(cache)))
         elif todo:
@@ -199,10 +244,11 @@ def run_points(spec: SweepSpec, out_dir: str | os.PathLike[str], jobs: int | Non
 
 
 def run_sweep(spec: SweepSpec, out_dir: str | os.PathLike[str], jobs: int | None = None,
-              executor: str = "local", progress: bool = True, plots: bool = True) -> SweepReport:
+              executor: str = "local", progress: bool = True, plots: bool = True,
+              scheduler: str | None = None) -> SweepReport:
     """Run every point, then write tables (Parquet per kind, summary.csv), plots and sweep.json."""
     from .tables import write_outputs
 
-    rep = run_points(spec, out_dir, jobs, executor, progress)
+    rep = run_points(spec, out_dir, jobs, executor, progress, scheduler)
     rep.files = write_outputs(rep, plots=plots)
     return rep
