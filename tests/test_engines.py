@@ -89,17 +89,6 @@ def test_nonconvergence_raises_typed_error_with_log(ngspice):
     assert "singular" in msg.lower() or "converge" in msg.lower()
 
 
-def test_simulator_killed_raises_crash(tmp_path, monkeypatch, ngspice):
-    fake = tmp_path / "ngspice"
-    fake.write_text("#!/bin/sh\nif [ \"$1\" = --version ]; then echo ngspice-46; exit 0; fi\n"
-                    "kill -KILL $$\n")
-    fake.chmod(fake.stat().st_mode | stat.S_IEXEC)
-    monkeypatch.setenv("PYCIM_NGSPICE", str(fake))
-    with pytest.raises(SimulatorCrash) as exc:
-        ngspice.run(rc_rram(), Op())
-    assert "SIGKILL" in str(exc.value)
-
-
 def test_netlist_naming_a_missing_model_is_refused(ngspice):
     with pytest.raises(InputError) as exc:
         ngspice.run("* t\n* pycim-osdi: no_such_model\nV1 a 0 1\n", Op())
@@ -114,15 +103,17 @@ def test_timeout_kills_and_raises():
     assert "0.3 s timeout" in str(exc.value)
 
 
-def test_simulator_crash_does_not_kill_caller(tmp_path, monkeypatch, ngspice):
+@pytest.mark.parametrize("signal_name", ["SEGV", "KILL"])
+def test_simulator_crash_does_not_kill_caller(tmp_path, monkeypatch, ngspice, signal_name):
+    """A simulator that dies by a signal (segfault, SIGKILL) raises SimulatorCrash naming it."""
     fake = tmp_path / "ngspice"
     fake.write_text("#!/bin/sh\nif [ \"$1\" = --version ]; then echo ngspice-46; exit 0; fi\n"
-                    "echo 'about to die'\nkill -SEGV $$\n")
+                    f"echo 'about to die'\nkill -{signal_name} $$\n")
     fake.chmod(fake.stat().st_mode | stat.S_IEXEC)
     monkeypatch.setenv("PYCIM_NGSPICE", str(fake))
     with pytest.raises(SimulatorCrash) as exc:
         ngspice.run(rc_rram(), Op())
-    assert "SIGSEGV" in str(exc.value)
+    assert f"SIG{signal_name}" in str(exc.value)
 
 
 def test_no_banner_on_stdout(capfd, ngspice):

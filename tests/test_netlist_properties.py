@@ -1,6 +1,7 @@
 """Property-based: whatever a user passes, a netlist line either matches the grammar or the
 generator refuses with InputError before writing."""
 
+import os
 import re
 
 import numpy as np
@@ -18,6 +19,11 @@ LINE = re.compile(
     rf"[RCVNM][A-Za-z0-9_]* [A-Za-z0-9_]+( [A-Za-z0-9_]+)+( {NUM})?( dc {NUM})?"
     rf"( pwl\({NUM}( {NUM})*\))?( [A-Za-z_]\w*={NUM})*)$")
 
+# Deterministic example generation keeps CI reproducible; raise PYCIM_HYPOTHESIS_SCALE locally to
+# explore further (it found 'inf' written for huge values and control characters in titles).
+SCALE = int(os.environ.get("PYCIM_HYPOTHESIS_SCALE", "1"))
+DERANDOMIZE = SCALE == 1
+
 text = st.text(alphabet=st.characters(min_codepoint=0, max_codepoint=0x2FF), max_size=24)
 nums = st.one_of(st.floats(allow_nan=True, allow_infinity=True), st.integers(-10**20, 10**20))
 
@@ -32,7 +38,7 @@ def _emit_or_refuse(build):
         assert LINE.match(ln), ln
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=300 * SCALE, deadline=None, derandomize=DERANDOMIZE)
 @given(name=text, n1=text, n2=text, value=nums, title=text)
 def test_elements_grammar(name, n1, n2, value, title):
     def build():
@@ -46,7 +52,7 @@ def test_elements_grammar(name, n1, n2, value, title):
     _emit_or_refuse(build)
 
 
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=200 * SCALE, deadline=None, derandomize=DERANDOMIZE)
 @given(pname=text, value=nums, model=text)
 def test_model_grammar(pname, value, model):
     def build():
@@ -57,7 +63,7 @@ def test_model_grammar(pname, value, model):
     _emit_or_refuse(build)
 
 
-@settings(max_examples=60, deadline=None)
+@settings(max_examples=60 * SCALE, deadline=None, derandomize=DERANDOMIZE)
 @given(name=st.one_of(st.none(), text), rows=st.integers(-2, 300), cols=st.integers(-2, 300),
        corner=st.sampled_from(["tt", "ff", "xx", "TT", "tt\n.control"]),
        wire=nums, temp=nums)
@@ -72,7 +78,7 @@ def test_request_fields(name, rows, cols, corner, wire, temp):
         assert LINE.match(ln), ln
 
 
-@settings(max_examples=100, deadline=None)
+@settings(max_examples=100 * SCALE, deadline=None, derandomize=DERANDOMIZE)
 @given(pts=st.lists(st.tuples(nums, nums), min_size=0, max_size=6))
 def test_pwl_grammar(pts):
     _emit_or_refuse(lambda: _one(VSource("V1", "a", "0", pwl=tuple(pts))))

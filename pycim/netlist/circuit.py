@@ -231,6 +231,8 @@ def _comment(text: str, what: str) -> str:
     refuse_injection(text, what)
     if len(text) > 200:
         raise InputError(f"{what} longer than 200 characters")
+    if any(not " " <= ch <= "~" for ch in text):
+        raise InputError(f"{what} {text!r} must be printable ASCII (no control characters)")
     return text
 
 
