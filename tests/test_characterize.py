@@ -324,3 +324,27 @@ def test_adc_transfer_kind_linearity(tmp_path):
         assert g["code"].nunique() >= 0.7 * 2 ** bits
         assert g["code"].min() == -(2 ** (bits - 1)) and g["code"].max() == 2 ** (bits - 1) - 1
     assert (tmp_path / "adc_transfer.png").stat().st_size > 10_000
+
+
+def test_ir_drop_and_settling_kinds(tmp_path):
+    """IR drop: zero without wire R, growing with rows and wire R. Settling of a floating line:
+    t = tau ln(1/tol) with tau = C / sum(G) (single pole), shorter for larger sum(G)."""
+    import pandas as pd
+
+    from pycim.characterize.runner import run_sweep
+
+    spec = parse_spec('[[sweep]]\nkind = "ir_drop"\nrows = [16, 64]\ncols = 8\n'
+                      'wire_r_ohm_per_um = [0.0, 0.9, 5.0]\n'
+                      '[[sweep]]\nkind = "settling"\nrows = [16, 64]\ncols = 2\n'
+                      'g_cell_us = [5.0, 40.0]\nwire_r_ohm_per_um = 0.0\n')
+    rep = run_sweep(spec, tmp_path, jobs=1, progress=False)
+    assert rep.count("failed") == 0, rep.failures
+    s = pd.read_csv(tmp_path / "summary.csv")
+    ir = s[s.kind == "ir_drop"].set_index(["rows", "wire_r_ohm_per_um"])["max_abs_err_frac_vread"]
+    assert ir[(16, 0.0)] < 1e-9 and ir[(64, 0.0)] < 1e-9
+    assert ir[(16, 0.9)] < ir[(64, 0.9)] and ir[(16, 0.9)] < ir[(16, 5.0)] < ir[(64, 5.0)]
+    st_ = s[s.kind == "settling"]
+    t = st_["t_settle_max_s"].to_numpy()
+    expected = np.log(1 / 1e-3) * st_["tau_rc_estimate_s"].to_numpy()
+    np.testing.assert_allclose(t, expected, rtol=0.1)
+    assert (tmp_path / "settling.png").exists() and (tmp_path / "ir_drop.png").exists()

@@ -129,8 +129,80 @@ def adc_transfer(p: dict) -> dict:
         "comparator_threshold_v": float(lin.threshold_v) if lin else float("nan")}}
 
 
+def _signed_array(rows: int, cols: int, seed: int, wire_r: float, cell: str = "linear"):
+    from ..netlist.array import IDEAL_ACCESS, IDEAL_WIRES, ArraySpec, WireSpec
+    from ..tech.mapping import interleave_rows, weights_to_conductances
+
+    if rows % 2:
+        raise InputError(f"rows must be even (G+/G- pairs), got {rows}")
+    rng = np.random.default_rng(seed)
+    gp, gn = weights_to_conductances(rng.uniform(-1, 1, (rows // 2, cols)))
+    x = rng.choice([-1.0, 1.0], rows // 2)
+    wire = IDEAL_WIRES if wire_r == 0 else WireSpec(r_ohm_per_um=wire_r, c_f_per_um=0.0)
+    return ArraySpec(interleave_rows(gp, gn), cell=cell, access=IDEAL_ACCESS, wire=wire), gp, gn, x
+
+
+def ir_drop(p: dict) -> dict:
+    """DC op of a linear-cell array with wire R, ideal drivers: sensed SL voltage vs the
+    weighted-average closed form (the IR-drop error a compact model must carry)."""
+    from ..netlist.array import dc_drive_circuit, row_voltages
+    from ..sim import NgspiceEngine, Op
+
+    spec, gp, gn, x = _signed_array(p["rows"], p["cols"], p["seed"], p["wire_r_ohm_per_um"])
+    v_read, v_ref = spec.v_read_v, 0.9
+    res = NgspiceEngine(timeout_s=900).run(dc_drive_circuit(spec, row_voltages(x, v_ref, v_read)),
+                                           Op())
+    v = np.array([res.value(f"sl{c}") for c in range(spec.cols)]) - v_ref
+    closed = v_read * (x @ (gp - gn)) / (gp + gn).sum(axis=0)
+    err = (v - closed) / v_read
+    rows = [{"col": c, "v_sl_v": float(v[c]), "v_closed_v": float(closed[c]),
+             "err_frac_vread": float(err[c])} for c in range(spec.cols)]
+    return {"rows": rows, "summary": {"max_abs_err_frac_vread": float(np.max(np.abs(err))),
+                                      "rms_err_frac_vread": float(np.sqrt(np.mean(err ** 2)))}}
+
+
+def settling(p: dict) -> dict:
+    """Time for a floating SL to settle within ``tol`` of its final value after every row steps
+    from Vref to Vref + Vread (linear cells g_cell, wire R, sense capacitance on each SL)."""
+    from ..netlist.array import IDEAL_ACCESS, IDEAL_WIRES, ArraySpec, WireSpec, add_array
+    from ..netlist.circuit import Capacitor, Circuit, VSource
+    from ..sim import NgspiceEngine, Tran
+
+    rows, cols = p["rows"], p["cols"]
+    wire = (IDEAL_WIRES if p["wire_r_ohm_per_um"] == 0
+            else WireSpec(r_ohm_per_um=p["wire_r_ohm_per_um"]))
+    spec = ArraySpec(np.full((rows, cols), p["g_cell_us"] * 1e-6), cell="linear",
+                     access=IDEAL_ACCESS, wire=wire)
+    g_sum = rows * p["g_cell_us"] * 1e-6
+    tau_est = (p["c_sense_f"] + wire.c_f_per_um * wire.pitch_y_um * rows) / g_sum
+    t_stop = max(40 * tau_est, 2e-9)
+    c = Circuit(f"pycim settling {rows}x{cols}")
+    add_array(c, spec)
+    pwl = ((0.0, 0.9), (t_stop / 100, 0.9), (t_stop / 100 + 1e-12, 1.0), (t_stop, 1.0))
+    c.add(VSource("VIN", "vin", "0", dc_v=0.9, pwl=pwl))
+    for r in range(rows):
+        c.add(VSource(f"VB{r}", f"bl{r}", "vin", dc_v=0.0))
+    for col in range(cols):
+        if p["c_sense_f"] > 0:
+            c.add(Capacitor(f"CSN{col}", f"sl{col}", "0", p["c_sense_f"]))
+    res = NgspiceEngine(timeout_s=900).run(c, Tran(t_stop / 2000, t_stop, t_stop / 2000))
+    t = res["time"]
+    t0 = t_stop / 100
+    out = []
+    for col in range(cols):
+        v = res[f"sl{col}"]
+        final, start = v[-1], 0.9
+        outside = np.abs(v - final) > p["tol"] * abs(final - start)
+        idx = np.nonzero(outside & (t >= t0))[0]
+        out.append(float(t[idx[-1] + 1] - t0) if idx.size and idx[-1] + 1 < t.size else 0.0)
+    rows_out = [{"col": k, "t_settle_s": s_} for k, s_ in enumerate(out)]
+    return {"rows": rows_out, "summary": {"t_settle_max_s": max(out), "g_sum_s": g_sum,
+                                          "tau_rc_estimate_s": tau_est}}
+
+
 COMPUTE = {"cell_iv": cell_iv, "mvm_transfer": mvm_transfer, "energy_per_mac": energy_per_mac,
-           "set_reset": set_reset, "adc_transfer": adc_transfer}
+           "set_reset": set_reset, "adc_transfer": adc_transfer, "ir_drop": ir_drop,
+           "settling": settling}
 
 
 def compute(kind: str, point: dict) -> dict:

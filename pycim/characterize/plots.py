@@ -110,7 +110,37 @@ def plot_adc_transfer(df, path: Path) -> Path:
     return _save(plt, fig, path)
 
 
-PLOTS = {"adc_transfer": plot_adc_transfer, "cell_iv": plot_cell_iv, "mvm_transfer": plot_mvm_transfer, "energy_per_mac": plot_energy,
+def plot_ir_drop(df, path: Path) -> Path:
+    plt = _fig()
+    fig, ax = plt.subplots(figsize=(6, 4.5))
+    g = df.assign(abs_err=df["err_frac_vread"].abs()).groupby(
+        ["rows", "wire_r_ohm_per_um"])["abs_err"].max().reset_index()
+    for wr, gg in g.groupby("wire_r_ohm_per_um"):
+        ax.plot(gg["rows"], gg["abs_err"] * 100, "o-", label=f"{wr:g} ohm/um")
+    ax.set_xlabel("rows")
+    ax.set_ylabel("worst |V_SL - closed form| [% of Vread]")
+    ax.set_title("IR drop vs array size and wire resistance")
+    ax.legend(fontsize=7)
+    return _save(plt, fig, path)
+
+
+def plot_settling(df, path: Path) -> Path:
+    plt = _fig()
+    fig, ax = plt.subplots(figsize=(6, 4.5))
+    g = df.groupby(["rows", "g_cell_us", "wire_r_ohm_per_um"])["t_settle_s"].max().reset_index()
+    g["g_sum_us"] = g["rows"] * g["g_cell_us"]
+    for (wr,), gg in g.groupby(["wire_r_ohm_per_um"]):
+        gg = gg.sort_values("g_sum_us")
+        ax.loglog(gg["g_sum_us"], gg["t_settle_s"] * 1e9, "o-", label=f"wire {wr:g} ohm/um")
+    ax.set_xlabel("total line conductance sum G [uS]")
+    ax.set_ylabel("settling time [ns]")
+    ax.set_title("floating-line settling vs total conductance")
+    ax.legend(fontsize=7)
+    return _save(plt, fig, path)
+
+
+PLOTS = {"adc_transfer": plot_adc_transfer, "ir_drop": plot_ir_drop, "settling": plot_settling,
+         "cell_iv": plot_cell_iv, "mvm_transfer": plot_mvm_transfer, "energy_per_mac": plot_energy,
          "set_reset": plot_set_reset}
 
 

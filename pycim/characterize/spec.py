@@ -91,6 +91,20 @@ KINDS: dict[str, tuple[Param, ...]] = {
         Param("corner", "corner", str, "tt", choices=CORNERS),
         Param("temp_c", "temp_c", float, 27.0, lo=-55, hi=150),
     ),
+    "ir_drop": (
+        Param("rows", "rows", int, lo=2, hi=512),
+        Param("cols", "cols", int, lo=1, hi=256),
+        Param("wire_r_ohm_per_um", "wire_r_ohm_per_um", float, 0.9, lo=0.0, hi=1e3),
+        Param("seeds", "seed", int, 0, lo=0, hi=2**32 - 1),
+    ),
+    "settling": (
+        Param("rows", "rows", int, lo=2, hi=512),
+        Param("cols", "cols", int, 4, lo=1, hi=256),
+        Param("g_cell_us", "g_cell_us", float, 20.0, lo=1.0, hi=40.0),
+        Param("wire_r_ohm_per_um", "wire_r_ohm_per_um", float, 0.9, lo=0.0, hi=1e3),
+        Param("c_sense_f", "c_sense_f", float, 50e-15, lo=0.0, hi=1e-11),
+        Param("tol", "tol", float, 1e-3, lo=1e-6, hi=0.1),
+    ),
     "set_reset": (
         Param("g_init_us", "g_init_us", float, 1.0, lo=0.5, hi=60.0),
         Param("v_set_max_v", "v_set_max_v", float, 1.0, lo=0.1, hi=3.0),
