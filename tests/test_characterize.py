@@ -348,3 +348,22 @@ def test_ir_drop_and_settling_kinds(tmp_path):
     expected = np.log(1 / 1e-3) * st_["tau_rc_estimate_s"].to_numpy()
     np.testing.assert_allclose(t, expected, rtol=0.1)
     assert (tmp_path / "settling.png").exists() and (tmp_path / "ir_drop.png").exists()
+
+
+def test_settling_ss_slower_than_ff_and_mc_spread_grows_with_sigma(tmp_path):
+    """With SKY130 access FETs, the ss corner (higher Ron) settles slower than ff; the MVM error
+    against the target weights grows with the programming-noise tolerance (Monte Carlo)."""
+    from pycim.characterize.runner import run_sweep
+
+    spec = parse_spec('[[sweep]]\nkind = "settling"\nrows = 16\ncols = 2\ng_cell_us = 40.0\n'
+                      'access = "sky130"\ncorner = ["ff", "ss"]\nwire_r_ohm_per_um = 0.0\n'
+                      'c_sense_f = 500e-15\n'
+                      '[[sweep]]\nkind = "mvm_transfer"\nn_in = 6\nn_out = 4\nin_bits = 4\n'
+                      'out_bits = 6\nbatch = 2\nseeds = [0, 1]\nprog_tol_us = [0.0, 8.0]\n')
+    rep = run_sweep(spec, tmp_path, jobs=2, progress=False, plots=False)
+    assert rep.count("failed") == 0, rep.failures
+    s = pd.read_csv(tmp_path / "summary.csv")
+    st_ = s[s.kind == "settling"].set_index("corner")["t_settle_max_s"]
+    assert st_["ss"] > st_["ff"] * 1.02, st_
+    mc = s[s.kind == "mvm_transfer"].groupby("prog_tol_us")["rms_err_vs_target_lsb"].mean()
+    assert mc[8.0] > mc[0.0] + 0.3, mc

@@ -46,7 +46,8 @@ def _mvm(p: dict, batch: int):
 
     w, x = _random_problem(p["n_in"], p["n_out"], p["in_bits"], batch, p["seed"])
     req = MvmRequest(w, x, in_bits=p["in_bits"], out_bits=p["out_bits"], ideal=p["ideal"],
-                     corner=p["corner"], temp_c=p["temp_c"], seed=p["seed"])
+                     corner=p["corner"], temp_c=p["temp_c"], seed=p["seed"],
+                     vdd_v=p.get("vdd_v", 1.8), prog_tol_s=p.get("prog_tol_us", 1.0) * 1e-6)
     return run_mvm(req, progress=False)
 
 
@@ -54,9 +55,14 @@ def mvm_transfer(p: dict) -> dict:
     out = _mvm(p, p["batch"])
     code = np.asarray(out["code"], float)
     y = np.asarray(out["y_ideal"], float)
-    rows = [{"vector": b, "output": j, "y_ideal": float(y[b, j]), "code": int(code[b, j])}
+    yt = np.asarray(out["y_target"], float)
+    rows = [{"vector": b, "output": j, "y_ideal": float(y[b, j]), "y_target": float(yt[b, j]),
+             "code": int(code[b, j])}
             for b in range(y.shape[0]) for j in range(y.shape[1])]
+    # error against the target weights (programming noise included): the Monte Carlo figure
+    err_t = code - np.floor(yt)
     return {"rows": rows, "summary": {**transfer_fit(y, code, p["out_bits"]),
+                                      "rms_err_vs_target_lsb": float(np.sqrt(np.mean(err_t ** 2))),
                                       "energy_per_mac_j": out["energy_per_mac_j"]}}
 
 
@@ -171,8 +177,11 @@ def settling(p: dict) -> dict:
     rows, cols = p["rows"], p["cols"]
     wire = (IDEAL_WIRES if p["wire_r_ohm_per_um"] == 0
             else WireSpec(r_ohm_per_um=p["wire_r_ohm_per_um"]))
+    from ..netlist.array import AccessSpec
+
+    access = IDEAL_ACCESS if p.get("access", "ideal") == "ideal" else AccessSpec(corner=p["corner"])
     spec = ArraySpec(np.full((rows, cols), p["g_cell_us"] * 1e-6), cell="linear",
-                     access=IDEAL_ACCESS, wire=wire)
+                     access=access, wire=wire)
     g_sum = rows * p["g_cell_us"] * 1e-6
     tau_est = (p["c_sense_f"] + wire.c_f_per_um * wire.pitch_y_um * rows) / g_sum
     t_stop = max(40 * tau_est, 2e-9)
@@ -182,6 +191,10 @@ def settling(p: dict) -> dict:
     c.add(VSource("VIN", "vin", "0", dc_v=0.9, pwl=pwl))
     for r in range(rows):
         c.add(VSource(f"VB{r}", f"bl{r}", "vin", dc_v=0.0))
+        if access.kind == "sky130":
+            from .. import assumptions
+
+            c.add(VSource(f"VW{r}", f"wl{r}", "0", dc_v=assumptions.value("v_wl_read_v")))
     for col in range(cols):
         if p["c_sense_f"] > 0:
             c.add(Capacitor(f"CSN{col}", f"sl{col}", "0", p["c_sense_f"]))

@@ -73,6 +73,8 @@ KINDS: dict[str, tuple[Param, ...]] = {
         Param("corner", "corner", str, "tt", choices=CORNERS),
         Param("temp_c", "temp_c", float, 27.0, lo=-55, hi=150),
         Param("batch", "batch", int, 4, lo=1, hi=1024),
+        Param("vdd_v", "vdd_v", float, 1.8, lo=1.2, hi=1.98),
+        Param("prog_tol_us", "prog_tol_us", float, 1.0, lo=0.0, hi=10.0),
         Param("seeds", "seed", int, 0, lo=0, hi=2**32 - 1),
     ),
     "energy_per_mac": (
@@ -82,6 +84,7 @@ KINDS: dict[str, tuple[Param, ...]] = {
         Param("ideal", "ideal", bool, False),
         Param("corner", "corner", str, "tt", choices=CORNERS),
         Param("temp_c", "temp_c", float, 27.0, lo=-55, hi=150),
+        Param("vdd_v", "vdd_v", float, 1.8, lo=1.2, hi=1.98),
         Param("seeds", "seed", int, 0, lo=0, hi=2**32 - 1),
         Param("in_bits", "in_bits", int, lo=1, hi=8),
     ),
@@ -104,6 +107,8 @@ KINDS: dict[str, tuple[Param, ...]] = {
         Param("wire_r_ohm_per_um", "wire_r_ohm_per_um", float, 0.9, lo=0.0, hi=1e3),
         Param("c_sense_f", "c_sense_f", float, 50e-15, lo=0.0, hi=1e-11),
         Param("tol", "tol", float, 1e-3, lo=1e-6, hi=0.1),
+        Param("access", "access", str, "ideal", choices=("ideal", "sky130")),
+        Param("corner", "corner", str, "tt", choices=CORNERS),
     ),
     "set_reset": (
         Param("g_init_us", "g_init_us", float, 1.0, lo=0.5, hi=60.0),

@@ -56,6 +56,8 @@ class MvmRequest:
     corner: str = "tt"
     temp_c: float = 27.0
     seed: int = 0
+    vdd_v: float = assumptions.value("vdd_v")  # neuron and driver supply (PVT sweeps)
+    prog_tol_s: float = 1e-6  # write-verify tolerance band of the programming model (MC)
 
     def __post_init__(self) -> None:
         w = check_weights(np.asarray(self.weights))
@@ -75,6 +77,10 @@ class MvmRequest:
             raise InputError(f"--temp-c must be in -55..150, got {self.temp_c}")
         if self.seed < 0:
             raise InputError(f"--seed must be >= 0, got {self.seed}")
+        if not (1.2 <= self.vdd_v <= 1.98):
+            raise InputError(f"vdd_v must be in 1.2..1.98 V (SKY130 1.8 V devices), got {self.vdd_v}")
+        if not (0.0 <= self.prog_tol_s <= 10e-6):
+            raise InputError(f"prog_tol_s must be in 0..10e-6 S, got {self.prog_tol_s}")
 
 
 def closed_form_planes(g_pos, g_neg, planes, v_read, direction):
@@ -214,9 +220,10 @@ def run_mvm(req: MvmRequest, progress: bool = True, waveforms: dict | None = Non
         raise InputError("--engine macro needs the fitted macro-model (not built yet); "
                          "use --engine spice or vacask")
     w = req.weights
-    prog = program(w, req.seed)
+    prog = program(w, req.seed, noise=req.prog_tol_s > 0, tol_s=max(req.prog_tol_s, 1e-12))
+    target = program(w, req.seed, noise=False)
     g_phys = interleave_rows(prog.g_pos_s, prog.g_neg_s)
-    spec = NeuronSpec(corner=req.corner)
+    spec = NeuronSpec(corner=req.corner, vdd_v=req.vdd_v)
     sched = mvm_schedule(spec, req.in_bits, req.out_bits)
     v_read = assumptions.value("v_read_v")
     planes = bit_planes(req.x, req.in_bits)  # (batch, planes, n_drive)
@@ -224,6 +231,10 @@ def run_mvm(req: MvmRequest, progress: bool = True, waveforms: dict | None = Non
     weights_pl = 2.0 ** np.arange(magnitude_planes(req.in_bits))
     lsb_line = spec.lsb_v(req.out_bits) / spec.gain  # line-referred integrated volts per code
     y_ideal = np.einsum("bpn,p->bn", ideal_planes, weights_pl) / lsb_line
+    # the same closed form on the target (unprogrammed) conductances: what the user asked for
+    y_target = np.einsum("bpn,p->bn", closed_form_planes(target.g_pos_s, target.g_neg_s, planes,
+                                                         v_read, req.direction),
+                         weights_pl) / lsb_line
     engine = get_engine("ngspice" if req.engine == "spice" else "vacask", timeout_s=3600)
     if isinstance(engine, NgspiceEngine):
         engine = NgspiceEngine(timeout_s=3600)
@@ -254,7 +265,7 @@ def run_mvm(req: MvmRequest, progress: bool = True, waveforms: dict | None = Non
         "v_read_v": v_read, "v_ref_v": spec.v_ref_v, "x": req.x.tolist(),
         "v_settled_v": [v.tolist() for v in v_settled],
         "code": [c_.astype(int).tolist() for c_ in codes],
-        "y_ideal": y_ideal.tolist(), "lsb": lsb_line,
+        "y_ideal": y_ideal.tolist(), "y_target": y_target.tolist(), "lsb": lsb_line,
         "energy_j": e_tot, "macs": macs, "energy_per_mac_j": e_tot["total"] / macs,
         "latency_s": sched.t_stop, "engine": req.engine, "pycim_version": __version__,
         "in_bits": req.in_bits, "out_bits": req.out_bits, "direction": req.direction,
