@@ -369,3 +369,13 @@ def test_settling_ss_slower_than_ff_and_mc_spread_grows_with_sigma(tmp_path):
     assert st_["ss"] > st_["ff"] * 1.02, st_
     mc = s[s.kind == "mvm_transfer"].groupby("prog_tol_us")["rms_err_vs_target_lsb"].mean()
     assert mc[8.0] > mc[0.0] + 0.3, mc
+
+
+def test_every_committed_spec_parses():
+    from pycim.characterize import load_spec
+    from pycim.toolchain import ROOT
+
+    specs = sorted((ROOT / "characterization").glob("*.toml"))
+    assert len(specs) >= 4
+    for p in specs:
+        assert load_spec(p).points(), p
