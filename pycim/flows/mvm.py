@@ -42,6 +42,9 @@ from .mvm_inputs import bit_planes, check_inputs, check_weights, magnitude_plane
 ENGINES = ("spice", "vacask", "macro")
 CORNERS = ("tt", "ff", "ss", "sf", "fs")
 MAX_STEP_S = 2e-9  # the neuron's tests: integrator gain within 2e-5 of a 1 ns step
+#: ngspice device bypass: skip re-evaluating a transistor whose terminal voltages did not move
+#: (most array cells between edges). Measured on the 16 x 16 MVM: 28.5 s -> 23.7 s.
+MVM_OPTIONS = {"bypass": 1}
 
 
 @dataclass(frozen=True)
@@ -237,7 +240,7 @@ def run_mvm(req: MvmRequest, progress: bool = True, waveforms: dict | None = Non
                          weights_pl) / lsb_line
     engine = get_engine("ngspice" if req.engine == "spice" else "vacask", timeout_s=3600)
     if isinstance(engine, NgspiceEngine):
-        engine = NgspiceEngine(timeout_s=3600)
+        engine = NgspiceEngine(timeout_s=3600, options=MVM_OPTIONS)
     wins = input_windows(sched)
     t_first = {n: t_off for n, r, _, t_off in wins if r == 0}
     v_settled, codes, energies = [], [], []
