@@ -125,3 +125,21 @@ def sweep_throughput(jobs: int, n_points: int = 8) -> dict:
 
 
 CASES["sweep_throughput"] = sweep_throughput
+
+
+def reference_core_op(engine: str) -> dict:
+    """DC op of the committed 256 x 256 reference core (stateful RRAM, SKY130 access FETs, TG
+    drivers, WL inverters, per-cell wire R/C) in ngspice (the file) or VACASK (same circuit)."""
+    from pycim.netlist.reference import NETLISTS_DIR, REFERENCE
+    from pycim.sim import NgspiceEngine, Op, VacaskEngine
+
+    t0 = time.perf_counter()
+    if engine == "ngspice":
+        res = NgspiceEngine(timeout_s=1800).run((NETLISTS_DIR / "core_256x256.cir").read_text(), Op())
+    else:
+        res = VacaskEngine(timeout_s=1800).run(REFERENCE["core_256x256.cir"].circuit(), Op())
+    v = np.array([res.value(f"sl{j}") for j in range(256)])
+    return {"sim_s": time.perf_counter() - t0, "sl_mean_v": float(v.mean())}
+
+
+CASES["reference_core_op"] = reference_core_op

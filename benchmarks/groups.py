@@ -57,6 +57,16 @@ def runner_choice(run_case, quick=False):
     return figs, []
 
 
+def engines_side_by_side(run_case, quick=False):
+    """The 256 x 256 reference core's DC op in ngspice and VACASK (same circuit)."""
+    if quick:
+        return {}, []
+    ng = run_case("reference_core_op", engine="ngspice")
+    vc = run_case("reference_core_op", engine="vacask")
+    return {"ngspice": ng, "vacask": {**vc, "ratio_vacask_to_ngspice": vc["wall_s"] / ng["wall_s"],
+                                      "sl_mean_diff_v": vc["sl_mean_v"] - ng["sl_mean_v"]}}, []
+
+
 def characterization_throughput(run_case, quick=False):
     """Sweep points per minute with 1 and 2 worker processes (8 equal points)."""
     one = run_case("sweep_throughput", jobs=1)
@@ -69,4 +79,5 @@ def characterization_throughput(run_case, quick=False):
 
 GROUPS = {"netlist_generation": netlist_generation, "array_dc_op": array_dc_op,
           "runner_choice": runner_choice,
-          "characterization_throughput": characterization_throughput}
+          "characterization_throughput": characterization_throughput,
+          "engines_side_by_side": engines_side_by_side}
