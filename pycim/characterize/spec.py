@@ -24,8 +24,8 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import InputError
+from ..tech.sky130 import CORNERS
 
-CORNERS = ("tt", "ff", "ss", "sf", "fs")
 
 
 @dataclass(frozen=True)

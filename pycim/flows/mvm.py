@@ -38,9 +38,9 @@ from ..netlist.validate import ident
 from ..sim import NgspiceEngine, Tran, get_engine
 from ..tech.mapping import interleave_rows
 from .mvm_inputs import bit_planes, check_inputs, check_weights, magnitude_planes, program
+from ..tech.sky130 import CORNERS
 
 ENGINES = ("spice", "vacask", "macro")
-CORNERS = ("tt", "ff", "ss", "sf", "fs")
 MAX_STEP_S = 2e-9  # the neuron's tests: integrator gain within 2e-5 of a 1 ns step
 #: ngspice device bypass: skip re-evaluating a transistor whose terminal voltages did not move
 #: (most array cells between edges). Measured on the 16 x 16 MVM: 28.5 s -> 23.7 s.
@@ -238,9 +238,8 @@ def run_mvm(req: MvmRequest, progress: bool = True, waveforms: dict | None = Non
     y_target = np.einsum("bpn,p->bn", closed_form_planes(target.g_pos_s, target.g_neg_s, planes,
                                                          v_read, req.direction),
                          weights_pl) / lsb_line
-    engine = get_engine("ngspice" if req.engine == "spice" else "vacask", timeout_s=3600)
-    if isinstance(engine, NgspiceEngine):
-        engine = NgspiceEngine(timeout_s=3600, options=MVM_OPTIONS)
+    engine = (NgspiceEngine(timeout_s=3600, options=MVM_OPTIONS) if req.engine == "spice"
+              else get_engine("vacask", timeout_s=3600))
     wins = input_windows(sched)
     t_first = {n: t_off for n, r, _, t_off in wins if r == 0}
     v_settled, codes, energies = [], [], []

@@ -15,9 +15,9 @@ from .circuit import Circuit
 from .core import CoreSpec, core_circuit
 from .validate import ident, number
 from .writer import netlist_digest, write_netlist
+from ..tech.sky130 import CORNERS
 
 KINDS = ("cell", "array", "core")
-CORNERS = ("tt", "ff", "ss", "sf", "fs")
 NETLISTS_DIR = toolchain.ROOT / "netlists"
 
 
