@@ -54,6 +54,9 @@ def _parser() -> argparse.ArgumentParser:
     m.add_argument("--corner", default="tt", help="tt, ff, ss, sf or fs (default tt)")
     m.add_argument("--temp-c", type=float, default=27.0)
     m.add_argument("--seed", type=int, default=0, help="programming-noise seed (default 0)")
+    m.add_argument("--mapping", default="row_pair",
+                   help="row_pair (G+/G- on adjacent rows, default) or transposable (2x2 block "
+                        "per weight: backward on W equals forward on W^T)")
     m.add_argument("--json", required=True, help="output JSON file")
     sw = sub.add_parser("sweep", help="run a declarative characterization sweep (TOML spec)",
                         description="Run every point of a sweep spec (cached, resumable); write "
@@ -79,7 +82,7 @@ def _mvm(args) -> int:
     req = MvmRequest(load_npy(args.weights, "--weights"), load_npy(args.x, "--x"),
                      in_bits=args.in_bits, out_bits=args.out_bits, direction=args.direction,
                      engine=args.engine, ideal=args.ideal, corner=args.corner,
-                     temp_c=args.temp_c, seed=args.seed)
+                     temp_c=args.temp_c, seed=args.seed, mapping=args.mapping)
     out = run_mvm(req)
     atomic_write_text(args.json, json.dumps(out, indent=1) + "\n")
     codes = out["code"][0]

@@ -110,7 +110,7 @@ def test_nonideal_sky130_with_wires_completes(rng, corner, capsys):
     (["--in-bits", "9"], "--in-bits"),
     (["--out-bits", "0"], "--out-bits"),
     (["--corner", "xx"], "--corner"),
-    (["--engine", "macro"], "macro"),
+    (["--mapping", "diagonal"], "--mapping"),
 ])
 def test_cli_bad_input_exit_2_no_file(tmp_path, args, msg):
     np.save(tmp_path / "W.npy", np.zeros((3, 2)))

@@ -41,6 +41,10 @@ from .mvm_inputs import bit_planes, check_inputs, check_weights, magnitude_plane
 from ..tech.sky130 import CORNERS
 
 ENGINES = ("spice", "vacask", "macro")
+#: row_pair: G+ on row 2i, G- on row 2i+1 (2 cells per weight, the paper's forward mapping).
+#: transposable: a 2x2 block per weight, G+ on the diagonal and G- off it, so rows and columns
+#: are both differential pairs: backward on W is forward on W^T (4 cells per weight).
+MAPPINGS = ("row_pair", "transposable")
 MAX_STEP_S = 2e-9  # the neuron's tests: integrator gain within 2e-5 of a 1 ns step
 #: ngspice device bypass: skip re-evaluating a transistor whose terminal voltages did not move
 #: (most array cells between edges). Measured on the 16 x 16 MVM: 28.5 s -> 23.7 s.
@@ -61,6 +65,7 @@ class MvmRequest:
     seed: int = 0
     vdd_v: float = assumptions.value("vdd_v")  # neuron and driver supply (PVT sweeps)
     prog_tol_s: float = 1e-6  # write-verify tolerance band of the programming model (MC)
+    mapping: str = "row_pair"
 
     def __post_init__(self) -> None:
         w = check_weights(np.asarray(self.weights))
@@ -72,6 +77,8 @@ class MvmRequest:
         if isinstance(self.out_bits, bool) or not isinstance(self.out_bits, int) \
                 or not 1 <= self.out_bits <= 8:
             raise InputError(f"--out-bits must be an integer in 1..8, got {self.out_bits!r}")
+        if self.mapping not in MAPPINGS:
+            raise InputError(f"--mapping must be one of {', '.join(MAPPINGS)}, got {self.mapping!r}")
         if self.engine not in ENGINES:
             raise InputError(f"--engine must be one of {', '.join(ENGINES)}, got {self.engine!r}")
         if self.corner not in CORNERS:
@@ -220,8 +227,9 @@ def run_mvm(req: MvmRequest, progress: bool = True, waveforms: dict | None = Non
     :class:`~pycim.netlist.neuron.NeuronNodes` per sensed line), ``schedule`` and ``spec``.
     """
     if req.engine == "macro":
-        raise InputError("--engine macro needs the fitted macro-model (not built yet); "
-                         "use --engine spice or vacask")
+        from ..macro.engine import run_macro_mvm
+
+        return run_macro_mvm(req, progress=progress)
     w = req.weights
     prog = program(w, req.seed, noise=req.prog_tol_s > 0, tol_s=max(req.prog_tol_s, 1e-12))
     target = program(w, req.seed, noise=False)
