@@ -67,6 +67,40 @@ def test_backward_uses_the_same_array(rng):
     assert fwd["g_pos_s"] == out["g_pos_s"]  # one programming model, same seed
 
 
+def test_transposable_mapping_backward_closed_form(rng):
+    """Transposable mapping, ideal: backward row 2i settles to the forward form on W^T."""
+    w = rng.uniform(-1, 1, (5, 7))
+    x = rng.choice([-1, 1], (1, 7))
+    out = run_mvm(MvmRequest(w, x, 2, 5, direction="backward", ideal=True, mapping="transposable"),
+                  progress=False)
+    gp, gn = np.array(out["g_pos_s"]), np.array(out["g_neg_s"])
+    closed = V_READ * ((gp - gn) @ x[0]) / (gp + gn).sum(axis=1)
+    v = np.array(out["v_settled_v"])[0, 0]
+    assert v.shape == (5,)
+    assert np.max(np.abs(v - closed)) < 0.005 * V_READ
+    assert np.ptp(closed) > 0.02 * V_READ
+
+
+def test_backward_on_w_equals_forward_on_w_transposed(rng, capsys):
+    """TNSA transposability at transistor level (SKY130 access FETs, wire R/C, transistor
+    neurons): backward on the programmed W gives the codes of forward on W^T within 1 LSB.
+    Exact conductances (prog_tol_s=0) so the two arrays are each other's transpose and only
+    the circuit differs (BL- vs SL-side driving and sensing, FET orientation, wires)."""
+    w = rng.uniform(-1, 1, (6, 8))
+    x = _x(rng, 8, 4)
+    bwd = run_mvm(MvmRequest(w, x, 4, 6, direction="backward", mapping="transposable",
+                             prog_tol_s=0.0), progress=False)
+    fwd = run_mvm(MvmRequest(w.T.copy(), x, 4, 6, mapping="transposable", prog_tol_s=0.0),
+                  progress=False)
+    cb, cf = np.array(bwd["code"]), np.array(fwd["code"])
+    with capsys.disabled():
+        print(f"\nbackward(W) {cb.tolist()}\nforward(WT) {cf.tolist()}\n"
+              f"ideal       {np.round(bwd['y_ideal'], 2).tolist()}")
+    np.testing.assert_allclose(bwd["y_ideal"], fwd["y_ideal"], rtol=1e-12, atol=1e-12)
+    assert np.abs(cb - cf).max() <= 1
+    assert np.ptp(cb) >= 2
+
+
 def test_energy_accounting(rng):
     """Components sum to the total, and the array energy equals the closed-form dissipation
     sum G (V_row - V_line)^2 over every input window (ideal case: linear cells, ideal drivers)."""

@@ -3,7 +3,10 @@
 Forward (W x): inputs drive the bit-lines (rows; G+ on row 2i, G- on row 2i+1, see
 :mod:`pycim.tech.mapping`), every source-line floats and is sensed by a neuron. Backward (W^T x)
 drives the source-lines of the same programmed array and senses the bit-line pairs: output i is
-the difference of the neurons on rows 2i and 2i+1.
+the difference of the neurons on rows 2i and 2i+1 (each row normalised by its own conductance
+sum, so it is not forward on W^T). With ``mapping="transposable"`` each weight takes a 2x2 block
+(:func:`pycim.tech.mapping.transposable_blocks`): rows and columns are both differential pairs and
+backward on W is forward on W^T (4 cells per weight instead of 2).
 
 Per input magnitude bit plane n (LSB first) the drivers put Vref + Vread (bit set, x > 0),
 Vref - Vread (bit set, x < 0) or Vref (bit clear) on every driven line for 2^(n-1) input windows
@@ -36,7 +39,7 @@ from ..netlist.neuron import (NeuronSpec, add_neuron, add_schedule_sources, inpu
                               mvm_schedule, window_pwl)
 from ..netlist.validate import ident
 from ..sim import NgspiceEngine, Tran, get_engine
-from ..tech.mapping import interleave_rows
+from ..tech.mapping import physical_conductances
 from .mvm_inputs import bit_planes, check_inputs, check_weights, magnitude_planes, program
 from ..tech.sky130 import CORNERS
 
@@ -79,6 +82,9 @@ class MvmRequest:
             raise InputError(f"--out-bits must be an integer in 1..8, got {self.out_bits!r}")
         if self.mapping not in MAPPINGS:
             raise InputError(f"--mapping must be one of {', '.join(MAPPINGS)}, got {self.mapping!r}")
+        if self.mapping == "transposable" and max(w.shape) > 128:
+            raise InputError(f"--weights: shape {w.shape} exceeds one core with --mapping "
+                             f"transposable (2x2 cells per weight: at most 128 x 128)")
         if self.engine not in ENGINES:
             raise InputError(f"--engine must be one of {', '.join(ENGINES)}, got {self.engine!r}")
         if self.corner not in CORNERS:
@@ -93,14 +99,17 @@ class MvmRequest:
             raise InputError(f"prog_tol_s must be in 0..10e-6 S, got {self.prog_tol_s}")
 
 
-def closed_form_planes(g_pos, g_neg, planes, v_read, direction):
+def closed_form_planes(g_pos, g_neg, planes, v_read, direction, mapping="row_pair"):
     """Ideal settled line voltage minus Vref per plane: (batch, planes, n_sense).
 
-    forward: Vread * sum_i p_i (G+ - G-)_ij / sum_i (G+ + G-)_ij over all rows;
-    backward: V(BL 2i) - V(BL 2i+1) with V(BL r) = Vread * sum_j p_j G_rj / sum_j G_rj.
+    forward (both mappings): Vread * sum_i p_i (G+ - G-)_ij / sum_i (G+ + G-)_ij over all rows;
+    backward, row_pair: V(BL 2i) - V(BL 2i+1) with V(BL r) = Vread * sum_j p_j G_rj / sum_j G_rj;
+    backward, transposable: the forward form on the transposed conductances.
     """
     if direction == "forward":
         return v_read * (planes @ (g_pos - g_neg)) / (g_pos + g_neg).sum(axis=0)
+    if mapping == "transposable":
+        return v_read * (planes @ (g_pos - g_neg).T) / (g_pos + g_neg).sum(axis=1)
     vp = v_read * (planes @ g_pos.T) / g_pos.sum(axis=1)
     vn = v_read * (planes @ g_neg.T) / g_neg.sum(axis=1)
     return vp - vn
@@ -137,8 +146,9 @@ def build_circuit(req: MvmRequest, g_phys: np.ndarray, planes_row: np.ndarray,
     else:
         drive = [f"sl{j}" for j in range(arr.cols)]
         sense = [f"bl{r}" for r in range(arr.rows)]
-    # the row pattern of each physical drive line per plane: forward rows are signed pairs
-    if req.direction == "forward":
+    # the pattern of each physical drive line per plane: forward rows are signed pairs, and so
+    # are backward columns in the transposable mapping
+    if req.direction == "forward" or req.mapping == "transposable":
         line_planes = np.repeat(planes_row, 2, axis=1)
         line_planes[:, 1::2] *= -1
     else:
@@ -184,7 +194,9 @@ def build_circuit(req: MvmRequest, g_phys: np.ndarray, planes_row: np.ndarray,
                 src.add(c, "wordlines", e) if isinstance(e, VSource) else c.add(e)
     sched_srcs = sched.sources()
     src.add(c, "neuron", *sched_srcs)
-    nodes = [add_neuron(c, spec, f"n{k}_", ln, sched) for k, ln in enumerate(sense)]
+    # transposable: the odd lines hold the negated copy; only the even ones get a neuron
+    neuron_lines = sense[0::2] if req.mapping == "transposable" else sense
+    nodes = [add_neuron(c, spec, f"n{k}_", ln, sched) for k, ln in enumerate(neuron_lines)]
     return c, nodes, src
 
 
@@ -233,18 +245,19 @@ def run_mvm(req: MvmRequest, progress: bool = True, waveforms: dict | None = Non
     w = req.weights
     prog = program(w, req.seed, noise=req.prog_tol_s > 0, tol_s=max(req.prog_tol_s, 1e-12))
     target = program(w, req.seed, noise=False)
-    g_phys = interleave_rows(prog.g_pos_s, prog.g_neg_s)
+    g_phys = physical_conductances(prog.g_pos_s, prog.g_neg_s, req.mapping)
     spec = NeuronSpec(corner=req.corner, vdd_v=req.vdd_v)
     sched = mvm_schedule(spec, req.in_bits, req.out_bits)
     v_read = assumptions.value("v_read_v")
     planes = bit_planes(req.x, req.in_bits)  # (batch, planes, n_drive)
-    ideal_planes = closed_form_planes(prog.g_pos_s, prog.g_neg_s, planes, v_read, req.direction)
+    ideal_planes = closed_form_planes(prog.g_pos_s, prog.g_neg_s, planes, v_read, req.direction,
+                                      req.mapping)
     weights_pl = 2.0 ** np.arange(magnitude_planes(req.in_bits))
     lsb_line = spec.lsb_v(req.out_bits) / spec.gain  # line-referred integrated volts per code
     y_ideal = np.einsum("bpn,p->bn", ideal_planes, weights_pl) / lsb_line
     # the same closed form on the target (unprogrammed) conductances: what the user asked for
     y_target = np.einsum("bpn,p->bn", closed_form_planes(target.g_pos_s, target.g_neg_s, planes,
-                                                         v_read, req.direction),
+                                                         v_read, req.direction, req.mapping),
                          weights_pl) / lsb_line
     engine = (NgspiceEngine(timeout_s=3600, options=MVM_OPTIONS) if req.engine == "spice"
               else get_engine("vacask", timeout_s=3600))
@@ -260,7 +273,7 @@ def run_mvm(req: MvmRequest, progress: bool = True, waveforms: dict | None = Non
         v_lines = np.array([[np.interp(t_first[n], t, res[nd.line]) for nd in nodes]
                             for n in sorted(t_first)]) - spec.v_ref_v
         code = np.array([read_neuron(res, sched, nd, spec).code for nd in nodes])
-        if req.direction == "backward":
+        if req.direction == "backward" and req.mapping == "row_pair":
             v_lines = v_lines[:, 0::2] - v_lines[:, 1::2]
             code = code[0::2] - code[1::2]
         v_settled.append(v_lines)
@@ -280,5 +293,6 @@ def run_mvm(req: MvmRequest, progress: bool = True, waveforms: dict | None = Non
         "latency_s": sched.t_stop, "engine": req.engine, "pycim_version": __version__,
         "in_bits": req.in_bits, "out_bits": req.out_bits, "direction": req.direction,
         "ideal": req.ideal, "corner": req.corner, "temp_c": req.temp_c, "seed": req.seed,
+        "mapping": req.mapping,
         "y_ideal_planes_v": ideal_planes.tolist(), "wall_s": time.perf_counter() - t0,
     }

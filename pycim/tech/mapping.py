@@ -41,3 +41,30 @@ def interleave_rows(g_pos_s, g_neg_s):
     g = np.empty((2 * gp.shape[0], gp.shape[1]))
     g[0::2], g[1::2] = gp, gn
     return g
+
+
+def transposable_blocks(g_pos_s, g_neg_s):
+    """Physical conductance matrix (2 n_in, 2 n_out) of the transposable mapping.
+
+    Weight (i, j) takes the 2 x 2 block rows 2i..2i+1, columns 2j..2j+1: G+ on the diagonal,
+    G- off it. Rows 2i / 2i+1 carry +x / -x in forward, columns 2j / 2j+1 carry +x / -x in
+    backward, so column 2j (forward) and row 2i (backward) both settle to
+    Vread * sum x (G+ - G-) / sum (G+ + G-): backward on W is forward on W^T. The odd lines
+    settle to the negated value (a spare differential copy, not sensed).
+    """
+    gp, gn = np.asarray(g_pos_s, float), np.asarray(g_neg_s, float)
+    if gp.shape != gn.shape or gp.ndim != 2:
+        raise InputError("G+ and G- must be 2-D arrays of the same shape")
+    g = np.empty((2 * gp.shape[0], 2 * gp.shape[1]))
+    g[0::2, 0::2], g[1::2, 1::2] = gp, gp
+    g[0::2, 1::2], g[1::2, 0::2] = gn, gn
+    return g
+
+
+def physical_conductances(g_pos_s, g_neg_s, mapping: str = "row_pair"):
+    """The programmed array for ``mapping`` ("row_pair" or "transposable")."""
+    if mapping == "row_pair":
+        return interleave_rows(g_pos_s, g_neg_s)
+    if mapping == "transposable":
+        return transposable_blocks(g_pos_s, g_neg_s)
+    raise InputError(f"mapping must be row_pair or transposable, got {mapping!r}")
