@@ -81,26 +81,26 @@ def runner_op(mode: str, n_runs: int = 30) -> dict:
 CASES = {"dc_op": dc_op, "netlist_core": netlist_core, "runner_op": runner_op}
 
 
-def mvm_core(n: int, in_bits: int = 4, out_bits: int = 6, wire_r: bool = True) -> dict:
+def mvm_core(n: int, in_bits: int = 4, out_bits: int = 6, segment_cells: int = 1,
+             engine: str = "spice") -> dict:
     """One forward MVM transient on an n x n core: W (n/2, n) signed, n neurons, SKY130
-    drivers and access FETs, RRAM read model, per-cell wire R/C unless ``wire_r`` is False."""
+    drivers and access FETs, RRAM read model, wire R/C with ``segment_cells`` cells per node
+    (1 = per cell), in ngspice (``spice``) or VACASK."""
     from pycim.flows import mvm as flow
 
     rng = np.random.default_rng(0)
     w = rng.uniform(-1, 1, (n // 2, n))
     lim = 2 ** (in_bits - 1) - 1
     x = rng.integers(-lim, lim + 1, (1, n // 2))
-    if not wire_r:
-        import pycim.netlist.array as arr
-
-        flow.WireSpec = lambda: arr.IDEAL_WIRES  # the case measures the solver without the mesh
     t0 = time.perf_counter()
-    out = flow.run_mvm(flow.MvmRequest(w, x, in_bits, out_bits), progress=False)
+    out = flow.run_mvm(flow.MvmRequest(w, x, in_bits, out_bits, engine=engine,
+                                       wire_segment_cells=segment_cells), progress=False)
     code = np.array(out["code"][0])
     y = np.floor(np.array(out["y_ideal"][0]))
     return {"sim_s": time.perf_counter() - t0, "energy_j": out["energy_j"]["total"],
             "max_code_err_lsb": float(np.max(np.abs(code - y))),
-            "mean_code_err_lsb": float(np.mean(code - y))}
+            "mean_code_err_lsb": float(np.mean(code - y)), "codes": code.tolist(),
+            "latency_s": out["latency_s"]}
 
 
 CASES["mvm_core"] = mvm_core
@@ -143,3 +143,5 @@ def reference_core_op(engine: str) -> dict:
 
 
 CASES["reference_core_op"] = reference_core_op
+CASES.update(__import__("benchmarks.fit_cases", fromlist=["_"]).FIT_CASES)
+CASES.update(__import__("benchmarks.macro_cases", fromlist=["_"]).MACRO_CASES)

@@ -18,6 +18,9 @@ def _parser() -> argparse.ArgumentParser:
     sub.add_parser("doctor", help="check the toolchain: versions and capability probes")
 
     d = sub.add_parser("demo", help="run the main job on a small default, with plots")
+    d.add_argument("which", nargs="?", choices=("mvm", "digits"), default="mvm",
+                   help="mvm: cell + transistor-level MVM (default); digits: a small network "
+                        "on the 48-core chip macro-model")
     d.add_argument("--out", default="out/demo", help="output directory (default: out/demo)")
 
     n = sub.add_parser("netlist", help="generate cell / array / core netlists",
@@ -54,6 +57,9 @@ def _parser() -> argparse.ArgumentParser:
     m.add_argument("--corner", default="tt", help="tt, ff, ss, sf or fs (default tt)")
     m.add_argument("--temp-c", type=float, default=27.0)
     m.add_argument("--seed", type=int, default=0, help="programming-noise seed (default 0)")
+    m.add_argument("--wire-segment-cells", type=int, default=1,
+                   help="cells per wire R/C segment (1 = per cell, default; 16 = per corelet, "
+                        "for fast 256x256 transients)")
     m.add_argument("--mapping", default="row_pair",
                    help="row_pair (G+/G- on adjacent rows, default) or transposable (2x2 block "
                         "per weight: backward on W equals forward on W^T)")
@@ -69,6 +75,25 @@ def _parser() -> argparse.ArgumentParser:
     sw.add_argument("--scheduler", default=None,
                     help="with --executor dask: scheduler address tcp://host:port "
                          "(default: a local cluster of --jobs workers)")
+    ft = sub.add_parser("fit", help="fit the macro-model to sweep results (scipy.optimize)",
+                        description="Fit line transfer, ADC, offsets and energy to a sweep's "
+                                    "results (e.g. of characterization/fit.toml); write the model "
+                                    "JSON and print each fit's residuals.")
+    ft.add_argument("results", metavar="RESULTS_DIR", help="sweep output directory")
+    ft.add_argument("-o", "--output", required=True, help="model JSON to write")
+    ft.add_argument("--verilog-a", default=None, metavar="OUT.va",
+                    help="also emit a behavioural Verilog-A core (needs --weights)")
+    ft.add_argument("--weights", default=None, help="W.npy of the core for --verilog-a")
+    ft.add_argument("--seed", type=int, default=0, help="programming seed for --verilog-a")
+    rp = sub.add_parser("report", help="paper comparison report: HTML + report.json",
+                        description="Energy per MAC, TOPS/W, breakdown, latency and EDP vs the "
+                                    "NeuRRAM paper, from the cached report sweep.")
+    rp.add_argument("--out", default="out/report", help="output directory (default: out/report)")
+    rp.add_argument("--results", default=None,
+                    help="report sweep results (default: characterization/results/report)")
+    rp.add_argument("--resimulate", action="store_true",
+                    help="rerun characterization/report.toml into OUT/sweep and use that")
+    rp.add_argument("--jobs", type=int, default=None, help="with --resimulate: parallel points")
     return p
 
 
@@ -82,7 +107,8 @@ def _mvm(args) -> int:
     req = MvmRequest(load_npy(args.weights, "--weights"), load_npy(args.x, "--x"),
                      in_bits=args.in_bits, out_bits=args.out_bits, direction=args.direction,
                      engine=args.engine, ideal=args.ideal, corner=args.corner,
-                     temp_c=args.temp_c, seed=args.seed, mapping=args.mapping)
+                     temp_c=args.temp_c, seed=args.seed, mapping=args.mapping,
+                     wire_segment_cells=args.wire_segment_cells)
     out = run_mvm(req)
     atomic_write_text(args.json, json.dumps(out, indent=1) + "\n")
     codes = out["code"][0]
@@ -146,6 +172,11 @@ def main(argv: list[str] | None = None) -> int:
 
             return doctor()
         if args.command == "demo":
+            if args.which == "digits":
+                from .demo_digits import run_digits
+
+                run_digits(args.out)
+                return 0
             from .demo import run_demo
 
             run_demo(args.out)
@@ -156,6 +187,14 @@ def main(argv: list[str] | None = None) -> int:
             return _mvm(args)
         if args.command == "sweep":
             return _sweep(args)
+        if args.command == "report":
+            from .report.cli import run_report_cli
+
+            return run_report_cli(args.out, args.results, args.resimulate, args.jobs)
+        if args.command == "fit":
+            from .fit import run_fit_cli
+
+            return run_fit_cli(args.results, args.output, args.verilog_a, args.weights, args.seed)
         parser.error(f"unknown command {args.command}")
     except PycimError as exc:
         if args.debug:

@@ -61,3 +61,34 @@ def test_rram_cells_follow_weighted_average_at_low_read_voltage(ngspice, rng):
     closed = V_READ * (x @ (gp - gn)) / (gp + gn).sum(axis=0)
     err = np.max(np.abs(sensed(res, 16) - V_REF - closed))
     assert 1e-6 < err < 0.02 * V_READ
+
+
+def test_segmented_wires_approach_the_per_cell_ladder(ngspice, rng):
+    """RC reduction (WireSpec.segment_cells): lumping k cells per wire node keeps the total
+    wire R and C, and its error against the per-cell ladder shrinks with k. Measured at
+    128 x 128 (0.9 ohm/um): IR error vs closed form 2.98 mV; k=4 off by 0.11 mV, k=16 by 0.59 mV."""
+    n = 128
+    gp, gn, x = signed_case(rng, n // 2, n)
+    closed = V_READ * (x @ (gp - gn)) / (gp + gn).sum(axis=0)
+    v = {}
+    for k in (1, 4, 16):
+        spec = ArraySpec(interleave_rows(gp, gn), cell="linear", access=IDEAL_ACCESS,
+                         wire=WireSpec(segment_cells=k))
+        res = ngspice.run(dc_drive_circuit(spec, row_voltages(x, V_REF, V_READ)), Op())
+        v[k] = sensed(res, n) - V_REF
+        elems = [e for e in spec_elements(spec)]
+        r_tot = sum(e.r_ohm for e in elems if e.name.startswith("RB0_"))
+        c_tot = sum(e.c_f for e in elems if e.name.startswith("CS") and e.name.split("_")[1] == "3")
+        wire = spec.wire
+        assert r_tot == pytest.approx(wire.r_ohm_per_um * wire.pitch_x_um * (n - k), rel=1e-12)
+        assert c_tot == pytest.approx(wire.c_f_per_um * wire.pitch_y_um * n, rel=1e-12)
+    ir = np.abs(v[1] - closed).max()
+    e4, e16 = np.abs(v[4] - v[1]).max(), np.abs(v[16] - v[1]).max()
+    assert ir > 1e-3 * V_READ
+    assert e4 < 0.1 * ir and e16 < 0.3 * ir and e4 < e16
+
+
+def spec_elements(spec):
+    from pycim.netlist.array import array_circuit
+
+    return list(array_circuit(spec).iter_elements())

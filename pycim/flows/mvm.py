@@ -48,7 +48,9 @@ ENGINES = ("spice", "vacask", "macro")
 #: transposable: a 2x2 block per weight, G+ on the diagonal and G- off it, so rows and columns
 #: are both differential pairs: backward on W is forward on W^T (4 cells per weight).
 MAPPINGS = ("row_pair", "transposable")
-MAX_STEP_S = 2e-9  # the neuron's tests: integrator gain within 2e-5 of a 1 ns step
+#: Largest transient step. Measured on the 16 x 16 4-bit MVM: 2 ns and 5 ns give identical codes
+#: (33.6 s -> 24.7 s), 10 ns moves one code by 1 LSB.
+MAX_STEP_S = 5e-9
 #: ngspice device bypass: skip re-evaluating a transistor whose terminal voltages did not move
 #: (most array cells between edges). Measured on the 16 x 16 MVM: 28.5 s -> 23.7 s.
 MVM_OPTIONS = {"bypass": 1}
@@ -69,6 +71,12 @@ class MvmRequest:
     vdd_v: float = assumptions.value("vdd_v")  # neuron and driver supply (PVT sweeps)
     prog_tol_s: float = 1e-6  # write-verify tolerance band of the programming model (MC)
     mapping: str = "row_pair"
+    #: cells per wire R/C segment (1 = a node per cell; 16 = one per corelet: the 256 x 256
+    #: transient's RC reduction, see :class:`pycim.netlist.array.WireSpec`)
+    wire_segment_cells: int = 1
+    #: transistor mismatch for Monte Carlo, in multiples of the PDK's Pelgrom sigma (0 = off):
+    #: a per-instance delvto on every SKY130 FET, seeded by ``seed`` (pycim.characterize.mismatch)
+    mismatch: float = 0.0
 
     def __post_init__(self) -> None:
         w = check_weights(np.asarray(self.weights))
@@ -85,6 +93,10 @@ class MvmRequest:
         if self.mapping == "transposable" and max(w.shape) > 128:
             raise InputError(f"--weights: shape {w.shape} exceeds one core with --mapping "
                              f"transposable (2x2 cells per weight: at most 128 x 128)")
+        if isinstance(self.wire_segment_cells, bool) or not isinstance(self.wire_segment_cells, int) \
+                or not 1 <= self.wire_segment_cells <= 256:
+            raise InputError(f"--wire-segment-cells must be an integer in 1..256, "
+                             f"got {self.wire_segment_cells!r}")
         if self.engine not in ENGINES:
             raise InputError(f"--engine must be one of {', '.join(ENGINES)}, got {self.engine!r}")
         if self.corner not in CORNERS:
@@ -97,6 +109,10 @@ class MvmRequest:
             raise InputError(f"vdd_v must be in 1.2..1.98 V (SKY130 1.8 V devices), got {self.vdd_v}")
         if not (0.0 <= self.prog_tol_s <= 10e-6):
             raise InputError(f"prog_tol_s must be in 0..10e-6 S, got {self.prog_tol_s}")
+        if isinstance(self.mismatch, bool) or not isinstance(self.mismatch, (int, float)) \
+                or not 0.0 <= self.mismatch <= 10.0:
+            raise InputError(f"mismatch must be in 0..10 (multiples of the PDK sigma), "
+                             f"got {self.mismatch!r}")
 
 
 def closed_form_planes(g_pos, g_neg, planes, v_read, direction, mapping="row_pair"):
@@ -134,7 +150,8 @@ def build_circuit(req: MvmRequest, g_phys: np.ndarray, planes_row: np.ndarray,
     ideal = req.ideal
     arr = ArraySpec(g_phys, cell="linear" if ideal else "rram_read",
                     access=IDEAL_ACCESS if ideal else AccessSpec(corner=req.corner),
-                    wire=IDEAL_WIRES if ideal else WireSpec(), name="mvm")
+                    wire=IDEAL_WIRES if ideal else WireSpec(segment_cells=req.wire_segment_cells),
+                    name="mvm")
     c = Circuit(f"pycim mvm {arr.rows}x{arr.cols} {req.direction}",
                 header=(f"pycim {__version__} array sha256 {arr.digest()}",))
     add_array(c, arr)
@@ -267,6 +284,10 @@ def run_mvm(req: MvmRequest, progress: bool = True, waveforms: dict | None = Non
     t0 = time.perf_counter()
     for b in tqdm(range(req.x.shape[0]), desc="mvm", unit="vector", disable=not progress):
         c, nodes, src = build_circuit(req, g_phys, planes[b], spec, sched)
+        if req.mismatch > 0:
+            from ..characterize.mismatch import apply_mismatch
+
+            apply_mismatch(c, req.seed, req.mismatch)
         res = engine.run(c, Tran(1e-9, sched.t_stop, MAX_STEP_S), temp_c=req.temp_c,
                          save=_saved_vectors(c, nodes, spec))
         t = res["time"]

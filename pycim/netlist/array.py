@@ -43,8 +43,15 @@ class WireSpec:
     c_f_per_um: float = assumptions.value("wire_c_f_per_um")
     pitch_x_um: float = assumptions.value("cell_pitch_x_um")
     pitch_y_um: float = assumptions.value("cell_pitch_y_um")
+    #: cells per wire segment: 1 = a node per cell (exact ladder); k > 1 lumps k cells onto one
+    #: node, with k pitches of R between segment nodes and k pitches of C on each (an RC
+    #: reduction for large transients; its error is measured in tests/test_array.py).
+    segment_cells: int = 1
 
     def __post_init__(self) -> None:
+        if isinstance(self.segment_cells, bool) or not isinstance(self.segment_cells, int) \
+                or not 1 <= self.segment_cells <= 256:
+            raise InputError(f"segment_cells must be an integer in 1..256, got {self.segment_cells!r}")
         number(self.r_ohm_per_um, "wire_r_ohm_per_um", lo=0.0, hi=1e4)
         number(self.c_f_per_um, "wire_c_f_per_um", lo=0.0, hi=1e-12)
         number(self.pitch_x_um, "pitch_x_um", lo=0.0, lo_open=True, hi=100.0)
@@ -150,7 +157,9 @@ class ArraySpec:
     def digest(self) -> str:
         """SHA-256 of everything that determines the netlist."""
         h = hashlib.sha256()
-        meta = {"cell": self.cell, "access": vars(self.access), "wire": vars(self.wire),
+        wire = {k: v for k, v in vars(self.wire).items()
+                if not (k == "segment_cells" and v == 1)}  # per-cell digests stay as they were
+        meta = {"cell": self.cell, "access": vars(self.access), "wire": wire,
                 "v_read_v": self.v_read_v, "name": self.name, "bl_tap": self.bl_tap,
                 "sl_tap": self.sl_tap, "rram": vars(self.rram_params), "shape": self.g_s.shape}
         h.update(json.dumps(meta, sort_keys=True, default=str).encode())
@@ -161,22 +170,26 @@ class ArraySpec:
 # -- node naming ----------------------------------------------------------------------------
 
 def bl_node(spec: ArraySpec, r: int, c: int) -> str:
-    """Node of BL ``r`` at column ``c`` (the port ``bl<r>`` at the tap, or without wire R)."""
-    if not spec.wire.has_r or c == spec.bl_tap[r]:
+    """Node of BL ``r`` at column ``c`` (the port ``bl<r>`` at the tap, or without wire R).
+    With segments, column ``c`` sits on segment ``c // k``."""
+    k = spec.wire.segment_cells
+    if not spec.wire.has_r or c // k == spec.bl_tap[r] // k:
         return f"bl{r}"
-    return f"b{r}_{c}"
+    return f"b{r}_{c // k}"
 
 
 def sl_node(spec: ArraySpec, r: int, c: int) -> str:
-    if not spec.wire.has_r or r == spec.sl_tap[c]:
+    k = spec.wire.segment_cells
+    if not spec.wire.has_r or r // k == spec.sl_tap[c] // k:
         return f"sl{c}"
-    return f"s{r}_{c}"
+    return f"s{r // k}_{c}"
 
 
 def wl_node(spec: ArraySpec, r: int, c: int) -> str:
-    if not spec.wire.has_r or c == spec.bl_tap[r]:
+    k = spec.wire.segment_cells
+    if not spec.wire.has_r or c // k == spec.bl_tap[r] // k:
         return f"wl{r}"
-    return f"w{r}_{c}"
+    return f"w{r}_{c // k}"
 
 
 def add_array(circuit: Circuit, spec: ArraySpec) -> None:
@@ -217,25 +230,35 @@ def _cells(spec: ArraySpec, gaps, card) -> Iterator:
 
 def _wires(spec: ArraySpec) -> Iterator:
     w = spec.wire
+    k = w.segment_cells
     r_x, r_y = w.r_ohm_per_um * w.pitch_x_um, w.r_ohm_per_um * w.pitch_y_um
     c_x, c_y = w.c_f_per_um * w.pitch_x_um, w.c_f_per_um * w.pitch_y_um
     with_wl = spec.access.kind == "sky130"
+    n_cseg, n_rseg = -(-spec.cols // k), -(-spec.rows // k)
+
+    def cells(n, s):  # cells on segment s of a line of n cells
+        return min(k, n - s * k)
+
     for r in range(spec.rows):  # BL (and WL) along the row
-        for c in range(1, spec.cols):
-            yield Resistor(f"RB{r}_{c}", bl_node(spec, r, c - 1), bl_node(spec, r, c), r_x)
+        for s in range(1, n_cseg):
+            c0, c1 = (s - 1) * k, s * k
+            yield Resistor(f"RB{r}_{s}", bl_node(spec, r, c0), bl_node(spec, r, c1), r_x * k)
             if with_wl:
-                yield Resistor(f"RW{r}_{c}", wl_node(spec, r, c - 1), wl_node(spec, r, c), r_x)
+                yield Resistor(f"RW{r}_{s}", wl_node(spec, r, c0), wl_node(spec, r, c1), r_x * k)
         if c_x > 0:
-            for c in range(spec.cols):
-                yield Capacitor(f"CB{r}_{c}", bl_node(spec, r, c), "0", c_x)
+            for s in range(n_cseg):
+                cap = c_x * cells(spec.cols, s)
+                yield Capacitor(f"CB{r}_{s}", bl_node(spec, r, s * k), "0", cap)
                 if with_wl:
-                    yield Capacitor(f"CW{r}_{c}", wl_node(spec, r, c), "0", c_x)
+                    yield Capacitor(f"CW{r}_{s}", wl_node(spec, r, s * k), "0", cap)
     for c in range(spec.cols):  # SL along the column
-        for r in range(1, spec.rows):
-            yield Resistor(f"RS{r}_{c}", sl_node(spec, r - 1, c), sl_node(spec, r, c), r_y)
+        for s in range(1, n_rseg):
+            yield Resistor(f"RS{s}_{c}", sl_node(spec, (s - 1) * k, c), sl_node(spec, s * k, c),
+                           r_y * k)
         if c_y > 0:
-            for r in range(spec.rows):
-                yield Capacitor(f"CS{r}_{c}", sl_node(spec, r, c), "0", c_y)
+            for s in range(n_rseg):
+                yield Capacitor(f"CS{s}_{c}", sl_node(spec, s * k, c), "0",
+                                c_y * cells(spec.rows, s))
 
 
 def array_circuit(spec: ArraySpec, title: str | None = None) -> Circuit:
