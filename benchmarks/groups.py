@@ -67,6 +67,34 @@ def engines_side_by_side(run_case, quick=False):
                                       "sl_mean_diff_v": vc["sl_mean_v"] - ng["sl_mean_v"]}}, []
 
 
+def mvm_transient(run_case, quick=False):
+    """One 4-bit-input, 6-bit-output forward MVM transient on an n x n core (n/2 signed rows,
+    n transistor-level neurons, SKY130 drivers/access FETs, wire R/C per cell), ngspice vs
+    VACASK on the same circuit, 16 x 16 and 64 x 64 (quick: 16 x 16)."""
+    figs = {}
+    for n in ((16,) if quick else (16, 64)):
+        ng = run_case("mvm_core", n=n, engine="spice")
+        vc = run_case("mvm_core", n=n, engine="vacask")
+        vc["ratio_vacask_to_ngspice"] = vc["wall_s"] / ng["wall_s"]
+        vc["max_code_diff_vs_ngspice"] = max(abs(a - b) for a, b in zip(vc["codes"], ng["codes"]))
+        figs[f"ngspice_{n}"], figs[f"vacask_{n}"] = ng, vc
+    return figs, []
+
+
+def mvm_transient_256(run_case, quick=False):
+    """The 256 x 256 core (128 signed rows, 256 transistor-level neurons) 4-bit MVM transient in
+    ngspice, one wire R/C node per corelet (WireSpec.segment_cells = 16; its error against the
+    per-cell ladder is measured in tests/test_array.py). cpu_s is the contention-free work."""
+    if quick:
+        return {}, []
+    ng = run_case("mvm_core", timeout_s=4 * 3600, n=256, segment_cells=16, engine="spice")
+    return {"ngspice_256": ng}, [
+        _target("256x256 core 4-bit MVM transient, wall [min]", ng["wall_s"] / 60, "<= 15",
+                ng["wall_s"] <= 15 * 60),
+        _target("256x256 core 4-bit MVM transient, peak RSS [GB] (24 GB machine)",
+                ng["child_peak_rss_b"] / GB, "<= 24", ng["child_peak_rss_b"] <= 24 * GB)]
+
+
 def characterization_throughput(run_case, quick=False):
     """Sweep points per minute with 1 and 2 worker processes (8 equal points)."""
     one = run_case("sweep_throughput", jobs=1)
@@ -77,7 +105,37 @@ def characterization_throughput(run_case, quick=False):
                           speedup >= 1.7)]
 
 
-GROUPS = {"netlist_generation": netlist_generation, "array_dc_op": array_dc_op,
-          "runner_choice": runner_choice,
+def macro_vs_spice(run_case, quick=False):
+    """Fitted macro-model vs the transistor-level flow on held-out MVMs (seed 101, not in
+    characterization/fit.toml): 64 x 64 (quick: 16 x 16), 4-bit inputs, 6-bit outputs."""
+    n, nv = (16, 2) if quick else (64, 2)
+    r = run_case("macro_vs_spice", n_in=n, n_out=n, n_vectors=nv, seed=101)
+    e = abs(r["energy_ratio"] - 1)
+    return {f"{n}x{n}": r}, [
+        _target(f"{n}x{n} macro vs SPICE codes, RMS [LSB]", r["code_rms_lsb"], "<= 0.5",
+                r["code_rms_lsb"] <= 0.5),
+        _target(f"{n}x{n} macro vs SPICE codes, max [LSB]", r["code_max_lsb"], "<= 2",
+                r["code_max_lsb"] <= 2),
+        _target(f"{n}x{n} macro vs SPICE energy per MVM, |ratio - 1|", e, "<= 0.05", e <= 0.05)]
+
+
+def macro_throughput(run_case, quick=False):
+    """Core macro-model MAC/s vs a float32 numpy matmul of the same 256 x 256 shape, batch 1
+    and 1024, in the same child process; and the digits demo's accuracy gap and run time."""
+    figs = {f"batch_{b}": run_case("macro_throughput", batch=b) for b in (1, 1024)}
+    r = figs["batch_1024"]
+    targets = [_target("macro Core / float32 matmul throughput, 256x256, batch 1024",
+                       r["ratio_time"], ">= 0.333", r["ratio_time"] >= 1 / 3)]
+    if not quick:
+        d = figs["digits_demo"] = run_case("digits_demo")
+        targets += [_target("digits demo wall time [s]", d["wall_s"], "< 120", d["wall_s"] < 120),
+                    _target("digits demo software - chip accuracy [points]", d["gap_points"],
+                            "<= 3", d["gap_points"] <= 3)]
+    return figs, targets
+
+
+GROUPS = {"macro_vs_spice": macro_vs_spice, "netlist_generation": netlist_generation, "array_dc_op": array_dc_op,
+          "runner_choice": runner_choice, "mvm_transient": mvm_transient,
+          "mvm_transient_256": mvm_transient_256,
           "characterization_throughput": characterization_throughput,
-          "engines_side_by_side": engines_side_by_side}
+          "engines_side_by_side": engines_side_by_side, "macro_throughput": macro_throughput}

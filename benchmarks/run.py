@@ -27,9 +27,11 @@ from benchmarks.cases import CASES
 t0 = time.perf_counter()
 extra = CASES[{case!r}](**{kwargs!r}) or {{}}
 wall = time.perf_counter() - t0
-rss = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss * 1024
-self_rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
-print("RESULT " + json.dumps({{"wall_s": wall, "child_peak_rss_b": rss, "self_peak_rss_b": self_rss, **extra}}))
+ch = resource.getrusage(resource.RUSAGE_CHILDREN)
+me = resource.getrusage(resource.RUSAGE_SELF)
+rss, self_rss = ch.ru_maxrss * 1024, me.ru_maxrss * 1024
+cpu = ch.ru_utime + ch.ru_stime + me.ru_utime + me.ru_stime  # contention-independent work
+print("RESULT " + json.dumps({{"wall_s": wall, "cpu_s": cpu, "child_peak_rss_b": rss, "self_peak_rss_b": self_rss, **extra}}))
 """
 
 
@@ -56,25 +58,48 @@ def machine() -> dict:
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--quick", action="store_true", help="skip the 256 x 256 cases")
-    ap.add_argument("--only", nargs="*", help="run only these groups")
+    ap.add_argument("--only", nargs="*",
+                    help="run only these groups; the other groups' figures already in "
+                         "results.json are kept (each group records its own machine and date)")
     args = ap.parse_args(argv)
     from benchmarks.groups import GROUPS
 
-    results = {"machine": machine(), "figures": {}, "targets": []}
+    unknown = sorted(set(args.only or ()) - set(GROUPS))
+    if unknown:
+        ap.error(f"unknown group(s) {', '.join(unknown)}; known: {', '.join(GROUPS)}")
+    results = {"machine": machine(), "figures": {}, "targets": [], "group_machine": {}}
+    old = HERE / "results.json"
+    if args.only and old.is_file():
+        prev = json.loads(old.read_text())
+        keep = [g for g in prev.get("figures", {}) if g not in args.only and g in GROUPS]
+        results["figures"] = {g: prev["figures"][g] for g in keep}
+        results["targets"] = [t for t in prev.get("targets", []) if t.get("group") in keep]
+        results["group_machine"] = {g: prev.get("group_machine", {}).get(g, prev["machine"])
+                                    for g in keep}
     for name, group in GROUPS.items():
         if args.only and name not in args.only:
             continue
         print(f"== {name}", flush=True)
         figs, targets = group(run_case, quick=args.quick)
         results["figures"][name] = figs
+        results["group_machine"][name] = results["machine"]
+        for t in targets:
+            t["group"] = name
         results["targets"].extend(targets)
         for t in targets:
             print(f"   {'ok  ' if t['met'] else 'MISS'} {t['what']}: {t['value']:.4g} "
                   f"(target {t['target']})", flush=True)
-    (HERE / "results.json").write_text(json.dumps(results, indent=1) + "\n")
-    (HERE / "results.md").write_text(markdown(results))
+        write(results)  # after every group: a long run keeps what it finished
     print(f"wrote {HERE / 'results.json'} and {HERE / 'results.md'}")
     return 0 if all(t["met"] for t in results["targets"]) else 1
+
+
+def write(results: dict) -> None:
+    for name, text in (("results.json", json.dumps(results, indent=1) + "\n"),
+                       ("results.md", markdown(results))):
+        tmp = HERE / f".{name}.tmp"
+        tmp.write_text(text)
+        tmp.replace(HERE / name)
 
 
 def markdown(results: dict) -> str:
