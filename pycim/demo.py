@@ -73,7 +73,9 @@ def run_demo(out_dir: str | Path, echo=print, mvm: bool = True) -> dict:
 
 
 def _sweep_demo(out: Path, echo) -> str:
-    """The smoke characterization sweep (MVM transfer and energy per MAC, with plots)."""
+    """The smoke characterization sweep: every kind on tiny sizes, among them one small MVM
+    transfer sweep (transfer curve + code-error PNG) and one energy-per-MAC sweep (stacked
+    bars by component), with tables and plots (measured: 21 points, 22 s on 2 cores)."""
     from . import toolchain
     from .characterize.runner import run_sweep
     from .characterize.spec import load_spec

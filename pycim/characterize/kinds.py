@@ -47,7 +47,8 @@ def _mvm(p: dict, batch: int):
     w, x = _random_problem(p["n_in"], p["n_out"], p["in_bits"], batch, p["seed"])
     req = MvmRequest(w, x, in_bits=p["in_bits"], out_bits=p["out_bits"], ideal=p["ideal"],
                      corner=p["corner"], temp_c=p["temp_c"], seed=p["seed"],
-                     vdd_v=p.get("vdd_v", 1.8), prog_tol_s=p.get("prog_tol_us", 1.0) * 1e-6)
+                     vdd_v=p.get("vdd_v", 1.8), prog_tol_s=p.get("prog_tol_us", 1.0) * 1e-6,
+                     mismatch=p.get("mismatch", 0.0))
     return run_mvm(req, progress=False)
 
 
@@ -59,10 +60,12 @@ def mvm_transfer(p: dict) -> dict:
     rows = [{"vector": b, "output": j, "y_ideal": float(y[b, j]), "y_target": float(yt[b, j]),
              "code": int(code[b, j])}
             for b in range(y.shape[0]) for j in range(y.shape[1])]
-    # error against the target weights (programming noise included): the Monte Carlo figure
+    # error against the target weights (programming noise and mismatch included): the Monte
+    # Carlo figure; the mean is the run's systematic part (offset), the rms includes it
     err_t = code - np.floor(yt)
     return {"rows": rows, "summary": {**transfer_fit(y, code, p["out_bits"]),
                                       "rms_err_vs_target_lsb": float(np.sqrt(np.mean(err_t ** 2))),
+                                      "mean_err_vs_target_lsb": float(np.mean(err_t)),
                                       "energy_per_mac_j": out["energy_per_mac_j"]}}
 
 
@@ -213,9 +216,32 @@ def settling(p: dict) -> dict:
                                           "tau_rc_estimate_s": tau_est}}
 
 
+def write_verify(p: dict) -> dict:
+    """Write-verify programming of one 1T1R cell to ``target_us`` (see
+    :mod:`pycim.characterize.write_verify` for the schemes and why)."""
+    from .write_verify import WriteVerifyScheme, write_verify as run
+
+    s = WriteVerifyScheme(scheme=p["scheme"], v_set_max_v=p["v_set_max_v"],
+                          v_wl_set_v=p["v_wl_set_v"], v_wl_set_start_v=p["v_wl_set_start_v"],
+                          v_wl_set_step_v=p["v_wl_set_step_v"], width_s=p["width_s"],
+                          tol_s=p["tol_us"] * 1e-6, max_pulses=p["max_pulses"])
+    r = run(p["target_us"] * 1e-6, p["g_init_us"] * 1e-6, s, corner=p["corner"],
+            temp_c=p["temp_c"])
+    rows = [{"pulse": st.pulse, "op": st.op, "v_bl_v": st.v_bl_v, "v_sl_v": st.v_sl_v,
+             "v_wl_v": st.v_wl_v, "g_read_us": st.g_cell_s * 1e6,
+             "g_1t1r_us": st.g_1t1r_s * 1e6, "gap_nm": st.gap_m * 1e9} for st in r["steps"]]
+    return {"rows": rows, "summary": {
+        "converged": r["converged"], "pulses": r["pulses"], "n_set": r["n_set"],
+        "n_reset": r["n_reset"], "overshoots": r["overshoots"],
+        "g_final_us": r["g_final_s"] * 1e6, "g_1t1r_final_us": r["g_1t1r_final_s"] * 1e6,
+        "err_us": r["err_s"] * 1e6, "v_wl_final_v": r["v_wl_final_v"],
+        "v_pulse_final_v": r["v_pulse_final_v"]}}
+
+
 COMPUTE = {"cell_iv": cell_iv, "mvm_transfer": mvm_transfer, "energy_per_mac": energy_per_mac,
            "set_reset": set_reset, "adc_transfer": adc_transfer, "ir_drop": ir_drop,
-           "settling": settling}
+           "settling": settling, "write_verify": write_verify}
+COMPUTE.update(__import__(f"{__package__}.kinds_fit", fromlist=["_"]).COMPUTE_FIT)  # pycim fit
 
 
 def compute(kind: str, point: dict) -> dict:

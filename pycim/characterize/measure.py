@@ -31,18 +31,25 @@ def transfer_fit(y_ideal, code, out_bits: int) -> dict:
     quantiser gives up to 0.5 LSB); ``err_max_lsb`` is max |code - floor(y)|; ``dnl_lsb`` is
     max |step widths - 1| estimated from the code transitions, only when the points are dense
     enough (NaN otherwise: at least 4 points per code and every code between min and max hit).
+    ``inl_bin_lsb`` is the INL in the transition-level sense, estimated from scattered points:
+    the largest distance of a point's fitted value u = gain * y + offset_lsb (floor-staircase
+    convention) from its code's bin [code, code + 1), 0 for a perfect converter. Every such
+    distance is a distance of some code transition from the fitted line, so it is a lower bound
+    of the true INL that tends to it as points get dense.
     """
     y = np.asarray(y_ideal, dtype=float).ravel()
     c = np.asarray(code, dtype=float).ravel()
     m = unsaturated(y, out_bits)
     out = {"n_points": int(y.size), "n_fit": int(m.sum()), "gain": np.nan, "offset_lsb": np.nan,
-           "inl_lsb": np.nan, "dnl_lsb": np.nan,
+           "inl_lsb": np.nan, "dnl_lsb": np.nan, "inl_bin_lsb": np.nan,
            "err_max_lsb": float(np.max(np.abs(c - ideal_staircase(y, out_bits)))) if y.size else np.nan}
     if m.sum() < 2 or np.ptp(y[m]) == 0:
         return out
     gain, off = np.polyfit(y[m], c[m], 1)
     resid = c[m] - (gain * y[m] + off)
     out.update(gain=float(gain), offset_lsb=float(off + 0.5), inl_lsb=float(np.max(np.abs(resid))))
+    u = gain * y[m] + off + 0.5
+    out["inl_bin_lsb"] = float(np.max(np.maximum(0.0, np.maximum(c[m] - u, u - (c[m] + 1)))))
     out["dnl_lsb"] = dnl_lsb(y[m], c[m])
     return out
 

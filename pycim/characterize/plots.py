@@ -40,24 +40,112 @@ def plot_cell_iv(df, path: Path) -> Path:
     return _save(plt, fig, path)
 
 
-def plot_mvm_transfer(df, path: Path) -> Path:
+_MVM_KEYS = ["n_in", "n_out", "in_bits", "out_bits", "ideal", "corner", "temp_c"]
+
+
+def _nominal(df):
+    """Rows at the nominal point (tt, 27 C, 1.8 V, no mismatch) when the sweep varies those."""
+    sel = df
+    for col, val in (("corner", "tt"), ("temp_c", 27.0), ("vdd_v", 1.8), ("mismatch", 0.0)):
+        if col in sel and sel[col].nunique() > 1 and (sel[col] == val).any():
+            sel = sel[sel[col] == val]
+    return sel
+
+
+def plot_mvm_transfer(df, path: Path) -> list[Path]:
+    """Transfer curve (code vs ideal dot product, with the floor staircase) and the code error
+    (INL view) per configuration at the nominal point; plus, when the sweep varies them, the
+    corner spread (:func:`plot_corner_spread`) and the Monte Carlo histogram
+    (:func:`plot_mc_histogram`) as separate PNGs."""
     from .measure import ideal_staircase, transfer_fit
 
     plt = _fig()
-    groups = list(df.groupby(["n_in", "n_out", "in_bits", "out_bits", "ideal", "corner", "temp_c"]))
-    fig, axes = plt.subplots(1, len(groups), figsize=(5.5 * len(groups), 4.5), squeeze=False)
-    for ax, (keys, g) in zip(axes[0], groups):
+    nom = _nominal(df)
+    groups = list(nom.groupby(_MVM_KEYS))[:4]
+    fig, axes = plt.subplots(2, len(groups), figsize=(5.5 * len(groups), 7), squeeze=False,
+                             sharex="col")
+    for k, (keys, g) in enumerate(groups):
         n_in, n_out, ib, ob, ideal, corner, temp = keys
+        ax, ax2 = axes[0, k], axes[1, k]
         fit = transfer_fit(g["y_ideal"], g["code"], int(ob))
         ax.scatter(g["y_ideal"], g["code"], s=12, label="simulated")
         y = np.linspace(g["y_ideal"].min() - 1, g["y_ideal"].max() + 1, 2000)
         ax.plot(y, ideal_staircase(y, int(ob)), "k-", lw=0.8, label="ideal floor staircase")
-        ax.set_xlabel("y_ideal (LSB)")
         ax.set_ylabel("code")
         ax.set_title(f"{n_in}x{n_out} in{ib}/out{ob} {'ideal' if ideal else corner} {temp:g}C\n"
                      f"gain {fit['gain']:.3f}, offset {fit['offset_lsb']:+.2f} LSB, "
-                     f"INL {fit['inl_lsb']:.2f} LSB", fontsize=9)
+                     f"INL {fit['inl_bin_lsb']:.2f} LSB", fontsize=9)
         ax.legend(fontsize=7)
+        ax2.plot(g["y_ideal"], g["code"] - ideal_staircase(g["y_ideal"], int(ob)), "o", ms=4)
+        ax2.axhline(0, color="k", lw=0.6)
+        ax2.set_xlabel("y_ideal (LSB)")
+        ax2.set_ylabel("code - floor(y_ideal) [LSB]")
+    out = [_save(plt, fig, path)]
+    varied = [c for c in ("corner", "temp_c", "vdd_v") if c in df and df[c].nunique() > 1]
+    if varied:
+        out.append(plot_corner_spread(df, path.with_name(path.stem + "_corners.png")))
+    if "seed" in df and df["seed"].nunique() > 1:
+        out.append(plot_mc_histogram(df, path.with_name(path.stem + "_mc.png")))
+    return out
+
+
+def plot_corner_spread(df, path: Path) -> Path:
+    """Code error (code - floor(y_ideal), LSB) per corner, temperature and supply: one strip of
+    points per (corner, temperature), markers per supply."""
+    from .measure import ideal_staircase
+
+    plt = _fig()
+    d = df.assign(err=df["code"] - ideal_staircase(df["y_ideal"], int(df["out_bits"].max())))
+    corners = list(dict.fromkeys(d["corner"]))
+    temps = sorted(d["temp_c"].unique())
+    vdds = sorted(d["vdd_v"].unique()) if "vdd_v" in d else [None]
+    marks = ["v", "o", "^", "s", "D"]
+    fig, ax = plt.subplots(figsize=(min(16, max(6, 1.1 * len(corners) * len(temps))), 4.8))
+    x0, ticks, labels = 0, [], []
+    for c in corners:
+        for t in temps:
+            g = d[(d["corner"] == c) & (d["temp_c"] == t)]
+            for k, v in enumerate(vdds):
+                gg = g if v is None else g[g["vdd_v"] == v]
+                if not len(gg):
+                    continue
+                jitter = (k - (len(vdds) - 1) / 2) * 0.18
+                ax.plot(np.full(len(gg), x0 + jitter), gg["err"], marks[k % len(marks)],
+                        ms=4, color=f"C{temps.index(t)}", alpha=0.8,
+                        label=(f"{v:g} V" if v is not None and c == corners[0] and t == temps[0]
+                               else None))
+            ticks.append(x0)
+            labels.append(f"{c}\n{t:g} C")
+            x0 += 1
+    ax.axhline(0, color="k", lw=0.6)
+    ax.set_xticks(ticks, labels, fontsize=7)
+    ax.set_ylabel("code - floor(y_ideal) [LSB]")
+    ax.set_title("MVM code error across corners x temperature (markers: supply)")
+    if vdds != [None]:
+        ax.legend(fontsize=7, title="supply")
+    return _save(plt, fig, path)
+
+
+def plot_mc_histogram(df, path: Path) -> Path:
+    """Monte Carlo: histogram of the code error against the target weights (code -
+    floor(y_target)) over seeds, one per (programming tolerance, mismatch sigma)."""
+    from .measure import ideal_staircase
+
+    plt = _fig()
+    d = df.assign(err=df["code"] - ideal_staircase(df["y_target"], int(df["out_bits"].max())))
+    keys = [k for k in ("prog_tol_us", "mismatch") if k in d]
+    fig, ax = plt.subplots(figsize=(6.5, 4.5))
+    lo, hi = d["err"].min() - 0.5, d["err"].max() + 0.5
+    bins = np.arange(lo, hi + 1, 1.0)
+    for k, (vals, g) in enumerate(d.groupby(keys)):
+        vals = vals if isinstance(vals, tuple) else (vals,)
+        lab = ", ".join(f"{n} {v:g}" for n, v in zip(keys, vals))
+        ax.hist(g["err"], bins=bins, histtype="step", lw=1.5,
+                label=f"{lab}: sd {g['err'].std():.2f} LSB (n={len(g)}, {g['seed'].nunique()} runs)")
+    ax.set_xlabel("code - floor(y_target) [LSB]")
+    ax.set_ylabel("count")
+    ax.set_title("Monte Carlo: MVM error against the target weights")
+    ax.legend(fontsize=7)
     return _save(plt, fig, path)
 
 
@@ -125,8 +213,12 @@ def plot_ir_drop(df, path: Path) -> Path:
 
 
 def plot_settling(df, path: Path) -> Path:
+    """Settling time vs total line conductance per wire R; per corner when corners vary."""
     plt = _fig()
-    fig, ax = plt.subplots(figsize=(6, 4.5))
+    by_corner = "corner" in df and df["corner"].nunique() > 1
+    fig, axes = plt.subplots(1, 2 if by_corner else 1, figsize=(11 if by_corner else 6, 4.5),
+                             squeeze=False)
+    ax = axes[0, 0]
     g = df.groupby(["rows", "g_cell_us", "wire_r_ohm_per_um"])["t_settle_s"].max().reset_index()
     g["g_sum_us"] = g["rows"] * g["g_cell_us"]
     for (wr,), gg in g.groupby(["wire_r_ohm_per_um"]):
@@ -136,14 +228,68 @@ def plot_settling(df, path: Path) -> Path:
     ax.set_ylabel("settling time [ns]")
     ax.set_title("floating-line settling vs total conductance")
     ax.legend(fontsize=7)
+    if by_corner:
+        ax = axes[0, 1]
+        c = df.groupby(["corner", "rows", "g_cell_us"])["t_settle_s"].max().reset_index()
+        corners = list(dict.fromkeys(df["corner"]))
+        confs = list(c.groupby(["rows", "g_cell_us"]).groups)
+        w = 0.8 / len(confs)
+        for k, (rows, gc) in enumerate(confs):
+            v = [c[(c.corner == cn) & (c.rows == rows) & (c.g_cell_us == gc)]["t_settle_s"].max()
+                 for cn in corners]
+            ax.bar(np.arange(len(corners)) + k * w, np.array(v) * 1e9, w,
+                   label=f"{rows} rows x {gc:g} uS")
+        ax.set_xticks(np.arange(len(corners)) + 0.4 - w / 2, corners)
+        ax.set_ylabel("settling time [ns]")
+        ax.set_title("settling per corner (access FET Ron)")
+        ax.legend(fontsize=7)
+    return _save(plt, fig, path)
+
+
+def plot_write_verify(df, path: Path) -> Path:
+    """Read conductance after each pulse per target (band +-tol shaded), and pulses needed."""
+    plt = _fig()
+    fig, ax = plt.subplots(1, 2, figsize=(12, 4.8))
+    keys = ["scheme", "v_wl_set_v", "target_us", "g_init_us", "tol_us", "corner", "temp_c"]
+    summ = []
+    groups = sorted(df.groupby(keys), key=lambda kv: (kv[0][0] != "wl_compliance", kv[0]))
+    for k, (vals, g) in enumerate(groups):
+        scheme, wl, tgt, g0, tol, corner, temp = vals
+        g = g.sort_values("pulse")
+        col = f"C{k % 10}"
+        what = "WL ladder" if scheme == "wl_compliance" else f"facts, WL {wl:g} V"
+        ax[0].plot(g["pulse"], g["g_read_us"], "-", lw=1, color=col,
+                   label=f"{tgt:g} uS ({what}, {corner}, {temp:g} C)")
+        ax[0].plot(g["pulse"].iloc[-1:], g["g_read_us"].iloc[-1:], "o", color=col, ms=4)
+        rs = g[g["op"] == "reset"]
+        ax[0].plot(rs["pulse"], rs["g_read_us"], "x", color=col, ms=5)
+        ax[0].axhspan(tgt - tol, tgt + tol, color=col, alpha=0.12)
+        last = g["g_read_us"].iloc[-1]
+        summ.append((f"{tgt:g}" + ("" if scheme == "wl_compliance" else f"\nfacts\nWL {wl:g}"),
+                     int(g["pulse"].max()), abs(last - tgt) <= tol + 1e-12))
+    ax[0].set_yscale("log")
+    ax[0].set_xlabel("pulse # (x: RESET, dot: last)")
+    ax[0].set_ylabel("verify read conductance [uS]")
+    ax[0].set_title("write-verify trajectories (band: target +- tol)")
+    ax[0].legend(fontsize=6)
+    x = np.arange(len(summ))
+    ax[1].bar(x, [p for _, p, _ in summ], color=["C2" if ok else "C3" for *_, ok in summ])
+    ax[1].set_xticks(x, [lab for lab, *_ in summ], fontsize=7)
+    ax[1].set_xlabel("target [uS]")
+    ax[1].set_ylabel("pulses (green: converged, red: not)")
+    ax[1].set_title("pulses needed")
     return _save(plt, fig, path)
 
 
 PLOTS = {"adc_transfer": plot_adc_transfer, "ir_drop": plot_ir_drop, "settling": plot_settling,
          "cell_iv": plot_cell_iv, "mvm_transfer": plot_mvm_transfer, "energy_per_mac": plot_energy,
-         "set_reset": plot_set_reset}
+         "set_reset": plot_set_reset, "write_verify": plot_write_verify}
 
 
-def plot_kind(kind: str, df, path: Path) -> Path | None:
+def plot_kind(kind: str, df, path: Path) -> list[Path]:
+    """The PNGs of one kind's table (``path`` and, for some kinds, ``<stem>_<view>.png``)."""
     fn = PLOTS.get(kind)
-    return fn(df, Path(path)) if fn and len(df) else None
+    if not fn or not len(df):
+        return []
+    out = fn(df, Path(path))
+    return list(out) if isinstance(out, (list, tuple)) else [out]

@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from .. import assumptions
 from ..errors import InputError
 from ..tech.sky130 import CORNERS
 
@@ -75,6 +76,7 @@ KINDS: dict[str, tuple[Param, ...]] = {
         Param("batch", "batch", int, 4, lo=1, hi=1024),
         Param("vdd_v", "vdd_v", float, 1.8, lo=1.2, hi=1.98),
         Param("prog_tol_us", "prog_tol_us", float, 1.0, lo=0.0, hi=10.0),
+        Param("mismatch", "mismatch", float, 0.0, lo=0.0, hi=10.0),  # x PDK Pelgrom sigma
         Param("seeds", "seed", int, 0, lo=0, hi=2**32 - 1),
     ),
     "energy_per_mac": (
@@ -117,6 +119,23 @@ KINDS: dict[str, tuple[Param, ...]] = {
         Param("n_pulses", "n_pulses", int, 6, lo=1, hi=64),
         Param("width_s", "width_s", float, 1e-6, lo=1e-9, hi=1e-3),
         Param("r_series_ohm", "r_series_ohm", float, 100e3, lo=1.0, hi=1e9),
+    ),
+    "write_verify": (
+        Param("scheme", "scheme", str, "wl_compliance", choices=("wl_compliance", "facts")),
+        Param("g_init_us", "g_init_us", float, assumptions.value("wv_g_init_s") * 1e6,
+              lo=0.31, hi=95.0),
+        Param("tol_us", "tol_us", float, 1.0, lo=0.05, hi=10.0),
+        Param("v_set_max_v", "v_set_max_v", float, 3.3, lo=1.2, hi=5.0),
+        Param("v_wl_set_v", "v_wl_set_v", float, 2.5, lo=0.5, hi=5.0),
+        Param("v_wl_set_start_v", "v_wl_set_start_v", float,
+              assumptions.value("wv_wl_set_start_v"), lo=0.3, hi=5.0),
+        Param("v_wl_set_step_v", "v_wl_set_step_v", float, assumptions.value("wv_wl_set_step_v"),
+              lo=0.005, hi=1.0),
+        Param("width_s", "width_s", float, 1e-6, lo=1e-9, hi=1e-4),
+        Param("max_pulses", "max_pulses", int, 400, lo=1, hi=5000),
+        Param("corner", "corner", str, "tt", choices=CORNERS),
+        Param("temp_c", "temp_c", float, 27.0, lo=-55, hi=150),
+        Param("targets_us", "target_us", float, lo=0.5, hi=95.0),
     ),
 }
 
@@ -214,3 +233,6 @@ def load_spec(path: str | Path) -> SweepSpec:
     except (OSError, UnicodeDecodeError) as exc:
         raise InputError(f"cannot read sweep spec {p}: {exc}") from None
     return parse_spec(text, str(p))
+
+
+from . import kinds_fit  # noqa: E402,F401  registers the fit sweep kinds (pycim fit)

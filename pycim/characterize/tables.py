@@ -62,9 +62,7 @@ def write_outputs(rep, plots: bool = True) -> list[Path]:
         if plots:
             from .plots import plot_kind
 
-            png = plot_kind(kind, df, out / f"{kind}.png")
-            if png:
-                files.append(png)
+            files.extend(plot_kind(kind, df, out / f"{kind}.png"))
     s = summary_table(rep.results)
     files.append(atomic_write_text(out / "summary.csv", s.to_csv(index=False)))
     meta = {"points": len(rep.results), "cached": rep.count("cached"),

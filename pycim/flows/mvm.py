@@ -75,7 +75,7 @@ class MvmRequest:
     #: transient's RC reduction, see :class:`pycim.netlist.array.WireSpec`)
     wire_segment_cells: int = 1
     #: transistor mismatch for Monte Carlo, in multiples of the PDK's Pelgrom sigma (0 = off):
-    #: a per-instance delvto on every SKY130 FET, seeded by ``seed`` (pycim.characterize.mismatch)
+    #: a per-instance delvto on every SKY130 FET, seeded by ``seed`` (pycim.netlist.mismatch)
     mismatch: float = 0.0
 
     def __post_init__(self) -> None:
@@ -285,7 +285,7 @@ def run_mvm(req: MvmRequest, progress: bool = True, waveforms: dict | None = Non
     for b in tqdm(range(req.x.shape[0]), desc="mvm", unit="vector", disable=not progress):
         c, nodes, src = build_circuit(req, g_phys, planes[b], spec, sched)
         if req.mismatch > 0:
-            from ..characterize.mismatch import apply_mismatch
+            from ..netlist.mismatch import apply_mismatch
 
             apply_mismatch(c, req.seed, req.mismatch)
         res = engine.run(c, Tran(1e-9, sched.t_stop, MAX_STEP_S), temp_c=req.temp_c,

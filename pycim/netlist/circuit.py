@@ -134,6 +134,9 @@ class Mosfet:
         number(self.w_m, f"{self.name} width", lo=0.0, lo_open=True, hi=1e-3)
         number(self.l_m, f"{self.name} length", lo=0.0, lo_open=True, hi=1e-3)
         param_text(tuple(self.params))
+        for k, v in self.params:  # threshold shift (corner or Monte Carlo mismatch), volts
+            if k.lower() == "delvto":
+                number(v, f"{self.name} delvto", lo=-1.0, hi=1.0)
 
 
 @dataclass(frozen=True)
@@ -181,6 +184,7 @@ class Circuit:
         self.header = tuple(_comment(h, "header line") for h in self.header)
         self._names: set[str] = {e.name.lower() for e in self.elements}
         self._streams: list[Callable[[], Iterable[Element]]] = []
+        self._maps: list[Callable[[Element], Element]] = []
 
     def add_model(self, model: Model) -> Model:
         old = self.models.get(model.name)
@@ -210,15 +214,34 @@ class Circuit:
         """Add elements produced lazily by ``make()`` at emission time."""
         self._streams.append(make)
 
+    def map_elements(self, fn: Callable[[Element], Element]) -> None:
+        """Pass every element, eager or streamed, through ``fn`` at emission (e.g. per-instance
+        mismatch: a Mosfet with a ``delvto``). ``fn`` must keep the element's type, name and
+        model; the original elements are not changed."""
+        self._maps.append(fn)
+
+    def _mapped(self, e: Element) -> Element:
+        for fn in self._maps:
+            new = fn(e)
+            if type(new) is not type(e) or new.name != e.name \
+                    or getattr(new, "model", None) != getattr(e, "model", None):
+                raise InputError(f"{e.name}: an element map changed its type, name or model")
+            e = new
+        return e
+
     def iter_elements(self) -> Iterator[Element]:
-        """All elements in order: eager ones, then each stream (checked as they come)."""
-        yield from self.elements
+        """All elements in order: eager ones, then each stream (checked as they come), each
+        through the :meth:`map_elements` functions."""
+        if self._maps:
+            yield from map(self._mapped, self.elements)
+        else:
+            yield from self.elements
         if self._streams:
             names = set(self._names)
             for make in self._streams:
                 for e in make():
                     self._check(e, names)
-                    yield e
+                    yield self._mapped(e) if self._maps else e
 
     @property
     def osdi_files(self) -> list[Path]:

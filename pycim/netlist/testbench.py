@@ -110,3 +110,71 @@ def pulse_train(train: PulseTrain, gap_init_m: float,
           Resistor("R1", "in", "te", train.r_series_ohm),
           VaDevice("N1", ("te", "0"), RRAM_MODEL, (("gap_init", float(gap_init_m)),)))
     return c
+
+
+@dataclass(frozen=True)
+class CellPulse:
+    """One programming pulse on a 1T1R cell, then a verify read (write-verify step).
+
+    The cell is BL -> RRAM (top electrode on BL) -> node ``m`` -> access NFET (gate WL) -> SL.
+    During the pulse (``edge_s`` ramps, ``width_s`` flat top) the sources hold ``v_bl_v``,
+    ``v_sl_v``, ``v_wl_v``: SET is BL high, SL 0 (the FET is the current compliance, set by the
+    WL); RESET is SL high, BL 0 (the FET is a source follower, WL high). After ``gap_s`` at 0 V
+    the read puts ``v_read_v`` on BL with the WL at ``v_wl_read_v`` for ``read_s``.
+    """
+
+    v_bl_v: float
+    v_sl_v: float
+    v_wl_v: float
+    width_s: float = 1e-6
+    edge_s: float = 10e-9
+    gap_s: float = 50e-9
+    read_s: float = 200e-9
+    v_read_v: float = rram.V_READ_DEFAULT_V
+    v_wl_read_v: float = 3.3
+
+    def __post_init__(self) -> None:
+        for f in ("v_bl_v", "v_sl_v"):
+            number(getattr(self, f), f, lo=0.0, hi=5.5)
+        number(self.v_wl_v, "v_wl_v", lo=0.0, hi=5.5)
+        number(self.v_wl_read_v, "v_wl_read_v", lo=0.0, lo_open=True, hi=5.5)
+        for f in ("width_s", "edge_s", "gap_s", "read_s"):
+            number(getattr(self, f), f, lo=0.0, lo_open=True, hi=1e-3)
+        number(self.v_read_v, "v_read_v", lo=0.0, lo_open=True, hi=1.0)
+
+    def _t(self) -> tuple[float, ...]:
+        e, t1 = self.edge_s, self.gap_s
+        t2, t3 = t1 + e + self.width_s, t1 + 2 * e + self.width_s
+        t4 = t3 + self.gap_s
+        return t1, t2, t3, t4, t4 + 2 * e + self.read_s
+
+    @property
+    def stop_s(self) -> float:
+        return self._t()[4] + self.gap_s
+
+    def read_window_s(self) -> tuple[float, float]:
+        """Flat top of the verify read (the middle 80 %)."""
+        t4 = self._t()[3] + self.edge_s
+        return t4 + 0.1 * self.read_s, t4 + 0.9 * self.read_s
+
+    def pwl(self, v_pulse: float, v_read: float) -> tuple[tuple[float, float], ...]:
+        t1, t2, t3, t4, t5 = self._t()
+        e = self.edge_s
+        return ((0.0, 0.0), (t1, 0.0), (t1 + e, v_pulse), (t2, v_pulse), (t3, 0.0), (t4, 0.0),
+                (t4 + e, v_read), (t5 - e, v_read), (t5, 0.0), (self.stop_s, 0.0))
+
+
+def cell_1t1r_pulse(pulse: CellPulse, gap_init_m: float, access_card,
+                    params: rram.RramParams = rram.DEFAULT_PARAMS) -> Circuit:
+    """``VBL`` (node ``bl``) -> cell ``N1`` -> node ``m`` -> access FET ``M1`` (gate ``wl``,
+    source ``sl``, bulk 0). ``access_card``: a :class:`pycim.tech.sky130.FetCard`."""
+    number(gap_init_m, "gap_init_m", lo=params.gap_min_m, hi=params.gap_max_m)
+    c = Circuit("pycim 1T1R write-verify pulse")
+    c.add_model(rram_model(params))
+    c.add_model(access_card.model())
+    c.add(VSource("VBL", "bl", "0", pwl=pulse.pwl(pulse.v_bl_v, pulse.v_read_v)),
+          VSource("VSL", "sl", "0", pwl=pulse.pwl(pulse.v_sl_v, 0.0)),
+          VSource("VWL", "wl", "0", pwl=pulse.pwl(pulse.v_wl_v, pulse.v_wl_read_v)),
+          VaDevice("N1", ("bl", "m"), RRAM_MODEL, (("gap_init", float(gap_init_m)),)),
+          access_card.mosfet("M1", "m", "wl", "sl", "0"))
+    return c

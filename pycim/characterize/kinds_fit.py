@@ -1,0 +1,85 @@
+"""Sweep kinds whose tables feed ``pycim fit`` (:mod:`pycim.fit`).
+
+``mvm_fit``: transistor-level MVMs (the ``pycim mvm`` SPICE flow) on seeded random problems,
+recording everything a compact model needs per vector: the settled line voltage and its closed
+form per plane and output, the per-output conductance sum, the output code, the closed form in
+code units, and the energy per group. Rows carry a ``record`` column: ``line`` (vector, output,
+plane), ``code`` (vector, output), ``energy`` (vector).
+
+The problem (weights, inputs, programmed conductances) is a pure function of the point
+(:func:`problem`), so the fit recomputes the conductances rather than storing n_in x n_out
+matrices in the tables.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ..tech.sky130 import CORNERS
+from .spec import KINDS, Param
+
+PARAMS = {
+    "mvm_fit": (
+        Param("n_in", "n_in", int, lo=1, hi=128),
+        Param("n_out", "n_out", int, lo=1, hi=256),
+        Param("in_bits", "in_bits", int, 4, lo=1, hi=8),
+        Param("out_bits", "out_bits", int, 6, lo=1, hi=8),
+        Param("w_scale", "w_scale", float, 1.0, lo=0.0, hi=1.0),
+        Param("corner", "corner", str, "tt", choices=CORNERS),
+        Param("temp_c", "temp_c", float, 27.0, lo=-55, hi=150),
+        Param("batch", "batch", int, 2, lo=1, hi=64),
+        Param("seeds", "seed", int, 0, lo=0, hi=2**32 - 1),
+    ),
+}
+
+
+def problem(p: dict):
+    """(w, x) of an ``mvm_fit`` point: weights uniform in [-w_scale, w_scale], inputs uniform
+    over the signed in_bits range (0/1 for 1 bit); seeded by ``seed``."""
+    rng = np.random.default_rng([p["seed"], 7])
+    w = p["w_scale"] * rng.uniform(-1.0, 1.0, (p["n_in"], p["n_out"]))
+    lim = 1 if p["in_bits"] == 1 else 2 ** (p["in_bits"] - 1) - 1
+    x = rng.integers(0 if p["in_bits"] == 1 else -lim, lim + 1, (p["batch"], p["n_in"]))
+    return w, x
+
+
+def mvm_fit(p: dict) -> dict:
+    from ..flows.mvm import MvmRequest, run_mvm
+
+    w, x = problem(p)
+    outs = []
+    for b in range(x.shape[0]):  # one run per vector: per-vector energy (array part varies)
+        req = MvmRequest(w, x[b:b + 1], in_bits=p["in_bits"], out_bits=p["out_bits"],
+                         corner=p["corner"], temp_c=p["temp_c"], seed=p["seed"])
+        outs.append(run_mvm(req, progress=False))
+    out = outs[0]
+    gp, gn = np.asarray(out["g_pos_s"]), np.asarray(out["g_neg_s"])
+    g_sum = (gp + gn).sum(axis=0)
+    vs = np.concatenate([np.asarray(o["v_settled_v"]) for o in outs])  # (batch, planes, n_out)
+    vi = np.concatenate([np.asarray(o["y_ideal_planes_v"]) for o in outs])
+    code = np.concatenate([np.asarray(o["code"]) for o in outs])
+    y = np.concatenate([np.asarray(o["y_ideal"]) for o in outs])
+    rows = []
+    for b in range(vs.shape[0]):
+        for j in range(vs.shape[2]):
+            for k in range(vs.shape[1]):
+                rows.append({"record": "line", "vector": b, "output": j, "plane": k,
+                             "v_settled_v": float(vs[b, k, j]), "v_ideal_v": float(vi[b, k, j]),
+                             "g_sum_s": float(g_sum[j])})
+            rows.append({"record": "code", "vector": b, "output": j, "code": int(code[b, j]),
+                         "y_ideal": float(y[b, j]), "g_sum_s": float(g_sum[j])})
+        e = outs[b]["energy_j"]
+        rows.append({"record": "energy", "vector": b,
+                     **{f"e_{k}_j": float(e.get(k, 0.0))
+                        for k in ("array", "drivers", "wordlines", "neuron", "total")}})
+    err = code - np.floor(y)
+    return {"rows": rows, "summary": {
+        "rms_err_vs_floor_lsb": float(np.sqrt(np.mean(err ** 2))),
+        "mean_err_vs_floor_lsb": float(np.mean(err)),
+        "energy_per_mvm_j": float(np.mean([o["energy_j"]["total"] for o in outs])),
+        "latency_s": float(out["latency_s"]),
+        "wall_s": float(sum(o["wall_s"] for o in outs))}}
+
+
+COMPUTE_FIT = {"mvm_fit": mvm_fit}
+KINDS.update(PARAMS)

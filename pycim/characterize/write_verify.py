@@ -1,0 +1,180 @@
+"""Write-verify programming of one 1T1R cell (SKY130 5 V access FET + ``rram_spku``) in ngspice.
+
+Each pulse is one short transient (:func:`pycim.netlist.testbench.cell_1t1r_pulse`: the pulse,
+then a verify read at ``v_read_v`` with the WL at ``v_wl_read_v``); the gap at its end is the
+next pulse's initial gap. The verify compares the cell's read conductance (cell current over
+the simulated cell voltage during the read) with the target.
+
+Two schemes:
+
+``facts``
+    The authors' pulse scheme as given (shared/neurram_facts.md): SET = BL pulse stepped from
+    1.2 V in 0.1 V steps up to ``v_set_max_v`` with the WL at ``v_wl_set_v`` (2.5-3.0 V);
+    RESET = SL pulse stepped the same way with the WL at 5 V; 1 us pulses; a SET below the
+    band, a RESET above it, each ladder restarting when the direction changes.
+``wl_compliance``
+    The same BL ladder (1.2 V -> ``v_set_max_v``, 0.1 V) as the fine control, inside an outer
+    ladder of WL compliance levels from ``v_wl_set_start_v`` in ``v_wl_set_step_v`` steps (the
+    BL ladder restarts at each level). An overshoot is RESET back (WL 5 V, SL ladder as above)
+    and the SET restarts at the WL level it overshot at with half the BL step.
+
+Why the second scheme (measured, tt, 27 C, 1 um x 0.5 um nfet_g5v0d10v5): the model's SET
+runs at ~0.45 V across the cell with a positive feedback (the field factor gamma grows as the gap
+shrinks), so the only limit is the FET's current. At WL 2.5 V that is hundreds of uA and one
+1 us pulse at BL 1.2 V takes a 0.3 uS cell to the gap bound (99.9 uS read); its RESET is as
+abrupt (any SL pulse >= 0.5 V at WL 5 V ends at the other bound, 0.30 uS). The facts' loop then
+toggles between the two bounds. Shorter pulses do not help the SET: 100, 20 and 5 ns flat tops
+(10 ns edges) at WL 2.5 V still end at 99.9 uS, and a SL 1.2 V RESET at 0.30 uS.
+With the WL near threshold the FET limits the SET current to
+uA: a single pulse from the reset state reaches 1.7 / 8.2 / 23.9 / 48 uS at WL 0.80 / 0.90 /
+1.00 / 1.10 V (BL 1.2 V), and stepping BL 1.2 -> 4.0 V at one WL level raises the result ~2x
+in increments of <= ~1 uS (saturation current grows with V_DS), finer than the +-1 uS band.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from .. import assumptions
+from ..errors import InputError
+from ..netlist.validate import number
+
+A = assumptions.value
+
+SCHEMES = ("wl_compliance", "facts")
+
+
+@dataclass(frozen=True)
+class WriteVerifyScheme:
+    """Pulse scheme and loop limits (volts, seconds, siemens)."""
+
+    scheme: str = "wl_compliance"
+    v_set_start_v: float = 1.2
+    v_set_step_v: float = 0.1
+    v_set_max_v: float = 3.3  # facts: 3.3-4.0 V
+    v_wl_set_v: float = 2.5  # facts scheme: fixed SET WL
+    v_wl_set_start_v: float = A("wv_wl_set_start_v")  # wl_compliance: first compliance level
+    v_wl_set_step_v: float = A("wv_wl_set_step_v")
+    v_wl_set_max_v: float = 3.0
+    v_reset_start_v: float = 1.2
+    v_reset_step_v: float = 0.1
+    v_reset_max_v: float = 4.0
+    v_wl_reset_v: float = 5.0
+    width_s: float = 1e-6
+    tol_s: float = 1e-6
+    max_pulses: int = 400
+    v_read_v: float = A("v_read_v")
+    v_wl_read_v: float = A("v_wl_read_v")
+
+    def __post_init__(self) -> None:
+        if self.scheme not in SCHEMES:
+            raise InputError(f"scheme must be one of {', '.join(SCHEMES)}, got {self.scheme!r}")
+        for k in ("v_set_start_v", "v_set_max_v", "v_reset_start_v", "v_reset_max_v",
+                  "v_wl_set_v", "v_wl_set_start_v", "v_wl_set_max_v", "v_wl_reset_v"):
+            number(getattr(self, k), k, lo=0.0, lo_open=True, hi=5.5)
+        for k in ("v_set_step_v", "v_reset_step_v", "v_wl_set_step_v"):
+            number(getattr(self, k), k, lo=1e-3, hi=1.0)
+        if self.v_set_max_v < self.v_set_start_v or self.v_reset_max_v < self.v_reset_start_v:
+            raise InputError("v_set_max_v / v_reset_max_v must not be below the start voltage")
+        number(self.width_s, "width_s", lo=1e-9, hi=1e-4)
+        number(self.tol_s, "tol_s", lo=1e-8, hi=10e-6)
+        if isinstance(self.max_pulses, bool) or not isinstance(self.max_pulses, int) \
+                or not 1 <= self.max_pulses <= 5000:
+            raise InputError(f"max_pulses must be an integer in 1..5000, got {self.max_pulses!r}")
+
+
+@dataclass
+class _Step:
+    pulse: int
+    op: str  # read, set, reset
+    v_bl_v: float
+    v_sl_v: float
+    v_wl_v: float
+    g_cell_s: float
+    g_1t1r_s: float
+    gap_m: float
+
+
+class _Cell:
+    """One simulated cell: apply a pulse, return the verify read."""
+
+    def __init__(self, gap_m: float, corner: str, temp_c: float, s: WriteVerifyScheme):
+        from ..netlist.array import AccessSpec
+        from ..sim import NgspiceEngine
+
+        self.gap_m, self.temp_c, self.s = gap_m, temp_c, s
+        self.card = AccessSpec(corner=corner).card()
+        self.engine = NgspiceEngine(timeout_s=120)
+
+    def apply(self, v_bl: float, v_sl: float, v_wl: float) -> tuple[float, float]:
+        from ..netlist.testbench import CellPulse, cell_1t1r_pulse
+        from ..sim import Tran
+        from ..tech import rram
+
+        p = CellPulse(v_bl, v_sl, v_wl, width_s=self.s.width_s, v_read_v=self.s.v_read_v,
+                      v_wl_read_v=self.s.v_wl_read_v)
+        step = min(5e-9, p.width_s / 20)
+        res = self.engine.run(cell_1t1r_pulse(p, self.gap_m, self.card),
+                              Tran(step / 2, p.stop_s, step), temp_c=self.temp_c)
+        t = res["time"]
+        gap = float(self.gap_m + 1e-9 * res["n1.gx"][-1])
+        p0 = rram.DEFAULT_PARAMS
+        self.gap_m = float(np.clip(gap, p0.gap_min_m, p0.gap_max_m))
+        a, b = p.read_window_s()
+        m = (t >= a) & (t <= b)
+        i_cell = float(np.mean(-res["i(vbl)"][m]))
+        v_cell = float(np.mean(res["bl"][m] - res["m"][m]))
+        return i_cell / v_cell, i_cell / p.v_read_v
+
+
+def write_verify(target_s: float, g_init_s: float, scheme: WriteVerifyScheme = WriteVerifyScheme(),
+                 corner: str = "tt", temp_c: float = 27.0) -> dict:
+    """Program one cell from read conductance ``g_init_s`` towards ``target_s``.
+
+    Returns ``{"steps": [per pulse: op, voltages, read G], "converged", "pulses", "n_set",
+    "n_reset", "g_final_s", "err_s", "overshoots"}``; step 0 is the initial verify read.
+    """
+    from ..tech import rram
+
+    s = scheme
+    number(target_s, "target_s", lo=0.0, lo_open=True, hi=1e-3)
+    gap0 = float(rram.gap_for_conductance_m(g_init_s, s.v_read_v))
+    cell = _Cell(gap0, corner, temp_c, s)
+    g, g11 = cell.apply(0.0, 0.0, 0.0)  # initial verify read, no pulse
+    steps = [_Step(0, "read", 0.0, 0.0, 0.0, g, g11, cell.gap_m)]
+    wl = s.v_wl_set_v if s.scheme == "facts" else s.v_wl_set_start_v
+    bl_step = s.v_set_step_v
+    v_set, v_reset = s.v_set_start_v, s.v_reset_start_v
+    overshoots, last = 0, "read"
+    eps = 1e-9
+    while abs(g - target_s) > s.tol_s and len(steps) <= s.max_pulses:
+        if g < target_s - s.tol_s:
+            if last == "reset":
+                v_set = s.v_set_start_v
+            g, g11 = cell.apply(v_set, 0.0, wl)
+            steps.append(_Step(len(steps), "set", v_set, 0.0, wl, g, g11, cell.gap_m))
+            last = "set"
+            v_set = round(v_set + bl_step, 6)
+            if v_set > s.v_set_max_v + eps:
+                v_set = s.v_set_start_v
+                if s.scheme == "wl_compliance":
+                    wl = min(round(wl + s.v_wl_set_step_v, 6), s.v_wl_set_max_v)
+        else:
+            if last == "set":
+                overshoots += 1
+                v_reset = s.v_reset_start_v
+                if s.scheme == "wl_compliance":  # refine: same WL level, half the BL step
+                    bl_step = max(bl_step / 2, 1e-3)
+            g, g11 = cell.apply(0.0, v_reset, s.v_wl_reset_v)
+            steps.append(_Step(len(steps), "reset", 0.0, v_reset, s.v_wl_reset_v, g, g11,
+                               cell.gap_m))
+            last = "reset"
+            v_reset = min(round(v_reset + s.v_reset_step_v, 6), s.v_reset_max_v)
+    ops = [st.op for st in steps]
+    return {"steps": steps, "converged": bool(abs(g - target_s) <= s.tol_s),
+            "pulses": len(steps) - 1, "n_set": ops.count("set"), "n_reset": ops.count("reset"),
+            "g_final_s": g, "g_1t1r_final_s": g11, "err_s": g - target_s,
+            "overshoots": overshoots, "v_wl_final_v": steps[-1].v_wl_v,
+            "v_pulse_final_v": max(steps[-1].v_bl_v, steps[-1].v_sl_v)}
