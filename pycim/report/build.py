@@ -1,0 +1,256 @@
+"""``pycim report``: numbers (``report.json``) and a self-contained HTML page with embedded plots.
+
+:func:`build_numbers` turns the verified report sweep into every number the report shows, with
+the paper's numbers beside them; :func:`write_report` adds plots and writes both files atomically.
+Nothing here types a number: simulated values come from the results tables (and the energy
+model fitted to them), paper values from :mod:`pycim.report.paper`, assumptions from
+:mod:`pycim.assumptions`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import time
+from pathlib import Path
+
+from .. import __version__, assumptions, toolchain
+from ..errors import InputError
+from ..netlist.writer import atomic_write_text
+from . import data, paper
+from .sensitivity import sensitivity
+
+SCHEMA = "pycim.report/1"
+DEFAULT_RESULTS = toolchain.ROOT / "characterization" / "results" / "report"
+SPEC = toolchain.ROOT / "characterization" / "report.toml"
+BITS = tuple(range(1, 9))
+BREAKDOWN_BITS = 4  # the top-level breakdown: 4-bit inputs, 6-bit outputs (paper's typical)
+
+#: what the simulation is and the chip was, beyond the numeric assumptions
+PROCESS_NOTES = (
+    ("process", "chip: 130 nm CMOS with monolithically integrated HfOx RRAM (paper); simulation: "
+     "SkyWater SKY130 open PDK (flat BSIM4 cards from the PDK's binned models), tt corner, 27 C"),
+    ("access device", "chip: its 1T1R access FET is not published; simulation: SKY130 5 V "
+     "nfet_g5v0d10v5 (thick oxide, survives the 5 V RESET WL), W/L from pycim.assumptions"),
+    ("RRAM", "chip: measured HfOx cells; simulation: Stanford-PKU compact model with NeuRRAM-like "
+     "parameters, weights mapped to 1-40 uS with +-1 uS write-verify error"),
+    ("neuron", "chip: the paper describes the sample / integrate / charge-decrement cycle but not "
+     "the amplifier; simulation: a two-stage Miller OTA biased statically for the whole MVM"),
+    ("ADC width", "paper: outputs are inputs + 2 bits (9, 10 bits at 7, 8-bit inputs); "
+     "simulation: the neuron's ADC has 1-8 bits, so 6-8-bit inputs convert to 8 bits"),
+    ("input scheme", "paper: inputs wider than 4 bits may run two-phase (two slices, shift-add); "
+     "simulation: one-phase throughout (n-bit input: 2^(n-1) - 1 integration windows)"),
+    ("chip level", "simulation: 48 independent cores, no chip-level I/O, controller or clock tree "
+     "(energy per MAC of the chip = that of a core)"),
+)
+
+
+def _k(b) -> str:
+    return str(int(b))
+
+
+def _display_path(p: Path) -> str:
+    """``p`` relative to the repository root when it lies inside it (portable report.json)."""
+    try:
+        return str(Path(p).resolve().relative_to(toolchain.ROOT.resolve()))
+    except ValueError:
+        return str(p)
+
+
+def _manifest_digest(results_dir: Path) -> str:
+    return hashlib.sha256((Path(results_dir) / "manifest.json").read_bytes()).hexdigest()
+
+
+def explain(b: int, core: dict, pap_bd: dict[str, float], pap_lat: float,
+            t_window_s: float) -> str:
+    """A short, number-driven explanation of the sim/paper gap at ``b`` input bits: each paper
+    group's sim/paper ratio, the reason for the large ones, and the scheme differences."""
+    macs = core["macs"]
+    sim_fj_op = {k: sum(core["energy_j"][g] for g in grp) / macs / paper.OPS_PER_MAC * 1e15
+                 for k, (_, grp) in paper.PAPER_GROUPS.items()}
+    extra = {k: sim_fj_op[k] - pap_bd[k] for k in sim_fj_op}
+    tot_extra = sum(extra.values())
+    order = sorted(extra, key=lambda k: -abs(extra[k]))
+    names = {"neuron": "neuron", "wl_switching": "word-line", "input_pulses": "input-pulse"}
+    v = paper.VOLTAGES
+    wl_sim = assumptions.value("v_wl_read_v")
+    wl_pap = v["v_wl_high_v"].value - v["v_wl_low_v"].value
+    t_win = t_window_s
+    t_read = paper.TIMING["t_read_pulse_s"].value
+    g_cell = data.mean_pair_conductance_s() / 2
+    why = {
+        "neuron": "the simulated two-stage OTA draws its bias for the whole MVM (static power "
+                  "x latency; pycim.assumptions neuron_ibias_a)",
+        "wl_switching": f"the simulated WL swings 0 <-> {wl_sim:g} V (v_wl_read_v) against the "
+                        f"chip's {v['v_wl_low_v'].value:g} <-> {v['v_wl_high_v'].value:g} V: "
+                        f"(swing ratio)^2 = {(wl_sim / wl_pap) ** 2:.1f} per unit capacitance",
+        "input_pulses": (
+            f"the cells conduct for the whole {t_win * 1e9:.0f} ns sampling window "
+            f"(neuron_t_sample_s) against the chip's {t_read * 1e9:.0f} ns read pulse, at a "
+            f"mean {g_cell * 1e6:.1f} uS per cell (g_min_s..g_max_s)"
+            if sim_fj_op["input_pulses"] > pap_bd["input_pulses"] else
+            f"cells see v_read = {assumptions.value('v_read_v'):g} V, the paper labels its "
+            f"input pulses {v['v_read_label_v'].value:g} V"),
+    }
+    parts = []
+    for k in order:
+        r = sim_fj_op[k] / pap_bd[k]
+        s = (f"{names[k]} {sim_fj_op[k]:.1f} vs {pap_bd[k]:.1f} fJ/op (x{r:.2g}, "
+             f"{100 * extra[k] / tot_extra:.0f} % of the gap)")
+        if r > 2 or r < 0.5:
+            s += f": {why[k]}"
+        parts.append(s)
+    lat_r = core["latency_s"] / pap_lat
+    parts.append(f"latency {core['latency_s'] * 1e6:.2f} vs {pap_lat * 1e6:.2f} us "
+                 f"(x{lat_r:.2f})")
+    if b >= 7:
+        parts.append("the paper runs two-phase here (two input slices, shift-added), the "
+                     f"simulation one-phase: {2 ** (b - 1) - 1} integration windows")
+    elif b >= 5:
+        parts.append("compared with the paper's one-phase value")
+    if paper.OUT_BITS[b] > core["out_bits"]:
+        parts.append(f"the simulated ADC converts {core['out_bits']} bits, the paper "
+                     f"{paper.OUT_BITS[b]}")
+    return "; ".join(parts)
+
+
+def build_numbers(results_dir=None) -> dict:
+    """Every number of the report from the verified results in ``results_dir``."""
+    rdir = Path(results_dir) if results_dir is not None else DEFAULT_RESULTS
+    df = data.load_energy_table(rdir)
+    fit = data.fit_energy_model(df)
+    measured = data.measured_rows(df)
+    core = {b: data.core_point(fit, b) for b in BITS}
+    chip = {b: data.chip_point(core[b]) for b in BITS}
+    bd_sim = {b: data.paper_breakdown(core[b]["energy_j"]) for b in BITS}
+    pap_bd_fj = {b: {g: v.value for g, v in paper.BREAKDOWN_FJ_PER_OP[b].items()} for b in BITS}
+    pap_lat = {b: paper.latency_per_mvm_s(b) for b in BITS}
+
+    def ratio(a, p):
+        return a / p
+
+    comparisons = []
+    for b in BITS:
+        c, h = core[b], chip[b]
+        rows = [
+            ("tops_per_w", h["tops_per_w"], paper.TOPS_PER_W[b], "chip (= core) from fitted model"),
+            ("energy_per_mac_j", h["energy_per_mac_j"], paper.ENERGY_PER_MAC_J[b],
+             "chip (= core) from fitted model"),
+            ("throughput_tops_48_cores", h["throughput_tops"], paper.TOPS_48_CORES[b],
+             "48 x core, latency from the schedule"),
+            ("latency_per_mvm_s", c["latency_s"], pap_lat[b], "transistor-level schedule"),
+        ]
+        for g, pv in paper.BREAKDOWN_FJ_PER_OP[b].items():
+            grp = paper.PAPER_GROUPS[g][1]
+            sim = sum(c["energy_j"][k] for k in grp) / c["macs"] / paper.OPS_PER_MAC * 1e15
+            rows.append((f"breakdown_fj_per_op.{g}", sim, pv, "core from fitted model"))
+        for name, sim, pv, level in rows:
+            comparisons.append({"in_bits": b, "quantity": name, "sim": sim, "paper": pv.value,
+                                "unit": pv.unit, "ratio_sim_over_paper": ratio(sim, pv.value),
+                                "level": level, "source": pv.source, "note": pv.note})
+    expl = {b: explain(b, core[b], pap_bd_fj[b], pap_lat[b].value,
+                       fit.model.timing["t_window_s"]) for b in BITS}
+    sens = sensitivity(fit, BREAKDOWN_BITS)
+
+    macro_default = None
+    try:
+        from ..macro.model import MacroModel
+
+        m = MacroModel.load()
+        e = m.energy_j(BREAKDOWN_BITS, data.sim_out_bits(BREAKDOWN_BITS), paper.CORE_ROWS,
+                       paper.CORE_COLS, data.g_total_s(paper.CORE_ROWS // 2, paper.CORE_COLS))
+        macro_default = {"source": m.source, "in_bits": BREAKDOWN_BITS,
+                         "energy_per_mac_j": e["total"] / paper.CORE_MACS,
+                         "energy_j": e}
+    except (ImportError, InputError, KeyError, ValueError) as exc:  # optional cross-check
+        macro_default = {"source": f"unavailable: {exc}"}
+
+    paper_block = {
+        "tops_per_w": {_k(b): paper.TOPS_PER_W[b].as_dict() for b in BITS},
+        "energy_per_mac_j": {_k(b): paper.ENERGY_PER_MAC_J[b].as_dict() for b in BITS},
+        "breakdown": {g: v.as_dict() for g, v in
+                      paper.breakdown_fractions(BREAKDOWN_BITS).items()},
+        "breakdown_fj_per_op": {_k(b): {g: v.as_dict() for g, v in
+                                        paper.BREAKDOWN_FJ_PER_OP[b].items()} for b in BITS},
+        "throughput_tops_48_cores": {_k(b): paper.TOPS_48_CORES[b].as_dict() for b in BITS},
+        "latency_per_mvm_s": {_k(b): pap_lat[b].as_dict() for b in BITS},
+        "out_bits": {_k(b): paper.OUT_BITS[b] for b in BITS},
+        "timing": {k: v.as_dict() for k, v in paper.TIMING.items()},
+        "voltages": {k: v.as_dict() for k, v in paper.VOLTAGES.items()},
+        "headline": {k: v.as_dict() for k, v in paper.HEADLINE.items()},
+    }
+    return {
+        "schema": SCHEMA,
+        "pycim_version": __version__,
+        "results_dir": _display_path(rdir),
+        "results_manifest_sha256": _manifest_digest(rdir),
+        "level": (f"chip: {paper.N_CORES} cores of {paper.CORE_ROWS} x {paper.CORE_COLS} cells "
+                  f"({paper.CORE_MACS} MACs per core MVM); energy per core MVM from the "
+                  f"MacroModel energy formula fitted to transistor-level MVMs of sizes "
+                  f"{list(fit.sizes)} (n_in x n_out); 1 MAC = 2 ops"),
+        "tops_per_w": {_k(b): chip[b]["tops_per_w"] for b in BITS},
+        "energy_per_mac_j": {_k(b): chip[b]["energy_per_mac_j"] for b in BITS},
+        "breakdown": bd_sim[BREAKDOWN_BITS],
+        "breakdown_in_bits": BREAKDOWN_BITS,
+        "breakdown_by_in_bits": {_k(b): bd_sim[b] for b in BITS},
+        "breakdown_pycim_groups": {_k(b): {g: core[b]["energy_j"][g] / core[b]["energy_j"]["total"]
+                                           for g in data.GROUPS} for b in BITS},
+        "out_bits": {_k(b): core[b]["out_bits"] for b in BITS},
+        "latency_s": {_k(b): core[b]["latency_s"] for b in BITS},
+        "throughput_tops": {_k(b): chip[b]["throughput_tops"] for b in BITS},
+        "edp_js": {_k(b): core[b]["edp_js"] for b in BITS},
+        "ratio_sim_over_paper": {
+            q: {_k(r["in_bits"]): r["ratio_sim_over_paper"] for r in comparisons
+                if r["quantity"] == q}
+            for q in ("tops_per_w", "energy_per_mac_j", "throughput_tops_48_cores",
+                      "latency_per_mvm_s")},
+        "explanations": {_k(b): expl[b] for b in BITS},
+        "comparisons": comparisons,
+        "measured": measured,
+        "core": {_k(b): core[b] for b in BITS},
+        "chip": {_k(b): chip[b] for b in BITS},
+        "fit": {"coefficients": fit.model.energy, "timing": fit.model.timing,
+                "residuals": fit.residuals, "sizes": [list(s) for s in fit.sizes],
+                "in_bits": list(fit.in_bits), "source": fit.model.source,
+                "g_pair_mean_s": data.mean_pair_conductance_s()},
+        "macro_model_default": macro_default,
+        "sensitivity": {"in_bits": BREAKDOWN_BITS, "rel_step": 0.2,
+                        "method": "one at a time on the fitted energy model "
+                                  "(pycim.report.sensitivity), core level", "rows": sens},
+        "paper": paper_block,
+        "assumptions": assumptions.table(),
+        "process_notes": [{"item": a, "note": b} for a, b in PROCESS_NOTES],
+    }
+
+
+def resimulate(out_dir: Path, jobs: int | None = None) -> Path:
+    """Rerun ``characterization/report.toml`` into ``out_dir/sweep`` (cached, resumable)."""
+    from ..characterize import load_spec, run_sweep
+
+    spec = load_spec(SPEC)
+    sweep_dir = Path(out_dir) / "sweep"
+    rep = run_sweep(spec, str(sweep_dir), jobs=jobs, progress=True)
+    if rep.failures:
+        raise InputError(f"--resimulate: {len(rep.failures)} sweep points failed "
+                         f"(first: {rep.failures[0].message}); see {sweep_dir}/sweep.json")
+    return sweep_dir
+
+
+def write_report(out_dir, results_dir=None) -> tuple[Path, Path, dict]:
+    """Build the numbers and plots; write ``report.json`` and ``report.html`` to ``out_dir``."""
+    from .html import render_html
+    from .plots import make_plots
+
+    t0 = time.perf_counter()
+    nums = build_numbers(results_dir)
+    plots = make_plots(nums)
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    j = atomic_write_text(out / "report.json", json.dumps(nums, indent=1, sort_keys=True) + "\n")
+    h = atomic_write_text(out / "report.html", render_html(nums, plots,
+                                                         build_s=time.perf_counter() - t0))
+    return Path(j), Path(h), nums
+
+
+__all__ = ["BITS", "BREAKDOWN_BITS", "DEFAULT_RESULTS", "SCHEMA", "SPEC", "build_numbers",
+           "explain", "resimulate", "write_report"]

@@ -1,0 +1,207 @@
+"""From the report sweep's tables to the numbers the report shows.
+
+Three levels, always labelled:
+
+* **measured** - one transistor-level MVM (``energy_per_mac`` sweep kind) per row of the
+  committed results: SKY130 drivers and access FETs, RRAM read cells, wire R/C, transistor-level
+  neurons; small arrays (n_in x n_out weights, 2 n_in physical rows).
+* **core** - one 256 x 256 core (128 signed inputs x 256 outputs = 32768 MACs per MVM), from
+  :class:`pycim.macro.model.MacroModel`'s energy formula with its coefficients *fitted here* to
+  the measured rows (:func:`fit_energy_model`): each group's energy is linear in per-row,
+  per-column, per-cell and per-latency terms, so a few sizes pin the scaling.
+* **chip** - 48 cores in parallel (the paper's figures are for the full chip): same energy per
+  MAC as a core (no chip-level I/O or controller is simulated), 48 x the throughput.
+
+Results are read only through :func:`pycim.characterize.tables.load_results` (sha256-verified).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from .. import assumptions
+from ..errors import InputError
+from . import paper
+
+GROUPS = ("array", "drivers", "wordlines", "neuron")
+KIND = "energy_per_mac"
+NEEDED = ("n_in", "n_out", "in_bits", "out_bits", "macs", "latency_s",
+          *(f"e_{g}_j" for g in GROUPS), "e_total_j")
+
+
+def load_energy_table(results_dir) -> pd.DataFrame:
+    """The verified ``energy_per_mac`` table of a report sweep, sorted by (n_in, n_out, in_bits)."""
+    from ..characterize.tables import load_results
+
+    tables = load_results(results_dir)
+    if KIND not in tables:
+        raise InputError(f"{results_dir}: no {KIND} table; run: pycim sweep "
+                         f"characterization/report.toml --out {results_dir}")
+    df = tables[KIND]
+    missing = [c for c in NEEDED if c not in df.columns]
+    if missing:
+        raise InputError(f"{results_dir}: {KIND} table lacks columns {missing}")
+    if "ideal" in df.columns and df["ideal"].any():
+        df = df[~df["ideal"].astype(bool)]
+    if df.empty:
+        raise InputError(f"{results_dir}: no transistor-level (ideal = false) rows")
+    return df.sort_values(["n_in", "n_out", "in_bits"]).reset_index(drop=True)
+
+
+def measured_rows(df: pd.DataFrame) -> list[dict]:
+    """Per transistor-level MVM: energy per MAC, TOPS/W, latency, EDP and component energies
+    (all recomputed from the table's joules and MAC counts)."""
+    out = []
+    for r in df.itertuples(index=False):
+        e_mac = r.e_total_j / r.macs
+        out.append({
+            "n_in": int(r.n_in), "n_out": int(r.n_out), "in_bits": int(r.in_bits),
+            "out_bits": int(r.out_bits), "macs": int(r.macs),
+            "energy_j": {g: float(getattr(r, f"e_{g}_j")) for g in (*GROUPS, "total")},
+            "energy_per_mac_j": float(e_mac),
+            "tops_per_w": float(paper.OPS_PER_MAC / e_mac / 1e12),
+            "latency_s": float(r.latency_s),
+            "edp_js": float(r.e_total_j * r.latency_s),
+        })
+    return out
+
+
+def mean_pair_conductance_s() -> float:
+    """Expected G+ + G- of one weight drawn uniformly from [-1, 1] (the sweeps' and the core's
+    weights): 2 g_min + (g_max - g_min) E|w| with E|w| = 1/2."""
+    g0, g1 = assumptions.value("g_min_s"), assumptions.value("g_max_s")
+    return 2 * g0 + (g1 - g0) * 0.5
+
+
+def g_total_s(n_in: int, n_out: int) -> float:
+    """Expected total cell conductance of an n_in x n_out signed array (2 n_in rows)."""
+    return n_in * n_out * mean_pair_conductance_s()
+
+
+@dataclass(frozen=True)
+class EnergyFit:
+    """A :class:`~pycim.macro.model.MacroModel` whose energy coefficients were fitted to the
+    measured rows, with the relative residual of each group and of the total."""
+
+    model: object  # MacroModel
+    residuals: dict  # group -> {"rms_rel", "max_rel", "n"}
+    sizes: tuple  # ((n_in, n_out), ...) the fit saw
+    in_bits: tuple
+
+    def energy_j(self, in_bits: int, out_bits: int, n_in: int, n_out: int) -> dict[str, float]:
+        """One MVM of an n_in x n_out signed array (2 n_in rows, n_out neurons)."""
+        return self.model.energy_j(in_bits, out_bits, 2 * n_in, n_out, g_total_s(n_in, n_out))
+
+    def latency_s(self, in_bits: int, out_bits: int) -> float:
+        return self.model.latency_s(in_bits, out_bits)
+
+
+def _design(df: pd.DataFrame, model) -> dict[str, tuple[np.ndarray, list[str]]]:
+    """Regressors of each group, one row per measured MVM, read off the MacroModel's own energy
+    formula: it is linear in its coefficients, so the column of coefficient c is the formula
+    evaluated with c = 1 and every other coefficient 0 (the fit follows the formula as it is)."""
+    keys = [k for k in model.energy if k != "activity_default"]
+    zero = {k: 0.0 for k in keys}
+    points = [(int(a), int(b), 2 * int(r), int(c), g_total_s(int(r), int(c)))
+              for a, b, r, c in zip(df["in_bits"], df["out_bits"], df["n_in"], df["n_out"])]
+    cols: dict[str, dict[str, np.ndarray]] = {}
+    for k in keys:
+        m = model.with_(energy={**model.energy, **zero, k: 1.0})
+        e = [m.energy_j(*p) for p in points]
+        groups = [g for g in GROUPS if any(abs(x[g]) > 0 for x in e)]
+        if len(groups) > 1:
+            raise InputError(f"macro-model energy coefficient {k} feeds several groups {groups}")
+        if groups:
+            cols.setdefault(groups[0], {})[k] = np.array([x[groups[0]] for x in e])
+    return {g: (np.column_stack(list(c.values())), list(c)) for g, c in cols.items()}
+
+
+def fit_energy_model(df: pd.DataFrame) -> EnergyFit:
+    """Non-negative least-squares fit of the MacroModel energy coefficients to the measured rows.
+
+    Each group is fitted on its own, weighted by 1/E so every size and bit width counts by its
+    relative error; every term is an energy or a power, hence >= 0. The model's latency must
+    equal each row's simulated schedule (else its timing and the netlists disagree).
+    """
+    from scipy.optimize import nnls
+
+    from ..macro.model import MacroModel
+
+    base = MacroModel.ideal()
+    lat_model = np.array([base.latency_s(int(a), int(b))
+                          for a, b in zip(df["in_bits"], df["out_bits"])])
+    lat_sim = df["latency_s"].to_numpy(float)
+    if np.max(np.abs(lat_model - lat_sim) / lat_sim) > 1e-6:
+        raise InputError("report results: simulated MVM latency differs from the macro-model "
+                         "timing; rerun with pycim report --resimulate")
+    design = _design(df, base)
+    energy = {**base.energy, **{k: 0.0 for k in base.energy if k != "activity_default"}}
+    residuals = {}
+    pred_total = np.zeros(len(df))
+    for grp in GROUPS:
+        a, names = design[grp]
+        y = df[f"e_{grp}_j"].to_numpy(float)
+        w = 1.0 / np.maximum(np.abs(y), 1e-30)
+        scale = np.maximum(np.max(np.abs(a * w[:, None]), axis=0), 1e-300)
+        coef, _ = nnls(a * w[:, None] / scale, y * w)
+        coef = coef / scale
+        energy.update({n: float(c) for n, c in zip(names, coef)})
+        pred = a @ coef
+        pred_total += pred
+        rel = (pred - y) / y
+        residuals[grp] = {"rms_rel": float(np.sqrt(np.mean(rel ** 2))),
+                          "max_rel": float(np.max(np.abs(rel))), "n": int(len(y))}
+    y = df["e_total_j"].to_numpy(float)
+    rel = (pred_total - y) / y
+    residuals["total"] = {"rms_rel": float(np.sqrt(np.mean(rel ** 2))),
+                          "max_rel": float(np.max(np.abs(rel))), "n": int(len(y))}
+    sizes = tuple(sorted({(int(a), int(b)) for a, b in zip(df["n_in"], df["n_out"])}))
+    bits = tuple(sorted({int(b) for b in df["in_bits"]}))
+    model = base.with_(energy=energy, source="pycim report: energy coefficients fitted to "
+                       f"transistor-level MVMs of sizes {sizes}, in_bits {bits}")
+    return EnergyFit(model, residuals, sizes, bits)
+
+
+def sim_out_bits(in_bits: int) -> int:
+    """Output bits simulated with ``in_bits`` inputs: the paper's in + 2, capped at the neuron
+    ADC's 8 bits."""
+    return min(paper.OUT_BITS[in_bits], 8)
+
+
+def core_point(fit: EnergyFit, in_bits: int, n_in: int = paper.CORE_ROWS // 2,
+               n_out: int = paper.CORE_COLS) -> dict:
+    """One core MVM from the fitted model: energy by group, per MAC, TOPS/W, latency, EDP."""
+    ob = sim_out_bits(in_bits)
+    e = fit.energy_j(in_bits, ob, n_in, n_out)
+    macs = n_in * n_out
+    lat = fit.latency_s(in_bits, ob)
+    e_mac = e["total"] / macs
+    return {"in_bits": in_bits, "out_bits": ob, "n_in": n_in, "n_out": n_out, "macs": macs,
+            "energy_j": e, "energy_per_mac_j": e_mac,
+            "tops_per_w": paper.OPS_PER_MAC / e_mac / 1e12, "latency_s": lat,
+            "edp_js": e["total"] * lat,
+            "throughput_tops": paper.OPS_PER_MAC * macs / lat / 1e12}
+
+
+def chip_point(core: dict, n_cores: int = paper.N_CORES) -> dict:
+    """48 cores in parallel: same energy per MAC, n_cores x throughput and power."""
+    return {"in_bits": core["in_bits"], "out_bits": core["out_bits"], "n_cores": n_cores,
+            "energy_per_mac_j": core["energy_per_mac_j"], "tops_per_w": core["tops_per_w"],
+            "latency_s": core["latency_s"],
+            "throughput_tops": n_cores * core["throughput_tops"],
+            "power_w": n_cores * core["energy_j"]["total"] / core["latency_s"],
+            "edp_js": n_cores * core["energy_j"]["total"] * core["latency_s"]}
+
+
+def paper_breakdown(energy_j: dict[str, float]) -> dict[str, float]:
+    """pycim's source groups folded into the paper's three groups, as fractions of the total."""
+    tot = sum(energy_j[g] for g in GROUPS)
+    return {k: sum(energy_j[g] for g in grp) / tot for k, (_, grp) in paper.PAPER_GROUPS.items()}
+
+
+__all__ = ["EnergyFit", "GROUPS", "chip_point", "core_point", "fit_energy_model",
+           "g_total_s", "load_energy_table", "measured_rows", "paper_breakdown",
+           "sim_out_bits"]

@@ -1,0 +1,240 @@
+"""pycim report: numbers traced back to the committed report sweep, paper numbers with
+citations, and the HTML checked in a real headless browser."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import subprocess
+
+import pytest
+
+from pycim import assumptions
+from pycim.characterize.tables import load_results
+from pycim.errors import InputError
+from pycim.netlist.neuron import NeuronSpec
+from pycim.report import build, data, paper
+from pycim.report.sensitivity import sensitivity
+
+RESULTS = build.DEFAULT_RESULTS
+BITS = [str(b) for b in range(1, 9)]
+
+
+@pytest.fixture(scope="module")
+def nums():
+    return build.build_numbers(RESULTS)
+
+
+@pytest.fixture(scope="module")
+def table():
+    return load_results(RESULTS)["energy_per_mac"]
+
+
+@pytest.fixture(scope="module")
+def written(tmp_path_factory):
+    out = tmp_path_factory.mktemp("report")
+    j, h, n = build.write_report(out, RESULTS)
+    return j, h, n
+
+
+def test_measured_numbers_recomputed_from_parquet_rows(nums, table):
+    """Every transistor-level number in report.json is the parquet row's joules / MACs."""
+    assert len(nums["measured"]) == len(table) >= 20
+    by_key = {(r["n_in"], r["n_out"], r["in_bits"]): r for r in nums["measured"]}
+    for row in table.itertuples(index=False):
+        m = by_key[(row.n_in, row.n_out, row.in_bits)]
+        # the groups partition every source: they add up to the total
+        parts = row.e_array_j + row.e_drivers_j + row.e_wordlines_j + row.e_neuron_j
+        assert parts == pytest.approx(row.e_total_j, rel=1e-12)
+        assert row.macs == row.n_in * row.n_out  # batch 1
+        e_mac = row.e_total_j / row.macs
+        assert m["energy_per_mac_j"] == pytest.approx(e_mac, rel=1e-12)
+        assert m["tops_per_w"] == pytest.approx(2 / e_mac / 1e12, rel=1e-12)
+        assert m["latency_s"] == row.latency_s
+        assert m["out_bits"] == min(row.in_bits + 2, 8)  # the paper's pairing, ADC cap 8
+
+
+def test_chip_numbers_follow_from_the_fit_to_the_table(nums, table):
+    """The headline (chip) numbers are the fitted model at 128 x 256 MACs, and that model
+    reproduces every measured MVM it was fitted to (so no number is free)."""
+    fit = data.fit_energy_model(table)
+    # worst row: 4x4 at 2 bits, its neurons at 28.5 uW against ~31 uW elsewhere (-9 %)
+    assert fit.residuals["total"]["max_rel"] < 0.12
+    assert fit.residuals["total"]["rms_rel"] < 0.05
+    for row in table.itertuples(index=False):
+        e = fit.energy_j(int(row.in_bits), int(row.out_bits), int(row.n_in), int(row.n_out))
+        assert e["total"] == pytest.approx(row.e_total_j, rel=0.12)
+        assert e["neuron"] == pytest.approx(row.e_neuron_j, rel=0.12)
+        # word-lines are pure C V^2 per pulse: the per-row / per-cell model is near exact
+        assert e["wordlines"] == pytest.approx(row.e_wordlines_j, rel=0.02)
+    for b in BITS:
+        core = nums["core"][b]
+        e = fit.energy_j(int(b), core["out_bits"], 128, 256)
+        assert core["macs"] == paper.CORE_MACS == 128 * 256
+        assert nums["energy_per_mac_j"][b] == pytest.approx(e["total"] / 32768, rel=1e-12)
+        assert nums["tops_per_w"][b] == pytest.approx(2 / nums["energy_per_mac_j"][b] / 1e12,
+                                                      rel=1e-12)
+        assert nums["throughput_tops"][b] == pytest.approx(
+            48 * 2 * 32768 / nums["latency_s"][b] / 1e12, rel=1e-12)
+        assert sum(nums["breakdown_by_in_bits"][b].values()) == pytest.approx(1.0, rel=1e-12)
+        assert nums["ratio_sim_over_paper"]["tops_per_w"][b] == pytest.approx(
+            nums["tops_per_w"][b] / paper.TOPS_PER_W[int(b)].value, rel=1e-12)
+    # latency is the schedule of the simulated netlists, exactly
+    for row in table.itertuples(index=False):
+        assert fit.latency_s(int(row.in_bits), int(row.out_bits)) == pytest.approx(
+            row.latency_s, rel=1e-9)
+
+
+def test_fitted_neuron_power_is_the_ota_bias(nums):
+    """Physics check on the fit: the per-neuron power is the two-stage OTA's static current
+    ibias (1 + m_tail + m_out) from vdd, give or take the clocks and switches."""
+    s = NeuronSpec()
+    p_static = s.ibias_a * (1 + s.m_tail + s.m_out) * s.vdd_v
+    assert nums["fit"]["coefficients"]["p_neuron_w"] == pytest.approx(p_static, rel=0.25)
+
+
+def test_tops_per_w_falls_with_input_bits(nums):
+    """As in the paper: more input bits, lower efficiency, at chip level and for every
+    transistor-level size that has several widths."""
+    sim = [nums["tops_per_w"][b] for b in BITS]
+    pap = [nums["paper"]["tops_per_w"][b]["value"] for b in BITS]
+    assert all(a > b for a, b in zip(sim, sim[1:]))
+    assert all(a > b for a, b in zip(pap, pap[1:]))
+    sizes = {}
+    for r in nums["measured"]:
+        sizes.setdefault((r["n_in"], r["n_out"]), []).append((r["in_bits"], r["tops_per_w"]))
+    multi = [sorted(v) for v in sizes.values() if len(v) >= 5]
+    assert multi
+    for v in multi:
+        t = [x for _, x in v]
+        assert all(a > b for a, b in zip(t, t[1:]))
+
+
+def test_every_paper_number_is_cited_and_consistent(nums):
+    for name, v in paper.all_values():
+        assert "Nature 608" in v.source or "cimloop" in v.source, name
+    for key in ("tops_per_w", "energy_per_mac_j", "throughput_tops_48_cores",
+                "latency_per_mvm_s"):
+        for b in BITS:
+            assert "Fig. 12" in nums["paper"][key][b]["source"]
+    for g, v in nums["paper"]["breakdown"].items():
+        assert "Fig. 12b" in v["source"], g
+    for c in nums["comparisons"]:
+        assert c["source"] and c["ratio_sim_over_paper"] > 0
+    # the paper's own numbers agree with each other: the fJ/op breakdown sums to 1 / (TOPS/W)
+    for b in range(1, 9):
+        tot = sum(v.value for v in paper.BREAKDOWN_FJ_PER_OP[b].values())
+        assert tot == pytest.approx(1e3 / paper.TOPS_PER_W[b].value, rel=0.03), b
+    # latency derived from the 48-core throughput: 4-bit ~ 4.2 us per core MVM
+    assert paper.latency_per_mvm_s(4).value == pytest.approx(
+        48 * 2 * 128 * 256 / 0.7438677864e12, rel=1e-12)
+    # every gap is explained in words that quote the numbers behind it
+    for b in BITS:
+        assert re.search(r"\d", nums["explanations"][b])
+
+
+def test_assumptions_and_report_json_shape(written):
+    j, _, _ = written
+    d = json.loads(j.read_text())
+    for key in ("tops_per_w", "energy_per_mac_j"):
+        assert sorted(d[key], key=int) == BITS
+        assert sorted(d["paper"][key], key=int) == BITS
+    assert set(d["breakdown"]) == set(d["paper"]["breakdown"]) == set(paper.PAPER_GROUPS)
+    assert [a["name"] for a in d["assumptions"]] == [a["name"] for a in assumptions.table()]
+    assert d["results_manifest_sha256"] == __import__("hashlib").sha256(
+        (RESULTS / "manifest.json").read_bytes()).hexdigest()
+
+
+def test_sensitivity_ota_bias_matches_closed_form(nums, table):
+    """+20 % OTA bias adds 0.2 x static OTA power x latency x neurons to the core's energy."""
+    fit = data.fit_energy_model(table)
+    rows = {r["assumption"]: r for r in sensitivity(fit, 4, 0.2)}
+    s = NeuronSpec()
+    core = data.core_point(fit, 4)
+    d_e = 0.2 * s.ibias_a * (1 + s.m_tail + s.m_out) * s.vdd_v * 256 * core["latency_s"]
+    assert rows["neuron_ibias_a"]["rel_change_high"] == pytest.approx(
+        d_e / core["energy_j"]["total"], rel=1e-9)
+    # v_read: the cells' G V^2 grows by 1.2^2 - 1, the lines' charge (per window and line) by
+    # 0.2; nothing else moves
+    c = fit.model.energy
+    e_line = 7 * c["e_arr_line_j"] * (256 + 256) + c["e_arr_0_j"]  # 4 bits: 7 windows
+    e_cell = core["energy_j"]["array"] - e_line
+    assert e_cell > 0
+    assert rows["v_read_v"]["rel_change_high"] == pytest.approx(
+        (0.44 * e_cell + 0.2 * e_line) / core["energy_j"]["total"], rel=1e-9)
+    # the ranking is by swing, largest first
+    sw = [r["swing"] for r in nums["sensitivity"]["rows"]]
+    assert sw == sorted(sw, reverse=True)
+
+
+def test_altered_results_are_refused(tmp_path):
+    d = tmp_path / "res"
+    shutil.copytree(RESULTS, d)
+    p = d / "energy_per_mac.parquet"
+    b = bytearray(p.read_bytes())
+    b[len(b) // 2] ^= 0xFF
+    p.write_bytes(bytes(b))
+    with pytest.raises(InputError, match="checksum"):
+        build.build_numbers(d)
+
+
+def test_cli_report_and_bad_input(tmp_path, capsys):
+    from pycim.cli import main
+
+    assert main(["report", "--out", str(tmp_path / "r")]) == 0
+    assert (tmp_path / "r" / "report.html").is_file()
+    assert (tmp_path / "r" / "report.json").is_file()
+    assert "sim/paper" in capsys.readouterr().out
+    assert main(["report", "--out", str(tmp_path / "x"), "--results",
+                 str(tmp_path / "missing")]) == 2
+    assert not (tmp_path / "x" / "report.json").exists()
+
+
+def _chromium() -> str | None:
+    return shutil.which("chromium")
+
+
+def _load_in_chromium(exe: str, html, profile) -> tuple[dict, list[str]]:
+    """Load ``html`` headless; return the check element's data attributes and console lines."""
+    proc = subprocess.run(
+        [exe, "--headless", "--disable-gpu", "--no-sandbox", "--enable-logging=stderr", "--v=0",
+         f"--user-data-dir={profile}", "--virtual-time-budget=10000",
+         "--dump-dom", html.resolve().as_uri()],
+        capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    m = re.search(r'<p id="pycim-check"([^>]*)>', proc.stdout)
+    assert m, "check element missing from the dumped DOM"
+    attrs = {k: int(v) for k, v in re.findall(r'data-(\w+)="(\d+)"', m.group(1))}
+    return attrs, [ln for ln in proc.stderr.splitlines() if ":CONSOLE" in ln]
+
+
+def test_report_html_loads_in_headless_chromium(written, tmp_path):
+    exe = _chromium()
+    if exe is None:
+        if os.environ.get("CI"):
+            pytest.fail("chromium missing in CI: run make setup (installs Debian's chromium)")
+        pytest.skip("chromium not installed (make setup installs it)")
+    _, html, _ = written
+    attrs, console = _load_in_chromium(exe, html, tmp_path / "p1")
+    assert "decoded" in attrs, "the page's load handler did not run"
+    n_plots = attrs["expected"]
+    assert n_plots == 7
+    assert attrs["images"] == n_plots
+    assert attrs["decoded"] == n_plots  # every <img> decoded (naturalWidth > 0)
+    assert attrs["errors"] == 0
+    assert not console, console
+    # every figure is in the page, inline (self-contained: no external resources)
+    html_text = html.read_text()
+    assert html_text.count('src="data:image/png;base64,') == n_plots
+    assert not re.search(r'(src|href)="(https?:|//)', html_text)
+    # the check catches what it is for: a broken image and a script error in the same page
+    bad = tmp_path / "bad.html"
+    bad.write_text(html_text.replace(
+        "</body>", '<img src="data:image/png;base64,AAAA"><script>noSuchFunction();</script>'
+        "</body>"))
+    attrs, console = _load_in_chromium(exe, bad, tmp_path / "p2")
+    assert attrs["images"] == n_plots + 1 and attrs["decoded"] == n_plots
+    assert attrs["errors"] == 2
+    assert any("noSuchFunction" in ln for ln in console)
