@@ -9,8 +9,29 @@ from . import __version__
 from .errors import InputError, PycimError
 
 
+class _Parser(argparse.ArgumentParser):
+    """Argument errors as one line (``pycim CMD: error: ...``, exit 2), no usage block."""
+
+    def error(self, message: str):
+        self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
+
+def _int_in(lo: int, hi: int | None = None):
+    """argparse type: an integer in lo..hi (or >= lo); the message names the range."""
+    def conv(text: str) -> int:
+        try:
+            v = int(text)
+        except ValueError:
+            v = None
+        if v is None or v < lo or (hi is not None and v > hi):
+            rng = f"in {lo}..{hi}" if hi is not None else f">= {lo}"
+            raise argparse.ArgumentTypeError(f"must be an integer {rng}, got {text!r}")
+        return v
+    return conv
+
+
 def _parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="pycim", description=__doc__.splitlines()[0] if __doc__ else None)
+    p = _Parser(prog="pycim", description=__doc__.splitlines()[0] if __doc__ else None)
     p.add_argument("--version", action="version", version=f"pycim {__version__}")
     p.add_argument("--debug", action="store_true", help="show tracebacks on errors")
     sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
@@ -26,8 +47,8 @@ def _parser() -> argparse.ArgumentParser:
     n = sub.add_parser("netlist", help="generate cell / array / core netlists",
                        description="Generate a netlist, or regenerate/check the reference set.")
     n.add_argument("kind", nargs="?", choices=("cell", "array", "core"))
-    n.add_argument("--rows", type=int, default=16, help="physical rows (even; default 16)")
-    n.add_argument("--cols", type=int, default=16, help="columns (default 16)")
+    n.add_argument("--rows", type=_int_in(1, 256), default=16, help="physical rows (even; default 16)")
+    n.add_argument("--cols", type=_int_in(1, 256), default=16, help="columns (default 16)")
     n.add_argument("--corner", default="tt", help="tt, ff, ss, sf or fs (default tt)")
     n.add_argument("--temp-c", type=float, default=27.0, help="temperature in C (default 27)")
     n.add_argument("--name", default=None, help="identifier written into the netlist title")
@@ -38,7 +59,7 @@ def _parser() -> argparse.ArgumentParser:
     n.add_argument("--access", choices=("sky130", "ideal"), default="sky130")
     n.add_argument("--driver", choices=("sky130", "ideal"), default="sky130")
     n.add_argument("--direction", choices=("forward", "backward"), default="forward")
-    n.add_argument("--seed", type=int, default=0, help="seed of the random weights/inputs")
+    n.add_argument("--seed", type=_int_in(0), default=0, help="seed of the random weights/inputs")
     n.add_argument("-o", "--output", help="output file")
     n.add_argument("--all", action="store_true", help="regenerate the reference netlists in netlists/")
     n.add_argument("--check", action="store_true",
@@ -48,16 +69,16 @@ def _parser() -> argparse.ArgumentParser:
                                    "voltages and energy as JSON.")
     m.add_argument("--weights", required=True, help="W.npy: float (n_in, n_out) in [-1, 1]")
     m.add_argument("--x", required=True, help="X.npy: integers (n_in,) or (batch, n_in)")
-    m.add_argument("--in-bits", type=int, default=4, help="signed input bits 1..8 (default 4)")
-    m.add_argument("--out-bits", type=int, default=6, help="signed output bits 1..8 (default 6)")
+    m.add_argument("--in-bits", type=_int_in(1, 8), default=4, help="signed input bits 1..8 (default 4)")
+    m.add_argument("--out-bits", type=_int_in(1, 8), default=6, help="signed output bits 1..8 (default 6)")
     m.add_argument("--direction", choices=("forward", "backward"), default="forward")
     m.add_argument("--engine", choices=("spice", "vacask", "macro"), default="spice")
     m.add_argument("--ideal", action="store_true",
                    help="linear cells, zero wire R/C, ideal switches (closed-form reference)")
     m.add_argument("--corner", default="tt", help="tt, ff, ss, sf or fs (default tt)")
     m.add_argument("--temp-c", type=float, default=27.0)
-    m.add_argument("--seed", type=int, default=0, help="programming-noise seed (default 0)")
-    m.add_argument("--wire-segment-cells", type=int, default=1,
+    m.add_argument("--seed", type=_int_in(0), default=0, help="programming-noise seed (default 0)")
+    m.add_argument("--wire-segment-cells", type=_int_in(1, 256), default=1,
                    help="cells per wire R/C segment (1 = per cell, default; 16 = per corelet, "
                         "for fast 256x256 transients)")
     m.add_argument("--mapping", default="row_pair",
@@ -68,7 +89,7 @@ def _parser() -> argparse.ArgumentParser:
                         description="Run every point of a sweep spec (cached, resumable); write "
                                     "Parquet tables, summary.csv and plots.")
     sw.add_argument("spec", metavar="SPEC", help="sweep spec (.toml), e.g. characterization/smoke.toml")
-    sw.add_argument("--jobs", type=int, default=None, help="parallel points (default: all cores)")
+    sw.add_argument("--jobs", type=_int_in(1), default=None, help="parallel points (default: all cores)")
     sw.add_argument("--out", default=None, help="output directory (default: out/sweep/<spec name>)")
     sw.add_argument("--executor", choices=("local", "dask"), default="local",
                     help="local process pool (default) or a Dask cluster")
@@ -84,7 +105,7 @@ def _parser() -> argparse.ArgumentParser:
     ft.add_argument("--verilog-a", default=None, metavar="OUT.va",
                     help="also emit a behavioural Verilog-A core (needs --weights)")
     ft.add_argument("--weights", default=None, help="W.npy of the core for --verilog-a")
-    ft.add_argument("--seed", type=int, default=0, help="programming seed for --verilog-a")
+    ft.add_argument("--seed", type=_int_in(0), default=0, help="programming seed for --verilog-a")
     rp = sub.add_parser("report", help="paper comparison report: HTML + report.json",
                         description="Energy per MAC, TOPS/W, breakdown, latency and EDP vs the "
                                     "NeuRRAM paper, from the cached report sweep.")
@@ -93,7 +114,7 @@ def _parser() -> argparse.ArgumentParser:
                     help="report sweep results (default: characterization/results/report)")
     rp.add_argument("--resimulate", action="store_true",
                     help="rerun characterization/report.toml into OUT/sweep and use that")
-    rp.add_argument("--jobs", type=int, default=None, help="with --resimulate: parallel points")
+    rp.add_argument("--jobs", type=_int_in(1), default=None, help="with --resimulate: parallel points")
     return p
 
 
@@ -103,12 +124,15 @@ def _mvm(args) -> int:
     from .flows.mvm import MvmRequest, run_mvm
     from .flows.mvm_inputs import load_npy
     from .netlist.writer import atomic_write_text
+    from .resources import check_mvm, check_output_file
 
+    check_output_file(args.json, "--json")  # before the run, not after it
     req = MvmRequest(load_npy(args.weights, "--weights"), load_npy(args.x, "--x"),
                      in_bits=args.in_bits, out_bits=args.out_bits, direction=args.direction,
                      engine=args.engine, ideal=args.ideal, corner=args.corner,
                      temp_c=args.temp_c, seed=args.seed, mapping=args.mapping,
                      wire_segment_cells=args.wire_segment_cells)
+    check_mvm(req)  # refuse up front what would not fit in memory
     out = run_mvm(req)
     atomic_write_text(args.json, json.dumps(out, indent=1) + "\n")
     codes = out["code"][0]
@@ -127,6 +151,9 @@ def _sweep(args) -> int:
 
     spec = load_spec(args.spec)  # validated before anything is written
     out = args.out or str(Path("out") / "sweep" / Path(args.spec).stem)
+    from .resources import check_output_dir
+
+    check_output_dir(out, "--out")
     rep = run_sweep(spec, out, jobs=args.jobs, executor=args.executor,
                     progress=True, scheduler=args.scheduler)
     print(f"{len(rep.results)} points: {rep.count('cached')} cached, {rep.count('computed')} "
@@ -158,6 +185,10 @@ def _netlist(args, parser) -> int:
                            else args.wire_r_ohm_per_um),
         cell=args.cell, access=args.access, driver=args.driver, direction=args.direction,
         seed=args.seed)
+    from .resources import check_disk, check_output_file, netlist_file_b
+
+    check_output_file(args.output, "-o")
+    check_disk(args.output, netlist_file_b(req.kind, req.rows, req.cols), "-o")
     path = req.write(args.output)
     print(f"wrote {path}")
     return 0
@@ -172,6 +203,9 @@ def main(argv: list[str] | None = None) -> int:
 
             return doctor()
         if args.command == "demo":
+            from .resources import check_output_dir
+
+            check_output_dir(args.out, "--out")
             if args.which == "digits":
                 from .demo_digits import run_digits
 
@@ -189,11 +223,17 @@ def main(argv: list[str] | None = None) -> int:
             return _sweep(args)
         if args.command == "report":
             from .report.cli import run_report_cli
+            from .resources import check_output_dir
 
+            check_output_dir(args.out, "--out")
             return run_report_cli(args.out, args.results, args.resimulate, args.jobs)
         if args.command == "fit":
             from .fit import run_fit_cli
+            from .resources import check_output_file
 
+            check_output_file(args.output, "-o")
+            if args.verilog_a is not None:
+                check_output_file(args.verilog_a, "--verilog-a")
             return run_fit_cli(args.results, args.output, args.verilog_a, args.weights, args.seed)
         parser.error(f"unknown command {args.command}")
     except PycimError as exc:
@@ -202,6 +242,11 @@ def main(argv: list[str] | None = None) -> int:
         msg = str(exc)
         print(f"pycim {args.command}: error: {msg}", file=sys.stderr)
         return 2 if isinstance(exc, InputError) else 1
+    except OSError as exc:  # the environment failed us (disk full, permissions): one line
+        if args.debug:
+            raise
+        print(f"pycim {args.command}: error: {exc}", file=sys.stderr)
+        return 1
     except KeyboardInterrupt:
         print("pycim: interrupted", file=sys.stderr)
         return 130

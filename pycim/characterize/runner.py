@@ -179,8 +179,12 @@ def run_points(spec: SweepSpec, out_dir: str | os.PathLike[str], jobs: int | Non
     t0 = time.perf_counter()
     out = Path(out_dir)
     cache = out / "cache"
-    cache.mkdir(parents=True, exist_ok=True)
+    from ..resources import plan_sweep
+
+    # refused before anything is written: a point too large for memory, a missing simulator
+    jobs = plan_sweep(spec, jobs)
     fp = fingerprint()
+    cache.mkdir(parents=True, exist_ok=True)
     results: list[PointResult] = []
     todo: list[PointResult] = []
     for kind, point in spec.points():

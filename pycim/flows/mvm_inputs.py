@@ -13,6 +13,8 @@ from ..tech.mapping import weights_to_conductances
 
 def load_npy(path: str | Path, what: str) -> np.ndarray:
     p = Path(path)
+    if p.exists() and not p.is_file():
+        raise InputError(f"{what}: {p} is not a regular file (need a .npy file)")
     if not p.is_file():
         raise InputError(f"{what}: file not found: {p}")
     try:

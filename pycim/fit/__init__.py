@@ -1,0 +1,114 @@
+"""``pycim fit``: transistor-level sweep results -> a :class:`~pycim.macro.model.MacroModel`.
+
+:func:`fit_results` reads a sweep directory (only through
+:func:`pycim.characterize.tables.load_results`, which verifies the manifest checksums), runs
+the fits of :mod:`pycim.fit.fits` in dependency order (line -> ADC -> integrator offset ->
+energy; cell I-V, IR drop and settling are reported beside them), and returns the model, whose
+``fits`` hold every residual and whose ``ranges`` are the data ranges (using the model outside
+them warns). :mod:`pycim.fit.verilog_a` emits a behavioural Verilog-A core from a model.
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import numpy as np
+
+from ..errors import InputError
+from .fits import (Fit, fit_adc, fit_cell_iv, fit_energy, fit_ir_drop, fit_line, fit_offset,
+                   fit_settling, mvm_points)
+
+
+def fit_results(results_dir: str | Path) -> tuple["MacroModel", list[Fit]]:  # noqa: F821
+    """Fit a macro-model to the sweep results in ``results_dir`` (needs ``mvm_fit`` tables)."""
+    from ..characterize.tables import load_results
+    from ..macro.model import MacroModel
+
+    d = Path(results_dir)
+    if not d.is_dir():
+        raise InputError(f"RESULTS_DIR: not a directory: {d}")
+    tables = load_results(d)
+    if "mvm_fit" not in tables:
+        raise InputError(f"RESULTS_DIR: {d} has no mvm_fit table (run a sweep of "
+                         f"characterization/fit.toml first)")
+    base = MacroModel.ideal()
+    points = mvm_points(tables["mvm_fit"])
+    conds = {(pt.p["corner"], pt.p["temp_c"]) for pt in points}
+    f_line = fit_line(points, base)
+    m = base.with_(line={**base.line, **f_line.params})
+    f_adc = fit_adc(tables.get("adc_transfer"))
+    m = m.with_(adc={**m.adc, "gain": f_adc.params["gain"],
+                     "offset_lsb": f_adc.params["offset_lsb"]})
+    f_off = fit_offset(points, m)
+    m = m.with_(line={**m.line, "b0_v": f_off.params["b0_v"]})
+    e_params, f_energy = fit_energy(points, m)
+    m = m.with_(energy={**m.energy, **e_params})
+    fits = [f_line, f_adc, f_off, *f_energy]
+    for f in (fit_cell_iv(tables.get("cell_iv")), fit_ir_drop(tables.get("ir_drop")),
+              fit_settling(tables.get("settling"), m.timing["t_window_s"])):
+        if f is not None:
+            fits.append(f)
+    ranges: dict[str, list[float]] = {}
+    for f in fits:
+        for k, (lo, hi) in f.ranges.items():
+            if k in ranges:
+                ranges[k] = [min(ranges[k][0], lo), max(ranges[k][1], hi)]
+            else:
+                ranges[k] = [lo, hi]
+    temps = sorted({t for _, t in conds})
+    ranges["temp_c"] = [temps[0], temps[-1]]
+    ranges["vdd_v"] = [1.8, 1.8]
+    report = {f.name: _clean(f.report()) for f in fits}
+    report["_conditions"] = {"corners": sorted({c for c, _ in conds}), "temp_c": temps,
+                             "results_dir": d.name}
+    m = m.with_(ranges=ranges, fits=report,
+                source=f"fit of {d.name} ({len(points)} mvm_fit points)")
+    return m, fits
+
+
+def _clean(v):
+    """JSON-safe: NaN -> None, numpy scalars -> Python."""
+    if isinstance(v, dict):
+        return {k: _clean(x) for k, x in v.items()}
+    if isinstance(v, (list, tuple)):
+        return [_clean(x) for x in v]
+    if isinstance(v, (np.floating, float)):
+        return None if not math.isfinite(float(v)) else float(v)
+    if isinstance(v, np.integer):
+        return int(v)
+    return v
+
+
+def fit_table(fits: list[Fit]) -> str:
+    """A short text table of each fit's residuals."""
+    lines = [f"{'fit':<18}{'n':>6}{'rms':>12}{'max':>12}  unit"]
+    for f in fits:
+        lines.append(f"{f.name:<18}{f.n:>6}{f.rms:>12.4g}{f.max:>12.4g}  {f.unit}")
+    return "\n".join(lines)
+
+
+__all__ = ["fit_results", "fit_table", "run_fit_cli"]
+
+
+def run_fit_cli(results_dir, output, verilog_a=None, weights=None, seed=0) -> int:
+    """``pycim fit``: fit, print the residual table, write the model (and Verilog-A)."""
+    from ..netlist.writer import atomic_write_text
+
+    if verilog_a is not None and weights is None:
+        raise InputError("--verilog-a needs --weights W.npy (the core to emit)")
+    if seed < 0:
+        raise InputError(f"--seed must be >= 0, got {seed}")
+    model, fits = fit_results(results_dir)
+    print(fit_table(fits))
+    atomic_write_text(output, model.to_json() + "\n")
+    print(f"wrote {output}")
+    if verilog_a is not None:
+        from ..flows.mvm_inputs import check_weights, load_npy, program
+        from .verilog_a import core_verilog_a
+
+        w = check_weights(load_npy(weights, "--weights"))
+        prog = program(w, seed)
+        atomic_write_text(verilog_a, core_verilog_a(model, prog.g_pos_s, prog.g_neg_s))
+        print(f"wrote {verilog_a}")
+    return 0

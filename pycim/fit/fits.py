@@ -1,0 +1,426 @@
+"""The individual fits behind ``pycim fit`` (scipy.optimize), each with residuals and range.
+
+Every fit returns a :class:`Fit`: its parameters, the residual RMS and max (in ``unit``) over
+the ``n`` data points it saw, and ``ranges`` ({name: [lo, hi]}) of the inputs it was made on.
+The sweep kinds that produce the data: ``mvm_fit`` (line, integrator offset, energy; see
+:mod:`pycim.characterize.kinds_fit`), ``adc_transfer`` (ADC), ``cell_iv`` (RRAM read
+non-linearity), ``ir_drop`` (wire IR drop alone), ``settling`` (line settling time).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+from scipy import optimize
+
+from .. import assumptions
+from ..characterize.kinds_fit import problem
+from ..errors import InputError
+from ..flows.mvm_inputs import bit_planes, magnitude_planes, program
+from ..macro.engine import array_activity
+from ..macro.model import ROWS_REF, MacroModel, n_windows_for
+from ..tech.mapping import interleave_rows
+
+
+@dataclass
+class Fit:
+    name: str
+    params: dict
+    rms: float
+    max: float
+    n: int
+    unit: str
+    ranges: dict = field(default_factory=dict)
+    note: str = ""
+
+    def report(self) -> dict:
+        return {"params": self.params, "rms": self.rms, "max": self.max, "n": self.n,
+                "unit": self.unit, "ranges": self.ranges, "note": self.note}
+
+
+def _rng(a) -> list[float]:
+    a = np.asarray(a, dtype=float)
+    return [float(np.min(a)), float(np.max(a))]
+
+
+def _stats(res) -> tuple[float, float]:
+    r = np.asarray(res, dtype=float)
+    return float(np.sqrt(np.mean(r ** 2))), float(np.max(np.abs(r)))
+
+
+# -- MVM data, regrouped per point ------------------------------------------------------------
+POINT_KEYS = ("n_in", "n_out", "in_bits", "out_bits", "w_scale", "corner", "temp_c", "batch",
+              "seed")
+
+
+@dataclass
+class MvmPoint:
+    """One ``mvm_fit`` point: its parameters, programmed conductances, planes and records."""
+
+    p: dict
+    g_pos: np.ndarray
+    g_neg: np.ndarray
+    planes: np.ndarray  # (batch, planes, n_in)
+    v_settled: np.ndarray  # (batch, planes, n_out)
+    v_ideal: np.ndarray  # (batch, planes, n_out)
+    code: np.ndarray  # (batch, n_out)
+    y_ideal: np.ndarray  # (batch, n_out)
+    energy: pd.DataFrame  # one row per vector
+
+    @property
+    def n_rows(self) -> int:
+        return 2 * self.p["n_in"]
+
+    @property
+    def n_windows(self) -> int:
+        return n_windows_for(self.p["in_bits"])
+
+    @property
+    def g_sum(self) -> np.ndarray:
+        return (self.g_pos + self.g_neg).sum(axis=0)
+
+    def v_eff_planes(self, model: MacroModel) -> np.ndarray:
+        gp, gn = model.effective_g_s(self.g_pos), model.effective_g_s(self.g_neg)
+        return self.v_read * (self.planes @ (gp - gn)) / (gp + gn).sum(axis=0)
+
+    @property
+    def v_read(self) -> float:
+        return assumptions.value("v_read_v")
+
+    @property
+    def plane_weights(self) -> np.ndarray:
+        return 2.0 ** np.arange(magnitude_planes(self.p["in_bits"]))
+
+
+def mvm_points(df: pd.DataFrame) -> list[MvmPoint]:
+    """Regroup an ``mvm_fit`` table per point and recompute its conductances (checked against
+    the recorded closed form: the tables and :func:`problem` must agree)."""
+    out = []
+    for key, g in df.groupby(list(POINT_KEYS), sort=False):
+        p = dict(zip(POINT_KEYS, key))
+        p = {k: (int(v) if k in ("n_in", "n_out", "in_bits", "out_bits", "batch", "seed")
+                 else v) for k, v in p.items()}
+        p["temp_c"], p["w_scale"] = float(p["temp_c"]), float(p["w_scale"])
+        w, x = problem(p)
+        prog = program(w, p["seed"])
+        planes = bit_planes(x, p["in_bits"])
+        nb, npl, no = p["batch"], planes.shape[1], p["n_out"]
+        ln = g[g["record"] == "line"]
+        vs = np.full((nb, npl, no), np.nan)
+        vi = np.full((nb, npl, no), np.nan)
+        b, j, k = (ln[c].to_numpy().astype(int) for c in ("vector", "output", "plane"))
+        vs[b, k, j] = ln["v_settled_v"].to_numpy()
+        vi[b, k, j] = ln["v_ideal_v"].to_numpy()
+        cd = g[g["record"] == "code"]
+        code = np.full((nb, no), np.nan)
+        yi = np.full((nb, no), np.nan)
+        b, j = (cd[c].to_numpy().astype(int) for c in ("vector", "output"))
+        code[b, j] = cd["code"].to_numpy()
+        yi[b, j] = cd["y_ideal"].to_numpy()
+        v_chk = assumptions.value("v_read_v") * (planes @ (prog.g_pos_s - prog.g_neg_s)) \
+            / (prog.g_pos_s + prog.g_neg_s).sum(axis=0)
+        if np.any(np.isnan(vs)) or np.any(np.isnan(code)) or \
+                not np.allclose(v_chk, vi, rtol=1e-9, atol=1e-12):
+            raise InputError(f"mvm_fit point {p}: the table does not match its recomputed problem "
+                             f"(results from another pycim version?)")
+        out.append(MvmPoint(p, prog.g_pos_s, prog.g_neg_s, planes, vs, vi, code, yi,
+                            g[g["record"] == "energy"].sort_values("vector")))
+    if not out:
+        raise InputError("no mvm_fit points in the results")
+    return out
+
+
+# -- line transfer --------------------------------------------------------------------------
+LINE_TERMS = ("r_series_ohm", "a0", "a_rows", "a_g", "a_rg", "a_cubic", "b_line_v", "b_g_v",
+              "b_ig_v")
+#: least_squares works on O(1) unknowns: kOhm and mV
+_SCALE = {"r_series_ohm": 1e3, "b_line_v": 1e-3, "b_g_v": 1e-3, "b_ig_v": 1e-3}
+
+
+def fit_line(points: list[MvmPoint], base: MacroModel) -> Fit:
+    """Settled line voltage per plane against the closed form: effective conductance
+    G / (1 + G r_series) plus the gain terms and an offset (module docstring of
+    :mod:`pycim.macro.model`). Terms whose regressor does not vary in the data stay 0."""
+    rows = np.concatenate([np.full(pt.v_settled.size, pt.n_rows) for pt in points])
+    gsum = np.concatenate([np.broadcast_to(pt.g_sum, pt.v_settled.shape).ravel()
+                           for pt in points])
+    free = ["r_series_ohm", "a0", "a_g", "a_cubic", "b_line_v", "b_g_v", "b_ig_v"]
+    if np.unique(rows).size > 1:
+        free.insert(2, "a_rows")
+    if np.unique(rows).size > 2:
+        free.insert(4, "a_rg")
+    target = np.concatenate([pt.v_settled.ravel() for pt in points])
+
+    def model_of(x):
+        ln = {**base.line, **{k: v * _SCALE.get(k, 1.0) for k, v in zip(free, x)}}
+        return base.with_(line=ln)
+
+    def resid(x):
+        m = model_of(x)
+        v = np.concatenate([m.settled_line_v(pt.v_eff_planes(m), pt.n_rows, pt.g_sum).ravel()
+                            for pt in points])
+        return (v - target) * 1e3  # mV
+
+    x0 = np.zeros(len(free))
+    x0[free.index("r_series_ohm")] = 1.0  # 1 kOhm: start inside the bound r >= 0
+    lo = np.full(len(free), -np.inf)
+    lo[free.index("r_series_ohm")] = 0.0
+    sol = optimize.least_squares(resid, x0, bounds=(lo, np.inf))
+    m = model_of(sol.x)
+    r = resid(sol.x) * 1e-3
+    rms, mx = _stats(r)
+    r0 = resid(np.zeros(len(free))) * 1e-3
+    rms0, _ = _stats(r0)
+    v_id = np.concatenate([pt.v_ideal.ravel() for pt in points])
+    return Fit("line", {k: float(m.line[k]) for k in LINE_TERMS}, rms, mx, int(target.size), "V",
+               {"n_rows": _rng(rows), "g_sum_s": _rng(gsum),
+                "v_window_v": _rng(v_id)},
+               note=f"settled line vs closed form: rms {rms0 * 1e3:.3g} mV before the fit")
+
+
+# -- ADC -------------------------------------------------------------------------------------
+def fit_adc(df: pd.DataFrame | None) -> Fit:
+    """ADC alone (``adc_transfer``): code + 1/2 = gain * v_int / lsb + offset on the codes
+    not clipped; residuals are the code errors of floor(gain y + offset) against the data."""
+    from ..netlist.neuron import NeuronSpec
+
+    if df is None or df.empty:
+        return Fit("adc", {"gain": 1.0, "offset_lsb": 0.0}, float("nan"), float("nan"), 0,
+                   "LSB", note="no adc_transfer data: ideal ADC")
+    spec = NeuronSpec()
+    ys, cs, bits_all = [], [], []
+    for bits, g in df.groupby("out_bits"):
+        y = g["v_int_v"].to_numpy() / spec.lsb_v(int(bits))
+        c = g["code"].to_numpy().astype(float)
+        keep = (c > -(2 ** (bits - 1))) & (c < 2 ** (bits - 1) - 1)
+        ys.append(y[keep]), cs.append(c[keep]), bits_all.append(np.full(keep.sum(), bits))
+    y, c, bits = np.concatenate(ys), np.concatenate(cs), np.concatenate(bits_all)
+    sol = optimize.least_squares(lambda p: c + 0.5 - (p[0] * y + p[1]), [1.0, 0.0])
+    gain, off = (float(v) for v in sol.x)
+    err = c - np.floor(gain * y + off)
+    rms, mx = _stats(err)
+    err0 = c - np.floor(y)
+    return Fit("adc", {"gain": gain, "offset_lsb": off}, rms, mx, int(c.size), "LSB",
+               {"adc_out_bits": _rng(bits)},
+               note=f"code error vs floor(y): rms {_stats(err0)[0]:.3g} before, noise not "
+                    f"simulated (transient noise off): noise_lsb = 0")
+
+
+# -- integrator offset (codes) ----------------------------------------------------------------
+def _codes(m: MacroModel, points: list[MvmPoint]):
+    out_c, out_m = [], []
+    for pt in points:
+        v = np.einsum("bpn,p->bn", pt.v_eff_planes(m), pt.plane_weights)
+        vl = m.line_transfer(v, pt.n_windows, pt.n_rows, pt.g_sum)
+        out_m.append(m.output_codes(vl / m.lsb_v(pt.p["out_bits"]), pt.p["out_bits"]).ravel())
+        out_c.append(pt.code.ravel())
+    return np.concatenate(out_c), np.concatenate(out_m)
+
+
+def fit_offset(points: list[MvmPoint], m: MacroModel) -> Fit:
+    """Per-window offset the neuron adds (line-referred), from the MVM codes with the line and
+    ADC fits fixed: least squares on code + 1/2 against the model's analog value, then a scan
+    (scipy.optimize.brute) of the code RMS around it (the code error is piecewise constant)."""
+    c_all = np.concatenate([pt.code.ravel() for pt in points])
+    bits = np.concatenate([np.full(pt.code.size, pt.p["out_bits"]) for pt in points])
+    lim = 2.0 ** (bits - 1)
+    keep = (c_all > -lim) & (c_all < lim - 1)
+
+    def analog(b0):
+        mm = m.with_(line={**m.line, "b0_v": b0})
+        ys = []
+        for pt in points:
+            v = np.einsum("bpn,p->bn", pt.v_eff_planes(mm), pt.plane_weights)
+            vl = mm.line_transfer(v, pt.n_windows, pt.n_rows, pt.g_sum)
+            ys.append((mm.adc["gain"] * vl / mm.lsb_v(pt.p["out_bits"])
+                       + mm.adc["offset_lsb"]).ravel())
+        return np.concatenate(ys)
+
+    b_line = m.line["b_line_v"]
+    sol = optimize.least_squares(lambda p: (c_all + 0.5 - analog(p[0] * 1e-3))[keep],
+                                 [b_line * 1e3])
+    b_ls = float(sol.x[0]) * 1e-3
+    lsb_w = m.lsb_v(6) / 7  # a 6-bit LSB spread over 7 windows: the scan's half-width
+
+    def code_rms(p):
+        mm = m.with_(line={**m.line, "b0_v": float(p[0])})
+        c, cm = _codes(mm, points)
+        return float(np.sqrt(np.mean((c - cm) ** 2)))
+
+    def scan(lo, hi, centre):
+        _, _, grid, j_out = optimize.brute(code_rms, [(lo, hi)], Ns=41, finish=None,
+                                           full_output=True)
+        # the code RMS is flat over intervals of offsets: take the middle of the minimal run
+        # nearest ``centre`` (robust against landing on a plateau's edge)
+        best = np.isclose(j_out, j_out.min(), rtol=0, atol=1e-12)
+        k = int(np.argmin(np.where(best, np.abs(grid - centre), np.inf)))
+        lo_k, hi_k = k, k
+        while lo_k > 0 and best[lo_k - 1]:
+            lo_k -= 1
+        while hi_k < best.size - 1 and best[hi_k + 1]:
+            hi_k += 1
+        step = grid[1] - grid[0]
+        return float(0.5 * (grid[lo_k] + grid[hi_k])), grid[lo_k] - step, grid[hi_k] + step
+
+    b0, lo, hi = scan(b_ls - lsb_w, b_ls + lsb_w, b_ls)
+    b0, _, _ = scan(lo, hi, b0)  # a finer scan over the best run and its neighbours
+    mm = m.with_(line={**m.line, "b0_v": b0})
+    c, cm = _codes(mm, points)
+    rms, mx = _stats(c - cm)
+    c0, cm0 = _codes(m.with_(line={**m.line, "b0_v": b_line}), points)
+    return Fit("codes", {"b0_v": b0, "b0_least_squares_v": b_ls}, rms, mx, int(c.size), "LSB",
+               {"in_bits": _rng([pt.p["in_bits"] for pt in points]),
+                "out_bits": _rng(bits)},
+               note=f"MVM codes vs model (training): rms {_stats(c0 - cm0)[0]:.3g} LSB with the "
+                    f"line offset only; mean {np.mean(c - cm):+.3g} LSB after")
+
+
+# -- energy ------------------------------------------------------------------------------------
+def _energy_features(points: list[MvmPoint], base: MacroModel):
+    feats = []
+    for pt in points:
+        g_phys = interleave_rows(pt.g_pos, pt.g_neg)
+        line_planes = np.repeat(pt.planes, 2, axis=2)
+        line_planes[:, :, 1::2] *= -1
+        nw, nr, nc = pt.n_windows, pt.n_rows, pt.p["n_out"]
+        lat = base.latency_s(pt.p["in_bits"], pt.p["out_bits"])
+        for _, row in pt.energy.iterrows():
+            b = int(row["vector"])
+            act = array_activity(g_phys, line_planes[b], "forward", pt.plane_weights)
+            feats.append({
+                "array": [act * g_phys.sum() * base.v_read_v ** 2 * nw
+                          * base.timing["t_window_s"], nw * (nr + nc), 1.0],
+                "drivers": [nw * (nr + nc / 3.0), 1.0],
+                "wordlines": [nw * nr, nw * nr * nc, 1.0],
+                "neuron": [nc * lat, lat, nc],
+                "measured": {k: float(row[f"e_{k}_j"]) for k in
+                             ("array", "drivers", "wordlines", "neuron", "total")},
+                "ranges": {"n_rows": nr, "n_cols": nc, "in_bits": pt.p["in_bits"],
+                           "out_bits": pt.p["out_bits"], "g_total_s": float(g_phys.sum())}})
+    return feats
+
+
+ENERGY_PARAMS = {"array": ("k_array", "e_arr_line_j", "e_arr_0_j"),
+                 "drivers": ("e_drv_row_j", "e_drv_0_j"),
+                 "wordlines": ("e_wl_row_j", "e_wl_cell_j", "e_wl_0_j"),
+                 "neuron": ("p_neuron_w", "p_shared_w", "e_neuron_0_j")}
+
+
+def fit_energy(points: list[MvmPoint], base: MacroModel) -> tuple[dict, list[Fit]]:
+    """Per group, non-negative linear least squares (scipy.optimize.lsq_linear) on relative
+    error (every vector weighs the same). Drivers: a sensed line's hold switch is taken as 1/3 of
+    a driven line's three switches (rows and columns are collinear in square sweeps)."""
+    feats = _energy_features(points, base)
+    params, fits = {}, []
+    totals_meas = np.array([f["measured"]["total"] for f in feats])
+    totals_fit = np.zeros(len(feats))
+    for grp, names in ENERGY_PARAMS.items():
+        a = np.array([f[grp] for f in feats], dtype=float)
+        y = np.array([f["measured"][grp] for f in feats])
+        wgt = 1.0 / np.maximum(np.abs(y), 1e-18)
+        col = np.maximum(np.abs(a).max(axis=0), 1e-300)
+        sol = optimize.lsq_linear(a / col * wgt[:, None], y * wgt, bounds=(0.0, np.inf))
+        coef = sol.x / col
+        pred = a @ coef
+        totals_fit += pred
+        params.update({n: float(c) for n, c in zip(names, coef)})
+        rel = (pred - y) / np.maximum(np.abs(y), 1e-18)
+        rms, mx = _stats(rel)
+        fits.append(Fit(f"energy_{grp}", {n: float(c) for n, c in zip(names, coef)}, rms, mx,
+                        len(y), "relative", note=f"measured {y.min():.3g}..{y.max():.3g} J"))
+    params["e_drv_col_j"] = params["e_drv_row_j"] / 3.0  # the feature's fixed ratio
+    rel = (totals_fit - totals_meas) / totals_meas
+    rng = {k: _rng([f["ranges"][k] for f in feats]) for k in feats[0]["ranges"]}
+    rms, mx = _stats(rel)
+    fits.append(Fit("energy_total", {}, rms, mx, len(rel), "relative", rng,
+                    note=f"measured {totals_meas.min():.3g}..{totals_meas.max():.3g} J per MVM"))
+    return params, fits
+
+
+# -- reported component fits (cell, IR drop, settling) ----------------------------------------
+def fit_cell_iv(df: pd.DataFrame | None) -> Fit | None:
+    """RRAM read I-V: I = a sinh(V / v0) per gap (curve_fit), v0 shared. Reports v0 and the
+    chord non-linearity I(V)/(G_read V) - 1 at the read voltage and at half of it."""
+    if df is None or df.empty:
+        return None
+    gaps = sorted(df["gap_nm"].unique())
+    vs, is_, idx = [], [], []
+    for k, gp in enumerate(gaps):
+        g = df[df["gap_nm"] == gp]
+        vs.append(g["v_v"].to_numpy()), is_.append(g["i_a"].to_numpy())
+        idx.append(np.full(len(g), k))
+    v, i, ix = np.concatenate(vs), np.concatenate(is_), np.concatenate(idx)
+    a0 = np.array([np.max(np.abs(ii)) / np.sinh(np.max(np.abs(vv)) / 0.4)
+                   for vv, ii in zip(vs, is_)])
+
+    def f(vx, v0, *a):
+        vv, kk = vx
+        return np.asarray(a)[kk.astype(int)] * np.sinh(vv / v0)
+
+    scale = np.abs(i).max(axis=None)
+    popt, _ = optimize.curve_fit(lambda vx, v0, *a: f(vx, v0, *a) / scale, (v, ix), i / scale,
+                                 p0=[0.4, *a0])
+    pred = f((v, ix), *popt)
+    sig = np.abs(i) > 1e-3 * np.abs(i).max()
+    rel = (pred - i)[sig] / i[sig]
+    rms, mx = _stats(rel)
+    v0 = float(popt[0])
+    vr = assumptions.value("v_read_v")
+
+    def chord(u):  # chord conductance at u relative to that at the read voltage, minus 1
+        return float(np.sinh(u / v0) / (u / v0) / (np.sinh(vr / v0) / (vr / v0)) - 1)
+
+    return Fit("rram_iv", {"v0_v": v0, "chord_err_at_half_vread": chord(vr / 2),
+                           "chord_err_at_2vread": chord(2 * vr)}, rms, mx, int(sig.sum()),
+               "relative", {"cell_v_v": _rng(v), "gap_nm": _rng(gaps)})
+
+
+def fit_ir_drop(df: pd.DataFrame | None) -> Fit | None:
+    """Wire IR drop alone (ideal drivers, linear cells): rms error fraction of Vread per point
+    = k (rows / 128)^p (curve_fit on the log)."""
+    if df is None or df.empty:
+        return None
+    g = df.groupby(["rows", "seed"])["err_frac_vread"].apply(
+        lambda s: float(np.sqrt(np.mean(np.asarray(s) ** 2)))).reset_index()
+    r, e = g["rows"].to_numpy(float), g["err_frac_vread"].to_numpy()
+    popt, _ = optimize.curve_fit(lambda x, lk, p: lk + p * x, np.log(r / ROWS_REF),
+                                 np.log(np.maximum(e, 1e-15)), p0=[np.log(1e-3), 2.0])
+    pred = np.exp(popt[0]) * (r / ROWS_REF) ** popt[1]
+    rms, mx = _stats((pred - e) / e)
+    return Fit("ir_drop", {"k_frac_vread_at_128": float(np.exp(popt[0])),
+                           "exponent": float(popt[1])},
+               rms, mx, len(e), "relative", {"rows": _rng(r)},
+               note="rms line error / Vread from wire R alone = k (rows/128)^exponent")
+
+
+def fit_settling(df: pd.DataFrame | None, t_window_s: float) -> Fit | None:
+    """Line settling time t = k (C_sense + c_row rows) / (rows g_cell) (curve_fit of k and the
+    line capacitance per row c_row: wire plus the access FETs' junctions), against the input
+    window the schedule gives. A single RC would give k = ln(1 / tol)."""
+    if df is None or df.empty:
+        return None
+    g = df.groupby(["rows", "g_cell_us", "c_sense_f", "tol"])["t_settle_s"].max().reset_index()
+    rows = g["rows"].to_numpy(float)
+    gc = g["g_cell_us"].to_numpy() * 1e-6
+    cs = g["c_sense_f"].to_numpy()
+    t = g["t_settle_s"].to_numpy()
+
+    def f(x, k, c_row_ff):
+        r, gg, c = x
+        return k * (c + c_row_ff * 1e-15 * r) / (r * gg) / 1e-9
+
+    popt, _ = optimize.curve_fit(f, (rows, gc, cs), t / 1e-9, p0=[7.0, 1.0])
+    pred = f((rows, gc, cs), *popt) * 1e-9
+    rms, mx = _stats((pred - t) / t)
+    return Fit("settling", {"k_tau": float(popt[0]), "c_row_f": float(popt[1] * 1e-15),
+                            "ln_1_over_tol": float(np.log(1 / g["tol"].iloc[0])),
+                            "t_settle_max_s": float(t.max()),
+                            "margin_vs_window": float(t_window_s / t.max())},
+               rms, mx, len(t), "relative", {"rows": _rng(rows), "g_cell_s": _rng(gc)},
+               note="t_settle = k_tau (C_sense + c_row rows) / (rows g_cell)")
+
+
+__all__ = ["Fit", "MvmPoint", "fit_adc", "fit_cell_iv", "fit_energy", "fit_ir_drop",
+           "fit_line", "fit_offset", "fit_settling", "mvm_points"]

@@ -1,0 +1,92 @@
+"""Verilog-A behavioural model of one programmed core, emitted from a fitted macro-model.
+
+A designer drops it into a larger SPICE hierarchy in place of the transistor-level array: ports
+``in0..in{N-1}`` are the signed input lines (absolute voltages: Vref + x Vread drives G+ rows,
+the driver applies the mirrored voltage to the G- rows), ``out0..out{M-1}`` the settled
+sensed-line voltages of one input window (ideal voltage sources to ground), ``vref`` the
+reference. Inputs draw no current. Per output j::
+
+    v_ideal = sum_i (V(in_i) - V(vref)) (Ge+_ij - Ge-_ij) / sum_i (Ge+_ij + Ge-_ij)
+    V(out_j) = V(vref) + MacroModel.settled_line_v(v_ideal, n_rows, g_sum_j)
+
+(gain and offset of each output evaluated at its own n_rows and g_sum_j).
+
+with Ge = MacroModel.effective_g_s(G) baked in as numbers. Every emitted name is checked with
+:func:`pycim.netlist.validate.ident` and every number with :func:`~pycim.netlist.validate.fmt`.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ..errors import InputError
+from ..macro.model import G_REF_S, ROWS_REF, MacroModel
+from ..netlist.validate import fmt, ident, number
+
+MAX_INPUTS = 128
+MAX_OUTPUTS = 256
+
+
+def core_verilog_a(model: MacroModel, g_pos_s, g_neg_s, module: str = "pycim_core") -> str:
+    """Verilog-A text of the core programmed with ``g_pos_s``/``g_neg_s`` (n_in, n_out)."""
+    ident(module, "--module")
+    gp, gn = np.asarray(g_pos_s, float), np.asarray(g_neg_s, float)
+    if gp.shape != gn.shape or gp.ndim != 2:
+        raise InputError("G+ and G- must be 2-D arrays of the same shape")
+    n_in, n_out = gp.shape
+    if n_in > MAX_INPUTS or n_out > MAX_OUTPUTS:
+        raise InputError(f"core of {n_in} x {n_out} exceeds {MAX_INPUTS} x {MAX_OUTPUTS}")
+    for g in (gp, gn):
+        for v in g.ravel():
+            number(v, "conductance", lo=0.0, lo_open=True, hi=1.0)
+    ln = model.line
+    gpe, gne = model.effective_g_s(gp), model.effective_g_s(gn)
+    se = (gpe + gne).sum(axis=0)
+    g_sum = (gp + gn).sum(axis=0)
+    n_rows = 2 * n_in
+    off = np.broadcast_to(model.settled_line_v(0.0, n_rows, g_sum), g_sum.shape)
+    ins = [ident(f"in{i}", "port") for i in range(n_in)]
+    outs = [ident(f"out{j}", "port") for j in range(n_out)]
+    lines = [
+        "// pycim behavioural core: settled line voltages from the fitted macro-model",
+        f"// model: {_comment(model.source)}",
+        f"// {n_in} signed inputs x {n_out} outputs, {n_rows} physical rows",
+        '`include "disciplines.vams"',
+        "",
+        f"module {module}({', '.join(ins + outs + ['vref'])});",
+        f"    inout {', '.join(ins + outs + ['vref'])};",
+        f"    electrical {', '.join(ins + outs + ['vref'])};",
+        "    real vi, u, gain;",
+        "    analog begin",
+    ]
+    for j in range(n_out):
+        terms = []
+        for i in range(n_in):
+            c = float((gpe[i, j] - gne[i, j]) / se[j])
+            if c != 0.0:
+                terms.append(f"({_num(c)})*(V({ins[i]}) - V(vref))")
+        vi = " + ".join(terms) if terms else "0.0"
+        r, g = n_rows / ROWS_REF, float(g_sum[j]) / G_REF_S
+        g_lin = 1.0 + ln["a0"] + ln["a_rows"] * r + ln["a_g"] * g + ln["a_rg"] * r * g
+        lines += [
+            f"        vi = {vi};",
+            f"        u = vi / {_num(model.v_read_v)};",
+            f"        gain = {_num(g_lin)} + ({_num(ln['a_cubic'])})*u*u;",
+            f"        V({outs[j]}) <+ V(vref) + gain*vi + ({_num(off[j])});",
+        ]
+    lines += ["    end", "endmodule", ""]
+    return "\n".join(lines)
+
+
+def _num(v: float) -> str:
+    """A Verilog-A real literal (always with a decimal point or exponent)."""
+    s = fmt(float(v))
+    return s if any(ch in s for ch in ".eE") else f"{s}.0"
+
+
+def _comment(text: str) -> str:
+    """One safe comment line: printable ASCII, no line breaks."""
+    return "".join(ch if 32 <= ord(ch) < 127 else "?" for ch in str(text))[:200]
+
+
+__all__ = ["core_verilog_a"]

@@ -1,0 +1,568 @@
+"""One NeuRRAM core as a vectorised numpy macro-model: 256 x 256 cells = 128 signed rows x 256
+columns.
+
+Mapping (``row_pair``, the SPICE flow's): weight W_ij sits on the cell pair G+ (physical row 2i)
+and G- (row 2i+1) of column j; conductances come from :func:`pycim.flows.mvm_inputs.program`
+with the same seed as the SPICE flow, so a :class:`Core` and ``pycim mvm --seed S`` hold
+identical G+ / G-. A weight matrix smaller than 128 x 256 occupies the top-left corner; the
+unused rows are not driven (their lines float) and unused columns are not read, so they do not
+enter the closed form (the same circuit the SPICE flow builds for a small W).
+
+Forward (y = x W): the driven lines are the 2 n_in bit-lines, each output j is one
+source-line. Per input bit plane p the ideal settled line voltage minus Vref is
+v_p = Vread * sum_i p_i (G+ - G-)_ij / sum_i (G+ + G-)_ij, and the neuron integrates plane p
+2^p times, so what it converts is sum_p 2^p v_p. The closed form is linear in the planes and
+x = sum_p 2^p plane_p, hence
+
+    sum_p 2^p v_p = Vread * x @ (G+ - G-) / sum(G+ + G-)
+
+is ONE float32 matmul against a matrix precomputed at programming time. The fitted
+:meth:`MacroModel.line_transfer` then maps that ideal value to what the transistor-level core
+settles to, and :meth:`MacroModel.output_codes` converts code units y = v / LSB into signed
+codes (LSB = NeuronSpec.lsb_v(out_bits) / gain, line-referred).
+
+Backward (x W^T) drives the 256 source-lines with x and senses every bit-line of the same
+programmed array: V(row r) = Vread * sum_j x_j G_rj / sum_j G_rj, each row with its own neuron
+and ADC; output i is code(row 2i) - code(row 2i+1), as in the SPICE flow.
+
+The fitted line transfer (gain, cubic and offset per line) and the ADC's gain, offset and INL
+are folded into that operator once per (direction, in_bits, out_bits) (:class:`FastChain`,
+checked against the model's own calls when it is built); ``exact=True`` or ``keep_y=True``
+evaluate the model's own float64 calls instead.
+
+Foreground calibration (:meth:`Core.calibrate`, what a chip does after programming): the
+zero vector and random known inputs go through the core's own MVMs; per sensed line the codes
+are fitted as gain x (closed form on the *target* conductances) + offset, and the digital
+correction value = scale code + shift (:class:`Calibration`) is stored per (direction, in_bits,
+out_bits). Calls of a calibrated core return it as ``MvmResult.value`` (two float32
+elementwise passes after the ADC: the correction is part of the fast path). With the fitted
+model it takes the per-column offsets (line, integrator, ADC) and gain errors (rows and g_sum
+terms, series resistance, programming error of the column sum) out of the codes.
+
+Energy per call: :meth:`MacroModel.energy_j` for the batch, with the array's activity taken
+from the actual inputs (zero inputs dissipate nothing in the cells). Latency per call: a core
+converts one vector per neuron cycle, so a batch of B vectors takes
+B * :meth:`MacroModel.latency_s`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from ..errors import InputError
+from ..flows.mvm_inputs import check_weights, program
+from ..tech.mapping import interleave_rows
+
+#: physical cells of one core
+CORE_ROWS = 256
+CORE_COLS = 256
+#: signed weights per core with the row_pair mapping: 128 inputs x 256 outputs
+CORE_IN = CORE_ROWS // 2
+CORE_OUT = CORE_COLS
+#: vectors of a call on which the array activity's line-swing term is evaluated exactly
+ACTIVITY_SAMPLE = 32
+
+
+def default_model():
+    """The packaged macro-model (:meth:`MacroModel.load` with no path)."""
+    from .model import MacroModel
+
+    return MacroModel.load()
+
+
+def check_bits(value, what: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or not 1 <= value <= 8:
+        raise InputError(f"{what} must be an integer in 1..8, got {value!r}")
+    return int(value)
+
+
+def input_range(in_bits: int) -> tuple[int, int]:
+    """Allowed integer inputs: [0, 1] for 1 bit, else the symmetric signed range
+    [-(2^(b-1) - 1), 2^(b-1) - 1] (sign + magnitude planes, as the drivers apply them)."""
+    return (0, 1) if in_bits == 1 else (-(2 ** (in_bits - 1) - 1), 2 ** (in_bits - 1) - 1)
+
+
+def checked_inputs(x, n: int, in_bits: int, what: str = "x") -> np.ndarray:
+    """Integer-valued inputs (n,) or (batch, n) in the in_bits range -> (batch, n), not copied.
+
+    Cheap on purpose (min/max, plus one comparison for float input): this sits on the
+    macro-model's throughput path.
+    """
+    x = np.asarray(x)
+    if x.ndim == 1:
+        x = x[None, :]
+    if x.ndim != 2 or x.shape[1] != n or x.shape[0] == 0:
+        raise InputError(f"{what}: need shape ({n},) or (batch, {n}), got {x.shape}")
+    if x.dtype.kind not in "iuf":
+        raise InputError(f"{what}: need an integer array, got dtype {x.dtype}")
+    lo, hi = input_range(in_bits)
+    mn, mx = x.min(), x.max()
+    if not (lo <= mn and mx <= hi):  # also catches NaN
+        raise InputError(f"{what}: values must lie in [{lo}, {hi}] for in_bits {in_bits}, "
+                         f"got [{mn:g}, {mx:g}]")
+    if x.dtype.kind == "f" and not np.array_equal(x, np.rint(x)):
+        raise InputError(f"{what}: values must be integers")
+    return x
+
+
+def as_inputs(x, n: int, in_bits: int, what: str = "x") -> np.ndarray:
+    """:func:`checked_inputs` as float32."""
+    return checked_inputs(x, n, in_bits, what).astype(np.float32)
+
+
+@dataclass(frozen=True)
+class MvmResult:
+    """One call of a core (or of a chip layer).
+
+    ``code``: int64 (batch, n_out) signed output codes (backward: row-pair code differences);
+    ``y``: float (batch, n_out) the same in code units before the ADC (after the line
+    transfer), ``None`` unless asked for; ``energy_j``: MacroModel.energy_j groups and
+    ``total`` for the whole call; ``latency_s``: the call's duration; ``value``: float32
+    (batch, n_out) the calibrated codes (:class:`Calibration`: the closed form on the target
+    conductances, in code units), ``None`` when the core is not calibrated for this
+    (direction, in_bits, out_bits).
+    """
+
+    code: np.ndarray
+    energy_j: dict[str, float]
+    latency_s: float
+    y: np.ndarray | None = None
+    macs: int = 0
+    value: np.ndarray | None = None
+
+
+#: calibration vectors per (direction, in_bits, out_bits) (quantisation error of the fitted
+#: offset ~ 0.3 / sqrt(n) LSB)
+CAL_VECTORS = 256
+
+
+@dataclass(frozen=True)
+class Calibration:
+    """Foreground calibration of one core's sensed lines (:meth:`Core.calibrate`).
+
+    Measured on the chip (the model's own MVMs on random known inputs, clipped codes
+    excluded): per line ``code + 1/2 = gain y_ref + offset`` with ``y_ref`` the closed form on
+    the *target* conductances in code units (what the programmer knows). The digital
+    correction stored for the line is ``value = scale code + shift`` (scale = 1 / gain,
+    shift = (1/2 - offset) / gain), the estimate of ``y_ref`` that partial sums add up.
+    ``rms_raw_lsb`` / ``rms_lsb``: RMS of (code + 1/2 - y_ref) / (value - y_ref) over the
+    unclipped calibration MVMs, all lines.
+    """
+
+    direction: str
+    in_bits: int
+    out_bits: int
+    gain: np.ndarray
+    offset: np.ndarray
+    scale: np.ndarray
+    shift: np.ndarray
+    n_vectors: int
+    rms_raw_lsb: float
+    rms_lsb: float
+
+    def apply(self, code: np.ndarray) -> np.ndarray:
+        """Corrected float32 values (a new array) of codes (batch, lines), int or float32."""
+        v = np.multiply(code, self.scale, dtype=np.float32, casting="unsafe")
+        v += self.shift
+        return v
+
+
+def fit_lines(code: np.ndarray, y_ref: np.ndarray, lo: int, hi: int) -> tuple[np.ndarray, ...]:
+    """Per-line least squares ``code + 1/2 = gain y_ref + offset`` over the unclipped codes.
+
+    Lines with fewer than 2 unclipped codes or no spread of y_ref keep gain 1 (offset: the
+    mean residual; 1/2 -> no correction when nothing is unclipped)."""
+    c = code.astype(float) + 0.5
+    w = ((code > lo) & (code < hi)).astype(float)
+    n = w.sum(axis=0)
+    nn = np.maximum(n, 1.0)
+    my, mc = (w * y_ref).sum(0) / nn, (w * c).sum(0) / nn
+    dy = (y_ref - my) * w
+    syy = (dy * dy).sum(0)
+    syc = (dy * (c - mc)).sum(0)
+    ok = (n >= 2) & (syy > 1e-6 * np.maximum(n, 1.0))
+    gain = np.where(ok, syc / np.where(ok, syy, 1.0), 1.0)
+    bad = ~(gain > 0.05)  # a dead or inverted line: no gain correction
+    gain = np.where(bad, 1.0, gain)
+    offset = np.where(n > 0, mc - gain * my, 0.5)
+    return gain, offset
+
+
+@dataclass(frozen=True)
+class FastChain:
+    """The model's per-line chain folded into one float32 operator (see :meth:`Core.fast_chain`).
+
+    code = ADC(z + cubic z^3 + off) with z = x @ a: ``a`` holds Vread, the closed form, the
+    line gain alpha_j, 1/LSB and the ADC gain; ``off`` the line offset and the ADC offset in
+    code units; ``inl`` the ADC's per-code INL (index: code - lo).
+    """
+
+    a: np.ndarray
+    off: np.ndarray
+    cubic: np.ndarray | None
+    inl: np.ndarray | None
+    noise_lsb: float
+    lo: int
+    hi: int
+    a_ext: np.ndarray = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        # (n + 1, m): the operator with the offset as a last row (zero when a cubic term
+        # needs the linear part alone; then the offset is added after it)
+        last = np.zeros_like(self.off) if self.cubic is not None else self.off
+        object.__setattr__(self, "a_ext", np.vstack([self.a, last[None, :]]).astype(np.float32))
+
+    _buf: dict = field(default_factory=dict, compare=False, repr=False)
+
+    def _scratch(self, batch: int) -> tuple[np.ndarray, ...]:
+        """Work arrays reused between calls of the same batch size (fresh 1 MB arrays cost
+        page faults that doubled the call time); the returned codes are always a new array.
+        Not thread-safe."""
+        if batch not in self._buf:
+            self._buf.clear()  # keep one batch size: bounded memory
+            n, m = self.a.shape
+            xe = np.empty((batch, n + 1), np.float32)
+            xe[:, n] = 1.0  # the ones column picks up the offset row of the operator
+            shape = (batch, m)
+            self._buf[batch] = (xe, np.empty(shape, np.float32), np.empty(shape, np.float32),
+                                np.empty(shape, np.intp))
+        return self._buf[batch]
+
+    def inputs(self, x: np.ndarray) -> np.ndarray:
+        """Checked integer inputs (batch, n_drive) -> the float32 (batch, n_drive + 1) work
+        array with a ones column (valid until the next call)."""
+        xe = self._scratch(x.shape[0])[0]
+        np.copyto(xe[:, :-1], x, casting="unsafe")
+        return xe
+
+    def codes(self, xe: np.ndarray, rng=None) -> np.ndarray:
+        """Codes for the work array of :meth:`inputs`."""
+        return self.levels(xe, rng).astype(np.int64)
+
+    def levels(self, xe: np.ndarray, rng=None) -> np.ndarray:
+        """The codes as float32 (a work array, valid until the next call): what a calibration
+        scales without an int64 -> float32 pass."""
+        _, y, t, k = self._scratch(xe.shape[0])
+        np.matmul(xe, self.a_ext, out=y)  # without a cubic term the offset comes with it
+        if self.cubic is not None:
+            np.multiply(y, y, out=t)
+            t *= y
+            t *= self.cubic
+            y += t
+            y += self.off
+        return self._adc(y, rng, t, k)
+
+    def adc(self, y: np.ndarray, rng=None, t=None, k=None) -> np.ndarray:
+        """INL, noise, floor, clip of code units after the ADC gain and offset (``y`` is
+        overwritten; ``t``, ``k``: optional float32 / intp work arrays of its shape)."""
+        return self._adc(y, rng, t, k).astype(np.int64)
+
+    def _adc(self, y: np.ndarray, rng=None, t=None, k=None) -> np.ndarray:
+        """:meth:`adc` up to the float32 codes (in ``y``)."""
+        if self.inl is not None:
+            t = np.empty_like(y) if t is None else t
+            k = np.empty(y.shape, np.intp) if k is None else k
+            np.floor(y, out=t)
+            np.subtract(t, self.lo, out=k, casting="unsafe")  # code - lo
+            np.take(self.inl, k, out=t, mode="clip")  # clipped index = clipped code
+            y += t
+        if rng is not None and self.noise_lsb > 0:
+            y += self.noise_lsb * rng.standard_normal(y.shape, dtype=np.float32)
+        np.floor(y, out=y)
+        np.clip(y, self.lo, self.hi, out=y)
+        return y
+
+
+def _fold_chain(model, a_v: np.ndarray, n_windows: int, n_rows: int, g_sum_s: np.ndarray,
+                out_bits: int) -> FastChain | None:
+    """Fold ``line_transfer`` (probed per line as off + alpha v + c v^3) and the ADC
+    (``model.adc`` of schema pycim.macro/1) into a :class:`FastChain`; verify both against the
+    model's own calls on random probes; None when the model does not have that form."""
+    adc = getattr(model, "adc", None)
+    if not isinstance(adc, dict) or not {"gain", "offset_lsb", "noise_lsb"} <= set(adc):
+        return None
+    lt = lambda v: np.asarray(model.line_transfer(v, n_windows, n_rows, g_sum_s), float)
+    n = g_sum_s.shape[0]
+    h_big = n_windows * model.v_read_v  # |v| <= n_windows Vread
+    h = 1e-3 * h_big
+    ones = np.ones(n)
+    off = lt(0 * ones)
+    p_h, m_h, p_big, m_big = lt(h * ones), lt(-h * ones), lt(h_big * ones), lt(-h_big * ones)
+    # odd part: alpha h + c h^3 at h and at h_big
+    o1, o2 = (p_h - m_h) / 2, (p_big - m_big) / 2
+    c = (o2 / h_big - o1 / h) / (h_big ** 2 - h ** 2)
+    alpha = o1 / h - c * h ** 2
+    rng = np.random.default_rng(1)
+    v_test = rng.uniform(-h_big, h_big, (16, n))
+    if not (np.all(alpha > 0) and np.allclose(off + alpha * v_test + c * v_test ** 3, lt(v_test),
+                                              rtol=1e-9, atol=1e-12 * h_big)):
+        return None
+    lsb = model.lsb_v(out_bits)
+    k = float(adc["gain"]) / lsb
+    lo, hi = -(1 << (out_bits - 1)), (1 << (out_bits - 1)) - 1
+    inl_tab = adc.get("inl_lsb", {}).get(str(out_bits))
+    inl = None
+    if inl_tab:
+        inl = np.asarray(inl_tab, dtype=np.float32)
+        if inl.shape != (hi - lo + 1,):
+            return None
+        if not np.any(inl):
+            inl = None
+    cubic = (c / (k ** 2 * alpha ** 3)).astype(np.float32) if np.any(c) else None
+    chain = FastChain(a=(a_v * (k * alpha)).astype(np.float32),
+                      off=(k * off + float(adc["offset_lsb"])).astype(np.float32),
+                      cubic=cubic, inl=inl, noise_lsb=float(adc["noise_lsb"]), lo=lo, hi=hi)
+    # the ADC part against the model's own output_codes (float32 rounding may move a value
+    # that sits on a code edge by one code: allow 0.1 % of such cases)
+    y_test = rng.uniform(lo - 2, hi + 2, 4096)
+    ref = model.output_codes(y_test, out_bits)
+    got = chain.adc((float(adc["gain"]) * y_test + float(adc["offset_lsb"])).astype(np.float32))
+    if np.mean(got != ref) > 1e-3 or np.max(np.abs(got - ref)) > 1:
+        return None
+    return chain
+
+
+class Core:
+    """One programmed core.
+
+    Parameters
+    ----------
+    weights : (n_in, n_out) array in [-1, 1], n_in <= 128, n_out <= 256
+    model : MacroModel, optional
+        Default: :meth:`MacroModel.load` (the packaged fit, else the ideal closed form).
+    seed : int
+        Programming-noise seed; the same seed gives the SPICE flow's conductances.
+    prog_tol_s : float
+        Write-verify tolerance (0 = program exactly the targets).
+    """
+
+    def __init__(self, weights, model=None, seed: int = 0, prog_tol_s: float = 1e-6) -> None:
+        w = check_weights(np.asarray(weights))
+        if not (0.0 <= prog_tol_s <= 10e-6):
+            raise InputError(f"prog_tol_s must be in 0..10e-6 S, got {prog_tol_s}")
+        if seed < 0:
+            raise InputError(f"seed must be >= 0, got {seed}")
+        self.model = default_model() if model is None else model
+        self.weights = w
+        self.seed = seed
+        self.n_in, self.n_out = w.shape
+        prog = program(w, seed, noise=prog_tol_s > 0, tol_s=max(prog_tol_s, 1e-12))
+        target = program(w, seed, noise=False)
+        self.g_pos_s, self.g_neg_s = prog.g_pos_s, prog.g_neg_s
+        self.target_g_pos_s, self.target_g_neg_s = target.g_pos_s, target.g_neg_s
+        self.v_read_v = float(self.model.v_read_v)
+        # what the cells conduct in the array (series access-FET and wire resistance)
+        gp, gn = self.model.effective_g_s(self.g_pos_s), self.model.effective_g_s(self.g_neg_s)
+        # precomputed float32 operators (Vread folded in): volts summed over planes per unit x,
+        # on the effective conductances; forward normalises per column, backward per bit-line
+        g_phys = interleave_rows(gp, gn)
+        self._a_fwd = (self.v_read_v * (gp - gn) / (gp + gn).sum(axis=0)).astype(np.float32)
+        self._a_bwd = (self.v_read_v * (g_phys / g_phys.sum(axis=1)[:, None]).T).astype(np.float32)
+        # the model's line parameters take the programmed conductance of each sensed line
+        # (as pycim.macro.engine passes it): forward per column, backward per physical row
+        graw, gpr, gnr = self.g_pos_s + self.g_neg_s, self.g_pos_s, self.g_neg_s
+        self.g_sum_fwd_s = graw.sum(axis=0)
+        self.g_sum_bwd_s = interleave_rows(gpr, gnr).sum(axis=1)
+        # array energy: programmed conductance each driven line sees (forward: rows i of G+
+        # and G- together, both driven with |x_i|; backward: column j of both)
+        self._g_row_fwd_s = graw.sum(axis=1)
+        self._g_row_bwd_s = self.g_sum_fwd_s
+        self._g_total_s = float(graw.sum())
+        # line voltage / Vread per unit drive on the programmed G (the activity's line term)
+        self._u_fwd = ((gpr - gnr) / self.g_sum_fwd_s).astype(np.float32)
+        self._u_bwd = (interleave_rows(gpr, gnr) / self.g_sum_bwd_s[:, None]).T.astype(np.float32)
+        self._fast: dict[tuple, FastChain | None] = {}
+        #: foreground calibrations by (direction, in_bits, out_bits) (:meth:`calibrate`)
+        self.calibrations: dict[tuple[str, int, int], Calibration] = {}
+
+    # -- helpers ---------------------------------------------------------------------------
+    def lsb_v(self, out_bits: int) -> float:
+        """Line-referred volts (summed over planes) per output code step."""
+        return self.model.lsb_v(out_bits)
+
+    @staticmethod
+    def n_windows(in_bits: int) -> int:
+        """Integration windows per MVM: 2^(planes) - 1 (1 for 1-bit inputs)."""
+        planes = 1 if in_bits == 1 else in_bits - 1
+        return 2 ** planes - 1
+
+    def _convert(self, v, n_rows, g_sum, in_bits, out_bits, rng, keep_y):
+        """The model's own chain: line transfer, code units, ADC (float64, any model)."""
+        m = self.model
+        v = m.line_transfer(v, self.n_windows(in_bits), n_rows, g_sum)
+        y = v * (1.0 / self.lsb_v(out_bits))
+        code = m.output_codes(y, out_bits, rng=rng)
+        return code, (y if keep_y else None)
+
+    def _activity(self, xf: np.ndarray, fwd: bool, in_bits: int) -> float:
+        """Mean (V_drive - V_line)^2 / Vread^2 over the cells, conductance- and window-weighted
+        (as :func:`pycim.macro.engine.array_activity`), averaged over the vectors.
+
+        Per plane and vector, sum_cells G (u - v)^2 = sum_i u_i^2 G_i - sum_j v_j^2 S_j with the
+        floating lines at v_j = sum_i u_i G_ij / S_j; over the windows sum_p 2^p u_p^2 = |x|.
+        The second term needs the planes: it is evaluated on at most ``ACTIVITY_SAMPLE``
+        evenly spaced vectors of the batch (all of a smaller batch)."""
+        b = xf.shape[0]
+        nw = self.n_windows(in_bits)
+        g_line = self._g_row_fwd_s if fwd else self._g_row_bwd_s
+        first = float((np.abs(xf) @ g_line.astype(np.float32)).sum(dtype=np.float64)) / b
+        idx = (np.arange(b) if b <= ACTIVITY_SAMPLE
+               else np.linspace(0, b - 1, ACTIVITY_SAMPLE).astype(np.int64))
+        xs = xf[idx]
+        n_p = 1 if in_bits == 1 else in_bits - 1
+        mag = np.abs(xs).astype(np.int16)[:, None, :] >> np.arange(n_p, dtype=np.int16)[:, None]
+        planes = (mag & 1).astype(np.float32) * np.sign(xs)[:, None, :]  # bit_planes, (k, P, n)
+        k, _, n_d = planes.shape
+        u, s = (self._u_fwd, self.g_sum_fwd_s) if fwd else (self._u_bwd, self.g_sum_bwd_s)
+        v = planes.reshape(k * n_p, n_d).astype(np.float32) @ u  # V_line / Vread per plane
+        v *= v
+        second = float((v @ s).reshape(k, n_p).sum(axis=0) @ (2.0 ** np.arange(n_p))) / k
+        return (first - second) / (self._g_total_s * nw)
+
+    def _account(self, xf, fwd, in_bits, out_bits, n_rows, n_cols):
+        """Energy (array activity from the inputs, :meth:`_activity`) and latency of a call."""
+        batch = xf.shape[0]
+        act = self._activity(xf, fwd, in_bits)
+        e = self.model.energy_j(in_bits, out_bits, n_rows, n_cols, self._g_total_s,
+                                batch=batch, activity=act)
+        t = batch * float(self.model.latency_s(in_bits, out_bits))
+        return {k: float(v) for k, v in e.items()}, t
+
+    def fast_chain(self, direction: str, in_bits: int, out_bits: int) -> FastChain | None:
+        """The folded float32 chain for (direction, in_bits, out_bits), built once and cached;
+        None when the model's line transfer is not of the form off + alpha v + c v^3 per line
+        or its ADC not the pycim.macro/1 one (then the model's own calls are used)."""
+        key = (direction, in_bits, out_bits)
+        if key not in self._fast:
+            if direction == "forward":
+                a, n_rows, g = self._a_fwd.astype(float), 2 * self.n_in, self.g_sum_fwd_s
+            else:
+                a, n_rows, g = self._a_bwd.astype(float), self.n_out, self.g_sum_bwd_s
+            self._fast[key] = _fold_chain(self.model, a, self.n_windows(in_bits), n_rows, g,
+                                          out_bits)
+        return self._fast[key]
+
+    # -- calibration -----------------------------------------------------------------------
+    def reference_y(self, x, in_bits: int = 4, out_bits: int = 6,
+                    direction: str = "forward") -> np.ndarray:
+        """The closed form on the *target* conductances (no programming error, ideal lines),
+        in code units of ``out_bits``, float64: forward (batch, n_out); backward per
+        bit-line (batch, 2 n_in). What the digital side knows; what a calibrated core's
+        ``value`` estimates."""
+        in_bits, out_bits = check_bits(in_bits, "in_bits"), check_bits(out_bits, "out_bits")
+        gp, gn = self.target_g_pos_s, self.target_g_neg_s
+        if direction == "forward":
+            xf = checked_inputs(x, self.n_in, in_bits).astype(float)
+            v = xf @ ((gp - gn) / (gp + gn).sum(axis=0))
+        elif direction == "backward":
+            xf = checked_inputs(x, self.n_out, in_bits).astype(float)
+            g = interleave_rows(gp, gn)
+            v = xf @ (g / g.sum(axis=1)[:, None]).T
+        else:
+            raise InputError(f"direction must be forward or backward, got {direction!r}")
+        return self.v_read_v * v / self.lsb_v(out_bits)
+
+    def calibrate(self, direction: str = "forward", in_bits: int = 4, out_bits: int = 6,
+                  n_vectors: int = CAL_VECTORS, seed: int = 0, rng=None) -> Calibration:
+        """Foreground calibration at programming time, as a chip does it: run ``n_vectors``
+        MVMs (the zero vector and random integers over the whole in_bits range, ``seed``)
+        through the core itself, fit each sensed line's code gain and offset against
+        :meth:`reference_y` (clipped codes excluded, :func:`fit_lines`) and store the digital
+        correction; later calls with the same (direction, in_bits, out_bits) return it as
+        :attr:`MvmResult.value`. Uses the model only through the core's own MVMs.
+        ``rng``: ADC noise during the calibration MVMs (averaged by the fit)."""
+        in_bits, out_bits = check_bits(in_bits, "in_bits"), check_bits(out_bits, "out_bits")
+        if direction not in ("forward", "backward"):
+            raise InputError(f"direction must be forward or backward, got {direction!r}")
+        if isinstance(n_vectors, bool) or not isinstance(n_vectors, int) or n_vectors < 8:
+            raise InputError(f"n_vectors must be an integer >= 8, got {n_vectors!r}")
+        n_drive = self.n_in if direction == "forward" else self.n_out
+        lo_x, hi_x = input_range(in_bits)
+        x = np.random.default_rng(seed).integers(lo_x, hi_x + 1, (n_vectors, n_drive))
+        x[0] = 0  # the zero vector: the offset alone
+        key = (direction, in_bits, out_bits)
+        self.calibrations.pop(key, None)  # measure raw codes
+        code = self._run(direction, x, in_bits, out_bits, rng, False, False).code
+        y_ref = self.reference_y(x, in_bits, out_bits, direction)
+        lo, hi = -(1 << (out_bits - 1)), (1 << (out_bits - 1)) - 1
+        gain, offset = fit_lines(code, y_ref, lo, hi)
+        scale, shift = 1.0 / gain, (0.5 - offset) / gain
+        used = (code > lo) & (code < hi)
+        raw = (code + 0.5 - y_ref)[used]
+        cor = (code * scale + shift - y_ref)[used]
+        rms = lambda e: float(np.sqrt(np.mean(e * e))) if e.size else float("nan")
+        cal = Calibration(direction, in_bits, out_bits, gain, offset, scale.astype(np.float32),
+                          shift.astype(np.float32), n_vectors, rms(raw), rms(cor))
+        self.calibrations[key] = cal
+        return cal
+
+    def _run(self, direction, x, in_bits, out_bits, rng, keep_y, exact):
+        in_bits, out_bits = check_bits(in_bits, "in_bits"), check_bits(out_bits, "out_bits")
+        fwd = direction == "forward"
+        n_drive = self.n_in if fwd else self.n_out
+        n_rows = 2 * self.n_in if fwd else self.n_out  # driven physical lines
+        n_sense = self.n_out if fwd else 2 * self.n_in
+        g_sum = self.g_sum_fwd_s if fwd else self.g_sum_bwd_s
+        x = checked_inputs(x, n_drive, in_bits)
+        self.model.check_range(in_bits=in_bits, out_bits=out_bits, n_rows=n_rows, g_sum_s=g_sum)
+        chain = None if (keep_y or exact) else self.fast_chain(direction, in_bits, out_bits)
+        cal = self.calibrations.get((direction, in_bits, out_bits))
+        if chain is not None:
+            xe = chain.inputs(x)
+            xf = xe[:, :-1]
+            lev = chain.levels(xe, rng)  # float32 codes: the correction scales them directly
+            code, y = lev.astype(np.int64), None
+            value = None if cal is None else cal.apply(lev)
+        else:
+            xf = x.astype(np.float32)
+            v = xf @ (self._a_fwd if fwd else self._a_bwd)
+            code, y = self._convert(v, n_rows, g_sum, in_bits, out_bits, rng, keep_y)
+            value = None if cal is None else cal.apply(code)
+        e, t = self._account(xf, fwd, in_bits, out_bits, n_rows, n_sense)
+        return MvmResult(code, e, t, y, macs=xf.shape[0] * self.n_in * self.n_out, value=value)
+
+    # -- MVMs ------------------------------------------------------------------------------
+    def forward_volts(self, x, in_bits: int = 4) -> np.ndarray:
+        """Closed form sum_p 2^p v_p (volts, float32) of each output: (batch, n_out)."""
+        in_bits = check_bits(in_bits, "in_bits")
+        return as_inputs(x, self.n_in, in_bits) @ self._a_fwd
+
+    def backward_volts(self, x, in_bits: int = 4) -> np.ndarray:
+        """Closed form sum_p 2^p v_p of every physical row (batch, 2 n_in): row 2i is G+."""
+        in_bits = check_bits(in_bits, "in_bits")
+        return as_inputs(x, self.n_out, in_bits) @ self._a_bwd
+
+    def forward(self, x, in_bits: int = 4, out_bits: int = 6, rng=None, keep_y: bool = False,
+                exact: bool = False) -> MvmResult:
+        """y = x W on the programmed array: signed codes (batch, n_out).
+
+        x : integers (n_in,) or (batch, n_in) in the in_bits range (:func:`input_range`).
+        rng : numpy Generator turning on the model's ADC noise (the fast chain draws float32
+            normals: same distribution, not the same stream as the model's own call).
+        keep_y : also return the pre-ADC code units (uses the model's own calls).
+        exact : use the model's own float64 calls instead of the folded float32 chain.
+        A core calibrated for (forward, in_bits, out_bits) also returns ``value``.
+        """
+        return self._run("forward", x, in_bits, out_bits, rng, keep_y, exact)
+
+    def backward_lines(self, x, in_bits: int = 4, out_bits: int = 6, rng=None,
+                       keep_y: bool = False, exact: bool = False) -> MvmResult:
+        """Backward MVM with every bit-line's own code: (batch, 2 n_in), row 2i holds G+."""
+        return self._run("backward", x, in_bits, out_bits, rng, keep_y, exact)
+
+    def backward(self, x, in_bits: int = 4, out_bits: int = 6, rng=None, keep_y: bool = False,
+                 exact: bool = False) -> MvmResult:
+        """y = x W^T on the same programmed array: code(row 2i) - code(row 2i+1), (batch, n_in)
+        (the SPICE flow's backward convention)."""
+        r = self.backward_lines(x, in_bits, out_bits, rng, keep_y, exact)
+        y = None if r.y is None else r.y[:, 0::2] - r.y[:, 1::2]
+        value = None if r.value is None else r.value[:, 0::2] - r.value[:, 1::2]
+        return MvmResult(r.code[:, 0::2] - r.code[:, 1::2], r.energy_j, r.latency_s, y, r.macs,
+                         value)
+
+
+__all__ = ["ACTIVITY_SAMPLE", "CAL_VECTORS", "CORE_COLS", "CORE_IN", "CORE_OUT", "CORE_ROWS",
+           "Calibration", "Core", "FastChain", "MvmResult", "as_inputs", "check_bits",
+           "checked_inputs", "default_model", "fit_lines", "input_range"]

@@ -1,0 +1,335 @@
+"""The compact macro-model of one NeuRRAM core: line transfer, ADC, energy and latency.
+
+A :class:`MacroModel` is what ``pycim fit`` extracts from transistor-level sweeps and what the
+numpy core/chip models (:mod:`pycim.macro`) evaluate. It is a frozen dataclass stored as JSON
+(``"schema": "pycim.macro/1"``); :meth:`MacroModel.ideal` is the closed form (linear cells, ideal
+wires, ideal ADC) with energy from first principles, and the packaged ``default_model.json`` is
+fitted from ``characterization/fit.toml`` (regenerate: see README, "Fitting").
+
+Signal chain per output (line-referred volts, summed over the input windows, i.e.
+``sum_p 2^p v_p`` over the magnitude planes p):
+
+1. cells: each programmed conductance G conducts as ``G / (1 + G r_series)`` (finite access-FET
+   on-resistance plus wire resistance in series, :meth:`MacroModel.effective_g_s`); the closed
+   form on these conductances gives ``v_ideal``;
+2. line (:meth:`MacroModel.line_transfer`)::
+
+       u    = v_ideal / (n_windows v_read)               (mean drive per window, |u| <= 1)
+       gain = 1 + a0 + a_rows n_rows/128 + a_g g_sum/1 mS + a_rg (n_rows/128)(g_sum/1 mS)
+              + a_cubic u^2
+       v    = gain v_ideal + n_windows (b0 + b_g g_sum/1 mS + b_ig 0.1 mS/g_sum)
+
+   ``b0`` is the constant per-window offset of line and integrator together (charge injection,
+   OTA offset; fitted on the codes), referred to the line, so ``line_transfer`` is what the ADC
+   sees; :meth:`MacroModel.settled_line_v` is the line alone (``b_line`` in place of ``b0``).
+   ``b_ig`` is a current into the floating line (a 1/g_sum offset), ``b_g`` its counterpart;
+3. ADC (:meth:`MacroModel.output_codes`): ``y' = adc_gain y + adc_offset_lsb + inl[code]``
+   (+ Gaussian noise of ``noise_lsb`` when an ``rng`` is given), floor, clip to the signed
+   ``out_bits`` range. ``y`` is in code units: line-referred volts / :meth:`lsb_v`.
+
+Energy of one MVM of one core (:meth:`MacroModel.energy_j`), per group of sources as the SPICE
+flow reports them (:func:`pycim.flows.mvm.energy_by_group`), times ``batch``::
+
+    array     = k_array * activity * g_sum_total * v_read^2 * n_windows * t_window
+                + n_windows e_arr_line (n_rows + n_cols) + e_arr_0
+    drivers   = n_windows (e_drv_row n_rows + e_drv_col n_cols) + e_drv_0
+    wordlines = n_windows (e_wl_row n_wl + e_wl_cell n_wl n_cols) + e_wl_0
+    neuron    = n_cols (p_neuron latency + e_neuron_0) + p_shared latency
+
+``activity`` is the mean of (V_row - V_line)^2 / v_read^2 over the conducting cells, weighted
+by their conductance (0.5 when not given: random signed inputs and weights).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import warnings
+from dataclasses import asdict, dataclass, field, replace
+from importlib import resources
+from pathlib import Path
+
+import numpy as np
+
+from ..errors import InputError
+
+SCHEMA = "pycim.macro/1"
+ROWS_REF = 128.0  # row-count normalisation of the line-gain terms
+G_REF_S = 1e-3  # conductance normalisation of the line-gain terms
+G_INV_REF_S = 1e-4  # conductance normalisation of the 1/g_sum offset term
+GROUPS = ("array", "drivers", "wordlines", "neuron")
+
+
+class OutOfRangeWarning(UserWarning):
+    """A model input lies outside the range its fit was made on."""
+
+
+def _bits(b, what: str) -> int:
+    if isinstance(b, bool) or not isinstance(b, (int, np.integer)) or not 1 <= int(b) <= 8:
+        raise InputError(f"{what} must be an integer in 1..8, got {b!r}")
+    return int(b)
+
+
+def n_windows_for(in_bits: int) -> int:
+    """Input windows of one MVM: 2^planes - 1 with planes = in_bits - 1 (1 for 1-bit inputs)."""
+    b = _bits(in_bits, "in_bits")
+    return 2 ** max(b - 1, 1) - 1
+
+
+def _line_defaults() -> dict[str, float]:
+    return {"r_series_ohm": 0.0, "a0": 0.0, "a_rows": 0.0, "a_g": 0.0, "a_rg": 0.0,
+            "a_cubic": 0.0, "b0_v": 0.0, "b_g_v": 0.0, "b_ig_v": 0.0, "b_line_v": 0.0}
+
+
+def _adc_defaults() -> dict:
+    return {"gain": 1.0, "offset_lsb": 0.0, "noise_lsb": 0.0, "inl_lsb": {}}
+
+
+@dataclass(frozen=True)
+class MacroModel:
+    """Compact model of one core. Parameters are plain JSON values (see the module docstring).
+
+    Attributes
+    ----------
+    v_read_v, v_ref_v : read voltage and line reference.
+    adc_fs_v, integ_gain : the neuron's integrator full scale and C_s / C_i (LSB definition).
+    line : line-transfer parameters (``r_series_ohm``, ``a0``, ``a_rows``, ``a_g``, ``a_rg``,
+        ``a_cubic``, ``b0_v``, ``b_g_v``, ``b_ig_v``; ``b_line_v`` is the constant offset of
+        the line alone, ``b0_v`` that of line and integrator together).
+    adc : ``gain``, ``offset_lsb``, ``noise_lsb`` and ``inl_lsb`` ({str(out_bits): [per code]}).
+    energy : coefficients of the energy formula (module docstring).
+    timing : ``t_base_s``, ``t_int_step_s``, ``t_adc_step_s``, ``t_window_s``.
+    ranges : {name: [lo, hi]} of the data each fit saw; :meth:`check_range` warns outside.
+    fits : {fit name: {"rms": ..., "max": ..., "n": ..., "unit": ...}} residual report.
+    source : what the model was made from.
+    """
+
+    v_read_v: float
+    v_ref_v: float
+    adc_fs_v: float
+    integ_gain: float
+    line: dict = field(default_factory=_line_defaults)
+    adc: dict = field(default_factory=_adc_defaults)
+    energy: dict = field(default_factory=dict)
+    timing: dict = field(default_factory=dict)
+    ranges: dict = field(default_factory=dict)
+    fits: dict = field(default_factory=dict)
+    source: str = "ideal"
+    schema: str = SCHEMA
+
+    # -- construction / storage -------------------------------------------------------------
+    @classmethod
+    def ideal(cls) -> "MacroModel":
+        """Closed form, ideal ADC, energy from first principles (no fit, no ranges).
+
+        Energy: cells dissipate G (V_row - V_line)^2 for each input window (k_array = 1); each
+        neuron's OTA draws ibias (1 + m_tail + m_out) from vdd for the whole MVM; switches and
+        word-lines charge their gate capacitance C_ox W L once per window at vdd / V_WL.
+        """
+        from .. import assumptions
+        from ..netlist.neuron import NeuronSpec, input_windows, mvm_schedule
+
+        spec = NeuronSpec()
+        A = assumptions.value
+        s11 = mvm_schedule(spec, 1, 1)
+        win = input_windows(s11)[0]
+        t_int = spec.t_integration_step_s
+        timing = {"t_base_s": s11.t_stop - t_int, "t_int_step_s": t_int,
+                  "t_adc_step_s": spec.t_adc_step_s, "t_window_s": win[3] - win[2]}
+        cox_f_per_um2 = A("cox_1v8_f_per_um2")
+        cox5_f_per_um2 = A("cox_5v_f_per_um2")
+        vdd = spec.vdd_v
+        c_sw = 6 * cox_f_per_um2 * A("switch_w_um") * A("switch_l_um")  # 3 TGs = 6 gates
+        c_wl_cell = cox5_f_per_um2 * A("access_w_um") * A("access_l_um")
+        i_ota = spec.ibias_a * (1 + spec.m_tail + spec.m_out)
+        energy = {"k_array": 1.0, "activity_default": 0.5, "e_arr_line_j": 0.0, "e_arr_0_j": 0.0,
+                  "e_drv_row_j": c_sw * vdd ** 2, "e_drv_col_j": c_sw * vdd ** 2 / 3,
+                  "e_drv_0_j": 0.0,
+                  "e_wl_row_j": 0.0, "e_wl_cell_j": c_wl_cell * A("v_wl_read_v") ** 2,
+                  "e_wl_0_j": 0.0,
+                  "p_neuron_w": i_ota * vdd, "e_neuron_0_j": 0.0, "p_shared_w": 0.0}
+        return cls(v_read_v=A("v_read_v"), v_ref_v=spec.v_ref_v, adc_fs_v=spec.adc_fs_v,
+                   integ_gain=spec.gain, energy=energy, timing=timing,
+                   source="ideal: closed form, ideal ADC, first-principles energy")
+
+    @classmethod
+    def load(cls, path: str | Path | None = None) -> "MacroModel":
+        """Load ``path``; None: the packaged default model if present, else :meth:`ideal`."""
+        if path is None:
+            res = resources.files("pycim.macro").joinpath("default_model.json")
+            if not res.is_file():
+                return cls.ideal()
+            return cls.from_json(res.read_text(encoding="utf-8"))
+        p = Path(path)
+        if not p.is_file():
+            raise InputError(f"model: file not found: {p}")
+        return cls.from_json(p.read_text(encoding="utf-8"))
+
+    def to_json(self) -> str:
+        return json.dumps(asdict(self), indent=1, sort_keys=True)
+
+    @classmethod
+    def from_json(cls, text: str) -> "MacroModel":
+        try:
+            d = json.loads(text)
+        except json.JSONDecodeError as exc:
+            raise InputError(f"model: not JSON ({exc})") from None
+        if not isinstance(d, dict) or d.get("schema") != SCHEMA:
+            raise InputError(f"model: schema must be {SCHEMA!r}, got "
+                             f"{d.get('schema') if isinstance(d, dict) else type(d).__name__!r}")
+        known = {f for f in cls.__dataclass_fields__}
+        extra = set(d) - known
+        if extra:
+            raise InputError(f"model: unknown keys {sorted(extra)}")
+        base = cls.ideal()
+        line = {**_line_defaults(), **d.get("line", {})}
+        adc = {**_adc_defaults(), **d.get("adc", {})}
+        energy = {**base.energy, **d.get("energy", {})}
+        timing = {**base.timing, **d.get("timing", {})}
+        for name, sec in (("line", line), ("energy", energy), ("timing", timing)):
+            for k, v in sec.items():
+                if not isinstance(v, (int, float)) or isinstance(v, bool) or not math.isfinite(v):
+                    raise InputError(f"model: {name}.{k} must be a finite number, got {v!r}")
+        for k in ("v_read_v", "v_ref_v", "adc_fs_v", "integ_gain"):
+            v = d.get(k, getattr(base, k))
+            if not isinstance(v, (int, float)) or not math.isfinite(v) or v <= 0:
+                raise InputError(f"model: {k} must be a positive number, got {v!r}")
+        return cls(v_read_v=float(d.get("v_read_v", base.v_read_v)),
+                   v_ref_v=float(d.get("v_ref_v", base.v_ref_v)),
+                   adc_fs_v=float(d.get("adc_fs_v", base.adc_fs_v)),
+                   integ_gain=float(d.get("integ_gain", base.integ_gain)),
+                   line=line, adc=adc, energy=energy, timing=timing,
+                   ranges={k: [float(a), float(b)] for k, (a, b) in d.get("ranges", {}).items()},
+                   fits=d.get("fits", {}), source=str(d.get("source", "")))
+
+    def with_(self, **changes) -> "MacroModel":
+        """A copy with some fields replaced (dict fields are replaced whole)."""
+        return replace(self, **changes)
+
+    # -- transfer ---------------------------------------------------------------------------
+    def effective_g_s(self, g_s):
+        """Conductance a programmed cell shows in the array: G / (1 + G r_series).
+
+        Apply it to G+ and G- before the closed form (:func:`pycim.flows.mvm.closed_form_planes`)
+        whose result goes into :meth:`line_transfer`. Identity for the ideal model."""
+        g = np.asarray(g_s, dtype=float)
+        r = float(self.line.get("r_series_ohm", 0.0))
+        return g if r == 0.0 else g / (1.0 + g * r)
+
+    def _gain(self, v_ideal, n_windows, n_rows, g_sum):
+        ln = self.line
+        r = np.asarray(n_rows, dtype=float) / ROWS_REF
+        g = np.asarray(g_sum, dtype=float) / G_REF_S
+        u = v_ideal / (np.asarray(n_windows, dtype=float) * self.v_read_v)
+        return (1.0 + ln["a0"] + ln["a_rows"] * r + ln["a_g"] * g + ln["a_rg"] * r * g
+                + ln["a_cubic"] * u * u)
+
+    def line_transfer(self, v_ideal_v, n_windows, n_rows, g_sum_s):
+        """Line-referred voltage the neuron integrates, summed over the input windows.
+
+        Parameters
+        ----------
+        v_ideal_v : closed form sum_p 2^p v_p (volts; on :meth:`effective_g_s` conductances).
+        n_windows : input windows 2^planes - 1 (:func:`n_windows_for`).
+        n_rows : driven physical rows. g_sum_s : per-output sum(G+ + G-) (broadcastable).
+        """
+        v = np.asarray(v_ideal_v, dtype=float)
+        nw = np.asarray(n_windows, dtype=float)
+        off = nw * self._offset(self.line["b0_v"], g_sum_s)
+        return self._gain(v, nw, n_rows, g_sum_s) * v + off
+
+    def _offset(self, b_const, g_sum_s):
+        ln = self.line
+        g = np.asarray(g_sum_s, dtype=float)
+        return b_const + ln["b_g_v"] * g / G_REF_S + ln["b_ig_v"] * G_INV_REF_S / g
+
+    def settled_line_v(self, v_plane_v, n_rows, g_sum_s):
+        """Settled line voltage minus Vref of one window (the line alone, no integrator
+        offset): the per-plane ``v_settled_v`` of the SPICE flow."""
+        v = np.asarray(v_plane_v, dtype=float)
+        return self._gain(v, 1.0, n_rows, g_sum_s) * v + self._offset(self.line["b_line_v"],
+                                                                        g_sum_s)
+
+    def lsb_v(self, out_bits: int) -> float:
+        """Line-referred volts per output code step: 2 adc_fs / 2^out_bits / (C_s / C_i)."""
+        b = _bits(out_bits, "out_bits")
+        return 2.0 * self.adc_fs_v / 2 ** b / self.integ_gain
+
+    def output_codes(self, y_code_units, out_bits: int, rng=None):
+        """ADC: gain, offset, INL table (per code, for the fitted out_bits), noise if ``rng``,
+        floor, clip to [-(2^(b-1)), 2^(b-1) - 1]. Returns int64."""
+        b = _bits(out_bits, "out_bits")
+        lo, hi = -(1 << (b - 1)), (1 << (b - 1)) - 1
+        a = self.adc
+        y = a["gain"] * np.asarray(y_code_units, dtype=float) + a["offset_lsb"]
+        inl = a.get("inl_lsb", {}).get(str(b))
+        if inl:
+            tab = np.asarray(inl, dtype=float)
+            idx = np.clip(np.floor(y), lo, hi).astype(np.int64) - lo
+            y = y + tab[idx]
+        if rng is not None and a["noise_lsb"] > 0:
+            y = y + rng.normal(0.0, a["noise_lsb"], np.shape(y))
+        return np.clip(np.floor(y), lo, hi).astype(np.int64)
+
+    # -- energy / latency -------------------------------------------------------------------
+    def latency_s(self, in_bits: int, out_bits: int) -> float:
+        """One MVM: reset, one integration step per input window, out_bits conversion steps
+        (equals ``mvm_schedule(NeuronSpec(), in_bits, out_bits).t_stop``)."""
+        nw = n_windows_for(in_bits)
+        b = _bits(out_bits, "out_bits")
+        t = self.timing
+        return t["t_base_s"] + nw * t["t_int_step_s"] + (b - 1) * t["t_adc_step_s"]
+
+    def energy_j(self, in_bits: int, out_bits: int, n_rows: int, n_cols: int, g_sum_s,
+                 batch: int = 1, activity: float | None = None) -> dict[str, float]:
+        """Energy of ``batch`` MVMs of one core, by group, plus ``total`` (joules).
+
+        n_rows : driven physical lines (also the word-lines pulsed); n_cols : sensed lines
+        (neurons). g_sum_s : total conductance of the array cells (an array is summed).
+        activity : mean (V_row - V_line)^2 / v_read^2 per conducting cell (default: the
+        model's ``activity_default``).
+        """
+        if isinstance(batch, bool) or int(batch) != batch or batch < 1:
+            raise InputError(f"batch must be an integer >= 1, got {batch!r}")
+        nw = n_windows_for(in_bits)
+        t_lat = self.latency_s(in_bits, out_bits)
+        e = self.energy
+        act = e["activity_default"] if activity is None else float(activity)
+        g_tot = float(np.sum(g_sum_s))
+        out = {
+            "array": e["k_array"] * act * g_tot * self.v_read_v ** 2 * nw
+            * self.timing["t_window_s"] + nw * e["e_arr_line_j"] * (n_rows + n_cols)
+            + e["e_arr_0_j"],
+            "drivers": nw * (e["e_drv_row_j"] * n_rows + e["e_drv_col_j"] * n_cols)
+            + e["e_drv_0_j"],
+            "wordlines": nw * (e["e_wl_row_j"] * n_rows + e["e_wl_cell_j"] * n_rows * n_cols)
+            + e["e_wl_0_j"],
+            "neuron": n_cols * (e["p_neuron_w"] * t_lat + e["e_neuron_0_j"])
+            + e["p_shared_w"] * t_lat,
+        }
+        out = {k: float(v * batch) for k, v in out.items()}
+        out["total"] = float(sum(out[k] for k in GROUPS))
+        return out
+
+    # -- validity ---------------------------------------------------------------------------
+    def check_range(self, **values) -> None:
+        """Warn (:class:`OutOfRangeWarning`) for each value outside the range of its fit.
+
+        Names without a recorded range (e.g. every name for the ideal model) are accepted.
+        Values may be arrays: their min and max are checked."""
+        for name, val in values.items():
+            rng = self.ranges.get(name)
+            if rng is None or val is None:
+                continue
+            a = np.asarray(val, dtype=float)
+            if a.size == 0:
+                continue
+            lo, hi = float(np.min(a)), float(np.max(a))
+            tol = 1e-9 * max(abs(rng[0]), abs(rng[1]), 1e-30)
+            if lo < rng[0] - tol or hi > rng[1] + tol:
+                warnings.warn(f"{name} = [{lo:.4g}, {hi:.4g}] lies outside the fitted range "
+                              f"[{rng[0]:.4g}, {rng[1]:.4g}] of model '{self.source}'",
+                              OutOfRangeWarning, stacklevel=2)
+
+
+__all__ = ["MacroModel", "OutOfRangeWarning", "SCHEMA", "n_windows_for"]

@@ -1,0 +1,276 @@
+"""Macro-model and fitting: closed forms, parameter recovery on synthetic data, the committed
+default model, the Verilog-A export against the model in ngspice."""
+
+import json
+import warnings
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from pycim.characterize.kinds_fit import problem
+from pycim.cli import main
+from pycim.errors import InputError
+from pycim.fit.fits import fit_energy, fit_line, fit_offset, mvm_points
+from pycim.flows.mvm_inputs import bit_planes, magnitude_planes, program
+from pycim.macro.engine import array_activity
+from pycim.macro.model import MacroModel, OutOfRangeWarning, n_windows_for
+from pycim.netlist.neuron import NeuronSpec, mvm_schedule
+from pycim.tech.mapping import interleave_rows
+
+ROOT = Path(__file__).resolve().parents[1]
+FIT_DIR = ROOT / "characterization" / "results" / "fit"
+DEFAULT = ROOT / "pycim" / "macro" / "default_model.json"
+
+
+# -- the model itself ------------------------------------------------------------------------
+def test_latency_equals_the_schedule_for_every_bit_width():
+    m, spec = MacroModel.ideal(), NeuronSpec()
+    for ib in range(1, 9):
+        for ob in range(1, 9):
+            assert m.latency_s(ib, ob) == pytest.approx(mvm_schedule(spec, ib, ob).t_stop,
+                                                        rel=1e-12)
+
+
+def test_ideal_model_is_the_closed_form_and_ideal_quantiser():
+    m = MacroModel.ideal()
+    v = np.linspace(-0.7, 0.7, 101)
+    assert np.array_equal(m.line_transfer(v, 7, 32, 1e-3), v)
+    assert np.array_equal(m.effective_g_s([1e-6, 4e-5]), np.array([1e-6, 4e-5]))
+    # line-referred LSB: 2 * adc_fs / 2^b / (C_s / C_i) = 2 * 0.4 / 64 / 0.5
+    assert m.lsb_v(6) == pytest.approx(0.025)
+    y = np.array([-40.0, -32.0, -0.01, 0.0, 0.99, 31.5, 40.0])
+    assert m.output_codes(y, 6).tolist() == [-32, -32, -1, 0, 0, 31, 31]
+    assert m.output_codes(y, 6).dtype == np.int64
+
+
+def test_ideal_energy_first_principles_and_batch_scaling():
+    m = MacroModel.ideal()
+    e1 = m.energy_j(4, 6, 32, 16, 5e-3, activity=0.4)
+    spec = NeuronSpec()
+    p_ota = spec.ibias_a * (1 + spec.m_tail + spec.m_out) * spec.vdd_v  # 18 uA at 1.8 V
+    assert e1["neuron"] == pytest.approx(16 * p_ota * m.latency_s(4, 6), rel=1e-12)
+    # cells: G (V - V_line)^2 for 7 windows of t_window: 0.4 * 5 mS * (0.1 V)^2 * 7 * 118 ns
+    assert e1["array"] == pytest.approx(0.4 * 5e-3 * 0.01 * 7 * 118e-9, rel=1e-9)
+    e3 = m.energy_j(4, 6, 32, 16, 5e-3, batch=3, activity=0.4)
+    for k in e1:
+        assert e3[k] == pytest.approx(3 * e1[k], rel=1e-12)
+    assert e1["total"] == pytest.approx(sum(e1[k] for k in ("array", "drivers", "wordlines",
+                                                            "neuron")))
+
+
+def test_array_activity_closed_form():
+    # one column, rows at +1 and -1 with equal G: line at 0, each cell sees Vread^2 -> 1
+    g = np.array([[1e-5], [1e-5]])
+    assert array_activity(g, np.array([[1.0, -1.0]]), "forward", np.array([1.0])) == \
+        pytest.approx(1.0)
+    # G1 = 3 G2, both rows at +1 and 0: line at 3/4; (1/4)^2 * 3/4 + (3/4)^2 * 1/4 = 3/16
+    g = np.array([[3e-5], [1e-5]])
+    assert array_activity(g, np.array([[1.0, 0.0]]), "forward", np.array([1.0])) == \
+        pytest.approx(3 / 16)
+
+
+def test_json_round_trip_and_rejections(tmp_path):
+    m = MacroModel.ideal().with_(ranges={"n_rows": [16.0, 128.0]})
+    assert MacroModel.from_json(m.to_json()) == m
+    with pytest.raises(InputError, match="schema"):
+        MacroModel.from_json(json.dumps({"schema": "other/1"}))
+    d = json.loads(m.to_json())
+    d["line"]["a0"] = "1; .control"
+    with pytest.raises(InputError, match="line.a0"):
+        MacroModel.from_json(json.dumps(d))
+    with pytest.raises(InputError, match="not found"):
+        MacroModel.load(tmp_path / "missing.json")
+
+
+def test_check_range_warns_only_outside():
+    m = MacroModel.ideal().with_(ranges={"n_rows": [16.0, 128.0]})
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        m.check_range(n_rows=np.array([16, 64, 128]), unknown_name=1e9)
+    with pytest.warns(OutOfRangeWarning, match="n_rows"):
+        m.check_range(n_rows=256)
+
+
+# -- fits recover known parameters from synthetic data -----------------------------------------
+def _synthetic_table(truth: MacroModel, points: list[dict]) -> pd.DataFrame:
+    """mvm_fit tables a core obeying ``truth`` exactly would produce."""
+    rows = []
+    for p in points:
+        w, x = problem(p)
+        prog = program(w, p["seed"])
+        planes = bit_planes(x, p["in_bits"])
+        gp, gn = prog.g_pos_s, prog.g_neg_s
+        g_sum = (gp + gn).sum(axis=0)
+        v_id = 0.1 * (planes @ (gp - gn)) / g_sum
+        gpe, gne = truth.effective_g_s(gp), truth.effective_g_s(gn)
+        v_e = 0.1 * (planes @ (gpe - gne)) / (gpe + gne).sum(axis=0)
+        vs = truth.settled_line_v(v_e, 2 * p["n_in"], g_sum)
+        pw = 2.0 ** np.arange(magnitude_planes(p["in_bits"]))
+        nw = n_windows_for(p["in_bits"])
+        vl = truth.line_transfer(np.einsum("bpn,p->bn", v_e, pw), nw, 2 * p["n_in"], g_sum)
+        code = truth.output_codes(vl / truth.lsb_v(p["out_bits"]), p["out_bits"])
+        y = np.einsum("bpn,p->bn", v_id, pw) / truth.lsb_v(p["out_bits"])
+        base = {**p}
+        for b in range(p["batch"]):
+            for j in range(p["n_out"]):
+                for k in range(planes.shape[1]):
+                    rows.append({**base, "record": "line", "vector": b, "output": j, "plane": k,
+                                 "v_settled_v": vs[b, k, j], "v_ideal_v": v_id[b, k, j],
+                                 "g_sum_s": g_sum[j]})
+                rows.append({**base, "record": "code", "vector": b, "output": j,
+                             "code": int(code[b, j]), "y_ideal": y[b, j], "g_sum_s": g_sum[j]})
+            lp = np.repeat(planes[b], 2, axis=1)
+            lp[:, 1::2] *= -1
+            act = array_activity(interleave_rows(gp, gn), lp, "forward", pw)
+            e = truth.energy_j(p["in_bits"], p["out_bits"], 2 * p["n_in"], p["n_out"],
+                               float((gp + gn).sum()), activity=act)
+            rows.append({**base, "record": "energy", "vector": b,
+                         **{f"e_{k}_j": v for k, v in e.items()}})
+    return pd.DataFrame(rows)
+
+
+def _pt(n_in, n_out, seed, in_bits=4, out_bits=6, w_scale=1.0, batch=2):
+    return {"n_in": n_in, "n_out": n_out, "in_bits": in_bits, "out_bits": out_bits,
+            "w_scale": w_scale, "corner": "tt", "temp_c": 27.0, "batch": batch, "seed": seed}
+
+
+def test_fits_recover_known_parameters_from_synthetic_data():
+    base = MacroModel.ideal()
+    truth = base.with_(
+        line={**base.line, "r_series_ohm": 2500.0, "a0": -0.01, "a_rows": -0.02,
+              "a_g": 0.015, "a_cubic": -0.004, "b_line_v": -3e-4, "b0_v": -1.2e-3},
+        energy={**base.energy, "k_array": 0.9, "e_drv_row_j": 3e-14, "e_drv_col_j": 1e-14,
+                "e_drv_0_j": 1e-13,
+                "e_wl_row_j": 5e-14, "e_wl_cell_j": 2e-15, "e_wl_0_j": 1e-12,
+                "p_neuron_w": 3e-5, "p_shared_w": 5e-5, "e_neuron_0_j": 2e-12})
+    pts = [_pt(8, 8, 11, w_scale=0.5), _pt(16, 8, 12), _pt(32, 16, 13, batch=1),
+           _pt(8, 8, 14, in_bits=2, out_bits=4, batch=1),
+           _pt(8, 8, 15, in_bits=3, out_bits=8, batch=1)]
+    points = mvm_points(_synthetic_table(truth, pts))
+    f = fit_line(points, base)
+    assert f.rms < 1e-6  # volts: an exact model is fitted exactly
+    for k in ("r_series_ohm", "a0", "a_rows", "a_g", "a_cubic", "b_line_v"):
+        tol = 0.0 if k == "r_series_ohm" else 2e-4
+        assert f.params[k] == pytest.approx(truth.line[k], rel=0.02, abs=tol), k
+    m = base.with_(line={**base.line, **f.params})
+    off = fit_offset(points, m)
+    assert off.params["b0_v"] == pytest.approx(-1.2e-3, abs=0.1 * m.lsb_v(6) / 7)
+    assert off.max == 0  # every code reproduced
+    params, efits = fit_energy(points, m.with_(line={**m.line, "b0_v": off.params["b0_v"]}))
+    assert efits[-1].name == "energy_total" and efits[-1].max < 1e-6
+    for k in ("k_array", "p_neuron_w", "p_shared_w", "e_wl_cell_j"):
+        assert params[k] == pytest.approx(truth.energy[k], rel=1e-4), k
+
+
+# -- the committed default model --------------------------------------------------------------
+def test_default_model_is_packaged_and_fitted():
+    m = MacroModel.load()
+    assert m.source.startswith("fit of fit"), "default_model.json is missing or not a fit"
+    assert m.fits["codes"]["rms"] <= 0.5 and m.fits["codes"]["max"] <= 2
+    assert m.fits["energy_total"]["max"] <= 0.05
+    for name in ("line", "adc", "codes", "energy_total", "rram_iv", "ir_drop", "settling"):
+        f = m.fits[name]
+        assert f["n"] > 0 and f["rms"] is not None, name
+    assert m.ranges["n_rows"][0] <= 16 and m.ranges["n_rows"][1] >= 128
+    # the fitted series resistance is an access FET's on-resistance scale (kOhm), not 0 or MOhm
+    assert 200 < m.line["r_series_ohm"] < 20e3
+    # physics the fits must recover: the neuron's OTA draws ibias (1 + m_tail + m_out) = 18 uA
+    # from 1.8 V all through the MVM; the RRAM model's conduction voltage v0 = 0.43 V; a floating
+    # line settles to 1e-3 in ln(1000) time constants
+    spec = NeuronSpec()
+    p_ota = spec.ibias_a * (1 + spec.m_tail + spec.m_out) * spec.vdd_v
+    assert m.energy["p_neuron_w"] == pytest.approx(p_ota, rel=0.1)
+    assert m.fits["rram_iv"]["params"]["v0_v"] == pytest.approx(0.43, rel=1e-3)
+    assert m.fits["settling"]["params"]["k_tau"] == pytest.approx(np.log(1e3), rel=0.1)
+
+
+@pytest.mark.slow
+def test_default_model_regenerates_from_committed_results(tmp_path):
+    """`pycim fit characterization/results/fit -o ...` reproduces the committed model."""
+    out = tmp_path / "m.json"
+    assert main(["fit", str(FIT_DIR), "-o", str(out)]) == 0
+    new, old = json.loads(out.read_text()), json.loads(DEFAULT.read_text())
+    _same(new, old, "model")
+
+
+def _same(a, b, where):
+    """Equal JSON trees, floats within 1e-6 relative (BLAS rounding may differ by machine)."""
+    if isinstance(a, dict):
+        assert isinstance(b, dict) and set(a) == set(b), where
+        for k in a:
+            _same(a[k], b[k], f"{where}.{k}")
+    elif isinstance(a, list):
+        assert isinstance(b, list) and len(a) == len(b), where
+        for k, (x, y) in enumerate(zip(a, b)):
+            _same(x, y, f"{where}[{k}]")
+    elif isinstance(a, float):
+        assert b == pytest.approx(a, rel=1e-6, abs=1e-15), where
+    else:
+        assert a == b, where
+
+
+def test_fit_cli_errors(tmp_path, capsys):
+    assert main(["fit", str(tmp_path / "nope"), "-o", str(tmp_path / "m.json")]) == 2
+    assert "RESULTS_DIR" in capsys.readouterr().err
+    assert main(["fit", str(FIT_DIR), "-o", str(tmp_path / "m.json"),
+                 "--verilog-a", str(tmp_path / "c.va")]) == 2
+    assert "--weights" in capsys.readouterr().err
+    assert not (tmp_path / "m.json").exists()
+
+
+def test_fit_cli_writes_model_and_verilog_a(tmp_path):
+    from pycim.fit.verilog_a import core_verilog_a
+
+    w = np.random.default_rng(5).uniform(-1, 1, (3, 2))
+    np.save(tmp_path / "w.npy", w)
+    assert main(["fit", str(FIT_DIR), "-o", str(tmp_path / "m.json"), "--verilog-a",
+                 str(tmp_path / "c.va"), "--weights", str(tmp_path / "w.npy"), "--seed", "5"]) == 0
+    m = MacroModel.load(tmp_path / "m.json")
+    prog = program(w, 5)
+    assert (tmp_path / "c.va").read_text() == core_verilog_a(m, prog.g_pos_s, prog.g_neg_s)
+
+
+# -- Verilog-A export ---------------------------------------------------------------------------
+@pytest.mark.slow
+def test_verilog_a_core_matches_the_macro_model_in_ngspice(tmp_path):
+    from pycim.fit.verilog_a import core_verilog_a
+    from pycim.netlist.circuit import Circuit, Model, VaDevice, VSource
+    from pycim.sim import NgspiceEngine, Op
+    from pycim.tech.va import compile_va
+
+    m = MacroModel.load()
+    rng = np.random.default_rng(3)
+    w = rng.uniform(-1, 1, (6, 4))
+    prog = program(w, 3)
+    src = tmp_path / "pycim_core6x4.va"
+    src.write_text(core_verilog_a(m, prog.g_pos_s, prog.g_neg_s, module="pycim_core6x4"))
+    osdi = compile_va(src)
+    xs = np.array([[1, -1, 0.5, 0, -0.25, 1], [-1, -1, -1, 1, 1, 0]], dtype=float)
+    g_sum = (prog.g_pos_s + prog.g_neg_s).sum(axis=0)
+    gpe, gne = m.effective_g_s(prog.g_pos_s), m.effective_g_s(prog.g_neg_s)
+    for x in xs:
+        c = Circuit("pycim va core test")
+        c.add_model(Model.of("core", "pycim_core6x4", {}, osdi=osdi))
+        c.add(VSource("VREF", "vref", "0", dc_v=0.9))
+        for i, xi in enumerate(x):
+            c.add(VSource(f"VI{i}", f"i{i}", "0", dc_v=0.9 + 0.1 * xi))
+        c.add(VaDevice("N1", tuple([f"i{i}" for i in range(6)] + [f"o{j}" for j in range(4)]
+                                   + ["vref"]), "core"))
+        res = NgspiceEngine(timeout_s=60).run(c, Op())
+        v = np.array([res.value(f"o{j}") for j in range(4)]) - 0.9
+        v_id = 0.1 * (x @ (gpe - gne)) / (gpe + gne).sum(axis=0)
+        ref = m.settled_line_v(v_id, 12, g_sum)
+        assert np.max(np.abs(v - ref)) < 1e-9
+        # and the fitted terms matter: the plain closed form differs by more than that
+        v_plain = 0.1 * (x @ (prog.g_pos_s - prog.g_neg_s)) / g_sum
+        assert np.max(np.abs(v - v_plain)) > 1e-5
+
+
+def test_verilog_a_refuses_bad_names():
+    from pycim.fit.verilog_a import core_verilog_a
+
+    g = np.full((2, 2), 1e-5)
+    with pytest.raises(InputError):
+        core_verilog_a(MacroModel.ideal(), g, g, module="x; .control")

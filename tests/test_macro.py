@@ -1,0 +1,337 @@
+"""The numpy Core / Chip macro-model against the closed form the SPICE flow uses."""
+
+import numpy as np
+import pytest
+
+from pycim import assumptions
+from pycim.errors import InputError
+from pycim.flows.mvm import closed_form_planes
+from pycim.flows.mvm_inputs import bit_planes, program
+from pycim.macro.chip import Chip, software_forward
+from pycim.macro.core import Core
+from pycim.macro.layers import Conv2d, Dense, im2col, plan
+from pycim.macro.model import MacroModel
+from pycim.netlist.neuron import NeuronSpec, mvm_schedule
+
+IDEAL = MacroModel.ideal()
+
+
+def _closed_form_y(g_pos, g_neg, x, in_bits, out_bits, direction):
+    """The SPICE flow's y_ideal: sum over planes of 2^p v_p / LSB (line-referred)."""
+    planes = bit_planes(x, in_bits)
+    v = closed_form_planes(g_pos, g_neg, planes, assumptions.value("v_read_v"), direction)
+    spec = NeuronSpec()
+    return np.einsum("bpn,p->bn", v, 2.0 ** np.arange(planes.shape[1])) / (
+        spec.lsb_v(out_bits) / spec.gain)
+
+
+def _floor_clip(y, b):
+    return np.clip(np.floor(y), -(2 ** (b - 1)), 2 ** (b - 1) - 1)
+
+
+@pytest.mark.parametrize("in_bits,out_bits,shape", [(4, 6, (128, 256)), (2, 4, (20, 7)),
+                                                    (1, 3, (9, 33))])
+def test_core_forward_equals_closed_form(rng, in_bits, out_bits, shape):
+    w = rng.uniform(-1, 1, shape)
+    lim = 1 if in_bits == 1 else 2 ** (in_bits - 1) - 1
+    x = rng.integers(0 if in_bits == 1 else -lim, lim + 1, (50, shape[0]))
+    core = Core(w, model=IDEAL, seed=7)
+    prog = program(w, 7)  # the SPICE flow's programming: identical conductances
+    np.testing.assert_array_equal(core.g_pos_s, prog.g_pos_s)
+    np.testing.assert_array_equal(core.g_neg_s, prog.g_neg_s)
+    y_ref = _closed_form_y(prog.g_pos_s, prog.g_neg_s, x, in_bits, out_bits, "forward")
+    exact = core.forward(x, in_bits, out_bits, keep_y=True)
+    np.testing.assert_allclose(exact.y, y_ref, rtol=1e-5, atol=1e-4)  # float32 matmul
+    fast = core.forward(x, in_bits, out_bits)
+    ref = _floor_clip(y_ref, out_bits)
+    # float32 may move a value sitting within 1e-4 LSB of a code edge by one code
+    edge = np.abs(y_ref - np.round(y_ref)) < 1e-4
+    assert np.all((fast.code == ref) | edge)
+    assert np.all(exact.code == fast.code)
+    assert fast.code.dtype == np.int64
+    assert len(np.unique(ref)) >= (10 if in_bits == 4 else 2)  # spans codes, not a constant
+
+
+def test_core_backward_equals_closed_form(rng):
+    w = rng.uniform(-1, 1, (100, 60))
+    x = rng.integers(-7, 8, (40, 60))
+    core = Core(w, model=IDEAL, seed=3)
+    g = program(w, 3)
+    # per bit-line closed form: V(row r) = Vread sum_j x_j G_rj / sum_j G_rj
+    vr = assumptions.value("v_read_v")
+    phys = np.empty((200, 60))
+    phys[0::2], phys[1::2] = g.g_pos_s, g.g_neg_s
+    lsb = NeuronSpec().lsb_v(6) / NeuronSpec().gain
+    y_lines = vr * (x @ phys.T) / phys.sum(axis=1) / lsb
+    r = core.backward_lines(x, 4, 6, keep_y=True)
+    np.testing.assert_allclose(r.y, y_lines, rtol=1e-5, atol=1e-4)
+    # the difference is the flow's backward closed form
+    y_diff = _closed_form_y(g.g_pos_s, g.g_neg_s, x, 4, 6, "backward")
+    b = core.backward(x, 4, 6, keep_y=True)
+    np.testing.assert_allclose(b.y, y_diff, rtol=1e-5, atol=1e-4)
+    codes = _floor_clip(y_lines, 6)
+    edge = np.abs(y_lines - np.round(y_lines)) < 1e-4
+    fast = core.backward_lines(x, 4, 6).code
+    assert np.all((fast == codes) | edge)
+    np.testing.assert_array_equal(core.backward(x, 4, 6).code, fast[:, 0::2] - fast[:, 1::2])
+
+
+def _nonideal_model():
+    inl = (0.3 * np.sin(np.arange(64) / 5.0)).tolist()
+    return IDEAL.with_(line={"r_series_ohm": 3e3, "a0": -0.05, "a_rows": -0.02, "a_g": -0.01,
+                             "a_rg": 0.004, "a_cubic": -0.03, "b0_v": 1.5e-3, "b_g_v": -4e-4,
+                             "b_ig_v": 2e-4, "b_line_v": 1e-3},
+                       adc={"gain": 0.97, "offset_lsb": 0.25, "noise_lsb": 0.0,
+                            "inl_lsb": {"6": inl}})
+
+
+def test_folded_chain_equals_model_calls(rng):
+    """The fast float32 chain (line gain, cubic, offsets, ADC gain/offset/INL folded into one
+    operator) gives the model's own float64 codes."""
+    m = _nonideal_model()
+    core = Core(rng.uniform(-1, 1, (128, 256)), model=m, seed=1)
+    x = rng.integers(-7, 8, (300, 128))
+    assert core.fast_chain("forward", 4, 6) is not None
+    fast, ref = core.forward(x).code, core.forward(x, exact=True).code
+    assert np.mean(fast != ref) < 1e-3 and np.max(np.abs(fast - ref)) <= 1
+    xb = rng.integers(-7, 8, (300, 256))
+    fast, ref = core.backward_lines(xb).code, core.backward_lines(xb, exact=True).code
+    assert np.mean(fast != ref) < 1e-3 and np.max(np.abs(fast - ref)) <= 1
+
+
+@pytest.mark.parametrize("direction", ["forward", "backward"])
+def test_core_agrees_with_macro_engine(rng, direction):
+    """Core and ``pycim mvm --engine macro`` (pycim.macro.engine, per-plane float64) give the
+    same codes and energy for the same request and seed."""
+    from pycim.flows.mvm import MvmRequest
+    from pycim.macro.engine import run_macro_mvm
+
+    m = _nonideal_model()
+    w = rng.uniform(-1, 1, (24, 16))
+    x = rng.integers(-7, 8, (30, 24 if direction == "forward" else 16))
+    out = run_macro_mvm(MvmRequest(w, x, 4, 6, direction=direction, engine="macro", seed=5),
+                        model=m)
+    core = Core(w, model=m, seed=5)
+    r = core.forward(x) if direction == "forward" else core.backward(x)
+    np.testing.assert_array_equal(core.g_pos_s, np.array(out["g_pos_s"]))
+    ref = np.array(out["code"])
+    assert np.mean(r.code != ref) < 2e-3 and np.max(np.abs(r.code - ref)) <= 1
+    for k in ("array", "drivers", "wordlines", "neuron", "total"):  # array: float32 line term
+        assert r.energy_j[k] == pytest.approx(out["energy_j"][k], rel=1e-6)
+    assert r.latency_s == pytest.approx(30 * out["latency_s"])
+
+
+def test_energy_and_latency_accounting(rng):
+    w = rng.uniform(-1, 1, (64, 32))
+    core = Core(w, model=IDEAL, seed=0)
+    x = rng.integers(-7, 8, (10, 64))
+    one = core.forward(x)
+    two = core.forward(np.vstack([x, x]))
+    for k in ("array", "drivers", "wordlines", "neuron", "total"):
+        assert two.energy_j[k] == pytest.approx(2 * one.energy_j[k], rel=1e-12)
+    t_mvm = mvm_schedule(NeuronSpec(), 4, 6).t_stop
+    assert one.latency_s == pytest.approx(10 * t_mvm, rel=1e-9)
+    assert two.latency_s == pytest.approx(20 * t_mvm, rel=1e-9)
+    # array energy (k_array = 1 for the ideal model): each cell dissipates G (V_row - V_SL)^2
+    # per window; summed: Vread^2 sum_i |x_i| G_row,i minus the floating lines' own term
+    # sum_p 2^p sum_j V_pj^2 S_j (V_pj from the closed form), times the window length
+    t_win, vr = IDEAL.timing["t_window_s"], assumptions.value("v_read_v")
+    gp, gn = core.g_pos_s, core.g_neg_s
+    v_pl = closed_form_planes(gp, gn, bit_planes(x, 4), vr, "forward")  # (10, 3, 32)
+    swing = np.einsum("bpj,p,j->", v_pl ** 2, 2.0 ** np.arange(3), (gp + gn).sum(axis=0))
+    e_ref = (float(np.abs(x).sum(axis=0) @ (gp + gn).sum(axis=1)) * vr ** 2 - swing) * t_win
+    assert one.energy_j["array"] == pytest.approx(e_ref, rel=1e-6)  # float32 sums
+    assert swing * t_win > 0.01 * e_ref  # the line term matters at this size
+    # zero inputs: no array energy, same neuron energy
+    z = core.forward(np.zeros((10, 64), int))
+    assert z.energy_j["array"] == 0.0 and z.energy_j["neuron"] == one.energy_j["neuron"]
+
+
+def test_input_validation():
+    core = Core(np.full((4, 3), 0.5), model=IDEAL)
+    with pytest.raises(InputError, match=r"\[-7, 7\]"):
+        core.forward(np.array([[8, 0, 0, 0]]))
+    with pytest.raises(InputError, match="shape"):
+        core.forward(np.zeros((2, 5)))
+    with pytest.raises(InputError, match="integers"):
+        core.forward(np.array([[0.5, 0, 0, 0]]))
+    with pytest.raises(InputError, match="exceeds one core"):
+        Core(np.zeros((129, 10)))
+
+
+def _tile_bound(chip, name, n_vectors):
+    """Ideal ADC, mid-point reconstruction: each tile is off by at most half a code times its
+    column factor; the row tiles of a column add their bounds."""
+    _, tiles = chip._tiles(name)
+    n_out = chip.layers[chip.by_name[name]].matrix.shape[1]
+    bound = np.zeros(n_out)
+    for t in tiles:
+        bound[t.c0:t.c1] += 0.5 * chip._scale[t.core][0]
+    return bound
+
+
+def test_layer_split_reproduces_unsplit(rng):
+    """A 300 x 300 layer on 3 x 2 = 6 cores equals x W (the unsplit product) within the ADC's
+    half-code per tile; without write noise and with an ideal ADC nothing else differs."""
+    w = rng.normal(0, 1, (300, 300))
+    # raw mid-point reconstruction (no foreground calibration): exactly the closed form's
+    chip = Chip([Dense("fc", w)], model=IDEAL, prog_tol_s=0.0, in_bits=4, out_bits=8,
+                calibrate=False)
+    assert chip.cores_used == 6
+    x = rng.integers(-7, 8, (64, 300))
+    y = chip.forward_layer("fc", x).y
+    ref = x @ w
+    bound = _tile_bound(chip, "fc", 64)
+    assert np.all(np.abs(y - ref) <= bound + 1e-9)
+    assert np.std(ref) > 5 * bound.mean()  # the bound is tight against the signal
+    # calibrated (the default) on the ideal model: the fitted gains / offsets are 1 / 0 up to
+    # their estimation error, so the same bound holds to a few per cent
+    cal = Chip([Dense("fc", w)], model=IDEAL, prog_tol_s=0.0, in_bits=4, out_bits=8)
+    yc = cal.forward_layer("fc", x).y
+    assert np.all(np.abs(yc - ref) <= 1.05 * bound)
+    assert np.sqrt(np.mean((yc - ref) ** 2)) <= 1.02 * np.sqrt(np.mean((y - ref) ** 2))
+    # backward on the same cores: y W^T
+    # backward on the same cores: y W^T; every bit-line is converted on its own, so each
+    # tile's error is half a code on each of the pair's lines, times that line's factor
+    yb = rng.integers(-7, 8, (16, 300))
+    xb = chip.backward_layer("fc", yb).y
+    bound_b = np.zeros(300)
+    for t in chip.plan[0]:
+        _, sp, sn = chip._scale[t.core]
+        bound_b[t.r0:t.r1] += 0.5 * (sp + sn)
+    assert np.all(np.abs(xb - yb @ w.T) <= bound_b + 1e-9)
+    assert np.std(yb @ w.T) > 2 * bound_b.mean()
+
+
+def test_conv_im2col_and_chip(rng):
+    x = rng.integers(0, 8, (2, 7, 6, 3))
+    w = rng.normal(0, 1, (3, 3, 3, 5))
+    layer = Conv2d("conv", w, stride=2, padding=1)
+    cols, shape = im2col(x, 3, 3, 2, 1)
+    assert shape == (2, 4, 3)
+    # direct convolution with explicit loops
+    xp = np.pad(x, ((0, 0), (1, 1), (1, 1), (0, 0)))
+    ref = np.zeros((2, 4, 3, 5))
+    for b in range(2):
+        for i in range(4):
+            for j in range(3):
+                ref[b, i, j] = np.einsum("hwc,hwco->o", xp[b, 2 * i:2 * i + 3, 2 * j:2 * j + 3], w)
+    np.testing.assert_allclose((cols @ layer.matrix).reshape(ref.shape), ref, atol=1e-12)
+    np.testing.assert_allclose(software_forward([layer], x), ref, atol=1e-12)
+    chip = Chip([layer], model=IDEAL, prog_tol_s=0.0, in_bits=4, out_bits=8, calibrate=False)
+    call = chip.forward_layer("conv", cols)
+    assert np.all(np.abs(call.y - ref.reshape(-1, 5)) <= _tile_bound(chip, "conv", 24) + 1e-9)
+    # latency: one core converts the 24 patch vectors one after another
+    assert call.latency_s == pytest.approx(24 * IDEAL.latency_s(4, 8))
+
+
+def test_network_energy_and_latency_add_up(rng):
+    layers = [Dense("a", rng.normal(0, 1, (200, 40)), activation="relu", in_step=0.2),
+              Dense("b", rng.normal(0, 1, (40, 10)), in_step=0.5)]
+    chip = Chip(layers, model=IDEAL, in_bits=4, out_bits=8)
+    assert [len(t) for t in chip.plan] == [2, 1]
+    res = chip.run(rng.uniform(0, 1, (5, 200)))
+    t = IDEAL.latency_s(4, 8)
+    assert res.latency_s == pytest.approx(5 * t + 5 * t)  # layers in sequence, tiles parallel
+    per_layer = sum(c.energy_j["total"] for c in res.layers.values())
+    assert res.energy_j["total"] == pytest.approx(per_layer)
+    assert res.macs == 5 * (200 * 40 + 40 * 10)
+
+
+def test_network_too_big_names_layer():
+    layers = [Dense("small", np.ones((100, 100))), Dense("huge", np.ones((1000, 1600)))]
+    # huge: 8 row tiles x 7 column tiles = 56 cores after the 1 of "small"
+    with pytest.raises(InputError, match=r"layer 'huge' .*needs 56 cores.*57 cores, the chip "
+                                         r"has 48"):
+        plan(layers)
+    with pytest.raises(InputError, match="does not fit"):
+        Chip(layers, model=IDEAL)
+    assert sum(len(t) for t in plan(layers, n_cores=57)) == 57
+
+
+def _column_rms(err, ok):
+    """Per-column RMS of ``err`` over the unclipped codes ``ok``."""
+    return np.sqrt((np.where(ok, err, 0.0) ** 2).sum(0) / ok.sum(0))
+
+
+@pytest.mark.parametrize("out_bits,raw_min,cal_max,bias_max,ratio_min",
+                         [(8, 3.0, 0.75, 0.55, 6.0), (6, 0.8, 0.5, 0.25, 2.5)])
+def test_calibration_reduces_column_error_of_the_fitted_model(out_bits, raw_min, cal_max,
+                                                              bias_max, ratio_min):
+    """Foreground calibration against the closed form, default (fitted) model: a digits-sized
+    64 x 64 core, held-out sparse non-negative inputs (as the demo's). Without calibration each
+    column is off by its offset and gain error (several codes); calibrated, by about the ADC's
+    quantisation (0.29 LSB RMS) plus what a per-column line cannot take out (the series
+    resistance compresses large weights more than small ones). Measured: 8 bits, column RMS
+    3.9..7.4 LSB raw, 0.42..0.61 calibrated (median ratio 11.8); 6 bits 0.93..1.78 raw,
+    0.36..0.41 calibrated."""
+    model = MacroModel.load()
+    assert model.source != IDEAL.source  # the packaged fit, not the closed form
+    rng = np.random.default_rng(7)
+    # trained-like weights (mostly small): column sums inside the fitted g_sum range
+    core = Core(np.clip(rng.normal(0, 0.35, (64, 64)), -1, 1), model=model, seed=2)
+    cal = core.calibrate("forward", 4, out_bits)
+    assert cal.rms_raw_lsb > 3 * cal.rms_lsb  # on the calibration vectors themselves
+    x = rng.integers(0, 8, (400, 64)) * (rng.random((400, 64)) < 0.4)  # not the cal vectors
+    r = core.forward(x, 4, out_bits)
+    y_ref = core.reference_y(x, 4, out_bits)
+    lo, hi = -(2 ** (out_bits - 1)), 2 ** (out_bits - 1) - 1
+    ok = (r.code > lo) & (r.code < hi)
+    assert ok.mean() > 0.99
+    raw = _column_rms(r.code + 0.5 - y_ref, ok)
+    calibrated = _column_rms(r.value - y_ref, ok)
+    assert raw.min() >= raw_min  # every column is off by codes without calibration
+    assert calibrated.max() <= cal_max  # and within a fraction of a code with it
+    assert np.median(raw / calibrated) >= ratio_min
+    bias = np.abs(np.where(ok, r.value - y_ref, 0).sum(0) / ok.sum(0))
+    assert bias.max() <= bias_max  # the offsets are gone: no column keeps a code's error
+    # the gains measured through the MVMs: series resistance and rows / g_sum terms (< 1)
+    assert np.all((cal.gain > 0.6) & (cal.gain < 0.95))
+
+
+def test_calibration_is_folded_into_the_fast_path(rng):
+    """``value`` of a calibrated core is the stored per-column correction of the codes (float32
+    scale and shift), forward and backward; ideal model: gain ~ 1, offset ~ 0."""
+    m = MacroModel.load()
+    core = Core(rng.uniform(-1, 1, (40, 24)), model=m, seed=4)
+    x = rng.integers(-7, 8, (30, 40))
+    assert core.forward(x).value is None  # not calibrated
+    cal = core.calibrate("forward", 4, 6)
+    assert core.fast_chain("forward", 4, 6) is not None
+    r = core.forward(x)
+    assert r.value.dtype == np.float32
+    np.testing.assert_allclose(r.value, r.code * cal.scale + cal.shift, rtol=1e-6, atol=1e-5)
+    assert core.forward(x, 4, 8).value is None  # another out_bits: its own calibration
+    with pytest.warns(Warning):  # 24 driven lines: outside the fitted rows (expected)
+        core.calibrate("backward", 4, 6)
+    xb = rng.integers(-7, 8, (30, 24))
+    with pytest.warns(Warning):
+        lines, pair = core.backward_lines(xb), core.backward(xb)
+    np.testing.assert_allclose(pair.value, lines.value[:, 0::2] - lines.value[:, 1::2])
+    err_raw = lines.code + 0.5 - core.reference_y(xb, 4, 6, "backward")
+    err_cal = lines.value - core.reference_y(xb, 4, 6, "backward")
+    assert np.sqrt(np.mean(err_cal ** 2)) < 0.5 * np.sqrt(np.mean(err_raw ** 2))
+    ideal = Core(rng.uniform(-1, 1, (64, 64)), model=IDEAL, seed=4, prog_tol_s=0.0)
+    c = ideal.calibrate("forward", 4, 8)
+    assert np.all(np.abs(c.gain - 1) < 0.03) and np.all(np.abs(c.offset) < 0.1)
+    with pytest.raises(InputError, match="direction"):
+        ideal.calibrate("sideways")
+    with pytest.raises(InputError, match="n_vectors"):
+        ideal.calibrate(n_vectors=2)
+
+
+@pytest.mark.filterwarnings("ignore::pycim.macro.model.OutOfRangeWarning")  # 144 / 256 rows
+def test_calibrated_chip_layer_with_the_fitted_model(rng):
+    """A 200 x 40 layer on 2 cores, fitted model: calibration brings the layer's error against
+    x W from several column factors to under one."""
+    w = rng.normal(0, 1, (200, 40))
+    x = rng.integers(0, 8, (100, 200)) * (rng.random((100, 200)) < 0.5)
+    ref = x @ w
+    err = {}
+    for cal in (False, True):
+        chip = Chip([Dense("fc", w)], model=MacroModel.load(), in_bits=4, out_bits=8,
+                    calibrate=cal)
+        err[cal] = np.sqrt(np.mean((chip.forward_layer("fc", x).y - ref) ** 2))
+    unit = np.mean(_tile_bound(chip, "fc", 100))  # half a code, summed over the row tiles
+    assert err[False] > 5 * unit
+    assert err[True] < 1.5 * unit
