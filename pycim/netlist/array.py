@@ -74,8 +74,13 @@ class AccessSpec:
     w_um: float = assumptions.value("access_w_um")
     l_um: float = assumptions.value("access_l_um")
     corner: str = "tt"
+    #: False: the access FET's card without BSIM4's body resistance network (rbodymod=0, see
+    #: FetCard.without_body_network): same DC, 3 nodes fewer per cell; the MVM transient uses it
+    body_network: bool = True
 
     def __post_init__(self) -> None:
+        if not isinstance(self.body_network, bool):
+            raise InputError(f"body_network must be True or False, got {self.body_network!r}")
         if self.kind not in ("ideal", "sky130"):
             raise InputError(f"access kind must be 'ideal' or 'sky130', got {self.kind!r}")
         ident(self.device, "access device")
@@ -86,7 +91,8 @@ class AccessSpec:
     def card(self):
         from ..tech import sky130
 
-        return sky130.flat_card(self.device, self.w_um * 1e-6, self.l_um * 1e-6, self.corner)
+        card = sky130.flat_card(self.device, self.w_um * 1e-6, self.l_um * 1e-6, self.corner)
+        return card if self.body_network else card.without_body_network()
 
 
 IDEAL_ACCESS = AccessSpec(kind="ideal")
@@ -159,7 +165,9 @@ class ArraySpec:
         h = hashlib.sha256()
         wire = {k: v for k, v in vars(self.wire).items()
                 if not (k == "segment_cells" and v == 1)}  # per-cell digests stay as they were
-        meta = {"cell": self.cell, "access": vars(self.access), "wire": wire,
+        access = {k: v for k, v in vars(self.access).items()
+                  if not (k == "body_network" and v is True)}  # digests stay as they were
+        meta = {"cell": self.cell, "access": access, "wire": wire,
                 "v_read_v": self.v_read_v, "name": self.name, "bl_tap": self.bl_tap,
                 "sl_tap": self.sl_tap, "rram": vars(self.rram_params), "shape": self.g_s.shape}
         h.update(json.dumps(meta, sort_keys=True, default=str).encode())
@@ -169,27 +177,39 @@ class ArraySpec:
 
 # -- node naming ----------------------------------------------------------------------------
 
+def _center(s: int, k: int, n: int) -> float:
+    """Position (in cells) of the node of segment ``s`` of a line of ``n`` cells: its middle."""
+    return (s * k + min(s * k + k, n) - 1) / 2
+
+
+def _line_node(port: str, seg: str, idx: int, tap: int, k: int, n: int) -> str:
+    """The port itself where a node sits at the tap, else the segment's own node."""
+    s = idx // k
+    return port if s == tap // k and _center(s, k, n) == tap else seg
+
+
 def bl_node(spec: ArraySpec, r: int, c: int) -> str:
     """Node of BL ``r`` at column ``c`` (the port ``bl<r>`` at the tap, or without wire R).
-    With segments, column ``c`` sits on segment ``c // k``."""
-    k = spec.wire.segment_cells
-    if not spec.wire.has_r or c // k == spec.bl_tap[r] // k:
+    With segments (k = segment_cells > 1) column ``c`` sits on the node of segment ``c // k``,
+    placed at the segment's middle; the port joins its segment through the wire between them."""
+    if not spec.wire.has_r:
         return f"bl{r}"
-    return f"b{r}_{c // k}"
+    k = spec.wire.segment_cells
+    return _line_node(f"bl{r}", f"b{r}_{c // k}", c, spec.bl_tap[r], k, spec.cols)
 
 
 def sl_node(spec: ArraySpec, r: int, c: int) -> str:
-    k = spec.wire.segment_cells
-    if not spec.wire.has_r or r // k == spec.sl_tap[c] // k:
+    if not spec.wire.has_r:
         return f"sl{c}"
-    return f"s{r // k}_{c}"
+    k = spec.wire.segment_cells
+    return _line_node(f"sl{c}", f"s{r // k}_{c}", r, spec.sl_tap[c], k, spec.rows)
 
 
 def wl_node(spec: ArraySpec, r: int, c: int) -> str:
-    k = spec.wire.segment_cells
-    if not spec.wire.has_r or c // k == spec.bl_tap[r] // k:
+    if not spec.wire.has_r:
         return f"wl{r}"
-    return f"w{r}_{c // k}"
+    k = spec.wire.segment_cells
+    return _line_node(f"wl{r}", f"w{r}_{c // k}", c, spec.bl_tap[r], k, spec.cols)
 
 
 def add_array(circuit: Circuit, spec: ArraySpec) -> None:
@@ -239,12 +259,23 @@ def _wires(spec: ArraySpec) -> Iterator:
     def cells(n, s):  # cells on segment s of a line of n cells
         return min(k, n - s * k)
 
+    def gap(s, n):  # cell pitches between the nodes of segments s - 1 and s
+        return _center(s, k, n) - _center(s - 1, k, n)
+
     for r in range(spec.rows):  # BL (and WL) along the row
+        tap = spec.bl_tap[r]
         for s in range(1, n_cseg):
             c0, c1 = (s - 1) * k, s * k
-            yield Resistor(f"RB{r}_{s}", bl_node(spec, r, c0), bl_node(spec, r, c1), r_x * k)
+            yield Resistor(f"RB{r}_{s}", bl_node(spec, r, c0), bl_node(spec, r, c1),
+                           r_x * gap(s, spec.cols))
             if with_wl:
-                yield Resistor(f"RW{r}_{s}", wl_node(spec, r, c0), wl_node(spec, r, c1), r_x * k)
+                yield Resistor(f"RW{r}_{s}", wl_node(spec, r, c0), wl_node(spec, r, c1),
+                               r_x * gap(s, spec.cols))
+        d = abs(_center(tap // k, k, spec.cols) - tap)
+        if d > 0:  # the port joins its segment's node through the wire between them
+            yield Resistor(f"RBP{r}", f"bl{r}", bl_node(spec, r, tap), r_x * d)
+            if with_wl:
+                yield Resistor(f"RWP{r}", f"wl{r}", wl_node(spec, r, tap), r_x * d)
         if c_x > 0:
             for s in range(n_cseg):
                 cap = c_x * cells(spec.cols, s)
@@ -252,9 +283,13 @@ def _wires(spec: ArraySpec) -> Iterator:
                 if with_wl:
                     yield Capacitor(f"CW{r}_{s}", wl_node(spec, r, s * k), "0", cap)
     for c in range(spec.cols):  # SL along the column
+        tap = spec.sl_tap[c]
         for s in range(1, n_rseg):
             yield Resistor(f"RS{s}_{c}", sl_node(spec, (s - 1) * k, c), sl_node(spec, s * k, c),
-                           r_y * k)
+                           r_y * gap(s, spec.rows))
+        d = abs(_center(tap // k, k, spec.rows) - tap)
+        if d > 0:
+            yield Resistor(f"RSP{c}", f"sl{c}", sl_node(spec, tap, c), r_y * d)
         if c_y > 0:
             for s in range(n_rseg):
                 yield Capacitor(f"CS{s}_{c}", sl_node(spec, s * k, c), "0",
