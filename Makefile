@@ -48,7 +48,7 @@ check: setup
 	$(BIN)/pycim netlist --check
 
 bench: setup
-	$(BIN)/python benchmarks/run.py
+	$(BIN)/python benchmarks/run.py $(BENCH_ARGS)
 
 clean-cache:
 	rm -rf $${PYCIM_CACHE_DIR:-$$HOME/.cache/pycim}
