@@ -80,12 +80,12 @@ def main(argv=None) -> int:
             print(f"   {'ok  ' if t['met'] else 'MISS'} {t['what']}: {t['value']:.4g} "
                   f"(target {t['target']})", flush=True)
         mine["targets"].extend(targets)
-        results = write(mine, keep_others=bool(args.only))  # after every group
+        write(mine, keep_others=bool(args.only))  # after every group
     print(f"wrote {HERE / 'results.json'} and {HERE / 'results.md'}")
     return 0 if all(t["met"] for t in mine["targets"]) else 1
 
 
-def write(mine: dict, keep_others: bool) -> dict:
+def write(mine: dict, keep_others: bool) -> None:
     """Write this run's groups; with ``keep_others`` (``--only``), merge them into the groups
     results.json holds at this moment (read now, so concurrent ``--only`` runs of different
     groups do not drop each other's figures)."""
@@ -108,7 +108,6 @@ def write(mine: dict, keep_others: bool) -> dict:
         tmp = HERE / f".{name}.{os.getpid()}.tmp"
         tmp.write_text(text)
         tmp.replace(HERE / name)
-    return results
 
 
 def markdown(results: dict) -> str:

@@ -37,7 +37,7 @@ from ..netlist.circuit import Circuit, VSource
 from ..netlist.core import line_driver, switch_cards, wl_driver, wl_driver_cards
 from ..netlist.neuron import (NeuronSpec, add_neuron, add_schedule_sources, input_windows,
                               mvm_schedule, window_pwl)
-from ..netlist.validate import ident
+from ..netlist.validate import ident, integer
 from ..sim import NgspiceEngine, Tran, get_engine
 from ..tech.mapping import physical_conductances
 from .mvm_inputs import bit_planes, check_inputs, check_weights, magnitude_planes, program
@@ -92,18 +92,13 @@ class MvmRequest:
             raise InputError(f"--direction must be forward or backward, got {self.direction!r}")
         n_drive = w.shape[0] if self.direction == "forward" else w.shape[1]
         object.__setattr__(self, "x", check_inputs(np.asarray(self.x), n_drive, self.in_bits))
-        if isinstance(self.out_bits, bool) or not isinstance(self.out_bits, int) \
-                or not 1 <= self.out_bits <= 8:
-            raise InputError(f"--out-bits must be an integer in 1..8, got {self.out_bits!r}")
+        integer(self.out_bits, "--out-bits", 1, 8)
         if self.mapping not in MAPPINGS:
             raise InputError(f"--mapping must be one of {', '.join(MAPPINGS)}, got {self.mapping!r}")
         if self.mapping == "transposable" and max(w.shape) > 128:
             raise InputError(f"--weights: shape {w.shape} exceeds one core with --mapping "
                              f"transposable (2x2 cells per weight: at most 128 x 128)")
-        if isinstance(self.wire_segment_cells, bool) or not isinstance(self.wire_segment_cells, int) \
-                or not 1 <= self.wire_segment_cells <= 256:
-            raise InputError(f"--wire-segment-cells must be an integer in 1..256, "
-                             f"got {self.wire_segment_cells!r}")
+        integer(self.wire_segment_cells, "--wire-segment-cells", 1, 256)
         if self.engine not in ENGINES:
             raise InputError(f"--engine must be one of {', '.join(ENGINES)}, got {self.engine!r}")
         if self.corner not in CORNERS:

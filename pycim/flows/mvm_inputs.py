@@ -8,6 +8,7 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import InputError
+from ..netlist.validate import integer
 from ..tech.mapping import weights_to_conductances
 
 
@@ -43,8 +44,7 @@ def check_weights(w: np.ndarray) -> np.ndarray:
 
 def check_inputs(x: np.ndarray, n: int, in_bits: int) -> np.ndarray:
     """Integers (n,) or (batch, n) in the signed in_bits range (0/1 for 1 bit) -> (batch, n)."""
-    if isinstance(in_bits, bool) or not isinstance(in_bits, int) or not 1 <= in_bits <= 8:
-        raise InputError(f"--in-bits must be an integer in 1..8, got {in_bits!r}")
+    integer(in_bits, "--in-bits", 1, 8)
     if x.dtype.kind == "f":
         if not np.all(np.isfinite(x)) or np.any(x != np.round(x)):
             raise InputError("--x: values must be integers")

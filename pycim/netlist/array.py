@@ -27,7 +27,7 @@ from ..errors import InputError
 from ..tech import rram
 from .circuit import Capacitor, Circuit, Mosfet, Resistor, VaDevice
 from .testbench import RRAM_MODEL, linear_model, rram_model, rram_read_model
-from .validate import ident, number
+from .validate import ident, integer, number
 
 MAX_SIZE = 256
 CELLS = ("rram", "rram_read", "linear")
@@ -49,9 +49,7 @@ class WireSpec:
     segment_cells: int = 1
 
     def __post_init__(self) -> None:
-        if isinstance(self.segment_cells, bool) or not isinstance(self.segment_cells, int) \
-                or not 1 <= self.segment_cells <= 256:
-            raise InputError(f"segment_cells must be an integer in 1..256, got {self.segment_cells!r}")
+        integer(self.segment_cells, "segment_cells", 1, 256)
         number(self.r_ohm_per_um, "wire_r_ohm_per_um", lo=0.0, hi=1e4)
         number(self.c_f_per_um, "wire_c_f_per_um", lo=0.0, hi=1e-12)
         number(self.pitch_x_um, "pitch_x_um", lo=0.0, lo_open=True, hi=100.0)

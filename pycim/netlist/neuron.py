@@ -79,7 +79,7 @@ from .. import assumptions
 from ..errors import InputError
 from .circuit import Capacitor, Circuit, Resistor, VSource
 from .schedule import ANALOG, LOGIC, Net, Schedule, ScheduleBuilder
-from .validate import ident, node, number
+from .validate import ident, integer, node, number
 
 A = assumptions.value
 
@@ -172,9 +172,7 @@ class NeuronSpec:
                   "sw_wp_um", "sw_l_um", "inv_wn_um", "inv_wp_um"):
             number(getattr(self, k), k, lo=0.15, hi=100.0)
         for k in ("m_tail", "m_out", "m_in", "m_load"):
-            v = getattr(self, k)
-            if isinstance(v, bool) or not isinstance(v, int) or not 1 <= v <= 64:
-                raise InputError(f"{k} must be an integer in 1..64, got {v!r}")
+            integer(getattr(self, k), k, 1, 64)
         if (2 * self.m_load * self.m_out) % self.m_tail:
             raise InputError("2 * m_load * m_out must be a multiple of m_tail (m_cs integer)")
         number(self.c_latch_f, "c_latch_f", lo=1e-16, hi=1e-12)
@@ -244,9 +242,7 @@ class NeuronSpec:
 
 
 def _check_bits(b: int, what: str, lo: int = 1, hi: int = 8) -> int:
-    if isinstance(b, bool) or not isinstance(b, int) or not lo <= b <= hi:
-        raise InputError(f"{what} must be an integer in {lo}..{hi}, got {b!r}")
-    return b
+    return integer(b, what, lo, hi)
 
 
 # ---------------------------------------------------------------------------------------------

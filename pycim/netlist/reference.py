@@ -13,7 +13,7 @@ from ..tech.mapping import interleave_rows, weights_to_conductances
 from .array import IDEAL_ACCESS, IDEAL_WIRES, AccessSpec, ArraySpec, WireSpec, dc_drive_circuit
 from .circuit import Circuit
 from .core import CoreSpec, core_circuit
-from .validate import ident, number
+from .validate import ident, integer, number
 from .writer import netlist_digest, write_netlist
 from ..tech.sky130 import CORNERS
 
@@ -46,9 +46,7 @@ class NetlistRequest:
         number(self.temp_c, "--temp-c", lo=-55.0, hi=150.0)
         number(self.wire_r_ohm_per_um, "--wire-r-ohm-per-um", lo=0.0, hi=1e4)
         for k in ("rows", "cols"):
-            v = getattr(self, k)
-            if isinstance(v, bool) or not isinstance(v, int) or not 1 <= v <= 256:
-                raise InputError(f"--{k} must be an integer in 1..256, got {v!r}")
+            integer(getattr(self, k), f"--{k}", 1, 256)
         if self.kind != "cell" and self.rows % 2:
             raise InputError(f"--rows must be even (signed weights use G+/G- row pairs), got {self.rows}")
         if self.kind == "core" and (self.rows % 16 or self.cols % 16):

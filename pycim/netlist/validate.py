@@ -61,6 +61,13 @@ def number(value: float, what: str = "value", *, lo: float | None = None,
     return v
 
 
+def integer(value: int, what: str, lo: int, hi: int) -> int:
+    """A Python int (not bool) within [lo, hi]."""
+    if isinstance(value, bool) or not isinstance(value, int) or not lo <= value <= hi:
+        raise InputError(f"{what} must be an integer in {lo}..{hi}, got {value!r}")
+    return value
+
+
 def fmt(value: float) -> str:
     """Deterministic, round-trippable text of a validated float."""
     v = value if type(value) is float and math.isfinite(value) else number(value)
