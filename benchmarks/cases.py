@@ -11,7 +11,7 @@ import numpy as np
 
 def _array_spec(n: int, cell: str, access: str, corner: str = "tt", wire_r: bool = True):
     from pycim.netlist.array import IDEAL_ACCESS, IDEAL_WIRES, AccessSpec, ArraySpec, WireSpec
-    from pycim.tech.mapping import interleave_rows, weights_to_conductances
+    from pycim.cim.mapping import interleave_rows, weights_to_conductances
 
     rng = np.random.default_rng(0)
     gp, gn = weights_to_conductances(rng.uniform(-1, 1, (n // 2, n)))
@@ -86,14 +86,15 @@ def mvm_core(n: int, in_bits: int = 4, out_bits: int = 6, segment_cells: int = 1
     """One forward MVM transient on an n x n core: W (n/2, n) signed, n neurons, SKY130
     drivers and access FETs, RRAM read model, wire R/C with ``segment_cells`` cells per node
     (1 = per cell), in ngspice (``spice``) or VACASK."""
-    from pycim.flows import mvm as flow
+    from pycim import dispatch as flow
+    from pycim.cim.request import MvmRequest
 
     rng = np.random.default_rng(0)
     w = rng.uniform(-1, 1, (n // 2, n))
     lim = 2 ** (in_bits - 1) - 1
     x = rng.integers(-lim, lim + 1, (1, n // 2))
     t0 = time.perf_counter()
-    out = flow.run_mvm(flow.MvmRequest(w, x, in_bits, out_bits, engine=engine,
+    out = flow.run_mvm(MvmRequest(w, x, in_bits, out_bits, engine=engine,
                                        wire_segment_cells=segment_cells), progress=False)
     code = np.array(out["code"][0])
     y = np.floor(np.array(out["y_ideal"][0]))

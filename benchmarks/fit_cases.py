@@ -13,7 +13,8 @@ def macro_vs_spice(n_in: int, n_out: int, n_vectors: int = 1, seed: int = 101,
     the transistor-level flow (ngspice) and the packaged default macro-model; code error
     (macro - SPICE) in LSB and energy ratio."""
     from pycim.characterize.kinds_fit import problem
-    from pycim.flows.mvm import MvmRequest, run_mvm
+    from pycim.cim.request import MvmRequest
+    from pycim.dispatch import run_mvm
 
     w, x = problem({"n_in": n_in, "n_out": n_out, "in_bits": in_bits, "w_scale": 1.0,
                     "batch": n_vectors, "seed": seed})

@@ -121,9 +121,10 @@ def _parser() -> argparse.ArgumentParser:
 def _mvm(args) -> int:
     import json
 
-    from .flows.mvm import MvmRequest, run_mvm
-    from .flows.mvm_inputs import load_npy
-    from .netlist.writer import atomic_write_text
+    from .cim.request import MvmRequest
+    from .dispatch import run_mvm
+    from .files import load_npy
+    from .files import atomic_write_text
     from .resources import check_mvm, check_output_file
 
     check_output_file(args.json, "--json")  # before the run, not after it

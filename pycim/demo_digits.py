@@ -177,7 +177,7 @@ def run_digits(out_dir: str | Path | None = "out/demo_digits", echo=print, seed:
          f"({summary['energy_per_mac_j'] * 1e15:.0f} fJ/MAC), latency "
          f"{one.latency_s * 1e6:.2f} us per inference")
     if out_dir is not None:
-        from .netlist.writer import atomic_write_text
+        from .files import atomic_write_text
 
         out = Path(out_dir)
         out.mkdir(parents=True, exist_ok=True)

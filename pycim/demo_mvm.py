@@ -8,7 +8,8 @@ from pathlib import Path
 
 import numpy as np
 
-from .flows.mvm import MvmRequest, run_mvm
+from .cim.request import MvmRequest
+from .dispatch import run_mvm
 from .netlist.neuron import input_windows
 
 

@@ -7,7 +7,7 @@ from nodal import solve_array
 from pycim.netlist.array import (IDEAL_ACCESS, IDEAL_WIRES, ArraySpec, WireSpec, dc_drive_circuit,
                                  row_voltages)
 from pycim.sim import Op
-from pycim.tech.mapping import interleave_rows, weights_to_conductances
+from pycim.cim.mapping import interleave_rows, weights_to_conductances
 
 V_REF, V_READ = 0.9, 0.1
 

@@ -5,8 +5,9 @@ import pytest
 
 from pycim import assumptions
 from pycim.errors import InputError
-from pycim.flows.mvm import closed_form_planes
-from pycim.flows.mvm_inputs import bit_planes, program
+from pycim.cim.closed_form import closed_form_planes
+from pycim.cim.encoding import bit_planes
+from pycim.cim.programming import program
 from pycim.macro.chip import Chip, software_forward
 from pycim.macro.core import Core
 from pycim.macro.layers import Conv2d, Dense, im2col, plan
@@ -103,7 +104,7 @@ def test_folded_chain_equals_model_calls(rng):
 def test_core_agrees_with_macro_engine(rng, direction):
     """Core and ``pycim mvm --engine macro`` (pycim.macro.engine, per-plane float64) give the
     same codes and energy for the same request and seed."""
-    from pycim.flows.mvm import MvmRequest
+    from pycim.cim.request import MvmRequest
     from pycim.macro.engine import run_macro_mvm
 
     m = _nonideal_model()

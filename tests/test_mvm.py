@@ -7,7 +7,8 @@ import sys
 import numpy as np
 import pytest
 
-from pycim.flows.mvm import MvmRequest, run_mvm
+from pycim.cim.request import MvmRequest
+from pycim.dispatch import run_mvm
 
 V_READ = 0.1
 

@@ -255,7 +255,7 @@ def _api_model_param_injection(t: Path):
 
 
 def _api_bool_bits(t: Path):
-    from pycim.flows.mvm import MvmRequest
+    from pycim.cim.request import MvmRequest
 
     MvmRequest(np.eye(2), np.array([1, 0]), in_bits=True)
 

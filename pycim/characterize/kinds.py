@@ -42,7 +42,8 @@ def cell_iv(p: dict) -> dict:
 
 
 def _mvm(p: dict, batch: int):
-    from ..flows.mvm import MvmRequest, run_mvm
+    from ..cim.request import MvmRequest
+    from ..flows.mvm import run_mvm
 
     w, x = _random_problem(p["n_in"], p["n_out"], p["in_bits"], batch, p["seed"])
     req = MvmRequest(w, x, in_bits=p["in_bits"], out_bits=p["out_bits"], ideal=p["ideal"],
@@ -140,7 +141,7 @@ def adc_transfer(p: dict) -> dict:
 
 def _signed_array(rows: int, cols: int, seed: int, wire_r: float, cell: str = "linear"):
     from ..netlist.array import IDEAL_ACCESS, IDEAL_WIRES, ArraySpec, WireSpec
-    from ..tech.mapping import interleave_rows, weights_to_conductances
+    from ..cim.mapping import interleave_rows, weights_to_conductances
 
     if rows % 2:
         raise InputError(f"rows must be even (G+/G- pairs), got {rows}")
@@ -154,6 +155,7 @@ def _signed_array(rows: int, cols: int, seed: int, wire_r: float, cell: str = "l
 def ir_drop(p: dict) -> dict:
     """DC op of a linear-cell array with wire R, ideal drivers: sensed SL voltage vs the
     weighted-average closed form (the IR-drop error a compact model must carry)."""
+    from ..cim.closed_form import closed_form_planes
     from ..netlist.array import dc_drive_circuit, row_voltages
     from ..sim import NgspiceEngine, Op
 
@@ -162,7 +164,7 @@ def ir_drop(p: dict) -> dict:
     res = NgspiceEngine(timeout_s=900).run(dc_drive_circuit(spec, row_voltages(x, v_ref, v_read)),
                                            Op())
     v = np.array([res.value(f"sl{c}") for c in range(spec.cols)]) - v_ref
-    closed = v_read * (x @ (gp - gn)) / (gp + gn).sum(axis=0)
+    closed = closed_form_planes(gp, gn, x, v_read, "forward")
     err = (v - closed) / v_read
     rows = [{"col": c, "v_sl_v": float(v[c]), "v_closed_v": float(closed[c]),
              "err_frac_vread": float(err[c])} for c in range(spec.cols)]

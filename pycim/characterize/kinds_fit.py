@@ -44,7 +44,8 @@ def problem(p: dict):
 
 
 def mvm_fit(p: dict) -> dict:
-    from ..flows.mvm import MvmRequest, run_mvm
+    from ..cim.request import MvmRequest
+    from ..flows.mvm import run_mvm
 
     w, x = problem(p)
     outs = []

@@ -69,7 +69,7 @@ def load_cached(path: Path, key: str) -> dict | None:
 
 
 def store(path: Path, key: str, kind: str, point: dict, payload: dict, wall_s: float) -> None:
-    from ..netlist.writer import atomic_write_text
+    from ..files import atomic_write_text
 
     rec = {"key": key, "kind": kind, "point": point, "payload": payload}
     rec["sha256"] = _record_digest(rec)

@@ -10,7 +10,7 @@ from pathlib import Path
 import pandas as pd
 
 from ..errors import InputError
-from ..netlist.writer import atomic_write_text
+from ..files import atomic_write_text
 
 MANIFEST = "manifest.json"
 

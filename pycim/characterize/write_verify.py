@@ -39,7 +39,7 @@ import numpy as np
 
 from .. import assumptions
 from ..errors import InputError
-from ..netlist.validate import number
+from ..validate import number
 
 A = assumptions.value
 

@@ -93,7 +93,7 @@ __all__ = ["fit_results", "fit_table", "run_fit_cli"]
 
 def run_fit_cli(results_dir, output, verilog_a=None, weights=None, seed=0) -> int:
     """``pycim fit``: fit, print the residual table, write the model (and Verilog-A)."""
-    from ..netlist.writer import atomic_write_text
+    from ..files import atomic_write_text
 
     if verilog_a is not None and weights is None:
         raise InputError("--verilog-a needs --weights W.npy (the core to emit)")
@@ -104,7 +104,9 @@ def run_fit_cli(results_dir, output, verilog_a=None, weights=None, seed=0) -> in
     atomic_write_text(output, model.to_json() + "\n")
     print(f"wrote {output}")
     if verilog_a is not None:
-        from ..flows.mvm_inputs import check_weights, load_npy, program
+        from ..cim.encoding import check_weights
+        from ..cim.programming import program
+        from ..files import load_npy
         from .verilog_a import core_verilog_a
 
         w = check_weights(load_npy(weights, "--weights"))

@@ -18,10 +18,11 @@ from scipy import optimize
 from .. import assumptions
 from ..characterize.kinds_fit import problem
 from ..errors import InputError
-from ..flows.mvm_inputs import bit_planes, magnitude_planes, program
-from ..macro.engine import array_activity
+from ..cim.closed_form import array_activity, closed_form_planes
+from ..cim.encoding import bit_planes, plane_weights
+from ..cim.programming import program
 from ..macro.model import ROWS_REF, MacroModel, n_windows_for
-from ..tech.mapping import interleave_rows
+from ..cim.mapping import interleave_rows
 
 
 @dataclass
@@ -83,7 +84,7 @@ class MvmPoint:
 
     def v_eff_planes(self, model: MacroModel) -> np.ndarray:
         gp, gn = model.effective_g_s(self.g_pos), model.effective_g_s(self.g_neg)
-        return self.v_read * (self.planes @ (gp - gn)) / (gp + gn).sum(axis=0)
+        return closed_form_planes(gp, gn, self.planes, self.v_read, "forward")
 
     @property
     def v_read(self) -> float:
@@ -91,7 +92,7 @@ class MvmPoint:
 
     @property
     def plane_weights(self) -> np.ndarray:
-        return 2.0 ** np.arange(magnitude_planes(self.p["in_bits"]))
+        return plane_weights(self.p["in_bits"])
 
 
 def mvm_points(df: pd.DataFrame) -> list[MvmPoint]:
@@ -119,8 +120,8 @@ def mvm_points(df: pd.DataFrame) -> list[MvmPoint]:
         b, j = (cd[c].to_numpy().astype(int) for c in ("vector", "output"))
         code[b, j] = cd["code"].to_numpy()
         yi[b, j] = cd["y_ideal"].to_numpy()
-        v_chk = assumptions.value("v_read_v") * (planes @ (prog.g_pos_s - prog.g_neg_s)) \
-            / (prog.g_pos_s + prog.g_neg_s).sum(axis=0)
+        v_chk = closed_form_planes(prog.g_pos_s, prog.g_neg_s, planes,
+                                   assumptions.value("v_read_v"), "forward")
         if np.any(np.isnan(vs)) or np.any(np.isnan(code)) or \
                 not np.allclose(v_chk, vi, rtol=1e-9, atol=1e-12):
             raise InputError(f"mvm_fit point {p}: the table does not match its recomputed problem "

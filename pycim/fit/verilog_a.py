@@ -12,7 +12,7 @@ reference. Inputs draw no current. Per output j::
 (gain and offset of each output evaluated at its own n_rows and g_sum_j).
 
 with Ge = MacroModel.effective_g_s(G) baked in as numbers. Every emitted name is checked with
-:func:`pycim.netlist.validate.ident` and every number with :func:`~pycim.netlist.validate.fmt`.
+:func:`pycim.validate.ident` and every number with :func:`~pycim.validate.fmt`.
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ import numpy as np
 
 from ..errors import InputError
 from ..macro.model import G_REF_S, ROWS_REF, MacroModel
-from ..netlist.validate import fmt, ident, number
+from ..validate import fmt, ident, number
 
 MAX_INPUTS = 128
 MAX_OUTPUTS = 256

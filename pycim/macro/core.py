@@ -2,7 +2,7 @@
 columns.
 
 Mapping (``row_pair``, the SPICE flow's): weight W_ij sits on the cell pair G+ (physical row 2i)
-and G- (row 2i+1) of column j; conductances come from :func:`pycim.flows.mvm_inputs.program`
+and G- (row 2i+1) of column j; conductances come from :func:`pycim.cim.programming.program`
 with the same seed as the SPICE flow, so a :class:`Core` and ``pycim mvm --seed S`` hold
 identical G+ / G-. A weight matrix smaller than 128 x 256 occupies the top-left corner; the
 unused rows are not driven (their lines float) and unused columns are not read, so they do not
@@ -52,8 +52,10 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ..errors import InputError
-from ..flows.mvm_inputs import check_weights, program
-from ..tech.mapping import interleave_rows
+from ..cim.closed_form import neuron_lines_v, transfer_matrix
+from ..cim.encoding import bit_planes, check_weights, plane_weights
+from ..cim.programming import program
+from ..cim.mapping import interleave_rows
 
 #: physical cells of one core
 CORE_ROWS = 256
@@ -357,9 +359,8 @@ class Core:
         gp, gn = self.model.effective_g_s(self.g_pos_s), self.model.effective_g_s(self.g_neg_s)
         # precomputed float32 operators (Vread folded in): volts summed over planes per unit x,
         # on the effective conductances; forward normalises per column, backward per bit-line
-        g_phys = interleave_rows(gp, gn)
-        self._a_fwd = (self.v_read_v * (gp - gn) / (gp + gn).sum(axis=0)).astype(np.float32)
-        self._a_bwd = (self.v_read_v * (g_phys / g_phys.sum(axis=1)[:, None]).T).astype(np.float32)
+        self._a_fwd = transfer_matrix(gp, gn, self.v_read_v, "forward").astype(np.float32)
+        self._a_bwd = transfer_matrix(gp, gn, self.v_read_v, "backward").astype(np.float32)
         # the model's line parameters take the programmed conductance of each sensed line
         # (as pycim.macro.engine passes it): forward per column, backward per physical row
         graw, gpr, gnr = self.g_pos_s + self.g_neg_s, self.g_pos_s, self.g_neg_s
@@ -398,7 +399,7 @@ class Core:
 
     def _activity(self, xf: np.ndarray, fwd: bool, in_bits: int) -> float:
         """Mean (V_drive - V_line)^2 / Vread^2 over the cells, conductance- and window-weighted
-        (as :func:`pycim.macro.engine.array_activity`), averaged over the vectors.
+        (as :func:`pycim.cim.closed_form.array_activity`), averaged over the vectors.
 
         Per plane and vector, sum_cells G (u - v)^2 = sum_i u_i^2 G_i - sum_j v_j^2 S_j with the
         floating lines at v_j = sum_i u_i G_ij / S_j; over the windows sum_p 2^p u_p^2 = |x|.
@@ -411,14 +412,13 @@ class Core:
         idx = (np.arange(b) if b <= ACTIVITY_SAMPLE
                else np.linspace(0, b - 1, ACTIVITY_SAMPLE).astype(np.int64))
         xs = xf[idx]
-        n_p = 1 if in_bits == 1 else in_bits - 1
-        mag = np.abs(xs).astype(np.int16)[:, None, :] >> np.arange(n_p, dtype=np.int16)[:, None]
-        planes = (mag & 1).astype(np.float32) * np.sign(xs)[:, None, :]  # bit_planes, (k, P, n)
+        planes = bit_planes(xs.astype(np.int64), in_bits).astype(np.float32)  # (k, P, n)
+        n_p = planes.shape[1]
         k, _, n_d = planes.shape
         u, s = (self._u_fwd, self.g_sum_fwd_s) if fwd else (self._u_bwd, self.g_sum_bwd_s)
         v = planes.reshape(k * n_p, n_d).astype(np.float32) @ u  # V_line / Vread per plane
         v *= v
-        second = float((v @ s).reshape(k, n_p).sum(axis=0) @ (2.0 ** np.arange(n_p))) / k
+        second = float((v @ s).reshape(k, n_p).sum(axis=0) @ plane_weights(in_bits)) / k
         return (first - second) / (self._g_total_s * nw)
 
     def _account(self, xf, fwd, in_bits, out_bits, n_rows, n_cols):
@@ -453,16 +453,11 @@ class Core:
         ``value`` estimates."""
         in_bits, out_bits = check_bits(in_bits, "in_bits"), check_bits(out_bits, "out_bits")
         gp, gn = self.target_g_pos_s, self.target_g_neg_s
-        if direction == "forward":
-            xf = checked_inputs(x, self.n_in, in_bits).astype(float)
-            v = xf @ ((gp - gn) / (gp + gn).sum(axis=0))
-        elif direction == "backward":
-            xf = checked_inputs(x, self.n_out, in_bits).astype(float)
-            g = interleave_rows(gp, gn)
-            v = xf @ (g / g.sum(axis=1)[:, None]).T
-        else:
+        if direction not in ("forward", "backward"):
             raise InputError(f"direction must be forward or backward, got {direction!r}")
-        return self.v_read_v * v / self.lsb_v(out_bits)
+        n = self.n_in if direction == "forward" else self.n_out
+        xf = checked_inputs(x, n, in_bits).astype(float)
+        return neuron_lines_v(gp, gn, xf, self.v_read_v, direction) / self.lsb_v(out_bits)
 
     def calibrate(self, direction: str = "forward", in_bits: int = 4, out_bits: int = 6,
                   n_vectors: int = CAL_VECTORS, seed: int = 0, rng=None) -> Calibration:

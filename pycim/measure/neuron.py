@@ -292,7 +292,7 @@ def run_ac(circuit, ac_source: str, f_start_hz: float, f_stop_hz: float,
     """
     from .. import toolchain
     from ..netlist.circuit import ngspice_lines
-    from ..netlist.validate import fmt, ident, number
+    from ..validate import fmt, ident, number
     from ..sim._proc import classify_failure, run_simulator
     from ..sim.rawfile import read_raw
 

@@ -3,7 +3,7 @@
 Geometry (NeuRRAM): bit-lines (BL) run along rows, source-lines (SL) along columns, word-lines
 (WL) along rows and gate the access FETs. Cell (r, c) is RRAM from BL to an internal node, then
 the access FET from there to SL (gate on WL, bulk at ground). Signed weights occupy row pairs:
-row 2i holds G+, row 2i+1 holds G- (see :mod:`pycim.tech.mapping`).
+row 2i holds G+, row 2i+1 holds G- (see :mod:`pycim.cim.mapping`).
 
 Each line is reached from outside at one *tap* cell: the array exposes ports ``bl<r>``, ``sl<c>``
 and ``wl<r>`` there. With wire resistance, a line is a chain of segments of one cell pitch, each
@@ -27,7 +27,7 @@ from ..errors import InputError
 from ..tech import rram
 from .circuit import Capacitor, Circuit, Mosfet, Resistor, VaDevice
 from .testbench import RRAM_MODEL, linear_model, rram_model, rram_read_model
-from .validate import ident, integer, number
+from ..validate import ident, integer, number
 
 MAX_SIZE = 256
 CELLS = ("rram", "rram_read", "linear")

@@ -2,7 +2,7 @@
 
 Generators build a :class:`Circuit` from elements; the emitters turn it into text line by line,
 so a large array is streamed to a file rather than built as one string. Every name and number is
-validated when the element is created (see :mod:`pycim.netlist.validate`).
+validated when the element is created (see :mod:`pycim.validate`).
 
 Element names carry their SPICE letter (``R1``, ``C1``, ``V1``, ``N1`` for OSDI devices,
 ``M1`` for MOSFETs) and are written unchanged to both engines, so vectors can be matched by name.
@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import TextIO
 
 from ..errors import InputError
-from .validate import fmt, ident, node, number
+from ..validate import fmt, ident, node, number
 
 _PREFIX = {"Resistor": "R", "Capacitor": "C", "VSource": "V", "VaDevice": "N", "Mosfet": "M"}
 
@@ -249,7 +249,7 @@ class Circuit:
 
 
 def _comment(text: str, what: str) -> str:
-    from .validate import refuse_injection
+    from ..validate import refuse_injection
 
     refuse_injection(text, what)
     if len(text) > 200:

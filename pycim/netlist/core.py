@@ -28,7 +28,7 @@ from .. import assumptions
 from ..errors import InputError
 from .array import ArraySpec, add_array
 from .circuit import Circuit, VSource
-from .validate import ident, number
+from ..validate import ident, number
 
 CORELET = 16
 STATES = ("p", "n", "z", "f")

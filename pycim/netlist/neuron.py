@@ -79,7 +79,7 @@ from .. import assumptions
 from ..errors import InputError
 from .circuit import Capacitor, Circuit, Resistor, VSource
 from .schedule import ANALOG, LOGIC, Net, Schedule, ScheduleBuilder
-from .validate import ident, integer, node, number
+from ..validate import ident, integer, node, number
 
 A = assumptions.value
 

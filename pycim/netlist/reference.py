@@ -9,11 +9,11 @@ import numpy as np
 
 from .. import assumptions, toolchain
 from ..errors import InputError
-from ..tech.mapping import interleave_rows, weights_to_conductances
+from ..cim.mapping import interleave_rows, weights_to_conductances
 from .array import IDEAL_ACCESS, IDEAL_WIRES, AccessSpec, ArraySpec, WireSpec, dc_drive_circuit
 from .circuit import Circuit
 from .core import CoreSpec, core_circuit
-from .validate import ident, integer, number
+from ..validate import ident, integer, number
 from .writer import netlist_digest, write_netlist
 from ..tech.sky130 import CORNERS
 

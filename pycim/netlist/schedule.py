@@ -26,7 +26,7 @@ from dataclasses import dataclass
 
 from ..errors import InputError
 from .circuit import VSource
-from .validate import ident, number
+from ..validate import ident, number
 
 LOGIC = "logic"
 ANALOG = "analog"

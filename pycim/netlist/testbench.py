@@ -9,7 +9,7 @@ from ..errors import InputError
 from ..tech import rram
 from ..tech.va import circuit_osdi
 from .circuit import Circuit, Model, Resistor, VaDevice, VSource
-from .validate import number
+from ..validate import number
 
 RRAM_MODEL = "rram"
 

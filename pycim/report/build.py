@@ -16,7 +16,7 @@ from pathlib import Path
 
 from .. import __version__, assumptions, toolchain
 from ..errors import InputError
-from ..netlist.writer import atomic_write_text
+from ..files import atomic_write_text
 from . import data, paper
 from .sensitivity import sensitivity
 

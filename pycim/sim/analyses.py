@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from ..errors import InputError
-from ..netlist.validate import ident, number
+from ..validate import ident, number
 
 
 @dataclass(frozen=True)

@@ -17,7 +17,7 @@ from pathlib import Path
 from .. import toolchain
 from ..errors import ConvergenceError, InputError
 from ..netlist.circuit import Circuit, ngspice_lines
-from ..netlist.validate import fmt
+from ..validate import fmt
 from ._proc import classify_failure, run_simulator
 from .analyses import Analysis, Dc, Op, Tran
 from .rawfile import read_raw
@@ -47,7 +47,7 @@ def _save_lines(save: Sequence[str]) -> list[str]:
 
     Only the saved vectors are kept in memory and written: a 256-neuron MVM transient otherwise
     stores every unknown at every time point."""
-    from ..netlist.validate import ident, node
+    from ..validate import ident, node
 
     items = []
     for name in dict.fromkeys(save):

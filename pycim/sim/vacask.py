@@ -14,7 +14,7 @@ from pathlib import Path
 from .. import toolchain
 from ..errors import InputError
 from ..netlist.circuit import Circuit, vacask_lines
-from ..netlist.validate import fmt, ident, number
+from ..validate import fmt, ident, number
 from ._proc import classify_failure, run_simulator
 from .analyses import Analysis, Dc, Op, Tran
 from .rawfile import read_raw

@@ -31,9 +31,10 @@ from pathlib import Path
 
 from ..errors import InputError
 from ..netlist.circuit import Model, Mosfet
-from ..netlist.validate import fmt, ident, node
+from ..validate import fmt, ident, node
 
-CORNERS = ("tt", "ff", "ss", "sf", "fs")
+from .corners import CORNERS  # noqa: F401  (re-exported: the one list)
+
 DEVICES = ("nfet_01v8", "pfet_01v8", "nfet_g5v0d10v5", "pfet_g5v0d10v5")
 
 _PREFIX = "sky130_fd_pr__"
@@ -762,7 +763,7 @@ class FetCard:
         also loads the PDK library (which sets ``scale=1.0u``) must be written in those units.
         With ``scale=1`` this is the line :func:`~pycim.netlist.circuit.ngspice_lines` writes.
         """
-        from ..netlist.validate import number
+        from ..validate import number
 
         sc = number(scale, "scale", lo=0.0, lo_open=True)
         m = self.mosfet(name, d, g, s, b)  # validates the names
@@ -779,7 +780,7 @@ def _um_text(x_m: float) -> str:
 
 
 def _norm_geometry(w_m: float, l_m: float, nf: int) -> tuple[float, float, int]:
-    from ..netlist.validate import number
+    from ..validate import number
 
     w = number(w_m, "FET width w_m", lo=0.0, lo_open=True, hi=1e-3)
     l_ = number(l_m, "FET length l_m", lo=0.0, lo_open=True, hi=1e-3)

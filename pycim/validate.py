@@ -10,7 +10,7 @@ from __future__ import annotations
 import math
 import re
 
-from ..errors import InputError
+from .errors import InputError
 
 _IDENT = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,63}")
 _NODE = re.compile(r"[A-Za-z0-9_]{1,64}")

@@ -1,30 +1,14 @@
-"""``pycim mvm`` inputs: loading and validating W.npy / X.npy, bit planes, programming."""
+"""Input encoding: validated weights and integer inputs, signed magnitude bit planes."""
 
 from __future__ import annotations
-
-from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 
 from ..errors import InputError
-from ..netlist.validate import integer
-from ..tech.mapping import weights_to_conductances
+from ..validate import integer
 
-
-def load_npy(path: str | Path, what: str) -> np.ndarray:
-    p = Path(path)
-    if p.exists() and not p.is_file():
-        raise InputError(f"{what}: {p} is not a regular file (need a .npy file)")
-    if not p.is_file():
-        raise InputError(f"{what}: file not found: {p}")
-    try:
-        arr = np.load(p, allow_pickle=False)
-    except Exception as exc:  # numpy raises several types for a bad file
-        raise InputError(f"{what}: cannot read {p} as .npy ({type(exc).__name__}: {exc})") from None
-    if not isinstance(arr, np.ndarray):
-        raise InputError(f"{what}: {p} holds no array")
-    return arr
+#: widest signed input one phase integrates (the chip splits wider inputs into two phases)
+MAX_IN_BITS = 8
 
 
 def check_weights(w: np.ndarray) -> np.ndarray:
@@ -75,24 +59,16 @@ def bit_planes(x: np.ndarray, in_bits: int) -> np.ndarray:
     return np.stack([sgn * ((mag >> k) & 1) for k in range(m)], axis=1).astype(float)
 
 
-@dataclass(frozen=True)
-class Programmed:
-    g_pos_s: np.ndarray
-    g_neg_s: np.ndarray
+def plane_weights(in_bits: int) -> np.ndarray:
+    """Weight 2^n of magnitude plane n (LSB first): how many windows integrate it."""
+    return 2.0 ** np.arange(magnitude_planes(in_bits))
 
 
-def program(w: np.ndarray, seed: int, noise: bool = True, tol_s: float = 1e-6) -> Programmed:
-    """Write-verify programming model shared by every engine.
-
-    Targets from the differential mapping; write-verify leaves each cell within +-tol_s of its
-    target (authors' code: +-1 uS), modelled as a normal error of sigma tol_s/2 that the verify
-    loop truncates at +-tol_s. Same seed, same conductances, whatever the engine.
-    """
-    gp, gn = weights_to_conductances(w)
-    if noise:
-        rng = np.random.default_rng(seed)
-        e = rng.normal(0.0, tol_s / 2, (2,) + gp.shape)
-        e = np.clip(e, -tol_s, tol_s)  # the verify loop stops only inside the tolerance band
-        gp = np.maximum(gp + e[0], 0.5e-6)
-        gn = np.maximum(gn + e[1], 0.5e-6)
-    return Programmed(gp, gn)
+def line_planes(planes: np.ndarray, direction: str, mapping: str) -> np.ndarray:
+    """The level of each physical drive line per plane, in {-1, 0, +1}: forward rows (and
+    backward columns of the transposable mapping) are signed pairs, line 2i = +x, 2i+1 = -x."""
+    if direction == "forward" or mapping == "transposable":
+        out = np.repeat(planes, 2, axis=-1)
+        out[..., 1::2] *= -1
+        return out
+    return np.array(planes, dtype=float)

@@ -1,0 +1,80 @@
+"""The ideal MVM: settled line voltages of a linear array with ideal wires and drivers.
+
+Forward (inputs on the bit-line pairs, source-lines sensed), for every mapping::
+
+    V_SL,j - Vref = Vread * sum_i p_i (G+_ij - G-_ij) / sum_i (G+_ij + G-_ij)
+
+Backward, ``row_pair``: every bit-line is sensed on its own, BL r settles to
+Vread * sum_j p_j G_rj / sum_j G_rj, and output i is V(BL 2i) - V(BL 2i+1). Backward,
+``transposable``: the forward form on the transposed conductances.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .encoding import plane_weights
+
+
+def sense_views(g_pos, g_neg, direction: str, mapping: str = "row_pair"):
+    """Per sensed neuron: (numerator matrix N, normaliser S) so that one plane's ideal line
+    voltage is v_read * (plane @ N) / S. Backward ``row_pair`` senses every bit-line (G+ rows
+    and G- rows separately, interleaved; outputs are differences of neighbours)."""
+    if direction == "forward":
+        return g_pos - g_neg, (g_pos + g_neg).sum(axis=0)
+    if mapping == "transposable":
+        return (g_pos - g_neg).T, (g_pos + g_neg).sum(axis=1)
+    n = np.empty((g_pos.shape[1], 2 * g_pos.shape[0]))
+    n[:, 0::2], n[:, 1::2] = g_pos.T, g_neg.T
+    s = np.empty(2 * g_pos.shape[0])
+    s[0::2], s[1::2] = g_pos.sum(axis=1), g_neg.sum(axis=1)
+    return n, s
+
+
+def neuron_lines_v(g_pos, g_neg, planes, v_read: float, direction: str,
+                   mapping: str = "row_pair") -> np.ndarray:
+    """Ideal line voltage minus Vref at every sensed neuron: (..., n_neurons)."""
+    n, s = sense_views(g_pos, g_neg, direction, mapping)
+    return v_read * (planes @ n) / s
+
+
+def pair_difference(v: np.ndarray, direction: str, mapping: str = "row_pair") -> np.ndarray:
+    """Per-neuron values -> per-output values (backward row_pair: neighbour differences)."""
+    if direction == "backward" and mapping == "row_pair":
+        return v[..., 0::2] - v[..., 1::2]
+    return v
+
+
+def closed_form_planes(g_pos, g_neg, planes, v_read: float, direction: str,
+                       mapping: str = "row_pair") -> np.ndarray:
+    """Ideal settled line voltage minus Vref per output: planes (..., n_drive) ->
+    (..., n_out). Works on bit planes or on whole integer inputs."""
+    return pair_difference(neuron_lines_v(g_pos, g_neg, planes, v_read, direction, mapping),
+                           direction, mapping)
+
+
+def transfer_matrix(g_pos, g_neg, v_read: float, direction: str,
+                    mapping: str = "row_pair") -> np.ndarray:
+    """A with ``neuron line volts = x @ A`` (drive lines x sensed neurons)."""
+    n, s = sense_views(g_pos, g_neg, direction, mapping)
+    return v_read * n / s
+
+
+def ideal_output(plane_v: np.ndarray, in_bits: int, lsb_v: float) -> np.ndarray:
+    """Planes' settled volts (batch, planes, n) -> the ideal output in LSB: each plane
+    integrated 2^n times (LSB first), divided by the line-referred LSB."""
+    return np.einsum("bpn,p->bn", plane_v, plane_weights(in_bits)) / lsb_v
+
+
+def array_activity(g_phys: np.ndarray, line_planes: np.ndarray, direction: str,
+                   plane_weights: np.ndarray) -> float:
+    """Mean (V_drive - V_line)^2 / v_read^2 over the cells, conductance-weighted and window-
+    weighted: sum_w sum_ij G_ij (u_i - v_j)^2 / (n_windows sum_ij G_ij), with the floating
+    lines at their weighted averages v_j (ideal array)."""
+    g = g_phys if direction == "forward" else g_phys.T  # (drive lines, sensed lines)
+    s = g.sum(axis=0)
+    num = line_planes @ g  # (planes, sense)
+    v = num / s
+    p_plane = (line_planes ** 2) @ g - v * v * s  # sum_i G (u_i - v_j)^2 per plane and line
+    tot = float(np.sum(plane_weights[:, None] * p_plane))
+    return tot / (float(plane_weights.sum()) * float(g.sum()))

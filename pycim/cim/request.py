@@ -1,0 +1,108 @@
+"""An MVM request: weights, inputs, bit widths, direction, engine and conditions, validated.
+
+Every engine takes the same request (:func:`pycim.dispatch.run_mvm` picks one) and the same
+ideal reference, :func:`prepare`: programmed and target conductances, bit planes, the closed
+form per plane and the ideal outputs in LSB.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from .. import assumptions
+from ..errors import InputError
+from ..tech.corners import CORNERS
+from ..validate import integer
+from .closed_form import closed_form_planes, ideal_output
+from .encoding import bit_planes, check_inputs, check_weights
+from .programming import Programmed, program
+
+ENGINES = ("spice", "vacask", "macro")
+#: row_pair: G+ on row 2i, G- on row 2i+1 (2 cells per weight, the paper's forward mapping).
+#: transposable: a 2x2 block per weight, G+ on the diagonal and G- off it, so rows and columns
+#: are both differential pairs: backward on W is forward on W^T (4 cells per weight).
+MAPPINGS = ("row_pair", "transposable")
+
+
+@dataclass(frozen=True)
+class MvmRequest:
+    weights: np.ndarray
+    x: np.ndarray
+    in_bits: int = 4
+    out_bits: int = 6
+    direction: str = "forward"
+    engine: str = "spice"
+    ideal: bool = False
+    corner: str = "tt"
+    temp_c: float = 27.0
+    seed: int = 0
+    vdd_v: float = assumptions.value("vdd_v")  # neuron and driver supply (PVT sweeps)
+    prog_tol_s: float = 1e-6  # write-verify tolerance band of the programming model (MC)
+    mapping: str = "row_pair"
+    #: cells per wire R/C segment (1 = a node per cell; 16 = one per corelet: the 256 x 256
+    #: transient's RC reduction, see :class:`pycim.netlist.array.WireSpec`)
+    wire_segment_cells: int = 1
+    #: transistor mismatch for Monte Carlo, in multiples of the PDK's Pelgrom sigma (0 = off):
+    #: a per-instance delvto on every SKY130 FET, seeded by ``seed`` (pycim.netlist.mismatch)
+    mismatch: float = 0.0
+
+    def __post_init__(self) -> None:
+        w = check_weights(np.asarray(self.weights))
+        object.__setattr__(self, "weights", w)
+        if self.direction not in ("forward", "backward"):
+            raise InputError(f"--direction must be forward or backward, got {self.direction!r}")
+        n_drive = w.shape[0] if self.direction == "forward" else w.shape[1]
+        object.__setattr__(self, "x", check_inputs(np.asarray(self.x), n_drive, self.in_bits))
+        integer(self.out_bits, "--out-bits", 1, 8)
+        if self.mapping not in MAPPINGS:
+            raise InputError(f"--mapping must be one of {', '.join(MAPPINGS)}, got {self.mapping!r}")
+        if self.mapping == "transposable" and max(w.shape) > 128:
+            raise InputError(f"--weights: shape {w.shape} exceeds one core with --mapping "
+                             f"transposable (2x2 cells per weight: at most 128 x 128)")
+        integer(self.wire_segment_cells, "--wire-segment-cells", 1, 256)
+        if self.engine not in ENGINES:
+            raise InputError(f"--engine must be one of {', '.join(ENGINES)}, got {self.engine!r}")
+        if self.corner not in CORNERS:
+            raise InputError(f"--corner must be one of {', '.join(CORNERS)}, got {self.corner!r}")
+        if not (-55 <= self.temp_c <= 150):
+            raise InputError(f"--temp-c must be in -55..150, got {self.temp_c}")
+        if self.seed < 0:
+            raise InputError(f"--seed must be >= 0, got {self.seed}")
+        if not (1.2 <= self.vdd_v <= 1.98):
+            raise InputError(f"vdd_v must be in 1.2..1.98 V (SKY130 1.8 V devices), got {self.vdd_v}")
+        if not (0.0 <= self.prog_tol_s <= 10e-6):
+            raise InputError(f"prog_tol_s must be in 0..10e-6 S, got {self.prog_tol_s}")
+        if isinstance(self.mismatch, bool) or not isinstance(self.mismatch, (int, float)) \
+                or not 0.0 <= self.mismatch <= 10.0:
+            raise InputError(f"mismatch must be in 0..10 (multiples of the PDK sigma), "
+                             f"got {self.mismatch!r}")
+
+
+@dataclass(frozen=True)
+class MvmProblem:
+    """What every engine computes from a request before simulating: the programmed (write-
+    verify) and target conductances, the bit planes and the ideal outputs."""
+
+    prog: Programmed
+    target: Programmed
+    planes: np.ndarray  # (batch, planes, n_drive) in {-1, 0, 1}
+    ideal_planes_v: np.ndarray  # (batch, planes, n_out): closed form on the programmed G
+    y_ideal: np.ndarray  # (batch, n_out) in LSB
+    y_target: np.ndarray  # the same on the target conductances: what the user asked for
+
+
+def prepare(req: MvmRequest, lsb_v: float, v_read_v: float) -> MvmProblem:
+    """Program W (same seed, same conductances for every engine) and compute the closed form.
+    ``lsb_v``: the line-referred integrated volts per output code of the engine's neuron."""
+    prog = program(req.weights, req.seed, noise=req.prog_tol_s > 0,
+                   tol_s=max(req.prog_tol_s, 1e-12))
+    target = program(req.weights, req.seed, noise=False)
+    planes = bit_planes(req.x, req.in_bits)
+    ideal = closed_form_planes(prog.g_pos_s, prog.g_neg_s, planes, v_read_v, req.direction,
+                               req.mapping)
+    tgt = closed_form_planes(target.g_pos_s, target.g_neg_s, planes, v_read_v, req.direction,
+                             req.mapping)
+    return MvmProblem(prog, target, planes, ideal, ideal_output(ideal, req.in_bits, lsb_v),
+                      ideal_output(tgt, req.in_bits, lsb_v))
