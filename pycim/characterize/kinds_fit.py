@@ -15,8 +15,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..tech.sky130 import CORNERS
-from .spec import KINDS, Param
+from ..tech.corners import CORNERS
+from .params import Param
 
 PARAMS = {
     "mvm_fit": (
@@ -83,4 +83,3 @@ def mvm_fit(p: dict) -> dict:
 
 
 COMPUTE_FIT = {"mvm_fit": mvm_fit}
-KINDS.update(PARAMS)

@@ -25,7 +25,7 @@ import numpy as np
 from .. import assumptions
 from ..errors import InputError
 from ..tech import rram
-from .circuit import Capacitor, Circuit, Mosfet, Resistor, VaDevice
+from .circuit import Capacitor, Circuit, Resistor, VaDevice
 from .testbench import RRAM_MODEL, linear_model, rram_model, rram_read_model
 from ..validate import ident, integer, number
 

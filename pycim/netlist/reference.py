@@ -12,7 +12,9 @@ from ..errors import InputError
 from ..cim.mapping import interleave_rows, weights_to_conductances
 from .array import IDEAL_ACCESS, IDEAL_WIRES, AccessSpec, ArraySpec, WireSpec, dc_drive_circuit
 from .circuit import Circuit
-from .core import CoreSpec, core_circuit
+from .core import CoreSpec, assemble_core
+from .neuron import NeuronSpec, mvm_schedule
+from .stimulus import add_dc_stimulus
 from ..validate import ident, integer, number
 from .writer import netlist_digest, write_netlist
 from ..tech.sky130 import CORNERS
@@ -79,9 +81,13 @@ class NetlistRequest:
 
                 c.add(VSource("VSL", "sl0", "0", dc_v=v_ref))
             return c
-        core = CoreSpec(spec, driver=self.driver, direction=self.direction, corner=self.corner)
+        nspec = NeuronSpec(corner=self.corner)
+        core = CoreSpec(spec, driver=self.driver, direction=self.direction, corner=self.corner,
+                        neuron=nspec)
         states = {ln: ("p" if rng.uniform() < 0.5 else "n") for ln in core.drive_lines}
-        return core_circuit(core, states)
+        cc = assemble_core(core)
+        add_dc_stimulus(cc, states, sched=mvm_schedule(nspec, 4, 6))
+        return cc.circuit
 
     def write(self, path: str | Path) -> Path:
         return write_netlist(self.circuit(), path, temp_c=self.temp_c)
