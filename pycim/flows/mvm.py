@@ -28,17 +28,14 @@ import time
 import numpy as np
 from tqdm import tqdm
 
-from .. import __version__, assumptions
+from .. import __version__
 from ..cim.closed_form import pair_difference
-from ..cim.encoding import line_planes as signed_line_planes
-from ..cim.mapping import physical_conductances
-from ..cim.request import MvmRequest, prepare
+from ..cim.request import MvmRequest
 from ..errors import InputError
 from ..measure.neuron import read_neuron
-from ..netlist.circuit import Circuit, VSource
-from ..netlist.core import CoreCircuit, assemble_core, mvm_core_spec
-from ..netlist.neuron import NeuronSpec, input_windows, mvm_schedule
-from ..netlist.stimulus import add_mvm_stimulus
+from ..measure.energy import energy_by_group
+from ..netlist.mvm_deck import mvm_deck, mvm_setup, saved_vectors
+from ..netlist.neuron import input_windows
 from ..sim import NgspiceEngine, Tran, get_engine
 
 #: Largest transient step. Measured on the 16 x 16 4-bit MVM: 2 ns and 5 ns give identical codes
@@ -47,52 +44,6 @@ MAX_STEP_S = 5e-9
 #: ngspice device bypass: skip re-evaluating a transistor whose terminal voltages did not move
 #: (most array cells between edges). Measured on the 16 x 16 MVM: 28.5 s -> 23.7 s.
 MVM_OPTIONS = {"bypass": 1}
-
-
-def build_circuit(req: MvmRequest, g_phys: np.ndarray, planes_row: np.ndarray,
-                  spec: NeuronSpec, sched) -> CoreCircuit:
-    """The MVM transient deck for one input vector: the core of :func:`mvm_core_spec` (the
-    same assembler as ``pycim netlist core``) plus the MVM stimulus. ``planes_row``: (planes,
-    n_drive_lines) in {-1, 0, 1}; ``spec`` must be the core's neuron spec."""
-    core_spec = mvm_core_spec(req, g_phys)
-    if core_spec.neuron != spec:
-        raise InputError("the neuron spec differs from the one the request's core uses")
-    core = assemble_core(core_spec, title=f"pycim mvm {g_phys.shape[0]}x{g_phys.shape[1]} "
-                                          f"{req.direction}")
-    add_mvm_stimulus(core, signed_line_planes(planes_row, req.direction, req.mapping), sched)
-    return core
-
-
-def energy_by_group(res, circuit: Circuit, groups: dict[str, str]) -> dict[str, float]:
-    """Energy delivered by each source, -integral(V * i) (SPICE: i flows into the + node),
-    summed per group; also ``total``."""
-    t = res["time"]
-    out: dict[str, float] = {}
-    for e in circuit.iter_elements():
-        if not isinstance(e, VSource):
-            continue
-        name = e.name.lower()
-        v = res[e.np_] if e.np_ != "0" else 0.0
-        if e.nn != "0":
-            v = v - res[e.nn]
-        p = -np.asarray(v) * res[f"i({name})"]
-        out[groups.get(name, "neuron")] = out.get(groups.get(name, "neuron"), 0.0) + float(
-            np.trapezoid(p, t))
-    out["total"] = sum(v for k, v in out.items())
-    return out
-
-
-def _saved_vectors(c: Circuit, nodes, spec: NeuronSpec) -> list[str]:
-    """What measurement needs: sensed lines, neuron outputs and latches, DAC references (for
-    plots), and every source's terminals and current (energy)."""
-    out = []
-    for nd in nodes:
-        out += [nd.line, nd.out, nd.q, nd.qb] + ([nd.sign_q] if nd.sign_q else [])
-    out += [spec.net("vdacp"), spec.net("vdacn")]
-    for e in c.iter_elements():
-        if isinstance(e, VSource):
-            out += [n for n in (e.np_, e.nn) if n != "0"] + [f"i({e.name.lower()})"]
-    return out
 
 
 def run_mvm(req: MvmRequest, progress: bool = True, waveforms: dict | None = None) -> dict:
@@ -106,13 +57,9 @@ def run_mvm(req: MvmRequest, progress: bool = True, waveforms: dict | None = Non
         raise InputError(f"the SPICE flow runs engine spice or vacask, got {req.engine!r} "
                          f"(pycim.dispatch.run_mvm picks the macro-model)")
     w = req.weights
-    spec = NeuronSpec(corner=req.corner, vdd_v=req.vdd_v)
-    sched = mvm_schedule(spec, req.in_bits, req.out_bits)
-    v_read = assumptions.value("v_read_v")
-    lsb_line = spec.lsb_v(req.out_bits) / spec.gain  # line-referred integrated volts per code
-    pb = prepare(req, lsb_line, v_read)
-    prog, planes = pb.prog, pb.planes
-    g_phys = physical_conductances(prog.g_pos_s, prog.g_neg_s, req.mapping)
+    setup = mvm_setup(req)
+    pb, spec, sched = setup.problem, setup.neuron, setup.schedule
+    prog, v_read, lsb_line = pb.prog, setup.v_read_v, setup.lsb_v
     engine = (NgspiceEngine(timeout_s=3600, options=MVM_OPTIONS) if req.engine == "spice"
               else get_engine("vacask", timeout_s=3600))
     wins = input_windows(sched)
@@ -120,14 +67,14 @@ def run_mvm(req: MvmRequest, progress: bool = True, waveforms: dict | None = Non
     v_settled, codes, energies = [], [], []
     t0 = time.perf_counter()
     for b in tqdm(range(req.x.shape[0]), desc="mvm", unit="vector", disable=not progress):
-        core = build_circuit(req, g_phys, planes[b], spec, sched)
+        core = mvm_deck(req, setup, b)
         c, nodes = core.circuit, core.neurons
         if req.mismatch > 0:
             from ..netlist.mismatch import apply_mismatch
 
             apply_mismatch(c, req.seed, req.mismatch)
         res = engine.run(c, Tran(1e-9, sched.t_stop, MAX_STEP_S), temp_c=req.temp_c,
-                         save=_saved_vectors(c, nodes, spec))
+                         save=saved_vectors(core))
         t = res["time"]
         v_lines = np.array([[np.interp(t_first[n], t, res[nd.line]) for nd in nodes]
                             for n in sorted(t_first)]) - spec.v_ref_v
