@@ -19,17 +19,17 @@ FORBIDDEN = {("macro", s) for s in ("flows", "netlist", "sim", "characterize", "
                             "fit", "report")}}
 
 
-def _module_name(path: Path) -> str:
-    rel = path.relative_to(PKG.parent).with_suffix("")
+def _module_name(path: Path, pkg: Path = PKG) -> str:
+    rel = path.relative_to(pkg.parent).with_suffix("")
     parts = list(rel.parts)
     if parts[-1] == "__init__":
         parts.pop()
     return ".".join(parts)
 
 
-def _imports(path: Path) -> set[str]:
+def _imports(path: Path, pkg: Path = PKG) -> set[str]:
     """Absolute names of the pycim modules ``path`` imports, anywhere in the file."""
-    mod = _module_name(path)
+    mod = _module_name(path, pkg)
     is_pkg = path.name == "__init__.py"
     base = mod.split(".") if is_pkg else mod.split(".")[:-1]
     out = set()
@@ -46,8 +46,8 @@ def _imports(path: Path) -> set[str]:
                 continue
             out.add(name)
             for a in node.names:  # ``from . import x``: x may be a module
-                if (PKG.parent / Path(*name.split("."), a.name)).with_suffix(".py").is_file() or \
-                        (PKG.parent / Path(*name.split("."), a.name, "__init__.py")).is_file():
+                if (pkg.parent / Path(*name.split("."), a.name)).with_suffix(".py").is_file() or \
+                        (pkg.parent / Path(*name.split("."), a.name, "__init__.py")).is_file():
                     out.add(f"{name}.{a.name}")
     return out
 
@@ -58,12 +58,12 @@ def _unit(module: str) -> str:
     return parts[1] if len(parts) > 1 else "pycim"
 
 
-def graph(level: str = "unit") -> dict[str, set[str]]:
+def graph(level: str = "unit", pkg: Path = PKG) -> dict[str, set[str]]:
     g: dict[str, set[str]] = {}
-    for path in PKG.rglob("*.py"):
-        mod = _module_name(path)
+    for path in pkg.rglob("*.py"):
+        mod = _module_name(path, pkg)
         src = _unit(mod) if level == "unit" else mod
-        for imp in _imports(path):
+        for imp in _imports(path, pkg):
             dst = _unit(imp) if level == "unit" else imp
             if dst != src and dst != "pycim":
                 g.setdefault(src, set()).add(dst)
@@ -132,3 +132,14 @@ def test_no_cycle_between_modules():
 def test_forbidden_edge_absent(edge):
     src, dst = edge
     assert dst not in graph().get(src, set()), f"{src} imports {dst}"
+
+
+if __name__ == "__main__":  # python tests/test_imports.py [PATH/TO/pycim]: the package graph
+    import sys
+
+    pkg = Path(sys.argv[1]).resolve() if len(sys.argv) > 1 else PKG
+    g = graph("unit", pkg)
+    for k in sorted(g):
+        print(f"{k:>12} -> {', '.join(sorted(g[k])) or '-'}")
+    print("cycles:", cycles(g) or "none")
+    print("forbidden:", sorted(e for e in FORBIDDEN if e[1] in g.get(e[0], set())) or "none")
