@@ -38,6 +38,7 @@ from ..measure.neuron import read_neuron
 from ..netlist.array import IDEAL_ACCESS, IDEAL_WIRES, AccessSpec, ArraySpec, WireSpec, add_array
 from ..netlist.circuit import Circuit, VSource
 from ..netlist.core import line_driver, switch_cards, wl_driver, wl_driver_cards
+from ..netlist.sky130_cards import card_model
 from ..netlist.neuron import (NeuronSpec, add_neuron, input_windows,
                               mvm_schedule, window_pwl)
 from ..sim import NgspiceEngine, Tran, get_engine
@@ -101,8 +102,8 @@ def build_circuit(req: MvmRequest, g_phys: np.ndarray, planes_row: np.ndarray,
     else:
         nsw, psw = switch_cards(req.corner, assumptions.value("switch_w_um"),
                                 assumptions.value("switch_l_um"))
-        c.add_model(nsw.model())
-        c.add_model(psw.model())
+        c.add_model(card_model(nsw))
+        c.add_model(card_model(psw))
         src.add(c, "array", VSource("VPOS", "vpos", "0", dc_v=v_ref + v_read),
                 VSource("VNEG", "vneg", "0", dc_v=v_ref - v_read),
                 VSource("VREFD", "vrefd", "0", dc_v=v_ref))
@@ -124,8 +125,8 @@ def build_circuit(req: MvmRequest, g_phys: np.ndarray, planes_row: np.ndarray,
         # word-lines: a 5 V inverter per row between the WL rail and ground, pulsed per window
         v_wl = assumptions.value("v_wl_read_v")
         nwl, pwl_card = wl_driver_cards(req.corner)
-        c.add_model(nwl.model())
-        c.add_model(pwl_card.model())
+        c.add_model(card_model(nwl))
+        c.add_model(card_model(pwl_card))
         src.add(c, "wordlines", VSource("VWLH", "vwlh", "0", dc_v=v_wl))
         wc = window_pwl(sched, spec, [0.0] * line_planes.shape[0], v_wl)  # input low = WL high
         for r in range(arr.rows):

@@ -28,6 +28,7 @@ from .. import assumptions
 from ..errors import InputError
 from .array import ArraySpec, add_array
 from .circuit import Circuit, VSource
+from .sky130_cards import card_model, card_mosfet
 from ..validate import ident, number
 
 CORELET = 16
@@ -137,14 +138,14 @@ def core_circuit(spec: CoreSpec, states: Mapping[str, str] | None = None,
                     for r in range(a.rows)))
         return c
     nsw, psw = switch_cards(spec.corner, spec.switch_w_um, spec.switch_l_um)
-    c.add_model(nsw.model())
-    c.add_model(psw.model())
+    c.add_model(card_model(nsw))
+    c.add_model(card_model(psw))
     c.add(VSource("VDD", "vdd", "0", dc_v=spec.vdd_v))
     c.add_stream(lambda: _drivers(lines, st, nsw, psw, spec.vdd_v))
     if a.access.kind == "sky130":
         nwl, pwl = wl_driver_cards(spec.corner)
-        c.add_model(nwl.model())
-        c.add_model(pwl.model())
+        c.add_model(card_model(nwl))
+        c.add_model(card_model(pwl))
         c.add(VSource("VWLH", "vwlh", "0", dc_v=spec.v_wl_v))
         c.add_stream(lambda: _wl_drivers(a.rows, nwl, pwl, spec.v_wl_v, wl_on))
     return c
@@ -173,16 +174,16 @@ def line_driver(ln: str, on: Mapping[str, Level], rails: Mapping[str, str], nsw,
     for s, rail in rails.items():
         yield _source(f"VC{ln}_{s}", f"c{ln}_{s}", on[s])
         yield _source(f"VC{ln}_{s}b", f"c{ln}_{s}b", _complement(on[s], vdd))
-        yield nsw.mosfet(f"MN{ln}_{s}", ln, f"c{ln}_{s}", rail, "0")
-        yield psw.mosfet(f"MP{ln}_{s}", ln, f"c{ln}_{s}b", rail, "vdd")
+        yield card_mosfet(nsw, f"MN{ln}_{s}", ln, f"c{ln}_{s}", rail, "0")
+        yield card_mosfet(psw, f"MP{ln}_{s}", ln, f"c{ln}_{s}b", rail, "vdd")
 
 
 def wl_driver(r: int, control: Level, nwl, pwl) -> Iterator:
     """WL ``r``'s 5 V CMOS inverter between the WL rail ``vwlh`` and ground; its input
     ``wc<r>`` (``VWC<r>``) low = WL on."""
     yield _source(f"VWC{r}", f"wc{r}", control)
-    yield pwl.mosfet(f"MWP{r}", f"wl{r}", f"wc{r}", "vwlh", "vwlh")
-    yield nwl.mosfet(f"MWN{r}", f"wl{r}", f"wc{r}", "0", "0")
+    yield card_mosfet(pwl, f"MWP{r}", f"wl{r}", f"wc{r}", "vwlh", "vwlh")
+    yield card_mosfet(nwl, f"MWN{r}", f"wl{r}", f"wc{r}", "0", "0")
 
 
 def switch_cards(corner: str, w_um: float, l_um: float):
