@@ -29,7 +29,7 @@ def _tree(tmp_path: Path, files: dict[str, str]) -> Path:
 
 def _run(root: Path, *extra: str) -> subprocess.CompletedProcess:
     return subprocess.run([sys.executable, str(SCRIPT), "--root", str(root), *extra],
-                          capture_output=True, text=True, timeout=60)
+                          capture_output=True, text=True, timeout=60, check=False)
 
 
 def _fields(text: str) -> dict[str, str]:

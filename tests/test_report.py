@@ -245,8 +245,8 @@ def test_report_html_loads_in_headless_chromium(written, tmp_path):
 def test_report_simulates_only_through_the_sweep_entry_point(tmp_path, monkeypatch):
     """Without --resimulate the report runs no sweep point; with it, the report and
     ``pycim sweep`` both go through :func:`pycim.characterize.sweep_into`."""
-    import pycim.characterize as characterize
-    import pycim.characterize.runner as runner
+    from pycim import characterize
+    from pycim.characterize import runner
     from pycim.characterize.runner import SweepReport
     from pycim.cli import main
 

@@ -178,6 +178,6 @@ def paper_breakdown(energy_j: dict[str, float]) -> dict[str, float]:
     return {k: sum(energy_j[g] for g in grp) / tot for k, (_, grp) in paper.PAPER_GROUPS.items()}
 
 
-__all__ = ["EnergyFit", "GROUPS", "chip_point", "core_point", "energy_rows", "fit_energy_model",
+__all__ = ["GROUPS", "EnergyFit", "chip_point", "core_point", "energy_rows", "fit_energy_model",
            "g_total_s", "load_energy_table", "measured_rows", "paper_breakdown",
            "sim_out_bits"]

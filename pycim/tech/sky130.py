@@ -82,7 +82,7 @@ class FetCard:
     instance_params: tuple[tuple[str, float], ...]
     bin_name: str = ""
 
-    def without_body_network(self) -> "FetCard":
+    def without_body_network(self) -> FetCard:
         """The same card with ``rbodymod=0`` (named ``<card>__rb0``): BSIM4 then adds no body
         resistance network, three internal nodes fewer per instance. At DC the network carries
         only junction leakage, so DC currents are unchanged; used for the array's access FETs

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from ..errors import InputError
-from .spice_expr import evaluate
 from .sky130_pdk import check_device, corner_library, device_info, local_scope, norm_geometry
+from .spice_expr import evaluate
 
 
 def vth_mismatch_sigma_v(device: str, w_m: float, l_m: float, mult: int = 1) -> float:

@@ -267,7 +267,7 @@ def evaluate(text: str, params: Mapping[str, float] | Callable[[str], float] | N
 class Scope:
     """Lazily evaluated parameters: ``defs`` name -> expression text, falling back to ``parent``."""
 
-    def __init__(self, defs: Mapping[str, str], parent: "Scope | None" = None,
+    def __init__(self, defs: Mapping[str, str], parent: Scope | None = None,
                  values: Mapping[str, float] | None = None, where: str = "",
                  funcs: Mapping[str, Callable[..., float]] | None = None) -> None:
         self.defs = dict(defs)
