@@ -163,15 +163,11 @@ def _mvm(args) -> int:
 def _sweep(args) -> int:
     from pathlib import Path
 
-    from .characterize import load_spec, run_sweep
+    from .characterize import sweep_into
 
-    spec = load_spec(args.spec)  # validated before anything is written
     out = args.out or str(Path("out") / "sweep" / Path(args.spec).stem)
-    from .resources import check_output_dir
-
-    check_output_dir(out, "--out")
-    rep = run_sweep(spec, out, jobs=args.jobs, executor=args.executor,
-                    progress=True, scheduler=args.scheduler)
+    rep = sweep_into(args.spec, out, jobs=args.jobs, executor=args.executor,
+                     scheduler=args.scheduler, progress=True)
     print(f"{len(rep.results)} points: {rep.count('cached')} cached, {rep.count('computed')} "
           f"computed, {rep.count('failed')} failed in {rep.wall_s:.1f} s -> {out}")
     for r in rep.failures:

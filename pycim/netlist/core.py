@@ -32,6 +32,7 @@ from ..validate import ident, integer, number
 from .array import IDEAL_ACCESS, IDEAL_WIRES, AccessSpec, ArraySpec, WireSpec, add_array
 from .circuit import Circuit, VSource
 from .neuron import NeuronNodes, NeuronSpec, add_neuron
+from .sky130_cards import card_model, card_mosfet
 
 CORELET = 16
 STATES = ("p", "n", "z", "f")
@@ -189,14 +190,14 @@ def assemble_core(spec: CoreSpec, title: str | None = None,
                VSource("VNEG", "vneg", "0", dc_v=spec.v_ref_v - a.v_read_v),
                VSource("VREFD", "vrefd", "0", dc_v=spec.v_ref_v))
         nsw, psw = switch_cards(spec.corner, spec.switch_w_um, spec.switch_l_um)
-        c.add_model(nsw.model())
-        c.add_model(psw.model())
+        c.add_model(card_model(nsw))
+        c.add_model(card_model(psw))
         lines = spec.lines
         c.add_stream(lambda: (e for ln in lines for e in line_switches(ln, nsw, psw)))
         if spec.has_wl:
             nwl, pwl = wl_driver_cards(spec.corner)
-            c.add_model(nwl.model())
-            c.add_model(pwl.model())
+            c.add_model(card_model(nwl))
+            c.add_model(card_model(pwl))
             supply("wordlines", VSource("VWLH", "vwlh", "0", dc_v=spec.v_wl_v))
             c.add_stream(lambda: (e for r in range(a.rows) for e in wl_inverter(r, nwl, pwl)))
     nodes = [add_neuron(c, spec.neuron, f"n{k}_", ln) for k, ln in enumerate(spec.neuron_lines)]
@@ -231,15 +232,15 @@ def line_switches(ln: str, nsw, psw) -> Iterator:
     """One line's driver: a transmission gate from ``ln`` to the rail of each state p/n/z, its
     nMOS gate at ``c<ln>_<s>`` and pMOS gate at ``c<ln>_<s>b``. All gates low: the line floats."""
     for s, rail in RAILS.items():
-        yield nsw.mosfet(f"MN{ln}_{s}", ln, f"c{ln}_{s}", rail, "0")
-        yield psw.mosfet(f"MP{ln}_{s}", ln, f"c{ln}_{s}b", rail, "vdd")
+        yield card_mosfet(nsw, f"MN{ln}_{s}", ln, f"c{ln}_{s}", rail, "0")
+        yield card_mosfet(psw, f"MP{ln}_{s}", ln, f"c{ln}_{s}b", rail, "vdd")
 
 
 def wl_inverter(r: int, nwl, pwl) -> Iterator:
     """WL ``r``'s 5 V CMOS inverter between the WL rail ``vwlh`` and ground; input ``wc<r>``
     (low = WL on)."""
-    yield pwl.mosfet(f"MWP{r}", f"wl{r}", f"wc{r}", "vwlh", "vwlh")
-    yield nwl.mosfet(f"MWN{r}", f"wl{r}", f"wc{r}", "0", "0")
+    yield card_mosfet(pwl, f"MWP{r}", f"wl{r}", f"wc{r}", "vwlh", "vwlh")
+    yield card_mosfet(nwl, f"MWN{r}", f"wl{r}", f"wc{r}", "0", "0")
 
 
 def switch_cards(corner: str, w_um: float, l_um: float):
