@@ -52,7 +52,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ..errors import InputError
-from ..cim.closed_form import neuron_lines_v, transfer_matrix
+from ..cim.closed_form import line_conductance_s, neuron_lines_v, transfer_matrix
 from ..cim.encoding import bit_planes, check_weights, plane_weights
 from ..cim.programming import program
 from ..cim.mapping import interleave_rows
@@ -364,8 +364,8 @@ class Core:
         # the model's line parameters take the programmed conductance of each sensed line
         # (as pycim.macro.engine passes it): forward per column, backward per physical row
         graw, gpr, gnr = self.g_pos_s + self.g_neg_s, self.g_pos_s, self.g_neg_s
-        self.g_sum_fwd_s = graw.sum(axis=0)
-        self.g_sum_bwd_s = interleave_rows(gpr, gnr).sum(axis=1)
+        self.g_sum_fwd_s = line_conductance_s(gpr, gnr, "forward")
+        self.g_sum_bwd_s = line_conductance_s(gpr, gnr, "backward")
         # array energy: programmed conductance each driven line sees (forward: rows i of G+
         # and G- together, both driven with |x_i|; backward: column j of both)
         self._g_row_fwd_s = graw.sum(axis=1)
