@@ -324,12 +324,17 @@ def run_ac(circuit, ac_source: str, f_start_hz: float, f_stop_hz: float,
     return op, ac
 
 
-def ota_metrics(spec: NeuronSpec, c_load_f: float = 40e-15) -> OtaMetrics:
-    """Open-loop DC gain, unity-gain frequency, phase margin, offset and supply current."""
-    c, src = ota_testbench(spec, c_load_f)
-    op, ac = run_ac(c, src, 10.0, 1e10)
-    f = np.real(ac["frequency"])
-    h = -ac["v(out)"]  # the source drives the inverting input
+def ac_metrics(f_hz, h) -> tuple[float, float, float]:
+    """DC gain (dB, at the first frequency), unity-gain frequency (Hz) and phase margin (deg)
+    of an open-loop response ``h`` (complex, non-inverting sign) sampled at ``f_hz``.
+
+    The unity crossing is interpolated linearly in log |h| vs log f between the two samples
+    around it; the phase (unwrapped) linearly in log f.
+    """
+    f = np.asarray(np.real(f_hz), dtype=float)
+    h = np.asarray(h, dtype=complex)
+    if f.ndim != 1 or f.shape != h.shape or f.size < 2 or np.any(np.diff(f) <= 0):
+        raise InputError("f_hz and h must be 1-D of the same length (>= 2), f increasing")
     mag = np.abs(h)
     ph = np.degrees(np.unwrap(np.angle(h)))
     below = np.nonzero(mag < 1.0)[0]
@@ -340,13 +345,21 @@ def ota_metrics(spec: NeuronSpec, c_load_f: float = 40e-15) -> OtaMetrics:
     lf = np.log10(f[i - 1:i + 1])
     fu = 10 ** (lf[0] + (0 - lm[0]) * (lf[1] - lf[0]) / (lm[1] - lm[0]))
     pm = 180.0 + float(np.interp(np.log10(fu), np.log10(f), ph))
+    return float(20 * np.log10(mag[0])), float(fu), pm
+
+
+def ota_metrics(spec: NeuronSpec, c_load_f: float = 40e-15) -> OtaMetrics:
+    """Open-loop DC gain, unity-gain frequency, phase margin, offset and supply current."""
+    c, src = ota_testbench(spec, c_load_f)
+    op, ac = run_ac(c, src, 10.0, 1e10)
+    # the source drives the inverting input
+    a0_db, fu, pm = ac_metrics(ac["frequency"], -ac["v(out)"])
     opv = {k: float(np.real(v[0])) for k, v in op.items()}
     i_vdd = -opv.get("i(vdd)", opv.get("vdd#branch", float("nan")))
-    return OtaMetrics(float(20 * np.log10(mag[0])), float(fu), pm,
-                      opv["v(inm)"] - spec.v_ref_v, i_vdd,
+    return OtaMetrics(a0_db, fu, pm, opv["v(inm)"] - spec.v_ref_v, i_vdd,
                       {k[2:-1]: v for k, v in opv.items() if k.startswith("v(") and "#" not in k})
 
 
-__all__ = ["Linearity", "NeuronReadout", "OtaMetrics", "charge_per_step", "code_from_decisions",
+__all__ = ["Linearity", "NeuronReadout", "OtaMetrics", "ac_metrics", "charge_per_step", "code_from_decisions",
            "comparator_threshold", "ideal_code", "linearity", "ota_metrics", "plane_deltas",
            "read_neuron", "run_ac", "transition_decision"]
