@@ -103,15 +103,13 @@ def test_backward_on_w_equals_forward_on_w_transposed(rng, capsys):
 
 
 def test_energy_accounting(rng):
-    """Components sum to the total, and the array energy equals the closed-form dissipation
-    sum G (V_row - V_line)^2 over every input window (ideal case: linear cells, ideal drivers)."""
+    """The array energy equals the closed-form dissipation sum G (V_row - V_line)^2 over every
+    input window (ideal case: linear cells, ideal drivers). The groups against each source's
+    own integral of V * I, C V^2 and the OTA bias: tests/test_energy_independent.py."""
     w = rng.uniform(-1, 1, (6, 5))
     x = rng.choice([-1, 1], (1, 6))
     out = run_mvm(MvmRequest(w, x, 2, 4, ideal=True), progress=False)
     e = out["energy_j"]
-    parts = sum(v for k, v in e.items() if k != "total")
-    assert parts == pytest.approx(e["total"], rel=0.01)
-    assert out["energy_per_mac_j"] == pytest.approx(e["total"] / out["macs"])
     from pycim.netlist.neuron import NeuronSpec, input_windows, mvm_schedule
 
     sched = mvm_schedule(NeuronSpec(), 2, 4)

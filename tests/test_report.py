@@ -46,9 +46,16 @@ def test_measured_numbers_recomputed_from_parquet_rows(nums, table):
     by_key = {(r["n_in"], r["n_out"], r["in_bits"]): r for r in nums["measured"]}
     for row in table.itertuples(index=False):
         m = by_key[(row.n_in, row.n_out, row.in_bits)]
-        # the groups partition every source: they add up to the total
-        parts = row.e_array_j + row.e_drivers_j + row.e_wordlines_j + row.e_neuron_j
-        assert parts == pytest.approx(row.e_total_j, rel=1e-12)
+        # physics of the committed row, not its bookkeeping: the neurons draw at most their
+        # OTAs' static current ibias (1 + m_tail + m_out) from vdd for the whole schedule
+        # (+ 4 %: mirror error, clocks, DAC references, latches) and at least the input
+        # stage's and tail's share (1 + m_tail) of it: the output stage starves whenever the
+        # output sits near ground (comparisons, and integrations of clipped codes)
+        s = NeuronSpec()
+        p_ota = _ota_static_w() * row.n_out
+        share_in = (1 + s.m_tail) / (1 + s.m_tail + s.m_out)
+        assert p_ota * row.latency_s * share_in <= row.e_neuron_j \
+            <= p_ota * row.latency_s * 1.04, (row.n_in, row.n_out, row.in_bits)
         assert row.macs == row.n_in * row.n_out  # batch 1
         e_mac = row.e_total_j / row.macs
         assert m["energy_per_mac_j"] == pytest.approx(e_mac, rel=1e-12)
@@ -57,18 +64,35 @@ def test_measured_numbers_recomputed_from_parquet_rows(nums, table):
         assert m["out_bits"] == min(row.in_bits + 2, 8)  # the paper's pairing, ADC cap 8
 
 
+def _ota_static_w() -> float:
+    s = NeuronSpec()
+    return s.ibias_a * (1 + s.m_tail + s.m_out) * s.vdd_v
+
+
 def test_chip_numbers_follow_from_the_fit_to_the_table(nums, table):
     """The headline (chip) numbers are the fitted model at 128 x 256 MACs, and that model
     reproduces every measured MVM it was fitted to (so no number is free)."""
     fit = data.fit_energy_model(table)
-    # worst row: 4x4 at 2 bits, its neurons at 28.5 uW against ~31 uW elsewhere (-9 %)
-    assert fit.residuals["total"]["max_rel"] < 0.12
-    assert fit.residuals["total"]["rms_rel"] < 0.05
+    # Budget of the residuals (not a copy of one fit's): the neurons are >= 90 % of every row
+    # and the model gives them a constant power, while the real OTA's output stage (m_out of
+    # its 1 + m_tail + m_out branch currents) may starve during the out_bits comparisons, a
+    # fraction f = out_bits t_compare / latency of the schedule that differs between rows. A
+    # constant-power fit is then off by at most share_out * (f_max - f_min) per row (+ 2 % for
+    # the other groups' own fits), and its RMS, of residuals inside an interval of that
+    # width, by at most half of it.
+    s = NeuronSpec()
+    share_out = s.m_out / (1 + s.m_tail + s.m_out)
+    f = table["out_bits"] * s.t_compare_s / table["latency_s"]
+    budget = share_out * float(f.max() - f.min()) + 0.02
+    assert fit.residuals["total"]["max_rel"] < budget
+    assert fit.residuals["total"]["rms_rel"] < budget / 2
     for row in table.itertuples(index=False):
         e = fit.energy_j(int(row.in_bits), int(row.out_bits), int(row.n_in), int(row.n_out))
-        assert e["total"] == pytest.approx(row.e_total_j, rel=0.12)
-        assert e["neuron"] == pytest.approx(row.e_neuron_j, rel=0.12)
-        # word-lines are pure C V^2 per pulse: the per-row / per-cell model is near exact
+        assert e["total"] == pytest.approx(row.e_total_j, rel=budget)
+        assert e["neuron"] == pytest.approx(row.e_neuron_j, rel=budget)
+        # word-lines are pure C V^2 per pulse, linear in rows and cells: the per-row /
+        # per-cell model is exact but for the WL inverters' short-circuit current, which
+        # varies with the pulse edges (budget 2 %)
         assert e["wordlines"] == pytest.approx(row.e_wordlines_j, rel=0.02)
     for b in BITS:
         core = nums["core"][b]
