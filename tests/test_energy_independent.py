@@ -116,13 +116,15 @@ def test_neuron_supply_is_the_ota_bias_current(two_sizes):
     (``ota_metrics``). Upper bound: every neuron's OTA on for the whole schedule, + 2 % for the
     dynamic part and the output stage's channel-length modulation over the 0.4 V integrator
     swing. Lower bound: the OTA may drop its output-stage current while it is open-loop in a
-    comparison (out_bits comparisons of t_compare_s each), so only the rest of the schedule is
-    guaranteed, - 2 %."""
+    comparison (out_bits comparisons of t_compare_s each; also while integrating a code that
+    clips, which these inputs do not), so only the rest of the schedule is guaranteed, - 2 %."""
     from pycim.measure.neuron import ota_metrics
 
     spec = NeuronSpec()
     i_ota = ota_metrics(spec).i_supply_a
     for n_out, (out, wf) in two_sizes.items():
+        code = np.array(out["code"])
+        assert np.all((code > -8) & (code < 7))  # no clipped code: the bound's premise
         e_vdd = _source_energies(wf["result"])["vdd"]
         t = out["latency_s"]
         hi = n_out * spec.vdd_v * i_ota * t * 1.02

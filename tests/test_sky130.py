@@ -412,9 +412,3 @@ def test_vacask_agrees_with_ngspice_without_version(corner):
                 worst = max(worst, abs(b - a) / abs(a))
                 assert b == pytest.approx(a, rel=1e-3), (corner, cards[i].model_name, vg, vd)
     MEASURED[(f"vacask vs ngspice {corner}", "max rel")] = worst
-
-
-def test_zz_report_measurements():
-    """Prints what the module measured (run with -s to see it)."""
-    for (a, b), v in sorted(MEASURED.items()):
-        print(f"{a:24s} {b:32s} {v:.3g}")
