@@ -169,8 +169,8 @@ def test_fits_recover_known_parameters_from_synthetic_data():
 def test_default_model_is_packaged_and_fitted():
     m = MacroModel.load()
     assert m.source.startswith("fit of fit"), "default_model.json is missing or not a fit"
-    assert m.fits["codes"]["rms"] <= 0.5 and m.fits["codes"]["max"] <= 2
-    assert m.fits["energy_total"]["max"] <= 0.05
+    # (the codes and energy statistics are recomputed, not read back: see
+    # test_default_model_statistics_recomputed_from_the_committed_mvms)
     for name in ("line", "adc", "codes", "energy_total", "rram_iv", "ir_drop", "settling"):
         f = m.fits[name]
         assert f["n"] > 0 and f["rms"] is not None, name
@@ -185,6 +185,56 @@ def test_default_model_is_packaged_and_fitted():
     assert m.energy["p_neuron_w"] == pytest.approx(p_ota, rel=0.1)
     assert m.fits["rram_iv"]["params"]["v0_v"] == pytest.approx(0.43, rel=1e-3)
     assert m.fits["settling"]["params"]["k_tau"] == pytest.approx(np.log(1e3), rel=0.1)
+
+
+def test_default_model_statistics_recomputed_from_the_committed_mvms():
+    """The default model's codes and energies against every committed transistor-level MVM of
+    the fit results, evaluated here through the public Core API (weights, inputs and programmed
+    conductances regenerated from each point's seed), not read from the model's own report.
+
+    Budgets: codes are floors of analog values, so a model whose analog error stays within
+    +-1/4 LSB moves at most a quarter of the codes (uniform fractional parts) by one step: RMS
+    <= 0.5 LSB; at 8 output bits the LSB is 4x finer than at 6, so two steps are allowed. The
+    energy per MVM is dominated by the neurons, which the model gives a constant power; the
+    real OTA's output stage (m_out of its 1 + m_tail + m_out branches) may starve during the
+    out_bits comparisons, a fraction out_bits t_compare / latency that differs between points:
+    the budget is share_out x (the spread of that fraction) + 2 % for the other groups."""
+    from pycim.characterize.tables import load_results
+    from pycim.macro.core import Core
+
+    m = MacroModel.load()
+    df = load_results(FIT_DIR)["mvm_fit"]
+    keys = ["n_in", "n_out", "in_bits", "out_bits", "w_scale", "corner", "temp_c", "batch",
+            "seed"]
+    errs, e_rel, frac = [], [], []
+    spec = NeuronSpec()
+    for key, g in df.groupby(keys, sort=False):
+        p = dict(zip(keys, key))
+        p = {k: (int(v) if k in ("n_in", "n_out", "in_bits", "out_bits", "batch", "seed")
+                 else v) for k, v in p.items()}
+        w, x = problem(p)
+        core = Core(w, model=m, seed=p["seed"])
+        cd = g[g["record"] == "code"]
+        code = np.full((p["batch"], p["n_out"]), np.nan)
+        code[cd["vector"].astype(int), cd["output"].astype(int)] = cd["code"]
+        assert not np.isnan(code).any()
+        errs.append((core.forward(x, p["in_bits"], p["out_bits"]).code - code).ravel())
+        en = g[g["record"] == "energy"].sort_values("vector")["e_total_j"].to_numpy()
+        for b in range(p["batch"]):
+            e = core.forward(x[b:b + 1], p["in_bits"], p["out_bits"]).energy_j["total"]
+            e_rel.append(e / en[b] - 1)
+        frac.append(p["out_bits"] * spec.t_compare_s / m.latency_s(p["in_bits"], p["out_bits"]))
+    err = np.concatenate(errs)
+    rms, mx = float(np.sqrt(np.mean(err ** 2))), float(np.abs(err).max())
+    assert err.size >= 200
+    assert rms <= 0.5 and mx <= 2, (rms, mx)
+    share_out = spec.m_out / (1 + spec.m_tail + spec.m_out)
+    budget = share_out * (max(frac) - min(frac)) + 0.02
+    assert np.max(np.abs(e_rel)) <= budget, (np.max(np.abs(e_rel)), budget)
+    # the model's own report says the same (so the report is not stale)
+    assert m.fits["codes"]["rms"] == pytest.approx(rms, abs=1e-6)
+    assert m.fits["codes"]["max"] == mx
+    assert m.fits["energy_total"]["max"] == pytest.approx(np.max(np.abs(e_rel)), abs=1e-6)
 
 
 @pytest.mark.slow
