@@ -1,0 +1,157 @@
+"""Issue 20 item 6: transistor-level MVMs outside the configurations the other tests use:
+VACASK on a SKY130 MVM (drivers, access FETs, RRAM, wires), one run at 85 C, and the fitted
+macro-model against SPICE at another size, another bit width, backward and corners other than
+tt. Small arrays, one vector each (about a minute in total on 2 cores)."""
+
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+import pytest
+
+from pycim.characterize.kinds_fit import problem
+from pycim.cim.request import MvmRequest
+from pycim.dispatch import run_mvm
+from pycim.netlist.neuron import NeuronSpec
+
+SEED = 200  # the fit used seeds 0-4 and the 16 x 16 held-out test 100
+
+
+def _problem(n_in, n_out, in_bits=4, direction="forward"):
+    w, x = problem({"n_in": n_in, "n_out": n_out, "in_bits": in_bits, "w_scale": 1.0,
+                    "batch": 1, "seed": SEED})
+    if direction == "backward":  # inputs drive the n_out source-lines
+        lim = 2 ** (in_bits - 1) - 1
+        x = np.random.default_rng(SEED).integers(-lim, lim + 1, (1, n_out))
+    return w, x
+
+
+def _spice_and_macro(n_in, n_out, in_bits=4, out_bits=6, **kw):
+    w, x = _problem(n_in, n_out, in_bits, kw.get("direction", "forward"))
+    spice = run_mvm(MvmRequest(w, x, in_bits, out_bits, seed=SEED, **kw), progress=False)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        macro = run_mvm(MvmRequest(w, x, in_bits, out_bits, seed=SEED, engine="macro", **kw),
+                        progress=False)
+    return spice, macro, [str(c.message) for c in caught]
+
+
+@pytest.fixture(scope="module")
+def at_27c():
+    return _spice_and_macro(8, 8)
+
+
+# -- VACASK on a SKY130 MVM -------------------------------------------------------------------
+
+@pytest.mark.slow
+def test_vacask_agrees_with_ngspice_on_a_sky130_mvm():
+    """4 x 4 weights, 4-bit inputs, 6-bit outputs, SKY130 drivers and access FETs, RRAM read
+    cells, wire R/C, transistor-level neurons: the same netlist in both engines. Budget for the
+    plane voltages: 0.2 mV for the engines' own time-step and tolerance control (their
+    agreement on an ideal array, test_mvm.py) + 1e-3 x v_read for the BSIM4 implementations (the
+    FET currents agree within 1e-3 relative, test_sky130.py). Codes within 1 LSB (a residue
+    within that budget of a comparator threshold may resolve either way)."""
+    w, x = _problem(4, 4)
+    a = run_mvm(MvmRequest(w, x, 4, 6, seed=SEED), progress=False)
+    b = run_mvm(MvmRequest(w, x, 4, 6, seed=SEED, engine="vacask"), progress=False)
+    assert b["engine"] == "vacask"
+    ca, cb = np.array(a["code"]), np.array(b["code"])
+    assert np.ptp(ca) >= 3, ca  # a spread of codes, so agreement is not empty
+    assert np.abs(ca - cb).max() <= 1, (ca, cb)
+    budget_v = 0.2e-3 + 1e-3 * a["v_read_v"]
+    dv = np.abs(np.array(a["v_settled_v"]) - np.array(b["v_settled_v"]))
+    assert dv.max() <= budget_v, dv.max()
+    assert np.ptp(np.array(a["v_settled_v"])) > 50 * budget_v  # the budget is a small fraction
+
+
+# -- 85 C -------------------------------------------------------------------------------------
+
+def test_mvm_at_85c(at_27c):
+    """8 x 8, 4-bit in / 6-bit out at 85 C beside the same MVM at 27 C.
+
+    * Codes against the closed form: no worse than at 27 C (the settled line is a ratio of
+      conductances, so the cells' common temperature scaling cancels; what remains, the access
+      FETs' series resistance and the OTA, moves a line by a few % of its value, well under
+      an LSB here), and within one code of the 27 C codes.
+    * Energy: the OTAs' bias comes from an ideal current source, so the neurons cannot exceed
+      the static-power budget of the 27 C tests (ibias (1 + m_tail + m_out) vdd over the
+      schedule, + 4 %); leakage (junctions, subthreshold switches) only grows with
+      temperature, so neither the neurons' nor the total energy falls (less 0.5 % for the
+      OTA's output level, which differs with the codes)."""
+    s27 = at_27c[0]
+    s85, _, caught = _spice_and_macro(8, 8, temp_c=85.0)
+    assert any("temp_c" in m for m in caught)  # the macro-model says it is outside its fit
+    y = np.floor(np.array(s27["y_ideal"]))
+    c27, c85 = np.array(s27["code"]), np.array(s85["code"])
+    assert np.ptp(c27) >= 8
+    assert np.abs(c85 - y).max() <= max(np.abs(c27 - y).max(), 1)
+    assert np.abs(c85 - c27).max() <= 1
+    e27, e85 = s27["energy_j"], s85["energy_j"]
+    spec = NeuronSpec()
+    p_ota = spec.ibias_a * (1 + spec.m_tail + spec.m_out) * spec.vdd_v
+    assert e85["neuron"] <= 8 * p_ota * s85["latency_s"] * 1.04
+    assert e85["neuron"] >= e27["neuron"] * 0.995
+    assert e85["total"] >= e27["total"] * 0.995
+    print(f"\n85 C vs 27 C: energy {e85['total'] / e27['total'] - 1:+.2%}, codes "
+          f"{c85.tolist()} vs {c27.tolist()}")
+
+
+# -- macro-model vs SPICE, held out -------------------------------------------------------------
+
+def _check_macro(spice, macro, tag):
+    """The macro-model's budget, the 16 x 16 held-out criterion (test_macro_engine.py) carried
+    to other widths: an analog model error within +-E LSB (E <= 1) moves a fraction <= E of the
+    codes by one step, so the code RMS is <= sqrt(E). E = 1/4 LSB at 6 output bits (RMS 0.5);
+    the same volts are 2^(out_bits - 6) times as many LSB at other widths. Max <= 2 codes;
+    energy per MVM within 5 %; identical conductances and closed form."""
+    assert macro["g_pos_s"] == spice["g_pos_s"] and macro["g_neg_s"] == spice["g_neg_s"]
+    assert np.allclose(macro["y_ideal"], spice["y_ideal"], rtol=1e-12, atol=0)
+    cs, cm = np.array(spice["code"]), np.array(macro["code"])
+    assert np.ptp(cs) >= 4, (tag, cs)  # codes that can tell a gain error
+    err = cm - cs
+    rms = float(np.sqrt(np.mean(err ** 2)))
+    print(f"\n{tag}: spice {cs.ravel().tolist()} macro {cm.ravel().tolist()} rms {rms:.3f}")
+    out_bits = spice["out_bits"]
+    assert rms <= np.sqrt(min(0.25 * 2.0 ** (out_bits - 6), 1.0)), (tag, rms, cs, cm)
+    assert np.abs(err).max() <= 2, tag
+    assert macro["energy_j"]["total"] == pytest.approx(spice["energy_j"]["total"], rel=0.05)
+
+
+def test_macro_vs_spice_at_27c_8x8(at_27c):
+    spice, macro, _ = at_27c
+    _check_macro(spice, macro, "8x8 4/6 tt")
+
+
+@pytest.mark.slow
+def test_macro_vs_spice_other_bit_width():
+    """3-bit inputs (3 windows), 8-bit outputs."""
+    spice, macro, _ = _spice_and_macro(8, 8, in_bits=3, out_bits=8)
+    _check_macro(spice, macro, "8x8 3/8 tt")
+
+
+@pytest.mark.slow
+def test_macro_vs_spice_ss_corner():
+    """ss: the model is fitted at tt and says so; at this size the corner's slower FETs (higher
+    Ron, more series compression) stay inside the code budget."""
+    spice, macro, caught = _spice_and_macro(8, 8, corner="ss")
+    assert any("corner ss" in m for m in caught)
+    _check_macro(spice, macro, "8x8 4/6 ss")
+
+
+@pytest.mark.slow
+@pytest.mark.xfail(strict=True, reason="issue 20 finding: at 24 x 8 (48 driven rows) the "
+                   "default model's codes are off by one on most outputs (RMS 0.83 LSB on "
+                   "two vectors, closed form 0.56): a size-dependent offset the fit misses")
+def test_macro_vs_spice_other_size():
+    spice, macro, _ = _spice_and_macro(24, 8)
+    _check_macro(spice, macro, "24x8 4/6 tt")
+
+
+@pytest.mark.slow
+@pytest.mark.xfail(strict=True, reason="issue 20 finding: backward 8 x 16, the neurons' g_sum "
+                   "lies below the fitted range (the model warns) and its codes are no better "
+                   "than the closed form (RMS 1.0 vs 0.94 LSB)")
+def test_macro_vs_spice_backward():
+    spice, macro, caught = _spice_and_macro(8, 16, direction="backward")
+    _check_macro(spice, macro, "8x16 backward 4/6 tt")
