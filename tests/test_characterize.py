@@ -393,7 +393,20 @@ def test_settling_ss_slower_than_ff_and_mc_spread_grows_with_sigma(tmp_path):
     noise = m[(m.prog_tol_us == 8) & (m.mismatch == 0)]["rms_err_vs_target_lsb"]
     mism = m[(m.prog_tol_us == 0) & (m.mismatch == 3)]["rms_err_vs_target_lsb"]
     assert ref.max() <= 1.0, ref  # no noise, no mismatch: within 1 LSB of the target
-    assert noise.mean() > ref.mean() + 0.3, (ref, noise)
+    # programming noise against its own closed form: y_ideal is the closed form on the
+    # programmed conductances, y_target on the targets, so d = y_ideal - y_target is what the
+    # noise should do to each code (independent of the circuit). Per row,
+    # code - floor(y_target) = (code - floor(y_ideal)) + (floor(y_ideal) - floor(y_target)),
+    # the first within the 1-LSB budget of the noise-free runs, the second within 1 of d:
+    # |code - floor(y_target) - d| <= 2. A noise applied to the circuit but not to the closed
+    # form (or scaled differently) breaks it once d reaches a few LSB.
+    rows = pd.read_parquet(tmp_path / "mvm_transfer.parquet")
+    rn = rows[(rows.prog_tol_us == 8) & (rows.mismatch == 0)]
+    rr = rows[(rows.prog_tol_us == 0) & (rows.mismatch == 0)]
+    d = rn["y_ideal"] - rn["y_target"]
+    assert np.abs(rr["y_ideal"] - rr["y_target"]).max() < 1e-9  # no noise, no shift
+    assert np.abs(d).max() > 0.5, d  # the noise moved the closed form (sigma 4 uS on G)
+    assert np.abs(rn["code"] - np.floor(rn["y_target"]) - d).max() <= 2.0
     # 3 sigma of the PDK's Pelgrom mismatch (OTA offset, integrated 7 times at 4-bit input,
     # and comparator offset) moves codes by several LSB (measured 1.6-5.4 LSB rms)
     assert mism.mean() > ref.mean() + 1.0, (ref, mism)
