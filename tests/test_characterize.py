@@ -390,7 +390,6 @@ def test_settling_ss_slower_than_ff_and_mc_spread_grows_with_sigma(tmp_path):
     assert st_["ss"] > st_["ff"] * 1.02, st_
     m = s[s.kind == "mvm_transfer"]
     ref = m[(m.prog_tol_us == 0) & (m.mismatch == 0)]["rms_err_vs_target_lsb"]
-    noise = m[(m.prog_tol_us == 8) & (m.mismatch == 0)]["rms_err_vs_target_lsb"]
     mism = m[(m.prog_tol_us == 0) & (m.mismatch == 3)]["rms_err_vs_target_lsb"]
     assert ref.max() <= 1.0, ref  # no noise, no mismatch: within 1 LSB of the target
     # programming noise against its own closed form: y_ideal is the closed form on the

@@ -154,5 +154,5 @@ def test_macro_vs_spice_other_size():
                    "2 LSB off (SPICE [-14,-2,-1,4], macro [-14,-2,-1,6]): RMS 1.0 LSB; the "
                    "fit holds no backward MVM")
 def test_macro_vs_spice_backward():
-    spice, macro, caught = _spice_and_macro(4, 8, direction="backward")
+    spice, macro, _ = _spice_and_macro(4, 8, direction="backward")
     _check_macro(spice, macro, "4x8 backward 4/6 tt")

@@ -88,7 +88,7 @@ def test_valid_request_fields_are_accepted(name, rows, cols, corner, wire, temp)
     req = NetlistRequest("array", rows=rows, cols=cols, corner=corner, name=name,
                          wire_r_ohm_per_um=wire, temp_c=temp, access="ideal")
     lines = list(ngspice_lines(req.circuit(), temp_c=req.temp_c))
-    assert sum(ln.startswith("R") or ln.startswith("N") for ln in lines) >= rows * cols
+    assert sum(ln.startswith(("R", "N")) for ln in lines) >= rows * cols
     for ln in lines:
         assert LINE.match(ln), ln
 
