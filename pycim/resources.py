@@ -23,7 +23,7 @@ one thread; see ``benchmarks/results.md`` and the figures quoted at each constan
       points  = 2.39 * t_stop / max step   (1791 for 4-bit in, 6-bit out)
 
   the driven-line term fitted (non-negative least squares) to full transients of 4x4, 8x8,
-  16x16, 32x16 and 16x32 weights (59-120 MB, within 15 %, :data:`MVM_MEASURED`), the per-cell
+  16x16, 32x16 and 16x32 weights (59-120 MB, within 15 %; the measured table is in tests/test_reliability.py), the per-cell
   term checked on a short 64x64 transient (0.231 GB). A 128x256 transistor-level MVM comes to
   about 1.8 GB in ngspice; Python adds 90 MB, 2 kB per cell and the saved vectors it reads back
   (:func:`mvm_peak_b`). Wire segments (``wire_segment_cells`` > 1) need less; the estimate is
@@ -77,10 +77,6 @@ MVM_FIT = {"base_b": 43.5 * MB, "drive_line_point_b": 8.0 * 53, "ideal_line_poin
 #: time points per MAX_STEP_S of the schedule: 1791 points for the 4-bit/6-bit 4x4 transient
 #: (t_stop 3.747 us, max step 5 ns).
 MVM_POINTS_PER_STEP = 2.39
-#: measured ngspice peak RSS of full MVM transients (one vector, forward, 4-bit in, 6-bit out,
-#: random weights, ngspice-46, max step 5 ns): {(n_in, n_out, ideal): bytes}.
-MVM_MEASURED = {(4, 4, False): 59.22e6, (8, 8, False): 60.17e6, (16, 16, False): 77.17e6,
-                (32, 16, False): 120.10e6, (16, 32, False): 86.01e6, (16, 16, True): 53.73e6}
 #: Python side: interpreter with numpy/pandas and the circuit objects, per cell.
 PY_BASE_B = 90 * MB
 PY_PER_CELL_B = 2.0e3
