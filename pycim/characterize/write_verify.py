@@ -1,4 +1,4 @@
-"""Write-verify programming of one 1T1R cell (SKY130 5 V access FET + ``rram_spku``) in ngspice.
+"""Write-verify programming of one 1T1R cell (SKY130 5 V access FET + ``rram_skywater``) in ngspice.
 
 Each pulse is one short transient (:func:`pycim.netlist.testbench.cell_1t1r_pulse`: the pulse,
 then a verify read at ``v_read_v`` with the WL at ``v_wl_read_v``); the gap at its end is the
