@@ -252,12 +252,12 @@ def plot_write_verify(df, path: Path) -> Path:
     fig, ax = plt.subplots(1, 2, figsize=(12, 4.8))
     keys = ["scheme", "v_wl_set_v", "target_us", "g_init_us", "tol_us", "corner", "temp_c"]
     summ = []
-    groups = sorted(df.groupby(keys), key=lambda kv: (kv[0][0] != "wl_compliance", kv[0]))
+    groups = sorted(df.groupby(keys), key=lambda kv: kv[0])
     for k, (vals, g) in enumerate(groups):
         scheme, wl, tgt, g0, tol, corner, temp = vals
         g = g.sort_values("pulse")
         col = f"C{k % 10}"
-        what = "WL ladder" if scheme == "wl_compliance" else f"facts, WL {wl:g} V"
+        what = f"WL {wl:g} V"
         ax[0].plot(g["pulse"], g["g_read_us"], "-", lw=1, color=col,
                    label=f"{tgt:g} uS ({what}, {corner}, {temp:g} C)")
         ax[0].plot(g["pulse"].iloc[-1:], g["g_read_us"].iloc[-1:], "o", color=col, ms=4)
@@ -265,7 +265,7 @@ def plot_write_verify(df, path: Path) -> Path:
         ax[0].plot(rs["pulse"], rs["g_read_us"], "x", color=col, ms=5)
         ax[0].axhspan(tgt - tol, tgt + tol, color=col, alpha=0.12)
         last = g["g_read_us"].iloc[-1]
-        summ.append((f"{tgt:g}" + ("" if scheme == "wl_compliance" else f"\nfacts\nWL {wl:g}"),
+        summ.append((f"{tgt:g}\nWL {wl:g}" + ("" if temp == 27 else f"\n{temp:g} C"),
                      int(g["pulse"].max()), abs(last - tgt) <= tol + 1e-12))
     ax[0].set_yscale("log")
     ax[0].set_xlabel("pulse # (x: RESET, dot: last)")

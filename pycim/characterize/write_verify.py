@@ -5,30 +5,20 @@ then a verify read at ``v_read_v`` with the WL at ``v_wl_read_v``); the gap at i
 next pulse's initial gap. The verify compares the cell's read conductance (cell current over
 the simulated cell voltage during the read) with the target.
 
-Two schemes:
+The scheme is the chip's (shared/neurram_facts.md, authors' code): SET = BL pulse stepped from
+1.2 V in 0.1 V steps up to ``v_set_max_v`` (3.3 V) with the WL at ``v_wl_set_v`` (2.5-3.0 V,
+the access FET is the compliance); RESET = SL pulse stepped the same way up to
+``v_reset_max_v`` with the WL at 5 V; 1 us pulses; a SET below the band, a RESET above it, each
+ladder restarting when the direction changes.
 
-``facts``
-    The authors' pulse scheme as given (shared/neurram_facts.md): SET = BL pulse stepped from
-    1.2 V in 0.1 V steps up to ``v_set_max_v`` with the WL at ``v_wl_set_v`` (2.5-3.0 V);
-    RESET = SL pulse stepped the same way with the WL at 5 V; 1 us pulses; a SET below the
-    band, a RESET above it, each ladder restarting when the direction changes.
-``wl_compliance``
-    The same BL ladder (1.2 V -> ``v_set_max_v``, 0.1 V) as the fine control, inside an outer
-    ladder of WL compliance levels from ``v_wl_set_start_v`` in ``v_wl_set_step_v`` steps (the
-    BL ladder restarts at each level). An overshoot is RESET back (WL 5 V, SL ladder as above)
-    and the SET restarts at the WL level it overshot at with half the BL step.
-
-Why the second scheme (measured, tt, 27 C, 1 um x 0.5 um nfet_g5v0d10v5): the model's SET
-runs at ~0.45 V across the cell with a positive feedback (the field factor gamma grows as the gap
-shrinks), so the only limit is the FET's current. At WL 2.5 V that is hundreds of uA and one
-1 us pulse at BL 1.2 V takes a 0.3 uS cell to the gap bound (99.9 uS read); its RESET is as
-abrupt (any SL pulse >= 0.5 V at WL 5 V ends at the other bound, 0.30 uS). The facts' loop then
-toggles between the two bounds. Shorter pulses do not help the SET: 100, 20 and 5 ns flat tops
-(10 ns edges) at WL 2.5 V still end at 99.9 uS, and a SL 1.2 V RESET at 0.30 uS.
-With the WL near threshold the FET limits the SET current to
-uA: a single pulse from the reset state reaches 1.7 / 8.2 / 23.9 / 48 uS at WL 0.80 / 0.90 /
-1.00 / 1.10 V (BL 1.2 V), and stepping BL 1.2 -> 4.0 V at one WL level raises the result ~2x
-in increments of <= ~1 uS (saturation current grows with V_DS), finer than the +-1 uS band.
+With SkyWater's parameter set it converges (measured, tt, 27 C, from 0.5 uS: every target
+1-40 uS within +-1 uS; pulses per target in characterization/results/write_verify/). A SET
+ladder from the reset state does nothing until ~1.8 V on the BL, then one pulse overshoots to
+~55 uS (the SET is a thermal runaway that the FET limits); the RESET ladder brings the cell
+down gradually (50 -> 2 uS over 1.2-1.6 V), and the SET ladder restarted from there is gradual
+(a few uS per 0.1 V step), so the loop closes in on the band within tens of pulses. An earlier
+version of this module needed an extra WL-compliance ladder: that was an artefact of a mixed
+parameter set that switched at 0.45 V.
 """
 
 from __future__ import annotations
@@ -43,21 +33,18 @@ from ..validate import number
 
 A = assumptions.value
 
-SCHEMES = ("wl_compliance", "facts")
+SCHEMES = ("facts",)
 
 
 @dataclass(frozen=True)
 class WriteVerifyScheme:
     """Pulse scheme and loop limits (volts, seconds, siemens)."""
 
-    scheme: str = "wl_compliance"
+    scheme: str = "facts"
     v_set_start_v: float = 1.2
     v_set_step_v: float = 0.1
     v_set_max_v: float = 3.3  # facts: 3.3-4.0 V
-    v_wl_set_v: float = 2.5  # facts scheme: fixed SET WL
-    v_wl_set_start_v: float = A("wv_wl_set_start_v")  # wl_compliance: first compliance level
-    v_wl_set_step_v: float = A("wv_wl_set_step_v")
-    v_wl_set_max_v: float = 3.0
+    v_wl_set_v: float = 2.5  # SET WL (compliance), facts: 2.5-3.0 V
     v_reset_start_v: float = 1.2
     v_reset_step_v: float = 0.1
     v_reset_max_v: float = 4.0
@@ -72,9 +59,9 @@ class WriteVerifyScheme:
         if self.scheme not in SCHEMES:
             raise InputError(f"scheme must be one of {', '.join(SCHEMES)}, got {self.scheme!r}")
         for k in ("v_set_start_v", "v_set_max_v", "v_reset_start_v", "v_reset_max_v",
-                  "v_wl_set_v", "v_wl_set_start_v", "v_wl_set_max_v", "v_wl_reset_v"):
+                  "v_wl_set_v", "v_wl_reset_v"):
             number(getattr(self, k), k, lo=0.0, lo_open=True, hi=5.5)
-        for k in ("v_set_step_v", "v_reset_step_v", "v_wl_set_step_v"):
+        for k in ("v_set_step_v", "v_reset_step_v"):
             number(getattr(self, k), k, lo=1e-3, hi=1.0)
         if self.v_set_max_v < self.v_set_start_v or self.v_reset_max_v < self.v_reset_start_v:
             raise InputError("v_set_max_v / v_reset_max_v must not be below the start voltage")
@@ -144,8 +131,7 @@ def write_verify(target_s: float, g_init_s: float, scheme: WriteVerifyScheme = W
     cell = _Cell(gap0, corner, temp_c, s)
     g, g11 = cell.apply(0.0, 0.0, 0.0)  # initial verify read, no pulse
     steps = [_Step(0, "read", 0.0, 0.0, 0.0, g, g11, cell.gap_m)]
-    wl = s.v_wl_set_v if s.scheme == "facts" else s.v_wl_set_start_v
-    bl_step = s.v_set_step_v
+    wl = s.v_wl_set_v
     v_set, v_reset = s.v_set_start_v, s.v_reset_start_v
     overshoots, last = 0, "read"
     eps = 1e-9
@@ -156,17 +142,13 @@ def write_verify(target_s: float, g_init_s: float, scheme: WriteVerifyScheme = W
             g, g11 = cell.apply(v_set, 0.0, wl)
             steps.append(_Step(len(steps), "set", v_set, 0.0, wl, g, g11, cell.gap_m))
             last = "set"
-            v_set = round(v_set + bl_step, 6)
+            v_set = round(v_set + s.v_set_step_v, 6)
             if v_set > s.v_set_max_v + eps:
                 v_set = s.v_set_start_v
-                if s.scheme == "wl_compliance":
-                    wl = min(round(wl + s.v_wl_set_step_v, 6), s.v_wl_set_max_v)
         else:
             if last == "set":
                 overshoots += 1
                 v_reset = s.v_reset_start_v
-                if s.scheme == "wl_compliance":  # refine: same WL level, half the BL step
-                    bl_step = max(bl_step / 2, 1e-3)
             g, g11 = cell.apply(0.0, v_reset, s.v_wl_reset_v)
             steps.append(_Step(len(steps), "reset", 0.0, v_reset, s.v_wl_reset_v, g, g11,
                                cell.gap_m))
