@@ -224,7 +224,8 @@ def write_verify(p: dict) -> dict:
     from .write_verify import WriteVerifyScheme, write_verify as run
 
     s = WriteVerifyScheme(scheme=p["scheme"], v_set_max_v=p["v_set_max_v"],
-                          v_wl_set_v=p["v_wl_set_v"], width_s=p["width_s"],
+                          v_wl_set_v=p["v_wl_set_v"], refine_factor=p["refine_factor"],
+                          width_s=p["width_s"],
                           tol_s=p["tol_us"] * 1e-6, max_pulses=p["max_pulses"])
     r = run(p["target_us"] * 1e-6, p["g_init_us"] * 1e-6, s, corner=p["corner"],
             temp_c=p["temp_c"])

@@ -127,6 +127,7 @@ KINDS: dict[str, tuple[Param, ...]] = {
         Param("tol_us", "tol_us", float, 1.0, lo=0.05, hi=10.0),
         Param("v_set_max_v", "v_set_max_v", float, 3.3, lo=1.2, hi=5.0),
         Param("v_wl_set_v", "v_wl_set_v", float, 2.5, lo=0.5, hi=5.0),
+        Param("refine_factor", "refine_factor", float, 0.5, lo=0.1, hi=1.0),
         Param("width_s", "width_s", float, 1e-6, lo=1e-9, hi=1e-4),
         Param("max_pulses", "max_pulses", int, 400, lo=1, hi=5000),
         Param("corner", "corner", str, "tt", choices=CORNERS),
