@@ -114,11 +114,14 @@ KINDS: dict[str, tuple[Param, ...]] = {
     ),
     "set_reset": (
         Param("g_init_us", "g_init_us", float, 1.0, lo=0.5, hi=60.0),
-        Param("v_set_max_v", "v_set_max_v", float, 1.0, lo=0.1, hi=3.0),
-        Param("v_reset_max_v", "v_reset_max_v", float, 0.9, lo=0.1, hi=3.0),
+        # defaults: a gradual SET under a 20 kOhm compliance (SkyWater's set switches at
+        # ~1.6 V straight across the cell, abruptly); RESET through 1 kOhm
+        Param("v_set_max_v", "v_set_max_v", float, 3.0, lo=0.1, hi=5.0),
+        Param("v_reset_max_v", "v_reset_max_v", float, 1.5, lo=0.1, hi=5.0),
         Param("n_pulses", "n_pulses", int, 6, lo=1, hi=64),
         Param("width_s", "width_s", float, 1e-6, lo=1e-9, hi=1e-3),
-        Param("r_series_ohm", "r_series_ohm", float, 100e3, lo=1.0, hi=1e9),
+        Param("r_series_ohm", "r_series_ohm", float, 20e3, lo=1.0, hi=1e9),
+        Param("r_reset_ohm", "r_reset_ohm", float, 1e3, lo=1.0, hi=1e9),
     ),
     "write_verify": (
         Param("scheme", "scheme", str, "facts", choices=("facts",)),
