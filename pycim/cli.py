@@ -60,7 +60,22 @@ def _parser() -> argparse.ArgumentParser:
     n.add_argument("--driver", choices=("sky130", "ideal"), default="sky130")
     n.add_argument("--direction", choices=("forward", "backward"), default="forward")
     n.add_argument("--seed", type=_int_in(0), default=0, help="seed of the random weights/inputs")
-    n.add_argument("-o", "--output", help="output file")
+    n.add_argument("--weights", default=None,
+                   help="core: W.npy; the deck is the core `pycim mvm` simulates for W "
+                        "(programmed with --seed)")
+    n.add_argument("--x", default=None,
+                   help="with --weights: X.npy, one input vector; the deck is the MVM transient")
+    n.add_argument("--in-bits", type=_int_in(1, 8), default=4, help="with --x (default 4)")
+    n.add_argument("--out-bits", type=_int_in(1, 8), default=6, help="with --x (default 6)")
+    n.add_argument("--mapping", default="row_pair", help="with --weights: row_pair or transposable")
+    n.add_argument("--ideal", action="store_true",
+                   help="with --weights: linear cells, ideal wires and drivers")
+    n.add_argument("--wire-segment-cells", type=_int_in(1, 256), default=1,
+                   help="with --weights: cells per wire R/C segment (default 1)")
+    n.add_argument("--standalone", action="store_true",
+                   help="write a deck stock ngspice runs (cd DIR && ngspice -b NAME.cir): OSDI "
+                        "models, their Verilog-A sources and a rebuild script beside it")
+    n.add_argument("-o", "--output", help="output file (with --standalone: DIR/NAME.cir)")
     n.add_argument("--all", action="store_true", help="regenerate the reference netlists in netlists/")
     n.add_argument("--check", action="store_true",
                    help="exit 1 naming each committed reference netlist that differs from a fresh one")
@@ -148,15 +163,11 @@ def _mvm(args) -> int:
 def _sweep(args) -> int:
     from pathlib import Path
 
-    from .characterize import load_spec, run_sweep
+    from .characterize import sweep_into
 
-    spec = load_spec(args.spec)  # validated before anything is written
     out = args.out or str(Path("out") / "sweep" / Path(args.spec).stem)
-    from .resources import check_output_dir
-
-    check_output_dir(out, "--out")
-    rep = run_sweep(spec, out, jobs=args.jobs, executor=args.executor,
-                    progress=True, scheduler=args.scheduler)
+    rep = sweep_into(args.spec, out, jobs=args.jobs, executor=args.executor,
+                     scheduler=args.scheduler, progress=True)
     print(f"{len(rep.results)} points: {rep.count('cached')} cached, {rep.count('computed')} "
           f"computed, {rep.count('failed')} failed in {rep.wall_s:.1f} s -> {out}")
     for r in rep.failures:
@@ -179,19 +190,52 @@ def _netlist(args, parser) -> int:
         parser.error("netlist needs KIND and -o FILE (or --all / --check)")
     from . import assumptions
 
+    mvm_opts = {"--x": args.x is not None, "--ideal": args.ideal,
+                "--mapping": args.mapping != "row_pair",
+                "--wire-segment-cells": args.wire_segment_cells != 1,
+                "--in-bits": args.in_bits != 4, "--out-bits": args.out_bits != 6}
+    if args.weights is None and any(mvm_opts.values()):
+        parser.error(f"{', '.join(k for k, v in mvm_opts.items() if v)} need --weights")
+    if args.weights is not None:
+        core_opts = {"--cell": args.cell != "rram", "--access": args.access != "sky130",
+                     "--driver": args.driver != "sky130", "--name": args.name is not None,
+                     "--wire-r-ohm-per-um": args.wire_r_ohm_per_um is not None}
+        if any(core_opts.values()):
+            parser.error(f"with --weights the core is the one `pycim mvm` simulates: drop "
+                         f"{', '.join(k for k, v in core_opts.items() if v)} (--ideal for the "
+                         f"closed-form reference)")
+    from .files import load_npy
+
+    weights = None if args.weights is None else load_npy(args.weights, "--weights")
+    x = None if args.x is None else load_npy(args.x, "--x")
     req = reference.NetlistRequest(
         args.kind, rows=args.rows, cols=args.cols, corner=args.corner, temp_c=args.temp_c,
         name=args.name,
         wire_r_ohm_per_um=(assumptions.value("wire_r_ohm_per_um") if args.wire_r_ohm_per_um is None
                            else args.wire_r_ohm_per_um),
         cell=args.cell, access=args.access, driver=args.driver, direction=args.direction,
-        seed=args.seed)
+        seed=args.seed, weights=weights, x=x, in_bits=args.in_bits, out_bits=args.out_bits,
+        mapping=args.mapping, ideal=args.ideal, wire_segment_cells=args.wire_segment_cells)
     from .resources import check_disk, check_output_file, netlist_file_b
 
-    check_output_file(args.output, "-o")
+    if args.standalone:  # DIR/NAME.cir: DIR is created if missing (it holds the whole deck)
+        from pathlib import Path
+
+        from .resources import check_output_dir
+        from .sim.standalone import deck_name
+
+        deck_name(args.output)
+        check_output_dir(Path(args.output).parent, "-o")
+    else:
+        check_output_file(args.output, "-o")
     check_disk(args.output, netlist_file_b(req.kind, req.rows, req.cols), "-o")
-    path = req.write(args.output)
-    print(f"wrote {path}")
+    from .flows.decks import write_deck
+
+    paths = write_deck(req, args.output, standalone=args.standalone)
+    for p in paths:
+        print(f"wrote {p}")
+    if args.standalone:
+        print(f"run: cd {paths[-1].parent} && ngspice -b {paths[-1].name}")
     return 0
 
 

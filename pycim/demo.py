@@ -94,12 +94,11 @@ def _sweep_demo(out: Path, echo) -> str:
     transfer sweep (transfer curve + code-error PNG) and one energy-per-MAC sweep (stacked
     bars by component), with tables and plots (measured: 21 points, 22 s on 2 cores)."""
     from . import toolchain
-    from .characterize.runner import run_sweep
-    from .characterize.spec import load_spec
+    from .characterize.runner import sweep_into
 
     spec_path = toolchain.ROOT / "characterization" / "smoke.toml"
     echo(f"\ncharacterization sweep {spec_path.name} (cached points are reused on a rerun)")
-    rep = run_sweep(load_spec(spec_path), out / "sweep", progress=True)
+    rep = sweep_into(spec_path, out / "sweep", progress=True)
     echo(f"  {rep.count('computed')} computed, {rep.count('cached')} cached, "
          f"{rep.count('failed')} failed -> {out / 'sweep'} (Parquet tables, summary.csv, PNGs)")
     return str(out / "sweep")

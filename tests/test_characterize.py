@@ -447,13 +447,14 @@ def test_mismatch_delvto_is_seeded_per_instance():
     scaled by the PDK's Pelgrom sigma, added to a corner's own delvto, written to the netlist."""
     from pycim.netlist.mismatch import apply_mismatch, instance_normal, instance_shifts
     from pycim.netlist.circuit import Circuit, ngspice_lines
+    from pycim.netlist.sky130_cards import card_model, card_mosfet
     from pycim.tech import sky130
 
     def circuit(corner):
         c = Circuit("mm")
         card = sky130.flat_card("nfet_g5v0d10v5", 1e-6, 0.5e-6, corner)
-        c.add_model(card.model())
-        c.add_stream(lambda: (card.mosfet(f"M{k}", "d", "g", "0", "0") for k in range(400)))
+        c.add_model(card_model(card))
+        c.add_stream(lambda: (card_mosfet(card, f"M{k}", "d", "g", "0", "0") for k in range(400)))
         return c, dict(card.instance_params).get("delvto", 0.0)
 
     sigma = sky130.vth_mismatch_sigma_v("nfet_g5v0d10v5", 1e-6, 0.5e-6)

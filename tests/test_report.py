@@ -8,6 +8,7 @@ import os
 import re
 import shutil
 import subprocess
+from pathlib import Path
 
 import pytest
 
@@ -238,3 +239,81 @@ def test_report_html_loads_in_headless_chromium(written, tmp_path):
     assert attrs["images"] == n_plots + 1 and attrs["decoded"] == n_plots
     assert attrs["errors"] == 2
     assert any("noSuchFunction" in ln for ln in console)
+
+
+# -- one sweep entry point, one energy fit ----------------------------------------------------
+def test_report_simulates_only_through_the_sweep_entry_point(tmp_path, monkeypatch):
+    """Without --resimulate the report runs no sweep point; with it, the report and
+    ``pycim sweep`` both go through :func:`pycim.characterize.sweep_into`."""
+    from pycim import characterize
+    from pycim.characterize import runner
+    from pycim.characterize.runner import SweepReport
+    from pycim.cli import main
+
+    def no_points(*a, **k):
+        raise AssertionError("the report ran sweep points without --resimulate")
+
+    monkeypatch.setattr(runner, "run_points", no_points)
+    assert main(["report", "--out", str(tmp_path / "plain")]) == 0
+
+    calls = []
+
+    def fake_sweep_into(spec_path, out_dir, jobs=None, **kw):
+        calls.append((Path(spec_path), Path(out_dir), jobs))
+        shutil.copytree(RESULTS, out_dir, dirs_exist_ok=True)  # the committed results
+        return SweepReport(Path(out_dir), [])
+
+    monkeypatch.setattr(characterize, "sweep_into", fake_sweep_into)
+    out = tmp_path / "re"
+    assert main(["report", "--out", str(out), "--resimulate", "--jobs", "1"]) == 0
+    assert calls == [(build.SPEC, out / "sweep", 1)]
+    d = json.loads((out / "report.json").read_text())
+    assert d["results_manifest_sha256"] == __import__("hashlib").sha256(
+        (RESULTS / "manifest.json").read_bytes()).hexdigest()
+    assert main(["sweep", str(build.SPEC), "--out", str(tmp_path / "sw"), "--jobs", "1"]) == 0
+    assert calls[-1] == (build.SPEC, tmp_path / "sw", 1)
+
+
+def test_report_has_no_energy_fit_of_its_own():
+    """The report's energy model comes from the fit stage's function: no optimiser is imported
+    anywhere in pycim/report."""
+    import ast
+
+    import pycim.report
+
+    pkg = Path(pycim.report.__file__).parent
+    for f in sorted(pkg.glob("*.py")):
+        for node in ast.walk(ast.parse(f.read_text())):
+            names = []
+            if isinstance(node, ast.Import):
+                names = [a.name for a in node.names]
+            elif isinstance(node, ast.ImportFrom):
+                names = [f"{node.module}.{a.name}" for a in node.names]
+            for n in names:
+                assert "optimize" not in n and "nnls" not in n, f"{f.name}: imports {n}"
+
+
+def test_energy_fit_without_tie_separates_rows_and_columns():
+    """The shared energy fit on rectangular sizes, no tie (as the report uses it), recovers
+    every coefficient of a known model, the row and column driver terms separately."""
+    from pycim.fit.fits import EnergyRow, fit_energy_rows
+    from pycim.macro.model import MacroModel
+
+    base = MacroModel.ideal()
+    truth = base.with_(energy={**base.energy, "k_array": 0.8, "e_arr_line_j": 2e-15,
+                               "e_arr_0_j": 1e-14, "e_drv_row_j": 3e-15, "e_drv_col_j": 5e-15,
+                               "e_drv_0_j": 4e-15, "e_wl_row_j": 9e-14, "e_wl_cell_j": 1.7e-14,
+                               "e_wl_0_j": 2e-15, "p_neuron_w": 3.1e-5, "e_neuron_0_j": 1e-13,
+                               "p_shared_w": 5e-8})
+    rows = []
+    for n_in, n_out in ((4, 4), (8, 8), (16, 16), (8, 16), (16, 8)):
+        for b in (1, 3, 4, 6):
+            ob = min(b + 2, 8)
+            g = n_in * n_out * 42e-6
+            rows.append(EnergyRow(b, ob, 2 * n_in, n_out, g,
+                                  truth.energy_j(b, ob, 2 * n_in, n_out, g)))
+    params, fits = fit_energy_rows(rows, base, ties=None)
+    assert fits[-1].name == "energy_total" and fits[-1].max < 1e-9
+    for k, v in truth.energy.items():
+        if k != "activity_default":
+            assert params[k] == pytest.approx(v, rel=1e-6), k

@@ -3,13 +3,13 @@
 Timing design (measured, ngspice 46, this machine): loading the library through
 ``.lib "<sky130.lib.spice>" tt`` takes ~21 s per deck, because ngspice reads every section of
 the library and all their includes; the same section written out as its ``.param``/``.include``
-lines (:func:`sky130.library_lines` with ``expand=True``) loads in ~0.15 s. The sweeps therefore
-use the expanded section (5 decks per corner, ~0.2 s each), and ONE deck checks that the literal
-``.lib`` statement gives the same currents (the only ~21 s test).
+lines (:func:`sky130_cards.library_lines` with ``expand=True``) loads in ~0.15 s. The sweeps
+therefore use the expanded section (5 decks per corner, ~0.2 s each), and ONE deck checks that
+the literal ``.lib`` statement gives the same currents (the only ~21 s test).
 
 Scale: the library sets ``.option scale=1.0u`` for the whole deck, so a flat instance placed next
 to the subcircuit would be read in microns. Flat and subcircuit share one deck (same sources, same
-Newton solve), and the flat instance is written with ``FetCard.ngspice_instance_line(...,
+Newton solve), and the flat instance is written with ``sky130_cards.card_instance_line(...,
 scale=1e-6)``, i.e. w/l/pd/ps divided by the scale and ad/as by its square, exactly undoing what
 ngspice's BSIM4 (b4par.c) multiplies in. Separate decks would also work but compare two solves.
 """
@@ -31,7 +31,9 @@ from pycim import toolchain
 from pycim.errors import InputError, SimulationError
 from pycim.netlist.circuit import Circuit, Model, VSource, ngspice_lines
 from pycim.sim import PRECISE_OPTIONS, Dc, NgspiceEngine, Op, VacaskEngine
-from pycim.tech import sky130
+from pycim.netlist import sky130_cards
+from pycim.netlist.sky130_cards import card_instance_line, card_model, card_mosfet
+from pycim.tech import sky130, sky130_pdk
 
 try:
     toolchain.sky130_models_dir()
@@ -62,24 +64,24 @@ def _side_by_side(corner: str, devices, vg_v: float, vd_v: float, *, expand: boo
     source and bulk at 0, gate and drain negative). 5 V devices get gain +-3.3/1.8, so one
     0-1.8 V sweep covers 0-3.3 V for them.
     """
-    lines = ["* sky130 flat card vs subcircuit", *sky130.library_lines(corner, expand=expand)]
+    lines = ["* sky130 flat card vs subcircuit", *sky130_cards.library_lines(corner, expand=expand)]
     if nf != 1:
         lines.append(".options wnflag=1")  # bin on width per finger, as flat_card does
     models = Circuit("models")
     cards = [sky130.flat_card(d, w, l, corner, nf=nf) for d, w, l in devices]
     for card in cards:
-        models.add_model(card.model())
+        models.add_model(card_model(card))
     lines += [ln for ln in ngspice_lines(models) if ln.startswith(".model")]
     lines += [f"Vg g 0 dc {vg_v}", f"Vd d 0 dc {vd_v}"]
     scale = sky130.library_scale(corner)
     for i, ((dev, w, l), card) in enumerate(zip(devices, cards)):
         gain = (3.3 / 1.8 if "g5v0" in dev else 1.0) * (-1 if card.polarity == "pmos" else 1)
         lines += [f"Eg{i} g{i} 0 g 0 {gain!r}", f"Ed{i} d{i} 0 d 0 {gain!r}"]
-        lines.append(sky130.subckt_instance_text(dev, w, l, corner, name=f"X{i}", nf=nf,
+        lines.append(sky130_cards.subckt_instance_text(dev, w, l, corner, name=f"X{i}", nf=nf,
                                                  nodes=(f"xs{i}", f"g{i}", "0", "0"),
                                                  include_lib=False).splitlines()[-1])
         lines.append(f"VS{i} d{i} xs{i} 0")
-        lines.append(card.ngspice_instance_line(f"M{i}", f"xf{i}", f"g{i}", "0", "0",
+        lines.append(card_instance_line(card, f"M{i}", f"xf{i}", f"g{i}", "0", "0",
                                                 scale=scale))
         lines.append(f"VF{i} d{i} xf{i} 0")
     return "\n".join(lines)
@@ -156,9 +158,9 @@ def test_bin_selection_matches_ngspice():
         for l in ls[:-1:2] + ls[1:-1:3]:
             for w in ws[:-1]:
                 cases.append((dev, w, l, sky130.flat_card(dev, w, l).bin_name))
-    lines = ["* bins", *sky130.library_lines("tt", expand=True)]
+    lines = ["* bins", *sky130_cards.library_lines("tt", expand=True)]
     for i, (dev, w, l, _) in enumerate(cases):
-        lines.append(sky130.subckt_instance_text(dev, w, l, "tt", name=f"X{i}",
+        lines.append(sky130_cards.subckt_instance_text(dev, w, l, "tt", name=f"X{i}",
                                                  nodes=("d", "g", "0", "0"),
                                                  include_lib=False))
     lines += ["Vd d 0 0.1", "Vg g 0 1", ".control", "op"]
@@ -174,7 +176,7 @@ def test_bin_selection_matches_ngspice():
 def test_lib_statement_gives_the_same_currents(ngspice):
     """The literal ``.lib "<path>" tt`` deck (what subckt_instance_text writes by default; ~21 s
     to load) against the flat cards, and so against the expanded section used above."""
-    text = sky130.subckt_instance_text("nfet_01v8", 0.42e-6, 0.15e-6, "tt")
+    text = sky130_cards.subckt_instance_text("nfet_01v8", 0.42e-6, 0.15e-6, "tt")
     lib_line = text.splitlines()[0]
     assert lib_line == f'.lib "{sky130.library_path()}" tt'
     assert text.splitlines()[1] == "X1 d g s b sky130_fd_pr__nfet_01v8 w=0.42 l=0.15"
@@ -191,9 +193,9 @@ def test_lib_statement_gives_the_same_currents(ngspice):
 def test_thousand_instances_share_one_model(ngspice):
     card = sky130.flat_card("nfet_01v8", 0.42e-6, 0.15e-6)
     c = Circuit("1000 fets")
-    c.add_model(card.model())
+    c.add_model(card_model(card))
     c.add(VSource("Vg", "g", "0", dc_v=1.2), VSource("Vd", "d", "0", dc_v=0.9))
-    c.extend(card.mosfet(f"M{i}", "d", "g", "0", "0") for i in range(1000))
+    c.extend(card_mosfet(card, f"M{i}", "d", "g", "0", "0") for i in range(1000))
     deck = ngspice.deck(c, Op())
     model_lines = [ln for ln in deck.splitlines() if ln.lower().startswith(".model")]
     assert len(model_lines) == 1
@@ -203,18 +205,19 @@ def test_thousand_instances_share_one_model(ngspice):
     assert len(m_lines) == 1000 and all(f" {card.model_name} " in ln for ln in m_lines)
     many = ngspice.run(c, Op())
     one = Circuit("1 fet")
-    one.add_model(card.model())
+    one.add_model(card_model(card))
     one.add(VSource("Vg", "g", "0", dc_v=1.2), VSource("Vd", "d", "0", dc_v=0.9),
-            card.mosfet("M0", "d", "g", "0", "0"))
+            card_mosfet(card, "M0", "d", "g", "0", "0"))
     single = ngspice.run(one, Op())
     assert many.value("i(vd)") == pytest.approx(1000 * single.value("i(vd)"), rel=1e-6)
 
 
 _CARD_HASH = """
 import hashlib
+from pycim.netlist import sky130_cards
 from pycim.tech import sky130
 c = sky130.flat_card("pfet_01v8", 1e-6, 0.5e-6, "sf")
-print(hashlib.sha256("\\n".join(sky130.card_lines(c)).encode()).hexdigest())
+print(hashlib.sha256("\\n".join(sky130_cards.card_lines(c)).encode()).hexdigest())
 """
 
 
@@ -222,11 +225,11 @@ def test_card_is_deterministic():
     args = ("pfet_01v8", 1e-6, 0.5e-6, "sf")
     c1 = sky130.flat_card(*args)
     assert sky130.flat_card(*args) is c1  # memoised
-    text1 = "\n".join(sky130.card_lines(c1))
+    text1 = "\n".join(sky130_cards.card_lines(c1))
     sky130.clear_caches()
     c2 = sky130.flat_card(*args)
     assert c2 is not c1 and c2 == c1
-    assert "\n".join(sky130.card_lines(c2)) == text1
+    assert "\n".join(sky130_cards.card_lines(c2)) == text1
     other = subprocess.run([sys.executable, "-c", _CARD_HASH], capture_output=True, text=True,
                            timeout=60, check=True)
     assert other.stdout.strip() == hashlib.sha256(text1.encode()).hexdigest()
@@ -237,7 +240,7 @@ def test_card_is_deterministic():
     assert keys == sorted(keys) and "level" not in keys
     assert not {"lmin", "lmax", "wmin", "wmax"} & set(keys)
     assert all(isinstance(v, float) for _, v in c1.model_params + c1.instance_params)
-    assert c1.polarity == "pmos" and c1.model().kind == "pmos"
+    assert c1.polarity == "pmos" and card_model(c1).kind == "pmos"
     inst = dict(c1.instance_params)
     assert inst["nrd"] == pytest.approx(0.14) and inst["ad"] == 0.0  # 0.14/w, w in um
     assert dict(c1.model_params)["rsh"] == pytest.approx(361 * 1 / 1.0 + 1489)  # swx_nrds
@@ -281,18 +284,18 @@ def test_bad_inputs_raise_input_error():
         with pytest.raises(InputError, match="nf"):
             sky130.flat_card("nfet_01v8", 1e-6, 1e-6, nf=nf)
     with pytest.raises(InputError):
-        sky130.subckt_instance_text("nfet_01v8", 1e-6, 1e-6, name="M1")
+        sky130_cards.subckt_instance_text("nfet_01v8", 1e-6, 1e-6, name="M1")
     with pytest.raises(InputError):
-        sky130.subckt_instance_text("nfet_01v8", 1e-6, 1e-6, nodes=("d", 'g"', "s", "b"))
+        sky130_cards.subckt_instance_text("nfet_01v8", 1e-6, 1e-6, nodes=("d", 'g"', "s", "b"))
     with pytest.raises(InputError):
         sky130.vth_mismatch_sigma_v("nfet_01v8_lvt", 1e-6, 1e-6)
 
 
 def test_paths_written_into_decks_are_checked(monkeypatch, tmp_path):
     bad = tmp_path / 'a"b' / "sky130.lib.spice"
-    monkeypatch.setattr(sky130, "library_path", lambda: bad)
+    monkeypatch.setattr(sky130_pdk, "library_path", lambda: bad)
     with pytest.raises(InputError, match="cannot be written"):
-        sky130.subckt_instance_text("nfet_01v8", 1e-6, 1e-6)
+        sky130_cards.subckt_instance_text("nfet_01v8", 1e-6, 1e-6)
 
 
 def test_vth_mismatch_is_pelgrom_from_the_pdk():
@@ -375,14 +378,14 @@ def _bias_circuit(models: list[Model], cards, vg: float, vd: float) -> Circuit:
         c.add(VSource(f"VG{i}", f"g{i}", "0", dc_v=sg * vg),
               VSource(f"VD{i}", f"d{i}", "0", dc_v=sg * vd),
               VSource(f"VS{i}", f"d{i}", f"x{i}"),
-              card.mosfet(f"M{i}", f"x{i}", f"g{i}", "0", "0"))
+              card_mosfet(card, f"M{i}", f"x{i}", f"g{i}", "0", "0"))
     return c
 
 
 def test_flat_card_runs_in_vacask_as_emitted(vacask, ngspice):
     """The emitter drops `version` for VACASK (a string parameter in sp_bsim4v8)."""
     card = sky130.flat_card("nfet_01v8", 0.42e-6, 0.15e-6)
-    c = _bias_circuit([card.model()], [card], 1.2, 1.8)
+    c = _bias_circuit([card_model(card)], [card], 1.2, 1.8)
     i_vc = vacask.run(c, Op()).value("i(vs0)")
     i_ng = ngspice.run(c, Op()).value("i(vs0)")
     assert i_vc == pytest.approx(i_ng, rel=1e-3) and abs(i_ng) > 1e-5
@@ -394,7 +397,7 @@ def test_vacask_agrees_with_ngspice_without_version(corner):
     (version=4.5 selects ngspice's BSIM4v5 code, as the PDK subcircuit does). ff carries a
     nonzero delvto, so the instance parameter is exercised too."""
     cards = [sky130.flat_card(d, w, l, corner) for d, w, l in LV + HV[:1]]
-    full = [card.model() for card in cards]
+    full = [card_model(card) for card in cards]
     nover = [Model.of(c.model_name, c.polarity,
                       {k: v for k, v in c.model_params if k != "version"}) for c in cards]
     ng_eng = NgspiceEngine(timeout_s=120, options=PRECISE_OPTIONS)

@@ -15,8 +15,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..tech.sky130 import CORNERS
-from .spec import KINDS, Param
+from ..cim.closed_form import line_conductance_s
+from ..tech.corners import CORNERS
+from .params import Param
 
 PARAMS = {
     "mvm_fit": (
@@ -55,7 +56,7 @@ def mvm_fit(p: dict) -> dict:
         outs.append(run_mvm(req, progress=False))
     out = outs[0]
     gp, gn = np.asarray(out["g_pos_s"]), np.asarray(out["g_neg_s"])
-    g_sum = (gp + gn).sum(axis=0)
+    g_sum = line_conductance_s(gp, gn, "forward")
     vs = np.concatenate([np.asarray(o["v_settled_v"]) for o in outs])  # (batch, planes, n_out)
     vi = np.concatenate([np.asarray(o["y_ideal_planes_v"]) for o in outs])
     code = np.concatenate([np.asarray(o["code"]) for o in outs])
@@ -83,4 +84,3 @@ def mvm_fit(p: dict) -> dict:
 
 
 COMPUTE_FIT = {"mvm_fit": mvm_fit}
-KINDS.update(PARAMS)

@@ -22,7 +22,7 @@ from pathlib import Path
 
 from .. import __version__
 from ..errors import InputError, PycimError
-from .spec import SweepSpec
+from .spec import SweepSpec, load_spec
 
 EXECUTORS = ("local", "dask")
 CACHE_FORMAT = 1
@@ -256,3 +256,29 @@ def run_sweep(spec: SweepSpec, out_dir: str | os.PathLike[str], jobs: int | None
     rep = run_points(spec, out_dir, jobs, executor, progress, scheduler)
     rep.files = write_outputs(rep, plots=plots)
     return rep
+
+
+def sweep_into(spec_path: str | os.PathLike[str], out_dir: str | os.PathLike[str],
+               jobs: int | None = None, executor: str = "local",
+               scheduler: str | None = None, progress: bool = True,
+               plots: bool = True) -> SweepReport:
+    """The one sweep entry point (``pycim sweep``, ``pycim report --resimulate``, the demo):
+    load and validate the spec at ``spec_path``, check ``out_dir`` is a writable directory
+    (both before anything is written), then :func:`run_sweep` into it.
+
+    Parameters
+    ----------
+    spec_path : the TOML sweep spec.
+    out_dir : output directory (created; cached points in it are reused).
+    jobs, executor, scheduler, progress, plots : as :func:`run_sweep`.
+
+    Returns
+    -------
+    SweepReport : every point's status; failed points are listed, not raised.
+    """
+    from ..resources import check_output_dir
+
+    spec = load_spec(spec_path)
+    check_output_dir(out_dir, "--out")
+    return run_sweep(spec, out_dir, jobs=jobs, executor=executor, progress=progress,
+                     plots=plots, scheduler=scheduler)

@@ -21,41 +21,13 @@ import math
 import tomllib
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 from .. import assumptions
 from ..errors import InputError
-from ..tech.sky130 import CORNERS
+from ..tech.corners import CORNERS
+from .kinds_fit import PARAMS as FIT_PARAMS
+from .params import Param
 
-
-
-@dataclass(frozen=True)
-class Param:
-    """One parameter of a kind: TOML ``key`` (maybe plural), point name ``name``, type, bounds."""
-
-    key: str
-    name: str
-    type: type
-    default: Any = None  # None: required
-    lo: float | None = None
-    hi: float | None = None
-    choices: tuple | None = None
-
-    def check(self, v: Any, where: str) -> Any:
-        t = self.type
-        if t is float and isinstance(v, int) and not isinstance(v, bool):
-            v = float(v)
-        if t is not bool and isinstance(v, bool) or not isinstance(v, t):
-            raise InputError(f"{where}: {self.key} must be {t.__name__} (or a list of them), "
-                             f"got {v!r}")
-        if t is float and not math.isfinite(v):
-            raise InputError(f"{where}: {self.key} must be finite, got {v!r}")
-        if self.lo is not None and v < self.lo or self.hi is not None and v > self.hi:
-            raise InputError(f"{where}: {self.key} must be in [{self.lo}, {self.hi}], got {v!r}")
-        if self.choices is not None and v not in self.choices:
-            raise InputError(f"{where}: {self.key} must be one of {', '.join(map(str, self.choices))},"
-                             f" got {v!r}")
-        return v
 
 
 #: Parameters of each kind, in enumeration order (the last varies fastest).
@@ -137,6 +109,7 @@ KINDS: dict[str, tuple[Param, ...]] = {
         Param("temp_c", "temp_c", float, 27.0, lo=-55, hi=150),
         Param("targets_us", "target_us", float, lo=0.5, hi=95.0),
     ),
+    **FIT_PARAMS,  # the kinds that feed pycim fit (pycim.characterize.kinds_fit)
 }
 
 
@@ -234,5 +207,3 @@ def load_spec(path: str | Path) -> SweepSpec:
         raise InputError(f"cannot read sweep spec {p}: {exc}") from None
     return parse_spec(text, str(p))
 
-
-from . import kinds_fit  # noqa: E402,F401  registers the fit sweep kinds (pycim fit)

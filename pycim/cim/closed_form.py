@@ -31,6 +31,12 @@ def sense_views(g_pos, g_neg, direction: str, mapping: str = "row_pair"):
     return n, s
 
 
+def line_conductance_s(g_pos, g_neg, direction: str, mapping: str = "row_pair") -> np.ndarray:
+    """The conductance on each sensed neuron's line: the normaliser S of :func:`sense_views`
+    (forward: sum_i G+ + G- per column; backward row_pair: each bit-line's own sum)."""
+    return sense_views(g_pos, g_neg, direction, mapping)[1]
+
+
 def neuron_lines_v(g_pos, g_neg, planes, v_read: float, direction: str,
                    mapping: str = "row_pair") -> np.ndarray:
     """Ideal line voltage minus Vref at every sensed neuron: (..., n_neurons)."""

@@ -52,11 +52,14 @@ def magnitude_planes(in_bits: int) -> int:
     return 1 if in_bits == 1 else in_bits - 1
 
 
-def bit_planes(x: np.ndarray, in_bits: int) -> np.ndarray:
-    """Signed planes (batch, planes, n) in {-1, 0, +1}, LSB first: x = sum_n 2^n plane_n."""
+def bit_planes(x: np.ndarray, in_bits: int, dtype=float) -> np.ndarray:
+    """Signed planes (batch, planes, n) in {-1, 0, +1}, LSB first: x = sum_n 2^n plane_n.
+    ``x``: integers (batch, n); ``dtype`` of the result (float64 by default)."""
     m = magnitude_planes(in_bits)
-    mag, sgn = np.abs(x), np.sign(x)
-    return np.stack([sgn * ((mag >> k) & 1) for k in range(m)], axis=1).astype(float)
+    x = np.asarray(x)
+    shifts = np.arange(m, dtype=x.dtype)[:, None]
+    bits = (np.abs(x)[:, None, :] >> shifts) & 1  # (batch, planes, n)
+    return np.multiply(bits, np.sign(x)[:, None, :], dtype=dtype)
 
 
 def plane_weights(in_bits: int) -> np.ndarray:

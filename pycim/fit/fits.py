@@ -279,47 +279,81 @@ def fit_offset(points: list[MvmPoint], m: MacroModel) -> Fit:
 
 
 # -- energy ------------------------------------------------------------------------------------
-def _energy_features(points: list[MvmPoint], base: MacroModel):
-    feats = []
-    for pt in points:
-        g_phys = interleave_rows(pt.g_pos, pt.g_neg)
-        line_planes = np.repeat(pt.planes, 2, axis=2)
-        line_planes[:, :, 1::2] *= -1
-        nw, nr, nc = pt.n_windows, pt.n_rows, pt.p["n_out"]
-        lat = base.latency_s(pt.p["in_bits"], pt.p["out_bits"])
-        for _, row in pt.energy.iterrows():
-            b = int(row["vector"])
-            act = array_activity(g_phys, line_planes[b], "forward", pt.plane_weights)
-            feats.append({
-                "array": [act * g_phys.sum() * base.v_read_v ** 2 * nw
-                          * base.timing["t_window_s"], nw * (nr + nc), 1.0],
-                "drivers": [nw * (nr + nc / 3.0), 1.0],
-                "wordlines": [nw * nr, nw * nr * nc, 1.0],
-                "neuron": [nc * lat, lat, nc],
-                "measured": {k: float(row[f"e_{k}_j"]) for k in
-                             ("array", "drivers", "wordlines", "neuron", "total")},
-                "ranges": {"n_rows": nr, "n_cols": nc, "in_bits": pt.p["in_bits"],
-                           "out_bits": pt.p["out_bits"], "g_total_s": float(g_phys.sum())}})
-    return feats
+@dataclass(frozen=True)
+class EnergyRow:
+    """One measured MVM for the energy fit.
+
+    in_bits, out_bits : the MVM's widths; n_rows : driven physical lines (also the word-lines
+    pulsed); n_cols : sensed lines (neurons); g_total_s : total conductance of the array cells;
+    activity : mean (V_row - V_line)^2 / v_read^2 per conducting cell (None: the model's
+    ``activity_default``); energy_j : the measured joules per group and ``total``.
+    """
+
+    in_bits: int
+    out_bits: int
+    n_rows: int
+    n_cols: int
+    g_total_s: float
+    energy_j: dict
+    activity: float | None = None
 
 
-ENERGY_PARAMS = {"array": ("k_array", "e_arr_line_j", "e_arr_0_j"),
-                 "drivers": ("e_drv_row_j", "e_drv_0_j"),
-                 "wordlines": ("e_wl_row_j", "e_wl_cell_j", "e_wl_0_j"),
-                 "neuron": ("p_neuron_w", "p_shared_w", "e_neuron_0_j")}
+#: the fit stage's tie: a sensed line's hold switch is 1/3 of a driven line's three switches
+#: (``mvm_fit`` sweeps are square, so rows and columns are collinear and cannot be separated)
+DRIVER_TIE = {"e_drv_col_j": ("e_drv_row_j", 1.0 / 3.0)}
+#: coefficients of the energy formula that are not fitted
+_NOT_FITTED = ("activity_default",)
 
 
-def fit_energy(points: list[MvmPoint], base: MacroModel) -> tuple[dict, list[Fit]]:
-    """Per group, non-negative linear least squares (scipy.optimize.lsq_linear) on relative
-    error (every vector weighs the same). Drivers: a sensed line's hold switch is taken as 1/3 of
-    a driven line's three switches (rows and columns are collinear in square sweeps)."""
-    feats = _energy_features(points, base)
+def energy_design(rows: list[EnergyRow], base: MacroModel,
+                  ties: dict | None = None) -> dict[str, tuple[np.ndarray, list[str]]]:
+    """Regressors of each energy group, one row per measured MVM, read off the
+    :meth:`MacroModel.energy_j` formula itself: it is linear in its coefficients, so the column
+    of coefficient c is the formula evaluated with c = 1 and every other coefficient 0.
+
+    ``ties`` ({tied: (free, ratio)}) fixes tied = ratio * free: the free coefficient's column
+    then carries both terms and the tied one is not fitted.
+    """
+    ties = dict(ties or {})
+    for t, (f, r) in ties.items():
+        if t not in base.energy or f not in base.energy or not r > 0:
+            raise InputError(f"energy tie {t} = {r!r} x {f}: unknown coefficient or ratio <= 0")
+    keys = [k for k in base.energy if k not in _NOT_FITTED and k not in ties]
+    zero = {k: 0.0 for k in base.energy if k not in _NOT_FITTED}
+    groups_all = ("array", "drivers", "wordlines", "neuron")
+    cols: dict[str, dict[str, np.ndarray]] = {}
+    for k in keys:
+        unit = {**zero, k: 1.0, **{t: r for t, (f, r) in ties.items() if f == k}}
+        m = base.with_(energy={**base.energy, **unit})
+        e = [m.energy_j(r.in_bits, r.out_bits, r.n_rows, r.n_cols, r.g_total_s,
+                        activity=r.activity) for r in rows]
+        groups = [g for g in groups_all if any(abs(x[g]) > 0 for x in e)]
+        if len(groups) > 1:
+            raise InputError(f"macro-model energy coefficient {k} feeds several groups {groups}")
+        if groups:
+            cols.setdefault(groups[0], {})[k] = np.array([x[groups[0]] for x in e])
+    return {g: (np.column_stack(list(cols[g].values())), list(cols[g]))
+            for g in groups_all if g in cols}
+
+
+def fit_energy_rows(rows: list[EnergyRow], base: MacroModel,
+                    ties: dict | None = None) -> tuple[dict, list[Fit]]:
+    """The energy fit: per group, non-negative linear least squares
+    (scipy.optimize.lsq_linear) of the :meth:`MacroModel.energy_j` coefficients on relative
+    error (every measured MVM weighs the same; every term is an energy or a power, so >= 0).
+
+    Returns the fitted coefficients (tied ones included) and one :class:`Fit` per group plus
+    ``energy_total`` (relative residuals, data ranges).
+    """
+    if not rows:
+        raise InputError("energy fit: no measured MVMs")
+    ties = dict(ties or {})
+    design = energy_design(rows, base, ties)
     params, fits = {}, []
-    totals_meas = np.array([f["measured"]["total"] for f in feats])
-    totals_fit = np.zeros(len(feats))
-    for grp, names in ENERGY_PARAMS.items():
-        a = np.array([f[grp] for f in feats], dtype=float)
-        y = np.array([f["measured"][grp] for f in feats])
+    totals_meas = np.array([r.energy_j["total"] for r in rows], dtype=float)
+    totals_fit = np.zeros(len(rows))
+    for grp, (a, names) in design.items():
+        y = np.array([r.energy_j[grp] for r in rows], dtype=float)
         wgt = 1.0 / np.maximum(np.abs(y), 1e-18)
         col = np.maximum(np.abs(a).max(axis=0), 1e-300)
         sol = optimize.lsq_linear(a / col * wgt[:, None], y * wgt, bounds=(0.0, np.inf))
@@ -331,13 +365,43 @@ def fit_energy(points: list[MvmPoint], base: MacroModel) -> tuple[dict, list[Fit
         rms, mx = _stats(rel)
         fits.append(Fit(f"energy_{grp}", {n: float(c) for n, c in zip(names, coef)}, rms, mx,
                         len(y), "relative", note=f"measured {y.min():.3g}..{y.max():.3g} J"))
-    params["e_drv_col_j"] = params["e_drv_row_j"] / 3.0  # the feature's fixed ratio
+    for t, (f, r) in ties.items():
+        params[t] = params[f] * r
     rel = (totals_fit - totals_meas) / totals_meas
-    rng = {k: _rng([f["ranges"][k] for f in feats]) for k in feats[0]["ranges"]}
+    rng = {"n_rows": _rng([r.n_rows for r in rows]), "n_cols": _rng([r.n_cols for r in rows]),
+           "in_bits": _rng([r.in_bits for r in rows]),
+           "out_bits": _rng([r.out_bits for r in rows]),
+           "g_total_s": _rng([r.g_total_s for r in rows])}
     rms, mx = _stats(rel)
     fits.append(Fit("energy_total", {}, rms, mx, len(rel), "relative", rng,
                     note=f"measured {totals_meas.min():.3g}..{totals_meas.max():.3g} J per MVM"))
     return params, fits
+
+
+def energy_rows(points: list[MvmPoint]) -> list[EnergyRow]:
+    """One :class:`EnergyRow` per vector of each ``mvm_fit`` point, with its array activity
+    computed from its planes and programmed conductances."""
+    out = []
+    for pt in points:
+        g_phys = interleave_rows(pt.g_pos, pt.g_neg)
+        line_planes = np.repeat(pt.planes, 2, axis=2)
+        line_planes[:, :, 1::2] *= -1
+        for _, row in pt.energy.iterrows():
+            b = int(row["vector"])
+            act = array_activity(g_phys, line_planes[b], "forward", pt.plane_weights)
+            out.append(EnergyRow(
+                pt.p["in_bits"], pt.p["out_bits"], pt.n_rows, pt.p["n_out"],
+                float(g_phys.sum()),
+                {k: float(row[f"e_{k}_j"]) for k in
+                 ("array", "drivers", "wordlines", "neuron", "total")},
+                float(act)))
+    return out
+
+
+def fit_energy(points: list[MvmPoint], base: MacroModel) -> tuple[dict, list[Fit]]:
+    """:func:`fit_energy_rows` on every vector of the ``mvm_fit`` points, drivers tied by
+    :data:`DRIVER_TIE` (rows and columns are collinear in square sweeps)."""
+    return fit_energy_rows(energy_rows(points), base, DRIVER_TIE)
 
 
 # -- reported component fits (cell, IR drop, settling) ----------------------------------------
@@ -423,5 +487,6 @@ def fit_settling(df: pd.DataFrame | None, t_window_s: float) -> Fit | None:
                note="t_settle = k_tau (C_sense + c_row rows) / (rows g_cell)")
 
 
-__all__ = ["Fit", "MvmPoint", "fit_adc", "fit_cell_iv", "fit_energy", "fit_ir_drop",
-           "fit_line", "fit_offset", "fit_settling", "mvm_points"]
+__all__ = ["DRIVER_TIE", "EnergyRow", "Fit", "MvmPoint", "energy_design", "energy_rows",
+           "fit_adc", "fit_cell_iv", "fit_energy", "fit_energy_rows", "fit_ir_drop", "fit_line",
+           "fit_offset", "fit_settling", "mvm_points"]

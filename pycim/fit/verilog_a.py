@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..cim.closed_form import line_conductance_s
 from ..errors import InputError
 from ..macro.model import G_REF_S, ROWS_REF, MacroModel
 from ..validate import fmt, ident, number
@@ -41,8 +42,8 @@ def core_verilog_a(model: MacroModel, g_pos_s, g_neg_s, module: str = "pycim_cor
             number(v, "conductance", lo=0.0, lo_open=True, hi=1.0)
     ln = model.line
     gpe, gne = model.effective_g_s(gp), model.effective_g_s(gn)
-    se = (gpe + gne).sum(axis=0)
-    g_sum = (gp + gn).sum(axis=0)
+    se = line_conductance_s(gpe, gne, "forward")
+    g_sum = line_conductance_s(gp, gn, "forward")
     n_rows = 2 * n_in
     off = np.broadcast_to(model.settled_line_v(0.0, n_rows, g_sum), g_sum.shape)
     ins = [ident(f"in{i}", "port") for i in range(n_in)]

@@ -49,6 +49,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from .. import assumptions
+from ..cim.closed_form import line_conductance_s
 from ..errors import InputError
 from .core import CAL_VECTORS, Core, check_bits, default_model
 from .layers import Conv2d, Dense, Tile, plan, quantize
@@ -133,8 +134,9 @@ class Chip:
                 self.cores[t.core] = core
                 k = lsb / (core.v_read_v * dg) * ws
                 gp, gn = core.target_g_pos_s, core.target_g_neg_s
-                self._scale[t.core] = (k * (gp + gn).sum(axis=0),  # forward, per column
-                                       k * gp.sum(axis=1), k * gn.sum(axis=1))  # backward rows
+                s_bwd = line_conductance_s(gp, gn, "backward")  # BL 2i: G+ row i, 2i+1: G-
+                self._scale[t.core] = (k * line_conductance_s(gp, gn, "forward"),  # per column
+                                       k * s_bwd[0::2], k * s_bwd[1::2])  # backward rows
                 if self.calibrated:
                     self._calibrate(core, "forward")
 

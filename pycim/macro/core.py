@@ -52,7 +52,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ..errors import InputError
-from ..cim.closed_form import neuron_lines_v, transfer_matrix
+from ..cim.closed_form import line_conductance_s, neuron_lines_v, transfer_matrix
 from ..cim.encoding import bit_planes, check_weights, plane_weights
 from ..cim.programming import program
 from ..cim.mapping import interleave_rows
@@ -364,8 +364,8 @@ class Core:
         # the model's line parameters take the programmed conductance of each sensed line
         # (as pycim.macro.engine passes it): forward per column, backward per physical row
         graw, gpr, gnr = self.g_pos_s + self.g_neg_s, self.g_pos_s, self.g_neg_s
-        self.g_sum_fwd_s = graw.sum(axis=0)
-        self.g_sum_bwd_s = interleave_rows(gpr, gnr).sum(axis=1)
+        self.g_sum_fwd_s = line_conductance_s(gpr, gnr, "forward")
+        self.g_sum_bwd_s = line_conductance_s(gpr, gnr, "backward")
         # array energy: programmed conductance each driven line sees (forward: rows i of G+
         # and G- together, both driven with |x_i|; backward: column j of both)
         self._g_row_fwd_s = graw.sum(axis=1)
@@ -408,15 +408,16 @@ class Core:
         b = xf.shape[0]
         nw = self.n_windows(in_bits)
         g_line = self._g_row_fwd_s if fwd else self._g_row_bwd_s
-        first = float((np.abs(xf) @ g_line.astype(np.float32)).sum(dtype=np.float64)) / b
-        idx = (np.arange(b) if b <= ACTIVITY_SAMPLE
-               else np.linspace(0, b - 1, ACTIVITY_SAMPLE).astype(np.int64))
+        # sum over the batch first: sum_b |x_b| . g = (sum_b |x_b|) . g
+        first = float(np.abs(xf).sum(axis=0, dtype=np.float64) @ g_line) / b
+        idx = (slice(None) if b <= ACTIVITY_SAMPLE
+               else slice(0, b - 1 - (b - 1) % (ACTIVITY_SAMPLE - 1) + 1,
+                          (b - 1) // (ACTIVITY_SAMPLE - 1)))  # evenly spaced, a view
         xs = xf[idx]
-        planes = bit_planes(xs.astype(np.int64), in_bits).astype(np.float32)  # (k, P, n)
-        n_p = planes.shape[1]
-        k, _, n_d = planes.shape
+        planes = bit_planes(xs.astype(np.int16), in_bits, np.float32)  # (k, P, n)
+        k, n_p, n_d = planes.shape
         u, s = (self._u_fwd, self.g_sum_fwd_s) if fwd else (self._u_bwd, self.g_sum_bwd_s)
-        v = planes.reshape(k * n_p, n_d).astype(np.float32) @ u  # V_line / Vread per plane
+        v = planes.reshape(k * n_p, n_d) @ u  # V_line / Vread per plane
         v *= v
         second = float((v @ s).reshape(k, n_p).sum(axis=0) @ plane_weights(in_bits)) / k
         return (first - second) / (self._g_total_s * nw)

@@ -28,7 +28,7 @@ Signal chain per output (line-referred volts, summed over the input windows, i.e
    ``out_bits`` range. ``y`` is in code units: line-referred volts / :meth:`lsb_v`.
 
 Energy of one MVM of one core (:meth:`MacroModel.energy_j`), per group of sources as the SPICE
-flow reports them (:func:`pycim.flows.mvm.energy_by_group`), times ``batch``::
+flow reports them (:func:`pycim.measure.energy.energy_by_group`), times ``batch``::
 
     array     = k_array * activity * g_sum_total * v_read^2 * n_windows * t_window
                 + n_windows e_arr_line (n_rows + n_cols) + e_arr_0

@@ -25,7 +25,8 @@ import numpy as np
 from .. import assumptions
 from ..errors import InputError
 from ..tech import rram
-from .circuit import Capacitor, Circuit, Mosfet, Resistor, VaDevice
+from .circuit import Capacitor, Circuit, Resistor, VaDevice
+from .sky130_cards import card_model, card_mosfet
 from .testbench import RRAM_MODEL, linear_model, rram_model, rram_read_model
 from ..validate import ident, integer, number
 
@@ -224,7 +225,7 @@ def add_array(circuit: Circuit, spec: ArraySpec) -> None:
     card = None
     if spec.access.kind == "sky130":
         card = spec.access.card()
-        circuit.add_model(card.model())
+        circuit.add_model(card_model(card))
     circuit.add_stream(lambda: _cells(spec, gaps, card))
     if spec.wire.has_r:
         circuit.add_stream(lambda: _wires(spec))
@@ -243,7 +244,7 @@ def _cells(spec: ArraySpec, gaps, card) -> Iterator:
             else:
                 yield VaDevice(f"N{r}_{c}", (b, bottom), LINEAR_MODEL, (("g_s", float(g[r, c])),))
             if card is not None:
-                yield card.mosfet(f"M{r}_{c}", bottom, wl_node(spec, r, c), s, "0")
+                yield card_mosfet(card, f"M{r}_{c}", bottom, wl_node(spec, r, c), s, "0")
 
 
 def _wires(spec: ArraySpec) -> Iterator:

@@ -160,7 +160,22 @@ class Model:
                    Path(osdi) if osdi is not None else None)
 
 
-Element = Resistor | Capacitor | VSource | VaDevice | Mosfet
+@dataclass(frozen=True)
+class Comment:
+    """A comment line in the emitted netlist (``* text`` / ``// text``): marks sections such as
+    the start of a deck's stimulus. It has no name and no nodes."""
+
+    text: str
+
+    def __post_init__(self) -> None:
+        _comment(self.text, "comment")
+
+    @property
+    def name(self) -> str:
+        return ""
+
+
+Element = Resistor | Capacitor | VSource | VaDevice | Mosfet | Comment
 
 
 @dataclass
@@ -182,7 +197,8 @@ class Circuit:
     def __post_init__(self) -> None:
         self.title = _comment(self.title, "title")
         self.header = tuple(_comment(h, "header line") for h in self.header)
-        self._names: set[str] = {e.name.lower() for e in self.elements}
+        self._names: set[str] = {e.name.lower() for e in self.elements
+                                 if not isinstance(e, Comment)}
         self._streams: list[Callable[[], Iterable[Element]]] = []
         self._maps: list[Callable[[Element], Element]] = []
 
@@ -194,6 +210,8 @@ class Circuit:
         return model
 
     def _check(self, e: Element, names: set[str]) -> None:
+        if isinstance(e, Comment):
+            return
         key = e.name.lower()
         if key in names:
             raise InputError(f"element name {e.name!r} used twice (names are case-insensitive)")
@@ -292,6 +310,8 @@ def ngspice_lines(c: Circuit, *, options: Mapping[str, float | None] | None = No
 
 
 def _ng_element(e: Element) -> str:
+    if isinstance(e, Comment):
+        return f"* {e.text}"
     if isinstance(e, Resistor):
         return f"{e.name} {e.n1} {e.n2} {fmt(e.r_ohm)}"
     if isinstance(e, Capacitor):
@@ -352,6 +372,8 @@ def _path_literal(p: Path) -> str:
 
 
 def _vc_element(e: Element) -> str:
+    if isinstance(e, Comment):
+        return f"// {e.text}"
     name = e.name.lower()
     if isinstance(e, Resistor):
         return f"{name} ({e.n1} {e.n2}) pycim_r r={fmt(e.r_ohm)}"

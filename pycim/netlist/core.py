@@ -1,55 +1,61 @@
-"""TNSA core generator: a 1T1R array in 16 x 16 corelets, line drivers, WL drivers, neuron ports.
+"""TNSA core assembler: the one place a core circuit is built (array, drivers, WL drivers,
+neurons, taps), for ``pycim netlist core`` and ``pycim mvm`` alike.
 
 Transposable Neurosynaptic Array (Wan et al., Nature 2022): the core is a grid of corelets of
 16 x 16 cells with one neuron each. For a 256 x 256 core (16 x 16 corelets) the neuron of corelet
 (p, q) serves bit-line 16p + q and source-line 16q + p, so every line has exactly one neuron and
 the neuron sits on the line inside its own corelet. Here each line's port (``bl<r>``, ``sl<c>``)
 is placed at the centre of that corelet (column 16q + 8 for a BL, row 16p + 8 for an SL); smaller
-cores (R x C corelets) fold the assignment modulo the corelet grid, keeping one port per line.
+cores fold the assignment modulo the corelet grid (a partial corelet's centre is clipped to the
+array), keeping one port per line.
 
-Every line has a driver selecting Vref + Vread (``p``), Vref - Vread (``n``), Vref (``z``) or
-floating (``f``): three transmission gates from SKY130 switch FETs, or ideal sources for the
-closed-form case. Every WL has a driver: a 5 V CMOS inverter between the WL rail and ground.
-Control nets are driven by sources named after the line (``VC<line>_<p|n|z>`` and
-complements, ``VWC<r>``), DC here and PWL from the neuron's schedule in the MVM.
+Every line has a driver selecting Vref + Vread (``p``, rail ``vpos``), Vref - Vread (``n``,
+``vneg``), Vref (``z``, ``vrefd``) or floating (``f``, all off): three transmission gates from
+SKY130 switch FETs whose gates are the nets ``c<line>_<s>`` / ``c<line>_<s>b``. Every WL has a
+driver: a 5 V CMOS inverter between the WL rail ``vwlh`` and ground, input ``wc<r>`` (low = on).
+With ``driver="ideal"`` there are no driver elements: the stimulus puts sources on the lines.
+Neurons (:mod:`pycim.netlist.neuron`) sit on the sensed lines' ports; their clocks are nets.
 
-Directions: ``forward`` drives BLs (inputs on rows) and senses SLs; ``backward`` drives SLs and
-senses BLs. The sensing lines' drivers float.
+The assembler writes no control waveform: :mod:`pycim.netlist.stimulus` adds them (DC levels
+for a netlist, the MVM's PWL schedule for a transient) after a :data:`STIMULUS_MARK` comment, so
+the core part of every deck is the same text for the same :class:`CoreSpec`.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
-from dataclasses import dataclass
-
-import numpy as np
+from collections.abc import Iterator
+from dataclasses import dataclass, field, replace
 
 from .. import assumptions
 from ..errors import InputError
-from .array import ArraySpec, add_array
+from ..validate import ident, integer, number
+from .array import IDEAL_ACCESS, IDEAL_WIRES, AccessSpec, ArraySpec, WireSpec, add_array
 from .circuit import Circuit, VSource
-from ..validate import ident, number
+from .neuron import NeuronNodes, NeuronSpec, add_neuron
+from .sky130_cards import card_model, card_mosfet
 
 CORELET = 16
 STATES = ("p", "n", "z", "f")
-RAILS = {"p": "vpos", "n": "vneg", "z": "vref"}
+RAILS = {"p": "vpos", "n": "vneg", "z": "vrefd"}
+#: The comment line that ends the core circuit and starts a deck's stimulus.
+STIMULUS_MARK = "stimulus: control waveforms and line sources (the core circuit ends above)"
 
 
 def tnsa_taps(rows: int, cols: int) -> tuple[tuple[int, ...], tuple[int, ...]]:
-    """(bl_tap, sl_tap): column of each BL's port and row of each SL's port."""
-    if rows % CORELET or cols % CORELET:
-        raise InputError(f"a TNSA core needs rows and cols in multiples of {CORELET}, "
-                         f"got {rows} x {cols}")
-    n_r, n_c = rows // CORELET, cols // CORELET
-    bl = tuple(CORELET * ((r % CORELET) % n_c) + CORELET // 2 for r in range(rows))
-    sl = tuple(CORELET * ((c % CORELET) % n_r) + CORELET // 2 for c in range(cols))
+    """(bl_tap, sl_tap): column of each BL's port and row of each SL's port (the centre of the
+    corelet of the line's neuron, clipped to the array for a partial corelet)."""
+    integer(rows, "rows", 1, 512)
+    integer(cols, "cols", 1, 512)
+    n_r, n_c = -(-rows // CORELET), -(-cols // CORELET)
+    bl = tuple(min(CORELET * ((r % CORELET) % n_c) + CORELET // 2, cols - 1) for r in range(rows))
+    sl = tuple(min(CORELET * ((c % CORELET) % n_r) + CORELET // 2, rows - 1) for c in range(cols))
     return bl, sl
 
 
 def neuron_map(rows: int, cols: int) -> list[tuple[int, int, str, str]]:
     """[(p, q, bl_port, sl_port)] for each corelet's neuron (square 16x16-corelet cores map
     one BL and one SL per neuron; smaller cores list the lines their neurons reach)."""
-    n_r, n_c = rows // CORELET, cols // CORELET
+    n_r, n_c = -(-rows // CORELET), -(-cols // CORELET)
     out = []
     for p in range(n_r):
         for q in range(n_c):
@@ -60,10 +66,24 @@ def neuron_map(rows: int, cols: int) -> list[tuple[int, int, str, str]]:
 
 @dataclass(frozen=True)
 class CoreSpec:
-    """A TNSA core: array spec (taps are set here), drivers, supplies and direction."""
+    """A TNSA core: the array (its taps are set here), drivers, supplies, direction, neurons.
+
+    Parameters
+    ----------
+    array : ArraySpec
+    driver : "sky130" | "ideal"
+        SKY130 transmission-gate drivers and 5 V WL inverters, or none (the stimulus puts ideal
+        sources on the driven lines and WLs).
+    direction : "forward" | "backward"
+        forward drives the BLs and senses the SLs; backward the reverse.
+    neuron : NeuronSpec, optional
+        A transistor-level neuron on every ``neuron_stride``-th sensed line (None: ports only).
+    neuron_stride : int
+        2 for the transposable mapping (the odd lines hold the negated copy).
+    """
 
     array: ArraySpec
-    driver: str = "sky130"  # or "ideal"
+    driver: str = "sky130"
     direction: str = "forward"
     v_ref_v: float = assumptions.value("v_ref_v")
     vdd_v: float = assumptions.value("vdd_v")
@@ -71,12 +91,12 @@ class CoreSpec:
     switch_w_um: float = assumptions.value("switch_w_um")
     switch_l_um: float = assumptions.value("switch_l_um")
     corner: str = "tt"
+    neuron: NeuronSpec | None = field(default=None)
+    neuron_stride: int = 1
 
     def __post_init__(self) -> None:
         bl, sl = tnsa_taps(self.array.rows, self.array.cols)
         if self.array.bl_tap != bl or self.array.sl_tap != sl:
-            from dataclasses import replace
-
             object.__setattr__(self, "array", replace(self.array, bl_tap=bl, sl_tap=sl))
         if self.driver not in ("ideal", "sky130"):
             raise InputError(f"driver must be 'ideal' or 'sky130', got {self.driver!r}")
@@ -88,6 +108,9 @@ class CoreSpec:
         number(self.switch_w_um, "switch_w_um", lo=0.15, hi=100)
         number(self.switch_l_um, "switch_l_um", lo=0.15, hi=100)
         ident(self.corner, "corner")
+        if self.neuron is not None and not isinstance(self.neuron, NeuronSpec):
+            raise InputError(f"neuron must be a NeuronSpec or None, got {self.neuron!r}")
+        integer(self.neuron_stride, "neuron_stride", 1, 2)
 
     @property
     def drive_lines(self) -> list[str]:
@@ -101,88 +124,123 @@ class CoreSpec:
         return ([f"sl{c}" for c in range(a.cols)] if self.direction == "forward"
                 else [f"bl{r}" for r in range(a.rows)])
 
+    @property
+    def lines(self) -> list[str]:
+        a = self.array
+        return [f"bl{r}" for r in range(a.rows)] + [f"sl{c}" for c in range(a.cols)]
 
-def core_circuit(spec: CoreSpec, states: Mapping[str, str] | None = None,
-                 wl_on: bool = True, title: str | None = None) -> Circuit:
-    """Core netlist with DC controls: ``states[line]`` in p/n/z/f (drive lines default ``z``,
-    sense lines ``f``). Sense lines float at their neuron ports."""
+    @property
+    def neuron_lines(self) -> list[str]:
+        return self.sense_lines[::self.neuron_stride] if self.neuron is not None else []
+
+    @property
+    def has_wl(self) -> bool:
+        return self.array.access.kind == "sky130"
+
+
+@dataclass
+class CoreCircuit:
+    """An assembled core: the circuit, the energy group of each source it holds (lower-case
+    name -> ``array`` | ``drivers`` | ``wordlines`` | ``neuron``) and the neurons' nodes."""
+
+    circuit: Circuit
+    spec: CoreSpec
+    groups: dict[str, str]
+    neurons: list[NeuronNodes]
+
+    def add_sources(self, group: str, make) -> None:
+        """Stream the stimulus sources ``make()`` (VSources) into the circuit, in group
+        ``group``. Streamed, so they follow every element of the core in the emitted text."""
+        if group not in ("array", "drivers", "wordlines", "neuron"):
+            raise InputError(f"unknown energy group {group!r}")
+
+        def stream():
+            for s in make():
+                self.groups[s.name.lower()] = group
+                yield s
+        self.circuit.add_stream(stream)
+
+
+def assemble_core(spec: CoreSpec, title: str | None = None,
+                  header: tuple[str, ...] = ()) -> CoreCircuit:
+    """Build the core circuit of ``spec``: array with TNSA taps, supplies and rails, line
+    drivers on every line, WL inverters, neurons on the sensed lines. No control waveforms
+    (see :mod:`pycim.netlist.stimulus`)."""
     from .. import __version__
 
     a = spec.array
-    st = {ln: "z" for ln in spec.drive_lines} | {ln: "f" for ln in spec.sense_lines}
-    for k, v in (states or {}).items():
-        if k not in st:
-            raise InputError(f"unknown line {k!r} (have bl0..bl{a.rows - 1}, sl0..sl{a.cols - 1})")
-        if v not in STATES:
-            raise InputError(f"line state must be one of {STATES}, got {v!r}")
-        st[k] = v
     c = Circuit(title or f"pycim TNSA core {a.rows}x{a.cols} ({spec.direction})",
-                header=(f"pycim {__version__} spec sha256 {core_digest(spec)}",
+                header=(f"pycim {__version__} core spec sha256 {core_digest(spec)}",
                         f"driver={spec.driver} cell={a.cell} access={a.access.kind} "
-                        f"wire_r_ohm_per_um={a.wire.r_ohm_per_um:g} corner={spec.corner}",
-                        "neuron ports: " + " ".join(f"n{p}_{q}:{b}/{s}"
-                                                    for p, q, b, s in neuron_map(a.rows, a.cols)[:8])
-                        + (" ..." if len(neuron_map(a.rows, a.cols)) > 8 else "")))
+                        f"wire_r_ohm_per_um={a.wire.r_ohm_per_um:g} "
+                        f"segment_cells={a.wire.segment_cells} corner={spec.corner} "
+                        f"neurons={len(spec.neuron_lines)}", *header))
+    groups: dict[str, str] = {}
+
+    def supply(group: str, *srcs: VSource) -> None:
+        c.add(*srcs)
+        for s in srcs:
+            groups[s.name.lower()] = group
+
     add_array(c, a)
-    v_read = a.v_read_v
-    c.add(VSource("VPOS", "vpos", "0", dc_v=spec.v_ref_v + v_read),
-          VSource("VNEG", "vneg", "0", dc_v=spec.v_ref_v - v_read),
-          VSource("VREF", "vref", "0", dc_v=spec.v_ref_v))
-    lines = [f"bl{r}" for r in range(a.rows)] + [f"sl{j}" for j in range(a.cols)]
-    if spec.driver == "ideal":
-        rail_v = {"p": spec.v_ref_v + v_read, "n": spec.v_ref_v - v_read, "z": spec.v_ref_v}
-        c.add(*(VSource(f"VD{ln}", ln, "0", dc_v=rail_v[st[ln]]) for ln in lines if st[ln] != "f"))
-        if a.access.kind == "sky130":
-            c.add(*(VSource(f"VW{r}", f"wl{r}", "0", dc_v=spec.v_wl_v if wl_on else 0.0)
-                    for r in range(a.rows)))
-        return c
-    nsw, psw = switch_cards(spec.corner, spec.switch_w_um, spec.switch_l_um)
-    c.add_model(nsw.model())
-    c.add_model(psw.model())
-    c.add(VSource("VDD", "vdd", "0", dc_v=spec.vdd_v))
-    c.add_stream(lambda: _drivers(lines, st, nsw, psw, spec.vdd_v))
-    if a.access.kind == "sky130":
-        nwl, pwl = wl_driver_cards(spec.corner)
-        c.add_model(nwl.model())
-        c.add_model(pwl.model())
-        c.add(VSource("VWLH", "vwlh", "0", dc_v=spec.v_wl_v))
-        c.add_stream(lambda: _wl_drivers(a.rows, nwl, pwl, spec.v_wl_v, wl_on))
-    return c
+    supply("neuron", VSource("VDD", "vdd", "0", dc_v=spec.vdd_v),
+           VSource("VREF", "vref", "0", dc_v=spec.v_ref_v))
+    if spec.driver == "sky130":
+        supply("array", VSource("VPOS", "vpos", "0", dc_v=spec.v_ref_v + a.v_read_v),
+               VSource("VNEG", "vneg", "0", dc_v=spec.v_ref_v - a.v_read_v),
+               VSource("VREFD", "vrefd", "0", dc_v=spec.v_ref_v))
+        nsw, psw = switch_cards(spec.corner, spec.switch_w_um, spec.switch_l_um)
+        c.add_model(card_model(nsw))
+        c.add_model(card_model(psw))
+        lines = spec.lines
+        c.add_stream(lambda: (e for ln in lines for e in line_switches(ln, nsw, psw)))
+        if spec.has_wl:
+            nwl, pwl = wl_driver_cards(spec.corner)
+            c.add_model(card_model(nwl))
+            c.add_model(card_model(pwl))
+            supply("wordlines", VSource("VWLH", "vwlh", "0", dc_v=spec.v_wl_v))
+            c.add_stream(lambda: (e for r in range(a.rows) for e in wl_inverter(r, nwl, pwl)))
+    nodes = [add_neuron(c, spec.neuron, f"n{k}_", ln) for k, ln in enumerate(spec.neuron_lines)]
+    return CoreCircuit(c, spec, groups, nodes)
 
 
-Level = float | tuple[tuple[float, float], ...]  # DC volts or PWL points
+def mvm_access_spec(corner: str) -> AccessSpec:
+    """The MVM's access FET: the PDK card without BSIM4's body resistance network (three
+    nodes fewer per cell; measured on the 16 x 16 4-bit MVM: settled lines within 8 uV, energy
+    within 0.03 %, 30.5 s -> 27.6 s; 256 x 256 core: 475 k equations -> about 280 k)."""
+    return AccessSpec(corner=corner, body_network=False)
 
 
-def _source(name: str, net: str, level: Level) -> VSource:
-    if isinstance(level, tuple):
-        return VSource(name, net, "0", dc_v=level[0][1], pwl=level)
-    return VSource(name, net, "0", dc_v=float(level))
+def mvm_core_spec(req, g_phys) -> CoreSpec:
+    """The core an MVM request runs on (``req``: :class:`pycim.cim.request.MvmRequest`;
+    ``g_phys``: the physical conductances of its mapping). ``req.ideal``: linear cells, ideal
+    access, wires and drivers (the closed-form reference); else read-model RRAM cells, SKY130
+    access FETs (without the body network), wire R/C in ``req.wire_segment_cells`` segments and
+    SKY130 drivers. Used by ``pycim mvm`` and ``pycim netlist core --weights``."""
+    ideal = req.ideal
+    arr = ArraySpec(g_phys, cell="linear" if ideal else "rram_read",
+                    access=IDEAL_ACCESS if ideal else mvm_access_spec(req.corner),
+                    wire=IDEAL_WIRES if ideal else WireSpec(segment_cells=req.wire_segment_cells),
+                    name="mvm")
+    return CoreSpec(arr, driver="ideal" if ideal else "sky130", direction=req.direction,
+                    vdd_v=req.vdd_v, corner=req.corner,
+                    neuron=NeuronSpec(corner=req.corner, vdd_v=req.vdd_v),
+                    neuron_stride=2 if req.mapping == "transposable" else 1)
 
 
-def _complement(level: Level, vdd: float) -> Level:
-    if isinstance(level, tuple):
-        return tuple((t, vdd - v) for t, v in level)
-    return vdd - float(level)
+def line_switches(ln: str, nsw, psw) -> Iterator:
+    """One line's driver: a transmission gate from ``ln`` to the rail of each state p/n/z, its
+    nMOS gate at ``c<ln>_<s>`` and pMOS gate at ``c<ln>_<s>b``. All gates low: the line floats."""
+    for s, rail in RAILS.items():
+        yield card_mosfet(nsw, f"MN{ln}_{s}", ln, f"c{ln}_{s}", rail, "0")
+        yield card_mosfet(psw, f"MP{ln}_{s}", ln, f"c{ln}_{s}b", rail, "vdd")
 
 
-def line_driver(ln: str, on: Mapping[str, Level], rails: Mapping[str, str], nsw, psw,
-                vdd: float) -> Iterator:
-    """One line's driver: a transmission gate from ``ln`` to ``rails[s]`` for each state s, its
-    nMOS gate at ``on[s]`` (``VC<ln>_<s>``) and pMOS gate at the complement (``VC<ln>_<s>b``).
-    A state is selected while its ``on`` level is high; all low = the line floats."""
-    for s, rail in rails.items():
-        yield _source(f"VC{ln}_{s}", f"c{ln}_{s}", on[s])
-        yield _source(f"VC{ln}_{s}b", f"c{ln}_{s}b", _complement(on[s], vdd))
-        yield nsw.mosfet(f"MN{ln}_{s}", ln, f"c{ln}_{s}", rail, "0")
-        yield psw.mosfet(f"MP{ln}_{s}", ln, f"c{ln}_{s}b", rail, "vdd")
-
-
-def wl_driver(r: int, control: Level, nwl, pwl) -> Iterator:
-    """WL ``r``'s 5 V CMOS inverter between the WL rail ``vwlh`` and ground; its input
-    ``wc<r>`` (``VWC<r>``) low = WL on."""
-    yield _source(f"VWC{r}", f"wc{r}", control)
-    yield pwl.mosfet(f"MWP{r}", f"wl{r}", f"wc{r}", "vwlh", "vwlh")
-    yield nwl.mosfet(f"MWN{r}", f"wl{r}", f"wc{r}", "0", "0")
+def wl_inverter(r: int, nwl, pwl) -> Iterator:
+    """WL ``r``'s 5 V CMOS inverter between the WL rail ``vwlh`` and ground; input ``wc<r>``
+    (low = WL on)."""
+    yield card_mosfet(pwl, f"MWP{r}", f"wl{r}", f"wc{r}", "vwlh", "vwlh")
+    yield card_mosfet(nwl, f"MWN{r}", f"wl{r}", f"wc{r}", "0", "0")
 
 
 def switch_cards(corner: str, w_um: float, l_um: float):
@@ -201,22 +259,11 @@ def wl_driver_cards(corner: str):
             sky130.flat_card("pfet_g5v0d10v5", 2e-6, 0.5e-6, corner))
 
 
-def _drivers(lines, st, nsw, psw, vdd) -> Iterator:
-    """Three transmission gates per line with DC controls selecting ``st[line]``."""
-    for ln in lines:
-        yield from line_driver(ln, {s: vdd if st[ln] == s else 0.0 for s in RAILS}, RAILS,
-                               nsw, psw, vdd)
-
-
-def _wl_drivers(rows, nwl, pwl, v_wl, wl_on) -> Iterator:
-    for r in range(rows):
-        yield from wl_driver(r, 0.0 if wl_on else v_wl, nwl, pwl)
-
-
 def core_digest(spec: CoreSpec) -> str:
     import hashlib
 
     h = hashlib.sha256(spec.array.digest().encode())
     h.update(repr((spec.driver, spec.direction, spec.v_ref_v, spec.vdd_v, spec.v_wl_v,
-                   spec.switch_w_um, spec.switch_l_um, spec.corner)).encode())
+                   spec.switch_w_um, spec.switch_l_um, spec.corner, spec.neuron,
+                   spec.neuron_stride)).encode())
     return h.hexdigest()

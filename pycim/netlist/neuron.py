@@ -79,6 +79,7 @@ from .. import assumptions
 from ..errors import InputError
 from .circuit import Capacitor, Circuit, Resistor, VSource
 from .schedule import ANALOG, LOGIC, Net, Schedule, ScheduleBuilder
+from .sky130_cards import card_model, card_mosfet
 from ..validate import ident, integer, node, number
 
 A = assumptions.value
@@ -276,9 +277,9 @@ def _fet(c: Circuit, spec: NeuronSpec, kind: str, name: str, d: str, g: str, s: 
     from dataclasses import replace
 
     card = _card(spec, "nfet_01v8" if kind == "n" else "pfet_01v8", w_um, l_um, nf)
-    c.add_model(card.model())
+    c.add_model(card_model(card))
     b = "0" if kind == "n" else "vdd"
-    m = card.mosfet(name, d, g, s, b)
+    m = card_mosfet(card, name, d, g, s, b)
     diff = diffusion_params(w_um, nf)
     params = dict(m.params)
     params.update(diff)

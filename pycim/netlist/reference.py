@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -12,10 +12,12 @@ from ..errors import InputError
 from ..cim.mapping import interleave_rows, weights_to_conductances
 from .array import IDEAL_ACCESS, IDEAL_WIRES, AccessSpec, ArraySpec, WireSpec, dc_drive_circuit
 from .circuit import Circuit
-from .core import CoreSpec, core_circuit
+from .core import CoreSpec, assemble_core
+from .neuron import NeuronSpec, mvm_schedule
+from .stimulus import add_dc_stimulus
 from ..validate import ident, integer, number
 from .writer import netlist_digest, write_netlist
-from ..tech.sky130 import CORNERS
+from ..tech.corners import CORNERS
 
 KINDS = ("cell", "array", "core")
 NETLISTS_DIR = toolchain.ROOT / "netlists"
@@ -37,6 +39,16 @@ class NetlistRequest:
     driver: str = "sky130"
     direction: str = "forward"
     seed: int = 0
+    #: with ``weights`` (core only) the deck is the core ``pycim mvm`` simulates for these
+    #: weights (programmed with ``seed``): a DC deck, or with ``x`` (one input vector) the MVM
+    #: transient deck of that vector
+    weights: np.ndarray | None = field(default=None, compare=False, repr=False)
+    x: np.ndarray | None = field(default=None, compare=False, repr=False)
+    in_bits: int = 4
+    out_bits: int = 6
+    mapping: str = "row_pair"
+    ideal: bool = False
+    wire_segment_cells: int = 1
 
     def __post_init__(self) -> None:
         if self.kind not in KINDS:
@@ -56,8 +68,44 @@ class NetlistRequest:
             ident(self.name, "--name")
         if self.seed < 0:
             raise InputError(f"--seed must be >= 0, got {self.seed}")
+        if self.weights is None:
+            if self.x is not None:
+                raise InputError("--x needs --weights")
+            return
+        if self.kind != "core":
+            raise InputError("--weights builds a core deck: use `pycim netlist core`")
+        if self.x is not None:
+            x = np.asarray(self.x)
+            if x.ndim == 2 and x.shape[0] != 1:
+                raise InputError(f"--x: a deck simulates one input vector, got a batch of "
+                                 f"{x.shape[0]} (write one deck per vector)")
+        self.mvm_request()  # validates weights, x, bits, mapping, corner
+
+    def mvm_request(self):
+        """The ``pycim mvm`` request this deck reproduces (``weights`` given)."""
+        from ..cim.request import MvmRequest
+
+        w = np.asarray(self.weights)
+        n_drive = w.shape[0] if self.direction == "forward" else (
+            w.shape[1] if w.ndim == 2 else 0)
+        x = np.zeros(max(n_drive, 1), dtype=np.int64) if self.x is None else np.asarray(self.x)
+        return MvmRequest(w, x, in_bits=self.in_bits, out_bits=self.out_bits,
+                          direction=self.direction, engine="spice", ideal=self.ideal,
+                          corner=self.corner, temp_c=self.temp_c, seed=self.seed,
+                          mapping=self.mapping, wire_segment_cells=self.wire_segment_cells)
+
+    def mvm_core(self):
+        """(CoreCircuit, MvmSetup) of the MVM deck (``weights`` given)."""
+        from .mvm_deck import mvm_dc_deck, mvm_deck, mvm_setup
+
+        req = self.mvm_request()
+        setup = mvm_setup(req)
+        core = mvm_dc_deck(req, setup) if self.x is None else mvm_deck(req, setup, 0)
+        return core, setup
 
     def circuit(self) -> Circuit:
+        if self.weights is not None:
+            return self.mvm_core()[0].circuit
         rows, cols = (1, 1) if self.kind == "cell" else (self.rows, self.cols)
         rng = np.random.default_rng(self.seed)
         if self.kind == "cell":
@@ -79,9 +127,13 @@ class NetlistRequest:
 
                 c.add(VSource("VSL", "sl0", "0", dc_v=v_ref))
             return c
-        core = CoreSpec(spec, driver=self.driver, direction=self.direction, corner=self.corner)
+        nspec = NeuronSpec(corner=self.corner)
+        core = CoreSpec(spec, driver=self.driver, direction=self.direction, corner=self.corner,
+                        neuron=nspec)
         states = {ln: ("p" if rng.uniform() < 0.5 else "n") for ln in core.drive_lines}
-        return core_circuit(core, states)
+        cc = assemble_core(core)
+        add_dc_stimulus(cc, states, sched=mvm_schedule(nspec, 4, 6))
+        return cc.circuit
 
     def write(self, path: str | Path) -> Path:
         return write_netlist(self.circuit(), path, temp_c=self.temp_c)

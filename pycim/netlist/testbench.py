@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from dataclasses import dataclass
 
 from ..errors import InputError
 from ..tech import rram
 from ..tech.va import circuit_osdi
 from .circuit import Circuit, Model, Resistor, VaDevice, VSource
+from .sky130_cards import card_model, card_mosfet
 from ..validate import number
 
 RRAM_MODEL = "rram"
@@ -171,10 +171,10 @@ def cell_1t1r_pulse(pulse: CellPulse, gap_init_m: float, access_card,
     number(gap_init_m, "gap_init_m", lo=params.gap_min_m, hi=params.gap_max_m)
     c = Circuit("pycim 1T1R write-verify pulse")
     c.add_model(rram_model(params))
-    c.add_model(access_card.model())
+    c.add_model(card_model(access_card))
     c.add(VSource("VBL", "bl", "0", pwl=pulse.pwl(pulse.v_bl_v, pulse.v_read_v)),
           VSource("VSL", "sl", "0", pwl=pulse.pwl(pulse.v_sl_v, 0.0)),
           VSource("VWL", "wl", "0", pwl=pulse.pwl(pulse.v_wl_v, pulse.v_wl_read_v)),
           VaDevice("N1", ("bl", "m"), RRAM_MODEL, (("gap_init", float(gap_init_m)),)),
-          access_card.mosfet("M1", "m", "wl", "sl", "0"))
+          card_mosfet(access_card, "M1", "m", "wl", "sl", "0"))
     return c

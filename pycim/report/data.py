@@ -6,8 +6,9 @@ Three levels, always labelled:
   committed results: SKY130 drivers and access FETs, RRAM read cells, wire R/C, transistor-level
   neurons; small arrays (n_in x n_out weights, 2 n_in physical rows).
 * **core** - one 256 x 256 core (128 signed inputs x 256 outputs = 32768 MACs per MVM), from
-  :class:`pycim.macro.model.MacroModel`'s energy formula with its coefficients *fitted here* to
-  the measured rows (:func:`fit_energy_model`): each group's energy is linear in per-row,
+  :class:`pycim.macro.model.MacroModel`'s energy formula with its coefficients *fitted* to
+  the measured rows by the fit stage's energy fit (:func:`fit_energy_model` calls
+  :func:`pycim.fit.fits.fit_energy_rows`): each group's energy is linear in per-row,
   per-column, per-cell and per-latency terms, so a few sizes pin the scaling.
 * **chip** - 48 cores in parallel (the paper's figures are for the full chip): same energy per
   MAC as a core (no chip-level I/O or controller is simulated), 48 x the throughput.
@@ -99,35 +100,26 @@ class EnergyFit:
         return self.model.latency_s(in_bits, out_bits)
 
 
-def _design(df: pd.DataFrame, model) -> dict[str, tuple[np.ndarray, list[str]]]:
-    """Regressors of each group, one row per measured MVM, read off the MacroModel's own energy
-    formula: it is linear in its coefficients, so the column of coefficient c is the formula
-    evaluated with c = 1 and every other coefficient 0 (the fit follows the formula as it is)."""
-    keys = [k for k in model.energy if k != "activity_default"]
-    zero = {k: 0.0 for k in keys}
-    points = [(int(a), int(b), 2 * int(r), int(c), g_total_s(int(r), int(c)))
-              for a, b, r, c in zip(df["in_bits"], df["out_bits"], df["n_in"], df["n_out"])]
-    cols: dict[str, dict[str, np.ndarray]] = {}
-    for k in keys:
-        m = model.with_(energy={**model.energy, **zero, k: 1.0})
-        e = [m.energy_j(*p) for p in points]
-        groups = [g for g in GROUPS if any(abs(x[g]) > 0 for x in e)]
-        if len(groups) > 1:
-            raise InputError(f"macro-model energy coefficient {k} feeds several groups {groups}")
-        if groups:
-            cols.setdefault(groups[0], {})[k] = np.array([x[groups[0]] for x in e])
-    return {g: (np.column_stack(list(c.values())), list(c)) for g, c in cols.items()}
+def energy_rows(df: pd.DataFrame) -> list:
+    """The report table as the fit stage's :class:`~pycim.fit.fits.EnergyRow` list: one per
+    measured MVM, the expected cell conductance of random signed weights (:func:`g_total_s`)
+    and the model's default array activity (the table holds no per-cell voltages)."""
+    from ..fit.fits import EnergyRow
+
+    return [EnergyRow(int(a), int(b), 2 * int(r), int(c), g_total_s(int(r), int(c)),
+                      {g: float(row[f"e_{g}_j"]) for g in (*GROUPS, "total")})
+            for a, b, r, c, (_, row) in zip(df["in_bits"], df["out_bits"], df["n_in"],
+                                            df["n_out"], df.iterrows())]
 
 
 def fit_energy_model(df: pd.DataFrame) -> EnergyFit:
-    """Non-negative least-squares fit of the MacroModel energy coefficients to the measured rows.
-
-    Each group is fitted on its own, weighted by 1/E so every size and bit width counts by its
-    relative error; every term is an energy or a power, hence >= 0. The model's latency must
-    equal each row's simulated schedule (else its timing and the netlists disagree).
+    """The MacroModel energy coefficients fitted to the measured rows by the fit stage's own
+    energy fit (:func:`pycim.fit.fits.fit_energy_rows`: per group, non-negative least squares
+    on relative error). No driver tie: the report's rectangular sizes (8x16, 16x8) separate
+    the per-row and per-column driver terms. The model's latency must equal each row's
+    simulated schedule (else its timing and the netlists disagree).
     """
-    from scipy.optimize import nnls
-
+    from ..fit.fits import fit_energy_rows
     from ..macro.model import MacroModel
 
     base = MacroModel.ideal()
@@ -137,27 +129,11 @@ def fit_energy_model(df: pd.DataFrame) -> EnergyFit:
     if np.max(np.abs(lat_model - lat_sim) / lat_sim) > 1e-6:
         raise InputError("report results: simulated MVM latency differs from the macro-model "
                          "timing; rerun with pycim report --resimulate")
-    design = _design(df, base)
-    energy = {**base.energy, **{k: 0.0 for k in base.energy if k != "activity_default"}}
-    residuals = {}
-    pred_total = np.zeros(len(df))
-    for grp in GROUPS:
-        a, names = design[grp]
-        y = df[f"e_{grp}_j"].to_numpy(float)
-        w = 1.0 / np.maximum(np.abs(y), 1e-30)
-        scale = np.maximum(np.max(np.abs(a * w[:, None]), axis=0), 1e-300)
-        coef, _ = nnls(a * w[:, None] / scale, y * w)
-        coef = coef / scale
-        energy.update({n: float(c) for n, c in zip(names, coef)})
-        pred = a @ coef
-        pred_total += pred
-        rel = (pred - y) / y
-        residuals[grp] = {"rms_rel": float(np.sqrt(np.mean(rel ** 2))),
-                          "max_rel": float(np.max(np.abs(rel))), "n": int(len(y))}
-    y = df["e_total_j"].to_numpy(float)
-    rel = (pred_total - y) / y
-    residuals["total"] = {"rms_rel": float(np.sqrt(np.mean(rel ** 2))),
-                          "max_rel": float(np.max(np.abs(rel))), "n": int(len(y))}
+    params, fits = fit_energy_rows(energy_rows(df), base, ties=None)
+    energy = {**base.energy, **{k: 0.0 for k in base.energy if k != "activity_default"},
+              **params}
+    residuals = {f.name.removeprefix("energy_"): {"rms_rel": f.rms, "max_rel": f.max, "n": f.n}
+                 for f in fits}
     sizes = tuple(sorted({(int(a), int(b)) for a, b in zip(df["n_in"], df["n_out"])}))
     bits = tuple(sorted({int(b) for b in df["in_bits"]}))
     model = base.with_(energy=energy, source="pycim report: energy coefficients fitted to "
@@ -202,6 +178,6 @@ def paper_breakdown(energy_j: dict[str, float]) -> dict[str, float]:
     return {k: sum(energy_j[g] for g in grp) / tot for k, (_, grp) in paper.PAPER_GROUPS.items()}
 
 
-__all__ = ["EnergyFit", "GROUPS", "chip_point", "core_point", "fit_energy_model",
+__all__ = ["GROUPS", "EnergyFit", "chip_point", "core_point", "energy_rows", "fit_energy_model",
            "g_total_s", "load_energy_table", "measured_rows", "paper_breakdown",
            "sim_out_bits"]

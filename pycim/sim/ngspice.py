@@ -92,8 +92,13 @@ class NgspiceEngine:
 
     def deck(self, circuit: Circuit | str, analysis: Analysis, *, temp_c: float | None = None,
              osdi: Sequence[Path] = (), raw_path: str = "out.raw",
-             save: Sequence[str] | None = None) -> str:
-        """The complete input deck: circuit, options and a generated ``.control`` block."""
+             save: Sequence[str] | None = None, osdi_names: Mapping[str, str] | None = None,
+             extra: Sequence[str] = ()) -> str:
+        """The complete input deck: circuit, options and a generated ``.control`` block.
+
+        ``osdi_names`` maps an OSDI library's resolved path to the name written in its
+        ``pre_osdi`` line instead (a file beside the deck: stand-alone decks); ``extra`` are
+        generator-written control commands run after the analysis (e.g. ``print``)."""
         opts = dict(self.options)
         if self.klu:
             opts["klu"] = None
@@ -118,12 +123,16 @@ class NgspiceEngine:
         if self.gear:
             ctl.append("option method=gear")
         for p in dict.fromkeys(str(Path(x).resolve()) for x in osdi):
+            if osdi_names is not None:
+                p = osdi_names[p]
             if '"' in p or "\n" in p or " " in p:
                 raise InputError(f"OSDI path {p!r} cannot be written into a deck")
             ctl.append(f"pre_osdi {p}")
         if save is not None:
             ctl += _save_lines(save)
-        ctl += [analysis_command(analysis), f"write {raw_path}", ".endc", ".end", ""]
+        if not re.fullmatch(r"[A-Za-z0-9_.-]+", raw_path):
+            raise InputError(f"raw file name {raw_path!r}: letters, digits, . _ - only")
+        ctl += [analysis_command(analysis), f"write {raw_path}", *extra, ".endc", ".end", ""]
         return body + "\n" + "\n".join(ctl)
 
     def run(self, circuit: Circuit | str, analysis: Analysis, *, temp_c: float | None = None,

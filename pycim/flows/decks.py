@@ -1,0 +1,50 @@
+"""``pycim netlist ... -o FILE [--standalone]``: write a netlist, or a deck stock ngspice runs.
+
+A plain netlist names its Verilog-A models in ``* pycim-osdi:`` lines (pycim's runner loads
+them). A stand-alone deck (:func:`pycim.sim.standalone.write_standalone`) carries its OSDI
+libraries, their sources and a generated ``.control`` block: ``.op`` for cell, array and core
+decks (printing the sensed line ports), or, for a core with ``--weights`` and ``--x``, the MVM
+transient ``pycim mvm`` runs, with the same options, writing the sensed-line, neuron-output and
+latch waveforms to ``NAME.raw``.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from ..netlist.mvm_deck import saved_vectors
+from ..netlist.reference import NetlistRequest
+from ..sim import Op, Tran
+from ..sim.standalone import deck_name, write_standalone
+from .mvm import MAX_STEP_S, MVM_OPTIONS
+
+
+def printed_nodes(req: NetlistRequest) -> list[str]:
+    """Nodes an operating-point deck prints: the cell's terminals, or the sensed line ports."""
+    if req.kind == "cell":
+        return ["bl0", "sl0"]
+    if req.kind == "array" or req.direction == "forward":
+        return [f"sl{c}" for c in range(req.cols if req.weights is None else _cols(req))]
+    return [f"bl{r}" for r in range(req.rows if req.weights is None else _rows(req))]
+
+
+def _rows(req: NetlistRequest) -> int:
+    return req.mvm_core()[1].g_phys.shape[0]
+
+
+def _cols(req: NetlistRequest) -> int:
+    return req.mvm_core()[1].g_phys.shape[1]
+
+
+def write_deck(req: NetlistRequest, out: str | Path, standalone: bool = False) -> list[Path]:
+    """Write ``req``'s netlist (or stand-alone deck) to ``out``; return the paths written."""
+    if not standalone:
+        return [req.write(out)]
+    deck_name(out)  # refuse a bad name before any work
+    if req.weights is not None and req.x is not None:
+        core, setup = req.mvm_core()
+        return write_standalone(core.circuit, Tran(1e-9, setup.schedule.t_stop, MAX_STEP_S), out,
+                                temp_c=req.temp_c, save=saved_vectors(core),
+                                options=MVM_OPTIONS)
+    return write_standalone(req.circuit(), Op(), out, temp_c=req.temp_c,
+                            prints=printed_nodes(req))

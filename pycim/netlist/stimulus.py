@@ -1,0 +1,138 @@
+"""Stimulus layer on top of an assembled core (:func:`pycim.netlist.core.assemble_core`).
+
+Two stimuli: DC levels (``pycim netlist core``: every line in a state p/n/z/f, WLs on or off,
+the neuron clocks at their reset levels) and the MVM transient (per input bit plane, the line
+drivers and WLs follow the neuron's schedule; the neuron clocks are the schedule's sources).
+Every source goes into the circuit after the :data:`~pycim.netlist.core.STIMULUS_MARK` comment,
+with its energy group.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+
+import numpy as np
+
+from ..errors import InputError
+from .circuit import Comment, VSource
+from .core import RAILS, STATES, STIMULUS_MARK, CoreCircuit
+from .neuron import window_pwl
+from .schedule import Schedule
+
+Level = float | tuple[tuple[float, float], ...]  # DC volts or PWL points
+
+
+def _source(name: str, net: str, level: Level) -> VSource:
+    if isinstance(level, tuple):
+        return VSource(name, net, "0", dc_v=level[0][1], pwl=level)
+    return VSource(name, net, "0", dc_v=float(level))
+
+
+def _complement(level: Level, vdd: float) -> Level:
+    if isinstance(level, tuple):
+        return tuple((t, vdd - v) for t, v in level)
+    return vdd - float(level)
+
+
+def line_controls(ln: str, on: Mapping[str, Level], vdd: float) -> Iterator[VSource]:
+    """Gate sources of line ``ln``'s driver: ``VC<ln>_<s>`` at ``on[s]`` (a state is selected
+    while high) and ``VC<ln>_<s>b`` at its complement, for s in p, n, z."""
+    for s in RAILS:
+        yield _source(f"VC{ln}_{s}", f"c{ln}_{s}", on[s])
+        yield _source(f"VC{ln}_{s}b", f"c{ln}_{s}b", _complement(on[s], vdd))
+
+
+def _mark(core: CoreCircuit) -> None:
+    core.circuit.add_stream(lambda: iter((Comment(STIMULUS_MARK),)))
+
+
+def add_dc_stimulus(core: CoreCircuit, states: Mapping[str, str] | None = None,
+                    wl_on: bool = True, sched: Schedule | None = None) -> None:
+    """DC controls: ``states[line]`` in p/n/z/f (drive lines default ``z``, sensed lines
+    ``f``); WLs on or off; neuron clocks (if the core has neurons) at their levels at t = 0 of
+    ``sched`` (the reset phase), as DC sources."""
+    spec = core.spec
+    a = spec.array
+    st = {ln: "z" for ln in spec.drive_lines} | {ln: "f" for ln in spec.sense_lines}
+    for k, v in (states or {}).items():
+        if k not in st:
+            raise InputError(f"unknown line {k!r} (have bl0..bl{a.rows - 1}, sl0..sl{a.cols - 1})")
+        if v not in STATES:
+            raise InputError(f"line state must be one of {STATES}, got {v!r}")
+        st[k] = v
+    _mark(core)
+    lines = spec.lines
+    if spec.driver == "ideal":
+        rail_v = {"p": spec.v_ref_v + a.v_read_v, "n": spec.v_ref_v - a.v_read_v,
+                  "z": spec.v_ref_v}
+        core.add_sources("array", lambda: (VSource(f"VD{ln}", ln, "0", dc_v=rail_v[st[ln]])
+                                           for ln in lines if st[ln] != "f"))
+        if spec.has_wl:
+            core.add_sources("wordlines", lambda: (
+                VSource(f"VW{r}", f"wl{r}", "0", dc_v=spec.v_wl_v if wl_on else 0.0)
+                for r in range(a.rows)))
+    else:
+        vdd = spec.vdd_v
+        core.add_sources("drivers", lambda: (
+            s for ln in lines
+            for s in line_controls(ln, {k: vdd if st[ln] == k else 0.0 for k in RAILS}, vdd)))
+        if spec.has_wl:
+            core.add_sources("wordlines", lambda: (
+                VSource(f"VWC{r}", f"wc{r}", "0", dc_v=0.0 if wl_on else spec.v_wl_v)
+                for r in range(a.rows)))
+    if spec.neuron is not None:
+        if sched is None:
+            raise InputError("a core with neurons needs the schedule whose t = 0 levels hold "
+                             "its clocks")
+        core.add_sources("neuron", lambda: (VSource(s.name, s.np_, s.nn, dc_v=s.dc_v)
+                                            for s in sched.sources()))
+
+
+def add_mvm_stimulus(core: CoreCircuit, line_planes: np.ndarray, sched: Schedule) -> None:
+    """The MVM transient's stimulus for one input vector. ``line_planes``: (planes,
+    n_drive_lines) in {-1, 0, +1}, the level of each physical drive line per magnitude plane.
+
+    Drive lines select ``p`` / ``n`` / ``z`` during each input window of the plane (Vref
+    between windows); sensed lines are held at Vref by their ``z`` switch between windows and
+    float during a window (so the WL edges cannot kick a floating line below ground: measured
+    without it, -1.0 V from Vref between windows); WLs are on during windows; the neuron clocks
+    are the schedule's sources."""
+    spec = core.spec
+    nspec = spec.neuron
+    if nspec is None:
+        raise InputError("the MVM stimulus needs a core with neurons")
+    lp = np.asarray(line_planes, dtype=float)
+    drive = spec.drive_lines
+    if lp.ndim != 2 or lp.shape[1] != len(drive):
+        raise InputError(f"line_planes must be (planes, {len(drive)}), got {lp.shape}")
+    if not np.all(np.isin(lp, (-1.0, 0.0, 1.0))):
+        raise InputError("line_planes must hold -1, 0 or +1")
+    _mark(core)
+    n_pl = lp.shape[0]
+    v_ref, v_read, vdd = spec.v_ref_v, spec.array.v_read_v, spec.vdd_v
+    if spec.driver == "ideal":
+        core.add_sources("array", lambda: (
+            VSource(f"VD{ln}", ln, "0", dc_v=v_ref,
+                    pwl=window_pwl(sched, nspec, list(v_ref + v_read * lp[:, k]), v_ref))
+            for k, ln in enumerate(drive)))
+        if spec.has_wl:
+            wl = window_pwl(sched, nspec, [spec.v_wl_v] * n_pl, 0.0)
+            core.add_sources("wordlines", lambda: (_source(f"VW{r}", f"wl{r}", wl)
+                                                   for r in range(spec.array.rows)))
+    else:
+        def drivers():
+            for k, ln in enumerate(drive):
+                v = lp[:, k]
+                on = {"p": window_pwl(sched, nspec, [vdd if x > 0 else 0.0 for x in v], 0.0),
+                      "n": window_pwl(sched, nspec, [vdd if x < 0 else 0.0 for x in v], 0.0),
+                      "z": window_pwl(sched, nspec, [vdd if x == 0 else 0.0 for x in v], vdd)}
+                yield from line_controls(ln, on, vdd)
+            hold = {"p": 0.0, "n": 0.0, "z": window_pwl(sched, nspec, [0.0] * n_pl, vdd)}
+            for ln in spec.sense_lines:
+                yield from line_controls(ln, hold, vdd)
+        core.add_sources("drivers", drivers)
+        if spec.has_wl:
+            wc = window_pwl(sched, nspec, [0.0] * n_pl, spec.v_wl_v)  # input low = WL high
+            core.add_sources("wordlines", lambda: (_source(f"VWC{r}", f"wc{r}", wc)
+                                                   for r in range(spec.array.rows)))
+    core.add_sources("neuron", sched.sources)
