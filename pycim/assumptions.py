@@ -88,12 +88,6 @@ _A = [
     Assumption("cox_5v_f_per_um2", 2.3e-15, "F/um^2",
                "SKY130 5 V gate oxide (~15 nm): the ideal macro-model's word-line energy"),
     # -- write-verify programming (pycim.characterize.write_verify) ------------------------------
-    Assumption("wv_wl_set_start_v", 0.75, "V",
-               "first SET compliance WL level: the model's SET needs uA-level compliance (one "
-               "1 us pulse at WL 2.5 V sets fully), 0.75 V gives 0.6-2.4 uS over BL 1.2-4 V"),
-    Assumption("wv_wl_set_step_v", 0.05, "V",
-               "SET compliance WL step between BL ladders: adjacent levels' ladders overlap "
-               "(x1.5-2 in G per step vs x2 per ladder), so no target falls between them"),
     Assumption("wv_g_init_s", 0.5e-6, "S", "cell state before write-verify (a reset cell)"),
 ]
 

@@ -424,38 +424,44 @@ def test_every_committed_spec_parses():
 
 
 def test_write_verify_reaches_targets_within_1us(tmp_path):
-    """Write-verify of one 1T1R cell in ngspice: the WL-compliance scheme lands every target
-    within +-1 uS, SET by SET with increments below the 2 uS band (so it cannot jump over it);
-    more pulses for higher targets; a cell above its target is RESET back first. The verify read
-    (cell current / simulated cell voltage) is the model's read conductance at the simulated
-    gap. The facts' scheme as given (SET WL 2.5 V) toggles between the gap bounds."""
+    """Write-verify of one 1T1R cell in ngspice with the chip's scheme (SET BL ladder at WL
+    2.5 V, RESET SL ladder at WL 5 V, 1 us pulses) lands every target within +-1 uS, at 27 and
+    85 C; a SET never lowers G and a RESET never raises it; a cell above its target is RESET
+    first. The verify read (cell current / simulated cell voltage) is the model's read
+    conductance at the simulated gap. At 85 C (Arrhenius: faster switching at the same field)
+    the first SET pulse that moves the cell comes at a BL voltage no higher than at 27 C."""
     spec = parse_spec('[[sweep]]\nkind = "write_verify"\ntargets_us = [3.0, 10.0]\n'
-                      '[[sweep]]\nkind = "write_verify"\ng_init_us = 20.0\ntargets_us = 3.0\n'
-                      '[[sweep]]\nkind = "write_verify"\nscheme = "facts"\nmax_pulses = 6\n'
-                      'targets_us = 10.0\n')
+                      'temp_c = [27.0, 85.0]\n'
+                      '[[sweep]]\nkind = "write_verify"\ng_init_us = 20.0\ntargets_us = 3.0\n')
     rep = run_sweep(spec, tmp_path, jobs=2, progress=False, plots=True)
     assert rep.count("failed") == 0, rep.failures
-    s = pd.read_csv(tmp_path / "summary.csv").set_index(["scheme", "g_init_us", "target_us"])
+    s = pd.read_csv(tmp_path / "summary.csv").set_index(["temp_c", "g_init_us", "target_us"])
     t = pd.read_parquet(tmp_path / "write_verify.parquet")
+    first_move = {}
+    for temp in (27.0, 85.0):
+        for tgt in (3.0, 10.0):
+            r = s.loc[(temp, 0.5, tgt)]
+            assert r["converged"] and abs(r["g_final_us"] - tgt) <= 1.0, r
+            g = t[(t.temp_c == temp) & (t.g_init_us == 0.5) & (t.target_us == tgt)]
+            g = g.sort_values("pulse")
+            assert len(g) == r["pulses"] + 1
+            dg = np.diff(g["g_read_us"].to_numpy())
+            op = g["op"].to_numpy()[1:]
+            assert np.all(dg[op == "set"] > -1e-3) and np.all(dg[op == "reset"] < 1e-3), dg
+            # the verify read against the model equation at the simulated gap: the chord
+            # conductance at 0.1 V; the cell sees less (the FET's drop, up to ~10 % at 55 uS),
+            # and sinh(x)/x falls by x*dx/3 = 0.2 % for that (x = 0.1 V / 0.43 V)
+            g_model = rram.read_conductance_s(g["gap_nm"].to_numpy() * 1e-9) * 1e6
+            np.testing.assert_allclose(g["g_read_us"], g_model, rtol=3e-3)
+            assert (g["g_1t1r_us"] < g["g_read_us"]).all()  # the access FET's Ron is in series
+            moved = g[(g.op == "set") & (np.r_[0.0, dg] > 0.05)]
+            first_move[(temp, tgt)] = float(moved["v_bl_v"].iloc[0])
     for tgt in (3.0, 10.0):
-        r = s.loc[("wl_compliance", 0.5, tgt)]
-        assert r["converged"] and abs(r["g_final_us"] - tgt) <= 1.0, r
-        g = t[(t.scheme == "wl_compliance") & (t.g_init_us == 0.5) & (t.target_us == tgt)]
-        assert len(g) == r["pulses"] + 1 and (g["op"].iloc[1:] == "set").all()
-        dg = np.diff(g["g_read_us"].to_numpy())
-        assert np.all(dg > -1e-3) and dg.max() < 2.0, dg  # SET only raises G, in < 2 uS steps
-        # the verify read against the model equation at the simulated gap (chord conductance
-        # at a cell voltage a little under 0.1 V: within 0.1 %)
-        g_model = rram.read_conductance_s(g["gap_nm"].to_numpy() * 1e-9) * 1e6
-        np.testing.assert_allclose(g["g_read_us"], g_model, rtol=1e-3)
-        assert (g["g_1t1r_us"] < g["g_read_us"]).all()  # the access FET's Ron is in series
-    assert s.loc[("wl_compliance", 0.5, 10.0), "pulses"] > s.loc[("wl_compliance", 0.5, 3.0), "pulses"]
-    back = s.loc[("wl_compliance", 20.0, 3.0)]
-    assert back["converged"] and back["n_reset"] >= 1 and abs(back["err_us"]) <= 1.0
-    facts = s.loc[("facts", 0.5, 10.0)]
-    assert not facts["converged"] and facts["pulses"] == 6
-    f = t[t.scheme == "facts"]
-    assert (f[f.op == "set"]["g_read_us"] > 90).all() and (f[f.op == "reset"]["g_read_us"] < 0.4).all()
+        assert first_move[(85.0, tgt)] <= first_move[(27.0, tgt)]
+    back = s.loc[(27.0, 20.0, 3.0)]
+    assert back["converged"] and abs(back["err_us"]) <= 1.0
+    b = t[(t.g_init_us == 20.0)].sort_values("pulse")
+    assert b["op"].iloc[1] == "reset"
     assert (tmp_path / "write_verify.png").stat().st_size > 10_000
 
 

@@ -46,3 +46,6 @@ def test_demo_writes_plot_and_summary(tmp_path):
     assert s["iv_max_rel_error"] < 1e-6
     g = s["pulse_g_read_s"]
     assert g[0] < g[5]  # SET pulses raised the conductance
+    # gradual families: each passes through >= 5 levels in 1-40 uS more than 1 uS apart
+    assert s["set_levels_1_40us"] >= 5 and s["reset_levels_1_40us"] >= 5
+    assert "SkyWater" in s["rram_parameter_set"]

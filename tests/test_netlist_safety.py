@@ -36,9 +36,9 @@ def test_bad_values_refused(val):
 
 def test_model_parameters_and_prefixes_validated():
     with pytest.raises(InputError):
-        Model.of("m", "rram_spku", {"gap\n.control": 1.0})
+        Model.of("m", "rram_skywater", {"gap\n.control": 1.0})
     with pytest.raises(InputError):
-        Model.of("m", "rram_spku", {"i0": float("nan")})
+        Model.of("m", "rram_skywater", {"i0": float("nan")})
     with pytest.raises(InputError):
         VSource("R1", "a", "0")  # wrong letter for the element type
     c = Circuit("t")

@@ -251,7 +251,7 @@ def _api_missing_va(t: Path):
 def _api_model_param_injection(t: Path):
     from pycim.netlist.circuit import Model
 
-    Model.of("m", "rram_spku", {"i0=1\n.control\nshell id\n.endc\n*": 1.0})
+    Model.of("m", "rram_skywater", {"i0=1\n.control\nshell id\n.endc\n*": 1.0})
 
 
 def _api_bool_bits(t: Path):

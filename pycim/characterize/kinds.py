@@ -26,7 +26,7 @@ def cell_iv(p: dict) -> dict:
     from ..sim import PRECISE_OPTIONS, Dc, NgspiceEngine
     from ..tech import rram
 
-    gap_m = p["gap_nm"] * 1e-9
+    gap_m = p["gap_nm"] / 1e9  # (1.7 * 1e-9 rounds above the 1.7e-9 bound)
     res = NgspiceEngine(timeout_s=300, options=PRECISE_OPTIONS).run(
         tb.cell_iv(gap_m), Dc("V1", -p["v_max_v"], p["v_max_v"], p["v_step_v"]))
     v = np.asarray(res["sweep"], float)
@@ -83,6 +83,8 @@ def energy_per_mac(p: dict) -> dict:
 
 
 def set_reset(p: dict) -> dict:
+    """SET pulses (amplitudes v_set_max/2 .. v_set_max) through ``r_series_ohm``, then RESET
+    pulses (-v_reset_max/2 .. -v_reset_max) through ``r_reset_ohm``, each followed by a read."""
     from ..measure.cell import pulse_response
     from ..netlist import testbench as tb
     from ..sim import NgspiceEngine, Tran
@@ -91,17 +93,21 @@ def set_reset(p: dict) -> dict:
     n = p["n_pulses"]
     setv = tuple(float(v) for v in np.linspace(p["v_set_max_v"] / 2, p["v_set_max_v"], n))
     resv = tuple(-float(v) for v in np.linspace(p["v_reset_max_v"] / 2, p["v_reset_max_v"], n))
-    train = tb.PulseTrain(setv + resv, width_s=p["width_s"], r_series_ohm=p["r_series_ohm"])
-    gap0 = float(rram.gap_for_conductance_m(p["g_init_us"] * 1e-6))
+    gap = float(rram.gap_for_conductance_m(p["g_init_us"] * 1e-6))
     step = min(5e-9, p["width_s"] / 20)
-    res = NgspiceEngine(timeout_s=600).run(tb.pulse_train(train, gap0),
-                                           Tran(step, train.stop_s, step))
-    r = pulse_response(res, train, gap0)
-    rows = [{"pulse": k, "phase": "set" if a > 0 else "reset", "amplitude_v": float(a),
-             "gap_nm": float(g * 1e9), "g_read_us": float(gr * 1e6)}
-            for k, (a, g, gr) in enumerate(zip(r.amplitudes_v, r.gap_m, r.g_read_s))]
-    return {"rows": rows, "summary": {"g_after_set_us": float(r.g_read_s[n - 1] * 1e6),
-                                      "g_after_reset_us": float(r.g_read_s[-1] * 1e6)}}
+    eng = NgspiceEngine(timeout_s=600)
+    rows = []
+    for phase, amps, r_ohm in (("set", setv, p["r_series_ohm"]), ("reset", resv, p["r_reset_ohm"])):
+        train = tb.PulseTrain(amps, width_s=p["width_s"], r_series_ohm=r_ohm)
+        res = eng.run(tb.pulse_train(train, gap), Tran(step, train.stop_s, step))
+        r = pulse_response(res, train, gap)
+        rows += [{"pulse": len(rows), "phase": phase, "amplitude_v": float(a),
+                  "gap_nm": float(g * 1e9), "g_read_us": float(gr * 1e6)}
+                 for a, g, gr in zip(r.amplitudes_v, r.gap_m, r.g_read_s)]
+        gap = float(np.clip(r.gap_m[-1], rram.DEFAULT_PARAMS.gap_min_m,
+                            rram.DEFAULT_PARAMS.gap_max_m))
+    return {"rows": rows, "summary": {"g_after_set_us": rows[n - 1]["g_read_us"],
+                                      "g_after_reset_us": rows[-1]["g_read_us"]}}
 
 
 def adc_transfer(p: dict) -> dict:
@@ -221,12 +227,12 @@ def settling(p: dict) -> dict:
 
 def write_verify(p: dict) -> dict:
     """Write-verify programming of one 1T1R cell to ``target_us`` (see
-    :mod:`pycim.characterize.write_verify` for the schemes and why)."""
+    :mod:`pycim.characterize.write_verify` for the scheme)."""
     from .write_verify import WriteVerifyScheme, write_verify as run
 
     s = WriteVerifyScheme(scheme=p["scheme"], v_set_max_v=p["v_set_max_v"],
-                          v_wl_set_v=p["v_wl_set_v"], v_wl_set_start_v=p["v_wl_set_start_v"],
-                          v_wl_set_step_v=p["v_wl_set_step_v"], width_s=p["width_s"],
+                          v_wl_set_v=p["v_wl_set_v"], refine_factor=p["refine_factor"],
+                          width_s=p["width_s"],
                           tol_s=p["tol_us"] * 1e-6, max_pulses=p["max_pulses"])
     r = run(p["target_us"] * 1e-6, p["g_init_us"] * 1e-6, s, corner=p["corner"],
             temp_c=p["temp_c"])

@@ -247,37 +247,55 @@ def plot_settling(df, path: Path) -> Path:
 
 
 def plot_write_verify(df, path: Path) -> Path:
-    """Read conductance after each pulse per target (band +-tol shaded), and pulses needed."""
+    """Left: read conductance after each pulse for a few targets per scheme variant (band
+    +-tol shaded). Right: pulses to each target, one bar series per (WL, temperature,
+    refinement), hatched where the run did not converge."""
+    import pandas as pd
+
     plt = _fig()
-    fig, ax = plt.subplots(1, 2, figsize=(12, 4.8))
-    keys = ["scheme", "v_wl_set_v", "target_us", "g_init_us", "tol_us", "corner", "temp_c"]
-    summ = []
-    groups = sorted(df.groupby(keys), key=lambda kv: (kv[0][0] != "wl_compliance", kv[0]))
-    for k, (vals, g) in enumerate(groups):
-        scheme, wl, tgt, g0, tol, corner, temp = vals
-        g = g.sort_values("pulse")
-        col = f"C{k % 10}"
-        what = "WL ladder" if scheme == "wl_compliance" else f"facts, WL {wl:g} V"
-        ax[0].plot(g["pulse"], g["g_read_us"], "-", lw=1, color=col,
-                   label=f"{tgt:g} uS ({what}, {corner}, {temp:g} C)")
-        ax[0].plot(g["pulse"].iloc[-1:], g["g_read_us"].iloc[-1:], "o", color=col, ms=4)
-        rs = g[g["op"] == "reset"]
-        ax[0].plot(rs["pulse"], rs["g_read_us"], "x", color=col, ms=5)
-        ax[0].axhspan(tgt - tol, tgt + tol, color=col, alpha=0.12)
-        last = g["g_read_us"].iloc[-1]
-        summ.append((f"{tgt:g}" + ("" if scheme == "wl_compliance" else f"\nfacts\nWL {wl:g}"),
-                     int(g["pulse"].max()), abs(last - tgt) <= tol + 1e-12))
+    fig, ax = plt.subplots(1, 2, figsize=(13, 5))
+    if "refine_factor" not in df:
+        df = df.assign(refine_factor=0.5)
+    var_keys = ["v_wl_set_v", "temp_c", "refine_factor", "g_init_us", "tol_us", "corner"]
+    variants = sorted(df.groupby(var_keys).groups)
+    # trajectories: up to three targets (low, mid, high) of each variant
+    k = 0
+    for var in variants:
+        d = df[(df[var_keys] == pd.Series(var, index=var_keys)).all(axis=1)]
+        tg = sorted(d["target_us"].unique())
+        for tgt in sorted({tg[0], tg[len(tg) // 2], tg[-1]}):
+            g = d[d["target_us"] == tgt].sort_values("pulse")
+            wl, temp, rf, g0, tol, corner = var
+            col = f"C{k % 10}"
+            k += 1
+            what = f"WL {wl:g} V, {temp:g} C" + ("" if rf == 0.5 else ", verbatim")
+            ax[0].plot(g["pulse"], g["g_read_us"], "-", lw=0.9, color=col,
+                       label=f"{tgt:g} uS ({what})")
+            ax[0].plot(g["pulse"].iloc[-1:], g["g_read_us"].iloc[-1:], "o", color=col, ms=4)
+            ax[0].axhspan(tgt - tol, tgt + tol, color=col, alpha=0.10)
     ax[0].set_yscale("log")
-    ax[0].set_xlabel("pulse # (x: RESET, dot: last)")
+    ax[0].set_xlabel("pulse # (dot: last)")
     ax[0].set_ylabel("verify read conductance [uS]")
     ax[0].set_title("write-verify trajectories (band: target +- tol)")
-    ax[0].legend(fontsize=6)
-    x = np.arange(len(summ))
-    ax[1].bar(x, [p for _, p, _ in summ], color=["C2" if ok else "C3" for *_, ok in summ])
-    ax[1].set_xticks(x, [lab for lab, *_ in summ], fontsize=7)
+    ax[0].legend(fontsize=6, ncol=2)
+    width = 0.8 / max(len(variants), 1)
+    all_t = np.array(sorted(df["target_us"].unique()))
+    for j, var in enumerate(variants):
+        d = df[(df[var_keys] == pd.Series(var, index=var_keys)).all(axis=1)]
+        last = d.sort_values("pulse").groupby("target_us").tail(1).sort_values("target_us")
+        tol = var[4]
+        ok = (last["g_read_us"] - last["target_us"]).abs() <= tol + 1e-12
+        wl, temp, rf = var[:3]
+        x = np.searchsorted(all_t, last["target_us"].to_numpy())
+        ax[1].bar(x + (j - (len(variants) - 1) / 2) * width, last["pulse"], width,
+                  color=f"C{j}", edgecolor=["k" if not o else f"C{j}" for o in ok], lw=1.5,
+                  label=f"WL {wl:g} V, {temp:g} C" + ("" if rf == 0.5 else ", verbatim")
+                  + f" ({int(ok.sum())}/{len(ok)} converged)")
+    ax[1].set_xticks(np.arange(len(all_t)), [f"{t:g}" for t in all_t], fontsize=7)
     ax[1].set_xlabel("target [uS]")
-    ax[1].set_ylabel("pulses (green: converged, red: not)")
-    ax[1].set_title("pulses needed")
+    ax[1].set_ylabel("pulses (black edge: not converged)")
+    ax[1].set_title("pulses to target")
+    ax[1].legend(fontsize=7)
     return _save(plt, fig, path)
 
 

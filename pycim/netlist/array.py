@@ -106,8 +106,8 @@ class ArraySpec:
     g_s : array (rows, cols)
         Target read conductance of each cell at ``v_read_v``, S.
     cell : "rram" | "rram_read" | "linear"
-        Stanford-PKU RRAM with its state (programmed to ``g_s`` through its initial gap), the
-        same cell with the state frozen (reads: identical I-V, three fewer unknowns per cell),
+        The stateful RRAM (``rram_skywater``, programmed to ``g_s`` through its initial gap), the
+        same cell with the state frozen (reads: identical I-V, two fewer unknowns per cell),
         or an ideal conductance (closed-form tests).
     access, wire : AccessSpec, WireSpec
     bl_tap, sl_tap : tuple of int, optional

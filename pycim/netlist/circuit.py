@@ -141,7 +141,7 @@ class Mosfet:
 
 @dataclass(frozen=True)
 class Model:
-    """A model card. ``kind`` is an OSDI module name (e.g. ``rram_spku``) or ``nmos``/``pmos``
+    """A model card. ``kind`` is an OSDI module name (e.g. ``rram_skywater``) or ``nmos``/``pmos``
     (BSIM4, level 54, parameters given in full)."""
 
     name: str

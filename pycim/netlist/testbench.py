@@ -15,12 +15,12 @@ RRAM_MODEL = "rram"
 
 
 def rram_model(params: rram.RramParams = rram.DEFAULT_PARAMS, name: str = RRAM_MODEL) -> Model:
-    """Model card of the Stanford-PKU cell (compiles circuits/rram_spku.va if needed)."""
-    return Model.of(name, "rram_spku", params.va_params(), osdi=circuit_osdi("rram_spku"))
+    """Model card of the stateful cell (compiles circuits/rram_skywater.va if needed)."""
+    return Model.of(name, "rram_skywater", params.va_params(), osdi=circuit_osdi("rram_skywater"))
 
 
 def rram_read_model(params: rram.RramParams = rram.DEFAULT_PARAMS, name: str = "rram_rd") -> Model:
-    """Model card of the read-only cell (circuits/rram_read.va): rram_spku's I-V, state frozen."""
+    """Model card of the read-only cell (circuits/rram_read.va): rram_skywater's I-V, state frozen."""
     p = params.va_params()
     return Model.of(name, "rram_read", {k: p[k] for k in ("i0", "g0", "v0")},
                     osdi=circuit_osdi("rram_read"))

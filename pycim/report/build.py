@@ -32,8 +32,8 @@ PROCESS_NOTES = (
      "SkyWater SKY130 open PDK (flat BSIM4 cards from the PDK's binned models), tt corner, 27 C"),
     ("access device", "chip: its 1T1R access FET is not published; simulation: SKY130 5 V "
      "nfet_g5v0d10v5 (thick oxide, survives the 5 V RESET WL), W/L from pycim.assumptions"),
-    ("RRAM", "chip: measured HfOx cells; simulation: Stanford-PKU compact model with NeuRRAM-like "
-     "parameters, weights mapped to 1-40 uS with +-1 uS write-verify error"),
+    ("RRAM", "chip: measured HfOx cells; simulation: SkyWater's sky130 ReRAM compact model and "
+     "parameters, weights mapped to 1-40 uS with the simulated write-verify's error (+-1 uS)"),
     ("neuron", "chip: the paper describes the sample / integrate / charge-decrement cycle but not "
      "the amplifier; simulation: a two-stage Miller OTA biased statically for the whole MVM"),
     ("ADC width", "paper: outputs are inputs + 2 bits (9, 10 bits at 7, 8-bit inputs); "

@@ -1,9 +1,10 @@
 """RRAM cell model parameters and the model equations in numpy.
 
-This module is the independent reference for ``circuits/rram_spku.va``: the same Stanford-PKU
-equations (Jiang et al., IEEE TED 63(5), 2016), written once more in numpy, so a simulation can be
-checked against the equation rather than against itself. It also maps a target read conductance
-to the initial gap the netlist writes, and back.
+The parameters of ``circuits/rram_skywater.va`` (SkyWater's sky130 ReRAM cell set) and its
+equations in numpy, safeguards included, as implemented. This is *not* the independent reference
+the tests check the simulator against (that is ``tests/rram_reference.py``, written from
+SkyWater's published source); it maps a target read conductance to the initial gap the netlist
+writes, and back, and evaluates the model where no simulation is needed.
 
 All quantities are SI: metres, volts, amperes, siemens, kelvin, seconds.
 """
@@ -27,47 +28,61 @@ G_WEIGHT_MAX_S = 40e-6
 V_READ_DEFAULT_V = 0.1
 
 
+#: Which published parameter set the defaults are (the demo and the README name it).
+PARAMETER_SET = ("SkyWater sky130_fd_pr_reram reram_cell (github google/"
+                 "skywater-pdk-libs-sky130_fd_pr_reram, cells/reram_cell/"
+                 "sky130_fd_pr_reram__reram_cell.va)")
+
+
 @dataclass(frozen=True)
 class RramParams:
-    """Parameters of the ``rram_spku`` Verilog-A model (names there in brackets).
+    """Parameters of the ``rram_skywater`` Verilog-A model (names there in brackets).
 
-    Defaults are near NeuRRAM's HfOx cell (shared/neurram_facts.md), as in SkyWater's ReRAM cell.
+    Defaults are SkyWater's sky130 ReRAM cell, one set (:data:`PARAMETER_SET`); the SkyWater
+    name of each is in the README's RRAM section. ``gap_win_m`` and ``exp_lim`` are numerical
+    safeguards that are exactly inactive inside the physical range (see the Verilog-A header).
     """
 
-    i0_a: float = 61.4e-6  # [i0] current prefactor
-    g0_m: float = 0.275e-9  # [g0] gap decay length
-    v0_v: float = 0.43  # [v0] conduction voltage scale
-    vel0_m_per_s: float = 150.0  # [vel0] gap velocity prefactor
-    ea_ev: float = 0.6  # [ea] activation energy
+    i0_a: float = 61.4e-6  # [i0] current prefactor (I_k1)
+    g0_m: float = 0.2751e-9  # [g0] gap decay length (Tox - Tfilament_ref)
+    v0_v: float = 0.43  # [v0] conduction voltage scale (V_ref)
+    vel0_m_per_s: float = 150.0  # [vel0] gap velocity prefactor (velocity_k1)
+    ea_gen_ev: float = 1.501  # [ea_gen] activation energy, vacancy generation (SET)
+    ea_rec_ev: float = 1.500  # [ea_rec] activation energy, recombination (RESET)
     a0_m: float = 0.25e-9  # [a0] hopping distance
     tox_m: float = 5e-9  # [tox] oxide thickness
-    gamma0: float = 16.5  # [gamma0] field enhancement at g = 0
-    beta: float = 1.25  # [beta] enhancement loss per nm^3 of gap
-    gap_min_m: float = 0.1e-9  # [gap_min]
-    gap_max_m: float = 1.7e-9  # [gap_max]
-    gap_win_m: float = 0.02e-9  # [gap_win] width of the restoring window at each bound
-    arg_max: float = 30.0  # [arg_max] soft limit of the switching sinh argument
-    c_th_j_per_k: float = 0.318e-15  # [c_th] thermal capacitance
-    tau_th_s: float = 0.23e-9  # [tau_th] thermal time constant
+    gamma0: float = 16.5  # [gamma0] field enhancement at g = 0 (gamma_k0)
+    beta: float = 1.25  # [beta] enhancement loss per nm^3 of gap (-gamma_k1)
+    gap_min_m: float = 0.1e-9  # [gap_min] Tox - Tfilament_max
+    gap_max_m: float = 1.7e-9  # [gap_max] Tox - Tfilament_min
+    gap_win_m: float = 0.01e-9  # [gap_win] restoring window beyond each bound
+    exp_lim: float = 200.0  # [x_lim] exponent above which exp() continues linearly
+    c_th_j_per_k: float = 3.1825e-16  # [c_th] thermal capacitance (C_thermal)
+    tau_th_s: float = 0.23e-9  # [tau_th] thermal time constant (tau_thermal)
 
     #: Verilog-A name of each field.
     VA_NAMES = {
-        "i0_a": "i0", "g0_m": "g0", "v0_v": "v0", "vel0_m_per_s": "vel0", "ea_ev": "ea",
+        "i0_a": "i0", "g0_m": "g0", "v0_v": "v0", "vel0_m_per_s": "vel0",
+        "ea_gen_ev": "ea_gen", "ea_rec_ev": "ea_rec",
         "a0_m": "a0", "tox_m": "tox", "gamma0": "gamma0", "beta": "beta",
         "gap_min_m": "gap_min", "gap_max_m": "gap_max", "gap_win_m": "gap_win",
-        "arg_max": "arg_max", "c_th_j_per_k": "c_th", "tau_th_s": "tau_th",
+        "exp_lim": "x_lim", "c_th_j_per_k": "c_th", "tau_th_s": "tau_th",
     }
 
     def __post_init__(self) -> None:
         for f in fields(self):
             val = getattr(self, f.name)
-            if not isinstance(val, (int, float)) or not math.isfinite(val):
+            if isinstance(val, bool) or not isinstance(val, (int, float)) \
+                    or not math.isfinite(val):
                 raise InputError(f"RramParams.{f.name} must be a finite number, got {val!r}")
             lower_ok = val >= 0 if f.name in ("vel0_m_per_s", "beta") else val > 0
             if not lower_ok:
                 raise InputError(f"RramParams.{f.name} must be > 0, got {val!r}")
         if not self.gap_min_m < self.gap_max_m:
             raise InputError("RramParams: gap_min_m must be < gap_max_m")
+        if not self.exp_lim < 700:
+            raise InputError(f"RramParams.exp_lim must be < 700 (exp overflows near 709), "
+                             f"got {self.exp_lim!r}")
 
     def va_params(self) -> dict[str, float]:
         """Model-card parameters keyed by their Verilog-A names."""
@@ -82,28 +97,48 @@ class RramParams:
 DEFAULT_PARAMS = RramParams()
 
 
+def _lim_exp(x, x_lim: float):
+    """exp(x) below ``x_lim``, its tangent line above (the model's overflow guard)."""
+    x = np.asarray(x, dtype=float)
+    return np.where(x < x_lim, np.exp(np.minimum(x, x_lim)),
+                    math.exp(x_lim) * (1.0 + x - x_lim))
+
+
 def current_a(v_v, gap_m, p: RramParams = DEFAULT_PARAMS):
-    """Cell current from top to bottom electrode: I = i0 exp(-g/g0) sinh(V/v0)."""
-    return p.i0_a * np.exp(-np.asarray(gap_m) / p.g0_m) * np.sinh(np.asarray(v_v) / p.v0_v)
+    """Cell current from top to bottom electrode: I = i0 exp(-g/g0) sinh(V/v0).
+
+    As the Verilog-A source: the gap is clamped to [gap_min, gap_max] and sinh continues
+    linearly above |V|/v0 = exp_lim (both inactive for physical states and |V| <= 5 V).
+    """
+    v = np.asarray(v_v, dtype=float)
+    g = np.clip(np.asarray(gap_m, dtype=float), p.gap_min_m, p.gap_max_m)
+    x = np.abs(v) / p.v0_v
+    sh = np.where(x < p.exp_lim, np.sinh(np.minimum(x, p.exp_lim)),
+                  0.5 * math.exp(p.exp_lim) * (1.0 + x - p.exp_lim))
+    return p.i0_a * np.exp(-g / p.g0_m) * np.sign(v) * sh
 
 
 def gap_rate_m_per_s(v_v, gap_m, temp_k, p: RramParams = DEFAULT_PARAMS):
-    """dg/dt of the model at cell voltage ``v_v``, gap ``gap_m`` and filament temperature.
+    """dg/dt of the model at cell voltage ``v_v``, gap (state) ``gap_m`` and filament temperature.
 
-    Includes the restoring window and the soft limit of the sinh argument exactly as the
-    Verilog-A source does, so a transient can be checked against ``scipy.integrate``.
+    The same formulas and safeguards as ``circuits/rram_skywater.va`` (gap clamp, restoring
+    window beyond the bounds, linear continuation of exp above ``exp_lim``): this is the model
+    as implemented, used to check that the safeguards leave the published equation unchanged.
     """
     v = np.asarray(v_v, dtype=float)
-    g = np.asarray(gap_m, dtype=float)
+    g_state = np.clip(np.asarray(gap_m, dtype=float), p.gap_min_m - 10 * p.gap_win_m,
+                      p.gap_max_m + 10 * p.gap_win_m)
     t = np.asarray(temp_k, dtype=float)
-    g_c = np.clip(g, p.gap_min_m - 10 * p.gap_win_m, p.gap_max_m + 10 * p.gap_win_m)
-    g_nm = g_c * 1e9
+    g = np.clip(g_state, p.gap_min_m, p.gap_max_m)
+    g_nm = g * 1e9
     gam = p.gamma0 - p.beta * g_nm**3
-    arg = gam * p.a0_m * Q_E * v / (p.tox_m * K_B * t)
-    arg = p.arg_max * np.tanh(arg / p.arg_max)
-    rate = -p.vel0_m_per_s * np.exp(-p.ea_ev * Q_E / (K_B * t)) * np.sinh(arg)
-    win = np.where(rate < 0, np.tanh((g - p.gap_min_m) / p.gap_win_m),
-                   np.tanh((p.gap_max_m - g) / p.gap_win_m))
+    vt = K_B * t / Q_E
+    u = gam * p.a0_m * v / (p.tox_m * vt)
+    rate = -p.vel0_m_per_s * (_lim_exp(-p.ea_gen_ev / vt + u, p.exp_lim)
+                              - _lim_exp(-p.ea_rec_ev / vt - u, p.exp_lim))
+    s = np.where(rate < 0, (p.gap_min_m - g_state) / p.gap_win_m,
+                 (g_state - p.gap_max_m) / p.gap_win_m)
+    win = np.where(s <= 0, 1.0, np.maximum(1.0 - s * s, -3.0))
     return rate * win
 
 

@@ -1,0 +1,1 @@
+"""Packaged data files (``programming_error.json``: the write-verify programming error)."""
