@@ -39,6 +39,8 @@ def fingerprint() -> dict:
     h = hashlib.sha256()
     for p in sorted(toolchain.CIRCUITS_DIR.glob("*.va")):
         h.update(p.name.encode() + b"\0" + p.read_bytes() + b"\0")
+    for p in sorted((Path(__file__).resolve().parents[1] / "data").glob("*.json")):
+        h.update(p.name.encode() + b"\0" + p.read_bytes() + b"\0")  # e.g. the programming error
     return {"va_sha256": h.hexdigest(), "pycim": __version__,
             "ngspice": toolchain.ngspice_version()[1], "format": CACHE_FORMAT}
 
