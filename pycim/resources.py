@@ -247,27 +247,47 @@ def sweep_size(spec) -> int:
     return sum(math.prod(len(v) for _, v in s.values) for s in spec.sweeps)
 
 
-def plan_sweep(spec, jobs: int) -> int:
+@dataclass(frozen=True)
+class SweepPlan:
+    """The work of a sweep, estimated before it starts: points, how many run at once, the
+    largest point's peak memory and the memory of ``jobs`` such points at once."""
+
+    points: int
+    jobs: int
+    worst: Estimate | None
+
+    def __str__(self) -> str:
+        peak = "" if self.worst is None else (
+            f", peak memory {self.worst.bytes / GB:.2f} GB per point "
+            f"({self.jobs * self.worst.bytes / GB:.2f} GB at once)")
+        return f"{self.points} points, {self.jobs} at once{peak}"
+
+
+def sweep_plan(spec, jobs: int) -> SweepPlan:
     """Refuse a sweep of more than :data:`MAX_SWEEP_POINTS` points in all (counted before any
-    point is enumerated) or whose largest point does not fit in memory; return the number of
-    parallel points that fit (at most ``jobs``, at least 1)."""
+    point is enumerated) or whose largest point does not fit in memory; estimate the rest."""
     n = sweep_size(spec)
     if n > MAX_SWEEP_POINTS:
         raise InputError(f"{spec.path}: {n} points over {len(spec.sweeps)} [[sweep]] tables; "
                          f"more than {MAX_SWEEP_POINTS} in one spec (split it)")
     worst = None
-    for kind, point in spec.points():
+    points = spec.points()
+    for kind, point in points:
         b = sweep_point_b(kind, point)
         if worst is None or b > worst.bytes:
             worst = Estimate(f"{spec.path}: {kind} point {point}", b)
-    if worst is None:
-        return jobs
     avail = mem_available_b()
-    if avail is None:
-        return jobs
+    if worst is None or avail is None:
+        return SweepPlan(len(points), jobs, worst)
     if worst.bytes > avail:
         raise _refusal(worst, avail, "shrink the sweep's sizes")
-    return max(1, min(jobs, int(avail // worst.bytes)))
+    return SweepPlan(len(points), max(1, min(jobs, int(avail // worst.bytes))), worst)
+
+
+def plan_sweep(spec, jobs: int) -> int:
+    """The number of parallel points that fit (at most ``jobs``, at least 1); refusals as
+    :func:`sweep_plan`."""
+    return sweep_plan(spec, jobs).jobs
 
 
 def netlist_file_b(kind: str, rows: int, cols: int) -> float:

@@ -22,10 +22,11 @@ def check_weights(w: np.ndarray) -> np.ndarray:
         raise InputError(f"--weights: shape {w.shape} exceeds one core (128 signed rows x 256 cols)")
     if w.dtype.kind == "f" and not np.all(np.isfinite(w)):
         raise InputError("--weights: contains NaN or inf")
-    big = (w > 1) | (w < -1)  # in w's dtype: no abs() (|int min| overflows), no cast
-    if np.any(big):
-        raise InputError(f"--weights: values must lie in [-1, 1], got {w[big].flat[0]} "
-                         f"({int(big.sum())} outside)")
+    if np.any((w > 1) | (w < -1)):  # in w's dtype, before any cast
+        # largest |W| exactly: Python ints for integer arrays (abs of the int minimum wraps)
+        m = (max(abs(int(w.max())), abs(int(w.min()))) if w.dtype.kind in "iu"
+             else np.abs(w).max())
+        raise InputError(f"--weights: values must lie in [-1, 1], max |W| = {m:.4g}")
     return w.astype(float)
 
 
@@ -44,11 +45,11 @@ def check_inputs(x: np.ndarray, n: int, in_bits: int) -> np.ndarray:
     if x.dtype.kind == "f":
         bad = ~np.isfinite(x)
         if np.any(bad):
-            raise InputError(f"--x: values must be finite integers, got {x[bad].flat[0]}")
+            raise InputError(f"--x: values must be integers, got {x[bad].flat[0]}")
     out = (x < lo) | (x > hi)  # numpy compares mixed signed/unsigned exactly
     if np.any(out):
         raise InputError(f"--x: values must lie in [{lo}, {hi}] for --in-bits {in_bits}, "
-                         f"got {x[out].flat[0]}")
+                         f"got [{x.min()}, {x.max()}]")  # in x's own dtype
     if x.dtype.kind == "f" and np.any(x != np.round(x)):
         raise InputError(f"--x: values must be integers, got {x[x != np.round(x)].flat[0]}")
     return x.astype(np.int64)

@@ -226,12 +226,13 @@ def build_numbers(results_dir=None) -> dict:
 def resimulate(out_dir: Path, jobs: int | None = None) -> Path:
     """Rerun ``characterization/report.toml`` into ``out_dir/sweep`` (cached, resumable)."""
     from ..characterize import load_spec, run_sweep
+    from ..errors import SimulationError  # failed points are a fault (exit 1), not bad input
 
     spec = load_spec(SPEC)
     sweep_dir = Path(out_dir) / "sweep"
     rep = run_sweep(spec, str(sweep_dir), jobs=jobs, progress=True)
     if rep.failures:
-        raise InputError(f"--resimulate: {len(rep.failures)} sweep points failed "
+        raise SimulationError(f"--resimulate: {len(rep.failures)} sweep points failed "
                          f"(first: {rep.failures[0].message}); see {sweep_dir}/sweep.json")
     return sweep_dir
 
