@@ -105,8 +105,15 @@ def check_output_path(path: str | os.PathLike[str], what: str,
     Only checks; :class:`OutputFile` also reserves the temp file.
     """
     p = Path(path)
+    anc = _existing_ancestor(p.absolute().parent)
+    limit = name_max(anc)
+    for part in (*p.absolute().parent.relative_to(anc).parts, p.name):
+        n = len(part.encode("utf-8", "surrogateescape"))
+        if n > limit:
+            raise InputError(f"{what}: file name {part[:24]}... is {n} bytes, more than the "
+                             f"{limit} the file system allows")
     if str(path) == "" or str(path).endswith(os.sep) or p.is_dir():
-        raise InputError(f"{what}: {p} is a directory; give a file name")
+        raise InputError(f"{what}: {path} is a directory; give a file name")
     if p.exists():
         mode = os.stat(p).st_mode
         if not stat.S_ISREG(mode):
@@ -136,11 +143,6 @@ def check_output_path(path: str | os.PathLike[str], what: str,
             raise InputError(f"{what}: {anc} is not a directory, cannot create {parent}")
     elif not parent.is_dir():
         raise InputError(f"{what}: {parent} is not a directory")
-    limit = name_max(_existing_ancestor(parent))
-    n = len(p.name.encode("utf-8", "surrogateescape"))
-    if n > limit:
-        raise InputError(f"{what}: file name {p.name[:40]}... is {n} bytes, more than the "
-                         f"{limit} the file system allows")
     return p
 
 
@@ -157,7 +159,7 @@ class OutputFile:
         self.path = Path(path)
         self.what = what
         if check:
-            check_output_path(self.path, what, inputs, make_parents)
+            check_output_path(path, what, inputs, make_parents)
         elif self.path.exists() and not stat.S_ISREG(os.stat(self.path).st_mode):
             raise InputError(f"{what}: {self.path} exists and is not a regular file; "
                              f"refusing to replace it")

@@ -1,0 +1,519 @@
+"""Reliability, round two (issue 19): one parametrized group per class of broken promise.
+
+Every row runs a CLI command (in this process, or as a real subprocess where signals or a
+second process matter) and asserts
+
+* the exit code (2 bad input, 1 fault, 0 where the command must now succeed; 130 / 143 for
+  Ctrl-C / SIGTERM);
+* exactly one stderr line for a refusal or a fault, matching ``needle``; no ``Traceback``;
+* the exact set of files before and after (sha256 of every regular file, so an input that
+  was overwritten shows; device nodes and fifos by type), apart from the row's declared
+  outputs, and an empty simulator temp directory (``TMPDIR``).
+
+Simulators are fakes named by ``PYCIM_NGSPICE`` (shell scripts): one that logs every deck it
+is given into ``calls`` (so "no work started" is the file being unchanged), one that SIGKILLs
+itself, one that hangs on ``--version``, one that sleeps on chosen decks and hands the rest to
+the real ngspice.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import hashlib
+import json
+import os
+import re
+import shutil
+import signal
+import stat
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+import pandas as pd
+import pytest
+
+PYCIM = [sys.executable, "-m", "pycim.cli"]
+REAL_NGSPICE = shutil.which("ngspice")
+ROOT = Path(__file__).resolve().parent.parent
+ENV_SUB = {**os.environ, "PYTHONPATH": str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", "")}
+
+# ---------------------------------------------------------------------------------------------
+# fixtures
+
+
+def _script(t: Path, name: str, body: str) -> Path:
+    p = t / "bin" / name
+    p.parent.mkdir(exist_ok=True)
+    p.write_text("#!/bin/sh\n" + body)
+    p.chmod(p.stat().st_mode | stat.S_IXUSR | stat.S_IXGRP | stat.S_IXOTH)
+    return p
+
+
+_VERSION = 'if [ "$1" = --version ]; then echo "ngspice-46 (fake)"; exit 0; fi\n'
+
+
+def fake_logging(t: Path) -> None:
+    """Logs each deck it is asked to simulate into ``calls``, then crashes."""
+    _script(t, "ngspice", _VERSION + f"echo run >> '{t / 'calls'}'\nkill -KILL $$\n")
+
+
+def fake_kill(t: Path) -> None:
+    _script(t, "ngspice", _VERSION + "echo 'about to die'\nkill -KILL $$\n")
+
+
+def fake_noconv(t: Path) -> None:
+    _script(t, "ngspice", _VERSION + "echo 'Error: no convergence in DC operating point'\n"
+            "echo 'doAnalyses: TRAN:  Timestep too small'\nexit 1\n")
+
+
+def fake_version_hangs(t: Path) -> None:
+    _script(t, "ngspice", 'if [ "$1" = --version ]; then exec sleep 60; fi\nexit 1\n')
+
+
+def fake_version_garbage(t: Path) -> None:
+    _script(t, "ngspice", 'echo "this is not a simulator"\nexit 0\n')
+
+
+def fake_not_executable(t: Path) -> None:
+    p = _script(t, "ngspice", "exit 0\n")
+    p.chmod(0o644)
+
+
+def fake_sleep(t: Path) -> None:
+    """Records its pid in ``pids`` and sleeps: a long simulation."""
+    _script(t, "ngspice", _VERSION + f"echo $$ >> '{t / 'pids'}'\nexec sleep 60\n")
+
+
+def fake_hang_on(t: Path, gap: str = "5e-10") -> None:
+    """Sleeps on the deck of one cell_iv point while ``t/hang`` exists (pid into ``pids``);
+    every other deck goes to the real ngspice."""
+    _script(t, "ngspice", f'if [ "$1" = --version ]; then exec "{REAL_NGSPICE}" --version; fi\n'
+            f'if [ -e "{t / "hang"}" ] && grep -q "gap_init={gap}" "$2"; then\n'
+            f'  echo $$ >> "{t / "pids"}"; exec sleep 60; fi\n'
+            f'exec "{REAL_NGSPICE}" "$@"\n')
+
+
+def _good_inputs(t: Path) -> None:
+    np.save(t / "w.npy", np.array([[0.5, -0.25], [-1.0, 1.0]]))
+    np.save(t / "x.npy", np.array([3, -2]))
+    (t / "calls").write_text("")
+
+
+def _fake_results(t: Path, name: str = "res", parquet: bytes | None = None,
+                  manifest=None) -> Path:
+    """A results directory that verifies: one small cell_iv table, summary, manifest (or the
+    given ``manifest`` object / garbage ``parquet`` bytes with a matching manifest entry)."""
+    from pycim.characterize.tables import write_manifest
+
+    d = t / name
+    d.mkdir()
+    if parquet is None:
+        pd.DataFrame({"gap_nm": [0.4, 0.5], "v_v": [0.1, 0.1], "i_a": [1e-6, 2e-6]}).to_parquet(
+            d / "cell_iv.parquet", engine="pyarrow", index=False)
+    else:
+        (d / "cell_iv.parquet").write_bytes(parquet)
+    (d / "summary.csv").write_text("kind,status\ncell_iv,ok\n")
+    write_manifest(d, [d / "cell_iv.parquet", d / "summary.csv"])
+    if manifest is not None:
+        (d / "manifest.json").write_text(json.dumps(manifest))
+    return d
+
+
+def _setup(*fns) -> Callable[[Path], None]:
+    def run(t: Path) -> None:
+        for f in fns:
+            f(t)
+    return run
+
+
+def _spec(text: str, name: str = "s.toml") -> Callable[[Path], None]:
+    def run(t: Path) -> None:
+        (t / name).write_text(text)
+    return run
+
+
+def _npy(name: str, arr) -> Callable[[Path], None]:
+    def run(t: Path) -> None:
+        np.save(t / name, arr)
+    return run
+
+
+def _link(src: str, dst: str, hard: bool = False) -> Callable[[Path], None]:
+    def run(t: Path) -> None:
+        (os.link if hard else os.symlink)(t / src, t / dst)
+    return run
+
+
+def _mknod(name: str, kind: str = "chr") -> Callable[[Path], None]:
+    def run(t: Path) -> None:
+        if kind == "fifo":
+            os.mkfifo(t / name)
+        else:  # a char device with /dev/null's numbers
+            os.mknod(t / name, 0o666 | stat.S_IFCHR, os.stat("/dev/null").st_rdev)
+    return run
+
+
+def _results_with(*files: tuple[str, bytes]) -> Callable[[Path], None]:
+    def run(t: Path) -> None:
+        d = _fake_results(t)
+        for name, data in files:
+            (d / name).write_bytes(data)
+    return run
+
+
+CELL2 = '[[sweep]]\nkind = "cell_iv"\ngap_nm = [0.4, 0.5]\nv_step_v = 0.5\n'
+CELL3 = '[[sweep]]\nkind = "cell_iv"\ngap_nm = [0.4, 0.5, 0.6]\nv_step_v = 0.5\n'
+LONG = "L" * 245  # + ".json" = 250 bytes: the issue's example
+MVM = ("mvm", "--weights", "{t}/w.npy", "--x", "{t}/x.npy", "--ideal", "--json", "{t}/o.json")
+MACRO = ("mvm", "--weights", "{t}/w.npy", "--x", "{t}/x.npy", "--engine", "macro")
+
+
+def mvm(json_path: str = "{t}/o.json", **repl) -> tuple[str, ...]:
+    args = list(MVM)
+    args[args.index("--json") + 1] = json_path
+    for k, v in repl.items():
+        flag = "--" + k.replace("_", "-")
+        if flag in args:
+            args[args.index(flag) + 1] = v
+        else:
+            args += [flag, v]
+    return tuple(args)
+
+
+def fit(*extra: str, res: str = "{t}/res") -> tuple[str, ...]:
+    return ("fit", res, *extra)
+
+
+# ---------------------------------------------------------------------------------------------
+# the harness
+
+
+@dataclass(frozen=True)
+class Case:
+    id: str
+    argv: tuple[str, ...]
+    code: int = 2
+    needle: str = ""
+    setup: Callable[[Path], None] | None = None
+    env: dict[str, str] = field(default_factory=dict)
+    outputs: tuple[str, ...] = ()    # files the run must create (exact relative names)
+    mode: str = "inproc"             # inproc | subproc
+    check: Callable[[Path, str, str], None] | None = None
+
+
+def _snapshot(root: Path) -> dict[str, str]:
+    """{relative path: sha256 (regular file) | type (dir, link, chr, fifo, ...)}."""
+    out = {}
+    for p in sorted(root.rglob("*")):
+        st = os.lstat(p)
+        m = st.st_mode
+        if stat.S_ISLNK(m):
+            v = "link:" + os.readlink(p)
+        elif stat.S_ISREG(m):
+            v = hashlib.sha256(p.read_bytes()).hexdigest()
+        elif stat.S_ISDIR(m):
+            v = "dir"
+        elif stat.S_ISCHR(m):
+            v = f"chr:{st.st_rdev}"
+        elif stat.S_ISFIFO(m):
+            v = "fifo"
+        else:
+            v = "other"
+        out[str(p.relative_to(root))] = v
+    return out
+
+
+def _run_case(case: Case, tmp_path: Path, monkeypatch, capsys) -> tuple[Path, str, str]:
+    t = tmp_path / "case"
+    t.mkdir()
+    systmp = tmp_path / "systmp"
+    systmp.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(systmp))
+    monkeypatch.setenv("TMPDIR", str(systmp))
+    monkeypatch.setenv("PYCIM_NGSPICE", str(t / "bin" / "ngspice"))
+    _good_inputs(t)
+    fake_logging(t)  # default: any simulation shows in t/calls
+    if case.setup:
+        case.setup(t)
+    for k, v in case.env.items():
+        monkeypatch.setenv(k, v.replace("{t}", str(t)))
+    argv = [a.replace("{t}", str(t)) for a in case.argv]
+    before = _snapshot(t)
+    capsys.readouterr()
+    if case.mode == "subproc":
+        p = subprocess.run(PYCIM + argv, capture_output=True, text=True, timeout=120,
+                           env={**ENV_SUB, **{k: os.environ[k] for k in
+                                              ("TMPDIR", "PYCIM_NGSPICE", *case.env)}}, cwd=t)
+        code, out, err = p.returncode, p.stdout, p.stderr
+    else:
+        from pycim.cli import main
+
+        try:
+            code = main(argv)
+        except SystemExit as exc:  # argparse
+            code = exc.code
+        out, err = capsys.readouterr()
+    assert code == case.code, f"exit {code}\nstdout: {out}\nstderr: {err}"
+    assert "Traceback" not in out + err, err
+    if case.code:
+        lines = _messages(err)
+        assert len(lines) == 1, err  # exactly one line
+        assert re.search(case.needle, lines[0]), lines[0]
+    after = _snapshot(t)
+    made = {k for k in after.keys() - before.keys()}
+    assert made == set(case.outputs), f"created {sorted(made)}, expected {case.outputs}"
+    changed = {k for k in before if after.get(k) != before[k]}
+    assert not changed, f"changed or removed: {sorted(changed)}"
+    assert list(systmp.iterdir()) == [], "simulator temp directory left behind"
+    if case.check:
+        case.check(t, out, err)
+    return t, out, err
+
+
+def _messages(err: str) -> list[str]:
+    """stderr lines apart from progress output (tqdm bars, the sweep's work estimate)."""
+    return [ln for ln in err.strip().splitlines()
+            if "%|" not in ln and not re.match(r"sweep .*: \d+ points", ln)]
+
+
+def _still_dev_null(t: Path, out: str, err: str) -> None:
+    assert stat.S_ISCHR(os.stat("/dev/null").st_mode)
+
+
+def _no_sign_wrap(t: Path, out: str, err: str) -> None:
+    assert "-9223372036854775808" not in err and "-1]" not in err
+
+
+# ---------------------------------------------------------------------------------------------
+# 1. data loss through output paths: an output never replaces an input, a results file or
+#    anything that is not a regular file; refused (exit 2) before any work
+
+
+OUTPUT_PATHS = [
+    Case("json-is-weights", mvm("{t}/w.npy"), 2, r"--json: .*w\.npy is the input --weights"),
+    Case("json-is-x", mvm("{t}/x.npy"), 2, r"--json: .*x\.npy is the input --x"),
+    Case("json-hardlink-to-weights", mvm("{t}/wl.json"), 2, r"is the input --weights",
+         setup=_link("w.npy", "wl.json", hard=True)),
+    Case("json-symlink-to-x", mvm("{t}/xl.json"), 2, r"is the input --x",
+         setup=_link("x.npy", "xl.json")),
+    Case("json-dev-null", mvm("/dev/null"), 2, r"--json: /dev/null exists and is not a regular",
+         check=_still_dev_null),
+    Case("netlist-dev-null", ("netlist", "cell", "-o", "/dev/null"), 2,
+         r"-o: /dev/null exists and is not a regular", check=_still_dev_null),
+    Case("netlist-own-char-device", ("netlist", "cell", "-o", "{t}/dev"), 2,
+         r"-o: .*dev exists and is not a regular", setup=_mknod("dev")),
+    Case("json-fifo", mvm("{t}/pipe"), 2, r"--json: .*pipe exists and is not a regular",
+         setup=_mknod("pipe", "fifo")),
+    Case("fit-o-other-manifest", fit("-o", "{t}/res2/manifest.json"), 2,
+         r"-o: .*inside the results directory .*res2",
+         setup=_setup(_fake_results, lambda t: _fake_results(t, "res2"))),
+    Case("fit-o-own-parquet", fit("-o", "{t}/res/cell_iv.parquet"), 2,
+         r"-o: .*inside the input directory RESULTS_DIR", setup=_fake_results),
+    Case("json-into-results-cache", mvm("{t}/res/cache/x.json"), 2,
+         r"--json: .*inside the results directory",
+         setup=_setup(_fake_results, lambda t: (t / "res" / "cache").mkdir())),
+    Case("fit-va-is-weights", fit("-o", "{t}/m.json", "--verilog-a", "{t}/w.npy",
+                                  "--weights", "{t}/w.npy"), 2,
+         r"--verilog-a: .*w\.npy is the input --weights", setup=_fake_results),
+    Case("fit-two-outputs-same-file", fit("-o", "{t}/m.json", "--verilog-a", "{t}/m.json",
+                                          "--weights", "{t}/w.npy"), 2,
+         r"--verilog-a: .*m\.json is also -o", setup=_fake_results),
+    Case("report-out-is-results", ("report", "--out", "{t}/res", "--results", "{t}/res"), 2,
+         r"--out: .*overlaps the input --results", setup=_fake_results),
+    Case("netlist-o-dir-symlink", ("netlist", "cell", "-o", "{t}/d"), 2, r"-o: .*is a directory",
+         setup=lambda t: (t / "realdir").mkdir() or os.symlink(t / "realdir", t / "d")),
+]
+
+
+@pytest.mark.parametrize("case", OUTPUT_PATHS, ids=[c.id for c in OUTPUT_PATHS])
+def test_output_paths_never_clobber(case, tmp_path, monkeypatch, capsys):
+    _run_case(case, tmp_path, monkeypatch, capsys)
+
+
+# ---------------------------------------------------------------------------------------------
+# 2. the temp file is created before the work (an unwritable place is refused before any
+#    simulation: ``calls`` stays empty), and its name fits whatever the final name allows
+
+WRITABLE_FIRST = [
+    Case("json-into-proc", mvm("/proc/pycim-o.json"), 2, r"--json: cannot create a file in /proc"),
+    Case("json-into-proc-self", mvm("/proc/self/o.json"), 2, r"--json: cannot create a file in"),
+    Case("json-into-sys", mvm("/sys/pycim-o.json"), 2, r"--json: cannot create a file in /sys"),
+    Case("netlist-into-proc", ("netlist", "cell", "-o", "/proc/n.cir"), 2,
+         r"-o: cannot create a file in /proc"),
+    Case("fit-into-proc", fit("-o", "/proc/m.json"), 2, r"-o: cannot create a file in /proc",
+         setup=_fake_results),
+    Case("report-into-proc", ("report", "--out", "/proc/pycim-report"), 2,
+         r"--out: cannot create a file in /proc"),
+    Case("json-name-256-bytes", mvm("{t}/" + "N" * 251 + ".json"), 2,
+         r"--json: file name .* is 256 bytes, more than the 255"),
+    Case("json-trailing-slash", mvm("{t}/newdir/"), 2, r"--json: .*is a directory"),
+    Case("json-parent-missing", mvm("{t}/no/o.json"), 2, r"--json: directory .*/no does not exist"),
+    # names at the limit now work: the temp name is shortened, never longer than allowed
+    Case("macro-json-250-bytes", (*MACRO, "--json", "{t}/" + LONG + ".json"), 0,
+         outputs=(LONG + ".json",)),
+    Case("macro-json-255-bytes", (*MACRO, "--json", "{t}/" + "M" * 250 + ".json"), 0,
+         outputs=("M" * 250 + ".json",)),
+    Case("netlist-255-bytes", ("netlist", "cell", "-o", "{t}/" + "C" * 251 + ".cir"), 0,
+         outputs=("C" * 251 + ".cir",)),
+    Case("macro-json-unicode-254-bytes", (*MACRO, "--json", "{t}/" + "\u00e9" * 125 + ".json"), 0,
+         outputs=("\u00e9" * 125 + ".json",)),
+]
+
+
+@pytest.mark.parametrize("case", WRITABLE_FIRST, ids=[c.id for c in WRITABLE_FIRST])
+def test_output_reserved_before_work(case, tmp_path, monkeypatch, capsys):
+    _run_case(case, tmp_path, monkeypatch, capsys)
+
+
+# ---------------------------------------------------------------------------------------------
+# 3. all arguments first, then all writes: a later bad argument leaves no earlier output
+
+ARGS_FIRST = [
+    Case("fit-weights-missing", fit("-o", "{t}/model.json", "--verilog-a", "{t}/c.va",
+                                    "--weights", "{t}/missing.npy"), 2,
+         r"--weights: file not found", setup=_fake_results),
+    Case("fit-va-without-weights", fit("-o", "{t}/model.json", "--verilog-a", "{t}/c.va"), 2,
+         r"--verilog-a needs --weights", setup=_fake_results),
+    Case("fit-weights-bad-shape", fit("-o", "{t}/model.json", "--verilog-a", "{t}/c.va",
+                                      "--weights", "{t}/w3.npy"), 2,
+         r"--weights: need a 2-D", setup=_setup(_fake_results, _npy("w3.npy", np.zeros(3)))),
+    Case("fit-weights-without-va", fit("-o", "{t}/model.json", "--weights", "{t}/w.npy"), 2,
+         r"--weights is only used with --verilog-a", setup=_fake_results),
+    Case("fit-va-dev-null", fit("-o", "{t}/model.json", "--verilog-a", "/dev/null",
+                                "--weights", "{t}/w.npy"), 2,
+         r"--verilog-a: /dev/null exists and is not a regular", setup=_fake_results,
+         check=_still_dev_null),
+    Case("fit-results-missing", fit("-o", "{t}/model.json", res="{t}/nores"), 2,
+         r"RESULTS_DIR: not a directory"),
+    Case("mvm-x-bad-after-json", mvm("{t}/new.json", x="{t}/xr.npy"), 2,
+         r"--x: values must lie in", setup=_npy("xr.npy", np.array([9, 0]))),
+    Case("mvm-weights-bad-after-json", mvm("{t}/new.json", weights="{t}/wr.npy"), 2,
+         r"--weights: values must lie in", setup=_npy("wr.npy", np.array([[2.0, 0], [0, 0]]))),
+    Case("netlist-core-odd-rows", ("netlist", "core", "--rows", "15", "-o", "{t}/n.cir"), 2,
+         r"--rows must be even"),
+    Case("report-results-missing", ("report", "--out", "{t}/rep", "--results", "{t}/nores"), 2,
+         r"results directory not found"),
+    Case("report-jobs-without-resimulate", ("report", "--out", "{t}/rep", "--jobs", "2"), 2,
+         r"--jobs is only used with --resimulate"),
+    Case("sweep-scheduler-after-out", ("sweep", "{t}/s.toml", "--out", "{t}/out",
+                                       "--scheduler", "tcp://h:1"), 2,
+         r"--scheduler needs --executor dask", setup=_spec(CELL2)),
+]
+
+
+@pytest.mark.parametrize("case", ARGS_FIRST, ids=[c.id for c in ARGS_FIRST])
+def test_all_arguments_before_any_write(case, tmp_path, monkeypatch, capsys):
+    _run_case(case, tmp_path, monkeypatch, capsys)
+
+
+# ---------------------------------------------------------------------------------------------
+# 4. no silent wrong input: ranges checked in the input's own dtype, before any cast
+
+SILENT = [
+    Case("x-uint64-max", mvm(x="{t}/xu.npy"), 2, r"--x: values must lie in \[-7, 7\] .*"
+         r"18446744073709551615", setup=_npy("xu.npy", np.array([2**64 - 1, 0], np.uint64)),
+         check=_no_sign_wrap),
+    Case("x-float-1e300", mvm(x="{t}/xf.npy"), 2, r"--x: values must lie in .*1e\+300",
+         setup=_npy("xf.npy", np.array([1e300, 0.0])), check=_no_sign_wrap),
+    Case("x-float-minus-inf", mvm(x="{t}/xi.npy"), 2, r"--x: values must be integers, got -inf",
+         setup=_npy("xi.npy", np.array([-np.inf, 0.0]))),
+    Case("x-int64-min", mvm(x="{t}/xm.npy"), 2, r"--x: .*-9223372036854775808",
+         setup=_npy("xm.npy", np.array([np.iinfo(np.int64).min, 0]))),
+    Case("x-float-2p63", mvm(x="{t}/x63.npy"), 2, r"--x: values must lie in",
+         setup=_npy("x63.npy", np.array([2.0**63, 0.0])), check=_no_sign_wrap),
+    Case("x-uint8-8", mvm(x="{t}/x8.npy"), 2, r"--x: values must lie in \[-7, 7\] .*8\]",
+         setup=_npy("x8.npy", np.array([8, 0], np.uint8))),
+    Case("x-longdouble-8", mvm(x="{t}/xl.npy"), 2, r"--x: values must lie in",
+         setup=_npy("xl.npy", np.array([8, 0], np.longdouble))),
+    Case("x-almost-integer", mvm(x="{t}/xa.npy"), 2, r"--x: values must be integers",
+         setup=_npy("xa.npy", np.array([3.0000001, 0.0]))),
+    Case("w-uint64-max", mvm(weights="{t}/wu.npy"), 2, r"--weights: .*max \|W\| = 1\.845e\+19",
+         setup=_npy("wu.npy", np.array([[2**64 - 1, 0], [0, 0]], np.uint64))),
+    Case("w-int64-min", mvm(weights="{t}/wm.npy"), 2, r"--weights: .*max \|W\| = 9\.223e\+18",
+         setup=_npy("wm.npy", np.array([[np.iinfo(np.int64).min, 0], [0, 0]]))),
+    Case("w-longdouble-beyond-float64", mvm(weights="{t}/wl.npy"), 2,
+         r"--weights: values must lie in \[-1, 1\]",
+         setup=_npy("wl.npy", np.array([[np.longdouble("1e4000"), 0], [0, 0]]))),
+    Case("w-just-above-one", mvm(weights="{t}/w1.npy"), 2, r"--weights: values must lie in",
+         setup=_npy("w1.npy", np.array([[1 + 1e-12, 0], [0, 0]]))),
+    Case("temp-c-nan", mvm(temp_c="nan"), 2, r"--temp-c must be in -55\.\.150"),
+    Case("temp-c-inf", mvm(temp_c="inf"), 2, r"--temp-c must be in -55\.\.150"),
+]
+
+
+@pytest.mark.parametrize("case", SILENT, ids=[c.id for c in SILENT])
+def test_no_silent_wrong_input(case, tmp_path, monkeypatch, capsys):
+    _run_case(case, tmp_path, monkeypatch, capsys)
+
+
+# ---------------------------------------------------------------------------------------------
+# 5. malformed structure: exit 2 (bad input) or 1 (fault), one line, never a traceback
+
+_SWEEP = ("sweep", "{t}/s.toml", "--jobs", "1", "--out", "{t}/out")
+_GARBAGE = b"PAR1" + bytes(range(256)) * 4 + b"PAR1"
+_T1 = {"PYCIM_PROBE_TIMEOUT_S": "1"}
+
+MALFORMED = [
+    Case("spec-kind-list", _SWEEP, 2, r"s\.toml: \[\[sweep\]\] #1: unknown kind \['cell_iv'\]",
+         setup=_spec('[[sweep]]\nkind = ["cell_iv"]\n')),
+    Case("spec-kind-table", _SWEEP, 2, r"unknown kind \{'a': 1\}",
+         setup=_spec('[[sweep]]\nkind = {a = 1}\n')),
+    Case("spec-kind-int", _SWEEP, 2, r"unknown kind 3", setup=_spec('[[sweep]]\nkind = 3\n')),
+    Case("spec-value-table", _SWEEP, 2, r"gap_nm must be float",
+         setup=_spec('[[sweep]]\nkind = "cell_iv"\ngap_nm = {x = 1}\n')),
+    Case("spec-nested-list", _SWEEP, 2, r"gap_nm must be float",
+         setup=_spec('[[sweep]]\nkind = "cell_iv"\ngap_nm = [[0.4]]\n')),
+    Case("spec-not-utf8", _SWEEP, 2, r"cannot read sweep spec",
+         setup=lambda t: (t / "s.toml").write_bytes(b"\xff\xfe\x00garbage")),
+    Case("manifest-files-list", fit("-o", "{t}/m.json"), 2, r"malformed manifest",
+         setup=lambda t: _fake_results(t, manifest={"schema": "pycim.results/1", "files": []})),
+    Case("manifest-files-null", fit("-o", "{t}/m.json"), 2, r"malformed manifest",
+         setup=lambda t: _fake_results(t, manifest={"schema": "pycim.results/1", "files": None})),
+    Case("manifest-is-list", fit("-o", "{t}/m.json"), 2, r"malformed manifest",
+         setup=lambda t: _fake_results(t, manifest=["pycim.results/1"])),
+    Case("manifest-entry-string", ("report", "--out", "{t}/rep", "--results", "{t}/res"), 2,
+         r"malformed entry 'a\.parquet'", setup=lambda t: _fake_results(
+             t, manifest={"schema": "pycim.results/1", "files": {"a.parquet": "x"}})),
+    Case("manifest-bytes-string", fit("-o", "{t}/m.json"), 2, r"malformed entry",
+         setup=lambda t: _fake_results(t, manifest={"schema": "pycim.results/1", "files": {
+             "summary.csv": {"sha256": "0" * 64, "bytes": "12"}}})),
+    Case("manifest-path-escape", fit("-o", "{t}/m.json"), 2, r"malformed entry '\.\./w\.npy'",
+         setup=lambda t: _fake_results(t, manifest={"schema": "pycim.results/1", "files": {
+             "../w.npy": {"sha256": "0" * 64, "bytes": 1}}})),
+    Case("parquet-garbage-fit", fit("-o", "{t}/m.json"), 2,
+         r"cell_iv\.parquet: not a readable table", setup=lambda t: _fake_results(t, parquet=_GARBAGE)),
+    Case("parquet-empty-report", ("report", "--out", "{t}/rep", "--results", "{t}/res"), 2,
+         r"cell_iv\.parquet: not a readable table", setup=lambda t: _fake_results(t, parquet=b"")),
+    Case("scheduler-port-not-numeric", (*_SWEEP, "--executor", "dask", "--scheduler",
+                                        "tcp://localhost:abc"), 2,
+         r"--scheduler must look like tcp://host:port", setup=_spec(CELL2)),
+    Case("scheduler-port-too-big", (*_SWEEP, "--executor", "dask", "--scheduler",
+                                    "tcp://127.0.0.1:99999"), 2, r"port 1\.\.65535",
+         setup=_spec(CELL2)),
+    Case("scheduler-no-protocol", (*_SWEEP, "--executor", "dask", "--scheduler",
+                                   "localhost:8786"), 2, r"--scheduler must look like",
+         setup=_spec(CELL2)),
+    Case("scheduler-path-junk", (*_SWEEP, "--executor", "dask", "--scheduler",
+                                 "tcp://h:1/../../x"), 2, r"--scheduler must look like",
+         setup=_spec(CELL2)),
+    Case("version-hangs-sweep", _SWEEP, 1, r"--version did not answer within 1 s",
+         setup=_setup(_spec(CELL2), fake_version_hangs), env=_T1),
+    Case("version-hangs-resimulate", ("report", "--resimulate", "--out", "{t}/rep", "--jobs",
+                                      "1"), 1, r"--version did not answer within 1 s",
+         setup=fake_version_hangs, env=_T1),
+    Case("version-garbage", _SWEEP, 1, r"cannot read the version of",
+         setup=_setup(_spec(CELL2), fake_version_garbage)),
+    Case("simulator-not-executable", _SWEEP, 1, r"cannot run .*ngspice",
+         setup=_setup(_spec(CELL2), fake_not_executable)),
+]
+
+
+@pytest.mark.parametrize("case", MALFORMED, ids=[c.id for c in MALFORMED])
+def test_malformed_structure_is_one_line(case, tmp_path, monkeypatch, capsys):
+    _run_case(case, tmp_path, monkeypatch, capsys)
