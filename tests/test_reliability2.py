@@ -263,7 +263,10 @@ def _run_case(case: Case, tmp_path: Path, monkeypatch, capsys) -> tuple[Path, st
     assert "Traceback" not in out + err, err
     if case.code:
         lines = _messages(err)
-        assert len(lines) == 1, err  # exactly one line
+        if case.code == 1:  # a fault: one error line, then the simulator's log excerpt
+            assert [ln for ln in lines if "error:" in ln] == lines[:1], err
+        else:
+            assert len(lines) == 1, err  # exactly one line
         assert re.search(case.needle, lines[0]), lines[0]
     after = _snapshot(t)
     made = {k for k in after.keys() - before.keys()}
@@ -279,7 +282,7 @@ def _run_case(case: Case, tmp_path: Path, monkeypatch, capsys) -> tuple[Path, st
 def _messages(err: str) -> list[str]:
     """stderr lines apart from progress output (tqdm bars, the sweep's work estimate)."""
     return [ln for ln in err.strip().splitlines()
-            if "%|" not in ln and not re.match(r"sweep .*: \d+ points", ln)]
+            if ln.strip() and "%|" not in ln and not re.match(r"sweep .*: \d+ points", ln)]
 
 
 def _still_dev_null(t: Path, out: str, err: str) -> None:
@@ -516,4 +519,301 @@ MALFORMED = [
 
 @pytest.mark.parametrize("case", MALFORMED, ids=[c.id for c in MALFORMED])
 def test_malformed_structure_is_one_line(case, tmp_path, monkeypatch, capsys):
+    _run_case(case, tmp_path, monkeypatch, capsys)
+
+
+# ---------------------------------------------------------------------------------------------
+# 6. concurrency and signals: one writer per results directory; no process outlives a killed
+#    pycim; Ctrl-C / SIGTERM stop a --jobs 2 sweep within 2 s and the sweep resumes
+
+_HELD: dict[str, int] = {}
+
+
+def _hold_lock(rel: str) -> Callable[[Path], None]:
+    """Hold ``rel/.pycim.lock`` (flock, as a running sweep does) for the duration of the case."""
+    def run(t: Path) -> None:
+        d = t / rel
+        d.mkdir(parents=True, exist_ok=True)
+        fd = os.open(d / ".pycim.lock", os.O_RDWR | os.O_CREAT, 0o644)
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        os.write(fd, b"4242\n")
+        _HELD[str(t)] = fd
+    return run
+
+
+def _release(t: Path, out: str, err: str) -> None:
+    os.close(_HELD.pop(str(t)))
+
+
+LOCKED = [
+    Case("sweep-into-locked-out", _SWEEP, 2,
+         r"--out: .*out is being written by another pycim process \(pid 4242\)",
+         setup=_setup(_spec(CELL2), _hold_lock("out")), check=_release),
+    Case("resimulate-into-locked-sweep", ("report", "--resimulate", "--out", "{t}/rep"), 2,
+         r"rep/sweep is being written by another pycim process", setup=_hold_lock("rep/sweep"),
+         check=_release),
+    Case("json-into-dir-being-swept", mvm("{t}/out/o.json"), 2,
+         r"--json: .*inside the results directory", setup=_hold_lock("out"), check=_release),
+    Case("fit-o-into-dir-being-swept", fit("-o", "{t}/out/m.json"), 2,
+         r"-o: .*inside the results directory",
+         setup=_setup(_fake_results, _hold_lock("out")), check=_release),
+]
+
+
+@pytest.mark.parametrize("case", LOCKED, ids=[c.id for c in LOCKED])
+def test_one_writer_per_results_directory(case, tmp_path, monkeypatch, capsys):
+    _run_case(case, tmp_path, monkeypatch, capsys)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().rsplit(")", 1)[1].split()[0] not in ("Z", "X")
+    except (FileNotFoundError, ProcessLookupError, IndexError):
+        return False
+
+
+def _children(pid: int) -> list[int]:
+    out = []
+    for task in Path(f"/proc/{pid}/task").glob("*"):
+        with contextlib_suppress():
+            out += [int(c) for c in (task / "children").read_text().split()]
+    return out
+
+
+class contextlib_suppress:
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        return exc[0] is not None and issubclass(exc[0], OSError)
+
+
+def _pids(t: Path) -> list[int]:
+    p = t / "pids"
+    return [int(x) for x in p.read_text().split()] if p.exists() else []
+
+
+def _wait(cond, timeout_s: float = 60.0) -> None:
+    t_end = time.monotonic() + timeout_s
+    while not cond():
+        if time.monotonic() > t_end:
+            raise AssertionError("timed out waiting")
+        time.sleep(0.05)
+
+
+def _start(t: Path, argv, systmp: Path, env: dict | None = None) -> subprocess.Popen:
+    e = {**ENV_SUB, "TMPDIR": str(systmp), "PYCIM_NGSPICE": str(t / "bin" / "ngspice"),
+         **(env or {})}
+    return subprocess.Popen(PYCIM + [a.replace("{t}", str(t)) for a in argv], cwd=t, env=e,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            start_new_session=True)
+
+
+@dataclass(frozen=True)
+class Sig:
+    id: str
+    argv: tuple[str, ...]
+    sig: int                    # signal sent to pycim once ``ready`` holds
+    code: int | None            # expected exit code (None: SIGKILL, not waited for)
+    fake: Callable[[Path], None]
+    ready: Callable[[Path], bool]
+    group: bool = False         # signal the whole process group (a terminal's Ctrl-C)
+    resume: bool = False        # rerun after removing t/hang: every point, nothing recomputed
+
+
+_J2 = ("sweep", "{t}/s.toml", "--jobs", "2", "--out", "{t}/out")
+
+
+def _two_sleeping(t: Path) -> bool:
+    return len(_pids(t)) >= 2
+
+
+def _hang_and_rest_cached(t: Path) -> bool:
+    return len(_pids(t)) >= 1 and len(list((t / "out" / "cache").glob("*.json"))) >= 2
+
+
+def _hang_fake(t: Path) -> None:
+    (t / "hang").write_text("")
+    fake_hang_on(t)
+
+
+SIGNALS = [
+    Sig("sigkill-jobs2-orphans-nothing", _J2, signal.SIGKILL, None, fake_sleep, _two_sleeping),
+    Sig("sigint-jobs2-stops-now", _J2, signal.SIGINT, 130, fake_sleep, _two_sleeping),
+    Sig("sigterm-jobs2-stops-now", _J2, signal.SIGTERM, 143, fake_sleep, _two_sleeping),
+    Sig("ctrl-c-group-jobs2", _J2, signal.SIGINT, 130, fake_sleep, _two_sleeping, group=True),
+    Sig("sigint-jobs2-resumes", _J2, signal.SIGINT, 130, _hang_fake, _hang_and_rest_cached,
+        resume=True),
+    Sig("sigterm-jobs1-resumes", _SWEEP, signal.SIGTERM, 143, _hang_fake,
+        lambda t: len(_pids(t)) >= 1, resume=True),
+    Sig("sigterm-mvm", mvm(), signal.SIGTERM, 143, fake_sleep, lambda t: len(_pids(t)) >= 1),
+    Sig("sigint-mvm", mvm(), signal.SIGINT, 130, fake_sleep, lambda t: len(_pids(t)) >= 1),
+    Sig("sigkill-mvm", mvm(), signal.SIGKILL, None, fake_sleep, lambda t: len(_pids(t)) >= 1),
+]
+
+
+@pytest.mark.parametrize("case", SIGNALS, ids=[c.id for c in SIGNALS])
+def test_signals_stop_everything(case: Sig, tmp_path: Path):
+    t = tmp_path / "case"
+    t.mkdir()
+    systmp = tmp_path / "systmp"
+    systmp.mkdir()
+    _good_inputs(t)
+    (t / "s.toml").write_text(CELL3)
+    case.fake(t)
+    before = _snapshot(t)
+    p = _start(t, case.argv, systmp)
+    try:
+        _wait(lambda: case.ready(t) or p.poll() is not None)
+        assert p.poll() is None, p.communicate()
+        time.sleep(0.3)  # let the pool hand out what it queues
+        workers = _children(p.pid)
+        sims = _pids(t)
+        t0 = time.monotonic()
+        if case.group:
+            os.killpg(p.pid, case.sig)
+        else:
+            os.kill(p.pid, case.sig)
+        out, err = p.communicate(timeout=30)
+        stop_s = time.monotonic() - t0
+    finally:
+        if p.poll() is None:
+            p.kill()
+    if case.code is not None:
+        assert p.returncode == case.code, err
+        assert stop_s < 2.0, f"took {stop_s:.2f} s to stop"
+        assert "Traceback" not in out + err, err
+        msgs = _messages(err)
+        assert len(msgs) == 1 and "interrupted" in msgs[0], err
+    _wait(lambda: not any(_alive(q) for q in workers + sims), 3.0)  # nothing outlives it
+    time.sleep(0.5)
+    assert len(_pids(t)) == len(sims), "a new simulator started after the signal"
+    if case.code is not None:
+        assert list(systmp.iterdir()) == [], "temp directory left behind"
+        after = _snapshot(t)
+        made = {k for k in after.keys() - before.keys() if k != "pids"}
+        allowed = {"out", "out/cache"} | {k for k in after if k.startswith("out/cache/")}
+        assert made <= allowed, sorted(made - allowed)  # cache only: no tables, no --json
+        assert all(after[k] == v for k, v in before.items() if k != "pids")
+    if case.resume:
+        cached = len(list((t / "out" / "cache").glob("*.json")))
+        (t / "hang").unlink()
+        r = subprocess.run(PYCIM + [a.replace("{t}", str(t)) for a in case.argv], cwd=t,
+                           env={**ENV_SUB, "TMPDIR": str(systmp),
+                                "PYCIM_NGSPICE": str(t / "bin" / "ngspice")},
+                           capture_output=True, text=True, timeout=120)
+        assert r.returncode == 0, r.stderr
+        assert f"3 points: {cached} cached, {3 - cached} computed, 0 failed" in r.stdout
+
+
+def test_two_sweeps_into_one_directory(tmp_path: Path):
+    """A second sweep into a directory being written is refused (exit 2, one line) and leaves
+    it untouched; the first finishes and its manifest lists only its own tables."""
+    t = tmp_path / "case"
+    t.mkdir()
+    systmp = tmp_path / "systmp"
+    systmp.mkdir()
+    _hang_fake(t)
+    (t / "s.toml").write_text(CELL2)
+    (t / "other.toml").write_text('[[sweep]]\nkind = "set_reset"\nn_pulses = 1\n')
+    a = _start(t, _SWEEP, systmp)
+    try:
+        _wait(lambda: len(_pids(t)) >= 1 or a.poll() is not None)
+        before = _snapshot(t / "out")
+        b = subprocess.run(PYCIM + ["sweep", str(t / "other.toml"), "--jobs", "1", "--out",
+                                    str(t / "out")], cwd=t, capture_output=True, text=True,
+                           env={**ENV_SUB, "TMPDIR": str(systmp)}, timeout=60)
+        assert b.returncode == 2, b.stderr
+        assert _messages(b.stderr) == [ln for ln in b.stderr.splitlines()
+                                       if "is being written by another pycim process" in ln]
+        assert _snapshot(t / "out") == before
+        (t / "hang").unlink()
+        os.kill(_pids(t)[0], signal.SIGKILL)  # the hung point fails; the sweep finishes
+        out, err = a.communicate(timeout=60)
+    finally:
+        if a.poll() is None:
+            a.kill()
+    assert a.returncode == 1, err  # one failed point
+    man = json.loads((t / "out" / "manifest.json").read_text())
+    assert "set_reset.parquet" not in man["files"] and "cell_iv.parquet" in man["files"]
+    assert not (t / "out" / ".pycim.lock").exists()
+
+
+# ---------------------------------------------------------------------------------------------
+# 7. unbounded work: the total over all tables is capped before any point is enumerated
+
+
+def _big_spec(tables: int, gaps: int, vmax: int, same: bool = False) -> str:
+    g = ", ".join(f"{0.1 + 1.5 * i / gaps:.6f}" for i in range(gaps))
+    v = ", ".join(f"{0.05 + 1.9 * i / vmax:.6f}" for i in range(vmax))
+    return "".join(f'[[sweep]]\nkind = "cell_iv"\ngap_nm = [{g}]\nv_max_v = [{v}]\n'
+                   f'v_step_v = {0.01 if same else 0.01 + 0.001 * k:.4f}\n'
+                   for k in range(tables))
+
+
+UNBOUNDED = [
+    Case("ten-tables-just-under-cap", _SWEEP, 2,
+         r"999000 points over 10 \[\[sweep\]\] tables; more than 100000 in one spec",
+         setup=_spec(_big_spec(10, 333, 300))),
+    Case("two-tables-60k", _SWEEP, 2, r"120000 points over 2 .*more than 100000",
+         setup=_spec(_big_spec(2, 300, 200))),
+    Case("duplicate-tables-count", _SWEEP, 2, r"120000 points over 2 ",
+         setup=_spec(_big_spec(2, 300, 200, same=True))),
+    Case("cap-plus-one", _SWEEP, 2, r"100001 points over 2 ",
+         setup=_spec(_big_spec(1, 1000, 100) + '[[sweep]]\nkind = "cell_iv"\ngap_nm = 0.4\n')),
+    Case("one-table-over-cap", _SWEEP, 2, r"100100 points; more than 100000 in one sweep",
+         setup=_spec(_big_spec(1, 1001, 100))),
+    Case("cap-applies-to-resimulate-memory", _SWEEP, 2, r"estimated peak memory .* exceeds",
+         setup=_spec(CELL2), env={"PYCIM_MEM_AVAILABLE_B": "1e6"}),
+    Case("dask-cap-before-scheduler", (*_SWEEP, "--executor", "dask", "--scheduler",
+                                       "tcp://127.0.0.1:1"), 2, r"more than 100000",
+         setup=_spec(_big_spec(3, 300, 200))),
+]
+
+
+@pytest.mark.parametrize("case", UNBOUNDED, ids=[c.id for c in UNBOUNDED])
+def test_sweep_size_is_capped(case, tmp_path, monkeypatch, capsys):
+    t0 = time.perf_counter()
+    _run_case(case, tmp_path, monkeypatch, capsys)
+    assert time.perf_counter() - t0 < 10.0  # refused up front, not after enumerating
+
+
+def test_sweep_cap_boundary_and_estimate(tmp_path, monkeypatch):
+    """Exactly the cap is accepted (and its size counted without enumerating); the estimate
+    names the points, the parallelism and the peak memory of the largest point."""
+    from pycim.characterize import parse_spec
+    from pycim.resources import MAX_SWEEP_POINTS, sweep_plan, sweep_size
+
+    monkeypatch.setenv("PYCIM_MEM_AVAILABLE_B", "1e15")
+    spec = parse_spec(_big_spec(1, 1000, 100), "cap.toml")
+    assert sweep_size(spec) == MAX_SWEEP_POINTS == 100_000
+    plan = sweep_plan(spec, 2)
+    assert plan.points == 100_000 and plan.jobs == 2
+    assert re.fullmatch(r"100000 points, 2 at once, peak memory \d\.\d\d GB per point "
+                        r"\(\d\.\d\d GB at once\)", str(plan))
+
+
+# ---------------------------------------------------------------------------------------------
+# 8. exit codes and leftovers: a failed resimulation is a fault (1); nothing left in TMPDIR
+
+_RESIM = ("report", "--resimulate", "--out", "{t}/rep", "--jobs", "1")
+_RESIM_OUT = ("rep", "rep/sweep", "rep/sweep/cache", "rep/sweep/summary.csv",
+              "rep/sweep/sweep.json", "rep/sweep/manifest.json")
+_RESIM_NEEDLE = r"--resimulate: \d+ sweep points failed \(first: ngspice"
+
+FAULTS = [
+    Case("resimulate-crashing-simulator", _RESIM, 1, _RESIM_NEEDLE, setup=fake_kill,
+         outputs=_RESIM_OUT),
+    Case("resimulate-version-garbage", _RESIM, 1, r"cannot read the version of",
+         setup=fake_version_garbage),
+    Case("mvm-crashing-simulator", mvm(), 1, r"ngspice died with SIGKILL", setup=fake_kill),
+    Case("mvm-no-convergence", mvm(), 1, r"ngspice: no convergence", setup=fake_noconv),
+    Case("sweep-simulator-missing", _SWEEP, 1, r"cannot run .*ngspice: No such file",
+         setup=_setup(_spec(CELL2), lambda t: shutil.rmtree(t / "bin"))),
+]
+
+
+@pytest.mark.parametrize("case", FAULTS, ids=[c.id for c in FAULTS])
+def test_faults_exit_1_and_leave_nothing(case, tmp_path, monkeypatch, capsys):
     _run_case(case, tmp_path, monkeypatch, capsys)
