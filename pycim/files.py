@@ -252,7 +252,7 @@ class Outputs:
         for o in reversed(self.files):
             o.discard()
 
-    def __enter__(self) -> "Outputs":
+    def __enter__(self) -> Outputs:
         return self
 
     def __exit__(self, *exc) -> None:
@@ -324,7 +324,7 @@ class DirLock:
         self.what = what
         self._fd: int | None = None
 
-    def acquire(self) -> "DirLock":
+    def acquire(self) -> DirLock:
         path = self.dir / LOCK
         while True:
             fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
@@ -359,7 +359,7 @@ class DirLock:
             os.close(self._fd)
             self._fd = None
 
-    def __enter__(self) -> "DirLock":
+    def __enter__(self) -> DirLock:
         return self.acquire()
 
     def __exit__(self, *exc) -> None:

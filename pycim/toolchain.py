@@ -78,7 +78,7 @@ def probe(cmd: list[str]) -> tuple[int, str]:
 
 @functools.lru_cache(maxsize=8)
 def _ngspice_version_of(exe: str) -> tuple[int, str]:
-    rc, text = probe([exe, "--version"])
+    _, text = probe([exe, "--version"])
     m = re.search(r"ngspice-(\d+)", text)
     if not m:
         raise ToolMissingError(f"cannot read the version of {exe}")

@@ -31,9 +31,9 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
 import pandas as pd
@@ -740,7 +740,7 @@ def test_two_sweeps_into_one_directory(tmp_path: Path):
         assert _snapshot(t / "out") == before
         (t / "hang").unlink()
         os.kill(_pids(t)[0], signal.SIGKILL)  # the hung point fails; the sweep finishes
-        out, err = a.communicate(timeout=60)
+        _, err = a.communicate(timeout=60)
     finally:
         _kill_all(a, t)
     assert a.returncode == 1, err  # one failed point
