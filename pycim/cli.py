@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import signal
 import sys
 
 from . import __version__
@@ -133,63 +134,108 @@ def _parser() -> argparse.ArgumentParser:
     return p
 
 
-def _mvm(args) -> int:
+# ---------------------------------------------------------------------------------------------
+# One argument phase for every command: ``_prepare_<command>(args, outs)`` validates ALL the
+# arguments and reserves ALL the outputs (``outs.file``: path checked, temp file created) before
+# any work or any write, and returns the work; :func:`_run_phases` runs the work and commits
+# the outputs together, or discards them all on any error, Ctrl-C or SIGTERM.
+
+
+def _run_phases(args, prepare) -> int:
+    from .files import Outputs
+
+    with Outputs() as outs:
+        work = prepare(args, outs)  # argument phase: nothing computed, nothing written
+        rc = work()  # writes only into the reserved temp files
+        if rc == 0:
+            outs.commit()
+    return rc
+
+
+def _prepare_mvm(args, outs):
     import json
 
     from .cim.request import MvmRequest
-    from .dispatch import run_mvm
     from .files import load_npy
-    from .files import atomic_write_text
-    from .resources import check_mvm, check_output_file
+    from .resources import check_mvm
 
-    check_output_file(args.json, "--json")  # before the run, not after it
+    outs.inputs += [("--weights", args.weights), ("--x", args.x)]
+    js = outs.file(args.json, "--json")  # reserved first; discarded if a later check fails
     req = MvmRequest(load_npy(args.weights, "--weights"), load_npy(args.x, "--x"),
                      in_bits=args.in_bits, out_bits=args.out_bits, direction=args.direction,
                      engine=args.engine, ideal=args.ideal, corner=args.corner,
                      temp_c=args.temp_c, seed=args.seed, mapping=args.mapping,
                      wire_segment_cells=args.wire_segment_cells)
     check_mvm(req)  # refuse up front what would not fit in memory
-    out = run_mvm(req)
-    atomic_write_text(args.json, json.dumps(out, indent=1) + "\n")
-    codes = out["code"][0]
-    print(f"codes (first vector): {codes}")
-    print(f"ideal:                {[round(v, 2) for v in out['y_ideal'][0]]}")
-    print(f"energy {out['energy_j']['total'] * 1e12:.2f} pJ, "
-          f"{out['energy_per_mac_j'] * 1e15:.1f} fJ/MAC, latency {out['latency_s'] * 1e6:.2f} us"
-          f" -> {args.json}")
-    return 0
+
+    def work() -> int:
+        from .dispatch import run_mvm
+
+        out = run_mvm(req)
+        js.write_text(json.dumps(out, indent=1) + "\n")
+        codes = out["code"][0]
+        print(f"codes (first vector): {codes}")
+        print(f"ideal:                {[round(v, 2) for v in out['y_ideal'][0]]}")
+        print(f"energy {out['energy_j']['total'] * 1e12:.2f} pJ, "
+              f"{out['energy_per_mac_j'] * 1e15:.1f} fJ/MAC, latency "
+              f"{out['latency_s'] * 1e6:.2f} us -> {args.json}")
+        return 0
+    return work
 
 
-def _sweep(args) -> int:
+#: files a sweep writes into its --out directory (a spec there must not be one of them)
+_SWEEP_WRITES = (".parquet", ".png", ".json", ".csv")
+
+
+def _prepare_sweep(args, outs):
     from pathlib import Path
 
-    from .characterize import sweep_into
+    from .characterize import load_spec, sweep_into
+    from .characterize.runner import EXECUTORS, parse_scheduler
+    from .errors import InputError
+    from .files import check_output_dir
+    from .resources import sweep_plan
 
     out = args.out or str(Path("out") / "sweep" / Path(args.spec).stem)
-    rep = sweep_into(args.spec, out, jobs=args.jobs, executor=args.executor,
-                     scheduler=args.scheduler, progress=True)
-    print(f"{len(rep.results)} points: {rep.count('cached')} cached, {rep.count('computed')} "
-          f"computed, {rep.count('failed')} failed in {rep.wall_s:.1f} s -> {out}")
-    for r in rep.failures:
-        print(f"FAILED {r.kind} {r.point}: {r.message}", file=sys.stderr)
-    return 1 if rep.failures else 0
+    spec = load_spec(args.spec)  # validated before anything is written
+    check_output_dir(out, "--out")
+    sp = Path(args.spec)
+    if (Path(out).is_dir() and sp.absolute().parent.samefile(out)
+            and sp.suffix in _SWEEP_WRITES):
+        raise InputError(f"--out: {out} would overwrite the spec {sp} (give another --out)")
+    if args.executor not in EXECUTORS:  # pragma: no cover (argparse choices)
+        raise InputError(f"--executor must be one of {', '.join(EXECUTORS)}")
+    if args.scheduler is not None:
+        if args.executor != "dask":
+            raise InputError("--scheduler needs --executor dask")
+        parse_scheduler(args.scheduler)
+    sweep_plan(spec, args.jobs or 1)  # total points and memory, before any work
+
+    def work() -> int:
+        rep = sweep_into(args.spec, out, jobs=args.jobs, executor=args.executor,
+                         scheduler=args.scheduler, progress=True)
+        print(f"{len(rep.results)} points: {rep.count('cached')} cached, "
+              f"{rep.count('computed')} computed, {rep.count('failed')} failed in "
+              f"{rep.wall_s:.1f} s -> {out}")
+        for r in rep.failures:
+            print(f"FAILED {r.kind} {r.point}: {r.message}", file=sys.stderr)
+        return 1 if rep.failures else 0
+    return work
 
 
-def _netlist(args, parser) -> int:
+def _prepare_netlist(args, outs, parser):
+    from . import assumptions
     from .netlist import reference
+    from .resources import check_disk, netlist_file_b
 
     if args.all or args.check:
         if args.kind or args.output:
             parser.error("--all/--check take no KIND or -o")
         if args.check:
-            bad = reference.check_all()
-            return 1 if bad else 0
-        reference.regenerate_all()
-        return 0
+            return lambda: 1 if reference.check_all() else 0
+        return lambda: (reference.regenerate_all(), 0)[1]
     if not args.kind or not args.output:
         parser.error("netlist needs KIND and -o FILE (or --all / --check)")
-    from . import assumptions
-
     mvm_opts = {"--x": args.x is not None, "--ideal": args.ideal,
                 "--mapping": args.mapping != "row_pair",
                 "--wire-segment-cells": args.wire_segment_cells != 1,
@@ -206,6 +252,7 @@ def _netlist(args, parser) -> int:
                          f"closed-form reference)")
     from .files import load_npy
 
+    outs.inputs += [(k, v) for k, v in (("--weights", args.weights), ("--x", args.x)) if v]
     weights = None if args.weights is None else load_npy(args.weights, "--weights")
     x = None if args.x is None else load_npy(args.x, "--x")
     req = reference.NetlistRequest(
@@ -216,71 +263,93 @@ def _netlist(args, parser) -> int:
         cell=args.cell, access=args.access, driver=args.driver, direction=args.direction,
         seed=args.seed, weights=weights, x=x, in_bits=args.in_bits, out_bits=args.out_bits,
         mapping=args.mapping, ideal=args.ideal, wire_segment_cells=args.wire_segment_cells)
-    from .resources import check_disk, check_output_file, netlist_file_b
-
-    if args.standalone:  # DIR/NAME.cir: DIR is created if missing (it holds the whole deck)
+    if args.standalone:  # DIR/NAME.cir and its models: DIR is created if missing
         from pathlib import Path
 
-        from .resources import check_output_dir
+        from .files import check_output_dir
         from .sim.standalone import deck_name
 
         deck_name(args.output)
         check_output_dir(Path(args.output).parent, "-o")
+        o = None
     else:
-        check_output_file(args.output, "-o")
+        o = outs.file(args.output, "-o")
     check_disk(args.output, netlist_file_b(req.kind, req.rows, req.cols), "-o")
-    from .flows.decks import write_deck
 
-    paths = write_deck(req, args.output, standalone=args.standalone)
-    for p in paths:
-        print(f"wrote {p}")
-    if args.standalone:
-        print(f"run: cd {paths[-1].parent} && ngspice -b {paths[-1].name}")
-    return 0
+    def work() -> int:
+        if o is None:
+            from .flows.decks import write_deck
+
+            paths = write_deck(req, args.output, standalone=True)
+            for p in paths:
+                print(f"wrote {p}")
+            print(f"run: cd {paths[-1].parent} && ngspice -b {paths[-1].name}")
+            return 0
+        from .netlist.writer import netlist_lines
+
+        with o.open("w", encoding="ascii") as f:
+            for line in netlist_lines(req.circuit(), req.temp_c):
+                f.write(line)
+                f.write("\n")
+        print(f"wrote {args.output}")
+        return 0
+    return work
+
+
+def _prepare_fit(args, outs):
+    from .fit import prepare_fit
+
+    return prepare_fit(args.results, args.output, args.verilog_a, args.weights, args.seed, outs)
+
+
+def _prepare_report(args, outs):
+    from .report.cli import prepare_report
+
+    return prepare_report(args.out, args.results, args.resimulate, args.jobs, outs)
+
+
+def _prepare_demo(args, outs):
+    from .files import check_output_dir
+
+    check_output_dir(args.out, "--out")
+
+    def work() -> int:
+        if args.which == "digits":
+            from .demo_digits import run_digits
+
+            run_digits(args.out)
+            return 0
+        from .demo import run_demo
+
+        run_demo(args.out)
+        return 0
+    return work
+
+
+def _prepare_doctor(args, outs):
+    from .doctor import doctor
+
+    return doctor
+
+
+def _on_sigterm(signum, frame):
+    from .errors import Terminated
+
+    raise Terminated()
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = _parser()
     args = parser.parse_args(argv)
+    prepare = {"doctor": _prepare_doctor, "demo": _prepare_demo, "mvm": _prepare_mvm,
+               "sweep": _prepare_sweep, "fit": _prepare_fit, "report": _prepare_report,
+               "netlist": lambda a, o: _prepare_netlist(a, o, parser)}[args.command]
+    try:  # SIGTERM is Ctrl-C: stop, clean up (temp files, simulators, pool workers)
+        old_term = signal.signal(signal.SIGTERM, _on_sigterm)
+    except ValueError:  # not the main thread: leave signals alone
+        old_term = None
     try:
-        if args.command == "doctor":
-            from .doctor import doctor
-
-            return doctor()
-        if args.command == "demo":
-            from .resources import check_output_dir
-
-            check_output_dir(args.out, "--out")
-            if args.which == "digits":
-                from .demo_digits import run_digits
-
-                run_digits(args.out)
-                return 0
-            from .demo import run_demo
-
-            run_demo(args.out)
-            return 0
-        if args.command == "netlist":
-            return _netlist(args, parser)
-        if args.command == "mvm":
-            return _mvm(args)
-        if args.command == "sweep":
-            return _sweep(args)
-        if args.command == "report":
-            from .report.cli import run_report_cli
-            from .resources import check_output_dir
-
-            check_output_dir(args.out, "--out")
-            return run_report_cli(args.out, args.results, args.resimulate, args.jobs)
-        if args.command == "fit":
-            from .fit import run_fit_cli
-            from .resources import check_output_file
-
-            check_output_file(args.output, "-o")
-            if args.verilog_a is not None:
-                check_output_file(args.verilog_a, "--verilog-a")
-            return run_fit_cli(args.results, args.output, args.verilog_a, args.weights, args.seed)
-        parser.error(f"unknown command {args.command}")
+        return _run_phases(args, prepare)
     except PycimError as exc:
         if args.debug:
             raise
@@ -292,10 +361,16 @@ def main(argv: list[str] | None = None) -> int:
             raise
         print(f"pycim {args.command}: error: {exc}", file=sys.stderr)
         return 1
-    except KeyboardInterrupt:
-        print("pycim: interrupted", file=sys.stderr)
-        return 130
-    return 0
+    except KeyboardInterrupt as exc:
+        from .errors import Terminated
+
+        term = isinstance(exc, Terminated)
+        print(f"pycim {args.command}: interrupted{' (SIGTERM)' if term else ''}; nothing "
+              f"written (a sweep resumes from its cache)", file=sys.stderr)
+        return 143 if term else 130
+    finally:
+        if old_term is not None:
+            signal.signal(signal.SIGTERM, old_term)
 
 
 if __name__ == "__main__":  # pragma: no cover

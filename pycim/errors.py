@@ -41,3 +41,7 @@ class SimulationTimeout(SimulationError):
 
 class SimulatorCrash(SimulationError):
     """The simulator process died (signal, abort, missing output)."""
+
+
+class Terminated(KeyboardInterrupt):
+    """SIGTERM, handled like Ctrl-C: the work stops, temp files and simulators are cleaned up."""

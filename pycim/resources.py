@@ -1,5 +1,5 @@
 """Resource checks made before any work starts: peak memory of a simulation, disk space of a
-netlist, and whether an output location can be written.
+netlist, the size of a sweep (output paths: :mod:`pycim.files`).
 
 A command refuses up front, with an :class:`~pycim.errors.InputError` that prints the estimate
 and what is available, rather than being OOM-killed half-way through a sweep.
@@ -233,22 +233,57 @@ def check_mvm(req) -> Estimate:
     return est
 
 
-def plan_sweep(spec, jobs: int) -> int:
-    """Refuse a sweep whose largest point does not fit in memory; return the number of parallel
-    points that fit (at most ``jobs``, at least 1)."""
+#: most points one sweep spec may hold, over all its tables (each table alone: 100 000)
+MAX_SWEEP_POINTS = 100_000
+
+
+def sweep_size(spec) -> int:
+    """Points of ``spec`` before duplicates are merged: the product of each table's list
+    lengths, summed (no point is enumerated)."""
+    return sum(math.prod(len(v) for _, v in s.values) for s in spec.sweeps)
+
+
+@dataclass(frozen=True)
+class SweepPlan:
+    """The work of a sweep, estimated before it starts: points, how many run at once, the
+    largest point's peak memory and the memory of ``jobs`` such points at once."""
+
+    points: int
+    jobs: int
+    worst: Estimate | None
+
+    def __str__(self) -> str:
+        peak = "" if self.worst is None else (
+            f", peak memory {self.worst.bytes / GB:.2f} GB per point "
+            f"({self.jobs * self.worst.bytes / GB:.2f} GB at once)")
+        return f"{self.points} points, {self.jobs} at once{peak}"
+
+
+def sweep_plan(spec, jobs: int) -> SweepPlan:
+    """Refuse a sweep of more than :data:`MAX_SWEEP_POINTS` points in all (counted before any
+    point is enumerated) or whose largest point does not fit in memory; estimate the rest."""
+    n = sweep_size(spec)
+    if n > MAX_SWEEP_POINTS:
+        raise InputError(f"{spec.path}: {n} points over {len(spec.sweeps)} [[sweep]] tables; "
+                         f"more than {MAX_SWEEP_POINTS} in one spec (split it)")
     worst = None
-    for kind, point in spec.points():
+    points = spec.points()
+    for kind, point in points:
         b = sweep_point_b(kind, point)
         if worst is None or b > worst.bytes:
             worst = Estimate(f"{spec.path}: {kind} point {point}", b)
-    if worst is None:
-        return jobs
     avail = mem_available_b()
-    if avail is None:
-        return jobs
+    if worst is None or avail is None:
+        return SweepPlan(len(points), jobs, worst)
     if worst.bytes > avail:
         raise _refusal(worst, avail, "shrink the sweep's sizes")
-    return max(1, min(jobs, int(avail // worst.bytes)))
+    return SweepPlan(len(points), max(1, min(jobs, int(avail // worst.bytes))), worst)
+
+
+def plan_sweep(spec, jobs: int) -> int:
+    """The number of parallel points that fit (at most ``jobs``, at least 1); refusals as
+    :func:`sweep_plan`."""
+    return sweep_plan(spec, jobs).jobs
 
 
 def netlist_file_b(kind: str, rows: int, cols: int) -> float:
@@ -263,35 +298,3 @@ def check_disk(path: str | os.PathLike[str], need_b: float, what: str) -> None:
         raise InputError(f"{what}: estimated file size {need_b / MB:.1f} MB exceeds the "
                          f"{avail / MB:.1f} MB free at {Path(path).absolute().parent} "
                          f"({ENV_DISK} overrides)")
-
-
-def check_output_file(path: str | os.PathLike[str], what: str) -> Path:
-    """An output file's directory must exist and be writable, and the path must not be a
-    directory: checked before any work, so a long run never ends in a failed write."""
-    p = Path(path)
-    parent = p.absolute().parent
-    if p.is_dir():
-        raise InputError(f"{what}: {p} is a directory; give a file name")
-    if not parent.exists():
-        raise InputError(f"{what}: directory {parent} does not exist")
-    if not parent.is_dir():
-        raise InputError(f"{what}: {parent} is not a directory")
-    if not os.access(parent, os.W_OK | os.X_OK):
-        raise InputError(f"{what}: directory {parent} is not writable")
-    return p
-
-
-def check_output_dir(path: str | os.PathLike[str], what: str) -> Path:
-    """An output directory may be missing (it is created), but it must not be a file, and its
-    nearest existing ancestor must be a writable directory."""
-    p = Path(path)
-    if p.exists() and not p.is_dir():
-        raise InputError(f"{what}: {p} exists and is not a directory")
-    q = p.absolute()
-    while not q.exists() and q != q.parent:
-        q = q.parent
-    if not q.is_dir():
-        raise InputError(f"{what}: {q} is not a directory, cannot create {p}")
-    if not os.access(q, os.W_OK | os.X_OK):
-        raise InputError(f"{what}: directory {q} is not writable")
-    return p

@@ -33,11 +33,53 @@ def ngspice_path() -> str:
     return exe
 
 
+#: seconds a ``--version`` probe may take (``PYCIM_PROBE_TIMEOUT_S`` overrides)
+PROBE_TIMEOUT_S = 20.0
+
+
+def _probe_timeout_s() -> float:
+    raw = os.environ.get("PYCIM_PROBE_TIMEOUT_S", "").strip()
+    try:
+        v = float(raw) if raw else PROBE_TIMEOUT_S
+    except ValueError:
+        v = float("nan")
+    if not v > 0 or v == float("inf"):
+        raise ToolMissingError(f"environment PYCIM_PROBE_TIMEOUT_S must be a positive number of "
+                               f"seconds, got {raw!r}")
+    return v
+
+
+def probe(cmd: list[str]) -> tuple[int, str]:
+    """Run a tool's version probe (``cmd``) in its own session with a timeout; on timeout the
+    whole process group is killed. Returns (return code, stdout + stderr); a tool that hangs,
+    cannot be started or dies raises :class:`ToolMissingError` (one line)."""
+    import signal
+
+    timeout_s = _probe_timeout_s()
+    try:
+        proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                                stderr=subprocess.STDOUT, start_new_session=True)
+    except OSError as exc:
+        raise ToolMissingError(f"cannot run {cmd[0]}: {exc.strerror or exc}") from None
+    try:
+        out, _ = proc.communicate(timeout=timeout_s)
+    except BaseException as exc:  # timeout, Ctrl-C: never leave the probe running
+        try:
+            os.killpg(proc.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+        proc.communicate()
+        if isinstance(exc, subprocess.TimeoutExpired):
+            raise ToolMissingError(f"{cmd[0]} {' '.join(cmd[1:])} did not answer within "
+                                   f"{timeout_s:g} s (hung; killed)") from None
+        raise
+    return proc.returncode, out.decode("utf-8", "replace")
+
+
 @functools.lru_cache(maxsize=8)
 def _ngspice_version_of(exe: str) -> tuple[int, str]:
-    out = subprocess.run([exe, "--version"], capture_output=True, text=True, timeout=30,
-                         stdin=subprocess.DEVNULL)
-    m = re.search(r"ngspice-(\d+)", out.stdout + out.stderr)
+    _, text = probe([exe, "--version"])
+    m = re.search(r"ngspice-(\d+)", text)
     if not m:
         raise ToolMissingError(f"cannot read the version of {exe}")
     return int(m.group(1)), m.group(0)
@@ -70,10 +112,9 @@ def openvaf_path() -> str:
 
 @functools.lru_cache(maxsize=8)
 def _openvaf_version_of(exe: str) -> str:
-    out = subprocess.run([exe, "--version"], capture_output=True, text=True, timeout=30,
-                         stdin=subprocess.DEVNULL)
-    text = (out.stdout + out.stderr).strip()
-    if out.returncode != 0 or not text:
+    rc, text = probe([exe, "--version"])
+    text = text.strip()
+    if rc != 0 or not text:
         raise ToolMissingError(f"{exe} --version failed")
     return text.splitlines()[0]
 

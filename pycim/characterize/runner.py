@@ -12,10 +12,13 @@ A point that raises is recorded as failed (one-line message) and not cached; the
 from __future__ import annotations
 
 import concurrent.futures as cf
+import contextlib
 import hashlib
 import json
 import os
 import re
+import signal
+import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -86,18 +89,81 @@ def one_line(exc: BaseException) -> str:
     return line if isinstance(exc, PycimError) else f"{type(exc).__name__}: {line}"
 
 
+class _WorkerStop(BaseException):
+    """Raised in a pool worker by SIGTERM while it computes a point: unwinds the point (its
+    simulator is killed, its temp directory removed), then the worker exits."""
+
+
+#: pool worker state: True while a point is being computed (SIGTERM then unwinds it)
+_WORKER = {"busy": False}
+PR_SET_PDEATHSIG = 1
+
+
+def _die_with_parent(sig: int) -> None:
+    """Linux: deliver ``sig`` to this process when its parent dies (prctl PR_SET_PDEATHSIG),
+    so no pool worker outlives a killed pycim, SIGKILL included."""
+    if not sys.platform.startswith("linux"):
+        return
+    import ctypes
+
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(PR_SET_PDEATHSIG, int(sig), 0, 0, 0)
+    except (OSError, AttributeError):  # pragma: no cover
+        return
+
+
+def _worker_init(parent_pid: int) -> None:
+    """Pool worker set-up: Ctrl-C is the parent's to handle (it stops the workers), SIGTERM
+    stops this worker cleanly, and the worker gets SIGTERM when the parent dies."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+    def on_term(signum, frame):
+        if _WORKER["busy"]:
+            raise _WorkerStop()
+        os._exit(128 + signum)
+
+    signal.signal(signal.SIGTERM, on_term)
+    _die_with_parent(signal.SIGTERM)
+    if os.getppid() != parent_pid:  # the parent died before prctl took effect
+        os._exit(1)
+
+
 def _run_point(kind: str, point: dict, key: str, cache_dir: str) -> tuple[str, bool, object, float]:
     """Compute one point and cache it. Returns (key, ok, payload or message, wall seconds)."""
     from .kinds import compute
 
     t0 = time.perf_counter()
+    _WORKER["busy"] = True
     try:
-        payload = json.loads(json.dumps(compute(kind, point), allow_nan=True))
-    except Exception as exc:  # a failing point must not stop the sweep
-        return key, False, one_line(exc), time.perf_counter() - t0
-    wall = time.perf_counter() - t0
-    store(Path(cache_dir) / f"{key}.json", key, kind, point, payload, wall)
-    return key, True, payload, wall
+        try:
+            payload = json.loads(json.dumps(compute(kind, point), allow_nan=True))
+        except Exception as exc:  # a failing point must not stop the sweep
+            return key, False, one_line(exc), time.perf_counter() - t0
+        wall = time.perf_counter() - t0
+        store(Path(cache_dir) / f"{key}.json", key, kind, point, payload, wall)
+        return key, True, payload, wall
+    except _WorkerStop:  # unwound: simulator killed, temp files gone; take no further point
+        os._exit(128 + signal.SIGTERM)
+    finally:
+        _WORKER["busy"] = False
+
+
+def _stop_pool(pool: cf.ProcessPoolExecutor, grace_s: float = 1.0) -> None:
+    """Cancel every queued point and stop the workers now: SIGTERM (each unwinds its point:
+    simulator killed, temp directory removed), SIGKILL after ``grace_s``."""
+    procs = list(getattr(pool, "_processes", {}).values())
+    pool.shutdown(wait=False, cancel_futures=True)
+    for p in procs:
+        with contextlib.suppress(ProcessLookupError, OSError, AttributeError):
+            os.kill(p.pid, signal.SIGTERM)
+    deadline = time.monotonic() + grace_s
+    for p in procs:
+        p.join(max(0.0, deadline - time.monotonic()))
+    for p in procs:
+        if p.is_alive():
+            p.kill()
+            p.join(1.0)
 
 
 @dataclass
@@ -142,6 +208,19 @@ def _prewarm() -> None:
         circuit_osdi(p.stem)
 
 
+_SCHEDULER = re.compile(r"(tcp|tls)://(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9](?:[A-Za-z0-9.\-]*[A-Za-z0-9])?)"
+                        r":([0-9]{1,5})")
+
+
+def parse_scheduler(scheduler: str) -> tuple[str, str, int]:
+    """(protocol, host, port) of a ``tcp://host:port`` scheduler address, or an InputError."""
+    m = _SCHEDULER.fullmatch(scheduler) if isinstance(scheduler, str) else None
+    if m is None or not 1 <= int(m.group(3)) <= 65535:
+        raise InputError(f"--scheduler must look like tcp://host:port (port 1..65535), "
+                         f"got {scheduler!r}")
+    return m.group(1), m.group(2), int(m.group(3))
+
+
 def _dask_client(scheduler: str | None, jobs: int):
     """A ``distributed.Client``: the cluster at ``scheduler`` (``tcp://host:port``), or a local
     cluster of ``jobs`` single-threaded worker processes. Workers must see the same files
@@ -152,41 +231,76 @@ def _dask_client(scheduler: str | None, jobs: int):
         raise InputError("--executor dask needs the dask[distributed] package "
                          "(pip install -e .[dask])") from None
     if scheduler:
-        if not re.fullmatch(r"(tcp|tls|inproc)://[\w.\-\[\]:/]+", scheduler):
-            raise InputError(f"--scheduler must look like tcp://host:port, got {scheduler!r}")
+        parse_scheduler(scheduler)
         try:
             return Client(scheduler, timeout="5s")
-        except OSError as exc:
-            raise InputError(f"--scheduler {scheduler}: cannot connect ({exc})") from None
+        except Exception as exc:  # OSError, TimeoutError, ValueError from distributed
+            msg = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+            raise InputError(f"--scheduler {scheduler}: cannot connect ({msg})") from None
     return Client(LocalCluster(n_workers=jobs, threads_per_worker=1, processes=True,
                                dashboard_address=None))
 
 
 def run_points(spec: SweepSpec, out_dir: str | os.PathLike[str], jobs: int | None = None,
                executor: str = "local", progress: bool = True,
-               scheduler: str | None = None) -> SweepReport:
+               scheduler: str | None = None, lock: bool = True, _finish=None) -> SweepReport:
     """Compute (or load from cache) every point of ``spec``; no tables or plots.
 
     ``executor="local"``: a process pool of ``jobs`` workers (1 = in this process).
     ``executor="dask"``: a Dask cluster (``scheduler`` address, or a local cluster of ``jobs``
     workers); each worker writes its points to the same cache, so a killed run resumes the same way.
+    ``lock``: hold the directory's one-writer lock (:func:`~pycim.characterize.tables.results_lock`)
+    while running (False when the caller holds it).
+
+    Everything is checked before anything is written (arguments, scheduler address, total
+    points, memory, simulator version). Ctrl-C or SIGTERM cancels the queued points and stops
+    the workers (their simulators die with them) within about a second; the points finished
+    so far are cached, so running the sweep again resumes where it stopped.
     """
     if executor not in EXECUTORS:
         raise InputError(f"--executor must be one of {', '.join(EXECUTORS)}, got {executor!r}")
     if scheduler is not None and executor != "dask":
         raise InputError("--scheduler needs --executor dask")
+    if scheduler is not None:
+        parse_scheduler(scheduler)
     jobs = default_jobs() if jobs is None else jobs
     if isinstance(jobs, bool) or not isinstance(jobs, int) or jobs < 1:
         raise InputError(f"--jobs must be an integer >= 1, got {jobs!r}")
     t0 = time.perf_counter()
     out = Path(out_dir)
     cache = out / "cache"
-    from ..resources import plan_sweep
+    from ..resources import sweep_plan
+    from .tables import results_lock
 
-    # refused before anything is written: a point too large for memory, a missing simulator
-    jobs = plan_sweep(spec, jobs)
+    # refused before anything is written: too many points, a point too large for memory, a
+    # missing simulator
+    plan = sweep_plan(spec, jobs)
+    jobs = plan.jobs
     fp = fingerprint()
-    cache.mkdir(parents=True, exist_ok=True)
+    made = [d for d in (out, cache) if not d.exists()]
+    held = results_lock(out) if lock else None
+    try:
+        cache.mkdir(parents=True, exist_ok=True)
+        rep = _run_points(spec, out, cache, fp, plan, executor, progress, scheduler, t0)
+        if _finish is not None:
+            rep.files = _finish(rep)
+        return rep
+    except BaseException:
+        for d in reversed(made):  # nothing computed: leave no empty directory behind
+            if d == cache or not any(p.name != ".pycim.lock" for p in d.iterdir()):
+                with contextlib.suppress(OSError):
+                    d.rmdir()
+        raise
+    finally:
+        if held is not None:
+            held.release()
+            if out in made:
+                with contextlib.suppress(OSError):
+                    out.rmdir()  # only if empty
+
+
+def _run_points(spec, out, cache, fp, plan, executor, progress, scheduler, t0) -> SweepReport:
+    jobs = plan.jobs
     results: list[PointResult] = []
     todo: list[PointResult] = []
     for kind, point in spec.points():
@@ -196,6 +310,9 @@ def run_points(spec: SweepSpec, out_dir: str | os.PathLike[str], jobs: int | Non
         results.append(r)
         if payload is None:
             todo.append(r)
+    if progress:
+        print(f"sweep {spec.path}: {plan}; {len(results) - len(todo)} cached, {len(todo)} to "
+              f"compute", file=sys.stderr)
     from tqdm import tqdm
 
     bar = tqdm(total=len(results), initial=len(results) - len(todo), desc="sweep", unit="pt",
@@ -236,14 +353,21 @@ def run_points(spec: SweepSpec, out_dir: str | os.PathLike[str], jobs: int | Non
             for r in todo:
                 done(*_run_point(r.kind, r.point, r.key, str(cache)))
         elif todo:
-            with cf.ProcessPoolExecutor(max_workers=min(jobs, len(todo))) as pool:
-                futs = {pool.submit(_run_point, r.kind, r.point, r.key, str(cache)): r for r in todo}
+            pool = cf.ProcessPoolExecutor(max_workers=min(jobs, len(todo)),
+                                          initializer=_worker_init, initargs=(os.getpid(),))
+            try:
+                futs = {pool.submit(_run_point, r.kind, r.point, r.key, str(cache)): r
+                        for r in todo}
                 for f in cf.as_completed(futs):
                     try:
                         done(*f.result())
                     except Exception as exc:  # worker died (BrokenProcessPool) etc.
                         r = futs[f]
                         done(r.key, False, one_line(exc), 0.0)
+            except BaseException:  # Ctrl-C, SIGTERM: stop now, not after the queue
+                _stop_pool(pool)
+                raise
+            pool.shutdown(wait=True)
     finally:
         bar.close()
     return SweepReport(out, results, time.perf_counter() - t0)
@@ -252,12 +376,12 @@ def run_points(spec: SweepSpec, out_dir: str | os.PathLike[str], jobs: int | Non
 def run_sweep(spec: SweepSpec, out_dir: str | os.PathLike[str], jobs: int | None = None,
               executor: str = "local", progress: bool = True, plots: bool = True,
               scheduler: str | None = None) -> SweepReport:
-    """Run every point, then write tables (Parquet per kind, summary.csv), plots and sweep.json."""
+    """Run every point, then write tables (Parquet per kind, summary.csv), plots and sweep.json,
+    all under the directory's one-writer lock."""
     from .tables import write_outputs
 
-    rep = run_points(spec, out_dir, jobs, executor, progress, scheduler)
-    rep.files = write_outputs(rep, plots=plots)
-    return rep
+    return run_points(spec, out_dir, jobs, executor, progress, scheduler,
+                      _finish=lambda rep: write_outputs(rep, plots=plots))
 
 
 def sweep_into(spec_path: str | os.PathLike[str], out_dir: str | os.PathLike[str],
@@ -278,7 +402,7 @@ def sweep_into(spec_path: str | os.PathLike[str], out_dir: str | os.PathLike[str
     -------
     SweepReport : every point's status; failed points are listed, not raised.
     """
-    from ..resources import check_output_dir
+    from ..files import check_output_dir
 
     spec = load_spec(spec_path)
     check_output_dir(out_dir, "--out")

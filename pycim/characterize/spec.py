@@ -148,7 +148,7 @@ def parse_spec(text: str, path: str = "<spec>") -> SweepSpec:
     try:
         doc = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
-        raise InputError(f"{path}: TOML syntax error: {exc}") from None
+        raise InputError(f"{path}: TOML syntax error: {str(exc).splitlines()[0]}") from None
     unknown_top = sorted(set(doc) - {"sweep", "title", "description"})
     if unknown_top:
         raise InputError(f"{path}: unknown top-level key {unknown_top[0]!r} (expected [[sweep]] tables)")
@@ -161,7 +161,7 @@ def parse_spec(text: str, path: str = "<spec>") -> SweepSpec:
         kind = t.get("kind")
         if kind is None:
             raise InputError(f"{where}: missing key 'kind' (one of {', '.join(KINDS)})")
-        if kind not in KINDS:
+        if not isinstance(kind, str) or kind not in KINDS:
             raise InputError(f"{where}: unknown kind {kind!r} (one of {', '.join(KINDS)})")
         where = f"{where} ({kind})"
         schema = KINDS[kind]
@@ -187,7 +187,7 @@ def parse_spec(text: str, path: str = "<spec>") -> SweepSpec:
 
 def _check_sweep(sw: Sweep, where: str) -> None:
     n_points = math.prod(len(v) for _, v in sw.values)
-    if n_points > 100_000:
+    if n_points > 100_000:  # total over all tables: pycim.resources.plan_sweep
         raise InputError(f"{where}: {n_points} points; more than 100000 in one sweep")
     vals = dict(sw.values)
     if sw.kind == "cell_iv":

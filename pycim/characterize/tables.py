@@ -10,9 +10,17 @@ from pathlib import Path
 import pandas as pd
 
 from ..errors import InputError
-from ..files import atomic_write_text
+from ..files import LOCK, MANIFEST, DirLock, atomic_write_bytes, atomic_write_text
 
-MANIFEST = "manifest.json"
+__all__ = ["LOCK", "MANIFEST", "ResultIntegrityError", "kind_tables", "load_results",
+           "results_lock", "summary_table", "verify_results", "write_manifest", "write_outputs"]
+
+
+def results_lock(out_dir, what: str = "--out") -> DirLock:
+    """The one-writer lock of a results directory (created if missing): a second sweep into the
+    same directory is refused (InputError, exit 2) instead of mixing its tables in."""
+    Path(out_dir).mkdir(parents=True, exist_ok=True)
+    return DirLock(out_dir, what).acquire()
 
 
 class ResultIntegrityError(InputError):
@@ -47,9 +55,7 @@ def summary_table(results) -> pd.DataFrame:
 def _write_parquet(df: pd.DataFrame, path: Path) -> None:
     buf = io.BytesIO()
     df.to_parquet(buf, engine="pyarrow", index=False)
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_bytes(buf.getvalue())
-    tmp.replace(path)
+    atomic_write_bytes(path, buf.getvalue())  # unique temp name per process
 
 
 def write_outputs(rep, plots: bool = True) -> list[Path]:
@@ -104,17 +110,25 @@ def verify_results(results_dir) -> dict[str, Path]:
         raise ResultIntegrityError(f"{d}: no {MANIFEST} (not a pycim sweep output, or the sweep "
                                    f"did not finish); rerun: pycim sweep SPEC --out {d}")
     try:
-        entries = json.loads(man.read_text())["files"]
-    except (ValueError, KeyError, TypeError) as exc:
-        raise ResultIntegrityError(f"{man}: unreadable manifest ({exc})") from None
+        doc = json.loads(man.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise ResultIntegrityError(f"{man}: unreadable manifest ({str(exc).splitlines()[0]})"
+                                   ) from None
+    entries = doc.get("files") if isinstance(doc, dict) else None
+    if not isinstance(entries, dict):
+        raise ResultIntegrityError(f"{man}: malformed manifest (need an object with a 'files' "
+                                   f"object); rerun the sweep")
     out = {}
     for name, meta in sorted(entries.items()):
+        if (Path(name).name != name or name in (".", "..", MANIFEST)
+                or not isinstance(meta, dict) or not isinstance(meta.get("sha256"), str)
+                or isinstance(meta.get("bytes"), bool) or not isinstance(meta.get("bytes"), int)):
+            raise ResultIntegrityError(f"{man}: malformed entry {name!r}; rerun the sweep")
         p = d / name
-        if Path(name).name != name:
-            raise ResultIntegrityError(f"{man}: bad file name {name!r}")
         if not p.is_file():
-            raise ResultIntegrityError(f"{p}: listed in {MANIFEST} but missing; rerun the sweep")
-        if p.stat().st_size != meta.get("bytes") or _sha256(p) != meta.get("sha256"):
+            raise ResultIntegrityError(f"{p}: listed in {MANIFEST} but missing (or not a "
+                                       f"regular file); rerun the sweep")
+        if p.stat().st_size != meta["bytes"] or _sha256(p) != meta["sha256"]:
             raise ResultIntegrityError(f"{p}: checksum mismatch (truncated or altered); "
                                        f"rerun the sweep to regenerate it")
         out[name] = p
@@ -124,8 +138,14 @@ def verify_results(results_dir) -> dict[str, Path]:
 def load_results(results_dir) -> dict[str, pd.DataFrame]:
     """The verified tables of a sweep output directory: {kind: DataFrame}, plus ``summary``."""
     files = verify_results(results_dir)
-    tables = {Path(n).stem: pd.read_parquet(p, engine="pyarrow")
-              for n, p in files.items() if n.endswith(".parquet")}
-    if "summary.csv" in files:
-        tables["summary"] = pd.read_csv(files["summary.csv"])
+    tables = {}
+    for n, p in files.items():
+        if n.endswith(".parquet") or n == "summary.csv":
+            try:
+                tables["summary" if n == "summary.csv" else Path(n).stem] = (
+                    pd.read_csv(p) if n == "summary.csv" else pd.read_parquet(p, engine="pyarrow"))
+            except Exception as exc:  # pyarrow/pandas raise many types for a garbage file
+                msg = (str(exc).strip().splitlines() or [""])[0][:200]
+                raise ResultIntegrityError(f"{p}: not a readable table ({type(exc).__name__}: "
+                                           f"{msg}); rerun the sweep") from None
     return tables

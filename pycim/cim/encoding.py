@@ -12,39 +12,47 @@ MAX_IN_BITS = 8
 
 
 def check_weights(w: np.ndarray) -> np.ndarray:
+    """Float (or integer) weights (n_in, n_out) in [-1, 1] -> float64; every check runs in
+    ``w``'s own dtype before the cast, so nothing wraps, overflows or rounds into range."""
     if w.dtype.kind not in "fiu":
         raise InputError(f"--weights: need a float array, got dtype {w.dtype}")
-    w = w.astype(float)
     if w.ndim != 2 or 0 in w.shape:
         raise InputError(f"--weights: need a 2-D (n_in, n_out) array, got shape {w.shape}")
     if w.shape[0] > 128 or w.shape[1] > 256:
         raise InputError(f"--weights: shape {w.shape} exceeds one core (128 signed rows x 256 cols)")
-    if not np.all(np.isfinite(w)):
+    if w.dtype.kind == "f" and not np.all(np.isfinite(w)):
         raise InputError("--weights: contains NaN or inf")
-    if np.any(np.abs(w) > 1):
-        raise InputError(f"--weights: values must lie in [-1, 1], max |W| = {np.abs(w).max():.4g}")
-    return w
+    if np.any((w > 1) | (w < -1)):  # in w's dtype, before any cast
+        # largest |W| exactly: Python ints for integer arrays (abs of the int minimum wraps)
+        m = (max(abs(int(w.max())), abs(int(w.min()))) if w.dtype.kind in "iu"
+             else np.abs(w).max())
+        raise InputError(f"--weights: values must lie in [-1, 1], max |W| = {m:.4g}")
+    return w.astype(float)
 
 
 def check_inputs(x: np.ndarray, n: int, in_bits: int) -> np.ndarray:
-    """Integers (n,) or (batch, n) in the signed in_bits range (0/1 for 1 bit) -> (batch, n)."""
+    """Integers (n,) or (batch, n) in the signed in_bits range (0/1 for 1 bit) -> (batch, n)
+    int64. Range and integrality are checked in ``x``'s own dtype (uint64, float128, ...)
+    before any cast, so nothing wraps or saturates into range."""
     integer(in_bits, "--in-bits", 1, 8)
-    if x.dtype.kind == "f":
-        if not np.all(np.isfinite(x)) or np.any(x != np.round(x)):
-            raise InputError("--x: values must be integers")
-        x = x.astype(np.int64)
-    if x.dtype.kind not in "iu":
+    if x.dtype.kind not in "iuf":
         raise InputError(f"--x: need an integer array, got dtype {x.dtype}")
-    x = np.asarray(x, dtype=np.int64)
     if x.ndim == 1:
         x = x[None, :]
     if x.ndim != 2 or x.shape[1] != n or x.shape[0] == 0:
         raise InputError(f"--x: need shape ({n},) or (batch, {n}), got {x.shape}")
     lo, hi = (0, 1) if in_bits == 1 else (-(2 ** (in_bits - 1) - 1), 2 ** (in_bits - 1) - 1)
-    if x.min() < lo or x.max() > hi:
+    if x.dtype.kind == "f":
+        bad = ~np.isfinite(x)
+        if np.any(bad):
+            raise InputError(f"--x: values must be integers, got {x[bad].flat[0]}")
+    out = (x < lo) | (x > hi)  # numpy compares mixed signed/unsigned exactly
+    if np.any(out):
         raise InputError(f"--x: values must lie in [{lo}, {hi}] for --in-bits {in_bits}, "
-                         f"got [{x.min()}, {x.max()}]")
-    return x
+                         f"got [{x.min()}, {x.max()}]")  # in x's own dtype
+    if x.dtype.kind == "f" and np.any(x != np.round(x)):
+        raise InputError(f"--x: values must be integers, got {x[x != np.round(x)].flat[0]}")
+    return x.astype(np.int64)
 
 
 def magnitude_planes(in_bits: int) -> int:

@@ -88,29 +88,58 @@ def fit_table(fits: list[Fit]) -> str:
     return "\n".join(lines)
 
 
-__all__ = ["fit_results", "fit_table", "run_fit_cli"]
+__all__ = ["fit_results", "fit_table", "prepare_fit", "run_fit_cli"]
+
+
+def prepare_fit(results_dir, output, verilog_a=None, weights=None, seed=0, outs=None):
+    """``pycim fit``'s argument phase: check every argument (results manifest, weights, seed)
+    and reserve both outputs in ``outs`` (:class:`pycim.files.Outputs`) before any work;
+    return the work (fit, print the residual table, write the model and Verilog-A)."""
+    from ..characterize.tables import verify_results
+    from ..files import Outputs
+
+    outs = Outputs() if outs is None else outs
+    outs.inputs += [("RESULTS_DIR", results_dir), ("--weights", weights)]
+    o_model = outs.file(output, "-o")  # reserved first; discarded if a later check fails
+    o_va = outs.file(verilog_a, "--verilog-a") if verilog_a is not None else None
+    if verilog_a is not None and weights is None:
+        raise InputError("--verilog-a needs --weights W.npy (the core to emit)")
+    if weights is not None and verilog_a is None:
+        raise InputError("--weights is only used with --verilog-a OUT.va")
+    if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
+        raise InputError(f"--seed must be an integer >= 0, got {seed!r}")
+    d = Path(results_dir)
+    if not d.is_dir():
+        raise InputError(f"RESULTS_DIR: not a directory: {d}")
+    verify_results(d)
+    w = None
+    if verilog_a is not None:
+        from ..cim.encoding import check_weights
+        from ..files import load_npy
+
+        w = check_weights(load_npy(weights, "--weights"))
+
+    def work() -> int:
+        model, fits = fit_results(d)
+        print(fit_table(fits))
+        o_model.write_text(model.to_json() + "\n")
+        if o_va is not None:
+            from ..cim.programming import program
+            from .verilog_a import core_verilog_a
+
+            prog = program(w, seed)
+            o_va.write_text(core_verilog_a(model, prog.g_pos_s, prog.g_neg_s))
+        print(f"wrote {output}" + (f" and {verilog_a}" if verilog_a is not None else ""))
+        return 0
+    return work
 
 
 def run_fit_cli(results_dir, output, verilog_a=None, weights=None, seed=0) -> int:
-    """``pycim fit``: fit, print the residual table, write the model (and Verilog-A)."""
-    from ..files import atomic_write_text
+    """``pycim fit``: fit, print the residual table, write the model (and Verilog-A); both
+    outputs are reserved before the fit and committed together."""
+    from ..files import Outputs
 
-    if verilog_a is not None and weights is None:
-        raise InputError("--verilog-a needs --weights W.npy (the core to emit)")
-    if seed < 0:
-        raise InputError(f"--seed must be >= 0, got {seed}")
-    model, fits = fit_results(results_dir)
-    print(fit_table(fits))
-    atomic_write_text(output, model.to_json() + "\n")
-    print(f"wrote {output}")
-    if verilog_a is not None:
-        from ..cim.encoding import check_weights
-        from ..cim.programming import program
-        from ..files import load_npy
-        from .verilog_a import core_verilog_a
-
-        w = check_weights(load_npy(weights, "--weights"))
-        prog = program(w, seed)
-        atomic_write_text(verilog_a, core_verilog_a(model, prog.g_pos_s, prog.g_neg_s))
-        print(f"wrote {verilog_a}")
-    return 0
+    with Outputs() as outs:
+        rc = prepare_fit(results_dir, output, verilog_a, weights, seed, outs)()
+        outs.commit()
+    return rc

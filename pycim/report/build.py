@@ -228,11 +228,12 @@ def resimulate(out_dir: Path, jobs: int | None = None) -> Path:
     resumable) through the same entry point as ``pycim sweep``
     (:func:`pycim.characterize.sweep_into`); the only place the report simulates."""
     from ..characterize import sweep_into
+    from ..errors import SimulationError  # failed points are a fault (exit 1), not bad input
 
     sweep_dir = Path(out_dir) / "sweep"
     rep = sweep_into(SPEC, sweep_dir, jobs=jobs, progress=True)
     if rep.failures:
-        raise InputError(f"--resimulate: {len(rep.failures)} sweep points failed "
+        raise SimulationError(f"--resimulate: {len(rep.failures)} sweep points failed "
                          f"(first: {rep.failures[0].message}); see {sweep_dir}/sweep.json")
     return sweep_dir
 

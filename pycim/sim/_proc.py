@@ -59,6 +59,15 @@ def run_simulator(cmd: list[str], cwd: Path, timeout_s: float, engine: str,
         log = out.decode("utf-8", "replace")
         raise SimulationTimeout(f"{engine} exceeded the {timeout_s:g} s timeout and was killed",
                                 relevant_lines(log)) from None
+    except BaseException:
+        # Ctrl-C, SIGTERM (pycim's or a pool worker's): kill the simulator's group now, so the
+        # caller's temp directory can be removed and nothing runs on
+        try:
+            os.killpg(proc.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+        proc.wait()
+        raise
     log = out.decode("utf-8", "replace")
     if proc.returncode < 0:
         sig = signal.Signals(-proc.returncode).name
