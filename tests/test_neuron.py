@@ -19,7 +19,7 @@ from pycim.measure.neuron import (charge_per_step, code_from_decisions, ideal_co
 from pycim.netlist.circuit import ngspice_lines
 from pycim.netlist.neuron import (NeuronSpec, add_neuron, input_windows, integration_steps,
                                   line_testbench, mvm_schedule, window_pwl)
-from pycim.netlist.schedule import LOGIC, Net, Phase, Schedule, ScheduleBuilder
+from pycim.netlist.schedule import LOGIC, Net, Phase, Schedule, ScheduleBuilder, schedule_sources
 from pycim.sim import NgspiceEngine, Tran
 
 SPEC = NeuronSpec()
@@ -70,7 +70,7 @@ def test_schedule_clocks_never_overlap_in_the_waveforms():
         on = np.array([wave[n] > 0.05 * SPEC.vdd_v for n in group])
         assert on.sum(axis=0).max() <= 1, f"clocks {sorted(group)} overlap"
     # complements are exact complements
-    for src in s.sources():
+    for src in schedule_sources(s):
         if src.name.endswith("_b"):
             base = np.interp(t, *np.array(s.pwl(src.np_[:-2])).T)
             comp = np.interp(t, *np.array(src.pwl).T)
@@ -78,8 +78,8 @@ def test_schedule_clocks_never_overlap_in_the_waveforms():
 
 
 def test_schedule_is_deterministic_and_validated():
-    a = [(v.name, v.pwl) for v in mvm_schedule(SPEC, 2, 3).sources()]
-    b = [(v.name, v.pwl) for v in mvm_schedule(SPEC, 2, 3).sources()]
+    a = [(v.name, v.pwl) for v in schedule_sources(mvm_schedule(SPEC, 2, 3))]
+    b = [(v.name, v.pwl) for v in schedule_sources(mvm_schedule(SPEC, 2, 3))]
     assert a == b
     nets = [Net("c1"), Net("c2"), Net("ref", "analog", default=0.9)]
     bld = ScheduleBuilder(nets, vdd_v=1.8, edge_s=1e-9, guard_s=3e-9, exclusive=[("c1", "c2")])

@@ -185,7 +185,7 @@ def fit_line(points: list[MvmPoint], base: MacroModel) -> Fit:
 def fit_adc(df: pd.DataFrame | None) -> Fit:
     """ADC alone (``adc_transfer``): code + 1/2 = gain * v_int / lsb + offset on the codes
     not clipped; residuals are the code errors of floor(gain y + offset) against the data."""
-    from ..netlist.neuron import NeuronSpec
+    from ..specs.neuron import NeuronSpec
 
     if df is None or df.empty:
         return Fit("adc", {"gain": 1.0, "offset_lsb": 0.0}, float("nan"), float("nan"), 0,

@@ -127,7 +127,7 @@ class MacroModel:
         word-lines charge their gate capacitance C_ox W L once per window at vdd / V_WL.
         """
         from .. import assumptions
-        from ..netlist.neuron import NeuronSpec, input_windows, mvm_schedule
+        from ..specs.neuron import NeuronSpec, input_windows, mvm_schedule
 
         spec = NeuronSpec()
         A = assumptions.value

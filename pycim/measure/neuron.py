@@ -39,7 +39,7 @@ import numpy as np
 from ..errors import InputError, SimulationError
 from ..netlist.neuron import (NeuronNodes, NeuronSpec, conversion_bits, integration_steps,
                               ota_testbench)
-from ..netlist.schedule import Schedule
+from ..specs.schedule import Schedule
 from ..sim.result import SimResult
 from .waveform import sample
 

@@ -15,7 +15,7 @@ from ..cim.request import MvmProblem, MvmRequest, prepare
 from .circuit import VSource
 from .core import CoreCircuit, assemble_core, mvm_core_spec
 from .neuron import NeuronSpec, mvm_schedule
-from .schedule import Schedule
+from ..specs.schedule import Schedule
 from .stimulus import add_dc_stimulus, add_mvm_stimulus
 
 

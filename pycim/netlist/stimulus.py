@@ -17,7 +17,7 @@ from ..errors import InputError
 from .circuit import Comment, VSource
 from .core import RAILS, STATES, STIMULUS_MARK, CoreCircuit
 from .neuron import window_pwl
-from .schedule import Schedule
+from .schedule import Schedule, schedule_sources
 
 Level = float | tuple[tuple[float, float], ...]  # DC volts or PWL points
 
@@ -85,7 +85,7 @@ def add_dc_stimulus(core: CoreCircuit, states: Mapping[str, str] | None = None,
             raise InputError("a core with neurons needs the schedule whose t = 0 levels hold "
                              "its clocks")
         core.add_sources("neuron", lambda: (VSource(s.name, s.np_, s.nn, dc_v=s.dc_v)
-                                            for s in sched.sources()))
+                                            for s in schedule_sources(sched)))
 
 
 def add_mvm_stimulus(core: CoreCircuit, line_planes: np.ndarray, sched: Schedule) -> None:
@@ -135,4 +135,4 @@ def add_mvm_stimulus(core: CoreCircuit, line_planes: np.ndarray, sched: Schedule
             wc = window_pwl(sched, nspec, [0.0] * n_pl, spec.v_wl_v)  # input low = WL high
             core.add_sources("wordlines", lambda: (_source(f"VWC{r}", f"wc{r}", wc)
                                                    for r in range(spec.array.rows)))
-    core.add_sources("neuron", sched.sources)
+    core.add_sources("neuron", lambda: schedule_sources(sched))

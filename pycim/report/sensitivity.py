@@ -29,7 +29,7 @@ from dataclasses import dataclass
 from typing import Callable
 
 from .. import assumptions
-from ..netlist.neuron import NeuronSpec
+from ..specs.neuron import NeuronSpec
 from . import data, paper
 
 A = assumptions.value

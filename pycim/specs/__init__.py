@@ -1,0 +1,1 @@
+"""Specifications every stage reads (frozen, validated dataclasses; no circuit code)."""
