@@ -48,15 +48,7 @@ ENV_SUB = {**os.environ, "PYTHONPATH": str(ROOT) + os.pathsep + os.environ.get("
 # fixtures
 
 
-def _script(t: Path, name: str, body: str) -> Path:
-    p = t / "bin" / name
-    p.parent.mkdir(exist_ok=True)
-    p.write_text("#!/bin/sh\n" + body)
-    p.chmod(p.stat().st_mode | stat.S_IXUSR | stat.S_IXGRP | stat.S_IXOTH)
-    return p
-
-
-_VERSION = 'if [ "$1" = --version ]; then echo "ngspice-46 (fake)"; exit 0; fi\n'
+from test_reliability import _VERSION, _script  # noqa: E402  (the same fake simulators)
 
 
 def fake_logging(t: Path) -> None:
