@@ -54,35 +54,69 @@ _A = [
                "ADC full scale: codes cover V_int - Vref in [-0.4, 0.4) V (the OTA swings "
                "Vref +- 0.6 V); packet k's reference Vref +- (C_i/C_s) fs / 2^k comes from an "
                "ideal PWL source pair shared by all neurons (stand-in for the chip's DAC)"),
-    Assumption("neuron_ibias_a", 2e-6, "A",
-               "OTA reference current (a resistor into a diode-connected NFET); tail 2x, second "
-               "stage 6x: 19 uA total, GBW ~60 MHz, enough for 0.27 us integration steps"),
-    Assumption("neuron_cc_f", 100e-15, "F", "OTA Miller capacitor (GBW = gm1 / 2 pi Cc)"),
-    Assumption("neuron_rz_ohm", 10e3, "ohm",
-               "OTA zero-nulling resistor in series with Cc: PM 53 deg without it, 74 deg with "
-               "it (40 fF load); 20 kOhm overcompensates"),
+    Assumption("neuron_ibias_a", 0.5e-6, "A",
+               "OTA unit bias current, mirrored from ONE bias generator per core (a resistor into "
+               "a diode-connected NFET); tail 1x (always on: holds the virtual ground), second "
+               "stage 3x (gated by 'en'): 2 uA per OTA while enabled, 0.5 uA idle; ~3 uW per "
+               "neuron averaged over a 4-bit / 6-bit MVM (tests/test_neuron_held.py)"),
+    Assumption("neuron_cc_f", 55e-15, "F",
+               "OTA Miller capacitor (GBW = gm1 / 2 pi Cc): 26.6 MHz at the 0.5 uA tail, so an "
+               "integration settles in 9 closed-loop tau < 106 ns"),
+    Assumption("neuron_rz_ohm", 170e3, "ohm",
+               "OTA zero-nulling resistor in series with Cc (~1/gm6 at 1.5 uA): PM 80 deg at "
+               "40 fF, 64 deg at 100 fF (tests/test_neuron.py)"),
+    Assumption("neuron_c_az_f", 200e-15, "F",
+               "auto-zero (input offset storage) capacitor between the virtual ground and the "
+               "OTA's (-) input: 100 um2 of MIM; ~7x the input FET's gate, so the loop keeps "
+               "~88 % of its gain, and the az switch's charge injection moves the stored "
+               "offset by ~1/8 of what it would on the gate alone"),
+    Assumption("neuron_t_az_settle_s", 50e-9, "s",
+               "end of the reset: OTA in integrator mode through C_az (rst still closed), then "
+               "as long again with rst open, before the first sample"),
+    Assumption("neuron_c_bias_f", 2e-12, "F",
+               "decoupling capacitor on the core's shared OTA bias net (a ~240 um2 MOS "
+               "capacitor, once per core): the power-gated second stages of all neurons switch "
+               "together and kick the high-impedance bias node through M7's gate-drain "
+               "capacitance"),
     Assumption("neuron_c_latch_f", 2e-15, "F",
                "explicit storage capacitance on each decision latch's input node"),
     Assumption("neuron_t_edge_s", 1e-9, "s", "rise/fall time of every neuron clock edge"),
     Assumption("neuron_t_guard_s", 3e-9, "s", "non-overlap gap between clocks (break-before-make)"),
     Assumption("neuron_t_reset_s", 200e-9, "s", "precharge/discharge of C_sample and C_integ"),
-    Assumption("neuron_t_sample_s", 110e-9, "s",
-               "input pulse on, line settles onto C_sample; with 8+3+106+40+3 ns more, one "
-               "integration step is 0.27 us (CiMLoop's NeuRRAM timing)"),
+    Assumption("read_pulse_s", 10e-9, "s",
+               "input / word-line read pulse per magnitude bit plane (the paper's 10 ns; CiMLoop "
+               "wan_nature_2022): the driven line settles in it (~1.6 ns fitted) and then floats, "
+               "holding its voltage on its own capacitance for the 2^(n-1) samples"),
+    Assumption("neuron_t_sample_s", 80e-9, "s",
+               "held line connected to C_sample (charge sharing settles in ~1 ns; the OTA is "
+               "gated off meanwhile); with 8+3+136+40+3 ns more, one integration step is "
+               "0.27 us (CiMLoop's NeuRRAM timing)"),
     Assumption("neuron_t_early_s", 8e-9, "s",
                "bottom-plate switch opens this long before the top-plate switch"),
-    Assumption("neuron_t_integrate_s", 106e-9, "s",
-               "charge transfer C_sample -> C_integ (settles to 0.1 mV in ~35 ns)"),
+    Assumption("neuron_t_wake_s", 20e-9, "s",
+               "the power-gated OTA is enabled this long before the end of a held-line sample "
+               "(~1.5 closed-loop tau) so it holds the integrator again before integrating"),
+    Assumption("neuron_t_integrate_s", 136e-9, "s",
+               "charge transfer C_sample -> C_integ: a full-scale (0.4 V) step settles to "
+               "< 1.5 mV at the 0.5 uA tail (tests/test_neuron.py ADC sweep)"),
     Assumption("neuron_t_settle_s", 40e-9, "s",
                "virtual-ground switch open, top plate still at Vref: the OTA recovers from the "
                "switch's charge kick (~0.6 mV, gone in ~30 ns) before the next phase"),
     Assumption("neuron_t_compare_s", 100e-9, "s",
-               "OTA open loop as comparator, latch transparent; with 5 ns hold, 70+8 ns packet "
-               "sampling, 68+40 ns integration and 3 guards, one ADC step is 0.3 us (CiMLoop)"),
+               "OTA open loop as comparator (latch transparent for its last t_latch_s); with 5 "
+               "ns hold, 40+8 ns packet sampling, 98+40 ns integration and 3 guards, one ADC "
+               "step is 0.3 us (CiMLoop)"),
     Assumption("neuron_t_hold_s", 5e-9, "s", "latch closed, comparator still open-loop"),
-    Assumption("neuron_t_packet_s", 70e-9, "s", "charge packet sampled from the DAC reference"),
-    Assumption("neuron_t_packet_integrate_s", 68e-9, "s",
-               "packet integrated onto C_integ (largest, 0.2 V, settles to 0.1 mV in ~40 ns)"),
+    Assumption("neuron_t_latch_s", 20e-9, "s",
+               "the decision latch is transparent only for the last part of the compare phase, "
+               "when the comparator's output has left mid-rail (a latch open through the whole "
+               "regeneration drew crowbar current, ~0.5 uW per neuron at 4 bits, measured)"),
+    Assumption("neuron_t_packet_s", 40e-9, "s",
+               "charge packet sampled from the DAC reference (a TG onto C_sample: ~1 ns); the OTA "
+               "meanwhile pulls its output back from the comparator's rail"),
+    Assumption("neuron_t_packet_integrate_s", 98e-9, "s",
+               "packet integrated onto C_integ (largest 0.2 V; the 0.5 uA-tail OTA slews and "
+               "settles it in ~80 ns)"),
     Assumption("cox_1v8_f_per_um2", 8.5e-15, "F/um^2",
                "SKY130 1.8 V gate oxide (~4.1 nm) capacitance: the ideal macro-model's switch energy"),
     Assumption("cox_5v_f_per_um2", 2.3e-15, "F/um^2",

@@ -13,6 +13,7 @@ from dataclasses import replace
 import numpy as np
 import pytest
 
+from pycim.cim.closed_form import held_plane_weights
 from pycim.errors import InputError
 from pycim.measure.neuron import (charge_per_step, code_from_decisions, ideal_code, linearity,
                                   ota_metrics, plane_deltas, read_neuron, transition_decision)
@@ -24,11 +25,16 @@ from pycim.sim import NgspiceEngine, Tran
 
 SPEC = NeuronSpec()
 ENGINE = NgspiceEngine(timeout_s=300)
+C_LINE = 100e-15  # the held line's capacitance in the benches (before the switches' junctions)
+R_HOLD = 2e3  # its driver: settles in 10 ns (a 256-row line's Thevenin resistance ~0.2-1 kOhm)
 MAX_STEP = 2e-9  # vs 1 ns: integrator gain within 2e-5, offset 10 uV (5 ns: off by 0.2 mV)
 
 
-def _run(spec, sched, lines, probe=False):
-    c, nodes = line_testbench(spec, sched, lines, probe=probe)
+def _run(spec, sched, lines, probe=False, hold=False):
+    """``hold=True``: the held-line bench (the source reaches the line only during the read
+    pulses, through ``R_HOLD`` onto ``C_LINE``); else a line driven all the time (30 kOhm)."""
+    kw = dict(hold=True, r_source_ohm=R_HOLD, c_line_f=C_LINE) if hold else {}
+    c, nodes = line_testbench(spec, sched, lines, probe=probe, **kw)
     t0 = time.perf_counter()
     res = ENGINE.run(c, Tran(1e-9, sched.t_stop, MAX_STEP))
     return res, nodes, time.perf_counter() - t0
@@ -41,17 +47,34 @@ def _run(spec, sched, lines, probe=False):
 def test_schedule_timing_and_phase_names():
     s = mvm_schedule(SPEC, 4, 6)
     wins = input_windows(s)
-    assert [(n, r) for n, r, _, _ in wins] == [(1, 0), (2, 0), (2, 1), (3, 0), (3, 1), (3, 2),
-                                               (3, 3)]
-    starts = [t_on for _, _, t_on, _ in wins]
-    assert np.allclose(np.diff(starts), 0.27e-6, rtol=0, atol=1e-15)  # one integration step
+    # held-line scheme: ONE read pulse per magnitude plane (was one per repetition)
+    assert [(n, r) for n, r, _, _ in wins] == [(1, 0), (2, 0), (3, 0)]
+    assert all(t1 - t0 == pytest.approx(SPEC.read_pulse_s) for _, _, t0, t1 in wins)
+    # integration steps: one every 0.27 us inside a plane; a new plane adds its read pulse
+    # (and its guard) in front of its first step
+    steps = integration_steps(s)
+    starts = np.array([s.start(f"in{st}") for st in steps])
+    new_plane = np.array([st.endswith("_0") for st in steps[1:]])
+    expect = SPEC.t_integration_step_s + new_plane * (SPEC.read_pulse_s + SPEC.t_guard_s)
+    assert np.allclose(np.diff(starts), expect, rtol=0, atol=1e-15)
+    assert steps == ["1_0", "2_0", "2_1", "3_0", "3_1", "3_2", "3_3"]
+    # every sample of a plane comes after its read pulse and before the next plane's pulse
+    for n, _, _, t_off in wins:
+        mine = [st for st in steps if st.startswith(f"{n}_")]
+        nxt = [t0 for m, _, t0, _ in wins if m == n + 1]
+        assert all(s.start(f"in{st}") >= t_off for st in mine)
+        assert all(s.end(f"int{st}_h") <= nxt[0] for st in mine) if nxt else True
     cmp_t = [s.start(f"cmp{j}") for j in range(6)]
     assert np.allclose(np.diff(cmp_t), 0.3e-6, rtol=0, atol=1e-15)  # one ADC step
     assert SPEC.t_integration_step_s == pytest.approx(0.27e-6)
     assert SPEC.t_adc_step_s == pytest.approx(0.3e-6)
     times = s.phase_times()
     assert list(times) == [p.name for p in s.phases]
-    assert times["reset"] == (0.0, SPEC.t_reset_s)
+    # the reset (auto-zero, then the OTA in integrator mode through C_az) fills t_reset_s
+    assert times["reset"][0] == 0.0 and s.end("reset_o") == pytest.approx(SPEC.t_reset_s)
+    assert [p.name for p in s.phases if p.tag == "reset"] == ["reset", "reset_z", "reset_f",
+                                                                "reset_o"]
+    assert s.high_windows("nc_az") == [(0.0, s.end("reset"))]
     assert s.t_stop == pytest.approx(max(t1 for _, t1 in times.values()))
     # inp is high exactly in the input windows
     assert s.high_windows("nc_inp") == [(t_on, t_off) for _, _, t_on, t_off in wins]
@@ -105,8 +128,8 @@ def test_schedule_is_deterministic_and_validated():
         Net("bad name; .control", LOGIC)
     with pytest.raises(InputError):
         mvm_schedule(SPEC, 0, 6)
-    with pytest.raises(InputError):
-        mvm_schedule(SPEC, 4, 9)
+    with pytest.raises(InputError):  # outputs up to 10 bits (the paper's in + 2)
+        mvm_schedule(SPEC, 4, 11)
     with pytest.raises(InputError):  # first packet would leave the supply
         replace(SPEC, c_sample_f=20e-15)
 
@@ -152,21 +175,24 @@ def test_ota_open_loop_gain_bandwidth_phase_margin():
           f"{heavy.phase_margin_deg:.1f} deg (100 fF); offset {light.offset_v * 1e3:.3f} mV, "
           f"I_supply {light.i_supply_a * 1e6:.1f} uA")
     assert light.a0_db > 65  # residue error A^-1 per step << 1 LSB at 8 bits
-    # closed-loop tau = 1 / (2 pi beta GBW), beta ~ 0.6: settling to 1e-4 in 9 tau < 40 ns
-    assert light.gbw_hz > 40e6
+    # closed-loop tau = 1 / (2 pi beta GBW), beta ~ 0.6: settling to 1e-4 (9 tau) within the
+    # integrate phase
+    assert 9 / (2 * np.pi * 0.6 * light.gbw_hz) < SPEC.t_integrate_s
     assert light.phase_margin_deg > 65 and heavy.phase_margin_deg > 60
     assert abs(light.offset_v) < 1e-3
-    assert light.i_supply_a < 30e-6
+    # the bench's OTA has its own reference: 1 + m_tail + m_out bias units (M6 = M7's current)
+    units = 1 + SPEC.m_tail + SPEC.m_out
+    assert light.i_supply_a == pytest.approx(units * SPEC.ibias_a, rel=0.2)
 
 
 # ---------------------------------------------------------------------------------------------
 # Shared transients
 # ---------------------------------------------------------------------------------------------
 
-PLANES = {  # per-plane line voltage minus Vref, one neuron each (LSB plane first)
-    "mixed": (0.06, -0.03, 0.02),
-    "pos": (0.03, 0.03, 0.03),
-    "neg": (-0.03, -0.03, -0.03),
+PLANES = {  # per-plane driven line voltage minus Vref, one neuron each (LSB plane first)
+    "mixed": (0.12, -0.06, 0.04),
+    "pos": (0.06, 0.06, 0.06),
+    "neg": (-0.06, -0.06, -0.06),
 }
 ADC_POINTS = {4: 24, 6: 48}
 ADC_CHUNK = 8
@@ -184,8 +210,9 @@ def sims():
     s_mvm = mvm_schedule(SPEC, 4, 6)
     lines = [window_pwl(s_mvm, SPEC, [SPEC.v_ref_v + u for u in v], SPEC.v_ref_v)
              for v in PLANES.values()]
-    jobs["mvm"] = (SPEC, s_mvm, lines, True)
-    jobs["single"] = (SPEC, s_mvm, [window_pwl(s_mvm, SPEC, [0.94, 0.94, 0.94], 0.9)], False)
+    jobs["mvm"] = (SPEC, s_mvm, lines, True, True)
+    jobs["single"] = (SPEC, s_mvm, [window_pwl(s_mvm, SPEC, [0.94, 0.94, 0.94], 0.9)], False,
+                      True)
     relu = replace(SPEC, relu=True)
     s1 = mvm_schedule(relu, 1, 6)
     jobs["relu"] = (relu, s1, [relu.v_ref_v + u for u in (-0.3, -0.012, 0.1, 0.3)], False)
@@ -211,53 +238,109 @@ def _readouts(sims, key):
 # Integrator physics
 # ---------------------------------------------------------------------------------------------
 
+R_NOM = C_LINE / (C_LINE + SPEC.c_sample_f)  # held-line droop per sample (closed form)
+
+
+def _plane_and_sample(steps):
+    """(plane n, sample index k = 1..2^(n-1) since the plane's read pulse) per step name."""
+    n = np.array([int(st.split("_")[0]) for st in steps])
+    k = np.array([int(st.split("_")[1]) + 1 for st in steps])
+    return n, k
+
+
+def _droop(v_line, n, k):
+    """Measured droop ratio per sample of the held line (median over the planes' samples)."""
+    r = [v_line[i + 1] / v_line[i] for i in range(len(n) - 1) if n[i + 1] == n[i]]
+    return float(np.median(r))
+
+
 def test_charge_conservation_per_integration_step(sims):
-    """Per step, both signs: the charge C_integ gains equals C_sample (V_SL - Vref) (to the OTA
-    offset's C_sample V_os ~ 6 aC) and equals what C_sample gave up, to < 2 aC (0.02 mV on
-    C_integ); the integrate switch's current carries that charge plus its own channel charge."""
+    """Per step, both signs: the held line droops as the closed form says (each sample shares
+    its charge with C_sample); the charge C_integ gains equals C_sample (V_SL - Vref) with V_SL
+    the line voltage at that sample (to the OTA offset's C_sample V_os ~ 6 aC) and equals what
+    C_sample gave up, to < 2 aC (0.02 mV on C_integ); the integrate switch's current carries
+    that charge plus its own channel charge."""
     (res, nodes, _), sched, spec = sims["mvm"]
-    worst = {"rel": 0.0, "resid": 0.0, "probe": 0.0}
+    worst = {"rel": 0.0, "resid": 0.0, "probe": 0.0, "droop": 0.0}
     steps = integration_steps(sched)
+    n, k = _plane_and_sample(steps)
     for (name, planes), nn in zip(PLANES.items(), nodes):
         q = charge_per_step(res, sched, nn, spec)
-        u = np.array([planes[int(s.split("_")[0]) - 1] for s in steps])
-        ideal = spec.c_sample_f * u  # C_sample (V_SL - Vref), 1.0 .. 3.0 fC
-        # the line settled: the sampled voltage is the source's
-        assert np.allclose(q["v_line"] - spec.v_ref_v, u, atol=20e-6)
+        u = np.array([planes[i - 1] for i in n])
+        v_sl = q["v_line"] - spec.v_ref_v
+        # the held line: sample k of a plane sees u r^k, r = C_line / (C_line + C_s); the
+        # switches' junctions add a few fF to the line (and to C_sample's top plate): 3 % per
+        # sample; the bench's driver (2 kOhm and a TG) reaches u to ~2 % in the 10 ns pulse
+        same = n[1:] == n[:-1]
+        droop = v_sl[1:][same] / v_sl[:-1][same]
+        assert np.allclose(droop, R_NOM, rtol=0.03), (name, droop)
+        assert np.allclose(v_sl[k == 1], u[k == 1] * R_NOM, rtol=0.05), (name, v_sl / u)
+        worst["droop"] = max(worst["droop"], np.max(np.abs(droop / R_NOM - 1)))
+        ideal = spec.c_sample_f * v_sl  # C_sample (V_SL - Vref), 0.4 .. 4 fC
         rel = np.abs(q["dq_integ"] / ideal - 1)
-        assert rel.max() < 0.01, (name, q["dq_integ"] / ideal)
+        # 1 % plus the OTA offset's C_s V_os (|V_os| <= 0.2 mV)
+        assert np.all(np.abs(q["dq_integ"] - ideal) < 0.01 * np.abs(ideal)
+                      + spec.c_sample_f * 0.2e-3), (name, q["dq_integ"] / ideal)
         # exactly, C_sample's plates go from (V_SL, Vref) to (Vref, V_x): the virtual ground sits
         # at the OTA offset (-0.1 mV), which is the whole per-step error
-        exact = spec.c_sample_f * (q["v_line"] - spec.v_ref_v + q["v_x"] - spec.v_ref_v)
-        assert np.abs(q["dq_integ"] - exact).max() < 2e-18, (name, q["dq_integ"] - exact)
+        exact = spec.c_sample_f * (v_sl + q["v_x"] - spec.v_ref_v)
+        # (the first step also carries the OTA's first power-down after the reset: 5 aC)
+        assert np.abs(q["dq_integ"] - exact)[1:].max() < 2e-18, (name, q["dq_integ"] - exact)
+        assert abs(q["dq_integ"] - exact)[0] < 5e-18, (name, q["dq_integ"] - exact)
         # strict bookkeeping: C_integ's gain minus C_sample's loss, per step
         resid = q["dq_integ"] - q["q_sampled"]
-        assert np.abs(resid).max() < 2e-18, (name, resid)
+        assert np.abs(resid)[1:].max() < 2e-18 and abs(resid[0]) < 5e-18, (name, resid)
         # the integral of the current through the integrate switch (includes its channel charge)
+        # the switch's channel charge: Cox (W_n + W_p) L (VDD - Vref) = 1.6 fC when on; its
+        # net part in the probe's window (closing and opening split it unevenly) is a few %
+        q_ch = 8.5e-3 * (spec.sw_wn_um + spec.sw_wp_um) * spec.sw_l_um * 1e-12 * (
+            spec.vdd_v - spec.v_ref_v)
         probe = q["q_probe"] - ideal
-        assert np.all(np.abs(probe) < 0.01 * np.abs(ideal) + 30e-18), (name, probe)
+        assert np.all(np.abs(probe) < 0.01 * np.abs(ideal) + 0.03 * q_ch), (name, probe)
         worst = {"rel": max(worst["rel"], rel.max()),
                  "resid": max(worst["resid"], np.abs(resid).max()),
-                 "probe": max(worst["probe"], np.abs(probe).max())}
+                 "probe": max(worst["probe"], np.abs(probe).max()), "droop": worst["droop"]}
     signs = np.sign([u for p in PLANES.values() for u in p])
     assert (signs > 0).any() and (signs < 0).any()
-    print(f"\ncharge per step: |dQ_Ci / (C_s (V_SL - Vref)) - 1| <= {worst['rel']:.4f}; "
+    print(f"\ncharge per step: held-line droop vs C_line / (C_line + C_s) within "
+          f"{worst['droop'] * 100:.2f} %; "
+          f"|dQ_Ci / (C_s (V_SL - Vref)) - 1| <= {worst['rel']:.4f}; "
           f"|dQ_Ci - dQ_Cs| <= {worst['resid'] * 1e18:.1f} aC; "
           f"|int(i_switch) - C_s (V_SL - Vref)| <= {worst['probe'] * 1e18:.1f} aC")
 
 
-def test_multibit_plane_repetition_scales_by_power_of_two(sims):
+def test_multibit_plane_weights_follow_the_held_line(sims):
+    """Plane n integrates its held line 2^(n-1) times: the plane's integrator change is
+    (C_s/C_i) u held_line_gain(C_line, C_s, 2^(n-1)) (1, 2, 4 for a driven line; 0.67, 1.11,
+    1.60 for 100 fF against 50 fF). Checked with the droop measured on the line (C_line plus
+    junctions) to 1.5 %, and that droop against the nominal closed form to 3 %."""
+    (res, nodes, _), sched, spec = sims["mvm"]
     ros = _readouts(sims, "mvm")
-    for (name, planes), ro in zip(PLANES.items(), ros):
+    n, k = _plane_and_sample(integration_steps(sched))
+    for (name, planes), ro, nn in zip(PLANES.items(), ros, nodes):
         d = plane_deltas(ro)
-        for n, u in enumerate(planes, start=1):
-            expect = SPEC.gain * u * 2 ** (n - 1)
-            assert d[n] == pytest.approx(expect, rel=0.02), (name, n, d[n], expect)
-        if len(set(planes)) == 1:  # same line voltage in every plane: ratios 1 : 2 : 4
-            assert d[2] / d[1] == pytest.approx(2.0, rel=0.01)
-            assert d[3] / d[1] == pytest.approx(4.0, rel=0.01)
-        total = SPEC.gain * sum(u * 2 ** n for n, u in enumerate(planes))
-        assert ro.v_int - ro.v_int0 == pytest.approx(total, abs=2e-3)
+        v_line = np.interp([sched.end(f"in{st}") for st in ro.steps], res["time"],
+                           res[nn.line]) - spec.v_ref_v
+        r = _droop(v_line, n, k)
+        assert r == pytest.approx(R_NOM, rel=0.03), name
+        c_eff = spec.c_sample_f * r / (1 - r)  # the line capacitance that droop means
+        w = held_plane_weights(4, c_eff, spec.c_sample_f, in_pulse=False)
+        assert held_plane_weights(4, 1.0, 0.0, in_pulse=False) == pytest.approx([1, 2, 4])
+        total, v0s = 0.0, {}
+        for i, u in enumerate(planes, start=1):
+            # the level the line held after the pulse: its first sample over r (the bench's
+            # driver, 2 kOhm and a TG, reaches u to 2-4 % in the 10 ns pulse when the line
+            # starts from the previous plane's opposite level)
+            v0 = v0s[i] = v_line[(n == i) & (k == 1)][0] / r
+            assert v0 == pytest.approx(u, rel=0.05), (name, i)
+            expect = SPEC.gain * v0 * w[i - 1]
+            assert d[i] == pytest.approx(expect, rel=0.015), (name, i, d[i], expect)
+            total += expect
+        # per volt held: plane weights 1 : (1 + r) : (1 + r + r^2 + r^3) (1 : 2 : 4 undrooped)
+        g = {i: d[i] / v0s[i] for i in d}
+        assert g[2] / g[1] == pytest.approx(1 + r, rel=0.015)
+        assert g[3] / g[1] == pytest.approx(1 + r + r ** 2 + r ** 3, rel=0.015)
+        assert ro.v_int - ro.v_int0 == pytest.approx(total, abs=1e-3)
         assert ro.code == ideal_code(ro.v_int, SPEC.lsb_v(6), 6)
     print("\nplane deltas (pos): " + ", ".join(f"{k}: {v * 1e3:.3f} mV"
                                               for k, v in plane_deltas(ros[1]).items()))
@@ -266,9 +349,12 @@ def test_multibit_plane_repetition_scales_by_power_of_two(sims):
 def test_full_cycle_single_neuron_runtime(sims):
     (res, nodes, wall), sched, spec = sims["single"]
     ro = read_neuron(res, sched, nodes[0], spec)
-    # 7 steps of (C_s/C_i) * 40 mV = 140 mV -> code floor(140 / 12.5) = 11
-    assert ro.v_int - ro.v_int0 == pytest.approx(0.140, rel=0.01)
-    assert ro.code == 11 == ideal_code(ro.v_int, spec.lsb_v(6), 6)
+    # (C_s/C_i) 40 mV x the held-line weights 0.667 + 1.111 + 1.605 (C_line = 100 fF) = 67.7 mV
+    # -> code floor(67.7 / 12.5) = 5; junctions on the line raise the weights ~3 %
+    expect = spec.gain * 0.04 * held_plane_weights(4, C_LINE, spec.c_sample_f, False).sum()
+    assert expect == pytest.approx(0.0677, abs=1e-4)
+    assert ro.v_int - ro.v_int0 == pytest.approx(expect, rel=0.05)
+    assert ro.code == 5 == ideal_code(ro.v_int, spec.lsb_v(6), 6)
     print(f"\none 4-bit-input / 6-bit-output cycle ({sched.t_stop * 1e6:.3f} us simulated): "
           f"{wall:.2f} s wall, {res.elapsed_s:.2f} s ngspice, {len(res['time'])} time points")
     assert wall < 30

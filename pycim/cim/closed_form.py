@@ -84,3 +84,38 @@ def array_activity(g_phys: np.ndarray, line_planes: np.ndarray, direction: str,
     p_plane = (line_planes ** 2) @ g - v * v * s  # sum_i G (u_i - v_j)^2 per plane and line
     tot = float(np.sum(plane_weights[:, None] * p_plane))
     return tot / (float(plane_weights.sum()) * float(g.sum()))
+
+
+def held_line_gain(c_line_f, c_sample_f, n_samples, in_pulse: bool = True):
+    """Sum of the per-sample factors when a held line is re-sampled ``n_samples`` times.
+
+    Each sample connects C_sample, its top plate reset to Vref by the previous integration, to
+    the floating line: charge sharing leaves both at V_k = V_(k-1) C_line / (C_line + C_s)
+    (relative to Vref), and C_s V_k is integrated. With r = C_line / (C_line + C_s) and V0 the
+    driven (settled) line voltage:
+
+    * ``in_pulse=True`` (first sample taken while the line is driven):
+      sum_{k=0}^{N-1} r^k = (1 - r^N) / (1 - r);
+    * ``in_pulse=False`` (every sample from the held line): sum_{k=1}^{N} r^k.
+
+    Broadcasts over array arguments; ``n_samples`` >= 1. The ideal integrated voltage of one
+    plane is then (C_s / C_i) V0 * held_line_gain(...), instead of (C_s / C_i) V0 N.
+    """
+    cl = np.asarray(c_line_f, dtype=float)
+    cs = np.asarray(c_sample_f, dtype=float)
+    n = np.asarray(n_samples)
+    if np.any(cl <= 0) or np.any(cs < 0) or np.any(n < 1):
+        raise ValueError("held_line_gain needs c_line_f > 0, c_sample_f >= 0, n_samples >= 1")
+    r = cl / (cl + cs)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        s = np.where(r < 1.0, (1.0 - r ** n) / np.where(r < 1.0, 1.0 - r, 1.0), n)
+    return s if in_pulse else r * s
+
+
+def held_plane_weights(in_bits: int, c_line_f, c_sample_f, in_pulse: bool = True) -> np.ndarray:
+    """Per magnitude plane (LSB first) the weight that replaces 2^(n-1) for a held line:
+    ``held_line_gain(c_line_f, c_sample_f, 2^(n-1), in_pulse)``; use with :func:`ideal_output`-
+    style sums, e.g. ``einsum("bpn,p->bn", plane_v, held_plane_weights(...)) / lsb``."""
+    planes = max(int(in_bits) - 1, 1)
+    return np.array([float(held_line_gain(c_line_f, c_sample_f, 2 ** (n - 1), in_pulse))
+                     for n in range(1, planes + 1)])

@@ -113,6 +113,11 @@ def _logic(v: float, vdd: float, what: str) -> int:
     return 1 if v > 0.5 * vdd else -1
 
 
+def _reset_end(sched: Schedule) -> float:
+    """End of the last phase tagged ``reset`` (with auto-zero the reset is three phases)."""
+    return max(sched.end(p.name) for p in sched.phases if p.tag == "reset")
+
+
 def read_neuron(res: SimResult, sched: Schedule, nodes: NeuronNodes,
                 spec: NeuronSpec) -> NeuronReadout:
     """Decisions, code, integrator voltage per step and residues of one neuron."""
@@ -125,7 +130,7 @@ def read_neuron(res: SimResult, sched: Schedule, nodes: NeuronNodes,
     if b == 0:
         raise InputError("schedule has no conversion")
     # residue before comparison j: end of the last integration (j=0) / packet integration
-    t_res = [t_steps[-1] if steps else sched.end("reset")]
+    t_res = [t_steps[-1] if steps else _reset_end(sched)]
     t_res += [sched.end(f"pki{j}_h") for j in range(1, b)]
     residues = sample(t, o, t_res) - spec.v_ref_v
     q = res[nodes.q]
@@ -139,7 +144,10 @@ def read_neuron(res: SimResult, sched: Schedule, nodes: NeuronNodes,
         sign = d[0]
         code = code_from_decisions(d)
     v_final = float(sample(t, o, [min(sched.end("done"), t[-1])])[0]) - spec.v_ref_v
-    t0 = sched.end(f"in{steps[0]}") if steps else sched.end("reset")
+    # before the first integration: the end of the reset, the OTA in integrator mode and settled
+    # (later the power-gated OTA idles through each sample; it wakes with a transient on x that
+    # charge conservation undoes by the end of the integration)
+    t0 = _reset_end(sched)
     v0 = float(sample(t, o, [t0])[0]) - spec.v_ref_v
     return NeuronReadout(steps, v0, np.asarray(v_steps), float(residues[0]),
                          np.asarray(residues), d, code, sign, v_final)
@@ -163,8 +171,10 @@ def charge_per_step(res: SimResult, sched: Schedule, nodes: NeuronNodes,
 
     ``q_sampled`` = C_s (V(a) - V(b)) at the end of ``in<s>_h`` (line still connected, bottom
     plate already open: the held charge) minus C_s (V(a) - V(b)) at the end of ``int<s>_h``
-    (what is left); ``dq_integ`` = change of C_i (V(y) - V(x)) from the end of ``in<s>_h``
-    (integrator idle) to the end of ``int<s>_h`` (settled); ``v_x`` = the virtual ground at the
+    (what is left); ``dq_integ`` = change of C_i (V(y) - V(x)) from the end of the previous
+    ``int<s>_h`` (or of the reset) to the end of ``int<s>_h``, both with the OTA settled in
+    integrator mode (in between, the power-gated OTA idles and wakes, moving x: C_i's charge
+    is only defined again once x is back at the virtual ground); ``v_x`` = the virtual ground at the
     end of ``int<s>`` (Vref + the OTA's offset; ideal transfer: dq_integ = C_s (V_line - Vref +
     V_x - Vref)); ``v_line`` = V(line) at the end of ``in<s>``; ``q_probe`` = -integral of
     i(V<p>iq) over ``int<s>`` and ``int<s>_h``: the charge that left ``x`` into C_sample, which
@@ -179,7 +189,7 @@ def charge_per_step(res: SimResult, sched: Schedule, nodes: NeuronNodes,
     left_t = [sched.end(f"int{s}_h") for s in steps]
     q_held = spec.c_sample_f * (sample(t, va, held_t) - sample(t, vb, held_t))
     q_left = spec.c_sample_f * (sample(t, va, left_t) - sample(t, vb, left_t))
-    before = held_t
+    before = [_reset_end(sched)] + left_t[:-1]
     qi = lambda ts: spec.c_integ_f * (sample(t, vy, ts) - sample(t, vx, ts))  # noqa: E731
     out = {"q_sampled": q_held - q_left, "dq_integ": qi(left_t) - qi(before),
            "v_line": sample(t, res[nodes.line], [sched.end(f"in{s}") for s in steps]),

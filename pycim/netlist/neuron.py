@@ -43,32 +43,37 @@ complements)::
   only) and, if it is negative, a series TG disables the packet path, so the neuron skips its
   conversion and the decoder reports code 0.
 
-Bias: one resistor into a diode-connected NFET per neuron (documented assumption; an on-chip
-design would share a bias generator). Every element and internal node name starts with the
-prefix, so 256 neurons coexist; the clock nets, ``vref``, ``vdd`` and the DAC references are
-shared. Every FET gets xschem-style source/drain areas (:func:`diffusion_params`).
+Bias: ONE resistor into a diode-connected NFET per core (:func:`add_neuron_bias`, decoupled by
+``c_bias_f``), mirrored by every neuron's OTA. Every element and internal node name starts with
+the prefix, so 256 neurons coexist; the clock nets, ``vref``, ``vdd``, the bias and the DAC
+references are shared. Every FET gets xschem-style source/drain areas (:func:`diffusion_params`).
+
+Offset cancellation (``auto_zero``, default): C_az sits between the virtual ground x and the
+OTA's (-) input; in the reset the OTA is in unity gain on its own input (``az``, a T-switch)
+while rst + cy hold x at Vref, so C_az stores the offset and x then sits at Vref instead of
+Vref + V_os: the N x (C_s/C_i) V_os term of N integrations disappears (with the PDK's
+mismatch, measured: ~7-11 mV rms input-referred error per step without, ~0.4 mV with).
+
+Power (``en``): the first stage (``m_tail`` units of ``ibias_a``) is always on and holds the
+virtual ground; the second stage (``m_out`` units) is gated off while a sample is taken, with
+its input node d2 tied to the mirror node d1 meanwhile so that it wakes at its operating point.
+Defaults: 0.5 uA tail, 1.5 uA second stage, ~3.4 uW per neuron over a 4-bit / 6-bit MVM.
 
 Design (tt, 27 C; measured with :func:`pycim.measure.neuron.ota_metrics` and the tests):
 
-* Capacitors: C_s = 50 fF, C_i = 100 fF (gain 0.5 per step: 7 steps of the largest line swing,
-  0.1 V, give 0.35 V, inside the +-0.4 V full scale). Feedback factor in integration
-  beta = C_i / (C_i + C_s + C_x) ~ 0.6 (C_x ~ 20 fF, mostly M1's gate); effective load ~40 fF.
-* OTA: NMOS pair 4 x (2/0.6 um) per side on a 4 uA tail (gm/Id ~ 20, weak/moderate inversion),
-  PMOS mirror 2/0.4 um, PMOS second stage 6 x (2/0.4 um) on 12 uA, Cc = 100 fF with Rz = 10 kOhm,
-  2 uA reference: 18 uA, 33 uW. A0 = 72 dB (3900: finite-gain error per step (1/A beta) < 0.05 %,
-  below 0.1 LSB at 8 bits), GBW = 61 MHz (closed-loop tau = 1/(2 pi beta GBW) ~ 4 ns, so an
-  integration settles to 0.1 mV in ~35 ns of its 106 ns and the 0.27 us step has 3x margin),
-  PM = 74 deg at 40 fF (66 deg at 100 fF), input offset -0.11 mV (systematic; mismatch is off),
-  output range with gain > A0/2: 0.20 ... 1.59 V (Vref -0.70/+0.69 V).
-* Comparator: the same OTA open loop with Cc disconnected; it resolves ~0.1 mV in the 100 ns
-  compare phase (two stages of gain ~60 each, no Miller pole), against an 8-bit LSB of 3.1 mV.
-* Switches: minimum-length TGs, NFET 0.5 um / PFET 0.9 um, so their channel charge (~0.2 fC)
-  is small against C_i; bottom-plate sampling and early-opening virtual-ground switches make
-  what remains signal-independent.
+* Capacitors: C_s = 50 fF, C_i = 100 fF (gain 0.5 per step), C_az = 200 fF.
+* OTA: NMOS pair 4 x (2/0.6 um) per side on a 0.5 uA tail, PMOS mirror 2/0.4 um, PMOS second
+  stage 6 x (2/0.4 um) on 1.5 uA, Cc = 55 fF with Rz = 170 kOhm: A0 = 71.5 dB, GBW = 26.6 MHz,
+  PM = 80 deg at 40 fF (64.5 deg at 100 fF), systematic offset -0.07 mV (before auto-zero).
+* Comparator: the same OTA open loop with Cc disconnected; the decision latch is transparent
+  only in the last ``t_latch_s`` of the compare phase (no crowbar current while the output
+  regenerates through mid-rail).
+* Switches: minimum-length TGs, NFET 0.5 um / PFET 0.9 um; bottom-plate sampling and
+  early-opening virtual-ground switches keep what remains signal-independent.
 
 Timing (defaults from :mod:`pycim.assumptions`): one integration step is 0.27 us and one
-conversion step 0.3 us, CiMLoop's NeuRRAM numbers; both leave a wide settling margin for this
-OTA, so faster clocks are possible.
+conversion step 0.3 us, CiMLoop's NeuRRAM numbers; at the 0.5 uA tail a full-scale (0.4 V)
+integration needs most of its 136 ns phase, so the margin is small (see the assumptions).
 """
 
 from __future__ import annotations
@@ -82,8 +87,9 @@ from .schedule import Schedule, schedule_sources
 from .sky130_cards import card_model, card_mosfet
 from ..validate import ident, node, number
 
-from ..specs.neuron import (CLOCKS, DAC_NETS, NeuronSpec, _check_bits,  # noqa: F401 (re-exported)
-                            add_conversion, add_integration_step, add_reset, builder,
+from ..specs.neuron import (CLOCKS, DAC_NETS, MAX_IN_BITS,  # noqa: F401 (re-exported)
+                            MAX_OUT_BITS, MIN_LSB_V, NeuronSpec, _check_bits, add_conversion,
+                            add_integration_step, add_plane, add_reset, builder,
                             conversion_bits, input_windows, integration_steps, mvm_schedule,
                             n_planes, neuron_nets)
 
@@ -127,6 +133,10 @@ def _fet(c: Circuit, spec: NeuronSpec, kind: str, name: str, d: str, g: str, s: 
                                                               dict(m.params)])))
 
 
+#: Width of the OTA's footer (power-gating) NFETs: at <= 1.5 uA their V_DS is < 2 mV.
+FOOTER_W_UM = 2.0
+
+
 def _tg(c: Circuit, spec: NeuronSpec, name: str, a: str, b: str, en: str, en_b: str) -> None:
     """Transmission gate between ``a`` and ``b``: NFET gate ``en``, PFET gate ``en_b``."""
     _fet(c, spec, "n", f"M{name}n", a, en, b, spec.sw_wn_um, spec.sw_l_um)
@@ -149,8 +159,22 @@ def _latch(c: Circuit, spec: NeuronSpec, p: str, tag: str, d: str, clk: str) -> 
     return q, qb
 
 
+def add_neuron_bias(circuit: Circuit, spec: NeuronSpec) -> str:
+    """The ONE bias generator of a core: a resistor from ``vdd`` into a diode-connected NFET
+    (one OTA unit finger) carrying ``spec.ibias_a``; every neuron's OTA mirrors its gate net
+    :attr:`NeuronSpec.bias_net`. Call once per circuit; returns the net."""
+    nb = spec.bias_net
+    _fet(circuit, spec, "n", f"M{spec.clk_prefix}bias", nb, nb, "0", spec.n_unit_w_um,
+         spec.ota_ln_um)
+    circuit.add(Resistor(f"R{spec.clk_prefix}bias", "vdd", nb, spec.rbias()))
+    if spec.c_bias_f > 0:  # decoupling: every power-gated OTA kicks nb when it switches
+        circuit.add(Capacitor(f"C{spec.clk_prefix}bias", nb, "0", spec.c_bias_f))
+    return nb
+
+
 def add_ota(c: Circuit, spec: NeuronSpec, p: str, inp: str, inm: str, out: str,
-            cc_clock: str | None = None) -> dict[str, str]:
+            cc_clock: str | None = None, *, bias: str | None = None,
+            enable: str | None = None) -> dict[str, str]:
     """Two-stage Miller OTA between ``vdd`` and ground; returns its internal node names.
 
     NMOS input pair M1 (gate ``inm``) / M2 (gate ``inp``) on the NMOS tail M5; PMOS mirror M3
@@ -167,15 +191,35 @@ def add_ota(c: Circuit, spec: NeuronSpec, p: str, inp: str, inm: str, out: str,
     """
     ln, lp, pw, nw = spec.ota_ln_um, spec.ota_lp_um, spec.p_unit_w_um, spec.n_unit_w_um
     nb, tail, d1, d2, z = f"{p}nb", f"{p}tail", f"{p}d1", f"{p}d2", f"{p}z"
-    _fet(c, spec, "n", f"M{p}mb", nb, nb, "0", nw, ln)
-    c.add(Resistor(f"R{p}b", "vdd", nb, spec.rbias()))
-    _fet(c, spec, "n", f"M{p}m5", tail, nb, "0", nw * spec.m_tail, ln, spec.m_tail)
+    if bias is None:  # own reference (stand-alone OTA benches)
+        _fet(c, spec, "n", f"M{p}mb", nb, nb, "0", nw, ln)
+        c.add(Resistor(f"R{p}b", "vdd", nb, spec.rbias()))
+    else:
+        nb = node(bias, "bias net")
+    s5, s7 = "0", "0"
+    if enable is not None:
+        # second stage gated (footer under M7, header over M6): the first stage stays biased
+        # and, through Cc and C_integ, keeps holding the virtual ground while the output idles,
+        # so waking needs no slewing of d2 (gating the tail too took ~70 ns to recover)
+        s7 = f"{p}f7"
+        _fet(c, spec, "n", f"M{p}f7", s7, enable, "0", FOOTER_W_UM, spec.sw_l_um)
+    _fet(c, spec, "n", f"M{p}m5", tail, nb, s5, nw * spec.m_tail, ln, spec.m_tail)
     _fet(c, spec, "n", f"M{p}m1", d1, inm, tail, nw * spec.m_in, ln, spec.m_in)
     _fet(c, spec, "n", f"M{p}m2", d2, inp, tail, nw * spec.m_in, ln, spec.m_in)
     _fet(c, spec, "p", f"M{p}m3", d1, d1, "vdd", pw * spec.m_load, lp, spec.m_load)
     _fet(c, spec, "p", f"M{p}m4", d2, d1, "vdd", pw * spec.m_load, lp, spec.m_load)
-    _fet(c, spec, "p", f"M{p}m6", out, d2, "vdd", pw * spec.m_cs, lp, spec.m_cs)
-    _fet(c, spec, "n", f"M{p}m7", out, nb, "0", nw * spec.m_out, ln, spec.m_out)
+    s6 = "vdd"
+    if enable is not None:
+        s6 = f"{p}h6"
+        _fet(c, spec, "p", f"M{p}h6", s6, f"{enable}_b", "vdd", 2 * FOOTER_W_UM, spec.sw_l_um)
+    _fet(c, spec, "p", f"M{p}m6", out, d2, s6, pw * spec.m_cs, lp, spec.m_cs)
+    _fet(c, spec, "n", f"M{p}m7", out, nb, s7, nw * spec.m_out, ln, spec.m_out)
+    if enable is not None:
+        # while the second stage is off, d2 is tied to the mirror's diode node d1 (its balanced
+        # level): the idle first stage cannot rail d2, so nothing kicks the output through Cc
+        # and the woken OTA starts at its operating point (without it, an integration after a
+        # 20 ns wake was ~1.5 % short for negative steps at the 0.5 uA tail, measured)
+        _tg(c, spec, f"{p}pc", d2, d1, f"{enable}_b", enable)
     cc_out = out
     if cc_clock is not None:
         cc_out = f"{p}cco"
@@ -221,7 +265,7 @@ def check_prefix(prefix: str) -> str:
 
 def add_neuron(circuit: Circuit, spec: NeuronSpec, prefix: str, line_node: str,
                sched: Schedule | None = None, *, vref: str = "vref",
-               probe: bool = False) -> NeuronNodes:
+               probe: bool = False, bias: str | None = None) -> NeuronNodes:
     """Add one neuron sensing ``line_node``; every element/internal node starts with ``prefix``.
 
     The neuron uses the global nets ``vdd``, ``vref`` (or ``vref=``), the clocks
@@ -233,6 +277,10 @@ def add_neuron(circuit: Circuit, spec: NeuronSpec, prefix: str, line_node: str,
     ``probe=True`` inserts a 0 V source ``V<prefix>iq`` between the integrate switch and the
     virtual ground: ``i(V<prefix>iq)`` is the current from C_sample's bottom plate into ``x``
     (its integral over an integrate phase is minus the charge delivered to C_integ's ``x`` plate).
+
+    ``bias``: the core's shared bias net from :func:`add_neuron_bias`; ``None`` adds that
+    generator to the circuit on the first call and reuses it afterwards (one per circuit). The
+    OTA draws current only while the clock ``en`` is high (footer switches).
     """
     p = check_prefix(prefix)
     if p.lower() == spec.clk_prefix.lower():
@@ -243,13 +291,22 @@ def add_neuron(circuit: Circuit, spec: NeuronSpec, prefix: str, line_node: str,
         missing = [spec.net(k) for k in CLOCKS if spec.net(k) not in sched.nets]
         if missing:
             raise InputError(f"schedule lacks the neuron clocks {missing}")
+    if bias is None:
+        bias = spec.bias_net
+        if f"R{spec.clk_prefix}bias".lower() not in circuit._names:
+            add_neuron_bias(circuit, spec)
     k = spec.net
     a, b, x, y, o, m = (f"{p}a", f"{p}b", f"{p}x", f"{p}y", f"{p}o", f"{p}m")
     # capacitors
     circuit.add(Capacitor(f"C{p}s", a, b, spec.c_sample_f),
                 Capacitor(f"C{p}i", x, y, spec.c_integ_f))
-    # amplifier: + input at vref, - input at x
-    add_ota(circuit, spec, p, vref, x, o, k("fb") if spec.cc_switch else None)
+    # amplifier: + input at vref, - input at x (through C_az with auto-zero)
+    inm = x
+    if spec.auto_zero:
+        inm = f"{p}xa"
+        circuit.add(Capacitor(f"C{p}az", x, inm, spec.c_az_f))
+    add_ota(circuit, spec, p, vref, inm, o, k("fb") if spec.cc_switch else None, bias=bias,
+            enable=k("en"))
 
     def tg(name, n1, n2, clk):
         _tg(circuit, spec, f"{p}{name}", n1, n2, k(clk), f"{k(clk)}_b")
@@ -265,6 +322,14 @@ def add_neuron(circuit: Circuit, spec: NeuronSpec, prefix: str, line_node: str,
     tg("rst", x, y, "rst")
     tg("fb", y, o, "fb")
     tg("cy", y, vref, "cy")
+    if spec.auto_zero:
+        # T-switch: two TGs in series, the middle node tied to Vref while they are off, so the
+        # off switch next to C_az sees ~0 V across it even when the output sits at a rail
+        # (comparator mode; a single TG's leakage there moved the stored offset, measured)
+        azm = f"{p}azm"
+        tg("az", inm, azm, "az")
+        tg("azo", azm, o, "az")
+        _tg(circuit, spec, f"{p}azr", azm, vref, f"{k('az')}_b", k("az"))
     # decision latch and packet multiplexer: q high (positive residue) -> vdacn
     q, qb = _latch(circuit, spec, p, "l", o, k("lat"))
     sign_q = ""
@@ -311,9 +376,10 @@ def window_pwl(sched: Schedule, spec: NeuronSpec, plane_levels, idle: float,
     """PWL for anything driven per input bit plane: ``plane_levels[n-1]`` volts during every
     input window of plane n (:func:`input_windows`), ``idle`` volts outside them.
 
-    Edges take ``spec.t_edge_s``; the level turns on at ``t_on`` and off one edge after
-    ``t_off`` (once the sample switch has fully opened, still inside the guard). Use it for a
-    row driver's control net, or for a line's Thevenin source in a stand-alone test.
+    Edges take ``spec.t_edge_s``; the level turns on at ``t_on`` and off at ``t_off`` (the
+    schedule's ``inp`` net has the same edges; the sample's bottom plate is already open). Use
+    it for a row driver's or word-line's control net, or for a line's Thevenin source in a
+    stand-alone test.
     """
     wins = input_windows(sched)
     planes = sorted({n for n, _, _, _ in wins})
@@ -326,32 +392,45 @@ def window_pwl(sched: Schedule, spec: NeuronSpec, plane_levels, idle: float,
     for n, _, t_on, t_off in wins:
         v = lv[n - 1]
         if v != idle:
-            pts += [(t_on, idle), (t_on + e, v), (t_off + e, v), (t_off + 2 * e, idle)]
+            pts += [(t_on, idle), (t_on + e, v), (t_off, v), (t_off + e, idle)]
     pts.append((sched.t_stop, idle))
     return tuple(pts)
 
 
 def line_testbench(spec: NeuronSpec, sched: Schedule, lines, *, r_source_ohm: float = 30e3,
-                   c_line_f: float = 100e-15, probe: bool = False,
+                   c_line_f: float = 100e-15, probe: bool = False, hold: bool = False,
                    title: str = "pycim neuron line bench") -> tuple[Circuit, list[NeuronNodes]]:
     """Neurons ``n<i>_`` on lines ``line<i>``, each driven by ``VSL<i>`` (a DC voltage or PWL
     points) through ``r_source_ohm`` with ``c_line_f`` to ground: the floating array line as
-    a Thevenin source. Adds supplies and the schedule's sources."""
+    a Thevenin source. Adds supplies, the schedule's sources and the shared neuron bias.
+
+    ``hold=True``: the source reaches the line only during the read pulses, through a
+    transmission gate (the neuron's switch size) on the schedule's ``inp`` net, so between
+    pulses the line floats and holds its voltage on ``c_line_f`` (plus the switches'
+    junctions) while the neuron re-samples it."""
     number(r_source_ohm, "r_source_ohm", lo=1.0, hi=1e9)
     number(c_line_f, "c_line_f", lo=0.0, hi=1e-9)
+    if not isinstance(hold, bool):
+        raise InputError(f"hold must be a bool, got {hold!r}")
     c = Circuit(title)
     add_supplies(c, spec)
     add_schedule_sources(c, sched)
+    bias = add_neuron_bias(c, spec)
     nodes = []
     for i, v in enumerate(lines):
         if isinstance(v, (tuple, list)):
             src = VSource(f"VSL{i}", f"vsl{i}", "0", dc_v=v[0][1], pwl=tuple(v))
         else:
             src = VSource(f"VSL{i}", f"vsl{i}", "0", dc_v=v)
-        c.add(src, Resistor(f"RSL{i}", f"vsl{i}", f"line{i}", r_source_ohm))
+        if hold:
+            c.add(src, Resistor(f"RSL{i}", f"vsl{i}", f"hs{i}", r_source_ohm))
+            inp = spec.net("inp")
+            _tg(c, spec, f"hold{i}", f"hs{i}", f"line{i}", inp, f"{inp}_b")
+        else:
+            c.add(src, Resistor(f"RSL{i}", f"vsl{i}", f"line{i}", r_source_ohm))
         if c_line_f > 0:
             c.add(Capacitor(f"CSL{i}", f"line{i}", "0", c_line_f))
-        nodes.append(add_neuron(c, spec, f"n{i}_", f"line{i}", sched, probe=probe))
+        nodes.append(add_neuron(c, spec, f"n{i}_", f"line{i}", sched, probe=probe, bias=bias))
     return c, nodes
 
 
@@ -360,7 +439,8 @@ def line_testbench(spec: NeuronSpec, sched: Schedule, lines, *, r_source_ohm: fl
 # ---------------------------------------------------------------------------------------------
 
 
-__all__ = ["CLOCKS", "DAC_NETS", "NeuronNodes", "NeuronSpec", "add_conversion",
+__all__ = ["CLOCKS", "DAC_NETS", "MAX_IN_BITS", "MAX_OUT_BITS", "MIN_LSB_V", "NeuronNodes",
+           "NeuronSpec", "add_conversion", "add_neuron_bias", "add_plane",
            "add_integration_step", "add_neuron", "add_ota", "add_reset", "add_schedule_sources",
            "add_supplies", "builder", "check_prefix", "conversion_bits", "input_windows",
            "line_testbench", "ota_testbench", "window_pwl",

@@ -28,7 +28,11 @@ CLOCKS = {
     "lat": "decision latch transparent",
     "lats": "sign latch transparent (ReLU)",
     "pk": "C_sample top plate to the DAC multiplexer (packet sample)",
-    "inp": "input rows driven (for the caller's drivers; the neuron does not use it)",
+    "inp": "read pulse: input rows and word-lines driven (for the caller's drivers; the neuron "
+           "does not use it)",
+    "en": "OTA second stage enabled (footer/header switches; low: only the first stage draws)",
+    "az": "auto-zero: the OTA's own input node (C_az's OTA side) to its output, unity gain, "
+          "while rst + cy hold the virtual ground x at Vref: C_az stores the offset",
 }
 #: Analog nets: DAC reference pair.
 DAC_NETS = ("vdacp", "vdacn")
@@ -45,11 +49,14 @@ class NeuronSpec:
     second-stage NFET load ``m_out``, each input FET ``m_in``, each mirror PFET ``m_load``, the
     second-stage PFET ``m_cs`` = 2 m_load m_out / m_tail (zero systematic offset: equal current
     density in M3/M4 and M6). Design numbers and their reasoning: the docstring of
-    :mod:`pycim.netlist.neuron`; measured
-    by :func:`pycim.measure.neuron.ota_metrics`.
+    :mod:`pycim.netlist.neuron`; measured by :func:`pycim.measure.neuron.ota_metrics`.
     """
 
     c_sample_f: float = A("neuron_c_sample_f")
+    read_pulse_s: float = A("read_pulse_s")
+    # True: first sample of a plane taken while the line is driven (measured 8-19 % low per
+    # in-pulse step on the 2 kOhm bench); False (default): every sample from the held line
+    sample_in_pulse: bool = False
     c_integ_f: float = A("neuron_c_integ_f")
     vdd_v: float = A("vdd_v")
     v_ref_v: float = A("v_ref_v")
@@ -63,8 +70,8 @@ class NeuronSpec:
     ota_lp_um: float = 0.4
     p_unit_w_um: float = 2.0
     n_unit_w_um: float = 2.0
-    m_tail: int = 2
-    m_out: int = 6
+    m_tail: int = 1
+    m_out: int = 3
     m_in: int = 4
     m_load: int = 1
     # switches (transmission gates) and logic
@@ -77,6 +84,12 @@ class NeuronSpec:
     c_latch_f: float = A("neuron_c_latch_f")
     corner: str = "tt"
     relu: bool = False
+    # input offset storage: C_az between the virtual ground x and the OTA's (-) input, charged to
+    # the offset during the reset (:func:`add_reset`), so x sits at Vref, not Vref + V_os
+    auto_zero: bool = True
+    c_bias_f: float = A("neuron_c_bias_f")
+    c_az_f: float = A("neuron_c_az_f")
+    t_az_settle_s: float = A("neuron_t_az_settle_s")
     clk_prefix: str = "nc_"
     # timing
     t_edge_s: float = A("neuron_t_edge_s")
@@ -84,9 +97,11 @@ class NeuronSpec:
     t_reset_s: float = A("neuron_t_reset_s")
     t_sample_s: float = A("neuron_t_sample_s")
     t_early_s: float = A("neuron_t_early_s")
+    t_wake_s: float = A("neuron_t_wake_s")
     t_integrate_s: float = A("neuron_t_integrate_s")
     t_settle_s: float = A("neuron_t_settle_s")
     t_compare_s: float = A("neuron_t_compare_s")
+    t_latch_s: float = A("neuron_t_latch_s")
     t_hold_s: float = A("neuron_t_hold_s")
     t_packet_s: float = A("neuron_t_packet_s")
     t_packet_integrate_s: float = A("neuron_t_packet_integrate_s")
@@ -96,7 +111,7 @@ class NeuronSpec:
         number(self.c_integ_f, "c_integ_f", lo=1e-15, hi=10e-12)
         number(self.vdd_v, "vdd_v", lo=1.2, hi=1.98)
         number(self.v_ref_v, "v_ref_v", lo=0.3, hi=self.vdd_v - 0.3)
-        number(self.adc_fs_v, "adc_fs_v", lo=0.01, hi=0.8)
+        number(self.adc_fs_v, "adc_fs_v", lo=0.05, hi=0.8)
         number(self.ibias_a, "ibias_a", lo=1e-8, hi=1e-3)
         if self.rbias_ohm is not None:
             number(self.rbias_ohm, "rbias_ohm", lo=100.0, hi=1e9)
@@ -117,6 +132,12 @@ class NeuronSpec:
         ident(self.corner, "corner")
         if not isinstance(self.cc_switch, bool):
             raise InputError(f"cc_switch must be a bool, got {self.cc_switch!r}")
+        if not isinstance(self.sample_in_pulse, bool):
+            raise InputError(f"sample_in_pulse must be a bool, got {self.sample_in_pulse!r}")
+        if not isinstance(self.auto_zero, bool):
+            raise InputError(f"auto_zero must be a bool, got {self.auto_zero!r}")
+        number(self.c_az_f, "c_az_f", lo=10e-15, hi=10e-12)
+        number(self.c_bias_f, "c_bias_f", lo=0.0, hi=1e-9)
         if not isinstance(self.relu, bool):
             raise InputError(f"relu must be a bool, got {self.relu!r}")
         ident(self.clk_prefix, "clk_prefix")
@@ -124,9 +145,18 @@ class NeuronSpec:
             raise InputError("clk_prefix longer than 16 characters")
         number(self.t_edge_s, "t_edge_s", lo=1e-12, hi=1e-7)
         number(self.t_guard_s, "t_guard_s", lo=2 * self.t_edge_s, hi=1e-6)
-        for k in ("t_reset_s", "t_sample_s", "t_early_s", "t_integrate_s", "t_settle_s",
-                  "t_compare_s",
-                  "t_hold_s", "t_packet_s", "t_packet_integrate_s"):
+        if not 2 * self.t_edge_s <= self.t_wake_s <= self.t_sample_s - 2 * self.t_edge_s:
+            raise InputError(f"t_wake_s must lie in [2 t_edge, t_sample_s - 2 t_edge], got "
+                             f"{self.t_wake_s!r}")
+        if not 2 * self.t_edge_s <= self.t_latch_s <= self.t_compare_s - 2 * self.t_edge_s:
+            raise InputError(f"t_latch_s must lie in [2 t_edge, t_compare_s - 2 t_edge], got "
+                             f"{self.t_latch_s!r}")
+        if self.auto_zero and 2 * self.t_az_settle_s + 3 * self.t_guard_s > 0.75 * self.t_reset_s:
+            raise InputError("2 t_az_settle_s + 3 t_guard_s must be under 3/4 of t_reset_s (the "
+                             "auto-zero phase needs the rest)")
+        for k in ("read_pulse_s", "t_reset_s", "t_az_settle_s", "t_sample_s", "t_early_s",
+                  "t_integrate_s", "t_settle_s", "t_compare_s", "t_latch_s", "t_hold_s",
+                  "t_packet_s", "t_packet_integrate_s"):
             number(getattr(self, k), k, lo=2 * self.t_edge_s, hi=1e-3)
 
     # -- derived ---------------------------------------------------------------------------
@@ -145,15 +175,27 @@ class NeuronSpec:
         return self.rbias_ohm if self.rbias_ohm is not None else (self.vdd_v - 0.66) / self.ibias_a
 
     def lsb_v(self, out_bits: int) -> float:
-        """Integrator-referred LSB of a signed ``out_bits`` code: 2 adc_fs / 2^out_bits."""
-        _check_bits(out_bits, "out_bits")
-        return 2.0 * self.adc_fs_v / 2 ** out_bits
+        """Integrator-referred LSB of a signed ``out_bits`` code (1..10): 2 adc_fs / 2^out_bits.
+        Refuses an LSB below :data:`MIN_LSB_V` (the comparator's ~0.1 mV resolution)."""
+        _check_bits(out_bits, "out_bits", hi=MAX_OUT_BITS)
+        q = 2.0 * self.adc_fs_v / 2 ** out_bits
+        if q < MIN_LSB_V:
+            raise InputError(f"adc_fs_v {self.adc_fs_v:g} V at {out_bits} output bits gives a "
+                             f"{q * 1e3:.3g} mV LSB, below {MIN_LSB_V * 1e3:g} mV: raise adc_fs_v "
+                             f"or lower out_bits")
+        return q
 
     def dac_levels(self, out_bits: int) -> list[float]:
         """V_dac,k (volts above/below Vref) of packets k = 1..out_bits-1: a packet moves the
-        integrator by adc_fs / 2^k, i.e. V_dac,k = (C_i / C_s) adc_fs / 2^k."""
-        _check_bits(out_bits, "out_bits")
+        integrator by adc_fs / 2^k, i.e. V_dac,k = (C_i / C_s) adc_fs / 2^k (follows
+        ``adc_fs_v``)."""
+        self.lsb_v(out_bits)
         return [self.adc_fs_v / self.gain / 2 ** k for k in range(1, out_bits)]
+
+    @property
+    def bias_net(self) -> str:
+        """Global net of the shared OTA bias (gate of the diode-connected reference NFET)."""
+        return f"{self.clk_prefix}nbias"
 
     def net(self, clock: str) -> str:
         """Global net name of clock/analog ``clock`` (e.g. ``nc_s1a``)."""
@@ -175,13 +217,15 @@ class NeuronSpec:
                 + self.t_packet_integrate_s + self.t_settle_s + 3 * self.t_guard_s)
 
 
-def _check_bits(b: int, what: str, lo: int = 1, hi: int = 8) -> int:
+#: Widest output code (the paper's in + 2 bits, up to 10) and widest one-phase input.
+MAX_OUT_BITS = 10
+MAX_IN_BITS = 8
+#: Smallest integrator-referred LSB accepted (comparator resolution ~0.1 mV, measured).
+MIN_LSB_V = 0.5e-3
+
+
+def _check_bits(b: int, what: str, lo: int = 1, hi: int = MAX_IN_BITS) -> int:
     return integer(b, what, lo, hi)
-
-
-# ---------------------------------------------------------------------------------------------
-# Devices
-# ---------------------------------------------------------------------------------------------
 
 
 # ---------------------------------------------------------------------------------------------
@@ -199,7 +243,7 @@ def _exclusive(spec: NeuronSpec) -> list[tuple[str, ...]]:
     return [(k("s1a"), k("s2a"), k("pk")),  # top plate: line / Vref / DAC
             (k("s1b"), k("s2b")),           # bottom plate: Vref / virtual ground
             (k("fb"), k("cy")),             # C_integ: output / Vref
-            (k("rst"), k("cy"))]
+            (k("fb"), k("az"))]             # output: C_integ / the OTA's own input
 
 
 def builder(spec: NeuronSpec, extra: tuple[Net, ...] = ()) -> ScheduleBuilder:
@@ -209,49 +253,116 @@ def builder(spec: NeuronSpec, extra: tuple[Net, ...] = ()) -> ScheduleBuilder:
 
 
 def add_reset(b: ScheduleBuilder, spec: NeuronSpec, name: str = "reset") -> None:
+    """Discharge C_sample (s2a + s1b) and C_integ (rst), ``t_reset_s`` in all.
+
+    Without auto-zero: one phase ``<name>`` with the OTA in unity gain (rst + fb), x = o = Vref +
+    V_os. With auto-zero (default): ``<name>`` (rst + cy hold x and y at Vref, az closes the
+    OTA's own input node onto its output: C_az charges to the offset), ``<name>_z`` (az opened
+    first: the stored offset is frozen while x is still held), ``<name>_f`` (cy opened, fb
+    closed after a guard: the OTA now holds x at Vref through C_az, ``t_az_settle_s``),
+    ``<name>_o`` (rst opened, the OTA settles from its charge kick: ``t_az_settle_s``; the
+    integrator's starting level is read at its end).
+    """
     k = spec.net
-    b.add(name, spec.t_reset_s, high=(k("rst"), k("fb"), k("s2a"), k("s1b")), tag="reset")
+    keep = (k("rst"), k("s2a"), k("s1b"), k("en"))
+    if not spec.auto_zero:
+        b.add(name, spec.t_reset_s, high=keep + (k("fb"),), tag="reset")
+        return
+    t_z = 2 * spec.t_guard_s
+    t_f = spec.t_az_settle_s
+    # the builder adds a guard before <name>_f (cy -> fb break-before-make)
+    t_0 = spec.t_reset_s - t_z - 2 * t_f - spec.t_guard_s
+    b.add(name, t_0, high=keep + (k("cy"), k("az")), tag="reset")
+    b.add(f"{name}_z", t_z, high=keep + (k("cy"),), tag="reset")
+    b.add(f"{name}_f", t_f, high=keep + (k("fb"),), tag="reset")
+    b.add(f"{name}_o", t_f, high=(k("s2a"), k("s1b"), k("en"), k("fb")), tag="reset")
+
+
+def _integrate(b: ScheduleBuilder, spec: NeuronSpec, name: str) -> None:
+    k = spec.net
+    b.add(f"int{name}", spec.t_integrate_s, high=(k("s2a"), k("s2b"), k("fb"), k("en")),
+          tag="integrate")
+    b.add(f"int{name}_h", spec.t_settle_s, high=(k("s2a"), k("fb"), k("en")),
+          tag="integrate_h")
 
 
 def add_integration_step(b: ScheduleBuilder, spec: NeuronSpec, name: str,
                          analog: dict | None = None) -> None:
-    """Phases ``in<name>`` (input on + sample), ``in<name>_h`` (bottom plate opened, input
-    still on), ``int<name>`` (integrate), ``int<name>_h`` (virtual-ground switch opened);
-    guards ``int<name>_g`` and ``in<name>_g`` are inserted by the builder."""
+    """One sample of the HELD line and its integration: ``in<name>`` (top plate on the line,
+    bottom plate at Vref; OTA off, the integrator holds its charge), ``in<name>_w`` (the same,
+    OTA enabled ``t_wake_s`` early so it has settled before integrating), ``in<name>_h`` (bottom
+    plate opened: charge frozen), ``int<name>`` (integrate), ``int<name>_h``
+    (virtual-ground switch opened); guards are inserted by the builder."""
     k = spec.net
-    b.add(f"in{name}", spec.t_sample_s, high=(k("s1a"), k("s1b"), k("fb"), k("inp")),
-          analog=analog, tag="input")
-    b.add(f"in{name}_h", spec.t_early_s, high=(k("s1a"), k("fb"), k("inp")), tag="input")
-    b.add(f"int{name}", spec.t_integrate_s, high=(k("s2a"), k("s2b"), k("fb")), tag="integrate")
-    b.add(f"int{name}_h", spec.t_settle_s, high=(k("s2a"), k("fb")), tag="integrate_h")
+    b.add(f"in{name}", spec.t_sample_s - spec.t_wake_s, high=(k("s1a"), k("s1b"), k("fb")),
+          analog=analog, tag="sample")
+    b.add(f"in{name}_w", spec.t_wake_s, high=(k("s1a"), k("s1b"), k("fb"), k("en")),
+          tag="sample")
+    b.add(f"in{name}_h", spec.t_early_s, high=(k("s1a"), k("fb"), k("en")), tag="sample")
+    _integrate(b, spec, name)
+
+
+def add_plane(b: ScheduleBuilder, spec: NeuronSpec, n: int) -> None:
+    """Magnitude plane ``n`` (1 = LSB): ONE read pulse (``inp`` high for ``read_pulse_s``),
+    then 2^(n-1) samples of the held line, each integrated.
+
+    ``sample_in_pulse`` (default False): the first sample is taken during the pulse (phases
+    ``in<n>_0``, ``in<n>_0_h`` tagged ``input``; the bottom plate opens two edges before the
+    pulse ends, so C_sample holds the driven line); otherwise a phase ``rd<n>`` carries the
+    pulse and every sample comes from the held line. Sample k of the held line (k = 1, 2...)
+    sees V0 (C_line / (C_line + C_s))^k: :func:`pycim.cim.closed_form.held_line_gain`.
+    """
+    k = spec.net
+    e2 = 2 * spec.t_edge_s
+    reps = 2 ** (n - 1)
+    if spec.sample_in_pulse:
+        if spec.read_pulse_s < 2 * e2:
+            raise InputError(f"read_pulse_s {spec.read_pulse_s:g} s is shorter than four edges")
+        b.add(f"in{n}_0", spec.read_pulse_s - e2,
+              high=(k("s1a"), k("s1b"), k("fb"), k("inp"), k("en")), tag="input")
+        b.add(f"in{n}_0_h", e2, high=(k("s1a"), k("fb"), k("inp"), k("en")), tag="input")
+        _integrate(b, spec, f"{n}_0")
+        first = 1
+    else:
+        b.add(f"rd{n}", spec.read_pulse_s, high=(k("fb"), k("inp")), tag="input")
+        first = 0
+    for r in range(first, reps):
+        add_integration_step(b, spec, f"{n}_{r}")
 
 
 def add_conversion(b: ScheduleBuilder, spec: NeuronSpec, out_bits: int) -> None:
-    """Sign decision then out_bits-1 charge-decrement steps.
+    """Sign decision then out_bits-1 charge-decrement steps (OTA enabled throughout).
 
-    Phases for j = 0..out_bits-1: ``cmp<j>`` (comparator mode, latch transparent),
+    Phases for j = 0..out_bits-1: ``cmp<j>`` (comparator mode), ``cmp<j>_l`` (its last
+    ``t_latch_s``: latch transparent),
     ``cmp<j>_h`` (latch closed: decision j is valid from here until ``cmp<j+1>``); for
     k = j+1 <= out_bits-1: ``pk<k>`` (packet sampled from the DAC pair at V_dac,k), ``pk<k>_h``,
-    ``pki<k>`` (packet integrated), ``pki<k>_h``. Ends with ``done`` (integrator mode).
+    ``pki<k>`` (packet integrated), ``pki<k>_h``. Ends with ``done`` (integrator mode, OTA on:
+    the residue is readable there).
     """
-    _check_bits(out_bits, "out_bits")
+    _check_bits(out_bits, "out_bits", hi=MAX_OUT_BITS)
     k = spec.net
     levels = spec.dac_levels(out_bits)
     for j in range(out_bits):
-        hi = [k("cy"), k("lat")] + ([k("lats")] if j == 0 else [])
-        b.add(f"cmp{j}", spec.t_compare_s, high=hi, tag="compare")
-        b.add(f"cmp{j}_h", spec.t_hold_s, high=(k("cy"),), tag="decision")
+        hi = [k("cy"), k("lat"), k("en")] + ([k("lats")] if j == 0 else [])
+        b.add(f"cmp{j}", spec.t_compare_s - spec.t_latch_s, high=(k("cy"), k("en")),
+              tag="compare")
+        b.add(f"cmp{j}_l", spec.t_latch_s, high=hi, tag="compare")
+        b.add(f"cmp{j}_h", spec.t_hold_s, high=(k("cy"), k("en")), tag="decision")
         if j == out_bits - 1:
             break
         v = levels[j]
-        b.add(f"pk{j + 1}", spec.t_packet_s, high=(k("fb"), k("pk"), k("s1b")),
+        # OTA kept on: it must pull its output back from the comparator's rail at once (gating
+        # it here let the rail reach C_integ through fb and corrupted the residue, measured)
+        b.add(f"pk{j + 1}", spec.t_packet_s, high=(k("fb"), k("pk"), k("s1b"), k("en")),
               analog={k("vdacp"): spec.v_ref_v + v, k("vdacn"): spec.v_ref_v - v}, tag="packet")
-        b.add(f"pk{j + 1}_h", spec.t_early_s, high=(k("fb"), k("pk")), tag="packet")
-        b.add(f"pki{j + 1}", spec.t_packet_integrate_s, high=(k("fb"), k("s2a"), k("s2b")),
+        b.add(f"pk{j + 1}_h", spec.t_early_s, high=(k("fb"), k("pk"), k("en")), tag="packet")
+        b.add(f"pki{j + 1}", spec.t_packet_integrate_s,
+              high=(k("fb"), k("s2a"), k("s2b"), k("en")), tag="packet_integrate")
+        b.add(f"pki{j + 1}_h", spec.t_settle_s, high=(k("fb"), k("s2a"), k("en")),
               tag="packet_integrate")
-        b.add(f"pki{j + 1}_h", spec.t_settle_s, high=(k("fb"), k("s2a")),
-              tag="packet_integrate")
-    b.add("done", 4 * spec.t_guard_s + spec.t_packet_integrate_s / 2, high=(k("fb"),),
+    # long enough for the OTA to pull its output back from the last comparison's rail
+    b.add("done", 4 * spec.t_guard_s + spec.t_packet_integrate_s, high=(k("fb"), k("en")),
           analog={k("vdacp"): spec.v_ref_v, k("vdacn"): spec.v_ref_v}, tag="done")
 
 
@@ -262,38 +373,45 @@ def n_planes(in_bits: int) -> int:
 
 
 def mvm_schedule(spec: NeuronSpec, in_bits: int, out_bits: int) -> Schedule:
-    """The neuron's full MVM cycle.
+    """The neuron's full one-phase MVM cycle (``in_bits`` 1..8, ``out_bits`` 1..10).
 
-    ``reset``; then for each magnitude plane n = 1..n_planes(in_bits) (LSB first) and repetition
-    r = 0..2^(n-1)-1 one integration step named ``<n>_<r>`` (phases ``in<n>_<r>``,
-    ``in<n>_<r>_h`` tagged ``input`` while the rows must be driven, logic net ``inp`` high, then
-    ``int<n>_<r>``...); then the conversion (:func:`add_conversion`).
-
-    Row drivers: drive plane n's bit pattern during :func:`input_windows` (the logic net
-    ``<clk_prefix>inp`` is high exactly then; :func:`window_pwl` builds per-plane control PWLs);
-    the line must be settled by the end of ``in<n>_<r>``, when the sample switch opens.
+    ``reset``; then for each magnitude plane n = 1..n_planes(in_bits) (LSB first) one read pulse
+    and 2^(n-1) integration steps named ``<n>_<r>`` (:func:`add_plane`); then the conversion
+    (:func:`add_conversion`). Row drivers and word-lines: on during :func:`input_windows` (one
+    per plane; the logic net ``<clk_prefix>inp`` is high exactly then; :func:`window_pwl` builds
+    per-plane control PWLs); between pulses the sensed line floats and holds.
     """
     b = builder(spec)
     add_reset(b, spec)
     for n in range(1, n_planes(in_bits) + 1):
-        for r in range(2 ** (n - 1)):
-            add_integration_step(b, spec, f"{n}_{r}")
+        add_plane(b, spec, n)
     add_conversion(b, spec, out_bits)
     return b.build()
 
 
-def input_windows(sched: Schedule) -> list[tuple[int, int, float, float]]:
-    """``[(plane, repetition, t_on, t_off)]``: when rows must drive plane ``plane`` (1 = LSB).
+def _plane_of(phase_name: str) -> int:
+    head = phase_name[2:].split("_")[0]
+    return int(head)
 
-    ``t_on`` is the start of ``in<n>_<r>``, ``t_off`` the end of ``in<n>_<r>_h`` (the top-plate
-    switch opens at that instant; the input may turn off during the following guard).
+
+def input_windows(sched: Schedule) -> list[tuple[int, int, float, float]]:
+    """``[(plane, 0, t_on, t_off)]``: ONE read pulse per magnitude plane (1 = LSB).
+
+    ``t_on`` is the start of the plane's first ``input`` phase, ``t_off`` the end of its last
+    (the inputs and word-lines start turning off at ``t_off``; the schedule's ``inp`` net rises
+    at ``t_on`` and falls at ``t_off``, one edge each). The repetition is always 0 (kept for
+    the callers' unpacking).
     """
-    out = []
+    spans: dict[int, list[float]] = {}
     for p in sched.phases:
-        if p.tag == "input" and not p.name.endswith("_h"):
-            n, r = (int(v) for v in p.name[2:].split("_"))
-            out.append((n, r, sched.start(p.name), sched.end(f"{p.name}_h")))
-    return out
+        if p.tag == "input":
+            n = _plane_of(p.name)
+            t0, t1 = sched.phase_times()[p.name]
+            if n in spans:
+                spans[n][1] = t1
+            else:
+                spans[n] = [t0, t1]
+    return [(n, 0, t0, t1) for n, (t0, t1) in spans.items()]
 
 
 def integration_steps(sched: Schedule) -> list[str]:
