@@ -31,7 +31,7 @@ from ..errors import InputError
 from ..validate import ident, integer, number
 from .array import IDEAL_ACCESS, IDEAL_WIRES, AccessSpec, ArraySpec, WireSpec, add_array
 from .circuit import Circuit, VSource
-from .neuron import NeuronNodes, NeuronSpec, add_neuron
+from .neuron import NeuronNodes, NeuronSpec, add_neuron, add_neuron_bias
 from .sky130_cards import card_model, card_mosfet
 
 CORELET = 16
@@ -164,7 +164,8 @@ class CoreCircuit:
 def assemble_core(spec: CoreSpec, title: str | None = None,
                   header: tuple[str, ...] = ()) -> CoreCircuit:
     """Build the core circuit of ``spec``: array with TNSA taps, supplies and rails, line
-    drivers on every line, WL inverters, neurons on the sensed lines. No control waveforms
+    drivers on every line, WL inverters, neurons on the sensed lines and their one shared bias
+    generator (:func:`~pycim.netlist.neuron.add_neuron_bias`). No control waveforms
     (see :mod:`pycim.netlist.stimulus`)."""
     from .. import __version__
 
@@ -200,7 +201,11 @@ def assemble_core(spec: CoreSpec, title: str | None = None,
             c.add_model(card_model(pwl))
             supply("wordlines", VSource("VWLH", "vwlh", "0", dc_v=spec.v_wl_v))
             c.add_stream(lambda: (e for r in range(a.rows) for e in wl_inverter(r, nwl, pwl)))
-    nodes = [add_neuron(c, spec.neuron, f"n{k}_", ln) for k, ln in enumerate(spec.neuron_lines)]
+    nodes = []
+    if spec.neuron_lines:  # one OTA bias generator per core, mirrored by every neuron
+        bias = add_neuron_bias(c, spec.neuron)
+        nodes = [add_neuron(c, spec.neuron, f"n{k}_", ln, bias=bias)
+                 for k, ln in enumerate(spec.neuron_lines)]
     return CoreCircuit(c, spec, groups, nodes)
 
 

@@ -91,7 +91,7 @@ from ..specs.neuron import (CLOCKS, DAC_NETS, MAX_IN_BITS,  # noqa: F401 (re-exp
                             MAX_OUT_BITS, MIN_LSB_V, NeuronSpec, _check_bits, add_conversion,
                             add_integration_step, add_plane, add_reset, builder,
                             conversion_bits, input_windows, integration_steps, mvm_schedule,
-                            n_planes, neuron_nets)
+                            n_planes, neuron_nets, plane_spans)
 
 A = assumptions.value
 
@@ -444,5 +444,5 @@ __all__ = ["CLOCKS", "DAC_NETS", "MAX_IN_BITS", "MAX_OUT_BITS", "MIN_LSB_V", "Ne
            "add_integration_step", "add_neuron", "add_ota", "add_reset", "add_schedule_sources",
            "add_supplies", "builder", "check_prefix", "conversion_bits", "input_windows",
            "line_testbench", "ota_testbench", "window_pwl",
-           "integration_steps", "mvm_schedule", "n_planes", "neuron_nets"]
+           "integration_steps", "mvm_schedule", "n_planes", "neuron_nets", "plane_spans"]
 

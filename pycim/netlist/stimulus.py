@@ -16,7 +16,7 @@ import numpy as np
 from ..errors import InputError
 from .circuit import Comment, VSource
 from .core import RAILS, STATES, STIMULUS_MARK, CoreCircuit
-from .neuron import window_pwl
+from .neuron import plane_spans, window_pwl
 from .schedule import Schedule, schedule_sources
 
 Level = float | tuple[tuple[float, float], ...]  # DC volts or PWL points
@@ -88,15 +88,29 @@ def add_dc_stimulus(core: CoreCircuit, states: Mapping[str, str] | None = None,
                                             for s in schedule_sources(sched)))
 
 
+def hold_pwl(sched: Schedule, t_edge_s: float, on: float, off: float = 0.0) -> Level:
+    """Gate PWL of a sensed line's Vref (``z``) switch in the held-line scheme: ``off`` from
+    the start of each plane's read pulse to the end of its last integration
+    (:func:`~pycim.specs.neuron.plane_spans`: the line floats, is driven by the cells during
+    the pulse, then holds its voltage while the neuron re-samples it), ``on`` otherwise (the
+    line is reset to Vref between planes and through the reset and the conversion)."""
+    pts = [(0.0, on)]
+    for _, t_on, t_end in plane_spans(sched):
+        pts += [(t_on, on), (t_on + t_edge_s, off), (t_end, off), (t_end + t_edge_s, on)]
+    pts.append((sched.t_stop, on))
+    return tuple(pts)
+
+
 def add_mvm_stimulus(core: CoreCircuit, line_planes: np.ndarray, sched: Schedule) -> None:
     """The MVM transient's stimulus for one input vector. ``line_planes``: (planes,
     n_drive_lines) in {-1, 0, +1}, the level of each physical drive line per magnitude plane.
 
-    Drive lines select ``p`` / ``n`` / ``z`` during each input window of the plane (Vref
-    between windows); sensed lines are held at Vref by their ``z`` switch between windows and
-    float during a window (so the WL edges cannot kick a floating line below ground: measured
-    without it, -1.0 V from Vref between windows); WLs are on during windows; the neuron clocks
-    are the schedule's sources."""
+    Held-line scheme (issue 17): drive lines select ``p`` / ``n`` / ``z`` during the plane's
+    ONE read pulse (:func:`~pycim.specs.neuron.input_windows`; Vref otherwise) and the WLs are
+    on only then; each sensed line floats from the pulse's start to the end of the plane's
+    last integration (:func:`hold_pwl`), holding its voltage for the 2^(n-1) samples, and is
+    held at Vref by its ``z`` switch between planes, before the first and during the
+    conversion. The neuron clocks are the schedule's sources."""
     spec = core.spec
     nspec = spec.neuron
     if nspec is None:
@@ -127,7 +141,7 @@ def add_mvm_stimulus(core: CoreCircuit, line_planes: np.ndarray, sched: Schedule
                       "n": window_pwl(sched, nspec, [vdd if x < 0 else 0.0 for x in v], 0.0),
                       "z": window_pwl(sched, nspec, [vdd if x == 0 else 0.0 for x in v], vdd)}
                 yield from line_controls(ln, on, vdd)
-            hold = {"p": 0.0, "n": 0.0, "z": window_pwl(sched, nspec, [0.0] * n_pl, vdd)}
+            hold = {"p": 0.0, "n": 0.0, "z": hold_pwl(sched, nspec.t_edge_s, vdd)}
             for ln in spec.sense_lines:
                 yield from line_controls(ln, hold, vdd)
         core.add_sources("drivers", drivers)

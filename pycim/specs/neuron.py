@@ -414,6 +414,18 @@ def input_windows(sched: Schedule) -> list[tuple[int, int, float, float]]:
     return [(n, 0, t0, t1) for n, (t0, t1) in spans.items()]
 
 
+def plane_spans(sched: Schedule) -> list[tuple[int, float, float]]:
+    """``[(plane, t_on, t_end)]``: from the start of plane ``plane``'s read pulse to the end of
+    its last integration (``int<n>_<r>_h``): the time the sensed line must float and hold the
+    plane's voltage (its driver's Vref switch open)."""
+    ends: dict[int, float] = {}
+    for p in sched.phases:
+        if p.tag == "integrate_h":
+            n = int(p.name[3:].split("_")[0])
+            ends[n] = max(ends.get(n, 0.0), sched.end(p.name))
+    return [(n, t_on, ends[n]) for n, _, t_on, _ in input_windows(sched)]
+
+
 def integration_steps(sched: Schedule) -> list[str]:
     """Names ``<n>_<r>`` of the integration steps in order."""
     return [p.name[3:] for p in sched.phases if p.tag == "integrate"]
