@@ -13,7 +13,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from .encoding import plane_weights
+from .. import assumptions
+from ..errors import InputError
 
 
 def sense_views(g_pos, g_neg, direction: str, mapping: str = "row_pair"):
@@ -66,10 +67,29 @@ def transfer_matrix(g_pos, g_neg, v_read: float, direction: str,
     return v_read * n / s
 
 
-def ideal_output(plane_v: np.ndarray, in_bits: int, lsb_v: float) -> np.ndarray:
-    """Planes' settled volts (batch, planes, n) -> the ideal output in LSB: each plane
-    integrated 2^n times (LSB first), divided by the line-referred LSB."""
-    return np.einsum("bpn,p->bn", plane_v, plane_weights(in_bits)) / lsb_v
+def line_capacitance_f(n_cells: int, c_hold_f: float = 0.0) -> float:
+    """A held sensed line's capacitance (F): ``n_cells`` x ``line_c_per_cell_f`` +
+    ``line_c_fixed_f`` (both measured, see :mod:`pycim.assumptions`) + an explicit hold
+    capacitor ``c_hold_f`` (none in the default core)."""
+    if isinstance(n_cells, bool) or not isinstance(n_cells, (int, np.integer)) or n_cells < 1:
+        raise InputError(f"n_cells must be an integer >= 1, got {n_cells!r}")
+    if not (np.isfinite(c_hold_f) and c_hold_f >= 0.0):
+        raise InputError(f"c_hold_f must be >= 0 F, got {c_hold_f!r}")
+    return (int(n_cells) * assumptions.value("line_c_per_cell_f")
+            + assumptions.value("line_c_fixed_f") + float(c_hold_f))
+
+
+def ideal_output(plane_v: np.ndarray, in_bits: int, lsb_v: float, c_line_f: float,
+                 c_sample_f: float | None = None, in_pulse: bool = False) -> np.ndarray:
+    """Planes' settled volts (batch, planes, n) -> the ideal output in LSB (line-referred
+    ``lsb_v``) of the held-line scheme: plane n (LSB first) is pulsed once and its held line
+    sampled 2^(n-1) times, so it weighs :func:`held_plane_weights` ``(in_bits, c_line_f,
+    c_sample_f, in_pulse)`` instead of 2^(n-1). ``c_sample_f`` defaults to the effective
+    ``neuron_c_sample_eff_f``; ``in_pulse``: the first sample taken during the pulse
+    (``NeuronSpec.sample_in_pulse``)."""
+    cs = assumptions.value("neuron_c_sample_eff_f") if c_sample_f is None else c_sample_f
+    w = held_plane_weights(in_bits, c_line_f, cs, in_pulse)
+    return np.einsum("bpn,p->bn", plane_v, w) / lsb_v
 
 
 def array_activity(g_phys: np.ndarray, line_planes: np.ndarray, direction: str,
@@ -105,7 +125,7 @@ def held_line_gain(c_line_f, c_sample_f, n_samples, in_pulse: bool = True):
     cs = np.asarray(c_sample_f, dtype=float)
     n = np.asarray(n_samples)
     if np.any(cl <= 0) or np.any(cs < 0) or np.any(n < 1):
-        raise ValueError("held_line_gain needs c_line_f > 0, c_sample_f >= 0, n_samples >= 1")
+        raise InputError("held_line_gain needs c_line_f > 0, c_sample_f >= 0, n_samples >= 1")
     r = cl / (cl + cs)
     with np.errstate(divide="ignore", invalid="ignore"):
         s = np.where(r < 1.0, (1.0 - r ** n) / np.where(r < 1.0, 1.0 - r, 1.0), n)

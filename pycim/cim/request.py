@@ -15,8 +15,9 @@ from .. import assumptions
 from ..errors import InputError
 from ..tech.corners import CORNERS
 from ..validate import integer
-from .closed_form import closed_form_planes, ideal_output
+from .closed_form import closed_form_planes, ideal_output, line_capacitance_f
 from .encoding import bit_planes, check_inputs, check_weights
+from .mapping import physical_conductances
 from .programming import Programmed, program
 
 ENGINES = ("spice", "vacask", "macro")
@@ -91,11 +92,26 @@ class MvmProblem:
     ideal_planes_v: np.ndarray  # (batch, planes, n_out): closed form on the programmed G
     y_ideal: np.ndarray  # (batch, n_out) in LSB
     y_target: np.ndarray  # the same on the target conductances: what the user asked for
+    c_line_f: float = 0.0  # the held sensed line's capacitance the closed form assumes
 
 
-def prepare(req: MvmRequest, lsb_v: float, v_read_v: float) -> MvmProblem:
+def sensed_line_cells(req: MvmRequest) -> int:
+    """Cells on one sensed line of the request's physical array: its rows forward (a
+    source-line), its columns backward (a bit-line)."""
+    w = req.weights
+    z = np.zeros(w.shape)
+    rows, cols = physical_conductances(z, z, req.mapping).shape
+    return rows if req.direction == "forward" else cols
+
+
+def prepare(req: MvmRequest, lsb_v: float, v_read_v: float, *,
+            sample_in_pulse: bool = False) -> MvmProblem:
     """Program W (same seed, same conductances for every engine) and compute the closed form.
-    ``lsb_v``: the line-referred integrated volts per output code of the engine's neuron."""
+    ``lsb_v``: the line-referred integrated volts per output code of the engine's neuron.
+
+    The ideal outputs follow the held-line scheme (:func:`~pycim.cim.closed_form.ideal_output`):
+    C_line = :func:`~pycim.cim.closed_form.line_capacitance_f` of the sensed line's cells,
+    C_sample its effective value; ``sample_in_pulse`` as the neuron's spec."""
     prog = program(req.weights, req.seed, noise=req.prog_tol_s > 0,
                    tol_s=max(req.prog_tol_s, 1e-12))
     target = program(req.weights, req.seed, noise=False)
@@ -104,5 +120,8 @@ def prepare(req: MvmRequest, lsb_v: float, v_read_v: float) -> MvmProblem:
                                req.mapping)
     tgt = closed_form_planes(target.g_pos_s, target.g_neg_s, planes, v_read_v, req.direction,
                              req.mapping)
-    return MvmProblem(prog, target, planes, ideal, ideal_output(ideal, req.in_bits, lsb_v),
-                      ideal_output(tgt, req.in_bits, lsb_v))
+    c_line = line_capacitance_f(sensed_line_cells(req))
+
+    def out(v):
+        return ideal_output(v, req.in_bits, lsb_v, c_line, in_pulse=sample_in_pulse)
+    return MvmProblem(prog, target, planes, ideal, out(ideal), out(tgt), c_line)
