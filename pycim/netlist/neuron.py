@@ -372,14 +372,16 @@ def ota_testbench(spec: NeuronSpec, c_load_f: float) -> tuple[Circuit, str]:
 
 
 def window_pwl(sched: Schedule, spec: NeuronSpec, plane_levels, idle: float,
-               ) -> tuple[tuple[float, float], ...]:
+               off_early_s: float = 0.0) -> tuple[tuple[float, float], ...]:
     """PWL for anything driven per input bit plane: ``plane_levels[n-1]`` volts during every
     input window of plane n (:func:`input_windows`), ``idle`` volts outside them.
 
     Edges take ``spec.t_edge_s``; the level turns on at ``t_on`` and off at ``t_off`` (the
     schedule's ``inp`` net has the same edges; the sample's bottom plate is already open). Use
     it for a row driver's or word-line's control net, or for a line's Thevenin source in a
-    stand-alone test.
+    stand-alone test. ``off_early_s``: the level is back at ``idle`` this long before
+    ``t_off`` (e.g. one edge for the word-lines, so the cells are isolated before the drivers
+    return to Vref and the held line keeps the driven level).
     """
     wins = input_windows(sched)
     planes = sorted({n for n, _, _, _ in wins})
@@ -388,11 +390,15 @@ def window_pwl(sched: Schedule, spec: NeuronSpec, plane_levels, idle: float,
         raise InputError(f"need {len(planes)} plane levels (planes {planes}), got {len(lv)}")
     idle = number(idle, "idle level", lo=-10.0, hi=10.0)
     e = spec.t_edge_s
+    early = number(off_early_s, "off_early_s", lo=0.0, hi=1e-6)
     pts = [(0.0, idle)]
     for n, _, t_on, t_off in wins:
         v = lv[n - 1]
+        if t_off - early <= t_on + e:
+            raise InputError(f"off_early_s {early:g} s leaves no level inside the {t_off - t_on:g}"
+                             f" s window")
         if v != idle:
-            pts += [(t_on, idle), (t_on + e, v), (t_off, v), (t_off + e, idle)]
+            pts += [(t_on, idle), (t_on + e, v), (t_off - early, v), (t_off - early + e, idle)]
     pts.append((sched.t_stop, idle))
     return tuple(pts)
 

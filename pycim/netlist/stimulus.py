@@ -15,7 +15,7 @@ import numpy as np
 
 from ..errors import InputError
 from .circuit import Comment, VSource
-from .core import RAILS, STATES, STIMULUS_MARK, CoreCircuit
+from .core import RAILS, SENSE_NET, STATES, STIMULUS_MARK, CoreCircuit
 from .neuron import plane_spans, window_pwl
 from .schedule import Schedule, schedule_sources
 
@@ -71,6 +71,9 @@ def add_dc_stimulus(core: CoreCircuit, states: Mapping[str, str] | None = None,
             core.add_sources("wordlines", lambda: (
                 VSource(f"VW{r}", f"wl{r}", "0", dc_v=spec.v_wl_v if wl_on else 0.0)
                 for r in range(a.rows)))
+        if spec.ideal_line_c_f > 0 and spec.neuron_lines:  # sense switches follow the WLs
+            core.add_sources("wordlines", lambda: iter((
+                VSource("VSENSE", SENSE_NET, "0", dc_v=spec.vdd_v if wl_on else 0.0),)))
     else:
         vdd = spec.vdd_v
         core.add_sources("drivers", lambda: (
@@ -130,9 +133,12 @@ def add_mvm_stimulus(core: CoreCircuit, line_planes: np.ndarray, sched: Schedule
                     pwl=window_pwl(sched, nspec, list(v_ref + v_read * lp[:, k]), v_ref))
             for k, ln in enumerate(drive)))
         if spec.has_wl:
-            wl = window_pwl(sched, nspec, [spec.v_wl_v] * n_pl, 0.0)
+            wl = window_pwl(sched, nspec, [spec.v_wl_v] * n_pl, 0.0, nspec.t_edge_s)
             core.add_sources("wordlines", lambda: (_source(f"VW{r}", f"wl{r}", wl)
                                                    for r in range(spec.array.rows)))
+        if spec.ideal_line_c_f > 0:  # the ideal sense switches close for each read pulse
+            sw = window_pwl(sched, nspec, [vdd] * n_pl, 0.0, nspec.t_edge_s)
+            core.add_sources("wordlines", lambda: iter((_source("VSENSE", SENSE_NET, sw),)))
     else:
         def drivers():
             for k, ln in enumerate(drive):
@@ -146,7 +152,8 @@ def add_mvm_stimulus(core: CoreCircuit, line_planes: np.ndarray, sched: Schedule
                 yield from line_controls(ln, hold, vdd)
         core.add_sources("drivers", drivers)
         if spec.has_wl:
-            wc = window_pwl(sched, nspec, [0.0] * n_pl, spec.v_wl_v)  # input low = WL high
+            # input low = WL high; the WLs are off one edge before the drivers return to Vref
+            wc = window_pwl(sched, nspec, [0.0] * n_pl, spec.v_wl_v, nspec.t_edge_s)
             core.add_sources("wordlines", lambda: (_source(f"VWC{r}", f"wc{r}", wc)
                                                    for r in range(spec.array.rows)))
     core.add_sources("neuron", lambda: schedule_sources(sched))
