@@ -16,7 +16,7 @@ from ..errors import InputError
 from ..tech.corners import CORNERS
 from ..validate import integer
 from .closed_form import closed_form_planes, ideal_output, line_capacitance_f
-from .encoding import bit_planes, check_inputs, check_weights
+from .encoding import bit_planes, check_inputs, check_weights, plane_weights
 from .mapping import physical_conductances
 from .programming import Programmed, program
 
@@ -105,13 +105,15 @@ def sensed_line_cells(req: MvmRequest) -> int:
 
 
 def prepare(req: MvmRequest, lsb_v: float, v_read_v: float, *,
-            sample_in_pulse: bool = False) -> MvmProblem:
+            sample_in_pulse: bool = False, held: bool = True) -> MvmProblem:
     """Program W (same seed, same conductances for every engine) and compute the closed form.
     ``lsb_v``: the line-referred integrated volts per output code of the engine's neuron.
 
     The ideal outputs follow the held-line scheme (:func:`~pycim.cim.closed_form.ideal_output`):
     C_line = :func:`~pycim.cim.closed_form.line_capacitance_f` of the sensed line's cells,
-    C_sample its effective value; ``sample_in_pulse`` as the neuron's spec."""
+    C_sample its effective value; ``sample_in_pulse`` as the neuron's spec. ``held=False``:
+    the binary plane weights 2^(n-1) of a line re-driven for every sample (the scheme the
+    fitted macro-model still describes, until it is refitted on held-line MVMs)."""
     prog = program(req.weights, req.seed, noise=req.prog_tol_s > 0,
                    tol_s=max(req.prog_tol_s, 1e-12))
     target = program(req.weights, req.seed, noise=False)
@@ -123,5 +125,7 @@ def prepare(req: MvmRequest, lsb_v: float, v_read_v: float, *,
     c_line = line_capacitance_f(sensed_line_cells(req))
 
     def out(v):
+        if not held:
+            return np.einsum("bpn,p->bn", v, plane_weights(req.in_bits)) / lsb_v
         return ideal_output(v, req.in_bits, lsb_v, c_line, in_pulse=sample_in_pulse)
     return MvmProblem(prog, target, planes, ideal, out(ideal), out(tgt), c_line)

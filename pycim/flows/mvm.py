@@ -63,7 +63,9 @@ def run_mvm(req: MvmRequest, progress: bool = True, waveforms: dict | None = Non
     engine = (NgspiceEngine(timeout_s=3600, options=MVM_OPTIONS) if req.engine == "spice"
               else get_engine("vacask", timeout_s=3600))
     wins = input_windows(sched)
-    t_first = {n: t_off for n, r, _, t_off in wins if r == 0}
+    # settled line: read as the word-lines (ideal: the sense switches) start to open, one edge
+    # before the read pulse ends (stimulus.add_mvm_stimulus), before their kick on the held line
+    t_first = {n: t_off - spec.t_edge_s for n, r, _, t_off in wins if r == 0}
     v_settled, codes, energies = [], [], []
     t0 = time.perf_counter()
     for b in tqdm(range(req.x.shape[0]), desc="mvm", unit="vector", disable=not progress):

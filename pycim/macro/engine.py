@@ -38,7 +38,9 @@ def run_macro_mvm(req, progress: bool = True, model: MacroModel | None = None) -
     v_read = assumptions.value("v_read_v")
     nw = n_windows_for(req.in_bits)
     lsb = m.lsb_v(req.out_bits)
-    pb = prepare(req, lsb, v_read)
+    # the fitted model integrates each plane 2^(n-1) times at the driven level (the scheme it
+    # was fitted on); its closed form is the binary one until it is refitted on held-line MVMs
+    pb = prepare(req, lsb, v_read, held=False)
     prog, planes = pb.prog, pb.planes
     weights_pl = plane_weights(req.in_bits)
     g_phys = physical_conductances(prog.g_pos_s, prog.g_neg_s, req.mapping)
