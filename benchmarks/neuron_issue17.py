@@ -164,7 +164,7 @@ def coredroop(rows: int, cols: int, ideal: bool) -> None:
           f", spread {np.round(rs.std(0), 4).tolist()}; closed form C_line {c_line * 1e15:.2f} fF"
           f" / (C_line + {cs * 1e15:.0f} fF) = {c_line / (c_line + cs):.4f}; implied C_line at "
           f"C_s_eff: {cs * np.mean(rs[:, 1:]) / (1 - np.mean(rs[:, 1:])) * 1e15:.2f} fF")
-    t_on, t_off = s.phase_times()["rd3"]
+    t_off = s.phase_times()["rd3"][1]
     before = np.array([np.interp(t_off - spec.t_edge_s, res["time"], res[nd.line]) for nd in nodes])
     after = np.array([np.interp(s.start("in3_0"), res["time"], res[nd.line]) for nd in nodes])
     print(f"plane 3 line - Vref (mV) as the WLs start to open: "

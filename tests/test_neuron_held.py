@@ -102,7 +102,7 @@ def _codes(sim, ref_spec):
                                "with the 2x/6x-unit OTA (6.5 uW) all codes were within 1")
                  ) if c == (6, 8) else c for c in sorted(CASES)])
 def test_codes_vs_ideal_quantisation_of_the_held_line(sims, case):
-    res, s, nodes, spec, u = sims[case]
+    res, s, nodes, spec, _ = sims[case]
     got, ref = _codes(sims[case], spec)
     out_bits = case[1]
     span = got.max() - got.min()

@@ -17,7 +17,7 @@ from pycim.cli import main
 from pycim.dispatch import run_mvm
 from pycim.measure.neuron import read_neuron
 from pycim.netlist.core import STIMULUS_MARK
-from pycim.netlist.neuron import input_windows
+from pycim.netlist.neuron import settled_read_times
 from pycim.netlist.reference import NetlistRequest
 from pycim.sim import NgspiceEngine, Op
 from pycim.sim.ngspice import NgspiceEngine as _Engine
@@ -142,7 +142,7 @@ def test_standalone_mvm_deck_gives_pycim_mvm_codes(tmp_path):
     assert codes == ref["code"][0]
     assert max(abs(c) for c in codes) >= 2  # real outputs, not all zero
     t = res["time"]
-    t_first = {n: t_off for n, r, _, t_off in input_windows(setup.schedule) if r == 0}
+    t_first = settled_read_times(setup.schedule, setup.neuron)  # where pycim mvm reads them
     v = np.array([[np.interp(t_first[n], t, res[nd.line]) for nd in core.neurons]
                   for n in sorted(t_first)]) - setup.neuron.v_ref_v
     np.testing.assert_allclose(v, np.asarray(ref["v_settled_v"][0]), atol=1e-9)

@@ -35,7 +35,7 @@ from ..errors import InputError
 from ..measure.neuron import read_neuron
 from ..measure.energy import energy_by_group
 from ..netlist.mvm_deck import mvm_deck, mvm_setup, saved_vectors
-from ..netlist.neuron import input_windows
+from ..netlist.neuron import settled_read_times
 from ..sim import NgspiceEngine, Tran, get_engine
 
 #: Largest transient step. Measured on the 16 x 16 4-bit MVM: 2 ns and 5 ns give identical codes
@@ -62,10 +62,7 @@ def run_mvm(req: MvmRequest, progress: bool = True, waveforms: dict | None = Non
     prog, v_read, lsb_line = pb.prog, setup.v_read_v, setup.lsb_v
     engine = (NgspiceEngine(timeout_s=3600, options=MVM_OPTIONS) if req.engine == "spice"
               else get_engine("vacask", timeout_s=3600))
-    wins = input_windows(sched)
-    # settled line: read as the word-lines (ideal: the sense switches) start to open, one edge
-    # before the read pulse ends (stimulus.add_mvm_stimulus), before their kick on the held line
-    t_first = {n: t_off - spec.t_edge_s for n, r, _, t_off in wins if r == 0}
+    t_first = settled_read_times(sched, spec)  # before the WLs' kick on the held line
     v_settled, codes, energies = [], [], []
     t0 = time.perf_counter()
     for b in tqdm(range(req.x.shape[0]), desc="mvm", unit="vector", disable=not progress):

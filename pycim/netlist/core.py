@@ -28,9 +28,9 @@ from dataclasses import dataclass, field, replace
 
 from .. import assumptions
 from ..errors import InputError
+from ..tech.va import circuit_osdi
 from ..validate import ident, integer, number
 from .array import IDEAL_ACCESS, IDEAL_WIRES, AccessSpec, ArraySpec, WireSpec, add_array
-from ..tech.va import circuit_osdi
 from .circuit import Capacitor, Circuit, Model, VaDevice, VSource
 from .neuron import NeuronNodes, NeuronSpec, add_neuron, add_neuron_bias
 from .sky130_cards import card_model, card_mosfet

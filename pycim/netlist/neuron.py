@@ -82,16 +82,15 @@ from dataclasses import dataclass
 
 from .. import assumptions
 from ..errors import InputError
-from .circuit import Capacitor, Circuit, Resistor, VSource
-from .schedule import Schedule, schedule_sources
-from .sky130_cards import card_model, card_mosfet
-from ..validate import ident, node, number
-
 from ..specs.neuron import (CLOCKS, DAC_NETS, MAX_IN_BITS,  # noqa: F401 (re-exported)
                             MAX_OUT_BITS, MIN_LSB_V, NeuronSpec, _check_bits, add_conversion,
                             add_integration_step, add_plane, add_reset, builder,
                             conversion_bits, input_windows, integration_steps, mvm_schedule,
-                            n_planes, neuron_nets, plane_spans)
+                            n_planes, neuron_nets, plane_spans, settled_read_times)
+from ..validate import ident, node, number
+from .circuit import Capacitor, Circuit, Resistor, VSource
+from .schedule import Schedule, schedule_sources
+from .sky130_cards import card_model, card_mosfet
 
 A = assumptions.value
 
@@ -446,9 +445,9 @@ def line_testbench(spec: NeuronSpec, sched: Schedule, lines, *, r_source_ohm: fl
 
 
 __all__ = ["CLOCKS", "DAC_NETS", "MAX_IN_BITS", "MAX_OUT_BITS", "MIN_LSB_V", "NeuronNodes",
-           "NeuronSpec", "add_conversion", "add_neuron_bias", "add_plane",
-           "add_integration_step", "add_neuron", "add_ota", "add_reset", "add_schedule_sources",
-           "add_supplies", "builder", "check_prefix", "conversion_bits", "input_windows",
-           "line_testbench", "ota_testbench", "window_pwl",
-           "integration_steps", "mvm_schedule", "n_planes", "neuron_nets", "plane_spans"]
+           "NeuronSpec", "add_conversion", "add_integration_step", "add_neuron", "add_neuron_bias",
+           "add_ota", "add_plane", "add_reset", "add_schedule_sources", "add_supplies", "builder",
+           "check_prefix", "conversion_bits", "input_windows", "integration_steps",
+           "line_testbench", "mvm_schedule", "n_planes", "neuron_nets", "ota_testbench",
+           "plane_spans", "settled_read_times", "window_pwl"]
 

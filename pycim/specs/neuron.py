@@ -414,6 +414,13 @@ def input_windows(sched: Schedule) -> list[tuple[int, int, float, float]]:
     return [(n, 0, t0, t1) for n, (t0, t1) in spans.items()]
 
 
+def settled_read_times(sched: Schedule, spec: NeuronSpec) -> dict[int, float]:
+    """``{plane: t}``: when a plane's settled line voltage is read (``v_settled_v``): one edge
+    before its read pulse ends, as the word-lines (ideal core: the sense switches) start to open
+    and before their kick on the held line."""
+    return {n: t_off - spec.t_edge_s for n, _, _, t_off in input_windows(sched)}
+
+
 def plane_spans(sched: Schedule) -> list[tuple[int, float, float]]:
     """``[(plane, t_on, t_end)]``: from the start of plane ``plane``'s read pulse to the end of
     its last integration (``int<n>_<r>_h``): the time the sensed line must float and hold the
