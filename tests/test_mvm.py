@@ -222,7 +222,7 @@ def spread_runs():
 @pytest.mark.parametrize("in_bits,out_bits", PAIRS + [pytest.param(8, 6, marks=pytest.mark.xfail(
     reason="one-phase 8-bit inputs integrate 127 windows and the neuron's offset and switch "
     "charge accumulate: codes 1.4-2.3 LSB low with the simulated programming error's "
-    "conductances (issue 17: two-phase inputs and auto-zero)", strict=False))])
+    "conductances (issue 17: two-phase inputs and auto-zero)", strict=False, run=False))])
 def test_codes_equal_ideal_quantisation(spread_runs, in_bits, out_bits, capsys):
     """Transistor-level neurons on an ideal array: codes over at least half the code range
     against the independent reference, within +-1 LSB of floor(y) for >= 95 % of outputs and,
