@@ -13,17 +13,18 @@ def _target(what, value, limit, met):
 
 def array_dc_op(run_case, quick=False):
     """DC op of n x n 1T1R arrays (flat BSIM4 + OSDI RRAM read model), KLU vs Sparse, against a
-    passive crossbar of linear resistors with the same wires, measured in the same run."""
+    passive crossbar of native SPICE resistors (no OSDI) with the same wires, measured in the
+    same run. Ratios compare ngspice's own elapsed time (deck parse to op), not deck generation."""
     figs, targets = {}, []
     sizes = (64, 128) if quick else (64, 128, 256)
     for n in sizes:
-        passive = run_case("dc_op", n=n, cell="linear", access="ideal", klu=True)
+        passive = run_case("dc_op", n=n, cell="resistor", access="ideal", klu=True)
         figs[f"passive_wireR_{n}_klu"] = passive
         for klu in (True, False):
             if n == 256 and not klu:
                 continue  # Sparse 1.3 at 256^2 with wire R: minutes; 64/128 show the trend
             r = run_case("dc_op", n=n, cell="rram_read", access="sky130", klu=klu)
-            r["ratio_to_passive"] = r["wall_s"] / passive["wall_s"]
+            r["ratio_to_passive"] = r["ngspice_elapsed_s"] / passive["ngspice_elapsed_s"]
             figs[f"1t1r_wireR_{n}_{'klu' if klu else 'sparse'}"] = r
         figs[f"1t1r_idealwires_{n}_klu"] = run_case("dc_op", n=n, cell="rram_read",
                                                      access="sky130", klu=True, wire_r=False)
@@ -38,7 +39,7 @@ def array_dc_op(run_case, quick=False):
                                r["wall_s"] <= 10))
         targets.append(_target("256x256 1T1R DC op, wire R/C, peak RSS [GB]",
                                r["child_peak_rss_b"] / GB, "<= 1.5", r["child_peak_rss_b"] <= 1.5 * GB))
-        targets.append(_target("256x256 1T1R / passive crossbar (same wires)",
+        targets.append(_target("256x256 1T1R / native-resistor crossbar (same wires), ngspice time",
                                r["ratio_to_passive"], "<= 3", r["ratio_to_passive"] <= 3))
     return figs, targets
 
@@ -132,12 +133,13 @@ def macro_vs_spice(run_case, quick=False):
 
 
 def macro_throughput(run_case, quick=False):
-    """Core macro-model MAC/s vs a float32 numpy matmul of the same 256 x 256 shape, batch 1
-    and 1024, in the same child process; and the digits demo's accuracy gap and run time."""
+    """Core macro-model MAC/s against a float32 numpy matmul of the SAME logical shape,
+    (batch, 128) @ (128, 256), in the same child process, at batch 1 and 1024; and the digits
+    demo's accuracy gap and run time."""
     figs = {f"batch_{b}": run_case("macro_throughput", batch=b) for b in (1, 1024)}
     r = figs["batch_1024"]
-    targets = [_target("macro Core / float32 matmul throughput, 256x256, batch 1024",
-                       r["ratio_time"], ">= 0.333", r["ratio_time"] >= 1 / 3)]
+    targets = [_target("macro Core / float32 matmul (same logical shape) throughput, batch 1024",
+                       r["ratio_time"], ">= 0.5", r["ratio_time"] >= 0.5)]
     if not quick:
         d = figs["digits_demo"] = run_case("digits_demo")
         targets += [_target("digits demo wall time [s]", d["wall_s"], "< 120", d["wall_s"] < 120),

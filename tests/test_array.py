@@ -114,3 +114,23 @@ def test_access_fet_without_body_network_keeps_dc(ngspice, rng):
         v[bn] = sensed(res, 6) - V_REF
     assert np.ptp(v[True]) > 0.01 * V_READ
     np.testing.assert_allclose(v[False], v[True], rtol=0, atol=1e-7)
+
+
+def test_native_resistor_cells_equal_linear_va_cells():
+    """The benchmark's native floor (plain SPICE resistors) is the same circuit as the
+    Verilog-A linear cells: same settled SL voltages (wires included)."""
+    from pycim.netlist.array import ArraySpec, WireSpec, dc_drive_circuit, row_voltages
+    from pycim.netlist.array import IDEAL_ACCESS
+    from pycim.sim import NgspiceEngine, Op
+
+    rng = np.random.default_rng(4)
+    gp, gn = weights_to_conductances(rng.uniform(-1, 1, (6, 5)))
+    g = interleave_rows(gp, gn)
+    v = row_voltages(rng.choice([-1.0, 1.0], 6), 0.9, 0.1)
+    out = {}
+    for cell in ("linear", "resistor"):
+        spec = ArraySpec(g, cell=cell, access=IDEAL_ACCESS, wire=WireSpec(r_ohm_per_um=50.0))
+        res = NgspiceEngine().run(dc_drive_circuit(spec, v), Op())
+        out[cell] = np.array([res.value(f"sl{c}") for c in range(5)])
+    np.testing.assert_allclose(out["resistor"], out["linear"], atol=1e-9)
+    assert np.ptp(out["linear"]) > 5e-3  # the lines carry signal

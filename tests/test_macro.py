@@ -317,6 +317,14 @@ def test_calibration_reduces_column_error_of_the_fitted_model(out_bits):
     assert np.all(np.abs(cal.gain - slope) <= tol), np.abs(cal.gain - slope) / tol
 
 
+def V_READ_BWD(core, x):
+    """Backward line voltages of every bit-line on the programmed conductances, written out:
+    V(BL r) = Vread sum_j x_j G_rj / sum_j G_rj (row 2i: G+, 2i+1: G-)."""
+    g = np.empty((2 * core.n_in, core.n_out))
+    g[0::2], g[1::2] = core.g_pos_s, core.g_neg_s
+    return core.v_read_v * (x @ g.T) / g.sum(axis=1)
+
+
 def test_calibration_is_folded_into_the_fast_path(rng):
     """``value`` of a calibrated core is the stored per-column correction of the codes (float32
     scale and shift), forward and backward; ideal model: gain ~ 1, offset ~ 0."""
@@ -336,9 +344,22 @@ def test_calibration_is_folded_into_the_fast_path(rng):
     with pytest.warns(Warning):
         lines, pair = core.backward_lines(xb), core.backward(xb)
     np.testing.assert_allclose(pair.value, lines.value[:, 0::2] - lines.value[:, 1::2])
-    err_raw = lines.code + 0.5 - core.reference_y(xb, 4, 6, "backward")
-    err_cal = lines.value - core.reference_y(xb, 4, 6, "backward")
-    assert np.sqrt(np.mean(err_cal ** 2)) < 0.5 * np.sqrt(np.mean(err_raw ** 2))
+    y_t = core.reference_y(xb, 4, 6, "backward")
+    err_raw = lines.code + 0.5 - y_t
+    err_cal = lines.value - y_t
+    # Floor of a per-line (gain, offset) correction against the TARGET conductances: rounding
+    # (1/12 LSB^2) plus the part of the programming error that is not linear in y per line
+    # (computed here from the programmed conductances, the closed form written out).
+    y_p = V_READ_BWD(core, xb) / core.lsb_v(6)
+    d = y_p - y_t
+    resid = []
+    for j in range(d.shape[1]):
+        a = np.c_[y_t[:, j], np.ones(len(y_t))]
+        resid.append(d[:, j] - a @ np.linalg.lstsq(a, d[:, j], rcond=None)[0])
+    floor = np.sqrt(1 / 12 + np.mean(np.square(resid)))
+    # 25 %: the calibration estimates its two parameters per line from noisy MVMs and cannot
+    # remove the model's cubic line term; the uncorrected codes are ~2x the floor
+    assert np.sqrt(np.mean(err_cal ** 2)) < 1.25 * floor < np.sqrt(np.mean(err_raw ** 2))
     ideal = Core(rng.uniform(-1, 1, (64, 64)), model=IDEAL, seed=4, prog_tol_s=0.0)
     c = ideal.calibrate("forward", 4, 8)
     assert np.all(np.abs(c.gain - 1) < 0.03) and np.all(np.abs(c.offset) < 0.1)

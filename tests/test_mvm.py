@@ -1,5 +1,6 @@
 """Core MVM at transistor level: closed form, quantisation, backward, energy, non-ideal corners."""
 
+import contextlib
 import json
 import subprocess
 import sys
@@ -7,6 +8,7 @@ import sys
 import numpy as np
 import pytest
 
+from pycim import assumptions
 from pycim.cim.request import MvmRequest
 from pycim.dispatch import run_mvm
 
@@ -16,11 +18,6 @@ V_READ = 0.1
 def _x(rng, n, in_bits, batch=1):
     lim = 1 if in_bits == 1 else 2 ** (in_bits - 1) - 1
     return rng.integers(0 if in_bits == 1 else -lim, lim + 1, (batch, n))
-
-
-def _ideal_quantised(y, out_bits):
-    lo, hi = -(2 ** (out_bits - 1)), 2 ** (out_bits - 1) - 1
-    return np.clip(np.floor(y), lo, hi)
 
 
 @pytest.mark.parametrize("shape", [(5, 3), (12, 7)])
@@ -35,29 +32,247 @@ def test_ideal_settled_voltage_is_the_weighted_average(rng, shape):
     assert np.ptp(closed) > 0.02 * V_READ
 
 
-@pytest.mark.parametrize("in_bits,out_bits,shape", [(1, 3, (16, 16)), (2, 4, (16, 16)),
-                                                     (4, 6, (16, 16)), (4, 8, (16, 16)),
-                                                     pytest.param(8, 6, (16, 4), marks=pytest.mark.xfail(
-                                                         reason="one-phase 8-bit inputs integrate "
-                                                         "127 windows and the neuron's offset and "
-                                                         "switch charge accumulate: codes 1.4-2.3 "
-                                                         "LSB low with the simulated programming "
-                                                         "error's conductances (issue 17: two-phase "
-                                                         "inputs and auto-zero)", strict=False))])
-def test_codes_equal_ideal_quantisation(rng, in_bits, out_bits, shape):
-    w = rng.uniform(-1, 1, shape)
-    x = _x(rng, shape[0], in_bits)
-    if in_bits == 8:
-        # keep outputs inside the 6-bit range. (8-bit outputs after 127 integrations are off by
-        # up to 4 LSB: the OTA's 0.1 mV offset accumulates; NeuRRAM splits such inputs in two
-        # phases, not modelled yet.)
-        x = np.clip(x, -20, 20)
-    out = run_mvm(MvmRequest(w, x, in_bits, out_bits, ideal=True), progress=False)
-    y = np.array(out["y_ideal"])
+# ---------------------------------------------------------------------------------------------
+# Codes against an independent reference over the whole code range (issue 20, item 1)
+# ---------------------------------------------------------------------------------------------
+#
+# The reference is written out here, not taken from the code under test: the closed form on the
+# programmed conductances the run reports, the bit planes of x, and the LSB from the design
+# values (C_sample, C_integ, the ADC full scale). ``out["y_ideal"]`` is computed from the same
+# NeuronSpec that built the deck, so it follows a wrong C_integ and cannot catch it.
+
+C_S_F, C_I_F = assumptions.value("neuron_c_sample_f"), assumptions.value("neuron_c_integ_f")
+FS_V = assumptions.value("neuron_adc_fs_v")
+G_MIN_S, G_MAX_S = assumptions.value("g_min_s"), assumptions.value("g_max_s")
+
+# Error budget of the transistor-level neuron (integrator-referred; each term with its source).
+#: OTA input offset: ota_metrics measures -0.1 mV at tt (tests/test_neuron.py, OTA test), +20 %.
+#: It enters every charge transfer as (C_s/C_i) V_os and the comparator threshold once.
+BUDGET_V_OS_V = 0.12e-3
+#: Switch charge per transfer beyond C_s V_os: <= 2 aC (tests/test_neuron.py, charge
+#: conservation per integration step), i.e. 0.02 mV on C_i per transfer.
+BUDGET_Q_INJ_C = 2e-18
+#: Comparator decision (finite open-loop gain in t_compare, latch kickback) and clock
+#: feedthrough of the fb/cy switches onto C_i: an allocation. A 0.5/0.15 um + 0.9/0.15 um
+#: transmission gate's overlap charge, ~0.3 fF x 1.8 V, is ~5 mV on 100 fF per edge before its
+#: NMOS/PMOS halves cancel; 1 mV is 20 % of that left over.
+BUDGET_V_CMP_V = 1.0e-3
+#: OTA open-loop gain >= 65 dB (asserted in tests/test_neuron.py): each transfer leaves
+#: (C_s/C_i) V_int / A0 behind, a gain error of (C_s/C_i) / A0 per transfer.
+BUDGET_A0 = 10 ** (65 / 20)
+#: Line sampling and DAC levels: ideal row sources and ideal DAC sources in these runs, the line
+#: settles in < 1 ns of a >= 20 ns sample phase (tau = (C_line + C_s) / sum G); 0.5 % allocation.
+BUDGET_GAIN_OTHER = 0.005
+#: Share of outputs allowed outside the budget (the >= 95 % criterion).
+MIN_HIT = 0.95
+
+
+def _n_windows(in_bits):
+    return 2 ** max(in_bits - 1, 1) - 1
+
+
+def _lsb_line_v(out_bits, fs_v=FS_V):
+    """Line-referred volts per code: integrator LSB 2 fs / 2^out_bits over C_s / C_i."""
+    return 2 * fs_v / 2 ** out_bits / (C_S_F / C_I_F)
+
+
+def _reference_y(out, in_bits, out_bits, fs_v=FS_V):
+    """y in LSB from the run's programmed conductances and x, written out independently:
+    sum over magnitude planes n of 2^n Vread sum_i p_ni (G+ - G-)_ij / sum_i (G+ + G-)_ij."""
+    gp, gn, x = np.array(out["g_pos_s"]), np.array(out["g_neg_s"]), np.array(out["x"])
+    v_read = assumptions.value("v_read_v")
+    y = np.zeros((x.shape[0], gp.shape[1]))
+    for n in range(max(in_bits - 1, 1)):
+        plane = ((np.abs(x) >> n) & 1) * np.sign(x)
+        y += 2 ** n * v_read * (plane @ (gp - gn)) / (gp + gn).sum(axis=0)
+    return y / _lsb_line_v(out_bits, fs_v)
+
+
+def _quantise(y, out_bits):
+    return np.clip(np.floor(y), -(2 ** (out_bits - 1)), 2 ** (out_bits - 1) - 1)
+
+
+def _budget(in_bits, out_bits, fs_v=FS_V):
+    """(common offset, relative gain error, per-output jitter) in LSB that the budget above
+    allows at (in_bits, out_bits). The OTA offset and the switch charge are the same in every
+    neuron (no mismatch here): a common offset; the comparator term depends on each output's
+    decisions: per output."""
+    n_tr = _n_windows(in_bits) + out_bits - 1  # input windows + DAC packets
+    k = C_S_F / C_I_F
+    v_off = BUDGET_V_OS_V * (1 + n_tr * k) + n_tr * BUDGET_Q_INJ_C / C_I_F
+    lsb_int_v = 2 * fs_v / 2 ** out_bits
+    return (v_off / lsb_int_v, n_tr * k / BUDGET_A0 + BUDGET_GAIN_OTHER,
+            BUDGET_V_CMP_V / lsb_int_v)
+
+
+def _code_check(code, y, out_bits, budget):
+    """Scores of ``code`` against the reference ``y`` (LSB), ``budget`` from :func:`_budget`:
+
+    ``pm1``: share within +-1 code of the ideal quantisation floor(y);
+    ``budget``: the largest share, over one common gain (1 + g), |g| <= gain budget, and one
+    common offset e, |e| <= offset budget, of outputs with floor((1 + g) y + e - j) <= code <=
+    floor((1 + g) y + e + j), j the per-output budget (>= 95 % required);
+    ``bias``: mean(code - floor(y)) over unclipped outputs, against ``bias_max`` = offset budget
+    + 3 j / sqrt(n) (per-output terms average down).
+    A 10 % gain or a one-code offset lies outside the box.
+    """
+    off, gain, jit = budget
+    code, y = np.asarray(code, float).ravel(), np.asarray(y, float).ravel()
+    q = _quantise(y, out_bits)
+    pm1 = float(np.mean(np.abs(code - q) <= 1))
+    best = 0.0
+    for g in np.linspace(-gain, gain, 21):
+        for e in np.linspace(-off, off, 201):
+            yy = (1 + g) * y + e
+            ok = (code >= _quantise(yy - jit, out_bits)) & (code <= _quantise(yy + jit, out_bits))
+            best = max(best, float(np.mean(ok)))
+    inside = np.abs(y) < 2 ** (out_bits - 1) - 1
+    bias = float(np.mean(code[inside] - q[inside]))
+    bias_max = off + 3 * jit / np.sqrt(inside.sum())
+    return {"pm1": pm1, "budget": best, "bias": bias, "bias_max": bias_max}
+
+
+def _caught(score):
+    return score["budget"] < MIN_HIT or abs(score["bias"]) > score["bias_max"]
+
+
+def _spread_problem(in_bits, out_bits, n_in=16, n_out=8, fs_v=FS_V):
+    """Weights and inputs whose outputs span the code range, chosen deterministically (exact
+    conductances: the run uses ``prog_tol_s=0``).
+
+    Row signs s_i (every third row negative); column j's weights are s_i c_j, so an input
+    x = m s (every magnitude plane set) adds every row of column j with the same sign and
+    y_j = windows Vread r(c_j) / LSB, r(c) = c (Gmax - Gmin) / (2 Gmin + (Gmax - Gmin) |c|),
+    solved for c_j from the target y_j. Targets (first 8 columns, more columns repeat them
+    scaled by 0.6): +-t1 = 0.95 of the reachable range (|r| <= 0.95) or of the code range,
+    +-0.3 t1, and +-b(k) for k = floor(0.8 t1), floor(0.55 t1): b(k) = k + offset budget +
+    gain budget k + 0.02, just above the code boundary k by more than the budget allows, so a
+    gain 10 % low (b / 1.1 < k - 0.1) moves the code while no gain and offset in the budget
+    can. Vectors: x = m s, -m s (mirrors the targets) and m s with alternate rows at
+    max(m - 2, 0);
+    1-bit inputs (0/1, s = +1): all rows, three quarters, half.
+    """
+    m = 1 if in_bits == 1 else 2 ** (in_bits - 1) - 1
+    i = np.arange(n_in)
+    s = np.ones(n_in, int) if in_bits == 1 else np.where(i % 3 == 1, -1, 1)
+    y_per_r = assumptions.value("v_read_v") * _n_windows(in_bits) / _lsb_line_v(out_bits, fs_v)
+    t1 = 0.95 * min(y_per_r, 2 ** (out_bits - 1))
+    off, gain, jit = _budget(in_bits, out_bits, fs_v)
+    band = [k * (1 + gain) + off + jit + 0.02 for k in (np.floor(0.8 * t1), np.floor(0.55 * t1))]
+    base = np.array([t1, 0.3 * t1] + band)
+    targets = np.stack([base, -base], axis=1).ravel()
+    y = np.resize(targets, n_out) * np.repeat(0.6 ** np.arange(-(-n_out // 8)), 8)[:n_out]
+    r = y / y_per_r
+    c = np.sign(r) * 2 * G_MIN_S * np.abs(r) / ((G_MAX_S - G_MIN_S) * (1 - np.abs(r)))
+    w = s[:, None] * c[None, :]
+    if in_bits == 1:
+        x = np.array([np.ones(n_in), i % 4 != 3, i % 2 == 0], dtype=int)
+    else:
+        x = np.array([m * s, -m * s, np.where(i % 2 == 0, m, max(m - 2, 0)) * s])
+    return w, x
+
+
+def _matched_fs_v(in_bits):
+    """ADC full scale for the code-range tests. At 4 bits and more the default (0.4 V) already
+    holds the largest integrated line (7 x 0.095 V x C_s/C_i = 0.33 V); with one input window
+    (1- and 2-bit inputs) the largest line (0.095 V) integrates to 0.05 V, 1/8 of the default
+    range, so outputs could never leave +-1 LSB. NeuRRAM sets the conversion range per layer
+    (issue 17, item 6); until a request carries it, the test sets the neuron's full scale to
+    C_s/C_i x Vread x windows, the largest integrated line."""
+    return FS_V if in_bits >= 4 else C_S_F / C_I_F * assumptions.value("v_read_v") \
+        * _n_windows(in_bits)
+
+
+@contextlib.contextmanager
+def _neuron_defaults(**overrides):
+    """Every NeuronSpec built without these fields gets these values (the deck's neuron, its
+    schedule's DAC levels and the LSB alike): a test-only change of the neuron's design."""
+    from pycim.specs.neuron import NeuronSpec
+
+    orig = NeuronSpec.__init__
+
+    def init(self, *args, **kw):
+        for k, v in overrides.items():
+            kw.setdefault(k, v)
+        orig(self, *args, **kw)
+
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(NeuronSpec, "__init__", init)
+        yield
+
+
+def _run_spread(in_bits, out_bits, shape=(16, 8), **neuron):
+    fs = _matched_fs_v(in_bits)
+    w, x = _spread_problem(in_bits, out_bits, *shape, fs_v=fs)
+    with _neuron_defaults(adc_fs_v=fs, **neuron):
+        out = run_mvm(MvmRequest(w, x, in_bits, out_bits, ideal=True, prog_tol_s=0.0),
+                      progress=False)
+    return out, _reference_y(out, in_bits, out_bits, fs), fs
+
+
+PAIRS = [(1, 3), (2, 4), (4, 6), (4, 8)]
+
+
+@pytest.fixture(scope="module")
+def spread_runs():
+    """Nominal runs at every (in, out) pair, shared by the code tests and the offset mutation."""
+    return {p: _run_spread(*p) for p in PAIRS}
+
+
+@pytest.mark.parametrize("in_bits,out_bits", PAIRS + [pytest.param(8, 6, marks=pytest.mark.xfail(
+    reason="one-phase 8-bit inputs integrate 127 windows and the neuron's offset and switch "
+    "charge accumulate: codes 1.4-2.3 LSB low with the simulated programming error's "
+    "conductances (issue 17: two-phase inputs and auto-zero)", strict=False, run=False))])
+def test_codes_equal_ideal_quantisation(spread_runs, in_bits, out_bits, capsys):
+    """Transistor-level neurons on an ideal array: codes over at least half the code range
+    against the independent reference, within +-1 LSB of floor(y) for >= 95 % of outputs and,
+    for >= 95 %, exactly floor((1 + g) y + e) for one gain and offset inside the budget."""
+    if (in_bits, out_bits) in spread_runs:
+        out, y, fs = spread_runs[(in_bits, out_bits)]
+    else:  # 8-bit inputs: 127 windows per vector, so a narrower array
+        out, y, fs = _run_spread(in_bits, out_bits, shape=(16, 4))
     code = np.array(out["code"])
-    hit = np.abs(code - _ideal_quantised(y, out_bits)) <= 1
-    assert hit.mean() >= 0.95, (code, y)
-    assert np.ptp(code) >= (1 if out_bits <= 4 else 2)  # a spread of codes, not one value
+    half = 2 ** (out_bits - 1)  # half the 2^out_bits codes
+    assert np.ptp(y) >= half and np.ptp(code) >= half, (y, code)
+    assert out["lsb"] == pytest.approx(_lsb_line_v(out_bits, fs), rel=1e-12)
+    np.testing.assert_allclose(out["y_ideal"], y, rtol=1e-9, atol=1e-9)  # the code's closed form
+    budget = _budget(in_bits, out_bits, fs)
+    score = _code_check(code, y, out_bits, budget)
+    with capsys.disabled():
+        print(f"\n({in_bits},{out_bits}) y {y.min():.1f}..{y.max():.1f} LSB, budget (offset, "
+              f"gain, per-output) {np.round(budget, 4).tolist()}: {score}")
+    assert score["pm1"] >= MIN_HIT, (code, y)
+    assert score["budget"] >= MIN_HIT, (code, y)
+    assert abs(score["bias"]) <= score["bias_max"], (code, y)
+
+
+@pytest.mark.parametrize("in_bits,out_bits", PAIRS)
+def test_code_check_catches_a_one_code_offset(spread_runs, in_bits, out_bits, capsys):
+    """Mutation (post-processing): every code one step up, or down. The budget criterion must
+    fall below 95 % or the mean error leave its bound; the +-1 LSB criterion alone cannot see
+    it (printed)."""
+    out, y, fs = spread_runs[(in_bits, out_bits)]
+    for step in (1, -1):
+        score = _code_check(np.array(out["code"]) + step, y, out_bits,
+                            _budget(in_bits, out_bits, fs))
+        with capsys.disabled():
+            print(f"\n({in_bits},{out_bits}) codes {step:+d}: {score}")
+        assert _caught(score), (step, score)
+
+
+@pytest.mark.parametrize("in_bits,out_bits", PAIRS)
+def test_code_check_catches_integration_capacitor_10_percent_off(in_bits, out_bits, capsys):
+    """Mutation (circuit): the neuron built with C_integ x 1.1 (the deck's capacitor, the DAC
+    levels the schedule derives from it and the LSB the flow reports) converts 10 % low. The
+    flow's own y_ideal follows the mutation; the independent reference does not, and the
+    budget criterion must fall below 95 % (or the mean error leave its bound)."""
+    out, y, _ = _run_spread(in_bits, out_bits, c_integ_f=1.1 * C_I_F)
+    fs = _matched_fs_v(in_bits)
+    assert out["lsb"] == pytest.approx(1.1 * _lsb_line_v(out_bits, fs), rel=1e-9)  # applied
+    score = _code_check(out["code"], y, out_bits, _budget(in_bits, out_bits, fs))
+    with capsys.disabled():
+        print(f"\n({in_bits},{out_bits}) C_integ x 1.1: {score}")
+    assert _caught(score), score
 
 
 def test_backward_uses_the_same_array(rng):

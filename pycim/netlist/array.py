@@ -31,7 +31,8 @@ from .testbench import RRAM_MODEL, linear_model, rram_model, rram_read_model
 from ..validate import ident, integer, number
 
 MAX_SIZE = 256
-CELLS = ("rram", "rram_read", "linear")
+#: resistor: a plain SPICE resistor per cell (no OSDI): the native floor of benchmarks
+CELLS = ("rram", "rram_read", "linear", "resistor")
 LINEAR_MODEL = "gcell"
 READ_MODEL = "rram_rd"
 
@@ -137,7 +138,7 @@ class ArraySpec:
         if self.cell not in CELLS:
             raise InputError(f"cell must be one of {CELLS}, got {self.cell!r}")
         number(self.v_read_v, "v_read_v", lo=0.0, lo_open=True, hi=1.0)
-        if self.cell != "linear":
+        if self.cell not in ("linear", "resistor"):
             lo, hi = rram.conductance_range_s(self.v_read_v, self.rram_params)
             if g.min() < lo or g.max() > hi:
                 raise InputError(f"g_s outside the RRAM model range [{lo:.3g}, {hi:.3g}] S")
@@ -219,8 +220,10 @@ def add_array(circuit: Circuit, spec: ArraySpec) -> None:
     elif spec.cell == "rram_read":
         circuit.add_model(rram_read_model(spec.rram_params, READ_MODEL))
         gaps = rram.gap_for_conductance_m(spec.g_s, spec.v_read_v, spec.rram_params)
-    else:
+    elif spec.cell == "linear":
         circuit.add_model(linear_model(LINEAR_MODEL))
+        gaps = None
+    else:
         gaps = None
     card = None
     if spec.access.kind == "sky130":
@@ -241,6 +244,8 @@ def _cells(spec: ArraySpec, gaps, card) -> Iterator:
             bottom = s if card is None else f"m{r}_{c}"
             if gaps is not None:
                 yield VaDevice(f"N{r}_{c}", (b, bottom), model, (("gap_init", float(gaps[r, c])),))
+            elif spec.cell == "resistor":
+                yield Resistor(f"RC{r}_{c}", b, bottom, 1.0 / float(g[r, c]))
             else:
                 yield VaDevice(f"N{r}_{c}", (b, bottom), LINEAR_MODEL, (("g_s", float(g[r, c])),))
             if card is not None:
