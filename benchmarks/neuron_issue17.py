@@ -17,11 +17,12 @@
     capacitor; with two or more, the least-squares fit of C_line_extra and C_sample_eff in
     r = (C + C_line_extra) / (C + C_line_extra + C_sample_eff), i.e.
     solved linearly as C (1-r)/r = C_sample_eff - C_line_extra (1-r)/r.
-``coredroop ROWS COLS [ideal]``
+``coredroop ROWS COLS [ideal] [C_HOLD_FF]``
     Held-line droop on the MVM core itself: one 4-bit / 6-bit forward MVM (``pycim mvm``'s flow,
     SKY130 access FETs, wires and drivers, or ``ideal``) of a random ROWS x COLS weight matrix
     (seed 0), r = V(line) at sample k+1 over sample k in plane 3, per sensed line with
-    |V| > 5 mV, against the closed form's C_line / (C_line + C_sample_eff).
+    |V| > 5 mV, against the closed form's C_line / (C_line + C_sample_eff); the WLs' kick on
+    the held line; C_HOLD_FF: an explicit hold capacitor on every sensed line (MvmRequest.c_hold_f).
 """
 
 from __future__ import annotations
@@ -133,7 +134,7 @@ def droop(c_lines_ff) -> None:
         print(f"fit: C_sample_eff = {cs:.1f} fF, C_line_extra = {a:.2f} fF")
 
 
-def coredroop(rows: int, cols: int, ideal: bool) -> None:
+def coredroop(rows: int, cols: int, ideal: bool, c_hold_ff: float = 0.0) -> None:
     from pycim import assumptions
     from pycim.cim.request import MvmRequest
     from pycim.flows.mvm import run_mvm
@@ -143,7 +144,7 @@ def coredroop(rows: int, cols: int, ideal: bool) -> None:
     w = rng.uniform(-1, 1, (rows, cols))
     x = rng.integers(-7, 8, (1, rows))
     x[0, :] = np.where(x[0] == 0, 7, x[0])
-    req = MvmRequest(w, x, 4, 6, ideal=ideal)
+    req = MvmRequest(w, x, 4, 6, ideal=ideal, c_hold_f=c_hold_ff * 1e-15)
     wf: dict = {}
     out = run_mvm(req, progress=False, waveforms=wf)
     res, s, nodes, spec = wf["result"], wf["schedule"], wf["nodes"], wf["spec"]
@@ -156,10 +157,11 @@ def coredroop(rows: int, cols: int, ideal: bool) -> None:
         if abs(v0) > 5e-3:
             rs.append(np.concatenate([[v[0] / v0], v[1:] / v[:-1]]))
     rs = np.array(rs)
-    c_line = out.get("c_line_f") or (2 * rows * assumptions.value("line_c_per_cell_f")
-                                     + assumptions.value("line_c_fixed_f"))
+    c_line = (2 * rows * assumptions.value("line_c_per_cell_f")
+              + assumptions.value("line_c_fixed_f") + c_hold_ff * 1e-15)
     cs = assumptions.value("neuron_c_sample_eff_f")
-    print(f"{rows}x{cols} {'ideal' if ideal else 'sky130'}: {len(rs)} lines; droop r per sample "
+    kind = "ideal" if ideal else "sky130"
+    print(f"{rows}x{cols} {kind} C_hold {c_hold_ff:g} fF: {len(rs)} lines; droop r per sample "
           f"(first = sample 1 over the end of the pulse) mean {np.round(rs.mean(0), 4).tolist()}"
           f", spread {np.round(rs.std(0), 4).tolist()}; closed form C_line {c_line * 1e15:.2f} fF"
           f" / (C_line + {cs * 1e15:.0f} fF) = {c_line / (c_line + cs):.4f}; implied C_line at "
@@ -178,8 +180,11 @@ if __name__ == "__main__":
     a = sys.argv[1:]
     if a and a[0] == "offset" and len(a) >= 3:
         offset(int(a[1]), a[2], a[3:])
-    elif a and a[0] == "coredroop" and len(a) in (3, 4):
-        coredroop(int(a[1]), int(a[2]), len(a) == 4 and a[3] == "ideal")
+    elif a and a[0] == "coredroop" and 3 <= len(a) <= 5:
+        rest = a[3:]
+        ideal = "ideal" in rest
+        num = [v for v in rest if v != "ideal"]
+        coredroop(int(a[1]), int(a[2]), ideal, float(num[0]) if num else 0.0)
     elif a and a[0] == "droop" and len(a) >= 2:
         droop([float(v) for v in a[1:]])
     elif a and a[0] == "cline" and len(a) == 4:

@@ -62,9 +62,12 @@ _A = [
                "fF (0.639 fF per cell, cline 256 0.0 0); 16 / 64 rows: 10.2 / 40.9 fF. Measured "
                "on source-lines; bit-lines (backward) assumed the same per cell"),
     Assumption("line_c_fixed_f", 1e-15, "F",
-               "held sensed line's fixed capacitance: the neuron's sample switch (s1a TG) and the "
-               "line driver's junctions (the hold-bench fit above: 1.65 fF for s1a plus the "
-               "bench's hold TG)"),
+               "held sensed line's fixed capacitance: the neuron's sample switch (s1a TG) (the "
+               "hold-bench fit above: 1.65 fF for s1a plus the bench's hold TG). Exact for the "
+               "--ideal core (it carries this C_line). NOT the SKY130 core's: its droop with a "
+               "200 / 1000 fF hold capacitor implies 69 / 72 fF of line at 32 rows (python "
+               "benchmarks/neuron_issue17.py coredroop 16 16 200), i.e. ~48 fF more, the three "
+               "20 um driver TGs on the sensed line (switch_w_um)"),
     Assumption("neuron_c_integ_f", 100e-15, "F",
                "integration capacitor: C_s/C_i = 0.5 puts 7 steps of |V_SL-Vref| <= 0.1 V "
                "(4-bit input) at <= 0.35 V, inside the ADC full scale"),

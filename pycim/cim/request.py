@@ -48,6 +48,10 @@ class MvmRequest:
     #: transistor mismatch for Monte Carlo, in multiples of the PDK's Pelgrom sigma (0 = off):
     #: a per-instance delvto on every SKY130 FET, seeded by ``seed`` (pycim.netlist.mismatch)
     mismatch: float = 0.0
+    #: explicit hold capacitor on every sensed line (F; 0 = none, the default core): raises the
+    #: held line's C_line against C_sample (held-line plane weights closer to 2^(n-1)) and
+    #: divides the word-lines' kick on it (issue 17 proposal; not a default)
+    c_hold_f: float = 0.0
 
     def __post_init__(self) -> None:
         w = check_weights(np.asarray(self.weights))
@@ -79,6 +83,9 @@ class MvmRequest:
                 or not 0.0 <= self.mismatch <= 10.0:
             raise InputError(f"mismatch must be in 0..10 (multiples of the PDK sigma), "
                              f"got {self.mismatch!r}")
+        if isinstance(self.c_hold_f, bool) or not isinstance(self.c_hold_f, (int, float)) \
+                or not 0.0 <= self.c_hold_f <= 10e-12:
+            raise InputError(f"c_hold_f must be in 0..10e-12 F, got {self.c_hold_f!r}")
 
 
 @dataclass(frozen=True)
@@ -122,7 +129,7 @@ def prepare(req: MvmRequest, lsb_v: float, v_read_v: float, *,
                                req.mapping)
     tgt = closed_form_planes(target.g_pos_s, target.g_neg_s, planes, v_read_v, req.direction,
                              req.mapping)
-    c_line = line_capacitance_f(sensed_line_cells(req))
+    c_line = line_capacitance_f(sensed_line_cells(req), req.c_hold_f)
 
     def out(v):
         if not held:

@@ -89,6 +89,9 @@ class CoreSpec:
         is high: the read pulse) carrying this capacitance to ground: the held line of the
         closed form (:func:`pycim.cim.closed_form.line_capacitance_f`), which ideal access and
         wires lack. 0: no switch, the neuron on the line itself.
+    hold_c_f : float
+        SKY130 cores: an explicit hold capacitor from each neuron's line to ground (0: none; an
+        ideal core includes it in ``ideal_line_c_f``).
     """
 
     array: ArraySpec
@@ -103,6 +106,7 @@ class CoreSpec:
     neuron: NeuronSpec | None = field(default=None)
     neuron_stride: int = 1
     ideal_line_c_f: float = 0.0
+    hold_c_f: float = 0.0
 
     def __post_init__(self) -> None:
         bl, sl = tnsa_taps(self.array.rows, self.array.cols)
@@ -122,6 +126,7 @@ class CoreSpec:
             raise InputError(f"neuron must be a NeuronSpec or None, got {self.neuron!r}")
         integer(self.neuron_stride, "neuron_stride", 1, 2)
         number(self.ideal_line_c_f, "ideal_line_c_f", lo=0.0, hi=1e-9)
+        number(self.hold_c_f, "hold_c_f", lo=0.0, hi=1e-9)
         if self.ideal_line_c_f > 0 and self.driver != "ideal":
             raise InputError("ideal_line_c_f is for driver='ideal' cores (a SKY130 core's line "
                              "holds on its own wires and access FETs)")
@@ -226,6 +231,8 @@ def assemble_core(spec: CoreSpec, title: str | None = None,
                 c.add(VaDevice(f"NS{ln}", (ln, f"h{ln}", SENSE_NET), "isw"),
                       Capacitor(f"CH{ln}", f"h{ln}", "0", spec.ideal_line_c_f))
             sensed = [f"h{ln}" for ln in spec.neuron_lines]
+        elif spec.hold_c_f > 0:
+            c.add(*(Capacitor(f"CH{ln}", ln, "0", spec.hold_c_f) for ln in spec.neuron_lines))
         nodes = [add_neuron(c, spec.neuron, f"n{k}_", ln, bias=bias)
                  for k, ln in enumerate(sensed)]
     return CoreCircuit(c, spec, groups, nodes)
@@ -258,7 +265,9 @@ def mvm_core_spec(req, g_phys) -> CoreSpec:
                     vdd_v=req.vdd_v, corner=req.corner,
                     neuron=NeuronSpec(corner=req.corner, vdd_v=req.vdd_v),
                     neuron_stride=2 if req.mapping == "transposable" else 1,
-                    ideal_line_c_f=line_capacitance_f(sensed_line_cells(req)) if ideal else 0.0)
+                    ideal_line_c_f=(line_capacitance_f(sensed_line_cells(req), req.c_hold_f)
+                                    if ideal else 0.0),
+                    hold_c_f=0.0 if ideal else req.c_hold_f)
 
 
 def line_switches(ln: str, nsw, psw) -> Iterator:
@@ -298,5 +307,5 @@ def core_digest(spec: CoreSpec) -> str:
     h = hashlib.sha256(spec.array.digest().encode())
     h.update(repr((spec.driver, spec.direction, spec.v_ref_v, spec.vdd_v, spec.v_wl_v,
                    spec.switch_w_um, spec.switch_l_um, spec.corner, spec.neuron,
-                   spec.neuron_stride, spec.ideal_line_c_f)).encode())
+                   spec.neuron_stride, spec.ideal_line_c_f, spec.hold_c_f)).encode())
     return h.hexdigest()
