@@ -134,7 +134,9 @@ def table(paths) -> None:
     """Pair the runs of ``paths`` (their ``JSON`` lines) by case and order across vectors:
     mean kick, spread across lines (std; max - min), the data-dependent part (std across lines
     of the per-line kick change between the two vectors, and the slope of kick on the line's
-    signal), signal range."""
+    signal), signal range; how much of the signal survives: the slope of ``after`` on
+    ``before`` (1 = kept, 0 = erased) and the slope and correlation of the first sample's end
+    (in3_0) on ``before``."""
     runs = []
     for p in paths:
         with open(p) as f:
@@ -145,19 +147,22 @@ def table(paths) -> None:
 
     keys = sorted({key(r) for r in runs})
     print("| WL low<->high V | W um | inv x | order | vector | mean kick mV | spread std mV | spread "
-          "max-min mV | signal range mV | slope dkick/dsignal |")
-    print("|---|---|---|---|---|---|---|---|---|---|")
+          "max-min mV | signal range mV | slope dkick/dsignal | slope after/signal | sample 1 vs "
+          "signal: slope, corr |")
+    print("|---|---|---|---|---|---|---|---|---|---|---|---|")
     for k in keys:
         rs = sorted((r for r in runs if key(r) == k), key=lambda r: r["vector"])
         for r in rs:
             kk, b = np.array(r["kick_mv"]), np.array(r["before_mv"])
+            a, s1 = np.array(r["after_mv"]), np.array(r["sample_ends_mv"])[:, 0]
             print(f"| {k[0]:g}<->{k[1]:g} | {k[2]:g} | {k[3]:g} | {k[4]} | {r['vector']} | {kk.mean():.1f} |"
                   f" {kk.std():.1f} | {np.ptp(kk):.1f} | {np.ptp(b):.1f} | "
-                  f"{np.polyfit(b, kk, 1)[0]:.2f} |")
+                  f"{np.polyfit(b, kk, 1)[0]:.2f} | {np.polyfit(b, a, 1)[0]:.2f} | "
+                  f"{np.polyfit(b, s1, 1)[0]:.2f}, {np.corrcoef(b, s1)[0, 1]:.2f} |")
         if len(rs) == 2:
             d = np.array(rs[1]["kick_mv"]) - np.array(rs[0]["kick_mv"])
             print(f"| {k[0]:g}<->{k[1]:g} | {k[2]:g} | {k[3]:g} | {k[4]} | v1 - v0 per line | "
-                  f"{d.mean():.1f} | {d.std():.1f} | {np.ptp(d):.1f} | | |")
+                  f"{d.mean():.1f} | {d.std():.1f} | {np.ptp(d):.1f} | | | | |")
 
 
 if __name__ == "__main__":
