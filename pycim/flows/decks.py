@@ -36,15 +36,22 @@ def _cols(req: NetlistRequest) -> int:
     return req.mvm_core()[1].g_phys.shape[1]
 
 
-def write_deck(req: NetlistRequest, out: str | Path, standalone: bool = False) -> list[Path]:
-    """Write ``req``'s netlist (or stand-alone deck) to ``out``; return the paths written."""
+def deck_circuit(req: NetlistRequest):
+    """(circuit, analysis, keyword arguments of write_standalone) of ``req``'s stand-alone deck."""
+    if req.weights is not None and req.x is not None:
+        core, setup = req.mvm_core()
+        return core.circuit, Tran(1e-9, setup.schedule.t_stop, MAX_STEP_S), {
+            "save": saved_vectors(core), "options": MVM_OPTIONS}
+    return req.circuit(), Op(), {"prints": printed_nodes(req)}
+
+
+def write_deck(req: NetlistRequest, out: str | Path, standalone: bool = False,
+               reserved=None, prepared=None) -> list[Path]:
+    """Write ``req``'s netlist (or stand-alone deck) to ``out``; return the paths written.
+    ``reserved``/``prepared``: the command's reservations (:func:`reserve_standalone`) and the
+    :func:`deck_circuit` it built for them."""
     if not standalone:
         return [req.write(out)]
     deck_name(out)  # refuse a bad name before any work
-    if req.weights is not None and req.x is not None:
-        core, setup = req.mvm_core()
-        return write_standalone(core.circuit, Tran(1e-9, setup.schedule.t_stop, MAX_STEP_S), out,
-                                temp_c=req.temp_c, save=saved_vectors(core),
-                                options=MVM_OPTIONS)
-    return write_standalone(req.circuit(), Op(), out, temp_c=req.temp_c,
-                            prints=printed_nodes(req))
+    circuit, analysis, kw = prepared if prepared is not None else deck_circuit(req)
+    return write_standalone(circuit, analysis, out, temp_c=req.temp_c, reserved=reserved, **kw)
