@@ -434,29 +434,43 @@ def test_energy_accounting(rng):
     assert e["neuron"] > 0 and e["total"] > e["array"]
 
 
-# Budget of the realistic case against the packaged macro-model (closed form + fitted
-# non-idealities), in LSB of the 6-bit output. Each term with its source:
+# Budget of the realistic case against the closed form plus the fitted non-idealities of the
+# packaged macro-model (pycim/macro/default_model.json), in LSB of the 6-bit output.
+#
+# Which fitted terms: the cells' series resistance (effective conductances G / (1 + G r_series),
+# r_series = 4.2 kOhm), the line and integrator offsets (b0, b_g, b_ig, per window) and the ADC
+# gain and offset. Not the line-gain terms a0, a_rows, a_g, a_rg, a_cubic: the fit saw per-window
+# lines of -0.061..+0.044 V (its ``ranges.v_window_v``), |u| <= 0.6, on random weights whose
+# outputs sit within a few LSB of zero, where a few % of gain is a fraction of an LSB, so those
+# terms are not determined by their data. Here (|u| up to 0.95) they predict a gain ~10 % low
+# (the packaged model's y is printed beside the codes: 22.9 / -24.8 where the circuit gives
+# 26 / -27 and the target is +-26.6; first run of this test, the finding is reported in issue
+# 20's closing note); they are left out rather than budgeted, since a 10 % budget would let
+# the mutation below pass.
 #: The fit's own residual on its training MVMs (tt, 27 C, 16-128 rows, 2-4 / 4-8 bits): codes
-#: RMS 0.39 LSB, max 1 (`pycim fit characterization/results/fit`, printed and stored as
-#: fits.codes of pycim/macro/default_model.json). A max code error of 1 with floor on both
-#: sides bounds the analog model error by 1 LSB.
+#: RMS 0.39 LSB, max 1 (`pycim fit characterization/results/fit`, stored as fits.codes of the
+#: packaged model). A max code error of 1 with floor on both sides: analog error < 1 LSB.
 MACRO_FIT_ERR_LSB = 1.0
-#: ss lies outside the fitted corners (tt only). The fitted line non-idealities (series
-#: compression G r_series, the a_* gain and b_* offset terms) come from the access FETs',
-#: drivers' and wires' resistance and from the OTA; the ss corner raises the FETs' on-
-#: resistance (higher |Vth|, lower mobility). Allocation: the corner changes each output's
-#: fitted deviation from the ideal closed form by up to half of it (computed per output in the
-#: test), plus the neuron budget (_budget) counted again for the slower OTA.
+#: ss lies outside the fitted corners (tt only). The kept non-idealities come from the access
+#: FETs', drivers' and wires' resistance and the neuron's offsets; the ss corner raises the
+#: FETs' on-resistance (higher |Vth|, lower mobility) and slows the OTA. Allocation: the corner
+#: changes each output's fitted deviation from the ideal closed form by up to half of it
+#: (per output, |y_model - y_closed|, <= 1.3 LSB here), and the neuron's budget (_budget:
+#: offset, gain, per-output) is counted a second time for the slower OTA.
 SS_EXTRA_FRAC = 0.5
 
 
-def _macro_y(out, in_bits, out_bits, n_rows):
+def _macro_y(out, in_bits, out_bits, n_rows, gain_terms=True):
     """Continuous output (LSB) the packaged macro-model predicts for a forward run's programmed
     conductances and inputs: effective conductances, closed form per plane, line transfer,
-    ADC gain and offset (pycim/macro/model.py, module docstring); and the ideal closed form."""
+    ADC gain and offset (pycim/macro/model.py, module docstring); ``gain_terms=False`` drops the
+    line-gain terms a0, a_rows, a_g, a_rg, a_cubic. ``n_rows``: driven physical rows."""
     from pycim.macro.model import MacroModel
 
     m = MacroModel.load()
+    if not gain_terms:
+        m = m.with_(line={**m.line, **{k: 0.0 for k in ("a0", "a_rows", "a_g", "a_rg",
+                                                         "a_cubic")}})
     gp, gn, x = np.array(out["g_pos_s"]), np.array(out["g_neg_s"]), np.array(out["x"])
     gpe, gne = m.effective_g_s(gp), m.effective_g_s(gn)
     v_e = np.zeros((x.shape[0], gp.shape[1]))
@@ -469,53 +483,75 @@ def _macro_y(out, in_bits, out_bits, n_rows):
     return m.adc["gain"] * v_line / lsb + m.adc["offset_lsb"], m
 
 
-@pytest.mark.parametrize("corner", ["tt", "ss"])
-def test_nonideal_sky130_with_wires_completes(corner, capsys):
-    """The realistic transistor-level case (SKY130 access FETs and drivers, RRAM cells, wire
-    R/C, transistor neurons; 16 x 8, 4-bit in / 6-bit out) against the closed form plus the
-    fitted non-idealities (the packaged macro-model on the same conductances and inputs), on
-    inputs whose outputs span at least half the code range.
-
-    Per output the bound is B = fit error (1 LSB) + the neuron's budget (offset + gain |y| +
-    per-output term, _budget) [+ at ss: half the fitted deviation from the closed form + the
-    neuron budget again]; >= 95 % of the codes must lie in [floor(y_m - B), floor(y_m + B)]
-    and the mean code error within the offset terms + 3 x 0.39 / sqrt(n). A 10 % gain error
-    moves the +-25 LSB outputs by 2.3-2.4 LSB, beyond B (1.3-1.5 LSB at tt, printed), on at
-    least 4 of the 24 outputs; the C_integ x 1.1 run of the code tests is the same mutation."""
+def _nonideal_check(corner, **neuron):
+    """Run the realistic case (16 x 8, 4/6 bits, spread inputs) and score it against the
+    closed form plus the fitted non-idealities (see the budget above)."""
     in_bits, out_bits, n_rows = 4, 6, 16
     w, x = _spread_problem(in_bits, out_bits, n_in=n_rows, n_out=8)
     req = {"in_bits": in_bits, "out_bits": out_bits, "corner": corner}
-    out = run_mvm(MvmRequest(w, x, **req), progress=False)
+    with _neuron_defaults(**neuron):
+        out = run_mvm(MvmRequest(w, x, **req), progress=False)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         macro = run_mvm(MvmRequest(w, x, engine="macro", **req), progress=False)
     msgs = [str(c.message) for c in caught]
     assert (corner == "tt") != any(f"corner {corner}" in t for t in msgs), msgs  # in its fit?
     assert macro["g_pos_s"] == out["g_pos_s"] and macro["g_neg_s"] == out["g_neg_s"]
-    y_m, m = _macro_y(out, in_bits, out_bits, n_rows)
-    np.testing.assert_array_equal(macro["code"], _quantise(y_m, out_bits))  # the packaged model
+    y_pack, m = _macro_y(out, in_bits, out_bits, 2 * n_rows)  # row_pair: G+, G- rows driven
+    np.testing.assert_array_equal(macro["code"], _quantise(y_pack, out_bits))  # same model
+    y_m, _ = _macro_y(out, in_bits, out_bits, 2 * n_rows, gain_terms=False)
     y0 = _reference_y(out, in_bits, out_bits)  # ideal closed form on the same conductances
     code = np.array(out["code"])
-    half = 2 ** (out_bits - 1)
-    assert np.ptp(y_m) >= half and np.ptp(code) >= half, (y_m, code)
     off, gain, jit = _budget(in_bits, out_bits)
     bound = MACRO_FIT_ERR_LSB + off + gain * np.abs(y_m) + jit
     if corner != "tt":
         bound = bound + SS_EXTRA_FRAC * np.abs(y_m - y0) + off + gain * np.abs(y_m) + jit
     lo, hi = _quantise(y_m - bound, out_bits), _quantise(y_m + bound, out_bits)
     hit = float(np.mean((code >= lo) & (code <= hi)))
-    fit_rms = m.fits["codes"]["rms"]
     bias = float(np.mean(code - _quantise(y_m, out_bits)))
-    bias_max = off * (1 if corner == "tt" else 2) + 3 * fit_rms / np.sqrt(code.size)
-    v = np.array(out["v_settled_v"])
+    bias_max = off * (1 if corner == "tt" else 2) + 3 * m.fits["codes"]["rms"] / np.sqrt(code.size)
+    return {"out": out, "code": code, "y_m": y_m, "y_pack": y_pack, "y0": y0, "bound": bound,
+            "hit": hit, "bias": bias, "bias_max": bias_max}
+
+
+@pytest.mark.parametrize("corner", ["tt", "ss"])
+def test_nonideal_sky130_with_wires_completes(corner, capsys):
+    """The realistic transistor-level case (SKY130 access FETs and drivers, RRAM cells, wire
+    R/C, transistor neurons; 16 x 8, 4-bit in / 6-bit out, default programming error) against
+    the closed form plus the fitted non-idealities, on inputs whose outputs span at least half
+    the code range.
+
+    Per output the bound is B = fit error (1 LSB) + the neuron's budget (offset + gain |y| +
+    per-output term, _budget) [+ at ss: half the fitted deviation from the closed form + the
+    neuron budget again]; >= 95 % of the codes must lie in [floor(y_m - B), floor(y_m + B)]
+    and the mean code error within the offset budget + 3 x 0.39 / sqrt(n). A 10 % gain error
+    moves the +-25 LSB outputs by ~2.5 LSB, beyond B (1.2-1.4 LSB at tt, printed), on at
+    least 4 of the 24 outputs: test_nonideal_catches_integration_capacitor_10_percent_off."""
+    r = _nonideal_check(corner)
+    code, y_m = r["code"], r["y_m"]
     with capsys.disabled():
-        print(f"\n[{corner}] codes {code.tolist()}\n macro {np.round(y_m, 2).tolist()}\n "
-              f"bound {np.round(bound, 2).tolist()}\n in-bound {hit:.3f}, bias {bias:+.3f} "
-              f"(max {bias_max:.3f}), macro vs closed form max {np.abs(y_m - y0).max():.2f} LSB")
-    assert np.all(np.isfinite(v))
-    assert hit >= MIN_HIT, (code, y_m, bound)
-    assert abs(bias) <= bias_max, (bias, bias_max)
-    assert out["energy_j"]["wordlines"] > 0 and out["energy_j"]["drivers"] > 0
+        print(f"\n[{corner}] codes {code.tolist()}\n expected {np.round(y_m, 2).tolist()}\n "
+              f"packaged model (with line-gain terms) {np.round(r['y_pack'], 2).tolist()}\n "
+              f"bound {np.round(r['bound'], 2).tolist()}\n in-bound {r['hit']:.3f}, bias "
+              f"{r['bias']:+.3f} (max {r['bias_max']:.3f}), fitted deviation from the closed "
+              f"form max {np.abs(y_m - r['y0']).max():.2f} LSB")
+    half = 2 ** (6 - 1)
+    assert np.ptp(y_m) >= half and np.ptp(code) >= half, (y_m, code)
+    assert np.all(np.isfinite(r["out"]["v_settled_v"]))
+    assert r["hit"] >= MIN_HIT, (code, y_m, r["bound"])
+    assert abs(r["bias"]) <= r["bias_max"], (r["bias"], r["bias_max"])
+    assert r["out"]["energy_j"]["wordlines"] > 0 and r["out"]["energy_j"]["drivers"] > 0
+
+
+@pytest.mark.slow
+def test_nonideal_catches_integration_capacitor_10_percent_off(capsys):
+    """Mutation (circuit) on the realistic case at tt: every neuron built with C_integ x 1.1
+    (the code tests' fixture) converts 10 % low; the check above must fail."""
+    r = _nonideal_check("tt", c_integ_f=1.1 * C_I_F)
+    with capsys.disabled():
+        print(f"\n[tt, C_integ x 1.1] codes {r['code'].tolist()}\n in-bound {r['hit']:.3f}, "
+              f"bias {r['bias']:+.3f} (max {r['bias_max']:.3f})")
+    assert r["hit"] < MIN_HIT or abs(r["bias"]) > r["bias_max"], r
 
 
 @pytest.mark.parametrize("args,msg", [
