@@ -20,28 +20,24 @@ from .mvm import MAX_STEP_S, MVM_OPTIONS
 
 
 def printed_nodes(req: NetlistRequest) -> list[str]:
-    """Nodes an operating-point deck prints: the cell's terminals, or the sensed line ports."""
+    """Nodes a generated operating-point deck prints: the cell's terminals, or the sensed line
+    ports (a core with ``--weights``: its own sensed lines, see :func:`deck_circuit`)."""
     if req.kind == "cell":
         return ["bl0", "sl0"]
     if req.kind == "array" or req.direction == "forward":
-        return [f"sl{c}" for c in range(req.cols if req.weights is None else _cols(req))]
-    return [f"bl{r}" for r in range(req.rows if req.weights is None else _rows(req))]
-
-
-def _rows(req: NetlistRequest) -> int:
-    return req.mvm_core()[1].g_phys.shape[0]
-
-
-def _cols(req: NetlistRequest) -> int:
-    return req.mvm_core()[1].g_phys.shape[1]
+        return [f"sl{c}" for c in range(req.cols)]
+    return [f"bl{r}" for r in range(req.rows)]
 
 
 def deck_circuit(req: NetlistRequest):
-    """(circuit, analysis, keyword arguments of write_standalone) of ``req``'s stand-alone deck."""
-    if req.weights is not None and req.x is not None:
+    """(circuit, analysis, keyword arguments of write_standalone) of ``req``'s stand-alone deck;
+    the core of a ``--weights`` request is assembled once."""
+    if req.weights is not None:
         core, setup = req.mvm_core()
-        return core.circuit, Tran(1e-9, setup.schedule.t_stop, MAX_STEP_S), {
-            "save": saved_vectors(core), "options": MVM_OPTIONS}
+        if req.x is not None:
+            return core.circuit, Tran(1e-9, setup.schedule.t_stop, MAX_STEP_S), {
+                "save": saved_vectors(core), "options": MVM_OPTIONS}
+        return core.circuit, Op(), {"prints": core.spec.sense_lines}
     return req.circuit(), Op(), {"prints": printed_nodes(req)}
 
 
