@@ -80,15 +80,18 @@ def main(argv=None) -> int:
             print(f"   {'ok  ' if t['met'] else 'MISS'} {t['what']}: {t['value']:.4g} "
                   f"(target {t['target']})", flush=True)
         mine["targets"].extend(targets)
-        write(mine, keep_others=bool(args.only))  # after every group
+        # after every group; --only keeps the other groups, --quick the cases it skipped
+        write(mine, keep_others=bool(args.only), keep_cases=args.quick)
     print(f"wrote {HERE / 'results.json'} and {HERE / 'results.md'}")
     return 0 if all(t["met"] for t in mine["targets"]) else 1
 
 
-def write(mine: dict, keep_others: bool) -> None:
+def write(mine: dict, keep_others: bool, keep_cases: bool = False) -> None:
     """Write this run's groups; with ``keep_others`` (``--only``), merge them into the groups
     results.json holds at this moment (read now, so concurrent ``--only`` runs of different
-    groups do not drop each other's figures)."""
+    groups do not drop each other's figures). With ``keep_cases`` (``--quick``), the cases a
+    group skipped keep their earlier figures (and targets), marked ``"carried_over": true``,
+    so a quick rerun never drops the larger cases other code reads."""
     from benchmarks.groups import GROUPS
 
     results = {"machine": mine["machine"], "figures": {}, "targets": [], "group_machine": {}}
@@ -100,8 +103,19 @@ def write(mine: dict, keep_others: bool) -> None:
         results["targets"] = [t for t in prev.get("targets", []) if t.get("group") in keep]
         results["group_machine"] = {g: prev.get("group_machine", {}).get(g, prev["machine"])
                                     for g in keep}
-    results["figures"].update(mine["figures"])
-    results["targets"] += mine["targets"]
+    figures = {g: dict(c) for g, c in mine["figures"].items()}
+    targets = list(mine["targets"])
+    if keep_cases and old.is_file():
+        prev = json.loads(old.read_text())
+        for g, cases in figures.items():
+            for case, vals in prev.get("figures", {}).get(g, {}).items():
+                if case not in cases:
+                    cases[case] = {**vals, "carried_over": True}
+            seen = {t["what"] for t in targets if t.get("group") == g}
+            targets += [t for t in prev.get("targets", [])
+                        if t.get("group") == g and t["what"] not in seen]
+    results["figures"].update(figures)
+    results["targets"] += targets
     results["group_machine"].update(mine["group_machine"])
     for name, text in (("results.json", json.dumps(results, indent=1) + "\n"),
                        ("results.md", markdown(results))):

@@ -263,14 +263,13 @@ def _prepare_netlist(args, outs, parser):
         cell=args.cell, access=args.access, driver=args.driver, direction=args.direction,
         seed=args.seed, weights=weights, x=x, in_bits=args.in_bits, out_bits=args.out_bits,
         mapping=args.mapping, ideal=args.ideal, wire_segment_cells=args.wire_segment_cells)
-    if args.standalone:  # DIR/NAME.cir and its models: DIR is created if missing
-        from pathlib import Path
-
-        from .files import check_output_dir
-        from .sim.standalone import deck_name
+    if args.standalone:  # DIR/NAME.cir and the files beside it, every one reserved now
+        from .flows.decks import deck_circuit
+        from .sim.standalone import deck_name, reserve_standalone
 
         deck_name(args.output)
-        check_output_dir(Path(args.output).parent, "-o")
+        prepared = deck_circuit(req)
+        reserved = reserve_standalone(prepared[0], args.output, outs)
         o = None
     else:
         o = outs.file(args.output, "-o")
@@ -280,7 +279,8 @@ def _prepare_netlist(args, outs, parser):
         if o is None:
             from .flows.decks import write_deck
 
-            paths = write_deck(req, args.output, standalone=True)
+            paths = write_deck(req, args.output, standalone=True, reserved=reserved,
+                               prepared=prepared)
             for p in paths:
                 print(f"wrote {p}")
             print(f"run: cd {paths[-1].parent} && ngspice -b {paths[-1].name}")

@@ -158,6 +158,7 @@ class OutputFile:
                  make_parents: bool = False, check: bool = True) -> None:
         self.path = Path(path)
         self.what = what
+        self.mode = 0o666  # permissions before the umask (0o777: an executable script)
         if check:
             check_output_path(path, what, inputs, make_parents)
         elif self.path.exists() and not stat.S_ISREG(os.stat(self.path).st_mode):
@@ -209,7 +210,7 @@ class OutputFile:
             self.discard()  # became special since the check: never replace it
             raise InputError(f"{self.what}: {self.path} is no longer a regular file; not "
                              f"replaced")
-        os.chmod(self.tmp, 0o666 & ~_umask())  # mkstemp creates 0600
+        os.chmod(self.tmp, self.mode & ~_umask())  # mkstemp creates 0600
         os.replace(self.tmp, self.path)
         self.state = "committed"
         return self.path

@@ -4,6 +4,7 @@ import contextlib
 import json
 import subprocess
 import sys
+import warnings
 
 import numpy as np
 import pytest
@@ -105,7 +106,7 @@ def _budget(in_bits, out_bits, fs_v=FS_V):
             BUDGET_V_CMP_V / lsb_int_v)
 
 
-def _code_check(code, y, out_bits, budget):
+def _code_check(code, y, out_bits, budget, y_neg=None):
     """Scores of ``code`` against the reference ``y`` (LSB), ``budget`` from :func:`_budget`:
 
     ``pm1``: share within +-1 code of the ideal quantisation floor(y);
@@ -115,20 +116,31 @@ def _code_check(code, y, out_bits, budget):
     ``bias``: mean(code - floor(y)) over unclipped outputs, against ``bias_max`` = offset budget
     + 3 j / sqrt(n) (per-output terms average down).
     A 10 % gain or a one-code offset lies outside the box.
+
+    ``y_neg``: the output is the difference of two neurons' codes (backward ``row_pair``:
+    floor(y) - floor(y_neg)); each neuron gets the same gain and offset and its own j, so the
+    box is [floor(y' - j) - floor(y_neg' + j), floor(y' + j) - floor(y_neg' - j)] and the
+    per-output term of ``bias_max`` is sqrt(2) j.
     """
     off, gain, jit = budget
     code, y = np.asarray(code, float).ravel(), np.asarray(y, float).ravel()
-    q = _quantise(y, out_bits)
+    yn = None if y_neg is None else np.asarray(y_neg, float).ravel()
+    q = _quantise(y, out_bits) - (0 if yn is None else _quantise(yn, out_bits))
     pm1 = float(np.mean(np.abs(code - q) <= 1))
     best = 0.0
     for g in np.linspace(-gain, gain, 21):
         for e in np.linspace(-off, off, 201):
             yy = (1 + g) * y + e
-            ok = (code >= _quantise(yy - jit, out_bits)) & (code <= _quantise(yy + jit, out_bits))
-            best = max(best, float(np.mean(ok)))
+            lo, hi = _quantise(yy - jit, out_bits), _quantise(yy + jit, out_bits)
+            if yn is not None:
+                nn = (1 + g) * yn + e
+                lo, hi = lo - _quantise(nn + jit, out_bits), hi - _quantise(nn - jit, out_bits)
+            best = max(best, float(np.mean((code >= lo) & (code <= hi))))
     inside = np.abs(y) < 2 ** (out_bits - 1) - 1
+    if yn is not None:
+        inside &= np.abs(yn) < 2 ** (out_bits - 1) - 1
     bias = float(np.mean(code[inside] - q[inside]))
-    bias_max = off + 3 * jit / np.sqrt(inside.sum())
+    bias_max = off + 3 * (1 if yn is None else np.sqrt(2)) * jit / np.sqrt(inside.sum())
     return {"pm1": pm1, "budget": best, "bias": bias, "bias_max": bias_max}
 
 
@@ -275,18 +287,96 @@ def test_code_check_catches_integration_capacitor_10_percent_off(in_bits, out_bi
     assert _caught(score), score
 
 
-def test_backward_uses_the_same_array(rng):
-    w = rng.uniform(-1, 1, (6, 8))
-    x = rng.choice([-1, 1], (1, 8))
-    out = run_mvm(MvmRequest(w, x, 2, 5, direction="backward", ideal=True), progress=False)
+def _backward_problem(n_out=6, n_cols=8, in_bits=4, out_bits=6):
+    """Backward (``row_pair``) weights and inputs whose outputs span the code range, chosen
+    deterministically (exact conductances: ``prog_tol_s=0``).
+
+    The inputs drive the n_cols source-lines; weight row i's G+ and G- bit-lines are each
+    sensed by a neuron and output i is the difference of their codes. Column signs alternate,
+    s = (+1, -1, ...); row i's weights are s_j c_i, so with x = m s the G+ line settles to
+    Vread r(c_i) per window and the G- line to -Vread r(c_i) (as many + as - columns),
+    r(c) = c (Gmax - Gmin) / (2 Gmin + (Gmax - Gmin) |c|); c_i is solved from the target
+    t_i = windows Vread r(c_i) / LSB of the G+ neuron: 0.95 of the code range, +-0.55, -0.3,
+    +0.15, -0.8 of that. Vectors: x = m s, -m s, and m s with every other pair of columns at
+    m - 2 (another plane pattern)."""
+    m = 2 ** (in_bits - 1) - 1
+    j = np.arange(n_cols)
+    s = np.where(j % 2 == 0, 1, -1)
+    y_per_r = assumptions.value("v_read_v") * _n_windows(in_bits) / _lsb_line_v(out_bits)
+    t1 = 0.95 * min(y_per_r, 2 ** (out_bits - 1))
+    t = t1 * np.resize([1.0, -1.0, 0.55, -0.3, 0.15, -0.8], n_out)
+    r = t / y_per_r
+    c = np.sign(r) * 2 * G_MIN_S * np.abs(r) / ((G_MAX_S - G_MIN_S) * (1 - np.abs(r)))
+    w = c[:, None] * s[None, :]
+    x = np.array([m * s, -m * s, np.where(j % 4 < 2, m, m - 2) * s])
+    return w, x
+
+
+def _reference_backward_y(out, in_bits, out_bits):
+    """Backward ``row_pair`` reference in LSB, written out independently: bit-line r of row i
+    (G+ or G-) settles per plane n to Vread sum_j p_nj G_ij / sum_j G_ij (the source-lines
+    driven, the bit-line floating); each neuron integrates sum_n 2^n of that. Returns
+    (y of the G+ neurons, y of the G- neurons); the output code is the difference."""
+    gp, gn, x = np.array(out["g_pos_s"]), np.array(out["g_neg_s"]), np.array(out["x"])
+    v_read = assumptions.value("v_read_v")
+    yp = np.zeros((x.shape[0], gp.shape[0]))
+    yn = np.zeros_like(yp)
+    for n in range(max(in_bits - 1, 1)):
+        plane = ((np.abs(x) >> n) & 1) * np.sign(x)
+        yp += 2 ** n * v_read * (plane @ gp.T) / gp.sum(axis=1)
+        yn += 2 ** n * v_read * (plane @ gn.T) / gn.sum(axis=1)
+    return yp / _lsb_line_v(out_bits), yn / _lsb_line_v(out_bits)
+
+
+def _run_backward(**neuron):
+    w, x = _backward_problem()
+    with _neuron_defaults(**neuron):
+        out = run_mvm(MvmRequest(w, x, 4, 6, direction="backward", ideal=True, prog_tol_s=0.0),
+                      progress=False)
+    return out, *_reference_backward_y(out, 4, 6)
+
+
+def test_backward_uses_the_same_array(capsys):
+    """Backward on the forward array (ideal array, transistor-level neurons, 4-bit inputs,
+    6-bit outputs): settled bit-line differences against the closed form; codes over at least
+    half the code range against the independent reference with the forward tests' budget (two
+    neurons per output); the same conductances as forward."""
+    out, yp, yn = _run_backward()
     gp, gn = np.array(out["g_pos_s"]), np.array(out["g_neg_s"])
+    x0 = np.array(out["x"])[0]
+    p0 = (np.abs(x0) & 1) * np.sign(x0)  # LSB plane of the first vector
     v = np.array(out["v_settled_v"])[0, 0]
-    closed = V_READ * ((gp @ x[0]) / gp.sum(1) - (gn @ x[0]) / gn.sum(1))
+    closed = V_READ * ((gp @ p0) / gp.sum(1) - (gn @ p0) / gn.sum(1))
     assert np.max(np.abs(v - closed)) < 0.005 * V_READ
-    assert len(out["code"][0]) == 6
-    assert np.all(np.abs(np.array(out["code"][0]) - np.floor(np.array(out["y_ideal"][0]))) <= 2)
-    fwd = run_mvm(MvmRequest(w, rng.choice([-1, 1], (1, 6)), 2, 5, ideal=True), progress=False)
-    assert fwd["g_pos_s"] == out["g_pos_s"]  # one programming model, same seed
+    code = np.array(out["code"])
+    assert code.shape == (3, 6)
+    half = 2 ** (6 - 1)
+    assert np.ptp(yp - yn) >= half and np.ptp(code) >= half, (yp - yn, code)
+    assert out["lsb"] == pytest.approx(_lsb_line_v(6), rel=1e-12)
+    np.testing.assert_allclose(out["y_ideal"], yp - yn, rtol=1e-9, atol=1e-9)
+    budget = _budget(4, 6)
+    score = _code_check(code, yp, 6, budget, y_neg=yn)
+    with capsys.disabled():
+        print(f"\nbackward (4,6) y {np.min(yp - yn):.1f}..{np.max(yp - yn):.1f} LSB, codes "
+              f"{code.tolist()}: {score}")
+    assert score["pm1"] >= MIN_HIT, (code, yp - yn)
+    assert score["budget"] >= MIN_HIT, (code, yp, yn)
+    assert abs(score["bias"]) <= score["bias_max"], (code, yp, yn)
+    w, _ = _backward_problem()
+    fwd = run_mvm(MvmRequest(w, np.ones((1, 6), int), 1, 3, ideal=True, prog_tol_s=0.0),
+                  progress=False)
+    assert fwd["g_pos_s"] == out["g_pos_s"] and fwd["g_neg_s"] == out["g_neg_s"]  # one array
+
+
+def test_backward_code_check_catches_integration_capacitor_10_percent_off(capsys):
+    """Mutation (circuit), backward: every neuron built with C_integ x 1.1 (the fixture of the
+    forward mutation test) converts 10 % low; the backward budget check must catch it."""
+    out, yp, yn = _run_backward(c_integ_f=1.1 * C_I_F)
+    assert out["lsb"] == pytest.approx(1.1 * _lsb_line_v(6), rel=1e-9)  # applied
+    score = _code_check(out["code"], yp, 6, _budget(4, 6), y_neg=yn)
+    with capsys.disabled():
+        print(f"\nbackward (4,6) C_integ x 1.1: {score}")
+    assert _caught(score), score
 
 
 def test_transposable_mapping_backward_closed_form(rng):
@@ -344,20 +434,124 @@ def test_energy_accounting(rng):
     assert e["neuron"] > 0 and e["total"] > e["array"]
 
 
+# Budget of the realistic case against the closed form plus the fitted non-idealities of the
+# packaged macro-model (pycim/macro/default_model.json), in LSB of the 6-bit output.
+#
+# Which fitted terms: the cells' series resistance (effective conductances G / (1 + G r_series),
+# r_series = 4.2 kOhm), the line and integrator offsets (b0, b_g, b_ig, per window) and the ADC
+# gain and offset. Not the line-gain terms a0, a_rows, a_g, a_rg, a_cubic: the fit saw per-window
+# lines of -0.061..+0.044 V (its ``ranges.v_window_v``), |u| <= 0.6, on random weights whose
+# outputs sit within a few LSB of zero, where a few % of gain is a fraction of an LSB, so those
+# terms are not determined by their data. Here (|u| up to 0.95) they predict a gain ~10 % low
+# (the packaged model's y is printed beside the codes: 22.9 / -24.8 where the circuit gives
+# 26 / -27 and the target is +-26.6; first run of this test, the finding is reported in issue
+# 20's closing note); they are left out rather than budgeted, since a 10 % budget would let
+# the mutation below pass.
+#: The fit's own residual on its training MVMs (tt, 27 C, 16-128 rows, 2-4 / 4-8 bits): codes
+#: RMS 0.39 LSB, max 1 (`pycim fit characterization/results/fit`, stored as fits.codes of the
+#: packaged model). A max code error of 1 with floor on both sides: analog error < 1 LSB.
+MACRO_FIT_ERR_LSB = 1.0
+#: ss lies outside the fitted corners (tt only). The kept non-idealities come from the access
+#: FETs', drivers' and wires' resistance and the neuron's offsets; the ss corner raises the
+#: FETs' on-resistance (higher |Vth|, lower mobility) and slows the OTA. Allocation: the corner
+#: changes each output's fitted deviation from the ideal closed form by up to half of it
+#: (per output, |y_model - y_closed|, <= 1.3 LSB here), and the neuron's budget (_budget:
+#: offset, gain, per-output) is counted a second time for the slower OTA.
+SS_EXTRA_FRAC = 0.5
+
+
+def _macro_y(out, in_bits, out_bits, n_rows, gain_terms=True):
+    """Continuous output (LSB) the packaged macro-model predicts for a forward run's programmed
+    conductances and inputs: effective conductances, closed form per plane, line transfer,
+    ADC gain and offset (pycim/macro/model.py, module docstring); ``gain_terms=False`` drops the
+    line-gain terms a0, a_rows, a_g, a_rg, a_cubic. ``n_rows``: driven physical rows."""
+    from pycim.macro.model import MacroModel
+
+    m = MacroModel.load()
+    if not gain_terms:
+        m = m.with_(line={**m.line, **{k: 0.0 for k in ("a0", "a_rows", "a_g", "a_rg",
+                                                         "a_cubic")}})
+    gp, gn, x = np.array(out["g_pos_s"]), np.array(out["g_neg_s"]), np.array(out["x"])
+    gpe, gne = m.effective_g_s(gp), m.effective_g_s(gn)
+    v_e = np.zeros((x.shape[0], gp.shape[1]))
+    for n in range(max(in_bits - 1, 1)):
+        plane = ((np.abs(x) >> n) & 1) * np.sign(x)
+        v_e += 2 ** n * m.v_read_v * (plane @ (gpe - gne)) / (gpe + gne).sum(axis=0)
+    v_line = m.line_transfer(v_e, _n_windows(in_bits), n_rows, (gp + gn).sum(axis=0))
+    assert not m.adc.get("inl_lsb", {}).get(str(out_bits))  # no INL table to apply
+    lsb = m.lsb_v(out_bits)
+    return m.adc["gain"] * v_line / lsb + m.adc["offset_lsb"], m
+
+
+def _nonideal_check(corner, **neuron):
+    """Run the realistic case (16 x 8, 4/6 bits, spread inputs) and score it against the
+    closed form plus the fitted non-idealities (see the budget above)."""
+    in_bits, out_bits, n_rows = 4, 6, 16
+    w, x = _spread_problem(in_bits, out_bits, n_in=n_rows, n_out=8)
+    req = {"in_bits": in_bits, "out_bits": out_bits, "corner": corner}
+    with _neuron_defaults(**neuron):
+        out = run_mvm(MvmRequest(w, x, **req), progress=False)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        macro = run_mvm(MvmRequest(w, x, engine="macro", **req), progress=False)
+    msgs = [str(c.message) for c in caught]
+    assert (corner == "tt") != any(f"corner {corner}" in t for t in msgs), msgs  # in its fit?
+    assert macro["g_pos_s"] == out["g_pos_s"] and macro["g_neg_s"] == out["g_neg_s"]
+    y_pack, m = _macro_y(out, in_bits, out_bits, 2 * n_rows)  # row_pair: G+, G- rows driven
+    np.testing.assert_array_equal(macro["code"], _quantise(y_pack, out_bits))  # same model
+    y_m, _ = _macro_y(out, in_bits, out_bits, 2 * n_rows, gain_terms=False)
+    y0 = _reference_y(out, in_bits, out_bits)  # ideal closed form on the same conductances
+    code = np.array(out["code"])
+    off, gain, jit = _budget(in_bits, out_bits)
+    bound = MACRO_FIT_ERR_LSB + off + gain * np.abs(y_m) + jit
+    if corner != "tt":
+        bound = bound + SS_EXTRA_FRAC * np.abs(y_m - y0) + off + gain * np.abs(y_m) + jit
+    lo, hi = _quantise(y_m - bound, out_bits), _quantise(y_m + bound, out_bits)
+    hit = float(np.mean((code >= lo) & (code <= hi)))
+    bias = float(np.mean(code - _quantise(y_m, out_bits)))
+    bias_max = off * (1 if corner == "tt" else 2) + 3 * m.fits["codes"]["rms"] / np.sqrt(code.size)
+    return {"out": out, "code": code, "y_m": y_m, "y_pack": y_pack, "y0": y0, "bound": bound,
+            "hit": hit, "bias": bias, "bias_max": bias_max}
+
+
 @pytest.mark.parametrize("corner", ["tt", "ss"])
-def test_nonideal_sky130_with_wires_completes(rng, corner, capsys):
-    w = rng.uniform(-1, 1, (8, 8))
-    x = _x(rng, 8, 4)
-    ref = run_mvm(MvmRequest(w, x, 4, 6, ideal=True), progress=False)
-    out = run_mvm(MvmRequest(w, x, 4, 6, corner=corner), progress=False)
-    err = np.array(out["code"]) - np.array(ref["code"])
-    v_err = np.array(out["v_settled_v"]) - np.array(ref["v_settled_v"])
+def test_nonideal_sky130_with_wires_completes(corner, capsys):
+    """The realistic transistor-level case (SKY130 access FETs and drivers, RRAM cells, wire
+    R/C, transistor neurons; 16 x 8, 4-bit in / 6-bit out, default programming error) against
+    the closed form plus the fitted non-idealities, on inputs whose outputs span at least half
+    the code range.
+
+    Per output the bound is B = fit error (1 LSB) + the neuron's budget (offset + gain |y| +
+    per-output term, _budget) [+ at ss: half the fitted deviation from the closed form + the
+    neuron budget again]; >= 95 % of the codes must lie in [floor(y_m - B), floor(y_m + B)]
+    and the mean code error within the offset budget + 3 x 0.39 / sqrt(n). A 10 % gain error
+    moves the +-25 LSB outputs by ~2.5 LSB, beyond B (1.2-1.4 LSB at tt, printed), on at
+    least 4 of the 24 outputs: test_nonideal_catches_integration_capacitor_10_percent_off."""
+    r = _nonideal_check(corner)
+    code, y_m = r["code"], r["y_m"]
     with capsys.disabled():
-        print(f"\n[{corner}] non-ideal vs ideal: code error {err.tolist()}, "
-              f"settled-voltage error max {np.abs(v_err).max() * 1e3:.2f} mV")
-    assert np.all(np.isfinite(v_err))
-    assert np.abs(v_err).max() < 0.25 * V_READ  # IR drop and FET Ron shift, not break, the MVM
-    assert out["energy_j"]["wordlines"] > 0 and out["energy_j"]["drivers"] > 0
+        print(f"\n[{corner}] codes {code.tolist()}\n expected {np.round(y_m, 2).tolist()}\n "
+              f"packaged model (with line-gain terms) {np.round(r['y_pack'], 2).tolist()}\n "
+              f"bound {np.round(r['bound'], 2).tolist()}\n in-bound {r['hit']:.3f}, bias "
+              f"{r['bias']:+.3f} (max {r['bias_max']:.3f}), fitted deviation from the closed "
+              f"form max {np.abs(y_m - r['y0']).max():.2f} LSB")
+    half = 2 ** (6 - 1)
+    assert np.ptp(y_m) >= half and np.ptp(code) >= half, (y_m, code)
+    assert np.all(np.isfinite(r["out"]["v_settled_v"]))
+    assert r["hit"] >= MIN_HIT, (code, y_m, r["bound"])
+    assert abs(r["bias"]) <= r["bias_max"], (r["bias"], r["bias_max"])
+    assert r["out"]["energy_j"]["wordlines"] > 0 and r["out"]["energy_j"]["drivers"] > 0
+
+
+@pytest.mark.slow
+def test_nonideal_catches_integration_capacitor_10_percent_off(capsys):
+    """Mutation (circuit) on the realistic case at tt: every neuron built with C_integ x 1.1
+    (the code tests' fixture) converts 10 % low; the check above must fail."""
+    r = _nonideal_check("tt", c_integ_f=1.1 * C_I_F)
+    with capsys.disabled():
+        print(f"\n[tt, C_integ x 1.1] codes {r['code'].tolist()}\n in-bound {r['hit']:.3f}, "
+              f"bias {r['bias']:+.3f} (max {r['bias_max']:.3f})")
+    assert r["hit"] < MIN_HIT or abs(r["bias"]) > r["bias_max"], r
 
 
 @pytest.mark.parametrize("args,msg", [
@@ -410,12 +604,23 @@ def test_cli_writes_contract_keys(tmp_path):
     assert np.array(d["g_pos_s"]).shape == (3, 2) and d["macs"] == 6
 
 
-def test_vacask_engine_agrees_on_codes(rng):
-    """Second simulator on the same transistor-level neurons (ideal array): codes within 1 LSB."""
-    w = rng.uniform(-1, 1, (5, 3))
-    x = rng.choice([-1, 0, 1], (1, 5))
-    a = run_mvm(MvmRequest(w, x, 2, 4, ideal=True), progress=False)
-    b = run_mvm(MvmRequest(w, x, 2, 4, ideal=True, engine="vacask"), progress=False)
-    assert np.all(np.abs(np.array(a["code"]) - np.array(b["code"])) <= 1)
-    np.testing.assert_allclose(a["v_settled_v"], b["v_settled_v"], atol=2e-4)
+def test_vacask_engine_agrees_on_codes(capsys):
+    """Second simulator on the same transistor-level neurons (ideal array): codes within 1 LSB,
+    settled lines within 0.2 mV, on inputs whose codes span at least half the code range (2-bit
+    inputs, 4-bit outputs, the neuron's full scale matched to one window as in the code tests),
+    so the agreement is not empty."""
+    fs = _matched_fs_v(2)
+    w, x = _spread_problem(2, 4, n_in=8, n_out=8, fs_v=fs)
+    with _neuron_defaults(adc_fs_v=fs):
+        a = run_mvm(MvmRequest(w, x, 2, 4, ideal=True, prog_tol_s=0.0), progress=False)
+        b = run_mvm(MvmRequest(w, x, 2, 4, ideal=True, prog_tol_s=0.0, engine="vacask"),
+                    progress=False)
     assert b["engine"] == "vacask"
+    ca, cb = np.array(a["code"]), np.array(b["code"])
+    with capsys.disabled():
+        print(f"\nngspice {ca.tolist()}\nvacask  {cb.tolist()}")
+    assert a["lsb"] == b["lsb"] == pytest.approx(_lsb_line_v(4, fs), rel=1e-12)
+    half = 2 ** (4 - 1)
+    assert np.ptp(ca) >= half and np.ptp(cb) >= half, (ca, cb)
+    assert np.all(np.abs(ca - cb) <= 1)
+    np.testing.assert_allclose(a["v_settled_v"], b["v_settled_v"], atol=2e-4)

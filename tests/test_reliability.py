@@ -62,6 +62,24 @@ def _raw(name: str, data: bytes) -> Callable[[Path], None]:
     return setup
 
 
+def invoke(argv: list[str], mode: str, cwd: Path, env: dict, capsys) -> tuple[int, str, str]:
+    """Run ``pycim argv``: in a subprocess (``mode == "subproc"``, environment ``env``, working
+    directory ``cwd``) or in process through ``pycim.cli.main`` (argparse exits count).
+    Returns (exit code, stdout, stderr)."""
+    if mode == "subproc":
+        p = subprocess.run(PYCIM + argv, capture_output=True, text=True, timeout=120, env=env,
+                           cwd=cwd)
+        return p.returncode, p.stdout, p.stderr
+    from pycim.cli import main
+
+    try:
+        code = main(argv)
+    except SystemExit as exc:  # argparse
+        code = exc.code
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
 def _truncated_npy(t: Path) -> None:
     np.save(t / "trunc.npy", np.zeros((64, 64)))
     data = (t / "trunc.npy").read_bytes()
@@ -561,18 +579,7 @@ def test_bad_input_or_fault(case: Case, tmp_path: Path, monkeypatch, capsys):
         out, err = capsys.readouterr()
         assert out == "" and err == ""  # nothing printed by the library
     else:
-        if case.mode == "subproc":
-            p = subprocess.run(PYCIM + argv, capture_output=True, text=True, timeout=120,
-                               env=dict(os.environ), cwd=t)
-            code, out, err = p.returncode, p.stdout, p.stderr
-        else:
-            from pycim.cli import main
-
-            try:
-                code = main(argv)
-            except SystemExit as exc:  # argparse
-                code = exc.code
-            out, err = capsys.readouterr()
+        code, out, err = invoke(argv, case.mode, t, dict(os.environ), capsys)
         assert code == case.code, f"exit {code}\nstdout: {out}\nstderr: {err}"
         if case.debug:
             assert "Traceback" in err

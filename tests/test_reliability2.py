@@ -48,7 +48,7 @@ ENV_SUB = {**os.environ, "PYTHONPATH": str(ROOT) + os.pathsep + os.environ.get("
 # fixtures
 
 
-from test_reliability import _VERSION, _script  # noqa: E402  (the same fake simulators)
+from test_reliability import _VERSION, _script, invoke  # noqa: E402  (the same fakes and runner)
 
 
 def fake_logging(t: Path) -> None:
@@ -241,19 +241,8 @@ def _run_case(case: Case, tmp_path: Path, monkeypatch, capsys) -> tuple[Path, st
     argv = [a.replace("{t}", str(t)) for a in case.argv]
     before = _snapshot(t)
     capsys.readouterr()
-    if case.mode == "subproc":
-        p = subprocess.run(PYCIM + argv, capture_output=True, text=True, timeout=120,
-                           env={**ENV_SUB, **{k: os.environ[k] for k in
-                                              ("TMPDIR", "PYCIM_NGSPICE", *case.env)}}, cwd=t)
-        code, out, err = p.returncode, p.stdout, p.stderr
-    else:
-        from pycim.cli import main
-
-        try:
-            code = main(argv)
-        except SystemExit as exc:  # argparse
-            code = exc.code
-        out, err = capsys.readouterr()
+    code, out, err = invoke(argv, case.mode, t, {**ENV_SUB, **{
+        k: os.environ[k] for k in ("TMPDIR", "PYCIM_NGSPICE", *case.env)}}, capsys)
     assert code == case.code, f"exit {code}\nstdout: {out}\nstderr: {err}"
     assert "Traceback" not in out + err, err
     if case.code:

@@ -155,3 +155,42 @@ def test_standalone_refuses_a_bad_deck_name(tmp_path, capsys):
     with pytest.raises(SystemExit) as e:
         main(["netlist", "array", "--x", "x.npy", "-o", str(tmp_path / "a.cir")])
     assert e.value.code == 2 and "--x need --weights" in capsys.readouterr().err
+
+
+def _tree(d: Path) -> dict:
+    import hashlib
+
+    return {p.relative_to(d).as_posix(): hashlib.sha256(p.read_bytes()).hexdigest()
+            for p in sorted(d.rglob("*")) if p.is_file()}
+
+
+@pytest.mark.parametrize("where", ["sources", "results", "special"])
+def test_standalone_deck_never_replaces_what_it_must_not(tmp_path, capsys, monkeypatch, where):
+    """Every file a stand-alone deck writes goes through the one output check, before any work:
+    not over the Verilog-A sources it copies, not into a results directory, not over a special
+    file; refused with one line, exit 2, nothing created or changed."""
+    import os
+
+    from pycim import toolchain
+
+    d = tmp_path / "d"
+    d.mkdir()
+    if where == "sources":  # a copy of circuits/ stands in for the project's own
+        src = tmp_path / "circuits"
+        shutil.copytree(toolchain.CIRCUITS_DIR, src)
+        monkeypatch.setattr(toolchain, "CIRCUITS_DIR", src)
+        import pycim.sim.standalone as sa
+
+        monkeypatch.setattr(sa.toolchain, "CIRCUITS_DIR", src)
+        d = src
+    elif where == "results":
+        (d / "manifest.json").write_text('{"schema": "pycim.results/1", "files": {}}')
+    else:
+        os.mkfifo(d / "rram_skywater.osdi")
+    before = _tree(tmp_path)
+    capsys.readouterr()
+    assert main(["netlist", "cell", "--standalone", "-o", str(d / "deck.cir")]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "Traceback" not in err[0], err
+    assert _tree(tmp_path) == before
+    assert not (d / "deck.cir").exists()

@@ -20,31 +20,34 @@ from .mvm import MAX_STEP_S, MVM_OPTIONS
 
 
 def printed_nodes(req: NetlistRequest) -> list[str]:
-    """Nodes an operating-point deck prints: the cell's terminals, or the sensed line ports."""
+    """Nodes a generated operating-point deck prints: the cell's terminals, or the sensed line
+    ports (a core with ``--weights``: its own sensed lines, see :func:`deck_circuit`)."""
     if req.kind == "cell":
         return ["bl0", "sl0"]
     if req.kind == "array" or req.direction == "forward":
-        return [f"sl{c}" for c in range(req.cols if req.weights is None else _cols(req))]
-    return [f"bl{r}" for r in range(req.rows if req.weights is None else _rows(req))]
+        return [f"sl{c}" for c in range(req.cols)]
+    return [f"bl{r}" for r in range(req.rows)]
 
 
-def _rows(req: NetlistRequest) -> int:
-    return req.mvm_core()[1].g_phys.shape[0]
+def deck_circuit(req: NetlistRequest):
+    """(circuit, analysis, keyword arguments of write_standalone) of ``req``'s stand-alone deck;
+    the core of a ``--weights`` request is assembled once."""
+    if req.weights is not None:
+        core, setup = req.mvm_core()
+        if req.x is not None:
+            return core.circuit, Tran(1e-9, setup.schedule.t_stop, MAX_STEP_S), {
+                "save": saved_vectors(core), "options": MVM_OPTIONS}
+        return core.circuit, Op(), {"prints": core.spec.sense_lines}
+    return req.circuit(), Op(), {"prints": printed_nodes(req)}
 
 
-def _cols(req: NetlistRequest) -> int:
-    return req.mvm_core()[1].g_phys.shape[1]
-
-
-def write_deck(req: NetlistRequest, out: str | Path, standalone: bool = False) -> list[Path]:
-    """Write ``req``'s netlist (or stand-alone deck) to ``out``; return the paths written."""
+def write_deck(req: NetlistRequest, out: str | Path, standalone: bool = False,
+               reserved=None, prepared=None) -> list[Path]:
+    """Write ``req``'s netlist (or stand-alone deck) to ``out``; return the paths written.
+    ``reserved``/``prepared``: the command's reservations (:func:`reserve_standalone`) and the
+    :func:`deck_circuit` it built for them."""
     if not standalone:
         return [req.write(out)]
     deck_name(out)  # refuse a bad name before any work
-    if req.weights is not None and req.x is not None:
-        core, setup = req.mvm_core()
-        return write_standalone(core.circuit, Tran(1e-9, setup.schedule.t_stop, MAX_STEP_S), out,
-                                temp_c=req.temp_c, save=saved_vectors(core),
-                                options=MVM_OPTIONS)
-    return write_standalone(req.circuit(), Op(), out, temp_c=req.temp_c,
-                            prints=printed_nodes(req))
+    circuit, analysis, kw = prepared if prepared is not None else deck_circuit(req)
+    return write_standalone(circuit, analysis, out, temp_c=req.temp_c, reserved=reserved, **kw)
