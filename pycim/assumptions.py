@@ -44,31 +44,31 @@ _A = [
     Assumption("switch_l_um", 0.15, "um", "driver switch FET length"),
     Assumption("vdd_v", 1.8, "V", "core and neuron supply (CiMLoop model of the macro: 1.8 V)"),
     # -- neuron (voltage-mode switched-capacitor integrator + charge-decrement ADC) ---------------
-    Assumption("neuron_c_sample_f", 50e-15, "F",
-               "sample capacitor: 1/2 of the line's ~100 fF so sampling loads the line little; "
-               "MIM at ~2 fF/um2 is 25 um2 of the ~1270 um2 neuron"),
-    Assumption("neuron_c_sample_eff_f", 55e-15, "F",
-               "C_sample as a held line sees it in charge sharing (y_ideal's held-line plane "
-               "weights): 50 fF plus the junctions of the TGs on its top plate (s1a, s2a, pk). "
-               "Fit of the droop r = C/(C + C_line_extra + C_s) on the hold bench at C = 30 and "
-               "100 fF: C_s 53.0 fF, C_line_extra 1.65 fF (python benchmarks/neuron_issue17.py "
-               "droop 30 100); rounded up to 55 fF for the core's larger parasitics (lead's "
-               "figure, issue 17 port; checked on the 16x16 core in the port's report)"),
-    Assumption("line_c_per_cell_f", 0.667e-15, "F",
-               "held sensed line's capacitance per cell on it: the met1 wire (1.6 um x 0.2 fF/um "
-               "= 0.32 fF) plus the access FET's drain overlap; AC at 1 MHz on a ROWS x 2 array, "
-               "WL at 0.9 V (the paper's off level): 170.6 fF at 256 rows (python "
-               "benchmarks/neuron_issue17.py cline 256 0.9 0); at this core's WL-off 0 V: 163.5 "
-               "fF (0.639 fF per cell, cline 256 0.0 0); 16 / 64 rows: 10.2 / 40.9 fF. Measured "
-               "on source-lines; bit-lines (backward) assumed the same per cell"),
-    Assumption("line_c_fixed_f", 1e-15, "F",
-               "held sensed line's fixed capacitance: the neuron's sample switch (s1a TG) (the "
-               "hold-bench fit above: 1.65 fF for s1a plus the bench's hold TG). Exact for the "
-               "--ideal core (it carries this C_line). NOT the SKY130 core's: its droop with a "
-               "200 / 1000 fF hold capacitor implies 69 / 72 fF of line at 32 rows (python "
-               "benchmarks/neuron_issue17.py coredroop 16 16 200), i.e. ~48 fF more, the three "
-               "20 um driver TGs on the sensed line (switch_w_um)"),
-    Assumption("neuron_c_integ_f", 100e-15, "F",
+    Assumption("neuron_c_sample_f", 25e-15, "F",
+               "sample capacitor: 1/10 of C_hold, so each sample of the held value keeps ~91 % "
+               "of it (droop r = C_hold / (C_hold + C_s), in the closed form); MIM at ~2 fF/um2 "
+               "is 13 um2 of the ~1270 um2 neuron"),
+    Assumption("neuron_c_hold_f", 250e-15, "F",
+               "track/hold capacitor: follows the line during the read pulse, holds it for the "
+               "plane's 2^(n-1) samples. Sized against settling: with a 16-row line's ~4 kOhm "
+               "source resistance and its ~60 fF, tau ~ 1.2 ns, 8 tau in the 10 ns pulse; and "
+               "against droop: 10 C_s. 125 um2 of MIM"),
+    Assumption("neuron_trk_wn_um", 3.0, "um",
+               "track switch (line -> C_hold) NFET width: a unit TG (0.5 / 0.9 um) at mid-rail is "
+               "~24 kOhm, tau 6 ns on C_hold (measured); 6x settles C_hold within the read pulse"),
+    Assumption("neuron_trk_wp_um", 8.0, "um",
+               "track switch PFET width: balances the NFET's charge injection at Vref (the held "
+               "value moves by -2.1 mV at 5.4 um, -0.13 mV at 8 um, +1.4 mV at 10 um when trk "
+               "opens; +16 mV/V signal-dependent, a 1.6 % gain; 4 kOhm line bench)"),
+    Assumption("neuron_c_sample_eff_f", 28.0e-15, "F",
+               "C_sample as the hold capacitor sees it in charge sharing (y_ideal's plane "
+               "weights): 25 fF plus the junctions of the TGs on its top plate (s1a, s2a, pk). "
+               "Fit of the droop r = (C_h + x) / (C_h + x + C_s,eff) at C_hold = 150 and 250 fF: "
+               "C_s,eff 27.98 fF, x 7.37 fF (python benchmarks/neuron_issue17.py droop 150 250)"),
+    Assumption("neuron_c_hold_eff_f", 257.4e-15, "F",
+               "C_hold as charge sharing sees it: 250 fF plus the junctions of the trk and s1a "
+               "TGs on the hold node (7.37 fF, the same fit): r = 0.902 per sample"),
+    Assumption("neuron_c_integ_f", 50e-15, "F",
                "integration capacitor: C_s/C_i = 0.5 puts 7 steps of |V_SL-Vref| <= 0.1 V "
                "(4-bit input) at <= 0.35 V, inside the ADC full scale"),
     Assumption("neuron_adc_fs_v", 0.4, "V",

@@ -67,28 +67,16 @@ def transfer_matrix(g_pos, g_neg, v_read: float, direction: str,
     return v_read * n / s
 
 
-def line_capacitance_f(n_cells: int, c_hold_f: float = 0.0) -> float:
-    """A held sensed line's capacitance (F): ``n_cells`` x ``line_c_per_cell_f`` +
-    ``line_c_fixed_f`` (both measured, see :mod:`pycim.assumptions`) + an explicit hold
-    capacitor ``c_hold_f`` (none in the default core)."""
-    if isinstance(n_cells, bool) or not isinstance(n_cells, (int, np.integer)) or n_cells < 1:
-        raise InputError(f"n_cells must be an integer >= 1, got {n_cells!r}")
-    if not (np.isfinite(c_hold_f) and c_hold_f >= 0.0):
-        raise InputError(f"c_hold_f must be >= 0 F, got {c_hold_f!r}")
-    return (int(n_cells) * assumptions.value("line_c_per_cell_f")
-            + assumptions.value("line_c_fixed_f") + float(c_hold_f))
-
-
-def ideal_output(plane_v: np.ndarray, in_bits: int, lsb_v: float, c_line_f: float,
-                 c_sample_f: float | None = None, in_pulse: bool = False) -> np.ndarray:
+def ideal_output(plane_v: np.ndarray, in_bits: int, lsb_v: float,
+                 c_hold_f: float | None = None, c_sample_f: float | None = None) -> np.ndarray:
     """Planes' settled volts (batch, planes, n) -> the ideal output in LSB (line-referred
-    ``lsb_v``) of the held-line scheme: plane n (LSB first) is pulsed once and its held line
-    sampled 2^(n-1) times, so it weighs :func:`held_plane_weights` ``(in_bits, c_line_f,
-    c_sample_f, in_pulse)`` instead of 2^(n-1). ``c_sample_f`` defaults to the effective
-    ``neuron_c_sample_eff_f``; ``in_pulse``: the first sample taken during the pulse
-    (``NeuronSpec.sample_in_pulse``)."""
+    ``lsb_v``) of the chip's scheme: plane n (LSB first) is pulsed once, its settled line held
+    on the neuron's C_hold and sampled 2^(n-1) times, so it weighs :func:`held_plane_weights`
+    ``(in_bits, c_hold_f, c_sample_f)`` instead of 2^(n-1). Defaults: the effective capacitances
+    ``neuron_c_hold_eff_f`` and ``neuron_c_sample_eff_f`` (:mod:`pycim.assumptions`)."""
+    ch = assumptions.value("neuron_c_hold_eff_f") if c_hold_f is None else c_hold_f
     cs = assumptions.value("neuron_c_sample_eff_f") if c_sample_f is None else c_sample_f
-    w = held_plane_weights(in_bits, c_line_f, cs, in_pulse)
+    w = held_plane_weights(in_bits, ch, cs)
     return np.einsum("bpn,p->bn", plane_v, w) / lsb_v
 
 
@@ -106,36 +94,37 @@ def array_activity(g_phys: np.ndarray, line_planes: np.ndarray, direction: str,
     return tot / (float(plane_weights.sum()) * float(g.sum()))
 
 
-def held_line_gain(c_line_f, c_sample_f, n_samples, in_pulse: bool = True):
-    """Sum of the per-sample factors when a held line is re-sampled ``n_samples`` times.
+def held_line_gain(c_hold_f, c_sample_f, n_samples, in_pulse: bool = False):
+    """Sum of the per-sample factors when a held value is re-sampled ``n_samples`` times.
 
     Each sample connects C_sample, its top plate reset to Vref by the previous integration, to
-    the floating line: charge sharing leaves both at V_k = V_(k-1) C_line / (C_line + C_s)
-    (relative to Vref), and C_s V_k is integrated. With r = C_line / (C_line + C_s) and V0 the
-    driven (settled) line voltage:
+    the floating hold node (the neuron's C_hold, ``c_hold_f``): charge sharing leaves both at
+    V_k = V_(k-1) C_hold / (C_hold + C_s) (relative to Vref), and C_s V_k is integrated. With
+    r = C_hold / (C_hold + C_s) and V0 the settled line voltage:
 
-    * ``in_pulse=True`` (first sample taken while the line is driven):
-      sum_{k=0}^{N-1} r^k = (1 - r^N) / (1 - r);
-    * ``in_pulse=False`` (every sample from the held line): sum_{k=1}^{N} r^k.
+    * ``in_pulse=False`` (default, the chip's scheme: every sample from the held value):
+      sum_{k=1}^{N} r^k;
+    * ``in_pulse=True`` (a first sample taken while the line is still driven):
+      sum_{k=0}^{N-1} r^k = (1 - r^N) / (1 - r).
 
     Broadcasts over array arguments; ``n_samples`` >= 1. The ideal integrated voltage of one
     plane is then (C_s / C_i) V0 * held_line_gain(...), instead of (C_s / C_i) V0 N.
     """
-    cl = np.asarray(c_line_f, dtype=float)
+    ch = np.asarray(c_hold_f, dtype=float)
     cs = np.asarray(c_sample_f, dtype=float)
     n = np.asarray(n_samples)
-    if np.any(cl <= 0) or np.any(cs < 0) or np.any(n < 1):
-        raise InputError("held_line_gain needs c_line_f > 0, c_sample_f >= 0, n_samples >= 1")
-    r = cl / (cl + cs)
+    if np.any(ch <= 0) or np.any(cs < 0) or np.any(n < 1):
+        raise InputError("held_line_gain needs c_hold_f > 0, c_sample_f >= 0, n_samples >= 1")
+    r = ch / (ch + cs)
     with np.errstate(divide="ignore", invalid="ignore"):
         s = np.where(r < 1.0, (1.0 - r ** n) / np.where(r < 1.0, 1.0 - r, 1.0), n)
     return s if in_pulse else r * s
 
 
-def held_plane_weights(in_bits: int, c_line_f, c_sample_f, in_pulse: bool = True) -> np.ndarray:
-    """Per magnitude plane (LSB first) the weight that replaces 2^(n-1) for a held line:
-    ``held_line_gain(c_line_f, c_sample_f, 2^(n-1), in_pulse)``; use with :func:`ideal_output`-
+def held_plane_weights(in_bits: int, c_hold_f, c_sample_f, in_pulse: bool = False) -> np.ndarray:
+    """Per magnitude plane (LSB first) the weight that replaces 2^(n-1) for a held value:
+    ``held_line_gain(c_hold_f, c_sample_f, 2^(n-1), in_pulse)``; use with :func:`ideal_output`-
     style sums, e.g. ``einsum("bpn,p->bn", plane_v, held_plane_weights(...)) / lsb``."""
     planes = max(int(in_bits) - 1, 1)
-    return np.array([float(held_line_gain(c_line_f, c_sample_f, 2 ** (n - 1), in_pulse))
+    return np.array([float(held_line_gain(c_hold_f, c_sample_f, 2 ** (n - 1), in_pulse))
                      for n in range(1, planes + 1)])

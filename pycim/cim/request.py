@@ -15,9 +15,8 @@ from .. import assumptions
 from ..errors import InputError
 from ..tech.corners import CORNERS
 from ..validate import integer
-from .closed_form import closed_form_planes, ideal_output, line_capacitance_f
+from .closed_form import closed_form_planes, ideal_output
 from .encoding import bit_planes, check_inputs, check_weights, plane_weights
-from .mapping import physical_conductances
 from .programming import Programmed, program
 
 ENGINES = ("spice", "vacask", "macro")
@@ -48,10 +47,6 @@ class MvmRequest:
     #: transistor mismatch for Monte Carlo, in multiples of the PDK's Pelgrom sigma (0 = off):
     #: a per-instance delvto on every SKY130 FET, seeded by ``seed`` (pycim.netlist.mismatch)
     mismatch: float = 0.0
-    #: explicit hold capacitor on every sensed line (F; 0 = none, the default core): raises the
-    #: held line's C_line against C_sample (held-line plane weights closer to 2^(n-1)) and
-    #: divides the word-lines' kick on it (issue 17 proposal; not a default)
-    c_hold_f: float = 0.0
 
     def __post_init__(self) -> None:
         w = check_weights(np.asarray(self.weights))
@@ -83,9 +78,6 @@ class MvmRequest:
                 or not 0.0 <= self.mismatch <= 10.0:
             raise InputError(f"mismatch must be in 0..10 (multiples of the PDK sigma), "
                              f"got {self.mismatch!r}")
-        if isinstance(self.c_hold_f, bool) or not isinstance(self.c_hold_f, (int, float)) \
-                or not 0.0 <= self.c_hold_f <= 10e-12:
-            raise InputError(f"c_hold_f must be in 0..10e-12 F, got {self.c_hold_f!r}")
 
 
 @dataclass(frozen=True)
@@ -99,26 +91,14 @@ class MvmProblem:
     ideal_planes_v: np.ndarray  # (batch, planes, n_out): closed form on the programmed G
     y_ideal: np.ndarray  # (batch, n_out) in LSB
     y_target: np.ndarray  # the same on the target conductances: what the user asked for
-    c_line_f: float = 0.0  # the held sensed line's capacitance the closed form assumes
 
 
-def sensed_line_cells(req: MvmRequest) -> int:
-    """Cells on one sensed line of the request's physical array: its rows forward (a
-    source-line), its columns backward (a bit-line)."""
-    w = req.weights
-    z = np.zeros(w.shape)
-    rows, cols = physical_conductances(z, z, req.mapping).shape
-    return rows if req.direction == "forward" else cols
-
-
-def prepare(req: MvmRequest, lsb_v: float, v_read_v: float, *,
-            sample_in_pulse: bool = False, held: bool = True) -> MvmProblem:
+def prepare(req: MvmRequest, lsb_v: float, v_read_v: float, *, held: bool = True) -> MvmProblem:
     """Program W (same seed, same conductances for every engine) and compute the closed form.
     ``lsb_v``: the line-referred integrated volts per output code of the engine's neuron.
 
-    The ideal outputs follow the held-line scheme (:func:`~pycim.cim.closed_form.ideal_output`):
-    C_line = :func:`~pycim.cim.closed_form.line_capacitance_f` of the sensed line's cells,
-    C_sample its effective value; ``sample_in_pulse`` as the neuron's spec. ``held=False``:
+    The ideal outputs follow the chip's scheme (:func:`~pycim.cim.closed_form.ideal_output`:
+    each plane's settled line held on the neuron's C_hold and re-sampled). ``held=False``:
     the binary plane weights 2^(n-1) of a line re-driven for every sample (the scheme the
     fitted macro-model still describes, until it is refitted on held-line MVMs)."""
     prog = program(req.weights, req.seed, noise=req.prog_tol_s > 0,
@@ -129,10 +109,8 @@ def prepare(req: MvmRequest, lsb_v: float, v_read_v: float, *,
                                req.mapping)
     tgt = closed_form_planes(target.g_pos_s, target.g_neg_s, planes, v_read_v, req.direction,
                              req.mapping)
-    c_line = line_capacitance_f(sensed_line_cells(req), req.c_hold_f)
-
     def out(v):
         if not held:
             return np.einsum("bpn,p->bn", v, plane_weights(req.in_bits)) / lsb_v
-        return ideal_output(v, req.in_bits, lsb_v, c_line, in_pulse=sample_in_pulse)
-    return MvmProblem(prog, target, planes, ideal, out(ideal), out(tgt), c_line)
+        return ideal_output(v, req.in_bits, lsb_v)
+    return MvmProblem(prog, target, planes, ideal, out(ideal), out(tgt))

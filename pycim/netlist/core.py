@@ -28,18 +28,15 @@ from dataclasses import dataclass, field, replace
 
 from .. import assumptions
 from ..errors import InputError
-from ..tech.va import circuit_osdi
 from ..validate import ident, integer, number
 from .array import IDEAL_ACCESS, IDEAL_WIRES, AccessSpec, ArraySpec, WireSpec, add_array
-from .circuit import Capacitor, Circuit, Model, VaDevice, VSource
+from .circuit import Circuit, VSource
 from .neuron import NeuronNodes, NeuronSpec, add_neuron, add_neuron_bias
 from .sky130_cards import card_model, card_mosfet
 
 CORELET = 16
 STATES = ("p", "n", "z", "f")
 RAILS = {"p": "vpos", "n": "vneg", "z": "vrefd"}
-#: Control net of the ideal core's sense switches (high: the held line sees the array).
-SENSE_NET = "vsense"
 #: The comment line that ends the core circuit and starts a deck's stimulus.
 STIMULUS_MARK = "stimulus: control waveforms and line sources (the core circuit ends above)"
 
@@ -83,15 +80,6 @@ class CoreSpec:
         A transistor-level neuron on every ``neuron_stride``-th sensed line (None: ports only).
     neuron_stride : int
         2 for the transposable mapping (the odd lines hold the negated copy).
-    ideal_line_c_f : float
-        ``driver="ideal"`` cores with neurons only: each neuron senses node ``h<line>`` behind
-        an ideal switch (``circuits/ideal_switch.va``, closed while the net :data:`SENSE_NET`
-        is high: the read pulse) carrying this capacitance to ground: the held line of the
-        closed form (:func:`pycim.cim.closed_form.line_capacitance_f`), which ideal access and
-        wires lack. 0: no switch, the neuron on the line itself.
-    hold_c_f : float
-        SKY130 cores: an explicit hold capacitor from each neuron's line to ground (0: none; an
-        ideal core includes it in ``ideal_line_c_f``).
     """
 
     array: ArraySpec
@@ -105,8 +93,6 @@ class CoreSpec:
     corner: str = "tt"
     neuron: NeuronSpec | None = field(default=None)
     neuron_stride: int = 1
-    ideal_line_c_f: float = 0.0
-    hold_c_f: float = 0.0
 
     def __post_init__(self) -> None:
         bl, sl = tnsa_taps(self.array.rows, self.array.cols)
@@ -125,11 +111,6 @@ class CoreSpec:
         if self.neuron is not None and not isinstance(self.neuron, NeuronSpec):
             raise InputError(f"neuron must be a NeuronSpec or None, got {self.neuron!r}")
         integer(self.neuron_stride, "neuron_stride", 1, 2)
-        number(self.ideal_line_c_f, "ideal_line_c_f", lo=0.0, hi=1e-9)
-        number(self.hold_c_f, "hold_c_f", lo=0.0, hi=1e-9)
-        if self.ideal_line_c_f > 0 and self.driver != "ideal":
-            raise InputError("ideal_line_c_f is for driver='ideal' cores (a SKY130 core's line "
-                             "holds on its own wires and access FETs)")
 
     @property
     def drive_lines(self) -> list[str]:
@@ -223,18 +204,8 @@ def assemble_core(spec: CoreSpec, title: str | None = None,
     nodes = []
     if spec.neuron_lines:  # one OTA bias generator per core, mirrored by every neuron
         bias = add_neuron_bias(c, spec.neuron)
-        sensed = spec.neuron_lines
-        if spec.ideal_line_c_f > 0:  # ideal core: held node h<line> behind an ideal switch
-            c.add_model(Model.of("isw", "ideal_switch", {"v_th": spec.vdd_v / 2},
-                                 osdi=circuit_osdi("ideal_switch")))
-            for ln in spec.neuron_lines:
-                c.add(VaDevice(f"NS{ln}", (ln, f"h{ln}", SENSE_NET), "isw"),
-                      Capacitor(f"CH{ln}", f"h{ln}", "0", spec.ideal_line_c_f))
-            sensed = [f"h{ln}" for ln in spec.neuron_lines]
-        elif spec.hold_c_f > 0:
-            c.add(*(Capacitor(f"CH{ln}", ln, "0", spec.hold_c_f) for ln in spec.neuron_lines))
         nodes = [add_neuron(c, spec.neuron, f"n{k}_", ln, bias=bias)
-                 for k, ln in enumerate(sensed)]
+                 for k, ln in enumerate(spec.neuron_lines)]
     return CoreCircuit(c, spec, groups, nodes)
 
 
@@ -250,24 +221,17 @@ def mvm_core_spec(req, g_phys) -> CoreSpec:
     ``g_phys``: the physical conductances of its mapping). ``req.ideal``: linear cells, ideal
     access, wires and drivers (the closed-form reference); else read-model RRAM cells, SKY130
     access FETs (without the body network), wire R/C in ``req.wire_segment_cells`` segments and
-    SKY130 drivers; an ideal core's neurons sense held nodes of the closed form's C_line behind
-    ideal switches (``CoreSpec.ideal_line_c_f``). Used by ``pycim mvm`` and ``pycim netlist core
+    SKY130 drivers. Used by ``pycim mvm`` and ``pycim netlist core
     --weights``."""
     ideal = req.ideal
     arr = ArraySpec(g_phys, cell="linear" if ideal else "rram_read",
                     access=IDEAL_ACCESS if ideal else mvm_access_spec(req.corner),
                     wire=IDEAL_WIRES if ideal else WireSpec(segment_cells=req.wire_segment_cells),
                     name="mvm")
-    from ..cim.closed_form import line_capacitance_f
-    from ..cim.request import sensed_line_cells
-
     return CoreSpec(arr, driver="ideal" if ideal else "sky130", direction=req.direction,
                     vdd_v=req.vdd_v, corner=req.corner,
                     neuron=NeuronSpec(corner=req.corner, vdd_v=req.vdd_v),
-                    neuron_stride=2 if req.mapping == "transposable" else 1,
-                    ideal_line_c_f=(line_capacitance_f(sensed_line_cells(req), req.c_hold_f)
-                                    if ideal else 0.0),
-                    hold_c_f=0.0 if ideal else req.c_hold_f)
+                    neuron_stride=2 if req.mapping == "transposable" else 1)
 
 
 def line_switches(ln: str, nsw, psw) -> Iterator:
@@ -307,5 +271,5 @@ def core_digest(spec: CoreSpec) -> str:
     h = hashlib.sha256(spec.array.digest().encode())
     h.update(repr((spec.driver, spec.direction, spec.v_ref_v, spec.vdd_v, spec.v_wl_v,
                    spec.switch_w_um, spec.switch_l_um, spec.corner, spec.neuron,
-                   spec.neuron_stride, spec.ideal_line_c_f, spec.hold_c_f)).encode())
+                   spec.neuron_stride)).encode())
     return h.hexdigest()

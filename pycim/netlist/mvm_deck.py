@@ -37,7 +37,7 @@ def mvm_setup(req: MvmRequest) -> MvmSetup:
     sched = mvm_schedule(spec, req.in_bits, req.out_bits)
     v_read = assumptions.value("v_read_v")
     lsb_line = spec.lsb_v(req.out_bits) / spec.gain  # line-referred integrated volts per code
-    pb = prepare(req, lsb_line, v_read, sample_in_pulse=spec.sample_in_pulse)
+    pb = prepare(req, lsb_line, v_read)
     g_phys = physical_conductances(pb.prog.g_pos_s, pb.prog.g_neg_s, req.mapping)
     return MvmSetup(pb, g_phys, spec, sched, lsb_line, v_read)
 

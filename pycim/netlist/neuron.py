@@ -12,8 +12,8 @@ Circuit (one neuron; nodes carry the caller's prefix ``P``: ``Pa``, ``Pb``, ``Px
 ``Po``, ``Pm``, ``Plq``...; clocks are global nets ``<clk_prefix><name>`` plus ``_b``
 complements)::
 
-              s1a             s2a                               C_integ
-    line ──TG──┬── a ──TG── vref               ┌──────────────── y ──TG(fb)── o
+         trk           s1a             s2a                               C_integ
+    line ──TG── h ──TG──┬── a ──TG── vref               ┌──────────────── y ──TG(fb)── o
        m ─TG(pk)┘  │                           │                 └──TG(cy)─── vref
    (TG mux:        = C_sample                  │   rst: x ──TG── y
     vdacn if lq,   │                           │
@@ -21,7 +21,12 @@ complements)::
                    └──TG(s2b)─────────── x ────┴── (-) ──► o ──TG(lat)── D-latch ── lq, lb
                                         vref ──── (+)
 
-* sample (s1a, s1b): C_sample follows the line (top plate ``a``) with its bottom plate ``b`` at
+* track/hold (trk): during each plane's read pulse the hold capacitor C_hold (node ``h``, to
+  ground) follows the line; ``trk`` opens before the word-lines turn off, so C_hold keeps the
+  settled line and the word-lines' kick on the floating line never reaches it. Each sample
+  below shares C_hold's charge with the discharged C_sample: sample k sees V0 r^k,
+  r = C_hold / (C_hold + C_s) (the closed form :func:`pycim.cim.closed_form.held_line_gain`).
+* sample (s1a, s1b): C_sample follows the hold node (top plate ``a``) with its bottom plate ``b`` at
   Vref; ``b`` opens first (bottom-plate sampling: the top switch's charge injection cannot reach
   the held charge).
 * integrate (s2a, s2b): ``a`` to Vref, ``b`` to the virtual ground ``x``. Charge conservation at
@@ -61,7 +66,8 @@ Defaults: 0.5 uA tail, 1.5 uA second stage, ~3.4 uW per neuron over a 4-bit / 6-
 
 Design (tt, 27 C; measured with :func:`pycim.measure.neuron.ota_metrics` and the tests):
 
-* Capacitors: C_s = 50 fF, C_i = 100 fF (gain 0.5 per step), C_az = 200 fF.
+* Capacitors: C_hold = 250 fF, C_s = 25 fF, C_i = 50 fF (gain 0.5 per step; droop
+  r ~ 0.9 per sample), C_az = 200 fF.
 * OTA: NMOS pair 4 x (2/0.6 um) per side on a 0.5 uA tail, PMOS mirror 2/0.4 um, PMOS second
   stage 6 x (2/0.4 um) on 1.5 uA, Cc = 55 fF with Rz = 170 kOhm: A0 = 71.5 dB, GBW = 26.6 MHz,
   PM = 80 deg at 40 fF (64.5 deg at 100 fF), systematic offset -0.07 mV (before auto-zero).
@@ -86,7 +92,7 @@ from ..specs.neuron import (CLOCKS, DAC_NETS, MAX_IN_BITS,  # noqa: F401 (re-exp
                             MAX_OUT_BITS, MIN_LSB_V, NeuronSpec, _check_bits, add_conversion,
                             add_integration_step, add_plane, add_reset, builder,
                             conversion_bits, input_windows, integration_steps, mvm_schedule,
-                            n_planes, neuron_nets, plane_spans, settled_read_times)
+                            n_planes, neuron_nets, settled_read_times)
 from ..validate import ident, node, number
 from .circuit import Capacitor, Circuit, Resistor, VSource
 from .schedule import Schedule, schedule_sources
@@ -136,10 +142,12 @@ def _fet(c: Circuit, spec: NeuronSpec, kind: str, name: str, d: str, g: str, s: 
 FOOTER_W_UM = 2.0
 
 
-def _tg(c: Circuit, spec: NeuronSpec, name: str, a: str, b: str, en: str, en_b: str) -> None:
-    """Transmission gate between ``a`` and ``b``: NFET gate ``en``, PFET gate ``en_b``."""
-    _fet(c, spec, "n", f"M{name}n", a, en, b, spec.sw_wn_um, spec.sw_l_um)
-    _fet(c, spec, "p", f"M{name}p", a, en_b, b, spec.sw_wp_um, spec.sw_l_um)
+def _tg(c: Circuit, spec: NeuronSpec, name: str, a: str, b: str, en: str, en_b: str,
+        wn_um: float | None = None, wp_um: float | None = None) -> None:
+    """Transmission gate between ``a`` and ``b``: NFET gate ``en``, PFET gate ``en_b``; widths
+    the spec's switch widths unless given."""
+    _fet(c, spec, "n", f"M{name}n", a, en, b, wn_um or spec.sw_wn_um, spec.sw_l_um)
+    _fet(c, spec, "p", f"M{name}p", a, en_b, b, wp_um or spec.sw_wp_um, spec.sw_l_um)
 
 
 def _inv(c: Circuit, spec: NeuronSpec, name: str, inp: str, out: str) -> None:
@@ -250,6 +258,7 @@ class NeuronNodes:
     qb: str
     sign_q: str = ""  # sign latch (ReLU only)
     probe: str = ""  # 0 V source in the integrate path (probe=True only)
+    hold: str = ""  # the hold capacitor's node (tracks the line during the read pulses)
 
 
 def check_prefix(prefix: str) -> str:
@@ -295,9 +304,10 @@ def add_neuron(circuit: Circuit, spec: NeuronSpec, prefix: str, line_node: str,
         if f"R{spec.clk_prefix}bias".lower() not in circuit._names:
             add_neuron_bias(circuit, spec)
     k = spec.net
-    a, b, x, y, o, m = (f"{p}a", f"{p}b", f"{p}x", f"{p}y", f"{p}o", f"{p}m")
+    a, b, x, y, o, m, h = (f"{p}a", f"{p}b", f"{p}x", f"{p}y", f"{p}o", f"{p}m", f"{p}h")
     # capacitors
-    circuit.add(Capacitor(f"C{p}s", a, b, spec.c_sample_f),
+    circuit.add(Capacitor(f"C{p}h", h, "0", spec.c_hold_f),
+                Capacitor(f"C{p}s", a, b, spec.c_sample_f),
                 Capacitor(f"C{p}i", x, y, spec.c_integ_f))
     # amplifier: + input at vref, - input at x (through C_az with auto-zero)
     inm = x
@@ -307,10 +317,11 @@ def add_neuron(circuit: Circuit, spec: NeuronSpec, prefix: str, line_node: str,
     add_ota(circuit, spec, p, vref, inm, o, k("fb") if spec.cc_switch else None, bias=bias,
             enable=k("en"))
 
-    def tg(name, n1, n2, clk):
-        _tg(circuit, spec, f"{p}{name}", n1, n2, k(clk), f"{k(clk)}_b")
+    def tg(name, n1, n2, clk, wn_um=None, wp_um=None):
+        _tg(circuit, spec, f"{p}{name}", n1, n2, k(clk), f"{k(clk)}_b", wn_um, wp_um)
 
-    tg("s1a", line_node, a, "s1a")
+    tg("trk", line_node, h, "trk", spec.trk_wn_um, spec.trk_wp_um)
+    tg("s1a", h, a, "s1a")
     tg("s1b", b, vref, "s1b")
     tg("s2a", a, vref, "s2a")
     if probe:
@@ -341,7 +352,7 @@ def add_neuron(circuit: Circuit, spec: NeuronSpec, prefix: str, line_node: str,
     _tg(circuit, spec, f"{p}mxn", m, k("vdacn"), q, qb)
     _tg(circuit, spec, f"{p}mxp", m, k("vdacp"), qb, q)
     return NeuronNodes(p, line_node, a, b, x, y, o, q, qb, sign_q,
-                       f"V{p}iq" if probe else "")
+                       f"V{p}iq" if probe else "", h)
 
 
 def add_supplies(circuit: Circuit, spec: NeuronSpec, *, vref: str = "vref") -> None:
@@ -449,5 +460,5 @@ __all__ = ["CLOCKS", "DAC_NETS", "MAX_IN_BITS", "MAX_OUT_BITS", "MIN_LSB_V", "Ne
            "add_ota", "add_plane", "add_reset", "add_schedule_sources", "add_supplies", "builder",
            "check_prefix", "conversion_bits", "input_windows", "integration_steps",
            "line_testbench", "mvm_schedule", "n_planes", "neuron_nets", "ota_testbench",
-           "plane_spans", "settled_read_times", "window_pwl"]
+           "settled_read_times", "window_pwl"]
 

@@ -15,8 +15,8 @@ import numpy as np
 
 from ..errors import InputError
 from .circuit import Comment, VSource
-from .core import RAILS, SENSE_NET, STATES, STIMULUS_MARK, CoreCircuit
-from .neuron import plane_spans, window_pwl
+from .core import RAILS, STATES, STIMULUS_MARK, CoreCircuit
+from .neuron import window_pwl
 from .schedule import Schedule, schedule_sources
 
 Level = float | tuple[tuple[float, float], ...]  # DC volts or PWL points
@@ -71,9 +71,6 @@ def add_dc_stimulus(core: CoreCircuit, states: Mapping[str, str] | None = None,
             core.add_sources("wordlines", lambda: (
                 VSource(f"VW{r}", f"wl{r}", "0", dc_v=spec.v_wl_v if wl_on else 0.0)
                 for r in range(a.rows)))
-        if spec.ideal_line_c_f > 0 and spec.neuron_lines:  # sense switches follow the WLs
-            core.add_sources("wordlines", lambda: iter((
-                VSource("VSENSE", SENSE_NET, "0", dc_v=spec.vdd_v if wl_on else 0.0),)))
     else:
         vdd = spec.vdd_v
         core.add_sources("drivers", lambda: (
@@ -91,29 +88,16 @@ def add_dc_stimulus(core: CoreCircuit, states: Mapping[str, str] | None = None,
                                             for s in schedule_sources(sched)))
 
 
-def hold_pwl(sched: Schedule, t_edge_s: float, on: float, off: float = 0.0) -> Level:
-    """Gate PWL of a sensed line's Vref (``z``) switch in the held-line scheme: ``off`` from
-    the start of each plane's read pulse to the end of its last integration
-    (:func:`~pycim.specs.neuron.plane_spans`: the line floats, is driven by the cells during
-    the pulse, then holds its voltage while the neuron re-samples it), ``on`` otherwise (the
-    line is reset to Vref between planes and through the reset and the conversion)."""
-    pts = [(0.0, on)]
-    for _, t_on, t_end in plane_spans(sched):
-        pts += [(t_on, on), (t_on + t_edge_s, off), (t_end, off), (t_end + t_edge_s, on)]
-    pts.append((sched.t_stop, on))
-    return tuple(pts)
-
-
 def add_mvm_stimulus(core: CoreCircuit, line_planes: np.ndarray, sched: Schedule) -> None:
     """The MVM transient's stimulus for one input vector. ``line_planes``: (planes,
     n_drive_lines) in {-1, 0, +1}, the level of each physical drive line per magnitude plane.
 
-    Held-line scheme (issue 17): drive lines select ``p`` / ``n`` / ``z`` during the plane's
+    The chip's scheme (issue 17): drive lines select ``p`` / ``n`` / ``z`` during the plane's
     ONE read pulse (:func:`~pycim.specs.neuron.input_windows`; Vref otherwise) and the WLs are
-    on only then; each sensed line floats from the pulse's start to the end of the plane's
-    last integration (:func:`hold_pwl`), holding its voltage for the 2^(n-1) samples, and is
-    held at Vref by its ``z`` switch between planes, before the first and during the
-    conversion. The neuron clocks are the schedule's sources."""
+    on only then, turning off one edge before the drivers; each sensed line floats during the
+    pulse (its neurons' track switch copies it onto C_hold and opens before the WLs turn off)
+    and is held at Vref by its ``z`` switch otherwise. The neuron clocks are the schedule's
+    sources."""
     spec = core.spec
     nspec = spec.neuron
     if nspec is None:
@@ -136,9 +120,6 @@ def add_mvm_stimulus(core: CoreCircuit, line_planes: np.ndarray, sched: Schedule
             wl = window_pwl(sched, nspec, [spec.v_wl_v] * n_pl, 0.0, nspec.t_edge_s)
             core.add_sources("wordlines", lambda: (_source(f"VW{r}", f"wl{r}", wl)
                                                    for r in range(spec.array.rows)))
-        if spec.ideal_line_c_f > 0:  # the ideal sense switches close for each read pulse
-            sw = window_pwl(sched, nspec, [vdd] * n_pl, 0.0, nspec.t_edge_s)
-            core.add_sources("wordlines", lambda: iter((_source("VSENSE", SENSE_NET, sw),)))
     else:
         def drivers():
             for k, ln in enumerate(drive):
@@ -147,7 +128,7 @@ def add_mvm_stimulus(core: CoreCircuit, line_planes: np.ndarray, sched: Schedule
                       "n": window_pwl(sched, nspec, [vdd if x < 0 else 0.0 for x in v], 0.0),
                       "z": window_pwl(sched, nspec, [vdd if x == 0 else 0.0 for x in v], vdd)}
                 yield from line_controls(ln, on, vdd)
-            hold = {"p": 0.0, "n": 0.0, "z": hold_pwl(sched, nspec.t_edge_s, vdd)}
+            hold = {"p": 0.0, "n": 0.0, "z": window_pwl(sched, nspec, [0.0] * n_pl, vdd)}
             for ln in spec.sense_lines:
                 yield from line_controls(ln, hold, vdd)
         core.add_sources("drivers", drivers)

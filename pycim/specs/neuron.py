@@ -19,7 +19,9 @@ A = assumptions.value
 #: Logic clock nets (without the prefix) and what they do.
 CLOCKS = {
     "rst": "short C_integ (x-y), with s2a+s1b discharging C_sample: precharge/discharge",
-    "s1a": "C_sample top plate to the line (sample)",
+    "trk": "track/hold: the line to the hold capacitor C_hold (closed during the read pulse, "
+           "opened before the word-lines turn off, so their kick never reaches the held value)",
+    "s1a": "C_sample top plate to the hold node h (sample)",
     "s1b": "C_sample bottom plate to Vref (sample, packet sample)",
     "s2a": "C_sample top plate to Vref (integrate, reset)",
     "s2b": "C_sample bottom plate to the virtual ground x (integrate)",
@@ -53,10 +55,8 @@ class NeuronSpec:
     """
 
     c_sample_f: float = A("neuron_c_sample_f")
+    c_hold_f: float = A("neuron_c_hold_f")
     read_pulse_s: float = A("read_pulse_s")
-    # True: first sample of a plane taken while the line is driven (measured 8-19 % low per
-    # in-pulse step on the 2 kOhm bench); False (default): every sample from the held line
-    sample_in_pulse: bool = False
     c_integ_f: float = A("neuron_c_integ_f")
     vdd_v: float = A("vdd_v")
     v_ref_v: float = A("v_ref_v")
@@ -78,6 +78,10 @@ class NeuronSpec:
     sw_wn_um: float = 0.5
     sw_wp_um: float = 0.9
     sw_l_um: float = 0.15
+    # the track switch (line -> C_hold): wide, since C_hold must follow the line within the read
+    # pulse (a unit TG at mid-rail is ~24 kOhm: tau 6 ns on 250 fF)
+    trk_wn_um: float = A("neuron_trk_wn_um")
+    trk_wp_um: float = A("neuron_trk_wp_um")
     inv_wn_um: float = 0.5
     inv_wp_um: float = 0.9
     cc_switch: bool = True  # disconnect Cc in comparator mode (faster open-loop decisions)
@@ -108,6 +112,7 @@ class NeuronSpec:
 
     def __post_init__(self) -> None:
         number(self.c_sample_f, "c_sample_f", lo=1e-15, hi=10e-12)
+        number(self.c_hold_f, "c_hold_f", lo=1e-15, hi=100e-12)
         number(self.c_integ_f, "c_integ_f", lo=1e-15, hi=10e-12)
         number(self.vdd_v, "vdd_v", lo=1.2, hi=1.98)
         number(self.v_ref_v, "v_ref_v", lo=0.3, hi=self.vdd_v - 0.3)
@@ -118,7 +123,7 @@ class NeuronSpec:
         number(self.cc_f, "cc_f", lo=1e-15, hi=10e-12)
         number(self.rz_ohm, "rz_ohm", lo=0.0, hi=1e7)
         for k in ("ota_ln_um", "ota_lp_um", "p_unit_w_um", "n_unit_w_um", "sw_wn_um",
-                  "sw_wp_um", "sw_l_um", "inv_wn_um", "inv_wp_um"):
+                  "sw_wp_um", "sw_l_um", "inv_wn_um", "inv_wp_um", "trk_wn_um", "trk_wp_um"):
             number(getattr(self, k), k, lo=0.15, hi=100.0)
         for k in ("m_tail", "m_out", "m_in", "m_load"):
             integer(getattr(self, k), k, 1, 64)
@@ -132,8 +137,6 @@ class NeuronSpec:
         ident(self.corner, "corner")
         if not isinstance(self.cc_switch, bool):
             raise InputError(f"cc_switch must be a bool, got {self.cc_switch!r}")
-        if not isinstance(self.sample_in_pulse, bool):
-            raise InputError(f"sample_in_pulse must be a bool, got {self.sample_in_pulse!r}")
         if not isinstance(self.auto_zero, bool):
             raise InputError(f"auto_zero must be a bool, got {self.auto_zero!r}")
         number(self.c_az_f, "c_az_f", lo=10e-15, hi=10e-12)
@@ -243,7 +246,8 @@ def _exclusive(spec: NeuronSpec) -> list[tuple[str, ...]]:
     return [(k("s1a"), k("s2a"), k("pk")),  # top plate: line / Vref / DAC
             (k("s1b"), k("s2b")),           # bottom plate: Vref / virtual ground
             (k("fb"), k("cy")),             # C_integ: output / Vref
-            (k("fb"), k("az"))]             # output: C_integ / the OTA's own input
+            (k("fb"), k("az")),             # output: C_integ / the OTA's own input
+            (k("trk"), k("s1a"))]           # hold node: tracks the line / feeds C_sample
 
 
 def builder(spec: NeuronSpec, extra: tuple[Net, ...] = ()) -> ScheduleBuilder:
@@ -303,30 +307,20 @@ def add_integration_step(b: ScheduleBuilder, spec: NeuronSpec, name: str,
 
 
 def add_plane(b: ScheduleBuilder, spec: NeuronSpec, n: int) -> None:
-    """Magnitude plane ``n`` (1 = LSB): ONE read pulse (``inp`` high for ``read_pulse_s``),
-    then 2^(n-1) samples of the held line, each integrated.
+    """Magnitude plane ``n`` (1 = LSB): ONE read pulse, then 2^(n-1) samples of the held value,
+    each integrated.
 
-    ``sample_in_pulse`` (default False): the first sample is taken during the pulse (phases
-    ``in<n>_0``, ``in<n>_0_h`` tagged ``input``; the bottom plate opens two edges before the
-    pulse ends, so C_sample holds the driven line); otherwise a phase ``rd<n>`` carries the
-    pulse and every sample comes from the held line. Sample k of the held line (k = 1, 2...)
-    sees V0 (C_line / (C_line + C_s))^k: :func:`pycim.cim.closed_form.held_line_gain`.
+    ``rd<n>`` (``read_pulse_s``): inputs and word-lines on (``inp``), the line settles and the
+    track switch (``trk``) lets the hold capacitor C_hold follow it; ``rd<n>_h`` (two edges):
+    ``trk`` opened, the inputs still on, so C_hold keeps the settled line and the word-lines'
+    turn-off kick (they open one edge before ``inp`` ends) lands on the line only. Then the
+    samples: sample k (k = 1, 2, ...) shares C_hold's charge with the discharged C_sample and
+    sees V0 r^k, r = C_hold / (C_hold + C_s) (:func:`pycim.cim.closed_form.held_line_gain`).
     """
     k = spec.net
-    e2 = 2 * spec.t_edge_s
-    reps = 2 ** (n - 1)
-    if spec.sample_in_pulse:
-        if spec.read_pulse_s < 2 * e2:
-            raise InputError(f"read_pulse_s {spec.read_pulse_s:g} s is shorter than four edges")
-        b.add(f"in{n}_0", spec.read_pulse_s - e2,
-              high=(k("s1a"), k("s1b"), k("fb"), k("inp"), k("en")), tag="input")
-        b.add(f"in{n}_0_h", e2, high=(k("s1a"), k("fb"), k("inp"), k("en")), tag="input")
-        _integrate(b, spec, f"{n}_0")
-        first = 1
-    else:
-        b.add(f"rd{n}", spec.read_pulse_s, high=(k("fb"), k("inp")), tag="input")
-        first = 0
-    for r in range(first, reps):
+    b.add(f"rd{n}", spec.read_pulse_s, high=(k("fb"), k("inp"), k("trk")), tag="input")
+    b.add(f"rd{n}_h", 2 * spec.t_edge_s, high=(k("fb"), k("inp")), tag="input")
+    for r in range(2 ** (n - 1)):
         add_integration_step(b, spec, f"{n}_{r}")
 
 
@@ -379,7 +373,7 @@ def mvm_schedule(spec: NeuronSpec, in_bits: int, out_bits: int) -> Schedule:
     and 2^(n-1) integration steps named ``<n>_<r>`` (:func:`add_plane`); then the conversion
     (:func:`add_conversion`). Row drivers and word-lines: on during :func:`input_windows` (one
     per plane; the logic net ``<clk_prefix>inp`` is high exactly then; :func:`window_pwl` builds
-    per-plane control PWLs); between pulses the sensed line floats and holds.
+    per-plane control PWLs); the neuron holds each plane's settled line on C_hold (``trk``).
     """
     b = builder(spec)
     add_reset(b, spec)
@@ -416,21 +410,9 @@ def input_windows(sched: Schedule) -> list[tuple[int, int, float, float]]:
 
 def settled_read_times(sched: Schedule, spec: NeuronSpec) -> dict[int, float]:
     """``{plane: t}``: when a plane's settled line voltage is read (``v_settled_v``): one edge
-    before its read pulse ends, as the word-lines (ideal core: the sense switches) start to open
-    and before their kick on the held line."""
-    return {n: t_off - spec.t_edge_s for n, _, _, t_off in input_windows(sched)}
-
-
-def plane_spans(sched: Schedule) -> list[tuple[int, float, float]]:
-    """``[(plane, t_on, t_end)]``: from the start of plane ``plane``'s read pulse to the end of
-    its last integration (``int<n>_<r>_h``): the time the sensed line must float and hold the
-    plane's voltage (its driver's Vref switch open)."""
-    ends: dict[int, float] = {}
-    for p in sched.phases:
-        if p.tag == "integrate_h":
-            n = int(p.name[3:].split("_")[0])
-            ends[n] = max(ends.get(n, 0.0), sched.end(p.name))
-    return [(n, t_on, ends[n]) for n, _, t_on, _ in input_windows(sched)]
+    before its read pulse's track phase ``rd<n>`` ends, i.e. as the track switch starts to open
+    and C_hold takes the value the neuron will sample."""
+    return {n: sched.end(f"rd{n}") - spec.t_edge_s for n, _, _, _ in input_windows(sched)}
 
 
 def integration_steps(sched: Schedule) -> list[str]:
