@@ -1,5 +1,5 @@
-"""Held-line scheme (issue 17): one read pulse per plane, the held line re-sampled 2^(n-1) times,
-charge sharing against the closed form, codes against the ideal quantisation, neuron power from
+"""The chip's scheme (issue 17): one read pulse per plane, the settled line held on the neuron's
+C_hold and re-sampled 2^(n-1) times, charge sharing against the closed form, codes against the ideal quantisation, neuron power from
 the supply current against bias x duty x VDD, out_bits up to 10 and the ADC range."""
 
 from __future__ import annotations
@@ -50,20 +50,21 @@ def test_schedule_one_read_pulse_per_plane_and_latency():
 
 
 def test_held_line_gain_closed_form():
-    r = 2 / 3  # C_line = 100 fF, C_s = 50 fF
-    assert held_line_gain(100e-15, 50e-15, 1) == pytest.approx(1.0)
-    assert held_line_gain(100e-15, 50e-15, 3) == pytest.approx(1 + r + r * r)
-    assert held_line_gain(100e-15, 50e-15, 3, in_pulse=False) == pytest.approx(r + r * r + r ** 3)
+    r = 2 / 3  # C_hold = 100 fF, C_s = 50 fF: sample k sees r^k of the held value
+    assert held_line_gain(100e-15, 50e-15, 1) == pytest.approx(r)
+    assert held_line_gain(100e-15, 50e-15, 3) == pytest.approx(r + r * r + r ** 3)
+    assert held_line_gain(100e-15, 50e-15, 3, in_pulse=True) == pytest.approx(1 + r + r * r)
     assert held_line_gain(1e-9, 0.0, 8) == pytest.approx(8.0)
-    assert held_plane_weights(4, 100e-15, 50e-15) == pytest.approx([1, 1 + r, 1 + r + r**2 + r**3])
+    assert held_plane_weights(4, 100e-15, 50e-15) == pytest.approx(
+        [r, r + r**2, r + r**2 + r**3 + r**4])
 
 
 def _bench(spec, in_bits, out_bits):
     s = mvm_schedule(spec, in_bits, out_bits)
-    w = held_plane_weights(in_bits, C_LINE, spec.c_sample_f, spec.sample_in_pulse)
+    w = held_plane_weights(in_bits, spec.c_hold_f, spec.c_sample_f)
     u = [a * spec.adc_fs_v / (spec.gain * w.sum()) for a in ALPHAS]
     lines = [window_pwl(s, spec, [spec.v_ref_v + x] * len(w), spec.v_ref_v) for x in u]
-    c, nodes = line_testbench(spec, s, lines, hold=True, r_source_ohm=R_SRC, c_line_f=C_LINE)
+    c, nodes = line_testbench(spec, s, lines, r_source_ohm=R_SRC, c_line_f=C_LINE)
     res = NgspiceEngine(timeout_s=300).run(c, Tran(1e-9, s.t_stop, 2e-9))
     return res, s, nodes, spec, u
 
@@ -82,13 +83,13 @@ def sims():
 
 def _codes(sim, ref_spec):
     """(codes, reference codes): reference = ideal quantisation of (C_s/C_i) x the sum of the
-    held-line voltages the neuron sampled (V(line) at the end of each sample phase)."""
+    held voltages the neuron sampled (V(hold) at the end of each sample phase)."""
     res, s, nodes, spec, _ = sim
     t = res["time"]
     got, ref = [], []
     for nd in nodes:
         ro = read_neuron(res, s, nd, spec)
-        v = np.interp([s.end(f"in{st}") for st in ro.steps], t, res[nd.line]) - spec.v_ref_v
+        v = np.interp([s.end(f"in{st}") for st in ro.steps], t, res[nd.hold]) - spec.v_ref_v
         got.append(ro.code)
         out_bits = sum(1 for p in s.phases if p.tag == "decision")
         ref.append(int(ideal_code(ref_spec.gain * v.sum(), ref_spec.lsb_v(out_bits), out_bits)))
@@ -109,14 +110,14 @@ def test_codes_vs_ideal_quantisation_of_the_held_line(sims, case):
     print(f"\n(in, out) = {case}: codes {got.tolist()}, ideal {ref.tolist()}")
     assert span >= 2 ** out_bits / 2 * 0.9  # the inputs span about half the code range or more
     assert np.all(np.abs(got - ref) <= 1)
-    # the held line droops as the closed form says: r = C_line / (C_line + C_s), with the
+    # the held value droops as the closed form says: r = C_hold / (C_hold + C_s), with the
     # switches' junctions adding a few fF to both (5 %)
     t = res["time"]
-    r_nom = C_LINE / (C_LINE + spec.c_sample_f)
+    r_nom = spec.c_hold_f / (spec.c_hold_f + spec.c_sample_f)
     if case[0] >= 4:
         ro = read_neuron(res, s, nodes[0], spec)
         top = [st for st in ro.steps if st.startswith(f"{case[0] - 1}_")]
-        v = np.interp([s.end(f"in{st}") for st in top], t, res[nodes[0].line]) - spec.v_ref_v
+        v = np.interp([s.end(f"in{st}") for st in top], t, res[nodes[0].hold]) - spec.v_ref_v
         assert v[1:] / v[:-1] == pytest.approx(r_nom, rel=0.05)
 
 

@@ -176,7 +176,8 @@ def charge_per_step(res: SimResult, sched: Schedule, nodes: NeuronNodes,
     integrator mode (in between, the power-gated OTA idles and wakes, moving x: C_i's charge
     is only defined again once x is back at the virtual ground); ``v_x`` = the virtual ground at the
     end of ``int<s>`` (Vref + the OTA's offset; ideal transfer: dq_integ = C_s (V_line - Vref +
-    V_x - Vref)); ``v_line`` = V(line) at the end of ``in<s>``; ``q_probe`` = -integral of
+    V_x - Vref)); ``v_line`` = the voltage C_sample sampled: V(hold node) (V(line) for nodes
+    without one) at the end of ``in<s>``; ``q_probe`` = -integral of
     i(V<p>iq) over ``int<s>`` and ``int<s>_h``: the charge that left ``x`` into C_sample, which
     C_integ's ``x`` plate gave up. Charges in coulombs, voltages in volts.
     """
@@ -192,7 +193,8 @@ def charge_per_step(res: SimResult, sched: Schedule, nodes: NeuronNodes,
     before = [_reset_end(sched)] + left_t[:-1]
     qi = lambda ts: spec.c_integ_f * (sample(t, vy, ts) - sample(t, vx, ts))  # noqa: E731
     out = {"q_sampled": q_held - q_left, "dq_integ": qi(left_t) - qi(before),
-           "v_line": sample(t, res[nodes.line], [sched.end(f"in{s}") for s in steps]),
+           "v_line": sample(t, res[nodes.hold or nodes.line],
+                            [sched.end(f"in{s}") for s in steps]),
            "v_x": sample(t, vx, [sched.end(f"int{s}") for s in steps])}
     if nodes.probe:
         i = res[f"i({nodes.probe})"]

@@ -310,15 +310,19 @@ def add_plane(b: ScheduleBuilder, spec: NeuronSpec, n: int) -> None:
     """Magnitude plane ``n`` (1 = LSB): ONE read pulse, then 2^(n-1) samples of the held value,
     each integrated.
 
-    ``rd<n>`` (``read_pulse_s``): inputs and word-lines on (``inp``), the line settles and the
-    track switch (``trk``) lets the hold capacitor C_hold follow it; ``rd<n>_h`` (two edges):
-    ``trk`` opened, the inputs still on, so C_hold keeps the settled line and the word-lines'
+    ``rd<n>`` (``read_pulse_s`` less two edges): inputs and word-lines on (``inp``), the line
+    settles and the track switch (``trk``) lets the hold capacitor C_hold follow it;
+    ``rd<n>_h`` (two edges, so the pulse is ``read_pulse_s`` in all): ``trk`` opened, the
+    inputs still on, so C_hold keeps the settled line and the word-lines'
     turn-off kick (they open one edge before ``inp`` ends) lands on the line only. Then the
     samples: sample k (k = 1, 2, ...) shares C_hold's charge with the discharged C_sample and
     sees V0 r^k, r = C_hold / (C_hold + C_s) (:func:`pycim.cim.closed_form.held_line_gain`).
     """
     k = spec.net
-    b.add(f"rd{n}", spec.read_pulse_s, high=(k("fb"), k("inp"), k("trk")), tag="input")
+    if spec.read_pulse_s < 4 * spec.t_edge_s:
+        raise InputError(f"read_pulse_s {spec.read_pulse_s:g} s is shorter than four edges")
+    b.add(f"rd{n}", spec.read_pulse_s - 2 * spec.t_edge_s, high=(k("fb"), k("inp"), k("trk")),
+          tag="input")
     b.add(f"rd{n}_h", 2 * spec.t_edge_s, high=(k("fb"), k("inp")), tag="input")
     for r in range(2 ** (n - 1)):
         add_integration_step(b, spec, f"{n}_{r}")
