@@ -52,6 +52,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ..errors import InputError
+from ..specs.neuron import MAX_OUT_BITS
 from ..cim.closed_form import line_conductance_s, neuron_lines_v, transfer_matrix
 from ..cim.encoding import bit_planes, check_weights, plane_weights
 from ..cim.programming import program
@@ -74,9 +75,11 @@ def default_model():
     return MacroModel.load()
 
 
-def check_bits(value, what: str) -> int:
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or not 1 <= value <= 8:
-        raise InputError(f"{what} must be an integer in 1..8, got {value!r}")
+def check_bits(value, what: str, hi: int = 8) -> int:
+    """A width 1..8 (inputs; ``hi`` = ``MAX_OUT_BITS`` = 10 for outputs)."""
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) \
+            or not 1 <= value <= hi:
+        raise InputError(f"{what} must be an integer in 1..{hi}, got {value!r}")
     return int(value)
 
 
@@ -452,7 +455,8 @@ class Core:
         in code units of ``out_bits``, float64: forward (batch, n_out); backward per
         bit-line (batch, 2 n_in). What the digital side knows; what a calibrated core's
         ``value`` estimates."""
-        in_bits, out_bits = check_bits(in_bits, "in_bits"), check_bits(out_bits, "out_bits")
+        in_bits = check_bits(in_bits, "in_bits")
+        out_bits = check_bits(out_bits, "out_bits", MAX_OUT_BITS)
         gp, gn = self.target_g_pos_s, self.target_g_neg_s
         if direction not in ("forward", "backward"):
             raise InputError(f"direction must be forward or backward, got {direction!r}")
@@ -469,7 +473,8 @@ class Core:
         correction; later calls with the same (direction, in_bits, out_bits) return it as
         :attr:`MvmResult.value`. Uses the model only through the core's own MVMs.
         ``rng``: ADC noise during the calibration MVMs (averaged by the fit)."""
-        in_bits, out_bits = check_bits(in_bits, "in_bits"), check_bits(out_bits, "out_bits")
+        in_bits = check_bits(in_bits, "in_bits")
+        out_bits = check_bits(out_bits, "out_bits", MAX_OUT_BITS)
         if direction not in ("forward", "backward"):
             raise InputError(f"direction must be forward or backward, got {direction!r}")
         if isinstance(n_vectors, bool) or not isinstance(n_vectors, int) or n_vectors < 8:
@@ -495,7 +500,8 @@ class Core:
         return cal
 
     def _run(self, direction, x, in_bits, out_bits, rng, keep_y, exact):
-        in_bits, out_bits = check_bits(in_bits, "in_bits"), check_bits(out_bits, "out_bits")
+        in_bits = check_bits(in_bits, "in_bits")
+        out_bits = check_bits(out_bits, "out_bits", MAX_OUT_BITS)
         fwd = direction == "forward"
         n_drive = self.n_in if fwd else self.n_out
         n_rows = 2 * self.n_in if fwd else self.n_out  # driven physical lines
