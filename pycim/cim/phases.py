@@ -41,9 +41,10 @@ round-to-nearest phases
 
     |c - y / q| <= 2^(L-1) + 1/2,   |c - round(y / q)| <= 2^(L-1) + 1,
 
-RMS about 2^L / sqrt(12) LSB for a spread of outputs (one phase: 1 / sqrt(12)). The two-phase
-code is within 1 LSB of round(y / q) only for L = 1 (3-4-bit inputs); at 8 bits (L = 3) the high
-phase's rounding alone reaches 4 LSB. This is the price of shift-adding two (B-L)-bit
+RMS about 2^L / sqrt(12) LSB for a spread of outputs (one phase: 1 / sqrt(12)). So the
+two-phase code is in general NOT within 1 LSB of round(y / q): already at L = 1 (3-4-bit
+inputs) the bound is 2 LSB, and at 8 bits (L = 3) the high phase's rounding alone reaches 4.
+This is the price of shift-adding two (B-L)-bit
 conversions digitally (the chip's scheme); the ideal reference of a two-phase MVM therefore
 follows the same definition (:func:`combine_ideal`: 2^L y_hi + y_lo in the common LSB, and the
 ideal codes 2^L round(y_hi) + round(y_lo)), and the engines' codes are compared with that.
