@@ -247,3 +247,34 @@ def test_full_scale_calibration_refusals():
         core.calibrate_full_scale(np.zeros((8, 4), int), percentile=10)
     fsc = core.calibrate_full_scale(np.zeros((8, 4), int))  # zero outputs: the floor
     assert fsc.limited == "low" and core.adc_fs_v == fsc.lo_v == 0.05
+
+
+def test_spice_two_phase_4x4_6_to_8_bits():
+    """Transistor-level (ngspice, ideal array, transistor-level neurons), 4 x 4 at 6-bit in /
+    8-bit out, full scale 0.2 V: two transient runs (high slice 3 + 1 bits, low slice 2 + 1
+    bits, 6 conversion bits each at 0.05 V); the code is 4 c_hi + c_lo, the ideal the same
+    combination, the LSB that of a one-phase 8-bit MVM at 0.2 V, latency the sum of the two
+    phases' schedules and energy the sum of their energies."""
+    from pycim.dispatch import run_mvm
+    from pycim.specs.neuron import NeuronSpec, mvm_schedule
+
+    rng = np.random.default_rng(7)
+    w = rng.uniform(-1, 1, (4, 4))
+    x = rng.integers(-31, 32, (1, 4))
+    r = run_mvm(MvmRequest(w, x, 6, 8, ideal=True, adc_full_scale_v=0.2), progress=False)
+    assert r["phases"] == 2 and r["adc_full_scale_v"] == 0.2
+    assert r["phase_in_bits"] == [4, 3] and r["phase_out_bits"] == [6, 6]
+    assert r["phase_adc_full_scale_v"] == [0.05, 0.05]
+    x_hi, x_lo = _slices(x, 2)
+    assert r["phase_x"] == [x_hi.tolist(), x_lo.tolist()]
+    c_hi, c_lo = (np.asarray(c) for c in r["phase_codes"])
+    assert np.array_equal(np.asarray(r["code"]), np.clip(4 * c_hi + c_lo, -128, 127))
+    y_hi, y_lo = (np.asarray(y) for y in r["phase_y_ideal"])
+    assert np.allclose(r["y_ideal"], 4 * y_hi + y_lo, rtol=1e-12, atol=1e-12)
+    gain = assumptions.value("neuron_c_sample_f") / assumptions.value("neuron_c_integ_f")
+    assert r["lsb"] == pytest.approx(2 * 0.2 / 2 ** 8 / gain, rel=1e-12)
+    spec = NeuronSpec(adc_fs_v=0.05)
+    t = mvm_schedule(spec, 4, 6).t_stop + mvm_schedule(spec, 3, 6).t_stop
+    assert r["latency_s"] == pytest.approx(t, rel=1e-12)
+    assert r["energy_j"]["total"] == pytest.approx(sum(e["total"] for e in r["phase_energy_j"]))
+    assert np.asarray(r["v_settled_v"]).shape == (1, 5, 4)  # 2 + 3 magnitude planes
