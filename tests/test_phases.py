@@ -161,13 +161,13 @@ def test_adc_full_scale_sets_the_lsb():
 
 
 @pytest.mark.parametrize("kw,msg", [
-    (dict(in_bits=2, phases=2), "--phases 2 needs --in-bits >= 3"),
-    (dict(in_bits=4, phases=3), "--phases must be 1 or 2"),
-    (dict(in_bits=8, out_bits=11), "--out-bits"),
-    (dict(in_bits=4, adc_full_scale_v=0.9), "--adc-full-scale-v must be a number in 0.05..0.8"),
-    (dict(in_bits=8, out_bits=10, adc_full_scale_v=0.3), "per-phase full scale"),
-    (dict(in_bits=4, out_bits=10, adc_full_scale_v=0.2, phases=1), "mV LSB, below"),
-    (dict(in_bits=8, out_bits=3), "--out-bits must be >= 4"),
+    ({"in_bits": 2, "phases": 2}, "--phases 2 needs --in-bits >= 3"),
+    ({"in_bits": 4, "phases": 3}, "--phases must be 1 or 2"),
+    ({"in_bits": 8, "out_bits": 11}, "--out-bits"),
+    ({"in_bits": 4, "adc_full_scale_v": 0.9}, "--adc-full-scale-v must be a number in 0.05..0.8"),
+    ({"in_bits": 8, "out_bits": 10, "adc_full_scale_v": 0.3}, "per-phase full scale"),
+    ({"in_bits": 4, "out_bits": 10, "adc_full_scale_v": 0.2, "phases": 1}, "mV LSB, below"),
+    ({"in_bits": 8, "out_bits": 3}, "--out-bits must be >= 4"),
 ])
 def test_refusals_are_one_line(kw, msg):
     w, x = _problem()
@@ -195,7 +195,7 @@ def test_cli_json_keys_and_refusals(tmp_path, capsys):
     js = tmp_path / "o.json"
     base = ["mvm", "--weights", str(tmp_path / "w.npy"), "--x", str(tmp_path / "x.npy"),
             "--engine", "macro"]
-    rc, out, err = invoke(base + ["--in-bits", "8", "--out-bits", "10", "--adc-full-scale-v",
+    rc, _out, err = invoke(base + ["--in-bits", "8", "--out-bits", "10", "--adc-full-scale-v",
                                   "0.6", "--json", str(js)], "inproc", tmp_path, {}, capsys)
     assert rc == 0, err
     d = json.loads(js.read_text())
@@ -215,7 +215,7 @@ def test_cli_json_keys_and_refusals(tmp_path, capsys):
         np.save(xx, np.clip(x[:1], -1, 1))
         argv = ["mvm", "--weights", str(tmp_path / "w.npy"), "--x", str(xx), "--engine",
                 "macro"] + extra + ["--json", str(tmp_path / "bad.json")]
-        rc, out, err = invoke(argv, "inproc", tmp_path, {}, capsys)
+        rc, _out, err = invoke(argv, "inproc", tmp_path, {}, capsys)
         assert rc == 2, (extra, err)
         assert msg in err and len(err.strip().splitlines()) == 1, err
         assert not (tmp_path / "bad.json").exists()

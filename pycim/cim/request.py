@@ -19,8 +19,13 @@ from ..validate import integer
 from .closed_form import closed_form_planes, ideal_output, line_capacitance_f
 from .encoding import bit_planes, check_inputs, check_weights, plane_weights
 from .mapping import physical_conductances
-from .phases import (check_phases, default_phases, phase_full_scale_v, phase_widths,
-                     split_inputs)
+from .phases import (
+    check_phases,
+    default_phases,
+    phase_full_scale_v,
+    phase_widths,
+    split_inputs,
+)
 from .programming import Programmed, program
 
 #: the neuron's ADC full-scale range (``NeuronSpec.adc_fs_v``) and its default

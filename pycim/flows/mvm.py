@@ -32,8 +32,8 @@ from .. import __version__
 from ..cim.closed_form import pair_difference
 from ..cim.request import MvmRequest, phase_keys, run_two_phase
 from ..errors import InputError
-from ..measure.neuron import read_neuron
 from ..measure.energy import energy_by_group
+from ..measure.neuron import read_neuron
 from ..netlist.mvm_deck import mvm_deck, mvm_setup, saved_vectors
 from ..netlist.neuron import settled_read_times
 from ..sim import NgspiceEngine, Tran, get_engine

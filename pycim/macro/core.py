@@ -51,12 +51,12 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from ..errors import InputError
-from ..specs.neuron import MAX_OUT_BITS
 from ..cim.closed_form import line_conductance_s, neuron_lines_v, transfer_matrix
 from ..cim.encoding import bit_planes, check_weights, plane_weights
-from ..cim.programming import program
 from ..cim.mapping import interleave_rows
+from ..cim.programming import program
+from ..errors import InputError
+from ..specs.neuron import MAX_OUT_BITS
 
 #: physical cells of one core
 CORE_ROWS = 256

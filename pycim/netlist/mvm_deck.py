@@ -12,10 +12,10 @@ from .. import assumptions
 from ..cim.encoding import line_planes
 from ..cim.mapping import physical_conductances
 from ..cim.request import MvmProblem, MvmRequest, prepare
+from ..specs.schedule import Schedule
 from .circuit import VSource
 from .core import CoreCircuit, assemble_core, mvm_core_spec
 from .neuron import NeuronSpec, mvm_schedule
-from ..specs.schedule import Schedule
 from .stimulus import add_dc_stimulus, add_mvm_stimulus
 
 
