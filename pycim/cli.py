@@ -67,7 +67,7 @@ def _parser() -> argparse.ArgumentParser:
     n.add_argument("--x", default=None,
                    help="with --weights: X.npy, one input vector; the deck is the MVM transient")
     n.add_argument("--in-bits", type=_int_in(1, 8), default=4, help="with --x (default 4)")
-    n.add_argument("--out-bits", type=_int_in(1, 8), default=6, help="with --x (default 6)")
+    n.add_argument("--out-bits", type=_int_in(1, 10), default=6, help="with --x (default 6)")
     n.add_argument("--mapping", default="row_pair", help="with --weights: row_pair or transposable")
     n.add_argument("--ideal", action="store_true",
                    help="with --weights: linear cells, ideal wires and drivers")
@@ -86,7 +86,14 @@ def _parser() -> argparse.ArgumentParser:
     m.add_argument("--weights", required=True, help="W.npy: float (n_in, n_out) in [-1, 1]")
     m.add_argument("--x", required=True, help="X.npy: integers (n_in,) or (batch, n_in)")
     m.add_argument("--in-bits", type=_int_in(1, 8), default=4, help="signed input bits 1..8 (default 4)")
-    m.add_argument("--out-bits", type=_int_in(1, 8), default=6, help="signed output bits 1..8 (default 6)")
+    m.add_argument("--out-bits", type=_int_in(1, 10), default=6,
+                   help="signed output bits 1..10 (default 6; the paper's in + 2)")
+    m.add_argument("--phases", type=_int_in(1, 2), default=None,
+                   help="1: one phase; 2: high and low input slices shift-added (needs "
+                        "--in-bits >= 3; default: 2 for --in-bits >= 5, else 1)")
+    m.add_argument("--adc-full-scale-v", type=float, default=None,
+                   help="ADC full scale in V, 0.05..0.8 (LSB = 2 FS / 2^out_bits; default: the "
+                        "neuron's, pycim.assumptions neuron_adc_fs_v)")
     m.add_argument("--direction", choices=("forward", "backward"), default="forward")
     m.add_argument("--engine", choices=("spice", "vacask", "macro"), default="spice")
     m.add_argument("--ideal", action="store_true",
@@ -165,7 +172,8 @@ def _prepare_mvm(args, outs):
                      in_bits=args.in_bits, out_bits=args.out_bits, direction=args.direction,
                      engine=args.engine, ideal=args.ideal, corner=args.corner,
                      temp_c=args.temp_c, seed=args.seed, mapping=args.mapping,
-                     wire_segment_cells=args.wire_segment_cells)
+                     wire_segment_cells=args.wire_segment_cells, phases=args.phases,
+                     adc_full_scale_v=args.adc_full_scale_v)
     check_mvm(req)  # refuse up front what would not fit in memory
 
     def work() -> int:
@@ -176,6 +184,9 @@ def _prepare_mvm(args, outs):
         codes = out["code"][0]
         print(f"codes (first vector): {codes}")
         print(f"ideal:                {[round(v, 2) for v in out['y_ideal'][0]]}")
+        if out["phases"] == 2:
+            print(f"two phases: slices of {out['phase_split_bits']} magnitude bits, shift "
+                  f"{out['phase_shift']}; {out['n_clipped']} outputs clipped to --out-bits")
         print(f"energy {out['energy_j']['total'] * 1e12:.2f} pJ, "
               f"{out['energy_per_mac_j'] * 1e15:.1f} fJ/MAC, latency "
               f"{out['latency_s'] * 1e6:.2f} us -> {args.json}")

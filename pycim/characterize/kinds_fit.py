@@ -24,7 +24,7 @@ PARAMS = {
         Param("n_in", "n_in", int, lo=1, hi=128),
         Param("n_out", "n_out", int, lo=1, hi=256),
         Param("in_bits", "in_bits", int, 4, lo=1, hi=8),
-        Param("out_bits", "out_bits", int, 6, lo=1, hi=8),
+        Param("out_bits", "out_bits", int, 6, lo=1, hi=10),
         Param("w_scale", "w_scale", float, 1.0, lo=0.0, hi=1.0),
         Param("corner", "corner", str, "tt", choices=CORNERS),
         Param("temp_c", "temp_c", float, 27.0, lo=-55, hi=150),

@@ -41,7 +41,7 @@ KINDS: dict[str, tuple[Param, ...]] = {
         Param("n_in", "n_in", int, lo=1, hi=128),
         Param("n_out", "n_out", int, lo=1, hi=256),
         Param("in_bits", "in_bits", int, 4, lo=1, hi=8),
-        Param("out_bits", "out_bits", int, 6, lo=1, hi=8),
+        Param("out_bits", "out_bits", int, 6, lo=1, hi=10),
         Param("ideal", "ideal", bool, True),
         Param("corner", "corner", str, "tt", choices=CORNERS),
         Param("temp_c", "temp_c", float, 27.0, lo=-55, hi=150),
@@ -54,7 +54,7 @@ KINDS: dict[str, tuple[Param, ...]] = {
     "energy_per_mac": (
         Param("n_in", "n_in", int, lo=1, hi=128),
         Param("n_out", "n_out", int, lo=1, hi=256),
-        Param("out_bits", "out_bits", int, 6, lo=1, hi=8),
+        Param("out_bits", "out_bits", int, 6, lo=1, hi=10),
         Param("ideal", "ideal", bool, False),
         Param("corner", "corner", str, "tt", choices=CORNERS),
         Param("temp_c", "temp_c", float, 27.0, lo=-55, hi=150),
@@ -63,7 +63,7 @@ KINDS: dict[str, tuple[Param, ...]] = {
         Param("in_bits", "in_bits", int, lo=1, hi=8),
     ),
     "adc_transfer": (
-        Param("out_bits", "out_bits", int, 6, lo=1, hi=8),
+        Param("out_bits", "out_bits", int, 6, lo=1, hi=10),
         Param("points_per_code", "points_per_code", float, 0.75, lo=0.55, hi=8.0),
         Param("corner", "corner", str, "tt", choices=CORNERS),
         Param("temp_c", "temp_c", float, 27.0, lo=-55, hi=150),

@@ -7,17 +7,28 @@ form per plane and the ideal outputs in LSB.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
 from .. import assumptions
 from ..errors import InputError
+from ..specs.neuron import MAX_OUT_BITS, MIN_LSB_V
 from ..tech.corners import CORNERS
 from ..validate import integer
 from .closed_form import closed_form_planes, ideal_output
 from .encoding import bit_planes, check_inputs, check_weights, plane_weights
+from .phases import (
+    check_phases,
+    default_phases,
+    phase_full_scale_v,
+    phase_widths,
+    split_inputs,
+)
 from .programming import Programmed, program
+
+#: the neuron's ADC full-scale range (``NeuronSpec.adc_fs_v``) and its default
+ADC_FS_RANGE_V = (0.05, 0.8)
 
 ENGINES = ("spice", "vacask", "macro")
 #: row_pair: G+ on row 2i, G- on row 2i+1 (2 cells per weight, the paper's forward mapping).
@@ -47,6 +58,12 @@ class MvmRequest:
     #: transistor mismatch for Monte Carlo, in multiples of the PDK's Pelgrom sigma (0 = off):
     #: a per-instance delvto on every SKY130 FET, seeded by ``seed`` (pycim.netlist.mismatch)
     mismatch: float = 0.0
+    #: 1 (one phase) or 2 (high and low magnitude slices shift-added, :mod:`pycim.cim.phases`);
+    #: None: 2 for in_bits >= 5, else 1
+    phases: int | None = None
+    #: the MVM's ADC full scale (V, integrator-referred; the LSB is 2 FS / 2^out_bits for one or
+    #: two phases); None: the neuron's default ``neuron_adc_fs_v``
+    adc_full_scale_v: float | None = None
 
     def __post_init__(self) -> None:
         w = check_weights(np.asarray(self.weights))
@@ -55,7 +72,7 @@ class MvmRequest:
             raise InputError(f"--direction must be forward or backward, got {self.direction!r}")
         n_drive = w.shape[0] if self.direction == "forward" else w.shape[1]
         object.__setattr__(self, "x", check_inputs(np.asarray(self.x), n_drive, self.in_bits))
-        integer(self.out_bits, "--out-bits", 1, 8)
+        integer(self.out_bits, "--out-bits", 1, MAX_OUT_BITS)
         if self.mapping not in MAPPINGS:
             raise InputError(f"--mapping must be one of {', '.join(MAPPINGS)}, got {self.mapping!r}")
         if self.mapping == "transposable" and max(w.shape) > 128:
@@ -78,6 +95,49 @@ class MvmRequest:
                 or not 0.0 <= self.mismatch <= 10.0:
             raise InputError(f"mismatch must be in 0..10 (multiples of the PDK sigma), "
                              f"got {self.mismatch!r}")
+        phases = default_phases(self.in_bits) if self.phases is None else self.phases
+        object.__setattr__(self, "phases", check_phases(phases, self.in_bits, self.out_bits))
+        fs = (assumptions.value("neuron_adc_fs_v") if self.adc_full_scale_v is None
+              else self.adc_full_scale_v)
+        object.__setattr__(self, "adc_full_scale_v", check_full_scale(fs, self.in_bits,
+                                                                       self.out_bits, phases))
+
+
+def check_full_scale(fs_v, in_bits: int, out_bits: int, phases: int = 1) -> float:
+    """Validate an MVM's ADC full scale (V) with one-line errors: in the neuron's range
+    0.05-0.8 V, per phase (two phases: FS / 2^L, :func:`pycim.cim.phases.phase_full_scale_v`)
+    too, and an LSB 2 FS / 2^out_bits not below the comparator's ``MIN_LSB_V``."""
+    lo, hi = ADC_FS_RANGE_V
+    if isinstance(fs_v, bool) or not isinstance(fs_v, (int, float, np.floating)) \
+            or not np.isfinite(fs_v) or not lo <= fs_v <= hi:
+        raise InputError(f"--adc-full-scale-v must be a number in {lo:g}..{hi:g} V, got {fs_v!r}")
+    if phases == 2:
+        fs_p = phase_full_scale_v(fs_v, in_bits)
+        if fs_p < lo:
+            raise InputError(f"--adc-full-scale-v {fs_v:g} V with --phases 2 at --in-bits "
+                             f"{in_bits} gives a per-phase full scale {fs_p:g} V below {lo:g} V: "
+                             f"raise it to >= {lo * fs_v / fs_p:g} V or use --phases 1")
+    q = 2.0 * float(fs_v) / 2 ** out_bits
+    if q < MIN_LSB_V:
+        raise InputError(f"--adc-full-scale-v {fs_v:g} V at --out-bits {out_bits} gives a "
+                         f"{q * 1e3:.3g} mV LSB, below {MIN_LSB_V * 1e3:g} mV: raise "
+                         f"--adc-full-scale-v or lower --out-bits")
+    return float(fs_v)
+
+
+def phase_requests(req: MvmRequest) -> tuple[MvmRequest, MvmRequest]:
+    """The two one-phase requests of a two-phase ``req`` (high slice, low slice): inputs
+    :func:`~pycim.cim.phases.split_inputs`, signed H+1 / L+1 bits, out_bits - L conversion
+    bits each at the per-phase full scale FS / 2^L (same LSB as a one-phase ``out_bits`` MVM
+    at FS; derivation in :mod:`pycim.cim.phases`). Everything else (weights, seed, engine,
+    conditions) is shared, so both phases see the same programmed conductances."""
+    if req.phases != 2:
+        raise InputError(f"phase_requests needs a two-phase request, got phases={req.phases}")
+    x_hi, x_lo = split_inputs(req.x, req.in_bits)
+    (b_hi, b_out), (b_lo, _) = phase_widths(req.in_bits, req.out_bits)
+    fs_p = phase_full_scale_v(req.adc_full_scale_v, req.in_bits)
+    return (replace(req, x=x_hi, in_bits=b_hi, out_bits=b_out, phases=1, adc_full_scale_v=fs_p),
+            replace(req, x=x_lo, in_bits=b_lo, out_bits=b_out, phases=1, adc_full_scale_v=fs_p))
 
 
 @dataclass(frozen=True)
@@ -114,3 +174,20 @@ def prepare(req: MvmRequest, lsb_v: float, v_read_v: float, *, held: bool = True
             return np.einsum("bpn,p->bn", v, plane_weights(req.in_bits)) / lsb_v
         return ideal_output(v, req.in_bits, lsb_v)
     return MvmProblem(prog, target, planes, ideal, out(ideal), out(tgt))
+
+
+def run_two_phase(req: MvmRequest, run_one) -> dict:
+    """Run a two-phase ``req`` as its two one-phase requests (:func:`phase_requests`, high
+    slice first) through ``run_one(request) -> result dict`` (an engine's one-phase MVM) and
+    shift-add them (:func:`pycim.cim.phases.combine_results`)."""
+    from .phases import combine_results
+
+    r_hi, r_lo = phase_requests(req)
+    return combine_results(req.in_bits, req.out_bits, req.adc_full_scale_v, req.x,
+                           run_one(r_hi), run_one(r_lo))
+
+
+def phase_keys(req: MvmRequest) -> dict:
+    """The keys a one-phase result adds: ``phases`` (1), ``adc_full_scale_v``, ``n_clipped``
+    (0: a one-phase code is the ADC's own, never clipped afterwards)."""
+    return {"phases": 1, "adc_full_scale_v": float(req.adc_full_scale_v), "n_clipped": 0}

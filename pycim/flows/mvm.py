@@ -30,10 +30,10 @@ from tqdm import tqdm
 
 from .. import __version__
 from ..cim.closed_form import pair_difference
-from ..cim.request import MvmRequest
+from ..cim.request import MvmRequest, phase_keys, run_two_phase
 from ..errors import InputError
-from ..measure.neuron import read_neuron
 from ..measure.energy import energy_by_group
+from ..measure.neuron import read_neuron
 from ..netlist.mvm_deck import mvm_deck, mvm_setup, saved_vectors
 from ..netlist.neuron import settled_read_times
 from ..sim import NgspiceEngine, Tran, get_engine
@@ -50,12 +50,18 @@ def run_mvm(req: MvmRequest, progress: bool = True, waveforms: dict | None = Non
     """Run the request at transistor level (engine ``spice`` or ``vacask``); return the JSON-ready
     result (keys documented in the README). :func:`pycim.dispatch.run_mvm` also takes ``macro``.
 
+    A two-phase request (``req.phases == 2``, :mod:`pycim.cim.phases`) runs as two transients
+    (high slice, then low slice; one deck each, the same core and seed), shift-added; energies
+    and latencies add.
+
     ``waveforms``, if given, receives the last vector's ``result``, ``nodes`` (one
     :class:`~pycim.netlist.neuron.NeuronNodes` per sensed line), ``schedule`` and ``spec``.
     """
     if req.engine not in ("spice", "vacask"):
         raise InputError(f"the SPICE flow runs engine spice or vacask, got {req.engine!r} "
                          f"(pycim.dispatch.run_mvm picks the macro-model)")
+    if req.phases == 2:  # two transient runs, one per slice (cim.phases), shift-added
+        return run_two_phase(req, lambda r: run_mvm(r, progress=progress, waveforms=waveforms))
     w = req.weights
     setup = mvm_setup(req)
     pb, spec, sched = setup.problem, setup.neuron, setup.schedule
@@ -97,4 +103,5 @@ def run_mvm(req: MvmRequest, progress: bool = True, waveforms: dict | None = Non
         "ideal": req.ideal, "corner": req.corner, "temp_c": req.temp_c, "seed": req.seed,
         "mapping": req.mapping,
         "y_ideal_planes_v": pb.ideal_planes_v.tolist(), "wall_s": time.perf_counter() - t0,
+        **phase_keys(req),
     }

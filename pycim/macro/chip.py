@@ -51,6 +51,7 @@ import numpy as np
 from .. import assumptions
 from ..cim.closed_form import line_conductance_s
 from ..errors import InputError
+from ..specs.neuron import MAX_OUT_BITS
 from .core import CAL_VECTORS, Core, check_bits, default_model
 from .layers import Conv2d, Dense, Tile, plan, quantize
 
@@ -112,7 +113,7 @@ class Chip:
             if not isinstance(l, (Dense, Conv2d)):
                 raise InputError(f"layers: need Dense or Conv2d, got {type(l).__name__}")
         self.in_bits = check_bits(in_bits, "in_bits")
-        self.out_bits = check_bits(out_bits, "out_bits")
+        self.out_bits = check_bits(out_bits, "out_bits", MAX_OUT_BITS)
         self.n_cores = n_cores
         self.calibrated = bool(calibrate)
         self._cal_vectors = cal_vectors

@@ -51,11 +51,12 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from ..errors import InputError
 from ..cim.closed_form import line_conductance_s, neuron_lines_v, transfer_matrix
 from ..cim.encoding import bit_planes, check_weights, plane_weights
-from ..cim.programming import program
 from ..cim.mapping import interleave_rows
+from ..cim.programming import program
+from ..errors import InputError
+from ..specs.neuron import MAX_OUT_BITS
 
 #: physical cells of one core
 CORE_ROWS = 256
@@ -74,10 +75,23 @@ def default_model():
     return MacroModel.load()
 
 
-def check_bits(value, what: str) -> int:
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or not 1 <= value <= 8:
-        raise InputError(f"{what} must be an integer in 1..8, got {value!r}")
+def check_bits(value, what: str, hi: int = 8) -> int:
+    """A width 1..8 (inputs; ``hi`` = ``MAX_OUT_BITS`` = 10 for outputs)."""
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) \
+            or not 1 <= value <= hi:
+        raise InputError(f"{what} must be an integer in 1..{hi}, got {value!r}")
     return int(value)
+
+
+def _check_fs(adc_fs_v) -> float:
+    """An ADC full scale in the neuron's range (one-line error otherwise)."""
+    from ..cim.request import ADC_FS_RANGE_V
+
+    lo, hi = ADC_FS_RANGE_V
+    if isinstance(adc_fs_v, bool) or not isinstance(adc_fs_v, (int, float, np.floating)) \
+            or not np.isfinite(adc_fs_v) or not lo <= adc_fs_v <= hi:
+        raise InputError(f"adc_fs_v must be a number in {lo:g}..{hi:g} V, got {adc_fs_v!r}")
+    return float(adc_fs_v)
 
 
 def input_range(in_bits: int) -> tuple[int, int]:
@@ -133,6 +147,35 @@ class MvmResult:
     y: np.ndarray | None = None
     macs: int = 0
     value: np.ndarray | None = None
+
+
+#: percentile of the calibration batch's |integrated value| that :meth:`Core.calibrate_full_scale`
+#: maps to the ADC full scale (the rest, 0.1 %, clips by at most a few LSB)
+FS_PERCENTILE = 99.9
+
+
+@dataclass(frozen=True)
+class FullScaleCalibration:
+    """The ADC full scale a layer's calibration chose (:meth:`Core.calibrate_full_scale`).
+
+    ``adc_fs_v``: the full scale set (V, integrator-referred; LSB = 2 adc_fs_v / 2^out_bits);
+    ``wanted_v``: the ``percentile`` of the calibration batch's |integrated value| before
+    clipping to the neuron's range [``lo_v``, ``hi_v``] (0.05-0.8 V, and an LSB not below
+    ``MIN_LSB_V``); ``limited``: "low", "high" or "" when it was clipped; ``n_vectors``;
+    ``clip_fraction``: outputs of the calibration batch beyond the chosen full scale.
+    """
+
+    direction: str
+    in_bits: int
+    out_bits: int
+    percentile: float
+    wanted_v: float
+    adc_fs_v: float
+    lo_v: float
+    hi_v: float
+    limited: str
+    n_vectors: int
+    clip_fraction: float
 
 
 #: calibration vectors per (direction, in_bits, out_bits) (quantisation error of the fitted
@@ -340,13 +383,16 @@ class Core:
         Write-verify tolerance (0 = program exactly the targets).
     """
 
-    def __init__(self, weights, model=None, seed: int = 0, prog_tol_s: float = 1e-6) -> None:
+    def __init__(self, weights, model=None, seed: int = 0, prog_tol_s: float = 1e-6,
+                 adc_fs_v: float | None = None) -> None:
         w = check_weights(np.asarray(weights))
         if not (0.0 <= prog_tol_s <= 10e-6):
             raise InputError(f"prog_tol_s must be in 0..10e-6 S, got {prog_tol_s}")
         if seed < 0:
             raise InputError(f"seed must be >= 0, got {seed}")
         self.model = default_model() if model is None else model
+        if adc_fs_v is not None:  # the layer's ADC full scale (else the model's)
+            self.model = self.model.with_(adc_fs_v=_check_fs(adc_fs_v))
         self.weights = w
         self.seed = seed
         self.n_in, self.n_out = w.shape
@@ -445,6 +491,69 @@ class Core:
                                           out_bits)
         return self._fast[key]
 
+    # -- ADC full scale ---------------------------------------------------------------------
+    @property
+    def adc_fs_v(self) -> float:
+        """The core's ADC full scale (V, integrator-referred)."""
+        return float(self.model.adc_fs_v)
+
+    def set_adc_full_scale(self, adc_fs_v: float) -> None:
+        """Set the ADC full scale (0.05-0.8 V, the neuron's range); drops the folded chains and
+        the foreground calibrations, which were made at the old LSB."""
+        self.model = self.model.with_(adc_fs_v=_check_fs(adc_fs_v))
+        self._fast.clear()
+        self.calibrations.clear()
+
+    def calibrate_full_scale(self, x, in_bits: int = 4, out_bits: int = 6,
+                             direction: str = "forward", percentile: float = FS_PERCENTILE,
+                             rng=None) -> FullScaleCalibration:
+        """Per-layer ADC range: choose and set the full scale so the layer's outputs use the
+        code range.
+
+        The calibration batch ``x`` runs through the core's own MVMs with the widest range
+        the neuron has (full scale 0.8 V, ``MAX_OUT_BITS`` = 10-bit conversion: LSB 1.6 mV,
+        the readout a chip would use to measure its layer), the integrated values are read
+        back as (code + 1/2) LSB, and their ``percentile`` of |value| becomes the full scale,
+        clipped to the neuron's range (0.05-0.8 V and an ``out_bits`` LSB not below
+        ``MIN_LSB_V``). Offsets of the layer are part of the measured values, so a range that
+        is not centred on zero is covered too. Then :meth:`set_adc_full_scale` (foreground
+        calibrations are dropped: run :meth:`calibrate` afterwards).
+        """
+        from ..cim.request import ADC_FS_RANGE_V
+        from ..specs.neuron import MIN_LSB_V
+
+        in_bits = check_bits(in_bits, "in_bits")
+        out_bits = check_bits(out_bits, "out_bits", MAX_OUT_BITS)
+        if direction not in ("forward", "backward"):
+            raise InputError(f"direction must be forward or backward, got {direction!r}")
+        if isinstance(percentile, bool) or not isinstance(percentile, (int, float)) \
+                or not 50.0 <= percentile <= 100.0:
+            raise InputError(f"percentile must be a number in 50..100, got {percentile!r}")
+        n_drive = self.n_in if direction == "forward" else self.n_out
+        x = checked_inputs(x, n_drive, in_bits, "calibration x")
+        lo_v = max(ADC_FS_RANGE_V[0], MIN_LSB_V * 2 ** out_bits / 2)
+        hi_v = ADC_FS_RANGE_V[1]
+        if lo_v > hi_v:
+            raise InputError(f"out_bits {out_bits}: no full scale in the neuron's range gives an "
+                             f"LSB >= {MIN_LSB_V * 1e3:g} mV")
+        saved = self.model
+        self.set_adc_full_scale(hi_v)
+        try:
+            code = self._run(direction, x, in_bits, MAX_OUT_BITS, rng, False, False).code
+        finally:
+            self.model = saved
+            self._fast.clear()
+            self.calibrations.clear()
+        q_int = 2.0 * hi_v / 2 ** MAX_OUT_BITS  # integrator volts per code of the readout
+        u = np.abs((code.astype(float) + 0.5) * q_int)
+        wanted = float(np.percentile(u, percentile))
+        fs = float(np.clip(wanted, lo_v, hi_v))
+        limited = "low" if wanted < lo_v else ("high" if wanted > hi_v else "")
+        self.set_adc_full_scale(fs)
+        return FullScaleCalibration(direction, in_bits, out_bits, float(percentile), wanted, fs,
+                                    lo_v, hi_v, limited, int(x.shape[0]),
+                                    float(np.mean(u > fs)))
+
     # -- calibration -----------------------------------------------------------------------
     def reference_y(self, x, in_bits: int = 4, out_bits: int = 6,
                     direction: str = "forward") -> np.ndarray:
@@ -452,7 +561,8 @@ class Core:
         in code units of ``out_bits``, float64: forward (batch, n_out); backward per
         bit-line (batch, 2 n_in). What the digital side knows; what a calibrated core's
         ``value`` estimates."""
-        in_bits, out_bits = check_bits(in_bits, "in_bits"), check_bits(out_bits, "out_bits")
+        in_bits = check_bits(in_bits, "in_bits")
+        out_bits = check_bits(out_bits, "out_bits", MAX_OUT_BITS)
         gp, gn = self.target_g_pos_s, self.target_g_neg_s
         if direction not in ("forward", "backward"):
             raise InputError(f"direction must be forward or backward, got {direction!r}")
@@ -469,7 +579,8 @@ class Core:
         correction; later calls with the same (direction, in_bits, out_bits) return it as
         :attr:`MvmResult.value`. Uses the model only through the core's own MVMs.
         ``rng``: ADC noise during the calibration MVMs (averaged by the fit)."""
-        in_bits, out_bits = check_bits(in_bits, "in_bits"), check_bits(out_bits, "out_bits")
+        in_bits = check_bits(in_bits, "in_bits")
+        out_bits = check_bits(out_bits, "out_bits", MAX_OUT_BITS)
         if direction not in ("forward", "backward"):
             raise InputError(f"direction must be forward or backward, got {direction!r}")
         if isinstance(n_vectors, bool) or not isinstance(n_vectors, int) or n_vectors < 8:
@@ -495,7 +606,8 @@ class Core:
         return cal
 
     def _run(self, direction, x, in_bits, out_bits, rng, keep_y, exact):
-        in_bits, out_bits = check_bits(in_bits, "in_bits"), check_bits(out_bits, "out_bits")
+        in_bits = check_bits(in_bits, "in_bits")
+        out_bits = check_bits(out_bits, "out_bits", MAX_OUT_BITS)
         fwd = direction == "forward"
         n_drive = self.n_in if fwd else self.n_out
         n_rows = 2 * self.n_in if fwd else self.n_out  # driven physical lines
@@ -560,5 +672,6 @@ class Core:
 
 
 __all__ = ["ACTIVITY_SAMPLE", "CAL_VECTORS", "CORE_COLS", "CORE_IN", "CORE_OUT", "CORE_ROWS",
-           "Calibration", "Core", "FastChain", "MvmResult", "as_inputs", "check_bits",
-           "checked_inputs", "default_model", "fit_lines", "input_range"]
+           "FS_PERCENTILE", "Calibration", "Core", "FastChain", "FullScaleCalibration",
+           "MvmResult", "as_inputs", "check_bits", "checked_inputs", "default_model", "fit_lines",
+           "input_range"]

@@ -19,15 +19,18 @@ from ..cim.closed_form import array_activity, pair_difference, sense_views
 from ..cim.encoding import line_planes as signed_line_planes
 from ..cim.encoding import plane_weights
 from ..cim.mapping import physical_conductances
-from ..cim.request import prepare
+from ..cim.request import phase_keys, prepare, run_two_phase
 from .model import MacroModel, OutOfRangeWarning, n_windows_for
 
 
 def run_macro_mvm(req, progress: bool = True, model: MacroModel | None = None) -> dict:
     """The macro-model version of :func:`pycim.flows.mvm.run_mvm` (``progress`` is accepted
     for the same signature; the evaluation takes milliseconds)."""
+    if req.phases == 2:  # each slice a one-phase MVM of the model, shift-added (cim.phases)
+        return run_two_phase(req, lambda r: run_macro_mvm(r, progress=progress, model=model))
     t0 = time.perf_counter()
     m = model if model is not None else MacroModel.load()
+    m = m.with_(adc_fs_v=req.adc_full_scale_v)  # the call's ADC full scale sets the LSB
     if req.ideal:  # --ideal: linear cells, ideal wires and sources; the neuron stays as fitted
         ideal = MacroModel.ideal()
         m = m.with_(line={**ideal.line, "b0_v": m.line["b0_v"]},
@@ -87,6 +90,7 @@ def run_macro_mvm(req, progress: bool = True, model: MacroModel | None = None) -
         "ideal": req.ideal, "corner": req.corner, "temp_c": req.temp_c, "seed": req.seed,
         "mapping": req.mapping,
         "y_ideal_planes_v": pb.ideal_planes_v.tolist(), "wall_s": time.perf_counter() - t0,
+        **phase_keys(req),
     }
 
 

@@ -52,6 +52,7 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import InputError
+from ..specs.neuron import MAX_OUT_BITS
 
 SCHEMA = "pycim.macro/1"
 ROWS_REF = 128.0  # row-count normalisation of the line-gain terms
@@ -64,9 +65,10 @@ class OutOfRangeWarning(UserWarning):
     """A model input lies outside the range its fit was made on."""
 
 
-def _bits(b, what: str) -> int:
-    if isinstance(b, bool) or not isinstance(b, (int, np.integer)) or not 1 <= int(b) <= 8:
-        raise InputError(f"{what} must be an integer in 1..8, got {b!r}")
+def _bits(b, what: str, hi: int = 8) -> int:
+    """An input width 1..8 (``hi``: 10 for output widths, ``MAX_OUT_BITS``)."""
+    if isinstance(b, bool) or not isinstance(b, (int, np.integer)) or not 1 <= int(b) <= hi:
+        raise InputError(f"{what} must be an integer in 1..{hi}, got {b!r}")
     return int(b)
 
 
@@ -252,13 +254,13 @@ class MacroModel:
 
     def lsb_v(self, out_bits: int) -> float:
         """Line-referred volts per output code step: 2 adc_fs / 2^out_bits / (C_s / C_i)."""
-        b = _bits(out_bits, "out_bits")
+        b = _bits(out_bits, "out_bits", MAX_OUT_BITS)
         return 2.0 * self.adc_fs_v / 2 ** b / self.integ_gain
 
     def output_codes(self, y_code_units, out_bits: int, rng=None):
         """ADC: gain, offset, INL table (per code, for the fitted out_bits), noise if ``rng``,
         floor, clip to [-(2^(b-1)), 2^(b-1) - 1]. Returns int64."""
-        b = _bits(out_bits, "out_bits")
+        b = _bits(out_bits, "out_bits", MAX_OUT_BITS)
         lo, hi = -(1 << (b - 1)), (1 << (b - 1)) - 1
         a = self.adc
         y = a["gain"] * np.asarray(y_code_units, dtype=float) + a["offset_lsb"]
@@ -276,7 +278,7 @@ class MacroModel:
         """One MVM: reset, one integration step per input window, out_bits conversion steps
         (equals ``mvm_schedule(NeuronSpec(), in_bits, out_bits).t_stop``)."""
         nw = n_windows_for(in_bits)
-        b = _bits(out_bits, "out_bits")
+        b = _bits(out_bits, "out_bits", MAX_OUT_BITS)
         t = self.timing
         return t["t_base_s"] + nw * t["t_int_step_s"] + (b - 1) * t["t_adc_step_s"]
 

@@ -92,7 +92,8 @@ class NetlistRequest:
         return MvmRequest(w, x, in_bits=self.in_bits, out_bits=self.out_bits,
                           direction=self.direction, engine="spice", ideal=self.ideal,
                           corner=self.corner, temp_c=self.temp_c, seed=self.seed,
-                          mapping=self.mapping, wire_segment_cells=self.wire_segment_cells)
+                          mapping=self.mapping, wire_segment_cells=self.wire_segment_cells,
+                          phases=1)  # a deck is one transient: one phase
 
     def mvm_core(self):
         """(CoreCircuit, MvmSetup) of the MVM deck (``weights`` given)."""
