@@ -44,31 +44,35 @@ _A = [
     Assumption("switch_l_um", 0.15, "um", "driver switch FET length"),
     Assumption("vdd_v", 1.8, "V", "core and neuron supply (CiMLoop model of the macro: 1.8 V)"),
     # -- neuron (voltage-mode switched-capacitor integrator + charge-decrement ADC) ---------------
-    Assumption("neuron_c_sample_f", 25e-15, "F",
+    Assumption("neuron_c_sample_f", 50e-15, "F",
                "sample capacitor: 1/10 of C_hold, so each sample of the held value keeps ~91 % "
                "of it (droop r = C_hold / (C_hold + C_s), in the closed form); MIM at ~2 fF/um2 "
-               "is 13 um2 of the ~1270 um2 neuron"),
-    Assumption("neuron_c_hold_f", 250e-15, "F",
+               "is 25 um2 of the ~1270 um2 neuron. Halving C_s and C_i (with C_hold 250 fF) "
+               "doubled the switches' charge errors on C_i: codes up to +0.6 LSB off at 2-bit "
+               "inputs (tests/test_mvm.py, measured)"),
+    Assumption("neuron_c_hold_f", 500e-15, "F",
                "track/hold capacitor: follows the line during the read pulse, holds it for the "
-               "plane's 2^(n-1) samples. Sized against settling: with a 16-row line's ~4 kOhm "
-               "source resistance and its ~60 fF, tau ~ 1.2 ns, 8 tau in the 10 ns pulse; and "
-               "against droop: 10 C_s. 125 um2 of MIM"),
-    Assumption("neuron_trk_wn_um", 3.0, "um",
+               "plane's 2^(n-1) samples; 10 C_s against droop. Settling: C_hold over the line's "
+               "summed conductance (1 ns for a 256-row line of 2 uS cells; small arrays of weak "
+               "cells need a longer pulse: pycim.cim.request.check_settling warns). 250 um2 of "
+               "MIM"),
+    Assumption("neuron_trk_wn_um", 6.0, "um",
                "track switch (line -> C_hold) NFET width: a unit TG (0.5 / 0.9 um) at mid-rail is "
-               "~24 kOhm, tau 6 ns on C_hold (measured); 6x settles C_hold within the read pulse"),
-    Assumption("neuron_trk_wp_um", 8.0, "um",
-               "track switch PFET width: balances the NFET's charge injection at Vref (the held "
-               "value moves by -2.1 mV at 5.4 um, -0.13 mV at 8 um, +1.4 mV at 10 um when trk "
-               "opens; +16 mV/V signal-dependent, a 1.6 % gain; 4 kOhm line bench)"),
-    Assumption("neuron_c_sample_eff_f", 28.0e-15, "F",
+               "~24 kOhm, tau 6 ns on 250 fF (measured); 12x keeps its own tau on C_hold ~1 ns"),
+    Assumption("neuron_trk_wp_um", 16.0, "um",
+               "track switch PFET width: balances the NFET's charge injection near Vref. Held "
+               "value minus the line when trk has opened (4 kOhm line bench, line at Vref - 0.1 "
+               "/ Vref / Vref + 0.1 V): -1.9 / -1.7 / -2.2 mV at 12 um, -0.55 / -0.18 / -0.23 "
+               "mV at 16 um, +0.8 / +1.3 / +1.7 mV at 20 um (/tmp-free: see the issue-17 note)"),
+    Assumption("neuron_c_sample_eff_f", 53.0e-15, "F",
                "C_sample as the hold capacitor sees it in charge sharing (y_ideal's plane "
-               "weights): 25 fF plus the junctions of the TGs on its top plate (s1a, s2a, pk). "
-               "Fit of the droop r = (C_h + x) / (C_h + x + C_s,eff) at C_hold = 150 and 250 fF: "
-               "C_s,eff 27.98 fF, x 7.37 fF (python benchmarks/neuron_issue17.py droop 150 250)"),
-    Assumption("neuron_c_hold_eff_f", 257.4e-15, "F",
-               "C_hold as charge sharing sees it: 250 fF plus the junctions of the trk and s1a "
-               "TGs on the hold node (7.37 fF, the same fit): r = 0.902 per sample"),
-    Assumption("neuron_c_integ_f", 50e-15, "F",
+               "weights): 50 fF plus the junctions of the TGs on its top plate (s1a, s2a, pk). "
+               "Fit of the droop r = (C_h + x) / (C_h + x + C_s,eff) at C_hold = 300 and 500 fF: "
+               "C_s,eff 53.02 fF, x 12.95 fF (python benchmarks/neuron_issue17.py droop 300 500)"),
+    Assumption("neuron_c_hold_eff_f", 513.0e-15, "F",
+               "C_hold as charge sharing sees it: 500 fF plus the junctions of the trk and s1a "
+               "TGs on the hold node (12.95 fF, the same fit): r = 0.906 per sample"),
+    Assumption("neuron_c_integ_f", 100e-15, "F",
                "integration capacitor: C_s/C_i = 0.5 puts 7 steps of |V_SL-Vref| <= 0.1 V "
                "(4-bit input) at <= 0.35 V, inside the ADC full scale"),
     Assumption("neuron_adc_fs_v", 0.4, "V",

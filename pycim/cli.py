@@ -94,6 +94,10 @@ def _parser() -> argparse.ArgumentParser:
     m.add_argument("--adc-full-scale-v", type=float, default=None,
                    help="ADC full scale in V, 0.05..0.8 (LSB = 2 FS / 2^out_bits; default: the "
                         "neuron's, pycim.assumptions neuron_adc_fs_v)")
+    m.add_argument("--read-pulse-s", type=float, default=None,
+                   help="input / word-line read pulse per magnitude plane in s, 4e-9..1e-6 "
+                        "(default: the paper's 10 ns; a warning says when the array's slowest "
+                        "sensed line needs longer to settle)")
     m.add_argument("--direction", choices=("forward", "backward"), default="forward")
     m.add_argument("--engine", choices=("spice", "vacask", "macro"), default="spice")
     m.add_argument("--ideal", action="store_true",
@@ -173,7 +177,7 @@ def _prepare_mvm(args, outs):
                      engine=args.engine, ideal=args.ideal, corner=args.corner,
                      temp_c=args.temp_c, seed=args.seed, mapping=args.mapping,
                      wire_segment_cells=args.wire_segment_cells, phases=args.phases,
-                     adc_full_scale_v=args.adc_full_scale_v)
+                     adc_full_scale_v=args.adc_full_scale_v, read_pulse_s=args.read_pulse_s)
     check_mvm(req)  # refuse up front what would not fit in memory
 
     def work() -> int:

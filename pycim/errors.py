@@ -45,3 +45,8 @@ class SimulatorCrash(SimulationError):
 
 class Terminated(KeyboardInterrupt):
     """SIGTERM, handled like Ctrl-C: the work stops, temp files and simulators are cleaned up."""
+
+
+class SettlingWarning(UserWarning):
+    """A read pulse too short for the array's slowest sensed line to settle (the held value,
+    hence the codes, then miss the closed form; lengthen ``--read-pulse-s``)."""

