@@ -108,10 +108,17 @@ _A = [
     Assumption("neuron_t_edge_s", 1e-9, "s", "rise/fall time of every neuron clock edge"),
     Assumption("neuron_t_guard_s", 3e-9, "s", "non-overlap gap between clocks (break-before-make)"),
     Assumption("neuron_t_reset_s", 200e-9, "s", "precharge/discharge of C_sample and C_integ"),
+    Assumption("wl_lead_s", 3e-9, "s",
+               "word-lines turn on this long before each read pulse (sensed lines still held at "
+               "Vref by their drivers): their turn-on kick (~1 V on a floating 256-row line) is "
+               "absorbed before the pulse (benchmarks/read_settling.py --wl-lead-ns 3 on branch "
+               "issue17-wl: all-1 uS 256-row line settles in 34 ns instead of 59 ns at tt)"),
     Assumption("read_pulse_s", 10e-9, "s",
                "input / word-line read pulse per magnitude bit plane (the paper's 10 ns; CiMLoop "
-               "wan_nature_2022): the driven line settles in it (~1.6 ns fitted) and then floats, "
-               "holding its voltage on its own capacitance for the 2^(n-1) samples"),
+               "wan_nature_2022): the line settles onto the neuron's hold capacitor in it, which "
+               "keeps the value for the plane's 2^(n-1) samples. A 256-row line of random 1-40 "
+               "uS cells settles to 0.5 mV in 3-4 ns (tt and ss/125 C); small arrays of weak "
+               "cells need longer (--read-pulse-s; the flow warns)"),
     Assumption("neuron_t_sample_s", 80e-9, "s",
                "held line connected to C_sample (charge sharing settles in ~1 ns; the OTA is "
                "gated off meanwhile); with 8+3+136+40+3 ns more, one integration step is "

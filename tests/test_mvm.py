@@ -83,6 +83,10 @@ BUDGET_GAIN_OTHER = 0.005
 #: (pycim.assumptions neuron_trk_wp_um); allocated 2 % and 0.3 mV (line-referred, per plane).
 BUDGET_TRK_GAIN = 0.02
 BUDGET_TRK_OFFSET_V = 0.3e-3
+#: The integrator's starting level after the reset: rst's channel charge when it opens, ~Cox W L
+#: (VDD - Vref - Vth) = 8.5 fF/um2 x 0.075 um2 x 0.4 V = 0.26 fC per device before the NMOS and
+#: PMOS halves cancel, i.e. up to 2.6 mV on C_integ; allocated 1.5 mV (integrator-referred).
+BUDGET_V_RESET_V = 1.5e-3
 #: Share of outputs allowed outside the budget (the >= 95 % criterion).
 MIN_HIT = 0.95
 
@@ -132,7 +136,7 @@ def _budget(in_bits, out_bits, fs_v=FS_V):
     n_tr = _n_windows(in_bits) + out_bits - 1  # input samples + DAC packets
     k = C_S_F / C_I_F
     v_off = (BUDGET_V_OS_V * (1 + n_tr * k) + n_tr * BUDGET_Q_INJ_C / C_I_F
-             + k * BUDGET_TRK_OFFSET_V * _total_weight(in_bits))
+             + k * BUDGET_TRK_OFFSET_V * _total_weight(in_bits) + BUDGET_V_RESET_V)
     lsb_int_v = 2 * fs_v / 2 ** out_bits
     return (v_off / lsb_int_v, n_tr * k / BUDGET_A0 + BUDGET_GAIN_OTHER + BUDGET_TRK_GAIN,
             BUDGET_V_CMP_V / lsb_int_v)
@@ -218,9 +222,12 @@ def _spread_problem(in_bits, out_bits, n_in=16, n_out=8, fs_v=FS_V):
 
 def _matched_fs_v(in_bits):
     """ADC full scale for the code-range tests (the request's ``adc_full_scale_v``, NeuRRAM's
-    per-layer conversion range): C_s/C_i x Vread x the total plane weight, the largest
-    integrated line (4 bits: 0.5 x 0.1 V x 5.7 = 0.29 V), not below the neuron's 0.05 V."""
-    return max(C_S_F / C_I_F * assumptions.value("v_read_v") * _total_weight(in_bits), 0.05)
+    per-layer conversion range). At 4 bits and more the default (0.4 V) holds the largest
+    integrated line (0.5 x 0.1 V x 5.8 = 0.29 V, outputs over 3/4 of the codes); with one
+    plane (1- and 2-bit inputs) the largest line integrates to 0.045 V, 1/9 of the default
+    range, so the full scale is that, not below the neuron's 0.05 V."""
+    return FS_V if in_bits >= 4 else max(
+        C_S_F / C_I_F * assumptions.value("v_read_v") * _total_weight(in_bits), 0.05)
 
 
 @contextlib.contextmanager
@@ -430,10 +437,9 @@ def test_backward_on_w_equals_forward_on_w_transposed(rng, capsys):
     the circuit differs (BL- vs SL-side driving and sensing, FET orientation, wires)."""
     w = rng.uniform(-1, 1, (6, 8))
     x = _x(rng, 8, 4)
-    bwd = run_mvm(MvmRequest(w, x, 4, 6, direction="backward", mapping="transposable",
-                             prog_tol_s=0.0), progress=False)
-    fwd = run_mvm(MvmRequest(w.T.copy(), x, 4, 6, mapping="transposable", prog_tol_s=0.0),
-                  progress=False)
+    kw = dict(mapping="transposable", prog_tol_s=0.0, read_pulse_s=READ_PULSE_SMALL_S)
+    bwd = run_mvm(MvmRequest(w, x, 4, 6, direction="backward", **kw), progress=False)
+    fwd = run_mvm(MvmRequest(w.T.copy(), x, 4, 6, **kw), progress=False)
     cb, cf = np.array(bwd["code"]), np.array(fwd["code"])
     with capsys.disabled():
         print(f"\nbackward(W) {cb.tolist()}\nforward(WT) {cf.tolist()}\n"
@@ -663,8 +669,8 @@ def test_vacask_engine_agrees_on_codes(capsys):
 
 def test_short_read_pulse_warns():
     """A 4 x 2 ideal array of 1 uS cells: each sensed line's 8 cells give 8 uS, so the hold
-    capacitor (257 fF effective) settles with tau >= 32 ns: the paper's 10 ns pulse cannot
-    settle it and the flow says so, with the pulse that would (tau ln 1000 + 3 edges = 225 ns).
+    capacitor (513 fF effective) settles with tau >= 64 ns: the paper's 10 ns pulse cannot
+    settle it and the flow says so, with the pulse that would (tau ln 1000 + 3 edges = 446 ns).
     No simulation: the check runs before the deck (the warning is promoted to an error)."""
     from pycim.cim.request import check_settling
 
@@ -677,4 +683,4 @@ def test_short_read_pulse_warns():
     with warnings.catch_warnings():
         warnings.simplefilter("error", SettlingWarning)
         check_settling(MvmRequest(np.zeros((4, 2)), np.zeros((1, 4), int), 2, 4,
-                                  read_pulse_s=250e-9), g, 1e-9)
+                                  read_pulse_s=500e-9), g, 1e-9)

@@ -382,7 +382,8 @@ def ota_testbench(spec: NeuronSpec, c_load_f: float) -> tuple[Circuit, str]:
 
 
 def window_pwl(sched: Schedule, spec: NeuronSpec, plane_levels, idle: float,
-               off_early_s: float = 0.0) -> tuple[tuple[float, float], ...]:
+               off_early_s: float = 0.0,
+               on_early_s: float = 0.0) -> tuple[tuple[float, float], ...]:
     """PWL for anything driven per input bit plane: ``plane_levels[n-1]`` volts during every
     input window of plane n (:func:`input_windows`), ``idle`` volts outside them.
 
@@ -391,7 +392,9 @@ def window_pwl(sched: Schedule, spec: NeuronSpec, plane_levels, idle: float,
     it for a row driver's or word-line's control net, or for a line's Thevenin source in a
     stand-alone test. ``off_early_s``: the level is back at ``idle`` this long before
     ``t_off`` (e.g. one edge for the word-lines, so the cells are isolated before the drivers
-    return to Vref and the held line keeps the driven level).
+    return to Vref and the held line keeps the driven level). ``on_early_s``: the level is on
+    this long before ``t_on`` (e.g. the word-lines, so their turn-on kick on the sensed line
+    is absorbed while its driver still holds it at Vref).
     """
     wins = input_windows(sched)
     planes = sorted({n for n, _, _, _ in wins})
@@ -401,6 +404,7 @@ def window_pwl(sched: Schedule, spec: NeuronSpec, plane_levels, idle: float,
     idle = number(idle, "idle level", lo=-10.0, hi=10.0)
     e = spec.t_edge_s
     early = number(off_early_s, "off_early_s", lo=0.0, hi=1e-6)
+    lead = number(on_early_s, "on_early_s", lo=0.0, hi=1e-6)
     pts = [(0.0, idle)]
     for n, _, t_on, t_off in wins:
         v = lv[n - 1]
@@ -408,7 +412,8 @@ def window_pwl(sched: Schedule, spec: NeuronSpec, plane_levels, idle: float,
             raise InputError(f"off_early_s {early:g} s leaves no level inside the {t_off - t_on:g}"
                              f" s window")
         if v != idle:
-            pts += [(t_on, idle), (t_on + e, v), (t_off - early, v), (t_off - early + e, idle)]
+            pts += [(t_on - lead, idle), (t_on - lead + e, v), (t_off - early, v),
+                    (t_off - early + e, idle)]
     pts.append((sched.t_stop, idle))
     return tuple(pts)
 

@@ -13,6 +13,7 @@ from collections.abc import Iterator, Mapping
 
 import numpy as np
 
+from .. import assumptions
 from ..errors import InputError
 from .circuit import Comment, VSource
 from .core import RAILS, STATES, STIMULUS_MARK, CoreCircuit
@@ -20,6 +21,10 @@ from .neuron import window_pwl
 from .schedule import Schedule, schedule_sources
 
 Level = float | tuple[tuple[float, float], ...]  # DC volts or PWL points
+#: The word-lines turn on this long before each read pulse: their turn-on kick on the sensed
+#: lines (~1 V on a floating 256-row line, benchmarks/read_settling.py) lands while the lines'
+#: drivers still hold them at Vref, not in the pulse the hold capacitor tracks.
+WL_LEAD_S = assumptions.value("wl_lead_s")
 
 
 def _source(name: str, net: str, level: Level) -> VSource:
@@ -117,7 +122,7 @@ def add_mvm_stimulus(core: CoreCircuit, line_planes: np.ndarray, sched: Schedule
                     pwl=window_pwl(sched, nspec, list(v_ref + v_read * lp[:, k]), v_ref))
             for k, ln in enumerate(drive)))
         if spec.has_wl:
-            wl = window_pwl(sched, nspec, [spec.v_wl_v] * n_pl, 0.0, nspec.t_edge_s)
+            wl = window_pwl(sched, nspec, [spec.v_wl_v] * n_pl, 0.0, nspec.t_edge_s, WL_LEAD_S)
             core.add_sources("wordlines", lambda: (_source(f"VW{r}", f"wl{r}", wl)
                                                    for r in range(spec.array.rows)))
     else:
@@ -133,8 +138,9 @@ def add_mvm_stimulus(core: CoreCircuit, line_planes: np.ndarray, sched: Schedule
                 yield from line_controls(ln, hold, vdd)
         core.add_sources("drivers", drivers)
         if spec.has_wl:
-            # input low = WL high; the WLs are off one edge before the drivers return to Vref
-            wc = window_pwl(sched, nspec, [0.0] * n_pl, spec.v_wl_v, nspec.t_edge_s)
+            # input low = WL high; the WLs turn on WL_LEAD_S before the drivers switch and the
+            # sensed lines are released, and turn off one edge before the drivers return to Vref
+            wc = window_pwl(sched, nspec, [0.0] * n_pl, spec.v_wl_v, nspec.t_edge_s, WL_LEAD_S)
             core.add_sources("wordlines", lambda: (_source(f"VWC{r}", f"wc{r}", wc)
                                                    for r in range(spec.array.rows)))
     core.add_sources("neuron", lambda: schedule_sources(sched))
