@@ -68,7 +68,7 @@ def saved_vectors(core: CoreCircuit) -> list[str]:
     spec = core.spec.neuron
     out = []
     for nd in core.neurons:
-        out += [nd.line, nd.out, nd.q, nd.qb] + ([nd.sign_q] if nd.sign_q else [])
+        out += [nd.line, nd.hold, nd.out, nd.q, nd.qb] + ([nd.sign_q] if nd.sign_q else [])
     out += [spec.net("vdacp"), spec.net("vdacn")]
     for e in core.circuit.iter_elements():
         if isinstance(e, VSource):

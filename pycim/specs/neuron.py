@@ -82,6 +82,7 @@ class NeuronSpec:
     # pulse (a unit TG at mid-rail is ~24 kOhm: tau 6 ns on 250 fF)
     trk_wn_um: float = A("neuron_trk_wn_um")
     trk_wp_um: float = A("neuron_trk_wp_um")
+    trk_dummy: bool = True  # half-size dummy switches cancel the track switch's charge injection
     inv_wn_um: float = 0.5
     inv_wp_um: float = 0.9
     cc_switch: bool = True  # disconnect Cc in comparator mode (faster open-loop decisions)
@@ -137,6 +138,8 @@ class NeuronSpec:
         ident(self.corner, "corner")
         if not isinstance(self.cc_switch, bool):
             raise InputError(f"cc_switch must be a bool, got {self.cc_switch!r}")
+        if not isinstance(self.trk_dummy, bool):
+            raise InputError(f"trk_dummy must be a bool, got {self.trk_dummy!r}")
         if not isinstance(self.auto_zero, bool):
             raise InputError(f"auto_zero must be a bool, got {self.auto_zero!r}")
         number(self.c_az_f, "c_az_f", lo=10e-15, hi=10e-12)
