@@ -30,7 +30,18 @@ C_LINE = 100e-15  # the held line's capacitance in the benches (before the switc
 R_HOLD = 2e3  # its driver: settles in 10 ns (a 256-row line's Thevenin resistance ~0.2-1 kOhm)
 R_EFF = (assumptions.value("neuron_c_hold_eff_f")
          / (assumptions.value("neuron_c_hold_eff_f") + assumptions.value("neuron_c_sample_eff_f")))
-MAX_STEP = 2e-9  # vs 1 ns: integrator gain within 2e-5, offset 10 uV (5 ns: off by 0.2 mV)
+MAX_STEP = 2e-9
+#: The converter's decision error, integrator-referred: the comparator's residual offset after
+#: auto-zero plus the packets' switch charge (0.1 mV x ~6 transfers): allocated 2 mV. A code may
+#: differ from the ideal quantisation of the measured integrator only within this of a boundary.
+ADC_ERR_V = 2e-3
+
+
+def _code_ok(code, v_int, q, bits, relu=False):
+    """``code`` is the ideal quantisation of ``v_int``, or of ``v_int`` moved by at most
+    :data:`ADC_ERR_V` (near a code boundary)."""
+    lo, hi = (int(ideal_code(v_int + d, q, bits, relu=relu)) for d in (-ADC_ERR_V, ADC_ERR_V))
+    return lo <= code <= hi  # vs 1 ns: integrator gain within 2e-5, offset 10 uV (5 ns: off by 0.2 mV)
 
 
 def _run(spec, sched, lines, probe=False):
@@ -346,7 +357,7 @@ def test_multibit_plane_weights_follow_the_held_line(sims):
         assert g[2] / g[1] == pytest.approx(1 + r, rel=0.015)
         assert g[3] / g[1] == pytest.approx(1 + r + r ** 2 + r ** 3, rel=0.015)
         assert ro.v_int - ro.v_int0 == pytest.approx(total, abs=1e-3)
-        assert ro.code == ideal_code(ro.v_int, SPEC.lsb_v(6), 6)
+        assert _code_ok(ro.code, ro.v_int, SPEC.lsb_v(6), 6), (ro.code, ro.v_int)
     print("\nplane deltas (pos): " + ", ".join(f"{k}: {v * 1e3:.3f} mV"
                                               for k, v in plane_deltas(ros[1]).items()))
 
@@ -361,7 +372,7 @@ def test_full_cycle_single_neuron_runtime(sims):
     assert expect == pytest.approx(spec.gain * 0.04 * held_plane_weights(
         4, spec.c_hold_f, spec.c_sample_f).sum())
     assert ro.v_int - ro.v_int0 == pytest.approx(expect, rel=0.05)
-    assert ro.code == 9 == ideal_code(ro.v_int, spec.lsb_v(6), 6)
+    assert ro.code == 9 and _code_ok(ro.code, ro.v_int, spec.lsb_v(6), 6)
     print(f"\none 4-bit-input / 6-bit-output cycle ({sched.t_stop * 1e6:.3f} us simulated): "
           f"{wall:.2f} s wall, {res.elapsed_s:.2f} s ngspice, {len(res['time'])} time points")
     assert wall < 30
@@ -422,6 +433,6 @@ def test_relu_forces_negative_outputs_to_zero(sims):
             assert ro.code == 0
         else:
             assert ro.sign == 1
-            assert ro.code == ideal_code(ro.v_int, q, 6) > 0
+            assert ro.code > 0 and _code_ok(ro.code, ro.v_int, q, 6), (ro.code, ro.v_int)
     assert sorted(r.code for r in ros)[:2] == [0, 0]
-    assert ideal_code([r.v_int for r in ros], q, 6, relu=True).tolist() == [r.code for r in ros]
+    assert all(_code_ok(r.code, r.v_int, q, 6, relu=True) for r in ros)

@@ -96,12 +96,7 @@ def _codes(sim, ref_spec):
     return np.array(got), np.array(ref)
 
 
-@pytest.mark.parametrize("case", [pytest.param(
-    c, marks=pytest.mark.xfail(strict=True, reason="6/8: the OTA offset is auto-zeroed, but over "
-                               "31 integrations the 0.5 uA-tail OTA (sized for <= 3.6 uW) "
-                               "leaves +1..+2 codes (residual switch charge and settling); "
-                               "with the 2x/6x-unit OTA (6.5 uW) all codes were within 1")
-                 ) if c == (6, 8) else c for c in sorted(CASES)])
+@pytest.mark.parametrize("case", sorted(CASES))
 def test_codes_vs_ideal_quantisation_of_the_held_line(sims, case):
     res, s, nodes, spec, _ = sims[case]
     got, ref = _codes(sims[case], spec)
