@@ -20,7 +20,9 @@ that overshoots the band, later SET ladders use ``refine_factor`` times the step
 lock into a limit cycle: near the SET threshold one 0.1 V step moves the cell by ~30 uS
 (1.8 -> 13 -> 42 uS at BL 1.5 / 1.6 / 1.7 V) and the RESET ladder's 0.1 V step as much
 (33 -> 1.7 uS), so each restart repeats the same trajectory and never lands in a +-1 uS band
-above ~25 uS. Halving the step on each reversal breaks the cycle.
+above ~25 uS. Halving the step on each reversal breaks the cycle. (Those figures are for the
+1 um access FET at WL 2.5 / 3.0 V; with the 4 um FET at 1.4 / 1.55 V, 1 of the 6 verbatim runs
+of characterization/write_verify.toml still locks: 38 uS at WL 1.4 V.)
 
 With SkyWater's parameter set it converges (measured, tt, 27 C, from 0.5 uS: every target
 1-40 uS within +-1 uS; pulses per target in characterization/results/write_verify/). A SET
