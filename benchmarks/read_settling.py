@@ -110,7 +110,7 @@ def run_case(pattern: str, corner: str, temp_c: float, rows: int = 256,
 
     eng = NgspiceEngine(timeout_s=1800, options=OPTIONS)
     v_dc = eng.run(build(True), Op(), temp_c=temp_c).value("sl0")
-    res = eng.run(build(False), Tran(10e-12, stop_s, 10e-12), temp_c=temp_c, save=["sl0"])
+    res = eng.run(build(False), Tran(50e-12, stop_s, 50e-12), temp_c=temp_c, save=["sl0"])
     t, v = res["time"], res["sl0"]
     ts = settling_time_s(t, v, v_dc, T0_S, TOL_V)
     v_ref, v_read = spec.v_ref_v, arr.v_read_v
