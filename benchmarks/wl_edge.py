@@ -41,7 +41,8 @@ def crossing_s(t: np.ndarray, v: np.ndarray, level: float, after_s: float, risin
 
 def measure(cols: int = 256, corner: str = "tt", temp_c: float = 27.0,
             wn_um: float | None = None, wp_um: float | None = None,
-            access_w_um: float | None = None) -> dict:
+            access_w_um: float | None = None, v_low_v: float | None = None,
+            v_high_v: float | None = None) -> dict:
     """Run the row and return the edge times (seconds) at the port and the far end."""
     from pycim import assumptions
     from pycim.netlist.array import ArraySpec, WireSpec, wl_node
@@ -60,6 +61,10 @@ def measure(cols: int = 256, corner: str = "tt", temp_c: float = 27.0,
         kw["wl_nfet_w_um"] = wn_um
     if wp_um is not None:
         kw["wl_pfet_w_um"] = wp_um
+    if v_low_v is not None:
+        kw["v_wl_low_v"] = v_low_v
+    if v_high_v is not None:
+        kw["v_wl_v"] = v_high_v
     spec = CoreSpec(arr, corner=corner, **kw)
     core = assemble_core(spec)
     vdd, vh, vl = spec.vdd_v, spec.v_wl_v, spec.v_wl_low_v
@@ -73,12 +78,18 @@ def measure(cols: int = 256, corner: str = "tt", temp_c: float = 27.0,
     far_col = 0 if spec.array.bl_tap[0] > cols // 2 else cols - 1
     far = wl_node(spec.array, 0, far_col)
     res = NgspiceEngine(timeout_s=600).run(core.circuit, Tran(20e-12, STOP_S, 20e-12),
-                                           temp_c=temp_c, save=["wl0", far])
+                                           temp_c=temp_c,
+                                           save=["wl0", far, "vwlh", "vwll", "wc0", "i(vwlh)",
+                                                 "i(vwll)", "i(vwc0)"])
     t = res["time"]
     lo, hi = vl + 0.1 * (vh - vl), vl + 0.9 * (vh - vl)
     out = {"cols": cols, "corner": corner, "temp_c": temp_c, "wn_um": spec.wl_nfet_w_um,
            "wp_um": spec.wl_pfet_w_um, "access_w_um": acc.w_um, "v_wl_low_v": vl,
            "v_wl_high_v": vh, "far_col": far_col, "tap_col": spec.array.bl_tap[0]}
+    # energy of one on/off cycle delivered by each WL source (-integral V I; the low rail's is
+    # negative: it takes the charge back)
+    out["energy_j"] = {s: -float(np.trapezoid(res[n] * res[f"i({s})"], t))
+                       for s, n in (("vwlh", "vwlh"), ("vwll", "vwll"), ("vwc0", "wc0"))}
     for lab, node in (("port", "wl0"), ("far", far)):
         v = res[node]
         r10, r90 = (crossing_s(t, v, x, T0_S, True) for x in (lo, hi))
@@ -97,8 +108,10 @@ def _main() -> None:
     ap.add_argument("--wn-um", type=float)
     ap.add_argument("--wp-um", type=float)
     ap.add_argument("--access-w-um", type=float)
+    ap.add_argument("--v-low", type=float, help="WL low rail, V (0 with the old inverter to ground)")
+    ap.add_argument("--v-high", type=float, help="WL high rail, V")
     a = ap.parse_args()
-    r = measure(a.cols, a.corner, a.temp_c, a.wn_um, a.wp_um, a.access_w_um)
+    r = measure(a.cols, a.corner, a.temp_c, a.wn_um, a.wp_um, a.access_w_um, a.v_low, a.v_high)
     print(f"row of {r['cols']} cells, {r['corner']} {r['temp_c']:g} C, WL {r['v_wl_low_v']:g} <-> "
           f"{r['v_wl_high_v']:g} V, access W {r['access_w_um']:g} um, WL inverter nMOS "
           f"{r['wn_um']:g} um / pMOS {r['wp_um']:g} um (port at column {r['tap_col']}, far end "
@@ -110,6 +123,10 @@ def _main() -> None:
               f"{m['on_delay_to_90_s'] * 1e9:.2f} ns, -> 10 % off "
               f"{m['off_delay_to_10_s'] * 1e9:.2f} ns; levels {m['v_off_v']:.3f} / "
               f"{m['v_on_v']:.3f} V")
+    e = r["energy_j"]
+    print(f"  energy of one WL on/off cycle: high rail {e['vwlh'] * 1e12:.3f} pJ, low rail "
+          f"{e['vwll'] * 1e12:.3f} pJ, inverter input {e['vwc0'] * 1e12:.3f} pJ, sum "
+          f"{sum(e.values()) * 1e12:.3f} pJ")
 
 
 if __name__ == "__main__":
