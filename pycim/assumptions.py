@@ -31,12 +31,26 @@ _A = [
     Assumption("g_max_s", 40e-6, "S", "high end of the weight window (authors' code)"),
     Assumption("v_read_v", 0.1, "V", "read voltage across a cell; facts file gives 0.1-0.2 V"),
     Assumption("v_ref_v", 0.9, "V", "line reference voltage (authors' code: Vref = 0.9 V)"),
-    Assumption("v_wl_read_v", 3.3, "V",
-               "WL high level during MVM: the paper swings 0.9 <-> 2.2 V; with Vref = 0.9 V on the "
-               "source that leaves SKY130's 5 V FET too little overdrive, so 3.3 V is used"),
+    Assumption("v_wl_read_v", 2.2, "V",
+               "WL high level during MVM reads and verify reads: the paper's 2.2 V (WL switching "
+               "0.9 <-> 2.2 V, Extended Data Fig. 12b via CiMLoop); with the source at Vref = "
+               "0.9 V the access FET is widened (access_w_um) to keep its Ron"),
+    Assumption("v_wl_low_v", 0.9, "V",
+               "WL low (off) level during MVM reads: the paper's 0.9 V (WL switching 0.9 <-> "
+               "2.2 V); Vgs = 0 against Vref on the source keeps the access FET off"),
     # -- access transistor (SKY130 nfet_g5v0d10v5: thick oxide, survives the 5 V RESET WL) ---------
-    Assumption("access_w_um", 1.0, "um", "access FET width; Ron is reported as a non-ideality"),
+    Assumption("access_w_um", 4.0, "um",
+               "access FET width: Ron at WL 2.2 V (source 0.9 V, 50 mV across) 3.3 kOhm tt / "
+               "4.4 kOhm ss 125 C, what 1 um gave at WL 3.3 V (benchmarks/access_ron.py); Ron is "
+               "reported as a non-ideality"),
     Assumption("access_l_um", 0.5, "um", "nfet_g5v0d10v5 minimum length"),
+    Assumption("wl_nfet_w_um", 96.0, "um",
+               "WL inverter nMOS width (5 V FET, L = 0.5 um, source on the 0.9 V rail, body at "
+               "ground: only 1.3 V of gate drive, hence 1.5x the pMOS): a 256-cell row's WL falls "
+               "90-10 % in 1.2 ns tt at the far end (benchmarks/wl_edge.py)"),
+    Assumption("wl_pfet_w_um", 64.0, "um",
+               "WL inverter pMOS width (5 V FET, L = 0.5 um): a 256-cell row's WL rises 10-90 % "
+               "in 1.4 ns tt at the far end (benchmarks/wl_edge.py)"),
     Assumption("switch_w_um", 20.0, "um",
                "driver TG FET width. At mid-rail (0.9 +- 0.1 V) the 1.8 V TG has little overdrive: "
                "measured on a 32 x 16 core, 2 um drooped the 1.0 V rail by 70 mV (MVM gain 0.56, "
@@ -156,6 +170,13 @@ _A = [
                "SKY130 5 V gate oxide (~15 nm): the ideal macro-model's word-line energy"),
     # -- write-verify programming (pycim.characterize.write_verify) ------------------------------
     Assumption("wv_g_init_s", 0.5e-6, "S", "cell state before write-verify (a reset cell)"),
+    Assumption("wv_v_wl_set_v", 1.4, "V",
+               "SET WL level (the access FET is the compliance): the chip's 2.5 V on its FET; "
+               "here the 4 um access FET at 1.4 V draws what the 1 um FET did at 2.5 V "
+               "(186 vs 187 uA at Vds 1 V, 27 C; benchmarks/access_ron.py)"),
+    Assumption("wv_v_wl_set_high_v", 1.55, "V",
+               "second SET WL level of the write-verify sweep: the chip's 3.0 V; the 4 um FET at "
+               "1.55 V draws what the 1 um FET did at 3.0 V (258 vs 251 uA at Vds 1 V, 27 C)"),
 ]
 
 ASSUMPTIONS: dict[str, Assumption] = {a.name: a for a in _A}

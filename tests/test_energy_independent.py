@@ -20,14 +20,15 @@ EPS0_F_PER_M = 8.8541878128e-12
 def _group_of(source: str) -> str:
     """The energy group of a source, from the README's definition of the groups: input rails
     (vpos / vneg / the drivers' Vref rail vrefd) or ideal row sources (vdbl*) feed the array;
-    driver switch controls (vcbl*, vcsl*) are ``drivers``; the WL rail and the WL inverters'
-    inputs (vwlh, vwc*) are ``wordlines``; the neurons' supply, reference, clocks and DAC
+    driver switch controls (vcbl*, vcsl*) are ``drivers``; the two WL rails and the WL
+    inverters' inputs (vwlh, vwll, vwc*) are ``wordlines``; the neurons' supply, reference,
+    clocks and DAC
     references (vdd, vref, vnc_*) are ``neuron``."""
     if source in ("vpos", "vneg", "vrefd") or source.startswith("vdbl"):
         return "array"
     if source.startswith(("vcbl", "vcsl")):
         return "drivers"
-    if source == "vwlh" or source.startswith("vwc"):
+    if source in ("vwlh", "vwll") or source.startswith("vwc"):
         return "wordlines"
     if source in ("vdd", "vref") or source.startswith("vnc_"):
         return "neuron"
@@ -85,13 +86,39 @@ def test_groups_are_the_sum_of_their_own_sources(two_sizes):
                                                         rel=1e-9)
 
 
+def test_wordline_energy_is_drawn_from_both_rails(two_sizes):
+    """The WL inverters run between the high rail VWLH (v_wl_read_v) and the low rail VWLL
+    (v_wl_low_v): the reported ``wordlines`` energy is the test's own integral of V * I of both
+    rails plus the inverters' input sources (vwc*), from the saved waveforms. Both rails carry
+    energy (the high rail delivers the charge that lifts the WLs, the low rail takes it back
+    when they fall, so its integral is negative), so dropping either from the group would
+    show."""
+    for out, wf in two_sizes.values():
+        res = wf["result"]
+        t = res["time"]
+        # each rail source drives the net of its own name
+        e = {s: -float(np.trapezoid(res[s] * res[f"i({s})"], t)) for s in ("vwlh", "vwll")}
+        assert np.allclose(res["vwlh"], assumptions.value("v_wl_read_v"), atol=1e-9)
+        assert np.allclose(res["vwll"], assumptions.value("v_wl_low_v"), atol=1e-9)
+        wc = sum(-float(np.trapezoid(res[v[2:-1][1:]] * res[v], t)) for v in res.names
+                 if v.startswith("i(vwc"))
+        rep = out["energy_j"]["wordlines"]
+        print(f"\nVWLH {e['vwlh'] * 1e15:.1f} fJ, VWLL {e['vwll'] * 1e15:.1f} fJ, inputs "
+              f"{wc * 1e15:.1f} fJ, reported {rep * 1e15:.1f} fJ")
+        assert e["vwlh"] > 0 and e["vwll"] < 0
+        assert min(abs(e["vwll"]), wc) > 1e-3 * abs(rep)  # each part would be noticed
+        assert rep == pytest.approx(e["vwlh"] + e["vwll"] + wc, rel=1e-9)
+
+
 def test_wordline_energy_per_cell_is_c_v_squared(two_sizes):
-    """Four more cells per word-line (4 x 8 vs 4 x 4, same 8 rows, one window): the WL rail
-    charges each extra access gate and wire segment once to v_wl and dumps it, so the extra
-    energy per cell lies between C_min v_wl^2 and C_max v_wl^2, with C_min = the gate's two
-    overlap capacitances + the WL wire of one pitch (always charged) and C_max = C_min + the full
-    oxide capacitance eps_ox W L / t_ox (a gate never exceeds it). The WL controls (vwc*) and
-    the inverters are the same in both runs and cancel."""
+    """Four more cells per word-line (4 x 8 vs 4 x 4, same 8 rows, one window): the high rail
+    charges each extra access gate and wire segment once from v_wl_low to v_wl (charge Q, energy
+    Q v_wl) and the low rail takes Q back when the WL falls (energy -Q v_wl_low), so the extra
+    net energy per cell, Q (v_wl - v_wl_low), lies between C_min dV^2 and C_max dV^2 with
+    dV = v_wl - v_wl_low, C_min = the gate's two overlap capacitances + the WL wire of one pitch
+    (always charged) and C_max = C_min + the full oxide capacitance eps_ox W L / t_ox (a gate
+    never exceeds it). The WL controls (vwc*) and the inverters are the same in both runs and
+    cancel."""
     from pycim.netlist.array import AccessSpec
 
     card = dict(AccessSpec().card().model_params)
@@ -100,7 +127,7 @@ def test_wordline_energy_per_cell_is_c_v_squared(two_sizes):
     c_ox = card["epsrox"] * EPS0_F_PER_M / card["toxe"] * w_m * l_m
     c_ov = (card["cgso"] + card["cgdo"]) * w_m
     c_wire = assumptions.value("wire_c_f_per_um") * assumptions.value("cell_pitch_x_um")
-    v_wl = assumptions.value("v_wl_read_v")
+    v_wl = assumptions.value("v_wl_read_v") - assumptions.value("v_wl_low_v")
     c_min, c_max = c_ov + c_wire, c_ov + c_wire + c_ox
     e4, e8 = (two_sizes[n][0]["energy_j"]["wordlines"] for n in (4, 8))
     n_rows, n_windows, d_cells = 8, 1, 4

@@ -6,8 +6,10 @@ next pulse's initial gap. The verify compares the cell's read conductance (cell 
 the simulated cell voltage during the read) with the target.
 
 The scheme is the chip's (shared/neurram_facts.md, authors' code): SET = BL pulse stepped from
-1.2 V in 0.1 V steps up to ``v_set_max_v`` (3.3 V) with the WL at ``v_wl_set_v`` (2.5-3.0 V,
-the access FET is the compliance); RESET = SL pulse stepped the same way up to
+1.2 V in 0.1 V steps up to ``v_set_max_v`` (3.3 V) with the WL at ``v_wl_set_v`` (the access FET
+is the compliance: the chip's 2.5-3.0 V on its FET; here the assumptions ``wv_v_wl_set_v`` /
+``wv_v_wl_set_high_v``, 1.4 / 1.55 V, which give the 4 um access FET the compliance current the
+1 um FET had at 2.5 / 3.0 V, :data:`SET_WL_LEVELS_V`); RESET = SL pulse stepped the same way up to
 ``v_reset_max_v`` with the WL at 5 V; 1 us pulses; a SET below the band, a RESET above it, each
 ladder restarting when the direction changes.
 
@@ -18,7 +20,9 @@ that overshoots the band, later SET ladders use ``refine_factor`` times the step
 lock into a limit cycle: near the SET threshold one 0.1 V step moves the cell by ~30 uS
 (1.8 -> 13 -> 42 uS at BL 1.5 / 1.6 / 1.7 V) and the RESET ladder's 0.1 V step as much
 (33 -> 1.7 uS), so each restart repeats the same trajectory and never lands in a +-1 uS band
-above ~25 uS. Halving the step on each reversal breaks the cycle.
+above ~25 uS. Halving the step on each reversal breaks the cycle. (Those figures are for the
+1 um access FET at WL 2.5 / 3.0 V; with the 4 um FET at 1.4 / 1.55 V, 1 of the 6 verbatim runs
+of characterization/write_verify.toml still locks: 38 uS at WL 1.4 V.)
 
 With SkyWater's parameter set it converges (measured, tt, 27 C, from 0.5 uS: every target
 1-40 uS within +-1 uS; pulses per target in characterization/results/write_verify/). A SET
@@ -43,6 +47,9 @@ from ..validate import number
 A = assumptions.value
 
 SCHEMES = ("facts",)
+#: The SET WL (compliance) levels of the write-verify sweep, V: the chip's 2.5 / 3.0 V
+#: translated to the same compliance current on the project's access FET (assumptions).
+SET_WL_LEVELS_V = (A("wv_v_wl_set_v"), A("wv_v_wl_set_high_v"))
 
 
 @dataclass(frozen=True)
@@ -53,7 +60,7 @@ class WriteVerifyScheme:
     v_set_start_v: float = 1.2
     v_set_step_v: float = 0.1
     v_set_max_v: float = 3.3  # facts: 3.3-4.0 V
-    v_wl_set_v: float = 2.5  # SET WL (compliance), facts: 2.5-3.0 V
+    v_wl_set_v: float = A("wv_v_wl_set_v")  # SET WL (compliance); the chip: 2.5-3.0 V
     v_reset_start_v: float = 1.2
     v_reset_step_v: float = 0.1
     v_reset_max_v: float = 4.0

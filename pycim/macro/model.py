@@ -126,7 +126,8 @@ class MacroModel:
 
         Energy: cells dissipate G (V_row - V_line)^2 for each input window (k_array = 1); each
         neuron's OTA draws ibias (1 + m_tail + m_out) from vdd for the whole MVM; switches and
-        word-lines charge their gate capacitance C_ox W L once per window at vdd / V_WL.
+        word-lines charge their gate capacitance C_ox W L once per window at vdd / the WL rails (from
+        the high rail, back into the low rail: C (V_WL - V_WL,low)^2 net).
         """
         from .. import assumptions
         from ..specs.neuron import NeuronSpec, input_windows, mvm_schedule
@@ -147,7 +148,7 @@ class MacroModel:
         energy = {"k_array": 1.0, "activity_default": 0.5, "e_arr_line_j": 0.0, "e_arr_0_j": 0.0,
                   "e_drv_row_j": c_sw * vdd ** 2, "e_drv_col_j": c_sw * vdd ** 2 / 3,
                   "e_drv_0_j": 0.0,
-                  "e_wl_row_j": 0.0, "e_wl_cell_j": c_wl_cell * A("v_wl_read_v") ** 2,
+                  "e_wl_row_j": 0.0, "e_wl_cell_j": c_wl_cell * (A("v_wl_read_v") - A("v_wl_low_v")) ** 2,
                   "e_wl_0_j": 0.0,
                   "p_neuron_w": i_ota * vdd, "e_neuron_0_j": 0.0, "p_shared_w": 0.0}
         return cls(v_read_v=A("v_read_v"), v_ref_v=spec.v_ref_v, adc_fs_v=spec.adc_fs_v,

@@ -12,7 +12,9 @@ array), keeping one port per line.
 Every line has a driver selecting Vref + Vread (``p``, rail ``vpos``), Vref - Vread (``n``,
 ``vneg``), Vref (``z``, ``vrefd``) or floating (``f``, all off): three transmission gates from
 SKY130 switch FETs whose gates are the nets ``c<line>_<s>`` / ``c<line>_<s>b``. Every WL has a
-driver: a 5 V CMOS inverter between the WL rail ``vwlh`` and ground, input ``wc<r>`` (low = on).
+driver: a 5 V CMOS inverter between the WL rails ``vwlh`` (``v_wl_v``, on) and ``vwll``
+(``v_wl_low_v``, off; the nMOS body stays at ground), input ``wc<r>`` (low = on); both rails are
+sources of the ``wordlines`` energy group.
 With ``driver="ideal"`` there are no driver elements: the stimulus puts sources on the lines.
 Neurons (:mod:`pycim.netlist.neuron`) sit on the sensed lines' ports; their clocks are nets.
 
@@ -80,6 +82,10 @@ class CoreSpec:
         A transistor-level neuron on every ``neuron_stride``-th sensed line (None: ports only).
     neuron_stride : int
         2 for the transposable mapping (the odd lines hold the negated copy).
+    v_wl_v, v_wl_low_v : float
+        WL on / off levels, V: the WL inverters' rails (the paper's 2.2 / 0.9 V by default).
+    wl_nfet_w_um, wl_pfet_w_um : float
+        WL inverter widths, um (5 V FETs, 0.5 um long), sized for a 256-cell row.
     """
 
     array: ArraySpec
@@ -88,6 +94,9 @@ class CoreSpec:
     v_ref_v: float = assumptions.value("v_ref_v")
     vdd_v: float = assumptions.value("vdd_v")
     v_wl_v: float = assumptions.value("v_wl_read_v")
+    v_wl_low_v: float = assumptions.value("v_wl_low_v")
+    wl_nfet_w_um: float = assumptions.value("wl_nfet_w_um")
+    wl_pfet_w_um: float = assumptions.value("wl_pfet_w_um")
     switch_w_um: float = assumptions.value("switch_w_um")
     switch_l_um: float = assumptions.value("switch_l_um")
     corner: str = "tt"
@@ -104,7 +113,13 @@ class CoreSpec:
             raise InputError(f"direction must be 'forward' or 'backward', got {self.direction!r}")
         number(self.v_ref_v, "v_ref_v", lo=0.2, hi=1.6)
         number(self.vdd_v, "vdd_v", lo=1.0, hi=2.0)
-        number(self.v_wl_v, "v_wl_v", lo=0.0, hi=5.5)
+        number(self.v_wl_low_v, "v_wl_low_v", lo=0.0, hi=5.0)
+        number(self.v_wl_v, "v_wl_v", lo=0.0, hi=5.0)
+        if not self.v_wl_low_v < self.v_wl_v:
+            raise InputError(f"v_wl_low_v ({self.v_wl_low_v:g} V) must be below v_wl_v "
+                             f"({self.v_wl_v:g} V)")
+        number(self.wl_nfet_w_um, "wl_nfet_w_um", lo=0.42, hi=1000)
+        number(self.wl_pfet_w_um, "wl_pfet_w_um", lo=0.42, hi=1000)
         number(self.switch_w_um, "switch_w_um", lo=0.15, hi=100)
         number(self.switch_l_um, "switch_l_um", lo=0.15, hi=100)
         ident(self.corner, "corner")
@@ -196,10 +211,11 @@ def assemble_core(spec: CoreSpec, title: str | None = None,
         lines = spec.lines
         c.add_stream(lambda: (e for ln in lines for e in line_switches(ln, nsw, psw)))
         if spec.has_wl:
-            nwl, pwl = wl_driver_cards(spec.corner)
+            nwl, pwl = wl_driver_cards(spec.corner, spec.wl_nfet_w_um, spec.wl_pfet_w_um)
             c.add_model(card_model(nwl))
             c.add_model(card_model(pwl))
-            supply("wordlines", VSource("VWLH", "vwlh", "0", dc_v=spec.v_wl_v))
+            supply("wordlines", VSource("VWLH", "vwlh", "0", dc_v=spec.v_wl_v),
+                   VSource("VWLL", "vwll", "0", dc_v=spec.v_wl_low_v))
             c.add_stream(lambda: (e for r in range(a.rows) for e in wl_inverter(r, nwl, pwl)))
     nodes = []
     if spec.neuron_lines:  # one OTA bias generator per core, mirrored by every neuron
@@ -250,10 +266,10 @@ def line_switches(ln: str, nsw, psw) -> Iterator:
 
 
 def wl_inverter(r: int, nwl, pwl) -> Iterator:
-    """WL ``r``'s 5 V CMOS inverter between the WL rail ``vwlh`` and ground; input ``wc<r>``
-    (low = WL on)."""
+    """WL ``r``'s 5 V CMOS inverter between the WL rails ``vwlh`` (on) and ``vwll`` (off; nMOS
+    body at ground); input ``wc<r>`` (low = WL on)."""
     yield card_mosfet(pwl, f"MWP{r}", f"wl{r}", f"wc{r}", "vwlh", "vwlh")
-    yield card_mosfet(nwl, f"MWN{r}", f"wl{r}", f"wc{r}", "0", "0")
+    yield card_mosfet(nwl, f"MWN{r}", f"wl{r}", f"wc{r}", "vwll", "0")
 
 
 def switch_cards(corner: str, w_um: float, l_um: float):
@@ -264,12 +280,14 @@ def switch_cards(corner: str, w_um: float, l_um: float):
             sky130.flat_card("pfet_01v8", w_um * 1e-6, l_um * 1e-6, corner))
 
 
-def wl_driver_cards(corner: str):
-    """(nfet, pfet) 5 V flat cards of the WL inverters (1 um / 2 um wide, 0.5 um long)."""
+def wl_driver_cards(corner: str, n_w_um: float = assumptions.value("wl_nfet_w_um"),
+                    p_w_um: float = assumptions.value("wl_pfet_w_um")):
+    """(nfet, pfet) 5 V flat cards of the WL inverters (``n_w_um`` / ``p_w_um`` wide, 0.5 um
+    long)."""
     from ..tech import sky130
 
-    return (sky130.flat_card("nfet_g5v0d10v5", 1e-6, 0.5e-6, corner),
-            sky130.flat_card("pfet_g5v0d10v5", 2e-6, 0.5e-6, corner))
+    return (sky130.flat_card("nfet_g5v0d10v5", n_w_um * 1e-6, 0.5e-6, corner),
+            sky130.flat_card("pfet_g5v0d10v5", p_w_um * 1e-6, 0.5e-6, corner))
 
 
 def core_digest(spec: CoreSpec) -> str:
@@ -279,4 +297,5 @@ def core_digest(spec: CoreSpec) -> str:
     h.update(repr((spec.driver, spec.direction, spec.v_ref_v, spec.vdd_v, spec.v_wl_v,
                    spec.switch_w_um, spec.switch_l_um, spec.corner, spec.neuron,
                    spec.neuron_stride)).encode())
+    h.update(repr((spec.v_wl_low_v, spec.wl_nfet_w_um, spec.wl_pfet_w_um)).encode())
     return h.hexdigest()

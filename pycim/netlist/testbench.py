@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from .. import assumptions
 from ..errors import InputError
 from ..tech import rram
 from ..tech.va import circuit_osdi
@@ -131,7 +132,7 @@ class CellPulse:
     gap_s: float = 50e-9
     read_s: float = 200e-9
     v_read_v: float = rram.V_READ_DEFAULT_V
-    v_wl_read_v: float = 3.3
+    v_wl_read_v: float = assumptions.value("v_wl_read_v")
 
     def __post_init__(self) -> None:
         for f in ("v_bl_v", "v_sl_v"):

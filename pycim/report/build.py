@@ -74,6 +74,7 @@ def explain(b: int, core: dict, pap_bd: dict[str, float], pap_lat: float,
     names = {"neuron": "neuron", "wl_switching": "word-line", "input_pulses": "input-pulse"}
     v = paper.VOLTAGES
     wl_sim = assumptions.value("v_wl_read_v")
+    wl_sim_low = assumptions.value("v_wl_low_v")
     wl_pap = v["v_wl_high_v"].value - v["v_wl_low_v"].value
     t_win = t_window_s
     t_read = paper.TIMING["t_read_pulse_s"].value
@@ -81,9 +82,10 @@ def explain(b: int, core: dict, pap_bd: dict[str, float], pap_lat: float,
     why = {
         "neuron": "the simulated two-stage OTA draws its bias for the whole MVM (static power "
                   "x latency; pycim.assumptions neuron_ibias_a)",
-        "wl_switching": f"the simulated WL swings 0 <-> {wl_sim:g} V (v_wl_read_v) against the "
-                        f"chip's {v['v_wl_low_v'].value:g} <-> {v['v_wl_high_v'].value:g} V: "
-                        f"(swing ratio)^2 = {(wl_sim / wl_pap) ** 2:.1f} per unit capacitance",
+        "wl_switching": f"the simulated WL swings {wl_sim_low:g} <-> {wl_sim:g} V (v_wl_low_v, "
+                        f"v_wl_read_v) against the chip's {v['v_wl_low_v'].value:g} <-> "
+                        f"{v['v_wl_high_v'].value:g} V: (swing ratio)^2 = "
+                        f"{((wl_sim - wl_sim_low) / wl_pap) ** 2:.1f} per unit capacitance",
         "input_pulses": (
             f"the cells conduct for the whole {t_win * 1e9:.0f} ns sampling window "
             f"(neuron_t_sample_s) against the chip's {t_read * 1e9:.0f} ns read pulse, at a "

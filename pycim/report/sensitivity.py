@@ -13,7 +13,7 @@ No new SPICE runs: each assumption acts on the fitted :class:`~pycim.macro.model
   neurons burn per MVM (static power x latency) and the cells' conduction time.
 * ``v_read_v``: cell dissipation G V^2 scales with v_read^2, the charge the input rails put on
   the lines (``e_arr_line_j``) with v_read.
-* ``v_wl_read_v``: word-line C V^2 scales with V_WL^2.
+* ``v_wl_read_v``: word-line C V^2 scales with the swing (V_WL - V_WL,low)^2.
 * ``wire_c_f_per_um``: the word-line wire's share of the per-cell WL energy,
   c_wire pitch_x V_WL^2, and the driven lines' wire charge c_wire pitch_x n_cols v_read V_rail.
 * ``neuron_c_sample_f`` / ``neuron_c_integ_f``: the charge the capacitors take from the supplies
@@ -76,10 +76,19 @@ def _scale(*keys, power: int = 1):
     return fn
 
 
+def _wl_high(model, f, in_bits):
+    # the WL swings v_wl_low_v <-> v_wl_read_v: energy per unit C is the swing squared (net of
+    # both rails), so scaling the high level by f scales it by ((f Vh - Vl) / (Vh - Vl))^2
+    vh, vl = A("v_wl_read_v"), A("v_wl_low_v")
+    k = ((f * vh - vl) / (vh - vl)) ** 2
+    return _with_energy(model, **{key: model.energy[key] * k
+                                  for key in ("e_wl_row_j", "e_wl_cell_j", "e_wl_0_j")})
+
+
 def _wire_c(model, f, in_bits):
     # WL wire per cell; driven-line wire per row (charged by v_read from a ~Vref rail per window)
     c_cell = A("wire_c_f_per_um") * A("cell_pitch_x_um")
-    d_cell = (f - 1.0) * c_cell * A("v_wl_read_v") ** 2
+    d_cell = (f - 1.0) * c_cell * (A("v_wl_read_v") - A("v_wl_low_v")) ** 2
     n = paper.CORE_COLS
     d_row = (f - 1.0) * c_cell * n * A("v_read_v") * (A("v_ref_v") + A("v_read_v"))
     e = model.energy
@@ -123,8 +132,7 @@ RULES: tuple[Rule, ...] = (
     Rule("neuron_t_*", "clock (step times)", "latency ∝ step time; static energy ∝ latency",
          _clock),
     Rule("v_read_v", "read voltage", "cell G·V² ∝ v_read², line charge ∝ v_read", _vread),
-    Rule("v_wl_read_v", "WL high level", "word-line energy ∝ V_WL²",
-         _scale("e_wl_row_j", "e_wl_cell_j", "e_wl_0_j", power=2)),
+    Rule("v_wl_read_v", "WL high level", "word-line energy ∝ (V_WL - V_WL,low)²", _wl_high),
     Rule("wire_c_f_per_um", "wire capacitance", "WL and driven-line wire C·V² per cell", _wire_c),
     Rule("neuron_c_sample_f, neuron_c_integ_f", "C_sample and C_integ (bias fixed)",
          "capacitor charge per step from vdd", _caps),
