@@ -74,7 +74,7 @@ def add_dc_stimulus(core: CoreCircuit, states: Mapping[str, str] | None = None,
                                            for ln in lines if st[ln] != "f"))
         if spec.has_wl:
             core.add_sources("wordlines", lambda: (
-                VSource(f"VW{r}", f"wl{r}", "0", dc_v=spec.v_wl_v if wl_on else 0.0)
+                VSource(f"VW{r}", f"wl{r}", "0", dc_v=spec.v_wl_v if wl_on else spec.v_wl_low_v)
                 for r in range(a.rows)))
     else:
         vdd = spec.vdd_v
@@ -122,7 +122,8 @@ def add_mvm_stimulus(core: CoreCircuit, line_planes: np.ndarray, sched: Schedule
                     pwl=window_pwl(sched, nspec, list(v_ref + v_read * lp[:, k]), v_ref))
             for k, ln in enumerate(drive)))
         if spec.has_wl:
-            wl = window_pwl(sched, nspec, [spec.v_wl_v] * n_pl, 0.0, nspec.t_edge_s, WL_LEAD_S)
+            wl = window_pwl(sched, nspec, [spec.v_wl_v] * n_pl, spec.v_wl_low_v, nspec.t_edge_s,
+                            WL_LEAD_S)
             core.add_sources("wordlines", lambda: (_source(f"VW{r}", f"wl{r}", wl)
                                                    for r in range(spec.array.rows)))
     else:
