@@ -268,7 +268,11 @@ def spread_runs():
     return {p: _run_spread(*p) for p in PAIRS}
 
 
-@pytest.mark.parametrize("in_bits,out_bits", PAIRS + [pytest.param(8, 6, marks=pytest.mark.xfail(
+@pytest.mark.parametrize("in_bits,out_bits", [(1, 3), (2, 4), (4, 6), pytest.param(
+    4, 8, marks=pytest.mark.xfail(strict=True, reason="issue 17 finding: at 8 output bits "
+    "(3.1 mV LSB) the low-power neuron's errors exceed the budget: integrator +1..+3 mV on small "
+    "negative outputs, conversion +4..+6 mV on positive ones (16 x 8 spread, 4-bit inputs; "
+    "pm1 0.38)"))] + [pytest.param(8, 6, marks=pytest.mark.xfail(
     reason="one-phase 8-bit inputs integrate 127 windows and the neuron's offset and switch "
     "charge accumulate: codes 1.4-2.3 LSB low with the simulated programming error's "
     "conductances (issue 17: two-phase inputs and auto-zero)", strict=False, run=False))])
@@ -309,7 +313,11 @@ def test_code_check_catches_a_one_code_offset(spread_runs, in_bits, out_bits, ca
         assert _caught(score), (step, score)
 
 
-@pytest.mark.parametrize("in_bits,out_bits", PAIRS)
+@pytest.mark.parametrize("in_bits,out_bits", [pytest.param(1, 3, marks=pytest.mark.xfail(
+    strict=True, reason="issue 17 finding: at 3 output bits a 10 % gain is 0.3 LSB at the "
+    "largest code, inside the neuron's offsets (reset kick ~0.8 mV, track switch, OTA: ~0.25 "
+    "LSB at the 12.5 mV LSB); with C_integ x 1.1 the codes stay inside the budget")),
+    (2, 4), (4, 6), (4, 8)])
 def test_code_check_catches_integration_capacitor_10_percent_off(in_bits, out_bits, capsys):
     """Mutation (circuit): the neuron built with C_integ x 1.1 (the deck's capacitor, the DAC
     levels the schedule derives from it and the LSB the flow reports) converts 10 % low. The
