@@ -363,8 +363,15 @@ def main(argv: list[str] | None = None) -> int:
         old_term = signal.signal(signal.SIGTERM, _on_sigterm)
     except ValueError:  # not the main thread: leave signals alone
         old_term = None
+    import warnings
+
+    def one_line(message, category, filename, lineno, file=None, line=None):
+        print(f"pycim {args.command}: warning: {message}", file=sys.stderr)
+
     try:
-        return _run_phases(args, prepare)
+        with warnings.catch_warnings():
+            warnings.showwarning = one_line  # a warning is one line, like an error
+            return _run_phases(args, prepare)
     except PycimError as exc:
         if args.debug:
             raise

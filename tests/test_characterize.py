@@ -64,6 +64,7 @@ out_bits = 6
 batch = 3
 seeds = [0, 1]
 ideal = [true]
+read_pulse_ns = 200
 """, jobs=2)
     df = pd.read_parquet(tmp_path / "out" / "mvm_transfer.parquet")
     assert len(df) == 2 * 3 * 3

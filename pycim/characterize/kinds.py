@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from .. import assumptions
 from ..errors import InputError
 from .kinds_fit import COMPUTE_FIT
 from .measure import transfer_fit
@@ -50,7 +51,9 @@ def _mvm(p: dict, batch: int):
     req = MvmRequest(w, x, in_bits=p["in_bits"], out_bits=p["out_bits"], ideal=p["ideal"],
                      corner=p["corner"], temp_c=p["temp_c"], seed=p["seed"],
                      vdd_v=p.get("vdd_v", 1.8), prog_tol_s=p.get("prog_tol_us", 1.0) * 1e-6,
-                     mismatch=p.get("mismatch", 0.0))
+                     mismatch=p.get("mismatch", 0.0),
+                     read_pulse_s=p.get("read_pulse_ns", 1e9 * assumptions.value("read_pulse_s"))
+                     * 1e-9)
     return run_mvm(req, progress=False)
 
 
@@ -125,10 +128,14 @@ def adc_transfer(p: dict) -> dict:
     # full range plus 1/3 LSB each side, offset off the code grid; < 2 LSB per step
     v = np.linspace(-spec.adc_fs_v - q / 3, spec.adc_fs_v + q / 3, n) + 0.123e-3
     sched = mvm_schedule(spec, 1, bits)
+    # one integration of the held line: (C_s/C_i) r (V_line - Vref), r the droop of its one
+    # sample (effective capacitances, pycim.assumptions); a 2 kOhm line settles in the pulse
+    ch, cs = (assumptions.value(k) for k in ("neuron_c_hold_eff_f", "neuron_c_sample_eff_f"))
+    r = ch / (ch + cs)
     ros = []
     for k in range(0, n, 8):
-        lines = [spec.v_ref_v + u / spec.gain for u in v[k:k + 8]]
-        c, nodes = line_testbench(spec, sched, lines)
+        lines = [spec.v_ref_v + u / (spec.gain * r) for u in v[k:k + 8]]
+        c, nodes = line_testbench(spec, sched, lines, r_source_ohm=2e3, c_line_f=100e-15)
         res = NgspiceEngine(timeout_s=900).run(c, Tran(1e-9, sched.t_stop, 2e-9),
                                                temp_c=p["temp_c"])
         ros += [read_neuron(res, sched, nd, spec) for nd in nodes]

@@ -142,9 +142,8 @@ def fit_energy_model(df: pd.DataFrame) -> EnergyFit:
 
 
 def sim_out_bits(in_bits: int) -> int:
-    """Output bits simulated with ``in_bits`` inputs: the paper's in + 2, capped at the neuron
-    ADC's 8 bits."""
-    return min(paper.OUT_BITS[in_bits], 8)
+    """Output bits simulated with ``in_bits`` inputs: the paper's in + 2 (up to 10)."""
+    return paper.OUT_BITS[in_bits]
 
 
 def core_point(fit: EnergyFit, in_bits: int, n_in: int = paper.CORE_ROWS // 2,
