@@ -16,7 +16,8 @@ from pycim.fit.fits import fit_energy, fit_line, fit_offset, mvm_points
 from pycim.cim.encoding import bit_planes, magnitude_planes
 from pycim.cim.programming import program
 from pycim.cim.closed_form import array_activity
-from pycim.macro.model import MacroModel, OutOfRangeWarning, n_windows_for
+from pycim import assumptions
+from pycim.macro.model import MacroModel, OutOfRangeWarning
 from pycim.netlist.neuron import NeuronSpec, mvm_schedule
 from pycim.cim.mapping import interleave_rows
 
@@ -37,7 +38,7 @@ def test_latency_equals_the_schedule_for_every_bit_width():
 def test_ideal_model_is_the_closed_form_and_ideal_quantiser():
     m = MacroModel.ideal()
     v = np.linspace(-0.7, 0.7, 101)
-    assert np.array_equal(m.line_transfer(v, 7, 32, 1e-3), v)
+    assert np.array_equal(m.line_transfer(v, 4, 32, 1e-3), v)
     assert np.array_equal(m.effective_g_s([1e-6, 4e-5]), np.array([1e-6, 4e-5]))
     # line-referred LSB: 2 * adc_fs / 2^b / (C_s / C_i) = 2 * 0.4 / 64 / 0.5
     assert m.lsb_v(6) == pytest.approx(0.025)
@@ -52,8 +53,9 @@ def test_ideal_energy_first_principles_and_batch_scaling():
     spec = NeuronSpec()
     p_ota = spec.ibias_a * (1 + spec.m_tail + spec.m_out) * spec.vdd_v  # 18 uA at 1.8 V
     assert e1["neuron"] == pytest.approx(16 * p_ota * m.latency_s(4, 6), rel=1e-12)
-    # cells: G (V - V_line)^2 for 7 windows of t_window: 0.4 * 5 mS * (0.1 V)^2 * 7 * 118 ns
-    assert e1["array"] == pytest.approx(0.4 * 5e-3 * 0.01 * 7 * 118e-9, rel=1e-9)
+    # cells: G (V - V_line)^2 during one 10 ns read pulse per magnitude plane (3 at 4 bits):
+    # 0.4 * 5 mS * (0.1 V)^2 * 3 * 10 ns
+    assert e1["array"] == pytest.approx(0.4 * 5e-3 * 0.01 * 3 * 10e-9, rel=1e-9)
     e3 = m.energy_j(4, 6, 32, 16, 5e-3, batch=3, activity=0.4)
     for k in e1:
         assert e3[k] == pytest.approx(3 * e1[k], rel=1e-12)
@@ -94,6 +96,36 @@ def test_check_range_warns_only_outside():
         m.check_range(n_rows=256)
 
 
+def _held_weights(in_bits: int) -> np.ndarray:
+    """The chip's plane weights written out: plane n (LSB first) is held on C_hold and sampled
+    2^(n-1) times, sample k sharing charge with C_s: w_n = sum_{k=1}^{2^(n-1)} r^k with
+    r = C_hold,eff / (C_hold,eff + C_s,eff)."""
+    ch = assumptions.value("neuron_c_hold_eff_f")
+    cs = assumptions.value("neuron_c_sample_eff_f")
+    r = ch / (ch + cs)
+    return np.array([sum(r ** k for k in range(1, 2 ** (n - 1) + 1))
+                     for n in range(1, magnitude_planes(in_bits) + 1)])
+
+
+def test_model_plane_weights_are_the_held_line_scheme():
+    m = MacroModel.ideal()
+    for b in (1, 2, 4, 8):
+        assert m.plane_weights(b) == pytest.approx(_held_weights(b), rel=1e-12)
+    # the effective drive of each 4-bit input: the sum of its set bits' weights
+    w = _held_weights(4)
+    assert m.drive(np.array([-7, -5, 0, 3, 6]), 4) == pytest.approx(
+        [-w.sum(), -(w[0] + w[2]), 0.0, w[0] + w[1], w[1] + w[2]], rel=1e-12)
+    # without charge sharing the scheme is binary
+    assert m.with_(c_sample_eff_f=0.0).plane_weights(4) == pytest.approx([1, 2, 4])
+
+
+def test_model_schema_1_is_refused():
+    d = json.loads(MacroModel.ideal().to_json())
+    d["schema"] = "pycim.macro/1"
+    with pytest.raises(InputError, match="schema"):
+        MacroModel.from_json(json.dumps(d))
+
+
 # -- fits recover known parameters from synthetic data -----------------------------------------
 def _synthetic_table(truth: MacroModel, points: list[dict]) -> pd.DataFrame:
     """mvm_fit tables a core obeying ``truth`` exactly would produce."""
@@ -108,9 +140,9 @@ def _synthetic_table(truth: MacroModel, points: list[dict]) -> pd.DataFrame:
         gpe, gne = truth.effective_g_s(gp), truth.effective_g_s(gn)
         v_e = 0.1 * (planes @ (gpe - gne)) / (gpe + gne).sum(axis=0)
         vs = truth.settled_line_v(v_e, 2 * p["n_in"], g_sum)
-        pw = 2.0 ** np.arange(magnitude_planes(p["in_bits"]))
-        nw = n_windows_for(p["in_bits"])
-        vl = truth.line_transfer(np.einsum("bpn,p->bn", v_e, pw), nw, 2 * p["n_in"], g_sum)
+        pw = _held_weights(p["in_bits"])
+        vl = truth.line_transfer(np.einsum("bpn,p->bn", v_e, pw), p["in_bits"], 2 * p["n_in"],
+                                 g_sum)
         code = truth.output_codes(vl / truth.lsb_v(p["out_bits"]), p["out_bits"])
         y = np.einsum("bpn,p->bn", v_id, pw) / truth.lsb_v(p["out_bits"])
         base = {**p}
@@ -124,7 +156,8 @@ def _synthetic_table(truth: MacroModel, points: list[dict]) -> pd.DataFrame:
                              "code": int(code[b, j]), "y_ideal": y[b, j], "g_sum_s": g_sum[j]})
             lp = np.repeat(planes[b], 2, axis=1)
             lp[:, 1::2] *= -1
-            act = array_activity(interleave_rows(gp, gn), lp, "forward", pw)
+            # each plane conducts once (one read pulse): equal plane weights
+            act = array_activity(interleave_rows(gp, gn), lp, "forward", np.ones(len(pw)))
             e = truth.energy_j(p["in_bits"], p["out_bits"], 2 * p["n_in"], p["n_out"],
                                float((gp + gn).sum()), activity=act)
             rows.append({**base, "record": "energy", "vector": b,
