@@ -6,6 +6,7 @@ import json
 import numpy as np
 import pytest
 
+from pycim import assumptions
 from pycim.characterize.kinds_fit import problem
 from pycim.cli import main
 from pycim.cim.closed_form import closed_form_planes
@@ -15,6 +16,15 @@ from pycim.cim.encoding import bit_planes
 from pycim.cim.programming import program
 from pycim.macro.engine import run_macro_mvm
 from pycim.macro.model import MacroModel, OutOfRangeWarning
+
+
+def _held_weights(n_planes: int) -> np.ndarray:
+    """The chip's plane weights written out: plane n held on C_hold and sampled 2^(n-1) times,
+    sample k sharing charge with C_s: w_n = sum_{k=1}^{2^(n-1)} r^k, r = C_h / (C_h + C_s)."""
+    ch = assumptions.value("neuron_c_hold_eff_f")
+    r = ch / (ch + assumptions.value("neuron_c_sample_eff_f"))
+    return np.array([sum(r ** k for k in range(1, 2 ** (n - 1) + 1))
+                     for n in range(1, n_planes + 1)])
 
 
 def _req(n_in=12, n_out=10, batch=3, seed=7, **kw):
@@ -43,7 +53,7 @@ def test_ideal_model_backward_row_pair_is_the_difference_of_two_neurons():
     out = run_macro_mvm(req, model=MacroModel.ideal())
     prog = program(req.weights, req.seed)
     planes = bit_planes(req.x, 4)
-    pw = 2.0 ** np.arange(3)
+    pw = _held_weights(3)
     lsb = MacroModel.ideal().lsb_v(6)
     vp = 0.1 * np.einsum("bpn,p->bn", planes @ prog.g_pos_s.T, pw) / prog.g_pos_s.sum(axis=1)
     vn = 0.1 * np.einsum("bpn,p->bn", planes @ prog.g_neg_s.T, pw) / prog.g_neg_s.sum(axis=1)
@@ -59,7 +69,7 @@ def test_transposable_backward_equals_forward_on_the_transpose():
     back = run_macro_mvm(MvmRequest(w, x, direction="backward", mapping="transposable",
                                     engine="macro"), model=ideal)
     fwd_t = np.floor(np.array(closed_form_planes(*(lambda p: (p.g_pos_s.T, p.g_neg_s.T))(
-        program(w, 0)), bit_planes(x, 4), 0.1, "forward")).transpose(0, 2, 1) @ [1, 2, 4]
+        program(w, 0)), bit_planes(x, 4), 0.1, "forward")).transpose(0, 2, 1) @ _held_weights(3)
         / ideal.lsb_v(6))
     assert np.array_equal(np.array(back["code"]), np.clip(fwd_t, -32, 31))
 
