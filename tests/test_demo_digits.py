@@ -20,21 +20,21 @@ def test_demo_digits_cli(tmp_path, capsys):
     assert s["accuracy_software"] - s["accuracy_chip"] <= 0.03  # within 3 points
     # the network fits 2 cores: 64 x 64 and 64 x 10
     assert s["cores_used"] == 2 and s["macs_per_inference"] == 64 * 64 + 64 * 10
-    # latency: two layers in sequence, one MVM each (reset + 7 windows + 7 ADC steps)
+    # latency: two layers in sequence, one MVM each (reset + 3 read pulses + 7 samples + 7 ADC
+    # steps)
     from pycim.macro.model import MacroModel
 
     assert s["latency_per_inference_s"] == pytest.approx(
         2 * MacroModel.load().latency_s(s["in_bits"], s["out_bits"]))
     # energy per inference: the model's energy terms written out for the two layers (forward,
-    # 2 x 64 driven rows each; 64 and 10 neurons). Everything but the cells' G V^2 term is
+    # 2 x 64 driven rows each; 64 and 10 neurons; inputs, drivers and word-lines switch once
+    # per magnitude plane, in_bits - 1 read pulses). Everything but the cells' G V^2 term is
     # fixed by the shape and the schedule; that term lies between 0 (no drive) and its
     # maximum: activity (V_row - V_line)^2 / v_read^2 <= 4 (row and line each within v_read
     # of Vref) on cells programmed at most to g_max (+ 10 % write-verify tolerance).
     from pycim import assumptions
-    from pycim.macro.model import n_windows_for
-
     m = MacroModel.load()
-    c, nw = m.energy, n_windows_for(s["in_bits"])
+    c, nw = m.energy, s["in_bits"] - 1  # read pulses per MVM
     t_lat = m.latency_s(s["in_bits"], s["out_bits"])
     lo = hi = 0.0
     for n_in, n_out in ((64, 64), (64, 10)):
