@@ -9,17 +9,17 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from pycim import assumptions
 from pycim.characterize.kinds_fit import problem
+from pycim.cim.closed_form import array_activity
+from pycim.cim.encoding import bit_planes, magnitude_planes
+from pycim.cim.mapping import interleave_rows
+from pycim.cim.programming import program
 from pycim.cli import main
 from pycim.errors import InputError
 from pycim.fit.fits import fit_energy, fit_line, fit_offset, mvm_points
-from pycim.cim.encoding import bit_planes, magnitude_planes
-from pycim.cim.programming import program
-from pycim.cim.closed_form import array_activity
-from pycim import assumptions
 from pycim.macro.model import MacroModel, OutOfRangeWarning
 from pycim.netlist.neuron import NeuronSpec, mvm_schedule
-from pycim.cim.mapping import interleave_rows
 
 ROOT = Path(__file__).resolve().parents[1]
 FIT_DIR = ROOT / "characterization" / "results" / "fit"

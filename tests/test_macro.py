@@ -4,10 +4,10 @@ import numpy as np
 import pytest
 
 from pycim import assumptions
-from pycim.errors import InputError
 from pycim.cim.closed_form import closed_form_planes
 from pycim.cim.encoding import bit_planes
 from pycim.cim.programming import program
+from pycim.errors import InputError
 from pycim.macro.chip import Chip, software_forward
 from pycim.macro.core import Core
 from pycim.macro.layers import Conv2d, Dense, im2col, plan
@@ -154,7 +154,7 @@ def test_energy_and_latency_accounting(rng):
     gp, gn = core.g_pos_s, core.g_neg_s
     v_pl = closed_form_planes(gp, gn, bit_planes(x, 4), vr, "forward")  # (10, 3, 32)
     swing = np.einsum("bpj,j->", v_pl ** 2, (gp + gn).sum(axis=0))
-    n_set = np.vectorize(lambda v: bin(abs(int(v))).count("1"))(x)
+    n_set = np.vectorize(lambda v: abs(int(v)).bit_count())(x)
     e_ref = (float(n_set.sum(axis=0) @ (gp + gn).sum(axis=1)) * vr ** 2 - swing) * t_win
     assert one.energy_j["array"] == pytest.approx(e_ref, rel=1e-6)  # float32 sums
     assert swing * t_win > 0.01 * e_ref  # the line term matters at this size

@@ -8,12 +8,12 @@ import pytest
 
 from pycim import assumptions
 from pycim.characterize.kinds_fit import problem
-from pycim.cli import main
 from pycim.cim.closed_form import closed_form_planes
-from pycim.cim.request import MvmRequest
-from pycim.dispatch import run_mvm
 from pycim.cim.encoding import bit_planes
 from pycim.cim.programming import program
+from pycim.cim.request import MvmRequest
+from pycim.cli import main
+from pycim.dispatch import run_mvm
 from pycim.macro.engine import run_macro_mvm
 from pycim.macro.model import MacroModel, OutOfRangeWarning
 

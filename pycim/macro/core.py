@@ -475,7 +475,7 @@ class Core:
         g_line = self._g_row_fwd_s if fwd else self._g_row_bwd_s
         lo_x, hi_x = input_range(in_bits)
         xs_all = np.arange(lo_x, hi_x + 1)
-        pop = np.array([bin(abs(int(v))).count("1") for v in xs_all], dtype=np.float64)
+        pop = np.array([abs(int(v)).bit_count() for v in xs_all], dtype=np.float64)
         # sum over the batch first: sum_b pop(x_b) . g = (sum_b pop(x_b)) . g
         first = float(pop[x.astype(np.intp) - lo_x].sum(axis=0) @ g_line) / b
         xf = x

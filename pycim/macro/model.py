@@ -150,7 +150,7 @@ class MacroModel:
 
     # -- construction / storage -------------------------------------------------------------
     @classmethod
-    def ideal(cls) -> "MacroModel":
+    def ideal(cls) -> MacroModel:
         """Closed form, ideal ADC, energy from first principles (no fit, no ranges).
 
         Energy: cells dissipate G (V_row - V_line)^2 during each read pulse (k_array = 1);
@@ -189,7 +189,7 @@ class MacroModel:
                    source="ideal: closed form, ideal ADC, first-principles energy")
 
     @classmethod
-    def load(cls, path: str | Path | None = None) -> "MacroModel":
+    def load(cls, path: str | Path | None = None) -> MacroModel:
         """Load ``path``; None: the packaged default model if present, else :meth:`ideal`."""
         if path is None:
             res = resources.files("pycim.macro").joinpath("default_model.json")
@@ -205,7 +205,7 @@ class MacroModel:
         return json.dumps(asdict(self), indent=1, sort_keys=True)
 
     @classmethod
-    def from_json(cls, text: str) -> "MacroModel":
+    def from_json(cls, text: str) -> MacroModel:
         try:
             d = json.loads(text)
         except json.JSONDecodeError as exc:
@@ -244,7 +244,7 @@ class MacroModel:
                    ranges={k: [float(a), float(b)] for k, (a, b) in d.get("ranges", {}).items()},
                    fits=d.get("fits", {}), source=str(d.get("source", "")))
 
-    def with_(self, **changes) -> "MacroModel":
+    def with_(self, **changes) -> MacroModel:
         """A copy with some fields replaced (dict fields are replaced whole)."""
         return replace(self, **changes)
 
@@ -407,4 +407,4 @@ class MacroModel:
                               OutOfRangeWarning, stacklevel=2)
 
 
-__all__ = ["MacroModel", "OutOfRangeWarning", "SCHEMA", "n_planes_for", "n_windows_for"]
+__all__ = ["SCHEMA", "MacroModel", "OutOfRangeWarning", "n_planes_for", "n_windows_for"]
