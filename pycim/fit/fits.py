@@ -127,24 +127,27 @@ def mvm_points(df: pd.DataFrame) -> list[MvmPoint]:
 
 
 # -- line transfer --------------------------------------------------------------------------
-LINE_TERMS = ("r_series_ohm", "a0", "a_rows", "a_g", "a_rg", "a_cubic", "b_line_v", "b_g_v",
+LINE_TERMS = ("r_series_ohm", "c_settle_f", "c_settle_row_f", "a0", "a_rows", "a_g", "a_rg", "a_cubic", "b_line_v", "b_g_v",
               "b_ig_v")
 #: least_squares works on O(1) unknowns: kOhm and mV
-_SCALE = {"r_series_ohm": 1e3, "b_line_v": 1e-3, "b_g_v": 1e-3, "b_ig_v": 1e-3}
+_SCALE = {"r_series_ohm": 1e3, "b_line_v": 1e-3, "b_g_v": 1e-3, "b_ig_v": 1e-3,
+          "c_settle_f": 1e-13, "c_settle_row_f": 1e-15}
 
 
 def fit_line(points: list[MvmPoint], base: MacroModel) -> Fit:
     """Settled line voltage per plane against the closed form: effective conductance
-    G / (1 + G r_series) plus the gain terms and an offset (module docstring of
+    G / (1 + G r_series), the line's settling in the read pulse (capacitance c_settle +
+    c_settle_row rows), the gain terms and an offset (module docstring of
     :mod:`pycim.macro.model`). Terms whose regressor does not vary in the data stay 0."""
     rows = np.concatenate([np.full(pt.v_settled.size, pt.n_rows) for pt in points])
     gsum = np.concatenate([np.broadcast_to(pt.g_sum, pt.v_settled.shape).ravel()
                            for pt in points])
-    free = ["r_series_ohm", "a0", "a_g", "a_cubic", "b_line_v", "b_g_v", "b_ig_v"]
+    free = ["r_series_ohm", "c_settle_f", "a0", "a_g", "a_cubic", "b_line_v", "b_g_v", "b_ig_v"]
     if np.unique(rows).size > 1:
-        free.insert(2, "a_rows")
+        free.insert(2, "c_settle_row_f")
+        free.insert(4, "a_rows")
     if np.unique(rows).size > 2:
-        free.insert(4, "a_rg")
+        free.insert(6, "a_rg")
     target = np.concatenate([pt.v_settled.ravel() for pt in points])
 
     def model_of(x):
@@ -159,8 +162,11 @@ def fit_line(points: list[MvmPoint], base: MacroModel) -> Fit:
 
     x0 = np.zeros(len(free))
     x0[free.index("r_series_ohm")] = 1.0  # 1 kOhm: start inside the bound r >= 0
+    x0[free.index("c_settle_f")] = 1.0  # 100 fF
     lo = np.full(len(free), -np.inf)
-    lo[free.index("r_series_ohm")] = 0.0
+    for k in ("r_series_ohm", "c_settle_f", "c_settle_row_f"):  # physical: >= 0
+        if k in free:
+            lo[free.index(k)] = 0.0
     sol = optimize.least_squares(resid, x0, bounds=(lo, np.inf))
     m = model_of(sol.x)
     r = resid(sol.x) * 1e-3

@@ -25,9 +25,15 @@ Signal chain per output (line-referred volts, summed over the planes with the he
 2. line (:meth:`MacroModel.line_transfer`)::
 
        u    = v_ideal / (W v_read)                        (mean drive per plane, |u| <= 1)
-       gain = 1 + a0 + a_rows n_rows/128 + a_g g_sum/1 mS + a_rg (n_rows/128)(g_sum/1 mS)
-              + a_cubic u^2
+       s    = 1 - exp(-t_track g_sum / (c_settle + c_settle_row n_rows))
+       gain = s (1 + a0 + a_rows n_rows/128 + a_g g_sum/1 mS + a_rg (n_rows/128)(g_sum/1 mS)
+              + a_cubic u^2)
        v    = gain v_ideal + W (b_line + b_g g_sum/1 mS + b_ig 0.1 mS/g_sum) + N b0
+
+   ``s`` is the line's settling in the read pulse (:meth:`MacroModel.settle_fraction`: it
+   starts at Vref and charges the hold capacitor and its own capacitance through its cells,
+   whose conductances sum to g_sum, for ``t_track_s``); a small array at low conductance does
+   not settle in the paper's 10 ns (:func:`pycim.cim.request.check_settling`).
 
    The line's own offset (``b_line``, ``b_g``, ``b_ig``: a current into the floating line, a
    1/g_sum offset, and its counterpart) is held with the plane's value, so it weighs like the
@@ -100,7 +106,7 @@ def n_windows_for(in_bits: int) -> int:
 
 
 def _line_defaults() -> dict[str, float]:
-    return {"r_series_ohm": 0.0, "a0": 0.0, "a_rows": 0.0, "a_g": 0.0, "a_rg": 0.0,
+    return {"r_series_ohm": 0.0, "c_settle_f": 0.0, "c_settle_row_f": 0.0, "a0": 0.0, "a_rows": 0.0, "a_g": 0.0, "a_rg": 0.0,
             "a_cubic": 0.0, "b0_v": 0.0, "b_g_v": 0.0, "b_ig_v": 0.0, "b_line_v": 0.0}
 
 
@@ -159,7 +165,7 @@ class MacroModel:
         charge their gate capacitance C_ox W L once per read pulse at vdd / the WL rails (from
         the high rail, back into the low rail: C (V_WL - V_WL,low)^2 net).
         """
-        from ..specs.neuron import NeuronSpec, input_windows, mvm_schedule
+        from ..specs.neuron import NeuronSpec, input_windows, mvm_schedule, settled_read_times
 
         spec = NeuronSpec()
         A = assumptions.value
@@ -171,7 +177,10 @@ class MacroModel:
         t_read = mvm_schedule(spec, 3, 1).t_stop - mvm_schedule(spec, 2, 1).t_stop - 2 * t_int
         timing = {"t_base_s": s11.t_stop - t_read - t_int, "t_read_s": t_read,
                   "t_int_step_s": t_int, "t_adc_step_s": spec.t_adc_step_s,
-                  "t_window_s": win[3] - win[2]}
+                  "t_window_s": win[3] - win[2],
+                  # the line tracks from the read pulse's start until the hold (one edge before
+                  # the track phase ends)
+                  "t_track_s": settled_read_times(s11, spec)[1] - s11.phase_times()["rd1"][0]}
         cox_f_per_um2 = A("cox_1v8_f_per_um2")
         cox5_f_per_um2 = A("cox_5v_f_per_um2")
         vdd = spec.vdd_v
@@ -286,13 +295,27 @@ class MacroModel:
         lv = self.input_levels(in_bits)
         return np.sign(x) * lv[np.abs(x).astype(np.int64)]
 
+    def settle_fraction(self, n_rows, g_sum_s):
+        """Fraction of its final value a line reaches in the read pulse: it starts at Vref and
+        charges C = c_settle + c_settle_row n_rows (hold capacitor, line and junctions) through
+        its cells in parallel, so 1 - exp(-t_track g_sum / C) (1 when C = 0)."""
+        ln = self.line
+        c = ln.get("c_settle_f", 0.0) + ln.get("c_settle_row_f", 0.0) * np.asarray(n_rows, float)
+        g = np.asarray(g_sum_s, dtype=float)
+        if not np.any(c > 0):
+            return np.ones(np.broadcast(c, g).shape)
+        t = self.timing.get("t_track_s", 0.0)
+        with np.errstate(divide="ignore", over="ignore"):
+            return -np.expm1(-t * g / np.where(c > 0, c, 1.0)) * (c > 0) + (c <= 0)
+
     def _gain(self, v_ideal, w_sum, n_rows, g_sum):
         ln = self.line
         r = np.asarray(n_rows, dtype=float) / ROWS_REF
         g = np.asarray(g_sum, dtype=float) / G_REF_S
         u = v_ideal / (np.asarray(w_sum, dtype=float) * self.v_read_v)
-        return (1.0 + ln["a0"] + ln["a_rows"] * r + ln["a_g"] * g + ln["a_rg"] * r * g
-                + ln["a_cubic"] * u * u)
+        return self.settle_fraction(n_rows, g_sum) * (
+            1.0 + ln["a0"] + ln["a_rows"] * r + ln["a_g"] * g + ln["a_rg"] * r * g
+            + ln["a_cubic"] * u * u)
 
     def line_transfer(self, v_ideal_v, in_bits: int, n_rows, g_sum_s):
         """Line-referred voltage the neuron integrates over all samples of one MVM.
