@@ -54,11 +54,12 @@ count P; the neuron's energy is a power over the MVM's latency::
                 + P e_arr_line (n_rows + n_cols) + e_arr_0
     drivers   = P (e_drv_row n_rows + e_drv_col n_cols) + e_drv_0
     wordlines = P (e_wl_row n_wl + e_wl_cell n_wl n_cols) + e_wl_0
-    neuron    = n_cols (p_neuron latency + e_neuron_0) + p_shared latency
+    neuron    = n_cols (p_neuron latency + p_neuron_on t_on + e_neuron_0) + p_shared latency
 
 ``activity`` is the mean over the read pulses of (V_row - V_line)^2 / v_read^2 over the
 conducting cells, weighted by their conductance (0.5 when not given: random signed inputs and
-weights). Latency: ``t_base + P t_read + N t_int_step + (out_bits - 1) t_adc_step``.
+weights). Latency: ``t_base + P t_read + N t_int_step + (out_bits - 1) t_adc_step``; t_on
+(:meth:`MacroModel.on_time_s`): the time the neurons' gated OTA second stage is enabled.
 """
 
 from __future__ import annotations
@@ -105,6 +106,13 @@ def n_windows_for(in_bits: int) -> int:
     return 2 ** n_planes_for(in_bits) - 1
 
 
+def _en_time_s(spec, sched) -> float:
+    """Time the schedule holds the neuron's ``en`` (OTA second stage enabled) high."""
+    t = sched.phase_times()
+    en = spec.net("en")
+    return float(sum(t[p.name][1] - t[p.name][0] for p in sched.phases if en in p.high()))
+
+
 def _line_defaults() -> dict[str, float]:
     return {"r_series_ohm": 0.0, "c_settle_f": 0.0, "c_settle_row_f": 0.0, "a0": 0.0, "a_rows": 0.0, "a_g": 0.0, "a_rg": 0.0,
             "a_cubic": 0.0, "b0_v": 0.0, "b_g_v": 0.0, "b_ig_v": 0.0, "b_line_v": 0.0}
@@ -132,7 +140,9 @@ class MacroModel:
     adc : ``gain``, ``offset_lsb``, ``noise_lsb`` and ``inl_lsb`` ({str(out_bits): [per code]}).
     energy : coefficients of the energy formula (module docstring).
     timing : ``t_base_s``, ``t_read_s`` (one plane's read pulse with its guards),
-        ``t_int_step_s``, ``t_adc_step_s``, ``t_window_s`` (the read pulse: inputs on).
+        ``t_int_step_s``, ``t_adc_step_s``, ``t_window_s`` (the read pulse: inputs on),
+        ``t_track_s`` (the line tracked before the hold), ``t_on_base_s`` / ``t_on_int_s``
+        (the OTA second stage's enabled time, :meth:`on_time_s`).
     ranges : {name: [lo, hi]} of the data each fit saw; :meth:`check_range` warns outside.
     fits : {fit name: {"rms": ..., "max": ..., "n": ..., "unit": ...}} residual report.
     source : what the model was made from.
@@ -160,12 +170,18 @@ class MacroModel:
         """Closed form, ideal ADC, energy from first principles (no fit, no ranges).
 
         Energy: cells dissipate G (V_row - V_line)^2 during each read pulse (k_array = 1);
-        each neuron's OTA draws ibias (1 + m_tail + m_out) from vdd for the whole MVM (an upper
-        bound: the gated OTA's second stage is off part of the time); switches and word-lines
+        each neuron's OTA draws ibias m_tail from vdd for the whole MVM and ibias m_out more
+        while its second stage is enabled (:meth:`on_time_s`); the core's one bias generator
+        ibias for the whole MVM (``p_shared_w``); switches and word-lines
         charge their gate capacitance C_ox W L once per read pulse at vdd / the WL rails (from
         the high rail, back into the low rail: C (V_WL - V_WL,low)^2 net).
         """
-        from ..specs.neuron import NeuronSpec, input_windows, mvm_schedule, settled_read_times
+        from ..specs.neuron import (
+            NeuronSpec,
+            input_windows,
+            mvm_schedule,
+            settled_read_times,
+        )
 
         spec = NeuronSpec()
         A = assumptions.value
@@ -181,18 +197,24 @@ class MacroModel:
                   # the line tracks from the read pulse's start until the hold (one edge before
                   # the track phase ends)
                   "t_track_s": settled_read_times(s11, spec)[1] - s11.phase_times()["rd1"][0]}
+        # the OTA's second stage is enabled (``en``) for part of each sample and all through
+        # the reset and the conversion: on-time = t_on_base + N t_on_int + (out_bits - 1) t_adc
+        t_on = {ib: _en_time_s(spec, mvm_schedule(spec, ib, 1)) for ib in (1, 3)}
+        timing["t_on_int_s"] = (t_on[3] - t_on[1]) / 2
+        timing["t_on_base_s"] = t_on[1] - timing["t_on_int_s"]
         cox_f_per_um2 = A("cox_1v8_f_per_um2")
         cox5_f_per_um2 = A("cox_5v_f_per_um2")
         vdd = spec.vdd_v
         c_sw = 6 * cox_f_per_um2 * A("switch_w_um") * A("switch_l_um")  # 3 TGs = 6 gates
         c_wl_cell = cox5_f_per_um2 * A("access_w_um") * A("access_l_um")
-        i_ota = spec.ibias_a * (1 + spec.m_tail + spec.m_out)
         energy = {"k_array": 1.0, "activity_default": 0.5, "e_arr_line_j": 0.0, "e_arr_0_j": 0.0,
                   "e_drv_row_j": c_sw * vdd ** 2, "e_drv_col_j": c_sw * vdd ** 2 / 3,
                   "e_drv_0_j": 0.0,
                   "e_wl_row_j": 0.0, "e_wl_cell_j": c_wl_cell * (A("v_wl_read_v") - A("v_wl_low_v")) ** 2,
                   "e_wl_0_j": 0.0,
-                  "p_neuron_w": i_ota * vdd, "e_neuron_0_j": 0.0, "p_shared_w": 0.0}
+                  "p_neuron_w": spec.ibias_a * spec.m_tail * vdd,
+                  "p_neuron_on_w": spec.ibias_a * spec.m_out * vdd, "e_neuron_0_j": 0.0,
+                  "p_shared_w": spec.ibias_a * vdd}
         return cls(v_read_v=A("v_read_v"), v_ref_v=spec.v_ref_v, adc_fs_v=spec.adc_fs_v,
                    integ_gain=spec.gain, energy=energy, timing=timing,
                    source="ideal: closed form, ideal ADC, first-principles energy")
@@ -378,6 +400,14 @@ class MacroModel:
         return (t["t_base_s"] + n_planes_for(in_bits) * t["t_read_s"]
                 + nw * t["t_int_step_s"] + (b - 1) * t["t_adc_step_s"])
 
+    def on_time_s(self, in_bits: int, out_bits: int) -> float:
+        """Time the neuron's OTA second stage is enabled in one MVM: t_on_base + N t_on_int +
+        (out_bits - 1) t_adc_step (equals the schedule's ``en``-high time)."""
+        b = _bits(out_bits, "out_bits", MAX_OUT_BITS)
+        t = self.timing
+        return (t["t_on_base_s"] + n_windows_for(in_bits) * t["t_on_int_s"]
+                + (b - 1) * t["t_adc_step_s"])
+
     def energy_j(self, in_bits: int, out_bits: int, n_rows: int, n_cols: int, g_sum_s,
                  batch: int = 1, activity: float | None = None) -> dict[str, float]:
         """Energy of ``batch`` MVMs of one core, by group, plus ``total`` (joules).
@@ -391,6 +421,7 @@ class MacroModel:
             raise InputError(f"batch must be an integer >= 1, got {batch!r}")
         npl = n_planes_for(in_bits)  # read pulses: inputs, drivers and word-lines switch once each
         t_lat = self.latency_s(in_bits, out_bits)
+        t_on = self.on_time_s(in_bits, out_bits)
         e = self.energy
         act = e["activity_default"] if activity is None else float(activity)
         g_tot = float(np.sum(g_sum_s))
@@ -402,8 +433,8 @@ class MacroModel:
             + e["e_drv_0_j"],
             "wordlines": npl * (e["e_wl_row_j"] * n_rows + e["e_wl_cell_j"] * n_rows * n_cols)
             + e["e_wl_0_j"],
-            "neuron": n_cols * (e["p_neuron_w"] * t_lat + e["e_neuron_0_j"])
-            + e["p_shared_w"] * t_lat,
+            "neuron": n_cols * (e["p_neuron_w"] * t_lat + e["p_neuron_on_w"] * t_on
+                                + e["e_neuron_0_j"]) + e["p_shared_w"] * t_lat,
         }
         out = {k: float(v * batch) for k, v in out.items()}
         out["total"] = float(sum(out[k] for k in GROUPS))
