@@ -153,10 +153,18 @@ def _synthetic_table(truth: MacroModel, points: list[dict]) -> pd.DataFrame:
         v_id = 0.1 * (planes @ (gp - gn)) / g_sum
         gpe, gne = truth.effective_g_s(gp), truth.effective_g_s(gn)
         v_e = 0.1 * (planes @ (gpe - gne)) / (gpe + gne).sum(axis=0)
+        # each plane's held value: settled_line_v plus c = k_mem (1 - s) of the previous one
+        # (s = 1 - exp(-t_track g_sum / c_settle)), written out
+        s_frac = 1 - np.exp(-truth.timing["t_track_s"] * g_sum / truth.line["c_settle_f"])
+        c_mem = truth.line["k_mem"] * (1 - s_frac)
         vs = truth.settled_line_v(v_e, 2 * p["n_in"], g_sum)
+        for k in range(1, vs.shape[1]):
+            vs[:, k] += c_mem * vs[:, k - 1]
         pw = _held_weights(p["in_bits"])
-        vl = truth.line_transfer(np.einsum("bpn,p->bn", v_e, pw), p["in_bits"], 2 * p["n_in"],
-                                 g_sum)
+        pw_l = np.array([sum(pw[n] * c_mem ** (n - j) for n in range(j, len(pw)))
+                         for j in range(len(pw))])  # (planes, outputs)
+        vl = truth.line_transfer(np.einsum("bpn,pn->bn", v_e, pw_l), p["in_bits"],
+                                 2 * p["n_in"], g_sum)
         code = truth.output_codes(vl / truth.lsb_v(p["out_bits"]), p["out_bits"])
         y = np.einsum("bpn,p->bn", v_id, pw) / truth.lsb_v(p["out_bits"])
         base = {**p}
@@ -188,7 +196,8 @@ def test_fits_recover_known_parameters_from_synthetic_data():
     base = MacroModel.ideal()
     truth = base.with_(
         line={**base.line, "r_series_ohm": 2500.0, "a0": -0.01, "a_rows": -0.02,
-              "a_g": 0.015, "a_cubic": -0.004, "b_line_v": -3e-4, "b0_v": -1.2e-3},
+              "a_g": 0.015, "a_cubic": -0.004, "b_line_v": -3e-4, "b0_v": -1.2e-3,
+              "c_settle_f": 7e-13, "k_mem": 0.75},
         energy={**base.energy, "k_array": 0.9, "e_drv_row_j": 3e-14, "e_drv_col_j": 1e-14,
                 "e_drv_0_j": 1e-13,
                 "e_wl_row_j": 5e-14, "e_wl_cell_j": 2e-15, "e_wl_0_j": 1e-12,
@@ -199,8 +208,9 @@ def test_fits_recover_known_parameters_from_synthetic_data():
     points = mvm_points(_synthetic_table(truth, pts))
     f = fit_line(points, base)
     assert f.rms < 1e-6  # volts: an exact model is fitted exactly
-    for k in ("r_series_ohm", "a0", "a_rows", "a_g", "a_cubic", "b_line_v"):
-        tol = 0.0 if k == "r_series_ohm" else 2e-4
+    for k in ("r_series_ohm", "c_settle_f", "k_mem", "a0", "a_rows", "a_g", "a_cubic",
+              "b_line_v"):
+        tol = 0.0 if k in ("r_series_ohm", "c_settle_f", "k_mem") else 2e-4
         assert f.params[k] == pytest.approx(truth.line[k], rel=0.02, abs=tol), k
     m = base.with_(line={**base.line, **f.params})
     off = fit_offset(points, m)

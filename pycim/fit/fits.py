@@ -127,7 +127,7 @@ def mvm_points(df: pd.DataFrame) -> list[MvmPoint]:
 
 
 # -- line transfer --------------------------------------------------------------------------
-LINE_TERMS = ("r_series_ohm", "c_settle_f", "c_settle_row_f", "a0", "a_rows", "a_g", "a_rg", "a_cubic", "b_line_v", "b_g_v",
+LINE_TERMS = ("r_series_ohm", "c_settle_f", "c_settle_row_f", "k_mem", "a0", "a_rows", "a_g", "a_rg", "a_cubic", "b_line_v", "b_g_v",
               "b_ig_v")
 #: least_squares works on O(1) unknowns: kOhm and mV
 _SCALE = {"r_series_ohm": 1e3, "b_line_v": 1e-3, "b_g_v": 1e-3, "b_ig_v": 1e-3,
@@ -143,6 +143,8 @@ def fit_line(points: list[MvmPoint], base: MacroModel) -> Fit:
     gsum = np.concatenate([np.broadcast_to(pt.g_sum, pt.v_settled.shape).ravel()
                            for pt in points])
     free = ["r_series_ohm", "c_settle_f", "a0", "a_g", "a_cubic", "b_line_v", "b_g_v", "b_ig_v"]
+    if any(pt.planes.shape[1] > 1 for pt in points):
+        free.insert(2, "k_mem")
     if np.unique(rows).size > 1:
         free.insert(2, "c_settle_row_f")
         free.insert(4, "a_rows")
@@ -156,7 +158,7 @@ def fit_line(points: list[MvmPoint], base: MacroModel) -> Fit:
 
     def resid(x):
         m = model_of(x)
-        v = np.concatenate([m.settled_line_v(pt.v_eff_planes(m), pt.n_rows, pt.g_sum).ravel()
+        v = np.concatenate([m.held_line_v(pt.v_eff_planes(m), pt.n_rows, pt.g_sum).ravel()
                             for pt in points])
         return (v - target) * 1e3  # mV
 
@@ -164,7 +166,7 @@ def fit_line(points: list[MvmPoint], base: MacroModel) -> Fit:
     x0[free.index("r_series_ohm")] = 1.0  # 1 kOhm: start inside the bound r >= 0
     x0[free.index("c_settle_f")] = 1.0  # 100 fF
     lo = np.full(len(free), -np.inf)
-    for k in ("r_series_ohm", "c_settle_f", "c_settle_row_f"):  # physical: >= 0
+    for k in ("r_series_ohm", "c_settle_f", "c_settle_row_f", "k_mem"):  # physical: >= 0
         if k in free:
             lo[free.index(k)] = 0.0
     sol = optimize.least_squares(resid, x0, bounds=(lo, np.inf))
@@ -212,7 +214,8 @@ def fit_adc(df: pd.DataFrame | None) -> Fit:
 def _codes(m: MacroModel, points: list[MvmPoint]):
     out_c, out_m = [], []
     for pt in points:
-        v = np.einsum("bpn,p->bn", pt.v_eff_planes(m), m.plane_weights(pt.p["in_bits"]))
+        v = np.einsum("bpn,pn->bn", pt.v_eff_planes(m),
+                      m.plane_line_weights(pt.p["in_bits"], pt.n_rows, pt.g_sum))
         vl = m.line_transfer(v, pt.p["in_bits"], pt.n_rows, pt.g_sum)
         out_m.append(m.output_codes(vl / m.lsb_v(pt.p["out_bits"]), pt.p["out_bits"]).ravel())
         out_c.append(pt.code.ravel())
@@ -233,7 +236,8 @@ def fit_offset(points: list[MvmPoint], m: MacroModel) -> Fit:
         mm = m.with_(line={**m.line, "b0_v": b0})
         ys = []
         for pt in points:
-            v = np.einsum("bpn,p->bn", pt.v_eff_planes(mm), mm.plane_weights(pt.p["in_bits"]))
+            v = np.einsum("bpn,pn->bn", pt.v_eff_planes(mm),
+                          mm.plane_line_weights(pt.p["in_bits"], pt.n_rows, pt.g_sum))
             vl = mm.line_transfer(v, pt.p["in_bits"], pt.n_rows, pt.g_sum)
             ys.append((mm.adc["gain"] * vl / mm.lsb_v(pt.p["out_bits"])
                        + mm.adc["offset_lsb"]).ravel())

@@ -257,6 +257,9 @@ class FastChain:
     #: effective drive of each integer input x (index x - x_lo): the held plane weights
     drive: np.ndarray | None = None
     x_lo: int = 0
+    #: > 0: ``a`` stacks one operator per magnitude plane (per-line plane weights, the
+    #: model's memory term) and the work array holds the signed bit planes side by side
+    n_planes: int = 0
     a_ext: np.ndarray = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
@@ -285,7 +288,13 @@ class FastChain:
         """Checked integer inputs (batch, n_drive) -> the float32 (batch, n_drive + 1) work
         array of their effective drives with a ones column (valid until the next call)."""
         xe = self._scratch(x.shape[0])[0]
-        if self.drive is None:
+        if self.n_planes:
+            n = x.shape[1]
+            xi = x.astype(np.intp, copy=False)
+            sgn, mag = np.sign(xi), np.abs(xi)
+            for p in range(self.n_planes):
+                xe[:, p * n:(p + 1) * n] = sgn * ((mag >> p) & 1)
+        elif self.drive is None:
             np.copyto(xe[:, :-1], x, casting="unsafe")
         else:
             xe[:, :-1] = self.drive[x.astype(np.intp, copy=False) - self.x_lo]
@@ -330,7 +339,7 @@ class FastChain:
 
 
 def _fold_chain(model, a_v: np.ndarray, in_bits: int, n_rows: int, g_sum_s: np.ndarray,
-                out_bits: int) -> FastChain | None:
+                out_bits: int, w_lines: np.ndarray | None = None) -> FastChain | None:
     """Fold ``line_transfer`` (probed per line as off + alpha v + c v^3) and the ADC
     (``model.adc`` of schema pycim.macro/1) into a :class:`FastChain`; verify both against the
     model's own calls on random probes; None when the model does not have that form."""
@@ -367,10 +376,15 @@ def _fold_chain(model, a_v: np.ndarray, in_bits: int, n_rows: int, g_sum_s: np.n
     cubic = (c / (k ** 2 * alpha ** 3)).astype(np.float32) if np.any(c) else None
     x_lo, x_hi = input_range(in_bits)
     xs = np.arange(x_lo, x_hi + 1)
-    chain = FastChain(a=(a_v * (k * alpha)).astype(np.float32),
-                      off=(k * off + float(adc["offset_lsb"])).astype(np.float32),
-                      cubic=cubic, inl=inl, noise_lsb=float(adc["noise_lsb"]), lo=lo, hi=hi,
-                      drive=model.drive(xs, in_bits).astype(np.float32), x_lo=x_lo)
+    common = dict(off=(k * off + float(adc["offset_lsb"])).astype(np.float32), cubic=cubic,
+                  inl=inl, noise_lsb=float(adc["noise_lsb"]), lo=lo, hi=hi)
+    if w_lines is None:  # every line weighs the planes alike: one operator on the drives
+        chain = FastChain(a=(a_v * (k * alpha)).astype(np.float32),
+                          drive=model.drive(xs, in_bits).astype(np.float32), x_lo=x_lo,
+                          **common)
+    else:  # per-line plane weights: one operator per plane, stacked
+        a_pl = np.vstack([a_v * (k * alpha * w_lines[p]) for p in range(w_lines.shape[0])])
+        chain = FastChain(a=a_pl.astype(np.float32), n_planes=w_lines.shape[0], **common)
     # the ADC part against the model's own output_codes (float32 rounding may move a value
     # that sits on a code edge by one code: allow 0.1 % of such cases)
     y_test = rng.uniform(lo - 2, hi + 2, 4096)
@@ -433,6 +447,7 @@ class Core:
         self._u_fwd = ((gpr - gnr) / self.g_sum_fwd_s).astype(np.float32)
         self._u_bwd = (interleave_rows(gpr, gnr) / self.g_sum_bwd_s[:, None]).T.astype(np.float32)
         self._fast: dict[tuple, FastChain | None] = {}
+        self._w_lines: dict[tuple, np.ndarray | None] = {}
         #: foreground calibrations by (direction, in_bits, out_bits) (:meth:`calibrate`)
         self.calibrations: dict[tuple[str, int, int], Calibration] = {}
 
@@ -446,6 +461,30 @@ class Core:
         """Samples (integrations) per MVM: 2^(planes) - 1 (1 for 1-bit inputs)."""
         planes = 1 if in_bits == 1 else in_bits - 1
         return 2 ** planes - 1
+
+    def line_weights(self, direction: str, in_bits: int) -> np.ndarray | None:
+        """The model's per-line plane weights (planes, sensed lines)
+        (:meth:`MacroModel.plane_line_weights`), or None when every line weighs the planes
+        alike (within 1e-9: the lines settle in the read pulse) and the drive table applies."""
+        key = (direction, in_bits)
+        if key not in self._w_lines:
+            fwd = direction == "forward"
+            n_rows = 2 * self.n_in if fwd else self.n_out
+            g = self.g_sum_fwd_s if fwd else self.g_sum_bwd_s
+            w = self.model.plane_line_weights(in_bits, n_rows, g)
+            same = np.allclose(w, self.model.plane_weights(in_bits)[:, None], rtol=1e-9, atol=0)
+            self._w_lines[key] = None if same else w
+        return self._w_lines[key]
+
+    def _volts(self, x, in_bits: int, fwd: bool) -> np.ndarray:
+        """sum_p w'_p v_p (float32) of checked integer inputs: one matmul of the drives, or
+        one per plane when the lines' plane weights differ (:meth:`line_weights`)."""
+        a = self._a_fwd if fwd else self._a_bwd
+        w = self.line_weights("forward" if fwd else "backward", in_bits)
+        if w is None:
+            return self.drive(x, in_bits) @ a
+        planes = bit_planes(np.asarray(x).astype(np.int16), in_bits, np.float32)
+        return sum((planes[:, p] @ a) * w[p].astype(np.float32) for p in range(w.shape[0]))
 
     def drive(self, x, in_bits: int) -> np.ndarray:
         """Checked integer inputs -> float32 effective drives (:meth:`MacroModel.drive`:
@@ -511,8 +550,8 @@ class Core:
                 a, n_rows, g = self._a_fwd.astype(float), 2 * self.n_in, self.g_sum_fwd_s
             else:
                 a, n_rows, g = self._a_bwd.astype(float), self.n_out, self.g_sum_bwd_s
-            self._fast[key] = _fold_chain(self.model, a, in_bits, n_rows, g,
-                                          out_bits)
+            self._fast[key] = _fold_chain(self.model, a, in_bits, n_rows, g, out_bits,
+                                          self.line_weights(direction, in_bits))
         return self._fast[key]
 
     # -- ADC full scale ---------------------------------------------------------------------
@@ -648,7 +687,7 @@ class Core:
             code, y = lev.astype(np.int64), None
             value = None if cal is None else cal.apply(lev)
         else:
-            v = self.drive(x, in_bits) @ (self._a_fwd if fwd else self._a_bwd)
+            v = self._volts(x, in_bits, fwd)
             code, y = self._convert(v, n_rows, g_sum, in_bits, out_bits, rng, keep_y)
             value = None if cal is None else cal.apply(code)
         e, t = self._account(x, fwd, in_bits, out_bits, n_rows, n_sense)
@@ -659,12 +698,12 @@ class Core:
         """Closed form sum_p w_p v_p (held plane weights; volts, float32) of each output:
         (batch, n_out)."""
         in_bits = check_bits(in_bits, "in_bits")
-        return self.drive(checked_inputs(x, self.n_in, in_bits), in_bits) @ self._a_fwd
+        return self._volts(checked_inputs(x, self.n_in, in_bits), in_bits, True)
 
     def backward_volts(self, x, in_bits: int = 4) -> np.ndarray:
         """Closed form sum_p w_p v_p of every physical row (batch, 2 n_in): row 2i is G+."""
         in_bits = check_bits(in_bits, "in_bits")
-        return self.drive(checked_inputs(x, self.n_out, in_bits), in_bits) @ self._a_bwd
+        return self._volts(checked_inputs(x, self.n_out, in_bits), in_bits, False)
 
     def forward(self, x, in_bits: int = 4, out_bits: int = 6, rng=None, keep_y: bool = False,
                 exact: bool = False) -> MvmResult:

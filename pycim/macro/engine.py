@@ -43,7 +43,6 @@ def run_macro_mvm(req, progress: bool = True, model: MacroModel | None = None) -
     # y_ideal is the SPICE flow's held-line closed form)
     pb = prepare(req, lsb, v_read)
     prog, planes = pb.prog, pb.planes
-    weights_pl = m.plane_weights(req.in_bits)
     g_phys = physical_conductances(prog.g_pos_s, prog.g_neg_s, req.mapping)
     n_drive_lines = g_phys.shape[0] if req.direction == "forward" else g_phys.shape[1]
     # the model on effective conductances, per sensed neuron
@@ -57,10 +56,11 @@ def run_macro_mvm(req, progress: bool = True, model: MacroModel | None = None) -
     if m.ranges and req.corner not in m.fits.get("_conditions", {}).get("corners", [req.corner]):
         warnings.warn(f"corner {req.corner} lies outside the fitted corners of model "
                       f"'{m.source}'", OutOfRangeWarning, stacklevel=2)
-    v_sum = np.einsum("bpn,p->bn", v_pl, weights_pl)
+    v_sum = np.einsum("bpn,pn->bn", v_pl,
+                      m.plane_line_weights(req.in_bits, n_drive_lines, g_neuron))
     v_line = m.line_transfer(v_sum, req.in_bits, n_drive_lines, g_neuron)
     codes = m.output_codes(v_line / lsb, req.out_bits)
-    v_settled = m.settled_line_v(v_pl, n_drive_lines, g_neuron)
+    v_settled = m.held_line_v(v_pl, n_drive_lines, g_neuron)
     codes = pair_difference(codes, req.direction, req.mapping)
     v_settled = pair_difference(v_settled, req.direction, req.mapping)
     # energy: per vector, with that vector's array activity

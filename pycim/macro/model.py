@@ -30,6 +30,11 @@ Signal chain per output (line-referred volts, summed over the planes with the he
               + a_cubic u^2)
        v    = gain v_ideal + W (b_line + b_g g_sum/1 mS + b_ig 0.1 mS/g_sum) + N b0
 
+   with v_ideal = sum_n w'_n v_n: an unsettled line also keeps c = k_mem (1 - s) of the
+   previous plane's held value (the hold capacitor it is tracked onto still carries it), so
+   plane j weighs w'_j = sum_{n >= j} w_n c^(n-j) per line
+   (:meth:`MacroModel.plane_line_weights`; the held weights w_n when the line settles);
+
    ``s`` is the line's settling in the read pulse (:meth:`MacroModel.settle_fraction`: it
    starts at Vref and charges the hold capacitor and its own capacitance through its cells,
    whose conductances sum to g_sum, for ``t_track_s``); a small array at low conductance does
@@ -114,7 +119,8 @@ def _en_time_s(spec, sched) -> float:
 
 
 def _line_defaults() -> dict[str, float]:
-    return {"r_series_ohm": 0.0, "c_settle_f": 0.0, "c_settle_row_f": 0.0, "a0": 0.0, "a_rows": 0.0, "a_g": 0.0, "a_rg": 0.0,
+    return {"r_series_ohm": 0.0, "c_settle_f": 0.0, "c_settle_row_f": 0.0, "k_mem": 0.0,
+            "a0": 0.0, "a_rows": 0.0, "a_g": 0.0, "a_rg": 0.0,
             "a_cubic": 0.0, "b0_v": 0.0, "b_g_v": 0.0, "b_ig_v": 0.0, "b_line_v": 0.0}
 
 
@@ -329,6 +335,35 @@ class MacroModel:
         t = self.timing.get("t_track_s", 0.0)
         with np.errstate(divide="ignore", over="ignore"):
             return -np.expm1(-t * g / np.where(c > 0, c, 1.0)) * (c > 0) + (c <= 0)
+
+    def memory(self, n_rows, g_sum_s) -> np.ndarray:
+        """c = k_mem (1 - s): the share of the previous plane's held value a line still
+        carries at the hold (it does not start from Vref: the track switch connects it to the
+        hold capacitor, which keeps what the last plane's samples left, and an unsettled line
+        keeps a fraction 1 - s of its start, :meth:`settle_fraction`)."""
+        return self.line.get("k_mem", 0.0) * (1.0 - self.settle_fraction(n_rows, g_sum_s))
+
+    def plane_line_weights(self, in_bits: int, n_rows, g_sum_s) -> np.ndarray:
+        """Effective weight of each plane's ideal value per sensed line, (planes, lines): with
+        the memory c (:meth:`memory`) plane n holds gain v_n + c held_(n-1), so plane j
+        weighs sum_{n >= j} w_n c^(n-j) (the held plane weights w_n when c = 0)."""
+        w = self.plane_weights(in_bits)
+        c = np.atleast_1d(np.asarray(self.memory(n_rows, g_sum_s), dtype=float))
+        out = np.empty((w.size, c.size))
+        for j in range(w.size):
+            out[j] = sum(w[n] * c ** (n - j) for n in range(j, w.size))
+        return out
+
+    def held_line_v(self, v_planes_v, n_rows, g_sum_s) -> np.ndarray:
+        """Per-plane held line voltages (..., planes, lines) of per-plane closed forms: plane
+        n is :meth:`settled_line_v` of its own value plus c times plane n-1's (the memory)."""
+        v = np.asarray(v_planes_v, dtype=float)
+        out = self.settled_line_v(v, n_rows, g_sum_s)
+        c = self.memory(n_rows, g_sum_s)
+        if np.any(c != 0):
+            for k in range(1, v.shape[-2]):
+                out[..., k, :] += c * out[..., k - 1, :]
+        return out
 
     def _gain(self, v_ideal, w_sum, n_rows, g_sum):
         ln = self.line
