@@ -376,8 +376,8 @@ def _fold_chain(model, a_v: np.ndarray, in_bits: int, n_rows: int, g_sum_s: np.n
     cubic = (c / (k ** 2 * alpha ** 3)).astype(np.float32) if np.any(c) else None
     x_lo, x_hi = input_range(in_bits)
     xs = np.arange(x_lo, x_hi + 1)
-    common = dict(off=(k * off + float(adc["offset_lsb"])).astype(np.float32), cubic=cubic,
-                  inl=inl, noise_lsb=float(adc["noise_lsb"]), lo=lo, hi=hi)
+    common = {"off": (k * off + float(adc["offset_lsb"])).astype(np.float32), "cubic": cubic,
+              "inl": inl, "noise_lsb": float(adc["noise_lsb"]), "lo": lo, "hi": hi}
     if w_lines is None:  # every line weighs the planes alike: one operator on the drives
         chain = FastChain(a=(a_v * (k * alpha)).astype(np.float32),
                           drive=model.drive(xs, in_bits).astype(np.float32), x_lo=x_lo,
