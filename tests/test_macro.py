@@ -389,9 +389,20 @@ def test_calibration_is_folded_into_the_fast_path(rng):
     err_raw = lines.code + 0.5 - y_t
     err_cal = lines.value - y_t
     # Floor of a per-line (gain, offset) correction against the TARGET conductances: rounding
-    # (1/12 LSB^2) plus the part of the programming error that is not linear in y per line
-    # (computed here from the programmed conductances, the closed form written out).
-    y_p = V_READ_BWD(core, xb) / core.lsb_v(6)
+    # (1/12 LSB^2) plus the part of the programming error and of the lines' memory of the
+    # previous plane that is not linear in y per line (computed here from the programmed
+    # conductances, the closed form and the model's settling / memory law written out: a
+    # bit-line with conductance sum g keeps c = k_mem (1 - s), s = 1 - exp(-t_track g / C), of
+    # the previous plane, so plane j weighs sum_{n >= j} w_n c^(n - j)).
+    g_bl = np.empty((2 * core.n_in, core.n_out))
+    g_bl[0::2], g_bl[1::2] = core.g_pos_s, core.g_neg_s
+    ln = m.line
+    c_bl = ln["c_settle_f"] + ln["c_settle_row_f"] * core.n_out
+    c_mem = ln["k_mem"] * np.exp(-m.timing["t_track_s"] * g_bl.sum(axis=1) / c_bl)
+    w = _held_weights(3)
+    w_bl = np.array([sum(w[n] * c_mem ** (n - j) for n in range(j, 3)) for j in range(3)])
+    planes = bit_planes(xb, 4)
+    y_p = sum(V_READ_BWD(core, planes[:, j]) * w_bl[j] for j in range(3)) / core.lsb_v(6)
     d = y_p - y_t
     resid = []
     for j in range(d.shape[1]):
