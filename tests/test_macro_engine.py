@@ -86,6 +86,26 @@ def test_energy_adds_over_the_batch():
     assert three["latency_s"] == one["latency_s"] == pytest.approx(m.latency_s(4, 6))
 
 
+def test_read_pulse_sets_latency_and_settling():
+    """A longer read pulse: the latency is the schedule's with that pulse, the cells conduct
+    longer (array energy up by the pulse ratio on the ideal model's k_array = 1) and a slow
+    line settles further (its memory of the previous plane shrinks)."""
+    from pycim.specs.neuron import NeuronSpec, mvm_schedule
+
+    m = MacroModel.load()
+    req = _req(batch=1, seed=3)
+    long = MvmRequest(req.weights, req.x, engine="macro", seed=3, read_pulse_s=50e-9)
+    a, b = run_macro_mvm(req, model=m), run_macro_mvm(long, model=m)
+    assert b["latency_s"] == pytest.approx(
+        mvm_schedule(NeuronSpec(read_pulse_s=50e-9), 4, 6).t_stop, rel=1e-12)
+    assert a["latency_s"] == pytest.approx(mvm_schedule(NeuronSpec(), 4, 6).t_stop, rel=1e-12)
+    ideal = MacroModel.ideal()
+    ea, eb = (run_macro_mvm(r, model=ideal)["energy_j"]["array"] for r in (req, long))
+    assert eb == pytest.approx(5 * ea, rel=1e-9)
+    g = np.array([1e-4])  # 0.1 mS on 24 rows: tau ~ 7 ns at the fitted C
+    assert m.with_read_pulse(50e-9).memory(24, g)[0] < 1e-2 * m.memory(24, g)[0]
+
+
 def test_outside_the_fitted_rows_warns():
     m = MacroModel.load()
     rng = np.random.default_rng(0)

@@ -30,6 +30,7 @@ def run_macro_mvm(req, progress: bool = True, model: MacroModel | None = None) -
     t0 = time.perf_counter()
     m = model if model is not None else MacroModel.load()
     m = m.with_(adc_fs_v=req.adc_full_scale_v)  # the call's ADC full scale sets the LSB
+    m = m.with_read_pulse(req.read_pulse_s)  # and its read pulse the timing and settling
     if req.ideal:  # --ideal: linear cells, ideal wires and sources; the neuron stays as fitted
         ideal = MacroModel.ideal()
         m = m.with_(line={**ideal.line, "b0_v": m.line["b0_v"]},

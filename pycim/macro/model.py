@@ -285,6 +285,19 @@ class MacroModel:
         """A copy with some fields replaced (dict fields are replaced whole)."""
         return replace(self, **changes)
 
+    def with_read_pulse(self, read_pulse_s: float) -> MacroModel:
+        """A copy for another read pulse (``MvmRequest.read_pulse_s``): the pulse, the plane's
+        time and the line's tracking time all change by the same amount (the schedule's
+        ``rd<n>`` phase), so latency, the cells' conduction time and the settling follow."""
+        if not (isinstance(read_pulse_s, (int, float)) and math.isfinite(read_pulse_s)
+                and read_pulse_s > 0):
+            raise InputError(f"read_pulse_s must be a positive number, got {read_pulse_s!r}")
+        d = float(read_pulse_s) - self.timing["t_window_s"]
+        t = dict(self.timing)
+        for k in ("t_window_s", "t_read_s", "t_track_s"):
+            t[k] += d
+        return self.with_(timing=t)
+
     # -- transfer ---------------------------------------------------------------------------
     def effective_g_s(self, g_s):
         """Conductance a programmed cell shows in the array: G / (1 + G r_series).
