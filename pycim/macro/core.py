@@ -743,7 +743,24 @@ class Core:
                          value)
 
 
-__all__ = ["ACTIVITY_SAMPLE", "CAL_VECTORS", "LINE_WEIGHT_RTOL", "CORE_COLS", "CORE_IN", "CORE_OUT", "CORE_ROWS",
-           "FS_PERCENTILE", "Calibration", "Core", "FastChain", "FullScaleCalibration",
-           "MvmResult", "as_inputs", "check_bits", "checked_inputs", "default_model", "fit_lines",
-           "input_range"]
+__all__ = [
+    "ACTIVITY_SAMPLE",
+    "CAL_VECTORS",
+    "CORE_COLS",
+    "CORE_IN",
+    "CORE_OUT",
+    "CORE_ROWS",
+    "FS_PERCENTILE",
+    "LINE_WEIGHT_RTOL",
+    "Calibration",
+    "Core",
+    "FastChain",
+    "FullScaleCalibration",
+    "MvmResult",
+    "as_inputs",
+    "check_bits",
+    "checked_inputs",
+    "default_model",
+    "fit_lines",
+    "input_range",
+]
