@@ -7,10 +7,14 @@ outputs, on the packaged fitted macro-model. For the default ADC full scale and 
 (:meth:`Core.calibrate`, per-line gain and offset) and evaluated on a test batch: the
 normalised RMS error of its output against x.W,
 
-    e = rms(y_hat - x.W) / rms(x.W),   y_hat_j = value_j * LSB * S_j / (Vread (G_max - G_min)),
+    e = rms(y_hat - x.W) / rms(x.W),
+    y_hat_j = value_j * LSB * S_j / (Vread (G_max - G_min)) * (2^P - 1) / W,
 
-dequantised with the known LSB (``Core.lsb_v``) and the known column conductance sums S_j of
-the target conductances (no best-fit scale). Also the code range the outputs use.
+dequantised with the known LSB (``Core.lsb_v``), the known column conductance sums S_j of
+the target conductances and the held-line scheme's full-scale drive W (the sum of the held
+plane weights, :meth:`pycim.macro.model.MacroModel.weight_sum`, against 2^P - 1 = 7 for
+binary weights; as :class:`pycim.macro.chip.Chip` rescales), no best-fit scale. Also the
+code range the outputs use.
 
     python benchmarks/adc_calibration.py [--batch N] [--cal-batch N] [--seed S]
 """
@@ -47,9 +51,10 @@ def run(batch: int = 1024, cal_batch: int = 256, seed: int = 0) -> dict:
                                      "clip_fraction": fsc.clip_fraction}
         core.calibrate("forward", 4, 6, seed=seed + 1)
         r = core.forward(x, 4, 6)
-        y_hat = r.value * core.lsb_v(6) * s_col / (core.v_read_v * span)
+        kappa = 7.0 / core.model.weight_sum(4)  # held-line full-scale drive -> 2^3 - 1
+        y_hat = r.value * core.lsb_v(6) * s_col / (core.v_read_v * span) * kappa
         err = float(np.sqrt(np.mean((y_hat - y) ** 2)) / np.sqrt(np.mean(y ** 2)))
-        raw = (r.code + 0.5) * core.lsb_v(6) * s_col / (core.v_read_v * span)
+        raw = (r.code + 0.5) * core.lsb_v(6) * s_col / (core.v_read_v * span) * kappa
         out[name] = {"adc_fs_v": core.adc_fs_v, "lsb_line_v": core.lsb_v(6),
                      "code_min": int(r.code.min()), "code_max": int(r.code.max()),
                      "clipped_fraction": float(np.mean((r.code == -32) | (r.code == 31))),

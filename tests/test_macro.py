@@ -4,10 +4,10 @@ import numpy as np
 import pytest
 
 from pycim import assumptions
-from pycim.errors import InputError
 from pycim.cim.closed_form import closed_form_planes
 from pycim.cim.encoding import bit_planes
 from pycim.cim.programming import program
+from pycim.errors import InputError
 from pycim.macro.chip import Chip, software_forward
 from pycim.macro.core import Core
 from pycim.macro.layers import Conv2d, Dense, im2col, plan
@@ -17,12 +17,23 @@ from pycim.netlist.neuron import NeuronSpec, mvm_schedule
 IDEAL = MacroModel.ideal()
 
 
+def _held_weights(n_planes: int) -> np.ndarray:
+    """The chip's plane weights written out: plane n (LSB first) is read once, held on C_hold
+    and sampled 2^(n-1) times, sample k sharing charge with C_s: w_n = sum_{k=1}^{2^(n-1)} r^k,
+    r = C_hold,eff / (C_hold,eff + C_s,eff)."""
+    ch = assumptions.value("neuron_c_hold_eff_f")
+    r = ch / (ch + assumptions.value("neuron_c_sample_eff_f"))
+    return np.array([sum(r ** k for k in range(1, 2 ** (n - 1) + 1))
+                     for n in range(1, n_planes + 1)])
+
+
 def _closed_form_y(g_pos, g_neg, x, in_bits, out_bits, direction):
-    """The SPICE flow's y_ideal: sum over planes of 2^p v_p / LSB (line-referred)."""
+    """The SPICE flow's y_ideal: sum over planes of w_p v_p / LSB (line-referred), w_p the
+    held plane weights."""
     planes = bit_planes(x, in_bits)
     v = closed_form_planes(g_pos, g_neg, planes, assumptions.value("v_read_v"), direction)
     spec = NeuronSpec()
-    return np.einsum("bpn,p->bn", v, 2.0 ** np.arange(planes.shape[1])) / (
+    return np.einsum("bpn,p->bn", v, _held_weights(planes.shape[1])) / (
         spec.lsb_v(out_bits) / spec.gain)
 
 
@@ -58,12 +69,14 @@ def test_core_backward_equals_closed_form(rng):
     x = rng.integers(-7, 8, (40, 60))
     core = Core(w, model=IDEAL, seed=3)
     g = program(w, 3)
-    # per bit-line closed form: V(row r) = Vread sum_j x_j G_rj / sum_j G_rj
+    # per bit-line closed form per plane: V_p(row r) = Vread sum_j p_j G_rj / sum_j G_rj,
+    # weighted by the held plane weights
     vr = assumptions.value("v_read_v")
     phys = np.empty((200, 60))
     phys[0::2], phys[1::2] = g.g_pos_s, g.g_neg_s
     lsb = NeuronSpec().lsb_v(6) / NeuronSpec().gain
-    y_lines = vr * (x @ phys.T) / phys.sum(axis=1) / lsb
+    v_pl = vr * (bit_planes(x, 4) @ phys.T) / phys.sum(axis=1)
+    y_lines = np.einsum("bpr,p->br", v_pl, _held_weights(3)) / lsb
     r = core.backward_lines(x, 4, 6, keep_y=True)
     np.testing.assert_allclose(r.y, y_lines, rtol=1e-5, atol=1e-4)
     # the difference is the flow's backward closed form
@@ -79,9 +92,12 @@ def test_core_backward_equals_closed_form(rng):
 
 def _nonideal_model():
     inl = (0.3 * np.sin(np.arange(64) / 5.0)).tolist()
+    # c_settle / k_mem: small, low-conductance arrays do not settle in the read pulse and keep
+    # part of the previous plane (per-line plane weights: the per-plane fast path)
     return IDEAL.with_(line={"r_series_ohm": 3e3, "a0": -0.05, "a_rows": -0.02, "a_g": -0.01,
                              "a_rg": 0.004, "a_cubic": -0.03, "b0_v": 1.5e-3, "b_g_v": -4e-4,
-                             "b_ig_v": 2e-4, "b_line_v": 1e-3},
+                             "b_ig_v": 2e-4, "b_line_v": 1e-3, "c_settle_f": 7e-13,
+                             "c_settle_row_f": 0.0, "k_mem": 0.75},
                        adc={"gain": 0.97, "offset_lsb": 0.25, "noise_lsb": 0.0,
                             "inl_lsb": {"6": inl}})
 
@@ -93,6 +109,13 @@ def test_folded_chain_equals_model_calls(rng):
     core = Core(rng.uniform(-1, 1, (128, 256)), model=m, seed=1)
     x = rng.integers(-7, 8, (300, 128))
     assert core.fast_chain("forward", 4, 6) is not None
+    assert core.line_weights("forward", 4) is None  # a full core settles: the drive table
+    small = Core(rng.uniform(-1, 1, (8, 16)), model=m, seed=1)  # 16 rows: does not settle
+    assert small.line_weights("forward", 4) is not None
+    assert small.fast_chain("forward", 4, 6).n_planes == 3
+    xs = rng.integers(-7, 8, (300, 8))
+    fast, ref = small.forward(xs).code, small.forward(xs, exact=True).code
+    assert np.mean(fast != ref) < 1e-3 and np.max(np.abs(fast - ref)) <= 1
     fast, ref = core.forward(x).code, core.forward(x, exact=True).code
     assert np.mean(fast != ref) < 1e-3 and np.max(np.abs(fast - ref)) <= 1
     xb = rng.integers(-7, 8, (300, 256))
@@ -134,13 +157,15 @@ def test_energy_and_latency_accounting(rng):
     assert one.latency_s == pytest.approx(10 * t_mvm, rel=1e-9)
     assert two.latency_s == pytest.approx(20 * t_mvm, rel=1e-9)
     # array energy (k_array = 1 for the ideal model): each cell dissipates G (V_row - V_SL)^2
-    # per window; summed: Vread^2 sum_i |x_i| G_row,i minus the floating lines' own term
-    # sum_p 2^p sum_j V_pj^2 S_j (V_pj from the closed form), times the window length
-    t_win, vr = IDEAL.timing["t_window_s"], assumptions.value("v_read_v")
+    # during the ONE read pulse of each plane; summed: Vread^2 sum_i (set magnitude bits of
+    # x_i) G_row,i minus the floating lines' own term sum_p sum_j V_pj^2 S_j (V_pj from the
+    # closed form), times the read pulse (10 ns)
+    t_win, vr = assumptions.value("read_pulse_s"), assumptions.value("v_read_v")
     gp, gn = core.g_pos_s, core.g_neg_s
     v_pl = closed_form_planes(gp, gn, bit_planes(x, 4), vr, "forward")  # (10, 3, 32)
-    swing = np.einsum("bpj,p,j->", v_pl ** 2, 2.0 ** np.arange(3), (gp + gn).sum(axis=0))
-    e_ref = (float(np.abs(x).sum(axis=0) @ (gp + gn).sum(axis=1)) * vr ** 2 - swing) * t_win
+    swing = np.einsum("bpj,j->", v_pl ** 2, (gp + gn).sum(axis=0))
+    n_set = np.vectorize(lambda v: abs(int(v)).bit_count())(x)
+    e_ref = (float(n_set.sum(axis=0) @ (gp + gn).sum(axis=1)) * vr ** 2 - swing) * t_win
     assert one.energy_j["array"] == pytest.approx(e_ref, rel=1e-6)  # float32 sums
     assert swing * t_win > 0.01 * e_ref  # the line term matters at this size
     # zero inputs: no array energy, same neuron energy
@@ -171,6 +196,16 @@ def _tile_bound(chip, name, n_vectors):
     return bound
 
 
+def _drive_error(x, in_bits):
+    """What the held-line scheme does to each input: its effective drive sum_p w_p bit_p(|x|)
+    (held plane weights), scaled so the full-scale input 2^P - 1 is exact, minus x."""
+    n_pl = 1 if in_bits == 1 else in_bits - 1
+    w = _held_weights(n_pl)
+    mag = np.abs(x)
+    d = sum(w[p] * ((mag >> p) & 1) for p in range(n_pl))
+    return np.sign(x) * d * (2 ** n_pl - 1) / w.sum() - x
+
+
 def test_layer_split_reproduces_unsplit(rng):
     """A 300 x 300 layer on 3 x 2 = 6 cores equals x W (the unsplit product) within the ADC's
     half-code per tile; without write noise and with an ideal ADC nothing else differs."""
@@ -181,9 +216,13 @@ def test_layer_split_reproduces_unsplit(rng):
     assert chip.cores_used == 6
     x = rng.integers(-7, 8, (64, 300))
     y = chip.forward_layer("fc", x).y
-    ref = x @ w
+    # the chip's scheme weighs each input by its held-line drive (written out), not x: the
+    # product of those drives with W, within the ADC's half code per tile
+    ref = (x + _drive_error(x, 4)) @ w
     bound = _tile_bound(chip, "fc", 64)
     assert np.all(np.abs(y - ref) <= bound + 1e-9)
+    # ... which stays near x W: each drive within 0.2 of its input at 4 bits
+    assert np.all(np.abs(_drive_error(np.arange(-7, 8), 4)) < 0.2)
     assert np.std(ref) > 5 * bound.mean()  # the bound is tight against the signal
     # calibrated (the default) on the ideal model: the fitted gains / offsets are 1 / 0 up to
     # their estimation error, so the same bound holds to a few per cent
@@ -196,11 +235,12 @@ def test_layer_split_reproduces_unsplit(rng):
     # tile's error is half a code on each of the pair's lines, times that line's factor
     yb = rng.integers(-7, 8, (16, 300))
     xb = chip.backward_layer("fc", yb).y
+    yb_d = yb + _drive_error(yb, 4)
     bound_b = np.zeros(300)
     for t in chip.plan[0]:
         _, sp, sn = chip._scale[t.core]
         bound_b[t.r0:t.r1] += 0.5 * (sp + sn)
-    assert np.all(np.abs(xb - yb @ w.T) <= bound_b + 1e-9)
+    assert np.all(np.abs(xb - yb_d @ w.T) <= bound_b + 1e-9)
     assert np.std(yb @ w.T) > 2 * bound_b.mean()
 
 
@@ -221,7 +261,8 @@ def test_conv_im2col_and_chip(rng):
     np.testing.assert_allclose(software_forward([layer], x), ref, atol=1e-12)
     chip = Chip([layer], model=IDEAL, prog_tol_s=0.0, in_bits=4, out_bits=8, calibrate=False)
     call = chip.forward_layer("conv", cols)
-    assert np.all(np.abs(call.y - ref.reshape(-1, 5)) <= _tile_bound(chip, "conv", 24) + 1e-9)
+    ref_d = (cols + _drive_error(cols, 4)) @ layer.matrix  # held-line drives (see above)
+    assert np.all(np.abs(call.y - ref_d) <= _tile_bound(chip, "conv", 24) + 1e-9)
     # latency: one core converts the 24 patch vectors one after another
     assert call.latency_s == pytest.approx(24 * IDEAL.latency_s(4, 8))
 
@@ -348,9 +389,20 @@ def test_calibration_is_folded_into_the_fast_path(rng):
     err_raw = lines.code + 0.5 - y_t
     err_cal = lines.value - y_t
     # Floor of a per-line (gain, offset) correction against the TARGET conductances: rounding
-    # (1/12 LSB^2) plus the part of the programming error that is not linear in y per line
-    # (computed here from the programmed conductances, the closed form written out).
-    y_p = V_READ_BWD(core, xb) / core.lsb_v(6)
+    # (1/12 LSB^2) plus the part of the programming error and of the lines' memory of the
+    # previous plane that is not linear in y per line (computed here from the programmed
+    # conductances, the closed form and the model's settling / memory law written out: a
+    # bit-line with conductance sum g keeps c = k_mem (1 - s), s = 1 - exp(-t_track g / C), of
+    # the previous plane, so plane j weighs sum_{n >= j} w_n c^(n - j)).
+    g_bl = np.empty((2 * core.n_in, core.n_out))
+    g_bl[0::2], g_bl[1::2] = core.g_pos_s, core.g_neg_s
+    ln = m.line
+    c_bl = ln["c_settle_f"] + ln["c_settle_row_f"] * core.n_out
+    c_mem = ln["k_mem"] * np.exp(-m.timing["t_track_s"] * g_bl.sum(axis=1) / c_bl)
+    w = _held_weights(3)
+    w_bl = np.array([sum(w[n] * c_mem ** (n - j) for n in range(j, 3)) for j in range(3)])
+    planes = bit_planes(xb, 4)
+    y_p = sum(V_READ_BWD(core, planes[:, j]) * w_bl[j] for j in range(3)) / core.lsb_v(6)
     d = y_p - y_t
     resid = []
     for j in range(d.shape[1]):

@@ -72,6 +72,18 @@ def test_shift_add_numpy_derivation(in_bits, out_bits, hi, lo):
     assert np.abs(c - np.round(y / q)).max() >= 2
 
 
+def _held_drive(x, n_planes):
+    """Each input's effective drive in the chip's held-line scheme, written out: plane n (LSB
+    first) is held on C_hold and sampled 2^(n-1) times, sample k sharing charge with C_s, so
+    bit n weighs w_n = sum_{k=1}^{2^(n-1)} r^k (r = C_h,eff / (C_h,eff + C_s,eff)) instead
+    of 2^(n-1)."""
+    ch = assumptions.value("neuron_c_hold_eff_f")
+    r = ch / (ch + assumptions.value("neuron_c_sample_eff_f"))
+    m = np.abs(x)
+    return np.sign(x) * sum(sum(r ** k for k in range(1, 2 ** (n - 1) + 1)) * ((m >> (n - 1)) & 1)
+                            for n in range(1, n_planes + 1))
+
+
 def _problem(seed=3, n=16):
     rng = np.random.default_rng(seed)
     w = 0.03 * rng.uniform(-1, 1, (n, n))
@@ -111,10 +123,11 @@ def test_macro_two_phase_is_the_shift_added_slices():
 @pytest.mark.parametrize("in_bits,out_bits,hi,lo", WIDTHS)
 def test_macro_two_phase_ideal_model_against_closed_form(in_bits, out_bits, hi, lo):
     """Ideal macro-model (linear line, floor ADC): codes against the closed form computed
-    here on the engine's conductances, in the LSB written out from the assumptions. Outputs
-    span at least half the code range. The ideal two-phase codes lie in
-    (y/q - 2^L - 1, y/q] and their slope against y/q is 1 within 2 %: an LSB 10 % off or a
-    shift of 2^(L-1) fails."""
+    here on the engine's conductances (each slice a one-phase MVM of the held-line scheme:
+    its inputs weigh their held drives, :func:`_held_drive`; shift-added), in the LSB written
+    out from the assumptions. Outputs span at least half the code range. The ideal two-phase
+    codes lie in (y/q - 2^L - 1, y/q] and their slope against y/q is 1 within 2 %: an LSB
+    10 % off or a shift of 2^(L-1) fails."""
     rng = np.random.default_rng(in_bits)
     lim = 2 ** (in_bits - 1) - 1
     w = min(1.0, 0.03 * 127 / lim) * rng.uniform(-1, 1, (16, 16))
@@ -122,8 +135,11 @@ def test_macro_two_phase_ideal_model_against_closed_form(in_bits, out_bits, hi, 
     v_read = assumptions.value("v_read_v")
     gain = assumptions.value("neuron_c_sample_f") / assumptions.value("neuron_c_integ_f")
 
-    def closed_form(gp, gn):  # integrated line volts, binary plane weights
-        return v_read * x @ (gp - gn) / (gp + gn).sum(axis=0)
+    x_hi, x_lo = _slices(x, lo)
+    x_d = 2 ** lo * _held_drive(x_hi, hi) + _held_drive(x_lo, lo)
+
+    def closed_form(gp, gn):  # integrated line volts, held plane weights, shift-added slices
+        return v_read * x_d @ (gp - gn) / (gp + gn).sum(axis=0)
 
     from pycim.cim.mapping import weights_to_conductances
     # full scale: 99th percentile of the target outputs at 90 % of the range (integrator volts)

@@ -116,7 +116,14 @@ def set_reset(p: dict) -> dict:
 def adc_transfer(p: dict) -> dict:
     """The neuron's ADC alone: the line swept over the full scale (one integration step), codes
     read from the comparator decisions, transition levels -> INL/DNL (no gain/offset fit: the
-    full scale is set by the DAC reference). Neurons share one circuit, 8 per transient."""
+    full scale is set by the DAC reference). Neurons share one circuit, 8 per transient.
+
+    The held-line scheme: the one sample sees r = C_hold,eff / (C_hold,eff + C_s,eff) of the
+    held line (:func:`pycim.cim.closed_form.held_line_gain`), so the line is swept over
+    full scale / (gain r); it is driven through 1 kOhm (the hold capacitor settles in the
+    read pulse: through the testbench's default 30 kOhm it reached ~40 %)."""
+    from .. import assumptions
+    from ..cim.closed_form import held_line_gain
     from ..measure.neuron import ideal_code, linearity, read_neuron
     from ..netlist.neuron import NeuronSpec, line_testbench, mvm_schedule
     from ..sim import NgspiceEngine, Tran
@@ -128,14 +135,12 @@ def adc_transfer(p: dict) -> dict:
     # full range plus 1/3 LSB each side, offset off the code grid; < 2 LSB per step
     v = np.linspace(-spec.adc_fs_v - q / 3, spec.adc_fs_v + q / 3, n) + 0.123e-3
     sched = mvm_schedule(spec, 1, bits)
-    # one integration of the held line: (C_s/C_i) r (V_line - Vref), r the droop of its one
-    # sample (effective capacitances, pycim.assumptions); a 2 kOhm line settles in the pulse
-    ch, cs = (assumptions.value(k) for k in ("neuron_c_hold_eff_f", "neuron_c_sample_eff_f"))
-    r = ch / (ch + cs)
+    r = float(held_line_gain(assumptions.value("neuron_c_hold_eff_f"),
+                             assumptions.value("neuron_c_sample_eff_f"), 1))
     ros = []
     for k in range(0, n, 8):
         lines = [spec.v_ref_v + u / (spec.gain * r) for u in v[k:k + 8]]
-        c, nodes = line_testbench(spec, sched, lines, r_source_ohm=2e3, c_line_f=100e-15)
+        c, nodes = line_testbench(spec, sched, lines, r_source_ohm=1e3)
         res = NgspiceEngine(timeout_s=900).run(c, Tran(1e-9, sched.t_stop, 2e-9),
                                                temp_c=p["temp_c"])
         ros += [read_neuron(res, sched, nd, spec) for nd in nodes]

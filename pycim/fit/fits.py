@@ -19,9 +19,9 @@ from .. import assumptions
 from ..characterize.kinds_fit import problem
 from ..errors import InputError
 from ..cim.closed_form import array_activity, closed_form_planes
-from ..cim.encoding import bit_planes, plane_weights
+from ..cim.encoding import bit_planes
 from ..cim.programming import program
-from ..macro.model import ROWS_REF, MacroModel, n_windows_for
+from ..macro.model import ROWS_REF, MacroModel
 from ..cim.mapping import interleave_rows
 
 
@@ -75,10 +75,6 @@ class MvmPoint:
         return 2 * self.p["n_in"]
 
     @property
-    def n_windows(self) -> int:
-        return n_windows_for(self.p["in_bits"])
-
-    @property
     def g_sum(self) -> np.ndarray:
         return (self.g_pos + self.g_neg).sum(axis=0)
 
@@ -90,9 +86,6 @@ class MvmPoint:
     def v_read(self) -> float:
         return assumptions.value("v_read_v")
 
-    @property
-    def plane_weights(self) -> np.ndarray:
-        return plane_weights(self.p["in_bits"])
 
 
 def mvm_points(df: pd.DataFrame) -> list[MvmPoint]:
@@ -134,24 +127,29 @@ def mvm_points(df: pd.DataFrame) -> list[MvmPoint]:
 
 
 # -- line transfer --------------------------------------------------------------------------
-LINE_TERMS = ("r_series_ohm", "a0", "a_rows", "a_g", "a_rg", "a_cubic", "b_line_v", "b_g_v",
+LINE_TERMS = ("r_series_ohm", "c_settle_f", "c_settle_row_f", "k_mem", "a0", "a_rows", "a_g", "a_rg", "a_cubic", "b_line_v", "b_g_v",
               "b_ig_v")
 #: least_squares works on O(1) unknowns: kOhm and mV
-_SCALE = {"r_series_ohm": 1e3, "b_line_v": 1e-3, "b_g_v": 1e-3, "b_ig_v": 1e-3}
+_SCALE = {"r_series_ohm": 1e3, "b_line_v": 1e-3, "b_g_v": 1e-3, "b_ig_v": 1e-3,
+          "c_settle_f": 1e-13, "c_settle_row_f": 1e-15}
 
 
 def fit_line(points: list[MvmPoint], base: MacroModel) -> Fit:
     """Settled line voltage per plane against the closed form: effective conductance
-    G / (1 + G r_series) plus the gain terms and an offset (module docstring of
+    G / (1 + G r_series), the line's settling in the read pulse (capacitance c_settle +
+    c_settle_row rows), the gain terms and an offset (module docstring of
     :mod:`pycim.macro.model`). Terms whose regressor does not vary in the data stay 0."""
     rows = np.concatenate([np.full(pt.v_settled.size, pt.n_rows) for pt in points])
     gsum = np.concatenate([np.broadcast_to(pt.g_sum, pt.v_settled.shape).ravel()
                            for pt in points])
-    free = ["r_series_ohm", "a0", "a_g", "a_cubic", "b_line_v", "b_g_v", "b_ig_v"]
+    free = ["r_series_ohm", "c_settle_f", "a0", "a_g", "a_cubic", "b_line_v", "b_g_v", "b_ig_v"]
+    if any(pt.planes.shape[1] > 1 for pt in points):
+        free.insert(2, "k_mem")
     if np.unique(rows).size > 1:
-        free.insert(2, "a_rows")
+        free.insert(2, "c_settle_row_f")
+        free.insert(4, "a_rows")
     if np.unique(rows).size > 2:
-        free.insert(4, "a_rg")
+        free.insert(6, "a_rg")
     target = np.concatenate([pt.v_settled.ravel() for pt in points])
 
     def model_of(x):
@@ -160,14 +158,17 @@ def fit_line(points: list[MvmPoint], base: MacroModel) -> Fit:
 
     def resid(x):
         m = model_of(x)
-        v = np.concatenate([m.settled_line_v(pt.v_eff_planes(m), pt.n_rows, pt.g_sum).ravel()
+        v = np.concatenate([m.held_line_v(pt.v_eff_planes(m), pt.n_rows, pt.g_sum).ravel()
                             for pt in points])
         return (v - target) * 1e3  # mV
 
     x0 = np.zeros(len(free))
     x0[free.index("r_series_ohm")] = 1.0  # 1 kOhm: start inside the bound r >= 0
+    x0[free.index("c_settle_f")] = 1.0  # 100 fF
     lo = np.full(len(free), -np.inf)
-    lo[free.index("r_series_ohm")] = 0.0
+    for k in ("r_series_ohm", "c_settle_f", "c_settle_row_f", "k_mem"):  # physical: >= 0
+        if k in free:
+            lo[free.index(k)] = 0.0
     sol = optimize.least_squares(resid, x0, bounds=(lo, np.inf))
     m = model_of(sol.x)
     r = resid(sol.x) * 1e-3
@@ -213,17 +214,19 @@ def fit_adc(df: pd.DataFrame | None) -> Fit:
 def _codes(m: MacroModel, points: list[MvmPoint]):
     out_c, out_m = [], []
     for pt in points:
-        v = np.einsum("bpn,p->bn", pt.v_eff_planes(m), pt.plane_weights)
-        vl = m.line_transfer(v, pt.n_windows, pt.n_rows, pt.g_sum)
+        v = np.einsum("bpn,pn->bn", pt.v_eff_planes(m),
+                      m.plane_line_weights(pt.p["in_bits"], pt.n_rows, pt.g_sum))
+        vl = m.line_transfer(v, pt.p["in_bits"], pt.n_rows, pt.g_sum)
         out_m.append(m.output_codes(vl / m.lsb_v(pt.p["out_bits"]), pt.p["out_bits"]).ravel())
         out_c.append(pt.code.ravel())
     return np.concatenate(out_c), np.concatenate(out_m)
 
 
 def fit_offset(points: list[MvmPoint], m: MacroModel) -> Fit:
-    """Per-window offset the neuron adds (line-referred), from the MVM codes with the line and
-    ADC fits fixed: least squares on code + 1/2 against the model's analog value, then a scan
-    (scipy.optimize.brute) of the code RMS around it (the code error is piecewise constant)."""
+    """Per-sample offset the neuron adds (line-referred ``b0``, on top of the held line's own
+    offset), from the MVM codes with the line and ADC fits fixed: least squares on
+    code + 1/2 against the model's analog value, then a scan (scipy.optimize.brute) of the
+    code RMS around it (the code error is piecewise constant)."""
     c_all = np.concatenate([pt.code.ravel() for pt in points])
     bits = np.concatenate([np.full(pt.code.size, pt.p["out_bits"]) for pt in points])
     lim = 2.0 ** (bits - 1)
@@ -233,17 +236,16 @@ def fit_offset(points: list[MvmPoint], m: MacroModel) -> Fit:
         mm = m.with_(line={**m.line, "b0_v": b0})
         ys = []
         for pt in points:
-            v = np.einsum("bpn,p->bn", pt.v_eff_planes(mm), pt.plane_weights)
-            vl = mm.line_transfer(v, pt.n_windows, pt.n_rows, pt.g_sum)
+            v = np.einsum("bpn,pn->bn", pt.v_eff_planes(mm),
+                          mm.plane_line_weights(pt.p["in_bits"], pt.n_rows, pt.g_sum))
+            vl = mm.line_transfer(v, pt.p["in_bits"], pt.n_rows, pt.g_sum)
             ys.append((mm.adc["gain"] * vl / mm.lsb_v(pt.p["out_bits"])
                        + mm.adc["offset_lsb"]).ravel())
         return np.concatenate(ys)
 
-    b_line = m.line["b_line_v"]
-    sol = optimize.least_squares(lambda p: (c_all + 0.5 - analog(p[0] * 1e-3))[keep],
-                                 [b_line * 1e3])
+    sol = optimize.least_squares(lambda p: (c_all + 0.5 - analog(p[0] * 1e-3))[keep], [0.0])
     b_ls = float(sol.x[0]) * 1e-3
-    lsb_w = m.lsb_v(6) / 7  # a 6-bit LSB spread over 7 windows: the scan's half-width
+    lsb_w = m.lsb_v(6) / 7  # a 6-bit LSB spread over 7 samples: the scan's half-width
 
     def code_rms(p):
         mm = m.with_(line={**m.line, "b0_v": float(p[0])})
@@ -270,12 +272,12 @@ def fit_offset(points: list[MvmPoint], m: MacroModel) -> Fit:
     mm = m.with_(line={**m.line, "b0_v": b0})
     c, cm = _codes(mm, points)
     rms, mx = _stats(c - cm)
-    c0, cm0 = _codes(m.with_(line={**m.line, "b0_v": b_line}), points)
+    c0, cm0 = _codes(m.with_(line={**m.line, "b0_v": 0.0}), points)
     return Fit("codes", {"b0_v": b0, "b0_least_squares_v": b_ls}, rms, mx, int(c.size), "LSB",
                {"in_bits": _rng([pt.p["in_bits"] for pt in points]),
                 "out_bits": _rng(bits)},
                note=f"MVM codes vs model (training): rms {_stats(c0 - cm0)[0]:.3g} LSB with the "
-                    f"line offset only; mean {np.mean(c - cm):+.3g} LSB after")
+                    f"held line's offset only (b0 = 0); mean {np.mean(c - cm):+.3g} LSB after")
 
 
 # -- energy ------------------------------------------------------------------------------------
@@ -285,8 +287,9 @@ class EnergyRow:
 
     in_bits, out_bits : the MVM's widths; n_rows : driven physical lines (also the word-lines
     pulsed); n_cols : sensed lines (neurons); g_total_s : total conductance of the array cells;
-    activity : mean (V_row - V_line)^2 / v_read^2 per conducting cell (None: the model's
-    ``activity_default``); energy_j : the measured joules per group and ``total``.
+    activity : mean over the read pulses of (V_row - V_line)^2 / v_read^2 per conducting cell
+    (None: the model's ``activity_default``); energy_j : the measured joules per group and
+    ``total``.
     """
 
     in_bits: int
@@ -380,7 +383,8 @@ def fit_energy_rows(rows: list[EnergyRow], base: MacroModel,
 
 def energy_rows(points: list[MvmPoint]) -> list[EnergyRow]:
     """One :class:`EnergyRow` per vector of each ``mvm_fit`` point, with its array activity
-    computed from its planes and programmed conductances."""
+    computed from its planes and programmed conductances (each plane conducts once, for one
+    read pulse: equal plane weights)."""
     out = []
     for pt in points:
         g_phys = interleave_rows(pt.g_pos, pt.g_neg)
@@ -388,7 +392,8 @@ def energy_rows(points: list[MvmPoint]) -> list[EnergyRow]:
         line_planes[:, :, 1::2] *= -1
         for _, row in pt.energy.iterrows():
             b = int(row["vector"])
-            act = array_activity(g_phys, line_planes[b], "forward", pt.plane_weights)
+            act = array_activity(g_phys, line_planes[b], "forward",
+                                 np.ones(pt.planes.shape[1]))
             out.append(EnergyRow(
                 pt.p["in_bits"], pt.p["out_bits"], pt.n_rows, pt.p["n_out"],
                 float(g_phys.sum()),

@@ -9,7 +9,8 @@ reference. Inputs draw no current. Per output j::
     v_ideal = sum_i (V(in_i) - V(vref)) (Ge+_ij - Ge-_ij) / sum_i (Ge+_ij + Ge-_ij)
     V(out_j) = V(vref) + MacroModel.settled_line_v(v_ideal, n_rows, g_sum_j)
 
-(gain and offset of each output evaluated at its own n_rows and g_sum_j).
+(gain, settling and offset of each output evaluated at its own n_rows and g_sum_j; one read
+pulse, so no held plane weights and no memory of a previous plane).
 
 with Ge = MacroModel.effective_g_s(G) baked in as numbers. Every emitted name is checked with
 :func:`pycim.validate.ident` and every number with :func:`~pycim.validate.fmt`.
@@ -68,11 +69,13 @@ def core_verilog_a(model: MacroModel, g_pos_s, g_neg_s, module: str = "pycim_cor
                 terms.append(f"({_num(c)})*(V({ins[i]}) - V(vref))")
         vi = " + ".join(terms) if terms else "0.0"
         r, g = n_rows / ROWS_REF, float(g_sum[j]) / G_REF_S
+        # the line's settling in the read pulse: a constant factor per output
+        s = float(np.ravel(model.settle_fraction(n_rows, g_sum[j]))[0])
         g_lin = 1.0 + ln["a0"] + ln["a_rows"] * r + ln["a_g"] * g + ln["a_rg"] * r * g
         lines += [
             f"        vi = {vi};",
             f"        u = vi / {_num(model.v_read_v)};",
-            f"        gain = {_num(g_lin)} + ({_num(ln['a_cubic'])})*u*u;",
+            f"        gain = {_num(s)}*({_num(g_lin)} + ({_num(ln['a_cubic'])})*u*u);",
             f"        V({outs[j]}) <+ V(vref) + gain*vi + ({_num(off[j])});",
         ]
     lines += ["    end", "endmodule", ""]

@@ -23,7 +23,11 @@ Where quantisation happens:
   column sum (gain 0.78..0.86 on the digits demo), and the column's programming error;
 * digital side: each tile's calibrated value (uncalibrated: the code's mid-point, code + 1/2)
   is scaled back to weight x input units with the tile's own column factor
-  LSB * sum_i (G+ + G-)_ij / (Vread (g_max - g_min)) * w_scale (target conductances), so the
+  LSB * sum_i (G+ + G-)_ij / (Vread (g_max - g_min)) * w_scale * (2^P - 1) / W (target
+  conductances; the last factor maps the held-line scheme's full-scale drive W =
+  :meth:`MacroModel.weight_sum` back to the full-scale input 2^P - 1, so each input x counts
+  as its effective drive d(x) (2^P - 1) / W: within 0.18 of x at 4 bits, where the held plane
+  weights are not binary), so the
   per-code factor of a calibrated column is that factor times its measured 1 / gain; then
   the row tiles' partial sums are added in floating point. The factor differs from tile to
   tile because every column normalises by its own total conductance, so raw partial codes
@@ -122,6 +126,9 @@ class Chip:
         self.by_name = {l.name: k for k, l in enumerate(self.layers)}
         dg = assumptions.value("g_max_s") - assumptions.value("g_min_s")
         lsb = self.model.lsb_v(self.out_bits)
+        # the held-line scheme's full-scale drive back to the full-scale input
+        n_pl = 1 if self.in_bits == 1 else self.in_bits - 1
+        kappa = (2 ** n_pl - 1) / self.model.weight_sum(self.in_bits)
         self.cores: dict[int, Core] = {}
         self._scale: dict[int, tuple[np.ndarray, np.ndarray, np.ndarray]] = {}
         self.w_scale: dict[str, float] = {}
@@ -133,7 +140,7 @@ class Chip:
                 core = Core(w[t.r0:t.r1, t.c0:t.c1] / ws, model=self.model,
                             seed=seed * n_cores + t.core, prog_tol_s=prog_tol_s)
                 self.cores[t.core] = core
-                k = lsb / (core.v_read_v * dg) * ws
+                k = lsb / (core.v_read_v * dg) * ws * kappa
                 gp, gn = core.target_g_pos_s, core.target_g_neg_s
                 s_bwd = line_conductance_s(gp, gn, "backward")  # BL 2i: G+ row i, 2i+1: G-
                 self._scale[t.core] = (k * line_conductance_s(gp, gn, "forward"),  # per column

@@ -10,11 +10,13 @@ enter the closed form (the same circuit the SPICE flow builds for a small W).
 
 Forward (y = x W): the driven lines are the 2 n_in bit-lines, each output j is one
 source-line. Per input bit plane p the ideal settled line voltage minus Vref is
-v_p = Vread * sum_i p_i (G+ - G-)_ij / sum_i (G+ + G-)_ij, and the neuron integrates plane p
-2^p times, so what it converts is sum_p 2^p v_p. The closed form is linear in the planes and
-x = sum_p 2^p plane_p, hence
+v_p = Vread * sum_i p_i (G+ - G-)_ij / sum_i (G+ + G-)_ij; the chip reads plane p once, holds
+it and samples it 2^(p-1) times with charge-sharing losses, so what it converts is
+sum_p w_p v_p with the held plane weights w_p (:meth:`MacroModel.plane_weights`). The closed
+form is linear in the planes, so with each input's effective drive
+d(x) = sign(x) sum_p w_p bit_p(|x|) (:meth:`MacroModel.input_levels`, a table lookup)
 
-    sum_p 2^p v_p = Vread * x @ (G+ - G-) / sum(G+ + G-)
+    sum_p w_p v_p = Vread * d(x) @ (G+ - G-) / sum(G+ + G-)
 
 is ONE float32 matmul against a matrix precomputed at programming time. The fitted
 :meth:`MacroModel.line_transfer` then maps that ideal value to what the transistor-level core
@@ -52,7 +54,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ..cim.closed_form import line_conductance_s, neuron_lines_v, transfer_matrix
-from ..cim.encoding import bit_planes, check_weights, plane_weights
+from ..cim.encoding import bit_planes, check_weights
 from ..cim.mapping import interleave_rows
 from ..cim.programming import program
 from ..errors import InputError
@@ -66,6 +68,12 @@ CORE_IN = CORE_ROWS // 2
 CORE_OUT = CORE_COLS
 #: vectors of a call on which the array activity's line-swing term is evaluated exactly
 ACTIVITY_SAMPLE = 32
+#: relative change of a plane's weight by the lines' memory (:meth:`Core.line_weights`) up to
+#: which the core uses the one-matmul drive table (held weights without memory): a full
+#: 128 x 256 random core with the default model changes them by <= 6.2e-4 (<= 0.02 LSB at 6
+#: output bits over the full code range, <= 0.3 LSB at 10 bits); small, low-conductance cores
+#: change them by more and take one operator per plane (3 x the matmul at 4 bits)
+LINE_WEIGHT_RTOL = 1e-3
 
 
 def default_model():
@@ -239,9 +247,10 @@ def fit_lines(code: np.ndarray, y_ref: np.ndarray, lo: int, hi: int) -> tuple[np
 class FastChain:
     """The model's per-line chain folded into one float32 operator (see :meth:`Core.fast_chain`).
 
-    code = ADC(z + cubic z^3 + off) with z = x @ a: ``a`` holds Vread, the closed form, the
-    line gain alpha_j, 1/LSB and the ADC gain; ``off`` the line offset and the ADC offset in
-    code units; ``inl`` the ADC's per-code INL (index: code - lo).
+    code = ADC(z + cubic z^3 + off) with z = d(x) @ a: ``d`` the inputs' effective drives
+    (``drive``, a lookup table of the held plane weights); ``a`` holds Vread, the closed form,
+    the line gain alpha_j, 1/LSB and the ADC gain; ``off`` the line offset and the ADC offset
+    in code units; ``inl`` the ADC's per-code INL (index: code - lo).
     """
 
     a: np.ndarray
@@ -251,6 +260,12 @@ class FastChain:
     noise_lsb: float
     lo: int
     hi: int
+    #: effective drive of each integer input x (index x - x_lo): the held plane weights
+    drive: np.ndarray | None = None
+    x_lo: int = 0
+    #: > 0: ``a`` stacks one operator per magnitude plane (per-line plane weights, the
+    #: model's memory term) and the work array holds the signed bit planes side by side
+    n_planes: int = 0
     a_ext: np.ndarray = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
@@ -277,9 +292,19 @@ class FastChain:
 
     def inputs(self, x: np.ndarray) -> np.ndarray:
         """Checked integer inputs (batch, n_drive) -> the float32 (batch, n_drive + 1) work
-        array with a ones column (valid until the next call)."""
+        array of their effective drives with a ones column (valid until the next call)."""
         xe = self._scratch(x.shape[0])[0]
-        np.copyto(xe[:, :-1], x, casting="unsafe")
+        if self.n_planes:
+            n = x.shape[1]
+            xi = x.astype(np.intp, copy=False)
+            sgn, mag = np.sign(xi), np.abs(xi)
+            for p in range(self.n_planes):
+                xe[:, p * n:(p + 1) * n] = sgn * ((mag >> p) & 1)
+        elif self.drive is None:
+            np.copyto(xe[:, :-1], x, casting="unsafe")
+        else:
+            idx = np.subtract(x, self.x_lo, dtype=np.intp, casting="unsafe")  # checked range
+            xe[:, :-1] = np.take(self.drive, idx, mode="clip")
         return xe
 
     def codes(self, xe: np.ndarray, rng=None) -> np.ndarray:
@@ -320,17 +345,17 @@ class FastChain:
         return y
 
 
-def _fold_chain(model, a_v: np.ndarray, n_windows: int, n_rows: int, g_sum_s: np.ndarray,
-                out_bits: int) -> FastChain | None:
+def _fold_chain(model, a_v: np.ndarray, in_bits: int, n_rows: int, g_sum_s: np.ndarray,
+                out_bits: int, w_lines: np.ndarray | None = None) -> FastChain | None:
     """Fold ``line_transfer`` (probed per line as off + alpha v + c v^3) and the ADC
     (``model.adc`` of schema pycim.macro/1) into a :class:`FastChain`; verify both against the
     model's own calls on random probes; None when the model does not have that form."""
     adc = getattr(model, "adc", None)
     if not isinstance(adc, dict) or not {"gain", "offset_lsb", "noise_lsb"} <= set(adc):
         return None
-    lt = lambda v: np.asarray(model.line_transfer(v, n_windows, n_rows, g_sum_s), float)
+    lt = lambda v: np.asarray(model.line_transfer(v, in_bits, n_rows, g_sum_s), float)
     n = g_sum_s.shape[0]
-    h_big = n_windows * model.v_read_v  # |v| <= n_windows Vread
+    h_big = model.weight_sum(in_bits) * model.v_read_v  # |v| <= W Vread
     h = 1e-3 * h_big
     ones = np.ones(n)
     off = lt(0 * ones)
@@ -356,9 +381,17 @@ def _fold_chain(model, a_v: np.ndarray, n_windows: int, n_rows: int, g_sum_s: np
         if not np.any(inl):
             inl = None
     cubic = (c / (k ** 2 * alpha ** 3)).astype(np.float32) if np.any(c) else None
-    chain = FastChain(a=(a_v * (k * alpha)).astype(np.float32),
-                      off=(k * off + float(adc["offset_lsb"])).astype(np.float32),
-                      cubic=cubic, inl=inl, noise_lsb=float(adc["noise_lsb"]), lo=lo, hi=hi)
+    x_lo, x_hi = input_range(in_bits)
+    xs = np.arange(x_lo, x_hi + 1)
+    common = {"off": (k * off + float(adc["offset_lsb"])).astype(np.float32), "cubic": cubic,
+              "inl": inl, "noise_lsb": float(adc["noise_lsb"]), "lo": lo, "hi": hi}
+    if w_lines is None:  # every line weighs the planes alike: one operator on the drives
+        chain = FastChain(a=(a_v * (k * alpha)).astype(np.float32),
+                          drive=model.drive(xs, in_bits).astype(np.float32), x_lo=x_lo,
+                          **common)
+    else:  # per-line plane weights: one operator per plane, stacked
+        a_pl = np.vstack([a_v * (k * alpha * w_lines[p]) for p in range(w_lines.shape[0])])
+        chain = FastChain(a=a_pl.astype(np.float32), n_planes=w_lines.shape[0], **common)
     # the ADC part against the model's own output_codes (float32 rounding may move a value
     # that sits on a code edge by one code: allow 0.1 % of such cases)
     y_test = rng.uniform(lo - 2, hi + 2, 4096)
@@ -421,6 +454,7 @@ class Core:
         self._u_fwd = ((gpr - gnr) / self.g_sum_fwd_s).astype(np.float32)
         self._u_bwd = (interleave_rows(gpr, gnr) / self.g_sum_bwd_s[:, None]).T.astype(np.float32)
         self._fast: dict[tuple, FastChain | None] = {}
+        self._w_lines: dict[tuple, np.ndarray | None] = {}
         #: foreground calibrations by (direction, in_bits, out_bits) (:meth:`calibrate`)
         self.calibrations: dict[tuple[str, int, int], Calibration] = {}
 
@@ -431,31 +465,68 @@ class Core:
 
     @staticmethod
     def n_windows(in_bits: int) -> int:
-        """Integration windows per MVM: 2^(planes) - 1 (1 for 1-bit inputs)."""
+        """Samples (integrations) per MVM: 2^(planes) - 1 (1 for 1-bit inputs)."""
         planes = 1 if in_bits == 1 else in_bits - 1
         return 2 ** planes - 1
+
+    def line_weights(self, direction: str, in_bits: int) -> np.ndarray | None:
+        """The model's per-line plane weights (planes, sensed lines)
+        (:meth:`MacroModel.plane_line_weights`), or None when every line weighs the planes as
+        the held weights do within ``LINE_WEIGHT_RTOL`` (the lines settle in the read pulse)
+        and the drive table applies."""
+        key = (direction, in_bits)
+        if key not in self._w_lines:
+            fwd = direction == "forward"
+            n_rows = 2 * self.n_in if fwd else self.n_out
+            g = self.g_sum_fwd_s if fwd else self.g_sum_bwd_s
+            w = self.model.plane_line_weights(in_bits, n_rows, g)
+            w0 = self.model.plane_weights(in_bits)[:, None]
+            same = float(np.max(np.abs(w / w0 - 1.0))) <= LINE_WEIGHT_RTOL
+            self._w_lines[key] = None if same else w
+        return self._w_lines[key]
+
+    def _volts(self, x, in_bits: int, fwd: bool) -> np.ndarray:
+        """sum_p w'_p v_p (float32) of checked integer inputs: one matmul of the drives, or
+        one per plane when the lines' plane weights differ (:meth:`line_weights`)."""
+        a = self._a_fwd if fwd else self._a_bwd
+        w = self.line_weights("forward" if fwd else "backward", in_bits)
+        if w is None:
+            return self.drive(x, in_bits) @ a
+        planes = bit_planes(np.asarray(x).astype(np.int16), in_bits, np.float32)
+        return sum((planes[:, p] @ a) * w[p].astype(np.float32) for p in range(w.shape[0]))
+
+    def drive(self, x, in_bits: int) -> np.ndarray:
+        """Checked integer inputs -> float32 effective drives (:meth:`MacroModel.drive`:
+        the held plane weights), what the closed form's matmul takes."""
+        return self.model.drive(x, in_bits).astype(np.float32)
 
     def _convert(self, v, n_rows, g_sum, in_bits, out_bits, rng, keep_y):
         """The model's own chain: line transfer, code units, ADC (float64, any model)."""
         m = self.model
-        v = m.line_transfer(v, self.n_windows(in_bits), n_rows, g_sum)
+        v = m.line_transfer(v, in_bits, n_rows, g_sum)
         y = v * (1.0 / self.lsb_v(out_bits))
         code = m.output_codes(y, out_bits, rng=rng)
         return code, (y if keep_y else None)
 
-    def _activity(self, xf: np.ndarray, fwd: bool, in_bits: int) -> float:
-        """Mean (V_drive - V_line)^2 / Vread^2 over the cells, conductance- and window-weighted
-        (as :func:`pycim.cim.closed_form.array_activity`), averaged over the vectors.
+    def _activity(self, x: np.ndarray, fwd: bool, in_bits: int) -> float:
+        """Mean (V_drive - V_line)^2 / Vread^2 over the cells, conductance-weighted and
+        averaged over the read pulses (one per plane; as
+        :func:`pycim.cim.closed_form.array_activity` with equal plane weights) and the vectors.
 
         Per plane and vector, sum_cells G (u - v)^2 = sum_i u_i^2 G_i - sum_j v_j^2 S_j with the
-        floating lines at v_j = sum_i u_i G_ij / S_j; over the windows sum_p 2^p u_p^2 = |x|.
-        The second term needs the planes: it is evaluated on at most ``ACTIVITY_SAMPLE``
-        evenly spaced vectors of the batch (all of a smaller batch)."""
-        b = xf.shape[0]
-        nw = self.n_windows(in_bits)
+        floating lines at v_j = sum_i u_i G_ij / S_j; over the planes sum_p u_p^2 is the
+        number of set magnitude bits of x. The second term needs the planes: it is evaluated
+        on at most ``ACTIVITY_SAMPLE`` evenly spaced vectors of the batch (all of a smaller
+        batch)."""
+        b = x.shape[0]
+        n_pl = 1 if in_bits == 1 else in_bits - 1
         g_line = self._g_row_fwd_s if fwd else self._g_row_bwd_s
-        # sum over the batch first: sum_b |x_b| . g = (sum_b |x_b|) . g
-        first = float(np.abs(xf).sum(axis=0, dtype=np.float64) @ g_line) / b
+        lo_x, hi_x = input_range(in_bits)
+        pop = np.array([abs(v).bit_count() for v in range(lo_x, hi_x + 1)], dtype=np.float32)
+        # sum over the batch first: sum_b pop(x_b) . g = (sum_b pop(x_b)) . g
+        idx = np.subtract(x, lo_x, dtype=np.intp, casting="unsafe")
+        first = float(np.take(pop, idx, mode="clip").sum(axis=0, dtype=np.float64) @ g_line) / b
+        xf = x
         idx = (slice(None) if b <= ACTIVITY_SAMPLE
                else slice(0, b - 1 - (b - 1) % (ACTIVITY_SAMPLE - 1) + 1,
                           (b - 1) // (ACTIVITY_SAMPLE - 1)))  # evenly spaced, a view
@@ -465,13 +536,14 @@ class Core:
         u, s = (self._u_fwd, self.g_sum_fwd_s) if fwd else (self._u_bwd, self.g_sum_bwd_s)
         v = planes.reshape(k * n_p, n_d) @ u  # V_line / Vread per plane
         v *= v
-        second = float((v @ s).reshape(k, n_p).sum(axis=0) @ plane_weights(in_bits)) / k
-        return (first - second) / (self._g_total_s * nw)
+        second = float((v @ s).reshape(k, n_p).sum()) / k
+        return (first - second) / (self._g_total_s * n_pl)
 
-    def _account(self, xf, fwd, in_bits, out_bits, n_rows, n_cols):
-        """Energy (array activity from the inputs, :meth:`_activity`) and latency of a call."""
-        batch = xf.shape[0]
-        act = self._activity(xf, fwd, in_bits)
+    def _account(self, x, fwd, in_bits, out_bits, n_rows, n_cols):
+        """Energy (array activity from the integer inputs, :meth:`_activity`) and latency of a
+        call."""
+        batch = x.shape[0]
+        act = self._activity(x, fwd, in_bits)
         e = self.model.energy_j(in_bits, out_bits, n_rows, n_cols, self._g_total_s,
                                 batch=batch, activity=act)
         t = batch * float(self.model.latency_s(in_bits, out_bits))
@@ -487,8 +559,8 @@ class Core:
                 a, n_rows, g = self._a_fwd.astype(float), 2 * self.n_in, self.g_sum_fwd_s
             else:
                 a, n_rows, g = self._a_bwd.astype(float), self.n_out, self.g_sum_bwd_s
-            self._fast[key] = _fold_chain(self.model, a, self.n_windows(in_bits), n_rows, g,
-                                          out_bits)
+            self._fast[key] = _fold_chain(self.model, a, in_bits, n_rows, g, out_bits,
+                                          self.line_weights(direction, in_bits))
         return self._fast[key]
 
     # -- ADC full scale ---------------------------------------------------------------------
@@ -559,16 +631,17 @@ class Core:
                     direction: str = "forward") -> np.ndarray:
         """The closed form on the *target* conductances (no programming error, ideal lines),
         in code units of ``out_bits``, float64: forward (batch, n_out); backward per
-        bit-line (batch, 2 n_in). What the digital side knows; what a calibrated core's
-        ``value`` estimates."""
+        bit-line (batch, 2 n_in). The chip's scheme: the inputs' effective drives (held plane
+        weights, :meth:`MacroModel.drive`), as the SPICE flow's ``y_target``. What the
+        digital side knows; what a calibrated core's ``value`` estimates."""
         in_bits = check_bits(in_bits, "in_bits")
         out_bits = check_bits(out_bits, "out_bits", MAX_OUT_BITS)
         gp, gn = self.target_g_pos_s, self.target_g_neg_s
         if direction not in ("forward", "backward"):
             raise InputError(f"direction must be forward or backward, got {direction!r}")
         n = self.n_in if direction == "forward" else self.n_out
-        xf = checked_inputs(x, n, in_bits).astype(float)
-        return neuron_lines_v(gp, gn, xf, self.v_read_v, direction) / self.lsb_v(out_bits)
+        xd = self.model.drive(checked_inputs(x, n, in_bits), in_bits)
+        return neuron_lines_v(gp, gn, xd, self.v_read_v, direction) / self.lsb_v(out_bits)
 
     def calibrate(self, direction: str = "forward", in_bits: int = 4, out_bits: int = 6,
                   n_vectors: int = CAL_VECTORS, seed: int = 0, rng=None) -> Calibration:
@@ -619,28 +692,27 @@ class Core:
         cal = self.calibrations.get((direction, in_bits, out_bits))
         if chain is not None:
             xe = chain.inputs(x)
-            xf = xe[:, :-1]
             lev = chain.levels(xe, rng)  # float32 codes: the correction scales them directly
             code, y = lev.astype(np.int64), None
             value = None if cal is None else cal.apply(lev)
         else:
-            xf = x.astype(np.float32)
-            v = xf @ (self._a_fwd if fwd else self._a_bwd)
+            v = self._volts(x, in_bits, fwd)
             code, y = self._convert(v, n_rows, g_sum, in_bits, out_bits, rng, keep_y)
             value = None if cal is None else cal.apply(code)
-        e, t = self._account(xf, fwd, in_bits, out_bits, n_rows, n_sense)
-        return MvmResult(code, e, t, y, macs=xf.shape[0] * self.n_in * self.n_out, value=value)
+        e, t = self._account(x, fwd, in_bits, out_bits, n_rows, n_sense)
+        return MvmResult(code, e, t, y, macs=x.shape[0] * self.n_in * self.n_out, value=value)
 
     # -- MVMs ------------------------------------------------------------------------------
     def forward_volts(self, x, in_bits: int = 4) -> np.ndarray:
-        """Closed form sum_p 2^p v_p (volts, float32) of each output: (batch, n_out)."""
+        """Closed form sum_p w_p v_p (held plane weights; volts, float32) of each output:
+        (batch, n_out)."""
         in_bits = check_bits(in_bits, "in_bits")
-        return as_inputs(x, self.n_in, in_bits) @ self._a_fwd
+        return self._volts(checked_inputs(x, self.n_in, in_bits), in_bits, True)
 
     def backward_volts(self, x, in_bits: int = 4) -> np.ndarray:
-        """Closed form sum_p 2^p v_p of every physical row (batch, 2 n_in): row 2i is G+."""
+        """Closed form sum_p w_p v_p of every physical row (batch, 2 n_in): row 2i is G+."""
         in_bits = check_bits(in_bits, "in_bits")
-        return as_inputs(x, self.n_out, in_bits) @ self._a_bwd
+        return self._volts(checked_inputs(x, self.n_out, in_bits), in_bits, False)
 
     def forward(self, x, in_bits: int = 4, out_bits: int = 6, rng=None, keep_y: bool = False,
                 exact: bool = False) -> MvmResult:
@@ -671,7 +743,24 @@ class Core:
                          value)
 
 
-__all__ = ["ACTIVITY_SAMPLE", "CAL_VECTORS", "CORE_COLS", "CORE_IN", "CORE_OUT", "CORE_ROWS",
-           "FS_PERCENTILE", "Calibration", "Core", "FastChain", "FullScaleCalibration",
-           "MvmResult", "as_inputs", "check_bits", "checked_inputs", "default_model", "fit_lines",
-           "input_range"]
+__all__ = [
+    "ACTIVITY_SAMPLE",
+    "CAL_VECTORS",
+    "CORE_COLS",
+    "CORE_IN",
+    "CORE_OUT",
+    "CORE_ROWS",
+    "FS_PERCENTILE",
+    "LINE_WEIGHT_RTOL",
+    "Calibration",
+    "Core",
+    "FastChain",
+    "FullScaleCalibration",
+    "MvmResult",
+    "as_inputs",
+    "check_bits",
+    "checked_inputs",
+    "default_model",
+    "fit_lines",
+    "input_range",
+]

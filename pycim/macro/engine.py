@@ -17,10 +17,9 @@ import numpy as np
 from .. import __version__, assumptions
 from ..cim.closed_form import array_activity, pair_difference, sense_views
 from ..cim.encoding import line_planes as signed_line_planes
-from ..cim.encoding import plane_weights
 from ..cim.mapping import physical_conductances
 from ..cim.request import phase_keys, prepare, run_two_phase
-from .model import MacroModel, OutOfRangeWarning, n_windows_for
+from .model import MacroModel, OutOfRangeWarning
 
 
 def run_macro_mvm(req, progress: bool = True, model: MacroModel | None = None) -> dict:
@@ -31,6 +30,7 @@ def run_macro_mvm(req, progress: bool = True, model: MacroModel | None = None) -
     t0 = time.perf_counter()
     m = model if model is not None else MacroModel.load()
     m = m.with_(adc_fs_v=req.adc_full_scale_v)  # the call's ADC full scale sets the LSB
+    m = m.with_read_pulse(req.read_pulse_s)  # and its read pulse the timing and settling
     if req.ideal:  # --ideal: linear cells, ideal wires and sources; the neuron stays as fitted
         ideal = MacroModel.ideal()
         m = m.with_(line={**ideal.line, "b0_v": m.line["b0_v"]},
@@ -39,13 +39,11 @@ def run_macro_mvm(req, progress: bool = True, model: MacroModel | None = None) -
                                                             "e_wl_cell_j", "e_wl_0_j")}})
     w = req.weights
     v_read = assumptions.value("v_read_v")
-    nw = n_windows_for(req.in_bits)
     lsb = m.lsb_v(req.out_bits)
-    # the fitted model integrates each plane 2^(n-1) times at the driven level (the scheme it
-    # was fitted on); its closed form is the binary one until it is refitted on held-line MVMs
-    pb = prepare(req, lsb, v_read, held=False)
+    # the chip's scheme: each plane read once, held and re-sampled (the model's plane weights;
+    # y_ideal is the SPICE flow's held-line closed form)
+    pb = prepare(req, lsb, v_read)
     prog, planes = pb.prog, pb.planes
-    weights_pl = plane_weights(req.in_bits)
     g_phys = physical_conductances(prog.g_pos_s, prog.g_neg_s, req.mapping)
     n_drive_lines = g_phys.shape[0] if req.direction == "forward" else g_phys.shape[1]
     # the model on effective conductances, per sensed neuron
@@ -59,16 +57,17 @@ def run_macro_mvm(req, progress: bool = True, model: MacroModel | None = None) -
     if m.ranges and req.corner not in m.fits.get("_conditions", {}).get("corners", [req.corner]):
         warnings.warn(f"corner {req.corner} lies outside the fitted corners of model "
                       f"'{m.source}'", OutOfRangeWarning, stacklevel=2)
-    v_sum = np.einsum("bpn,p->bn", v_pl, weights_pl)
-    v_line = m.line_transfer(v_sum, nw, n_drive_lines, g_neuron)
+    v_sum = np.einsum("bpn,pn->bn", v_pl,
+                      m.plane_line_weights(req.in_bits, n_drive_lines, g_neuron))
+    v_line = m.line_transfer(v_sum, req.in_bits, n_drive_lines, g_neuron)
     codes = m.output_codes(v_line / lsb, req.out_bits)
-    v_settled = m.settled_line_v(v_pl, n_drive_lines, g_neuron)
+    v_settled = m.held_line_v(v_pl, n_drive_lines, g_neuron)
     codes = pair_difference(codes, req.direction, req.mapping)
     v_settled = pair_difference(v_settled, req.direction, req.mapping)
     # energy: per vector, with that vector's array activity
     line_planes = signed_line_planes(planes, req.direction, req.mapping)
     n_neurons = num.shape[1]
-    pw = weights_pl  # windows per plane
+    pw = np.ones(planes.shape[1])  # the cells conduct once per plane (one read pulse)
     e_tot: dict[str, float] = {}
     for b in range(planes.shape[0]):
         act = array_activity(g_phys, line_planes[b], req.direction, pw)

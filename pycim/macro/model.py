@@ -2,42 +2,69 @@
 
 A :class:`MacroModel` is what ``pycim fit`` extracts from transistor-level sweeps and what the
 numpy core/chip models (:mod:`pycim.macro`) evaluate. It is a frozen dataclass stored as JSON
-(``"schema": "pycim.macro/1"``); :meth:`MacroModel.ideal` is the closed form (linear cells, ideal
-wires, ideal ADC) with energy from first principles, and the packaged ``default_model.json`` is
-fitted from ``characterization/fit.toml`` (regenerate: see README, "Fitting").
+(``"schema": "pycim.macro/2"``: the chip's held-line scheme; ``/1`` models described a line
+re-driven for every integration and are refused); :meth:`MacroModel.ideal` is the closed form
+(linear cells, ideal wires, ideal ADC) with energy from first principles, and the packaged
+``default_model.json`` is fitted from ``characterization/fit.toml`` (regenerate: see README,
+"Fitting").
 
-Signal chain per output (line-referred volts, summed over the input windows, i.e.
-``sum_p 2^p v_p`` over the magnitude planes p):
+The scheme (:func:`pycim.specs.neuron.mvm_schedule`): per magnitude plane n = 1..P (LSB first,
+P = :func:`n_planes_for`) ONE read pulse settles the line, the neuron's track switch copies it
+onto C_hold, and the held value is sampled 2^(n-1) times; sample k sees r^k of it (charge
+sharing with C_sample, r = C_hold,eff / (C_hold,eff + C_s,eff)), so plane n weighs
+w_n = sum_{k=1..2^(n-1)} r^k (:meth:`MacroModel.plane_weights`, from
+:func:`pycim.cim.closed_form.held_plane_weights`; the binary 2^(n-1) when C_s,eff = 0).
+An MVM has P read pulses and N = 2^P - 1 samples (:func:`n_windows_for`).
+
+Signal chain per output (line-referred volts, summed over the planes with the held weights,
+``sum_n w_n v_n``, W = sum_n w_n):
 
 1. cells: each programmed conductance G conducts as ``G / (1 + G r_series)`` (finite access-FET
    on-resistance plus wire resistance in series, :meth:`MacroModel.effective_g_s`); the closed
    form on these conductances gives ``v_ideal``;
 2. line (:meth:`MacroModel.line_transfer`)::
 
-       u    = v_ideal / (n_windows v_read)               (mean drive per window, |u| <= 1)
-       gain = 1 + a0 + a_rows n_rows/128 + a_g g_sum/1 mS + a_rg (n_rows/128)(g_sum/1 mS)
-              + a_cubic u^2
-       v    = gain v_ideal + n_windows (b0 + b_g g_sum/1 mS + b_ig 0.1 mS/g_sum)
+       u    = v_ideal / (W v_read)                        (mean drive per plane, |u| <= 1)
+       s    = 1 - exp(-t_track g_sum / (c_settle + c_settle_row n_rows))
+       gain = s (1 + a0 + a_rows n_rows/128 + a_g g_sum/1 mS + a_rg (n_rows/128)(g_sum/1 mS)
+              + a_cubic u^2)
+       v    = gain v_ideal + W (b_line + b_g g_sum/1 mS + b_ig 0.1 mS/g_sum) + N b0
 
-   ``b0`` is the constant per-window offset of line and integrator together (charge injection,
-   OTA offset; fitted on the codes), referred to the line, so ``line_transfer`` is what the ADC
-   sees; :meth:`MacroModel.settled_line_v` is the line alone (``b_line`` in place of ``b0``).
-   ``b_ig`` is a current into the floating line (a 1/g_sum offset), ``b_g`` its counterpart;
+   with v_ideal = sum_n w'_n v_n: an unsettled line also keeps c = k_mem (1 - s) of the
+   previous plane's held value (the hold capacitor it is tracked onto still carries it), so
+   plane j weighs w'_j = sum_{n >= j} w_n c^(n-j) per line
+   (:meth:`MacroModel.plane_line_weights`; the held weights w_n when the line settles);
+
+   ``s`` is the line's settling in the read pulse (:meth:`MacroModel.settle_fraction`: it
+   starts at Vref and charges the hold capacitor and its own capacitance through its cells,
+   whose conductances sum to g_sum, for ``t_track_s``); a small array at low conductance does
+   not settle in the paper's 10 ns (:func:`pycim.cim.request.check_settling`).
+
+   The line's own offset (``b_line``, ``b_g``, ``b_ig``: a current into the floating line, a
+   1/g_sum offset, and its counterpart) is held with the plane's value, so it weighs like the
+   signal (W); ``b0`` is the offset each SAMPLE adds (switch charge injection, what auto-zero
+   leaves of the OTA offset; fitted on the codes), referred to the line, so it counts N.
+   ``line_transfer`` is what the ADC sees; :meth:`MacroModel.settled_line_v` is the line alone
+   (one plane, no held weights, no ``b0``);
 3. ADC (:meth:`MacroModel.output_codes`): ``y' = adc_gain y + adc_offset_lsb + inl[code]``
    (+ Gaussian noise of ``noise_lsb`` when an ``rng`` is given), floor, clip to the signed
    ``out_bits`` range. ``y`` is in code units: line-referred volts / :meth:`lsb_v`.
 
 Energy of one MVM of one core (:meth:`MacroModel.energy_j`), per group of sources as the SPICE
-flow reports them (:func:`pycim.measure.energy.energy_by_group`), times ``batch``::
+flow reports them (:func:`pycim.measure.energy.energy_by_group`), times ``batch``. Inputs,
+drivers and word-lines switch once per plane (one read pulse of ``t_window_s``), so those terms
+count P; the neuron's energy is a power over the MVM's latency::
 
-    array     = k_array * activity * g_sum_total * v_read^2 * n_windows * t_window
-                + n_windows e_arr_line (n_rows + n_cols) + e_arr_0
-    drivers   = n_windows (e_drv_row n_rows + e_drv_col n_cols) + e_drv_0
-    wordlines = n_windows (e_wl_row n_wl + e_wl_cell n_wl n_cols) + e_wl_0
-    neuron    = n_cols (p_neuron latency + e_neuron_0) + p_shared latency
+    array     = k_array * activity * g_sum_total * v_read^2 * P * t_window
+                + P e_arr_line (n_rows + n_cols) + e_arr_0
+    drivers   = P (e_drv_row n_rows + e_drv_col n_cols) + e_drv_0
+    wordlines = P (e_wl_row n_wl + e_wl_cell n_wl n_cols) + e_wl_0
+    neuron    = n_cols (p_neuron latency + p_neuron_on t_on + e_neuron_0) + p_shared latency
 
-``activity`` is the mean of (V_row - V_line)^2 / v_read^2 over the conducting cells, weighted
-by their conductance (0.5 when not given: random signed inputs and weights).
+``activity`` is the mean over the read pulses of (V_row - V_line)^2 / v_read^2 over the
+conducting cells, weighted by their conductance (0.5 when not given: random signed inputs and
+weights). Latency: ``t_base + P t_read + N t_int_step + (out_bits - 1) t_adc_step``; t_on
+(:meth:`MacroModel.on_time_s`): the time the neurons' gated OTA second stage is enabled.
 """
 
 from __future__ import annotations
@@ -51,10 +78,12 @@ from pathlib import Path
 
 import numpy as np
 
+from .. import assumptions
+from ..cim.closed_form import held_plane_weights
 from ..errors import InputError
 from ..specs.neuron import MAX_OUT_BITS
 
-SCHEMA = "pycim.macro/1"
+SCHEMA = "pycim.macro/2"
 ROWS_REF = 128.0  # row-count normalisation of the line-gain terms
 G_REF_S = 1e-3  # conductance normalisation of the line-gain terms
 G_INV_REF_S = 1e-4  # conductance normalisation of the 1/g_sum offset term
@@ -72,14 +101,26 @@ def _bits(b, what: str, hi: int = 8) -> int:
     return int(b)
 
 
+def n_planes_for(in_bits: int) -> int:
+    """Magnitude bit planes (read pulses) of one MVM: in_bits - 1 (1 for 1-bit inputs)."""
+    return max(_bits(in_bits, "in_bits") - 1, 1)
+
+
 def n_windows_for(in_bits: int) -> int:
-    """Input windows of one MVM: 2^planes - 1 with planes = in_bits - 1 (1 for 1-bit inputs)."""
-    b = _bits(in_bits, "in_bits")
-    return 2 ** max(b - 1, 1) - 1
+    """Samples (integrations) of one MVM: 2^planes - 1 with planes = :func:`n_planes_for`."""
+    return 2 ** n_planes_for(in_bits) - 1
+
+
+def _en_time_s(spec, sched) -> float:
+    """Time the schedule holds the neuron's ``en`` (OTA second stage enabled) high."""
+    t = sched.phase_times()
+    en = spec.net("en")
+    return float(sum(t[p.name][1] - t[p.name][0] for p in sched.phases if en in p.high()))
 
 
 def _line_defaults() -> dict[str, float]:
-    return {"r_series_ohm": 0.0, "a0": 0.0, "a_rows": 0.0, "a_g": 0.0, "a_rg": 0.0,
+    return {"r_series_ohm": 0.0, "c_settle_f": 0.0, "c_settle_row_f": 0.0, "k_mem": 0.0,
+            "a0": 0.0, "a_rows": 0.0, "a_g": 0.0, "a_rg": 0.0,
             "a_cubic": 0.0, "b0_v": 0.0, "b_g_v": 0.0, "b_ig_v": 0.0, "b_line_v": 0.0}
 
 
@@ -95,12 +136,19 @@ class MacroModel:
     ----------
     v_read_v, v_ref_v : read voltage and line reference.
     adc_fs_v, integ_gain : the neuron's integrator full scale and C_s / C_i (LSB definition).
+    c_hold_eff_f, c_sample_eff_f : the effective hold and sample capacitances whose charge
+        sharing sets the held plane weights (:meth:`plane_weights`; defaults
+        ``neuron_c_hold_eff_f`` / ``neuron_c_sample_eff_f`` of :mod:`pycim.assumptions`, the
+        SPICE flow's closed form).
     line : line-transfer parameters (``r_series_ohm``, ``a0``, ``a_rows``, ``a_g``, ``a_rg``,
         ``a_cubic``, ``b0_v``, ``b_g_v``, ``b_ig_v``; ``b_line_v`` is the constant offset of
         the line alone, ``b0_v`` that of line and integrator together).
     adc : ``gain``, ``offset_lsb``, ``noise_lsb`` and ``inl_lsb`` ({str(out_bits): [per code]}).
     energy : coefficients of the energy formula (module docstring).
-    timing : ``t_base_s``, ``t_int_step_s``, ``t_adc_step_s``, ``t_window_s``.
+    timing : ``t_base_s``, ``t_read_s`` (one plane's read pulse with its guards),
+        ``t_int_step_s``, ``t_adc_step_s``, ``t_window_s`` (the read pulse: inputs on),
+        ``t_track_s`` (the line tracked before the hold), ``t_on_base_s`` / ``t_on_int_s``
+        (the OTA second stage's enabled time, :meth:`on_time_s`).
     ranges : {name: [lo, hi]} of the data each fit saw; :meth:`check_range` warns outside.
     fits : {fit name: {"rms": ..., "max": ..., "n": ..., "unit": ...}} residual report.
     source : what the model was made from.
@@ -118,45 +166,67 @@ class MacroModel:
     fits: dict = field(default_factory=dict)
     source: str = "ideal"
     schema: str = SCHEMA
+    c_hold_eff_f: float = field(default_factory=lambda: assumptions.value("neuron_c_hold_eff_f"))
+    c_sample_eff_f: float = field(
+        default_factory=lambda: assumptions.value("neuron_c_sample_eff_f"))
 
     # -- construction / storage -------------------------------------------------------------
     @classmethod
-    def ideal(cls) -> "MacroModel":
+    def ideal(cls) -> MacroModel:
         """Closed form, ideal ADC, energy from first principles (no fit, no ranges).
 
-        Energy: cells dissipate G (V_row - V_line)^2 for each input window (k_array = 1); each
-        neuron's OTA draws ibias (1 + m_tail + m_out) from vdd for the whole MVM; switches and
-        word-lines charge their gate capacitance C_ox W L once per window at vdd / the WL rails (from
+        Energy: cells dissipate G (V_row - V_line)^2 during each read pulse (k_array = 1);
+        each neuron's OTA draws ibias m_tail from vdd for the whole MVM and ibias m_out more
+        while its second stage is enabled (:meth:`on_time_s`); the core's one bias generator
+        ibias for the whole MVM (``p_shared_w``); switches and word-lines
+        charge their gate capacitance C_ox W L once per read pulse at vdd / the WL rails (from
         the high rail, back into the low rail: C (V_WL - V_WL,low)^2 net).
         """
-        from .. import assumptions
-        from ..specs.neuron import NeuronSpec, input_windows, mvm_schedule
+        from ..specs.neuron import (
+            NeuronSpec,
+            input_windows,
+            mvm_schedule,
+            settled_read_times,
+        )
 
         spec = NeuronSpec()
         A = assumptions.value
         s11 = mvm_schedule(spec, 1, 1)
         win = input_windows(s11)[0]
         t_int = spec.t_integration_step_s
-        timing = {"t_base_s": s11.t_stop - t_int, "t_int_step_s": t_int,
-                  "t_adc_step_s": spec.t_adc_step_s, "t_window_s": win[3] - win[2]}
+        # one more plane (3 vs 2 input bits: planes 1 -> 2, samples 1 -> 3) adds one read
+        # pulse with its guards and two integration steps
+        t_read = mvm_schedule(spec, 3, 1).t_stop - mvm_schedule(spec, 2, 1).t_stop - 2 * t_int
+        timing = {"t_base_s": s11.t_stop - t_read - t_int, "t_read_s": t_read,
+                  "t_int_step_s": t_int, "t_adc_step_s": spec.t_adc_step_s,
+                  "t_window_s": win[3] - win[2],
+                  # the line tracks from the read pulse's start until the hold (one edge before
+                  # the track phase ends)
+                  "t_track_s": settled_read_times(s11, spec)[1] - s11.phase_times()["rd1"][0]}
+        # the OTA's second stage is enabled (``en``) for part of each sample and all through
+        # the reset and the conversion: on-time = t_on_base + N t_on_int + (out_bits - 1) t_adc
+        t_on = {ib: _en_time_s(spec, mvm_schedule(spec, ib, 1)) for ib in (1, 3)}
+        timing["t_on_int_s"] = (t_on[3] - t_on[1]) / 2
+        timing["t_on_base_s"] = t_on[1] - timing["t_on_int_s"]
         cox_f_per_um2 = A("cox_1v8_f_per_um2")
         cox5_f_per_um2 = A("cox_5v_f_per_um2")
         vdd = spec.vdd_v
         c_sw = 6 * cox_f_per_um2 * A("switch_w_um") * A("switch_l_um")  # 3 TGs = 6 gates
         c_wl_cell = cox5_f_per_um2 * A("access_w_um") * A("access_l_um")
-        i_ota = spec.ibias_a * (1 + spec.m_tail + spec.m_out)
         energy = {"k_array": 1.0, "activity_default": 0.5, "e_arr_line_j": 0.0, "e_arr_0_j": 0.0,
                   "e_drv_row_j": c_sw * vdd ** 2, "e_drv_col_j": c_sw * vdd ** 2 / 3,
                   "e_drv_0_j": 0.0,
                   "e_wl_row_j": 0.0, "e_wl_cell_j": c_wl_cell * (A("v_wl_read_v") - A("v_wl_low_v")) ** 2,
                   "e_wl_0_j": 0.0,
-                  "p_neuron_w": i_ota * vdd, "e_neuron_0_j": 0.0, "p_shared_w": 0.0}
+                  "p_neuron_w": spec.ibias_a * spec.m_tail * vdd,
+                  "p_neuron_on_w": spec.ibias_a * spec.m_out * vdd, "e_neuron_0_j": 0.0,
+                  "p_shared_w": spec.ibias_a * vdd}
         return cls(v_read_v=A("v_read_v"), v_ref_v=spec.v_ref_v, adc_fs_v=spec.adc_fs_v,
                    integ_gain=spec.gain, energy=energy, timing=timing,
                    source="ideal: closed form, ideal ADC, first-principles energy")
 
     @classmethod
-    def load(cls, path: str | Path | None = None) -> "MacroModel":
+    def load(cls, path: str | Path | None = None) -> MacroModel:
         """Load ``path``; None: the packaged default model if present, else :meth:`ideal`."""
         if path is None:
             res = resources.files("pycim.macro").joinpath("default_model.json")
@@ -172,7 +242,7 @@ class MacroModel:
         return json.dumps(asdict(self), indent=1, sort_keys=True)
 
     @classmethod
-    def from_json(cls, text: str) -> "MacroModel":
+    def from_json(cls, text: str) -> MacroModel:
         try:
             d = json.loads(text)
         except json.JSONDecodeError as exc:
@@ -193,21 +263,40 @@ class MacroModel:
             for k, v in sec.items():
                 if not isinstance(v, (int, float)) or isinstance(v, bool) or not math.isfinite(v):
                     raise InputError(f"model: {name}.{k} must be a finite number, got {v!r}")
-        for k in ("v_read_v", "v_ref_v", "adc_fs_v", "integ_gain"):
+        for k in ("v_read_v", "v_ref_v", "adc_fs_v", "integ_gain", "c_hold_eff_f"):
             v = d.get(k, getattr(base, k))
             if not isinstance(v, (int, float)) or not math.isfinite(v) or v <= 0:
                 raise InputError(f"model: {k} must be a positive number, got {v!r}")
+        cs = d.get("c_sample_eff_f", base.c_sample_eff_f)
+        if isinstance(cs, bool) or not isinstance(cs, (int, float)) or not math.isfinite(cs) \
+                or cs < 0:
+            raise InputError(f"model: c_sample_eff_f must be a number >= 0, got {cs!r}")
         return cls(v_read_v=float(d.get("v_read_v", base.v_read_v)),
                    v_ref_v=float(d.get("v_ref_v", base.v_ref_v)),
                    adc_fs_v=float(d.get("adc_fs_v", base.adc_fs_v)),
                    integ_gain=float(d.get("integ_gain", base.integ_gain)),
+                   c_hold_eff_f=float(d.get("c_hold_eff_f", base.c_hold_eff_f)),
+                   c_sample_eff_f=float(cs),
                    line=line, adc=adc, energy=energy, timing=timing,
                    ranges={k: [float(a), float(b)] for k, (a, b) in d.get("ranges", {}).items()},
                    fits=d.get("fits", {}), source=str(d.get("source", "")))
 
-    def with_(self, **changes) -> "MacroModel":
+    def with_(self, **changes) -> MacroModel:
         """A copy with some fields replaced (dict fields are replaced whole)."""
         return replace(self, **changes)
+
+    def with_read_pulse(self, read_pulse_s: float) -> MacroModel:
+        """A copy for another read pulse (``MvmRequest.read_pulse_s``): the pulse, the plane's
+        time and the line's tracking time all change by the same amount (the schedule's
+        ``rd<n>`` phase), so latency, the cells' conduction time and the settling follow."""
+        if not (isinstance(read_pulse_s, (int, float)) and math.isfinite(read_pulse_s)
+                and read_pulse_s > 0):
+            raise InputError(f"read_pulse_s must be a positive number, got {read_pulse_s!r}")
+        d = float(read_pulse_s) - self.timing["t_window_s"]
+        t = dict(self.timing)
+        for k in ("t_window_s", "t_read_s", "t_track_s"):
+            t[k] += d
+        return self.with_(timing=t)
 
     # -- transfer ---------------------------------------------------------------------------
     def effective_g_s(self, g_s):
@@ -219,27 +308,101 @@ class MacroModel:
         r = float(self.line.get("r_series_ohm", 0.0))
         return g if r == 0.0 else g / (1.0 + g * r)
 
-    def _gain(self, v_ideal, n_windows, n_rows, g_sum):
+    # -- the held-line scheme ----------------------------------------------------------------
+    def plane_weights(self, in_bits: int) -> np.ndarray:
+        """Weight of each magnitude plane (LSB first) in the integrated value: a plane is read
+        once, held and sampled 2^(n-1) times, sample k seeing r^k of it
+        (:func:`pycim.cim.closed_form.held_plane_weights` with this model's capacitances)."""
+        return held_plane_weights(_bits(in_bits, "in_bits"), self.c_hold_eff_f,
+                                  self.c_sample_eff_f)
+
+    def weight_sum(self, in_bits: int) -> float:
+        """W = sum of :meth:`plane_weights`: the integrated value of a full-scale input, in
+        units of one settled line (2^P - 1 for the binary scheme)."""
+        return float(self.plane_weights(in_bits).sum())
+
+    def input_levels(self, in_bits: int) -> np.ndarray:
+        """Effective drive of every input magnitude m = 0..2^P - 1 (index m):
+        sum_n w_n bit_n(m), so that sum_n w_n v_n = (sign(x) levels[|x|]) @ A is one matmul
+        (1-bit inputs: [0, w_1])."""
+        w = self.plane_weights(in_bits)
+        m = np.arange(2 ** w.size)
+        bits = (m[:, None] >> np.arange(w.size)[None, :]) & 1
+        return bits @ w
+
+    def drive(self, x, in_bits: int) -> np.ndarray:
+        """Signed integer inputs -> their effective drives sign(x) levels[|x|] (float64)."""
+        x = np.asarray(x)
+        lv = self.input_levels(in_bits)
+        return np.sign(x) * lv[np.abs(x).astype(np.int64)]
+
+    def settle_fraction(self, n_rows, g_sum_s):
+        """Fraction of its final value a line reaches in the read pulse: it starts at Vref and
+        charges C = c_settle + c_settle_row n_rows (hold capacitor, line and junctions) through
+        its cells in parallel, so 1 - exp(-t_track g_sum / C) (1 when C = 0)."""
+        ln = self.line
+        c = ln.get("c_settle_f", 0.0) + ln.get("c_settle_row_f", 0.0) * np.asarray(n_rows, float)
+        g = np.asarray(g_sum_s, dtype=float)
+        if not np.any(c > 0):
+            return np.ones(np.broadcast(c, g).shape)
+        t = self.timing.get("t_track_s", 0.0)
+        with np.errstate(divide="ignore", over="ignore"):
+            return -np.expm1(-t * g / np.where(c > 0, c, 1.0)) * (c > 0) + (c <= 0)
+
+    def memory(self, n_rows, g_sum_s) -> np.ndarray:
+        """c = k_mem (1 - s): the share of the previous plane's held value a line still
+        carries at the hold (it does not start from Vref: the track switch connects it to the
+        hold capacitor, which keeps what the last plane's samples left, and an unsettled line
+        keeps a fraction 1 - s of its start, :meth:`settle_fraction`)."""
+        return self.line.get("k_mem", 0.0) * (1.0 - self.settle_fraction(n_rows, g_sum_s))
+
+    def plane_line_weights(self, in_bits: int, n_rows, g_sum_s) -> np.ndarray:
+        """Effective weight of each plane's ideal value per sensed line, (planes, lines): with
+        the memory c (:meth:`memory`) plane n holds gain v_n + c held_(n-1), so plane j
+        weighs sum_{n >= j} w_n c^(n-j) (the held plane weights w_n when c = 0)."""
+        w = self.plane_weights(in_bits)
+        c = np.atleast_1d(np.asarray(self.memory(n_rows, g_sum_s), dtype=float))
+        out = np.empty((w.size, c.size))
+        for j in range(w.size):
+            out[j] = sum(w[n] * c ** (n - j) for n in range(j, w.size))
+        return out
+
+    def held_line_v(self, v_planes_v, n_rows, g_sum_s) -> np.ndarray:
+        """Per-plane held line voltages (..., planes, lines) of per-plane closed forms: plane
+        n is :meth:`settled_line_v` of its own value plus c times plane n-1's (the memory)."""
+        v = np.asarray(v_planes_v, dtype=float)
+        out = self.settled_line_v(v, n_rows, g_sum_s)
+        c = self.memory(n_rows, g_sum_s)
+        if np.any(c != 0):
+            for k in range(1, v.shape[-2]):
+                out[..., k, :] += c * out[..., k - 1, :]
+        return out
+
+    def _gain(self, v_ideal, w_sum, n_rows, g_sum):
         ln = self.line
         r = np.asarray(n_rows, dtype=float) / ROWS_REF
         g = np.asarray(g_sum, dtype=float) / G_REF_S
-        u = v_ideal / (np.asarray(n_windows, dtype=float) * self.v_read_v)
-        return (1.0 + ln["a0"] + ln["a_rows"] * r + ln["a_g"] * g + ln["a_rg"] * r * g
-                + ln["a_cubic"] * u * u)
+        u = v_ideal / (np.asarray(w_sum, dtype=float) * self.v_read_v)
+        return self.settle_fraction(n_rows, g_sum) * (
+            1.0 + ln["a0"] + ln["a_rows"] * r + ln["a_g"] * g + ln["a_rg"] * r * g
+            + ln["a_cubic"] * u * u)
 
-    def line_transfer(self, v_ideal_v, n_windows, n_rows, g_sum_s):
-        """Line-referred voltage the neuron integrates, summed over the input windows.
+    def line_transfer(self, v_ideal_v, in_bits: int, n_rows, g_sum_s):
+        """Line-referred voltage the neuron integrates over all samples of one MVM.
 
         Parameters
         ----------
-        v_ideal_v : closed form sum_p 2^p v_p (volts; on :meth:`effective_g_s` conductances).
-        n_windows : input windows 2^planes - 1 (:func:`n_windows_for`).
+        v_ideal_v : closed form sum_n w_n v_n with the held plane weights
+            (:meth:`plane_weights`; volts, on :meth:`effective_g_s` conductances).
+        in_bits : the MVM's input width (sets W = :meth:`weight_sum` and the sample count
+            N = :func:`n_windows_for`).
         n_rows : driven physical rows. g_sum_s : per-output sum(G+ + G-) (broadcastable).
         """
         v = np.asarray(v_ideal_v, dtype=float)
-        nw = np.asarray(n_windows, dtype=float)
-        off = nw * self._offset(self.line["b0_v"], g_sum_s)
-        return self._gain(v, nw, n_rows, g_sum_s) * v + off
+        w_sum = self.weight_sum(in_bits)
+        off = w_sum * self._offset(self.line["b_line_v"], g_sum_s) \
+            + n_windows_for(in_bits) * self.line["b0_v"]
+        return self._gain(v, w_sum, n_rows, g_sum_s) * v + off
 
     def _offset(self, b_const, g_sum_s):
         ln = self.line
@@ -247,7 +410,7 @@ class MacroModel:
         return b_const + ln["b_g_v"] * g / G_REF_S + ln["b_ig_v"] * G_INV_REF_S / g
 
     def settled_line_v(self, v_plane_v, n_rows, g_sum_s):
-        """Settled line voltage minus Vref of one window (the line alone, no integrator
+        """Settled line voltage minus Vref of one read pulse (the line alone, no sample
         offset): the per-plane ``v_settled_v`` of the SPICE flow."""
         v = np.asarray(v_plane_v, dtype=float)
         return self._gain(v, 1.0, n_rows, g_sum_s) * v + self._offset(self.line["b_line_v"],
@@ -276,12 +439,22 @@ class MacroModel:
 
     # -- energy / latency -------------------------------------------------------------------
     def latency_s(self, in_bits: int, out_bits: int) -> float:
-        """One MVM: reset, one integration step per input window, out_bits conversion steps
-        (equals ``mvm_schedule(NeuronSpec(), in_bits, out_bits).t_stop``)."""
+        """One MVM: reset, one read pulse per plane, one integration step per sample,
+        out_bits conversion steps (equals ``mvm_schedule(NeuronSpec(), in_bits,
+        out_bits).t_stop``)."""
         nw = n_windows_for(in_bits)
         b = _bits(out_bits, "out_bits", MAX_OUT_BITS)
         t = self.timing
-        return t["t_base_s"] + nw * t["t_int_step_s"] + (b - 1) * t["t_adc_step_s"]
+        return (t["t_base_s"] + n_planes_for(in_bits) * t["t_read_s"]
+                + nw * t["t_int_step_s"] + (b - 1) * t["t_adc_step_s"])
+
+    def on_time_s(self, in_bits: int, out_bits: int) -> float:
+        """Time the neuron's OTA second stage is enabled in one MVM: t_on_base + N t_on_int +
+        (out_bits - 1) t_adc_step (equals the schedule's ``en``-high time)."""
+        b = _bits(out_bits, "out_bits", MAX_OUT_BITS)
+        t = self.timing
+        return (t["t_on_base_s"] + n_windows_for(in_bits) * t["t_on_int_s"]
+                + (b - 1) * t["t_adc_step_s"])
 
     def energy_j(self, in_bits: int, out_bits: int, n_rows: int, n_cols: int, g_sum_s,
                  batch: int = 1, activity: float | None = None) -> dict[str, float]:
@@ -289,26 +462,27 @@ class MacroModel:
 
         n_rows : driven physical lines (also the word-lines pulsed); n_cols : sensed lines
         (neurons). g_sum_s : total conductance of the array cells (an array is summed).
-        activity : mean (V_row - V_line)^2 / v_read^2 per conducting cell (default: the
-        model's ``activity_default``).
+        activity : mean over the read pulses of (V_row - V_line)^2 / v_read^2 per conducting
+        cell (default: the model's ``activity_default``).
         """
         if isinstance(batch, bool) or int(batch) != batch or batch < 1:
             raise InputError(f"batch must be an integer >= 1, got {batch!r}")
-        nw = n_windows_for(in_bits)
+        npl = n_planes_for(in_bits)  # read pulses: inputs, drivers and word-lines switch once each
         t_lat = self.latency_s(in_bits, out_bits)
+        t_on = self.on_time_s(in_bits, out_bits)
         e = self.energy
         act = e["activity_default"] if activity is None else float(activity)
         g_tot = float(np.sum(g_sum_s))
         out = {
-            "array": e["k_array"] * act * g_tot * self.v_read_v ** 2 * nw
-            * self.timing["t_window_s"] + nw * e["e_arr_line_j"] * (n_rows + n_cols)
+            "array": e["k_array"] * act * g_tot * self.v_read_v ** 2 * npl
+            * self.timing["t_window_s"] + npl * e["e_arr_line_j"] * (n_rows + n_cols)
             + e["e_arr_0_j"],
-            "drivers": nw * (e["e_drv_row_j"] * n_rows + e["e_drv_col_j"] * n_cols)
+            "drivers": npl * (e["e_drv_row_j"] * n_rows + e["e_drv_col_j"] * n_cols)
             + e["e_drv_0_j"],
-            "wordlines": nw * (e["e_wl_row_j"] * n_rows + e["e_wl_cell_j"] * n_rows * n_cols)
+            "wordlines": npl * (e["e_wl_row_j"] * n_rows + e["e_wl_cell_j"] * n_rows * n_cols)
             + e["e_wl_0_j"],
-            "neuron": n_cols * (e["p_neuron_w"] * t_lat + e["e_neuron_0_j"])
-            + e["p_shared_w"] * t_lat,
+            "neuron": n_cols * (e["p_neuron_w"] * t_lat + e["p_neuron_on_w"] * t_on
+                                + e["e_neuron_0_j"]) + e["p_shared_w"] * t_lat,
         }
         out = {k: float(v * batch) for k, v in out.items()}
         out["total"] = float(sum(out[k] for k in GROUPS))
@@ -335,4 +509,4 @@ class MacroModel:
                               OutOfRangeWarning, stacklevel=2)
 
 
-__all__ = ["MacroModel", "OutOfRangeWarning", "SCHEMA", "n_windows_for"]
+__all__ = ["SCHEMA", "MacroModel", "OutOfRangeWarning", "n_planes_for", "n_windows_for"]
