@@ -299,6 +299,7 @@ class EnergyRow:
     g_total_s: float
     energy_j: dict
     activity: float | None = None
+    phases: int = 1  # 2: a two-phase MVM, the sum of its slices (MacroModel.energy_j)
 
 
 #: the fit stage's tie: a sensed line's hold switch is 1/3 of a driven line's three switches
@@ -329,7 +330,7 @@ def energy_design(rows: list[EnergyRow], base: MacroModel,
         unit = {**zero, k: 1.0, **{t: r for t, (f, r) in ties.items() if f == k}}
         m = base.with_(energy={**base.energy, **unit})
         e = [m.energy_j(r.in_bits, r.out_bits, r.n_rows, r.n_cols, r.g_total_s,
-                        activity=r.activity) for r in rows]
+                        activity=r.activity, phases=r.phases) for r in rows]
         groups = [g for g in groups_all if any(abs(x[g]) > 0 for x in e)]
         if len(groups) > 1:
             raise InputError(f"macro-model energy coefficient {k} feeds several groups {groups}")

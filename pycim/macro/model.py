@@ -106,6 +106,13 @@ def n_planes_for(in_bits: int) -> int:
     return max(_bits(in_bits, "in_bits") - 1, 1)
 
 
+def _phase_widths(in_bits: int, out_bits: int) -> list[tuple[int, int]]:
+    """(in_bits, out_bits) of a two-phase MVM's slices (high, low)."""
+    from ..cim.phases import phase_widths
+
+    return [tuple(p) for p in phase_widths(in_bits, out_bits)]
+
+
 def n_windows_for(in_bits: int) -> int:
     """Samples (integrations) of one MVM: 2^planes - 1 with planes = :func:`n_planes_for`."""
     return 2 ** n_planes_for(in_bits) - 1
@@ -438,10 +445,13 @@ class MacroModel:
         return np.clip(np.floor(y), lo, hi).astype(np.int64)
 
     # -- energy / latency -------------------------------------------------------------------
-    def latency_s(self, in_bits: int, out_bits: int) -> float:
+    def latency_s(self, in_bits: int, out_bits: int, phases: int = 1) -> float:
         """One MVM: reset, one read pulse per plane, one integration step per sample,
         out_bits conversion steps (equals ``mvm_schedule(NeuronSpec(), in_bits,
-        out_bits).t_stop``)."""
+        out_bits).t_stop``). ``phases=2``: the sum of its two one-phase slices
+        (:func:`pycim.cim.phases.phase_widths`), as the engines run them."""
+        if phases == 2:
+            return sum(self.latency_s(i, o) for i, o in _phase_widths(in_bits, out_bits))
         nw = n_windows_for(in_bits)
         b = _bits(out_bits, "out_bits", MAX_OUT_BITS)
         t = self.timing
@@ -457,8 +467,10 @@ class MacroModel:
                 + (b - 1) * t["t_adc_step_s"])
 
     def energy_j(self, in_bits: int, out_bits: int, n_rows: int, n_cols: int, g_sum_s,
-                 batch: int = 1, activity: float | None = None) -> dict[str, float]:
+                 batch: int = 1, activity: float | None = None,
+                 phases: int = 1) -> dict[str, float]:
         """Energy of ``batch`` MVMs of one core, by group, plus ``total`` (joules).
+        ``phases=2``: the sum of its two one-phase slices (:func:`pycim.cim.phases.phase_widths`).
 
         n_rows : driven physical lines (also the word-lines pulsed); n_cols : sensed lines
         (neurons). g_sum_s : total conductance of the array cells (an array is summed).
@@ -467,6 +479,10 @@ class MacroModel:
         """
         if isinstance(batch, bool) or int(batch) != batch or batch < 1:
             raise InputError(f"batch must be an integer >= 1, got {batch!r}")
+        if phases == 2:
+            parts = [self.energy_j(i, o, n_rows, n_cols, g_sum_s, batch, activity)
+                     for i, o in _phase_widths(in_bits, out_bits)]
+            return {k: float(parts[0][k] + parts[1][k]) for k in parts[0]}
         npl = n_planes_for(in_bits)  # read pulses: inputs, drivers and word-lines switch once each
         t_lat = self.latency_s(in_bits, out_bits)
         t_on = self.on_time_s(in_bits, out_bits)

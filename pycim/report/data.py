@@ -24,6 +24,7 @@ import numpy as np
 import pandas as pd
 
 from .. import assumptions
+from ..cim.phases import default_phases
 from ..errors import InputError
 from . import paper
 
@@ -93,11 +94,13 @@ class EnergyFit:
     in_bits: tuple
 
     def energy_j(self, in_bits: int, out_bits: int, n_in: int, n_out: int) -> dict[str, float]:
-        """One MVM of an n_in x n_out signed array (2 n_in rows, n_out neurons)."""
-        return self.model.energy_j(in_bits, out_bits, 2 * n_in, n_out, g_total_s(n_in, n_out))
+        """One MVM of an n_in x n_out signed array (2 n_in rows, n_out neurons), one phase or
+        two as ``pycim mvm`` runs it by default (:func:`pycim.cim.phases.default_phases`)."""
+        return self.model.energy_j(in_bits, out_bits, 2 * n_in, n_out, g_total_s(n_in, n_out),
+                                   phases=default_phases(in_bits))
 
     def latency_s(self, in_bits: int, out_bits: int) -> float:
-        return self.model.latency_s(in_bits, out_bits)
+        return self.model.latency_s(in_bits, out_bits, phases=default_phases(in_bits))
 
 
 def energy_rows(df: pd.DataFrame) -> list:
@@ -107,7 +110,8 @@ def energy_rows(df: pd.DataFrame) -> list:
     from ..fit.fits import EnergyRow
 
     return [EnergyRow(int(a), int(b), 2 * int(r), int(c), g_total_s(int(r), int(c)),
-                      {g: float(row[f"e_{g}_j"]) for g in (*GROUPS, "total")})
+                      {g: float(row[f"e_{g}_j"]) for g in (*GROUPS, "total")},
+                      phases=default_phases(int(a)))
             for a, b, r, c, (_, row) in zip(df["in_bits"], df["out_bits"], df["n_in"],
                                             df["n_out"], df.iterrows())]
 
@@ -123,7 +127,7 @@ def fit_energy_model(df: pd.DataFrame) -> EnergyFit:
     from ..macro.model import MacroModel
 
     base = MacroModel.ideal()
-    lat_model = np.array([base.latency_s(int(a), int(b))
+    lat_model = np.array([base.latency_s(int(a), int(b), phases=default_phases(int(a)))
                           for a, b in zip(df["in_bits"], df["out_bits"])])
     lat_sim = df["latency_s"].to_numpy(float)
     if np.max(np.abs(lat_model - lat_sim) / lat_sim) > 1e-6:

@@ -49,13 +49,13 @@ def _fig12(panel: str, test: str) -> str:
 #: output bits the paper pairs with each input width (inputs + 2)
 OUT_BITS = {b: b + 2 for b in range(1, 9)}
 
-_TOPS_W = {  # in_bits: (one-phase or only value, phase label)
+_TOPS_W = {  # in_bits: (the value of the scheme pycim runs by default: two-phase from 5 bits)
     1: (43.07875866, "one-phase = two-phase"),
     2: (40.33412834, "one-phase = two-phase"),
     3: (23.09069279, "one-phase = two-phase"),
     4: (15.95409517, "one-phase = two-phase"),
-    5: (11.32999012, "one-phase (two-phase: 11.03)"),
-    6: (9.12235241, "one-phase (two-phase: 8.26)"),
+    5: (11.03, "two-phase (one-phase: 11.33); as given to 4 digits in the facts file"),
+    6: (8.26, "two-phase (one-phase: 9.122); as given to 3 digits in the facts file"),
     7: (7.750037817, "two-phase only"),
     8: (6.437388185, "two-phase only"),
 }
@@ -64,8 +64,8 @@ _TOPS_48 = {
     2: (1.793083771, "one-phase = two-phase"),
     3: (1.165400233, "one-phase = two-phase"),
     4: (0.7438677864, "one-phase = two-phase"),
-    5: (0.4515642, "one-phase (two-phase: 0.525)"),
-    6: (0.260797508, "one-phase (two-phase: 0.418)"),
+    5: (0.525, "two-phase (one-phase: 0.4516)"),
+    6: (0.418, "two-phase (one-phase: 0.2608)"),
     7: (0.343873405, "two-phase only"),
     8: (0.2638743409, "two-phase only"),
 }
