@@ -239,8 +239,7 @@ def test_default_model_is_packaged_and_fitted():
     # from 1.8 V: the fitted per-neuron energy of an MVM is that within 10 % (switches and
     # clocks) at every fitted width (the split between the always-on and the gated power is
     # not identifiable: the enabled fraction only spans 0.85-0.97); the RRAM model's
-    # conduction voltage v0 = 0.43 V; a floating line settles to 1e-3 in ln(1000) time
-    # constants
+    # conduction voltage v0 = 0.43 V (the settling fit: test_settling_fit_is_a_single_pole)
     spec = NeuronSpec()
     e = m.energy
     for ib in (2, 3, 4):
@@ -250,6 +249,16 @@ def test_default_model_is_packaged_and_fitted():
             got = e["p_neuron_w"] * t_lat + e["p_neuron_on_w"] * t_on + e["e_neuron_0_j"]
             assert got == pytest.approx(want, rel=0.1), (ib, ob, got, want)
     assert m.fits["rram_iv"]["params"]["v0_v"] == pytest.approx(0.43, rel=1e-3)
+
+
+
+@pytest.mark.xfail(strict=True, reason="issue 17 finding: with 4 um access FETs at the 2.2 V word "
+                   "line the settling sweep's lines settle to 1e-3 in 16.5 time constants C/G, "
+                   "not ln(1000) = 6.9: the word line's turn-on kick and the FETs' nonlinear "
+                   "resistance, not a single pole (benchmarks/read_settling.py)")
+def test_settling_fit_is_a_single_pole():
+    """A floating line settles to 1e-3 in ln(1000) time constants C / sum G."""
+    m = MacroModel.load()
     assert m.fits["settling"]["params"]["k_tau"] == pytest.approx(np.log(1e3), rel=0.1)
 
 

@@ -139,6 +139,9 @@ def test_macro_vs_spice_other_bit_width():
 
 
 @pytest.mark.slow
+@pytest.mark.xfail(strict=True, reason="issue 17 finding: 8 x 8 at ss (200 ns read pulse), codes "
+                   "RMS 0.61 LSB against the 0.5 budget (the default model is fitted at tt only; "
+                   "0.35 at the 10 ns pulse)")
 def test_macro_vs_spice_ss_corner():
     """ss: the model is fitted at tt and says so; at this size the corner's slower FETs (higher
     Ron, more series compression) stay inside the code budget."""

@@ -4,10 +4,11 @@ No new SPICE runs: each assumption acts on the fitted :class:`~pycim.macro.model
 (:func:`pycim.report.data.fit_energy_model`) through the physics of the term it feeds, stated in
 :data:`RULES` and shown in the report's table:
 
-* OTA bias ``neuron_ibias_a``: the OTA's static power ``ibias (1 + m_tail + m_out) vdd`` is part
-  of the fitted per-neuron power; that part scales with the bias, the rest (clocks, switches,
-  capacitors) does not.
-* supply ``vdd_v``: the static part scales with vdd, everything else the supply charges
+* OTA bias ``neuron_ibias_a``: every bias-derived current scales with it: each neuron's first
+  stage (``m_tail`` units, always on), its gated second stage (``m_out`` units, while ``en`` is
+  high: the model's on-time) and the core's one shared reference (one unit); the rest (clocks,
+  switches, capacitors) does not.
+* supply ``vdd_v``: the bias-driven powers scale with vdd, everything else the supply charges
   (neuron clocks and capacitors, driver gates) with vdd^2.
 * clock (integration and ADC step times, ``neuron_t_*``): latency scales, so does the energy the
   neurons burn per MVM (static power x latency) and the cells' conduction time.
@@ -45,17 +46,19 @@ def _with_energy(model, **changes):
 
 
 def _ibias(model, f, in_bits):
-    e = model.energy
-    return _with_energy(model, p_neuron_w=e["p_neuron_w"] + (f - 1.0) * _static_w())
+    s, e = NeuronSpec(), model.energy
+    unit_w = (f - 1.0) * s.ibias_a * s.vdd_v
+    return _with_energy(model, p_neuron_w=e["p_neuron_w"] + unit_w * s.m_tail,
+                        p_neuron_on_w=e["p_neuron_on_w"] + unit_w * s.m_out,
+                        p_shared_w=e["p_shared_w"] + unit_w)
 
 
 def _vdd(model, f, in_bits):
     e = model.energy
-    p_static = min(_static_w(), e["p_neuron_w"])
-    dyn = e["p_neuron_w"] - p_static
     q = f * f
-    return _with_energy(model, p_neuron_w=p_static * f + dyn * q,
-                        e_neuron_0_j=e["e_neuron_0_j"] * q, p_shared_w=e["p_shared_w"] * q,
+    return _with_energy(model, p_neuron_w=e["p_neuron_w"] * f,
+                        p_neuron_on_w=e["p_neuron_on_w"] * f,
+                        e_neuron_0_j=e["e_neuron_0_j"] * q, p_shared_w=e["p_shared_w"] * f,
                         e_drv_row_j=e["e_drv_row_j"] * q, e_drv_col_j=e["e_drv_col_j"] * q,
                         e_drv_0_j=e["e_drv_0_j"] * q)
 
@@ -127,8 +130,8 @@ class Rule:
 
 
 RULES: tuple[Rule, ...] = (
-    Rule("neuron_ibias_a", "OTA bias current", "static OTA power ∝ I_bias", _ibias),
-    Rule("vdd_v", "supply (neuron, drivers)", "static ∝ vdd, switching ∝ vdd²", _vdd),
+    Rule("neuron_ibias_a", "OTA bias current", "bias-driven OTA power ∝ I_bias", _ibias),
+    Rule("vdd_v", "supply (neuron, drivers)", "bias-driven ∝ vdd, switching ∝ vdd²", _vdd),
     Rule("neuron_t_*", "clock (step times)", "latency ∝ step time; static energy ∝ latency",
          _clock),
     Rule("v_read_v", "read voltage", "cell G·V² ∝ v_read², line charge ∝ v_read", _vread),
