@@ -128,6 +128,22 @@ in_bits = [1, 2, 3, 4]
     assert ((df["e_neuron_j"] >= lo) & (df["e_neuron_j"] <= hi)).all(), (df["e_neuron_j"], lo, hi)
 
 
+def test_cache_key_follows_the_generators_source(monkeypatch):
+    """A change to the circuit generators (here netlist/stimulus.py, as read by the
+    fingerprint) changes every cache key: a sweep never reuses results of another circuit."""
+    from pathlib import Path
+
+    fp = fingerprint()
+    real = Path.read_bytes
+
+    def edited(self):
+        data = real(self)
+        return data + b"\n# edited" if self.name == "stimulus.py" else data
+
+    monkeypatch.setattr(Path, "read_bytes", edited)
+    assert fingerprint() != fp
+
+
 def test_cache_rejects_altered_and_truncated_files(tmp_path):
     fp = fingerprint()
     key = point_key("cell_iv", {"gap_nm": 0.5}, fp)

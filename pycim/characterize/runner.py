@@ -1,8 +1,9 @@
 """Run the points of a sweep spec: in a process pool, cached and resumable.
 
 Each point's result is a JSON file ``<out>/cache/<key>.json``; ``key`` is the SHA-256 of the
-kind, the point's parameters, the text of every Verilog-A source in ``circuits/``, the pycim
-version and the ngspice version string, so a change to any of them recomputes. Files are
+kind, the point's parameters, the text of every Verilog-A source in ``circuits/``, the package
+data, the source of every pycim module, the pycim version and the ngspice version string, so a
+change to any of them recomputes (a circuit change in the generators must not reuse results). Files are
 written atomically (temp file + rename) with a SHA-256 of their content; a file that does not
 parse, does not match its key or fails its checksum is ignored and the point recomputed.
 
@@ -42,8 +43,11 @@ def fingerprint() -> dict:
     h = hashlib.sha256()
     for p in sorted(toolchain.CIRCUITS_DIR.glob("*.va")):
         h.update(p.name.encode() + b"\0" + p.read_bytes() + b"\0")
-    for p in sorted((Path(__file__).resolve().parents[1] / "data").glob("*.json")):
+    pkg = Path(__file__).resolve().parents[1]
+    for p in sorted((pkg / "data").glob("*.json")):
         h.update(p.name.encode() + b"\0" + p.read_bytes() + b"\0")  # e.g. the programming error
+    for p in sorted(pkg.rglob("*.py")):  # the generators, measurement and flows themselves
+        h.update(str(p.relative_to(pkg)).encode() + b"\0" + p.read_bytes() + b"\0")
     return {"va_sha256": h.hexdigest(), "pycim": __version__,
             "ngspice": toolchain.ngspice_version()[1], "format": CACHE_FORMAT}
 
