@@ -17,7 +17,7 @@ from ..specs.neuron import MAX_OUT_BITS, MIN_LSB_V
 from ..tech.corners import CORNERS
 from ..validate import integer
 from .closed_form import closed_form_planes, ideal_output
-from .encoding import bit_planes, check_inputs, check_weights, plane_weights
+from .encoding import bit_planes, check_inputs, check_weights
 from .phases import (
     check_phases,
     default_phases,
@@ -162,14 +162,12 @@ class MvmProblem:
     y_target: np.ndarray  # the same on the target conductances: what the user asked for
 
 
-def prepare(req: MvmRequest, lsb_v: float, v_read_v: float, *, held: bool = True) -> MvmProblem:
+def prepare(req: MvmRequest, lsb_v: float, v_read_v: float) -> MvmProblem:
     """Program W (same seed, same conductances for every engine) and compute the closed form.
     ``lsb_v``: the line-referred integrated volts per output code of the engine's neuron.
 
     The ideal outputs follow the chip's scheme (:func:`~pycim.cim.closed_form.ideal_output`:
-    each plane's settled line held on the neuron's C_hold and re-sampled). ``held=False``:
-    the binary plane weights 2^(n-1) of a line re-driven for every sample (the scheme the
-    fitted macro-model still describes, until it is refitted on held-line MVMs)."""
+    each plane's settled line held on the neuron's C_hold and re-sampled)."""
     prog = program(req.weights, req.seed, noise=req.prog_tol_s > 0,
                    tol_s=max(req.prog_tol_s, 1e-12))
     target = program(req.weights, req.seed, noise=False)
@@ -178,11 +176,8 @@ def prepare(req: MvmRequest, lsb_v: float, v_read_v: float, *, held: bool = True
                                req.mapping)
     tgt = closed_form_planes(target.g_pos_s, target.g_neg_s, planes, v_read_v, req.direction,
                              req.mapping)
-    def out(v):
-        if not held:
-            return np.einsum("bpn,p->bn", v, plane_weights(req.in_bits)) / lsb_v
-        return ideal_output(v, req.in_bits, lsb_v)
-    return MvmProblem(prog, target, planes, ideal, out(ideal), out(tgt))
+    return MvmProblem(prog, target, planes, ideal, ideal_output(ideal, req.in_bits, lsb_v),
+                      ideal_output(tgt, req.in_bits, lsb_v))
 
 
 def run_two_phase(req: MvmRequest, run_one) -> dict:

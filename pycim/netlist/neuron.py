@@ -427,20 +427,13 @@ def window_pwl(sched: Schedule, spec: NeuronSpec, plane_levels, idle: float,
 
 
 def line_testbench(spec: NeuronSpec, sched: Schedule, lines, *, r_source_ohm: float = 30e3,
-                   c_line_f: float = 100e-15, probe: bool = False, hold: bool = False,
-                   title: str = "pycim neuron line bench") -> tuple[Circuit, list[NeuronNodes]]:
+                   c_line_f: float = 100e-15, probe: bool = False, title: str = "pycim neuron line bench") -> tuple[Circuit, list[NeuronNodes]]:
     """Neurons ``n<i>_`` on lines ``line<i>``, each driven by ``VSL<i>`` (a DC voltage or PWL
     points) through ``r_source_ohm`` with ``c_line_f`` to ground: the floating array line as
-    a Thevenin source. Adds supplies, the schedule's sources and the shared neuron bias.
-
-    ``hold=True``: the source reaches the line only during the read pulses, through a
-    transmission gate (the neuron's switch size) on the schedule's ``inp`` net, so between
-    pulses the line floats and holds its voltage on ``c_line_f`` (plus the switches'
-    junctions) while the neuron re-samples it."""
+    a Thevenin source. Adds supplies, the schedule's sources and the shared neuron bias. (The
+    neuron's own track/hold keeps each plane's value; the bench's line stays driven.)"""
     number(r_source_ohm, "r_source_ohm", lo=1.0, hi=1e9)
     number(c_line_f, "c_line_f", lo=0.0, hi=1e-9)
-    if not isinstance(hold, bool):
-        raise InputError(f"hold must be a bool, got {hold!r}")
     c = Circuit(title)
     add_supplies(c, spec)
     add_schedule_sources(c, sched)
@@ -451,12 +444,7 @@ def line_testbench(spec: NeuronSpec, sched: Schedule, lines, *, r_source_ohm: fl
             src = VSource(f"VSL{i}", f"vsl{i}", "0", dc_v=v[0][1], pwl=tuple(v))
         else:
             src = VSource(f"VSL{i}", f"vsl{i}", "0", dc_v=v)
-        if hold:
-            c.add(src, Resistor(f"RSL{i}", f"vsl{i}", f"hs{i}", r_source_ohm))
-            inp = spec.net("inp")
-            _tg(c, spec, f"hold{i}", f"hs{i}", f"line{i}", inp, f"{inp}_b")
-        else:
-            c.add(src, Resistor(f"RSL{i}", f"vsl{i}", f"line{i}", r_source_ohm))
+        c.add(src, Resistor(f"RSL{i}", f"vsl{i}", f"line{i}", r_source_ohm))
         if c_line_f > 0:
             c.add(Capacitor(f"CSL{i}", f"line{i}", "0", c_line_f))
         nodes.append(add_neuron(c, spec, f"n{i}_", f"line{i}", sched, probe=probe, bias=bias))
