@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import numpy as np
 
-from .. import assumptions
 from ..errors import InputError
 from .kinds_fit import COMPUTE_FIT
 from .measure import transfer_fit
@@ -52,8 +51,7 @@ def _mvm(p: dict, batch: int):
                      corner=p["corner"], temp_c=p["temp_c"], seed=p["seed"],
                      vdd_v=p.get("vdd_v", 1.8), prog_tol_s=p.get("prog_tol_us", 1.0) * 1e-6,
                      mismatch=p.get("mismatch", 0.0),
-                     read_pulse_s=p.get("read_pulse_ns", 1e9 * assumptions.value("read_pulse_s"))
-                     * 1e-9)
+                     read_pulse_s=(p["read_pulse_ns"] * 1e-9 if "read_pulse_ns" in p else None))
     return run_mvm(req, progress=False)
 
 
