@@ -35,10 +35,19 @@ def _group_of(source: str) -> str:
     raise AssertionError(f"source {source!r} has no group in the README's definition")
 
 
+def _is_control(source: str) -> bool:
+    """Control waveforms (README: counted as CMOS drivers from a rail at their high level):
+    the line drivers' switch gates, the WL inverters' inputs, the neurons' clocks (not the
+    neurons' DAC reference pair)."""
+    return (source.startswith(("vcbl", "vcsl", "vwc"))
+            or (source.startswith("vnc_") and "vdac" not in source))
+
+
 def _source_energies(res) -> dict[str, float]:
     """-integral V(+) I dt of every source whose current was saved (every source is grounded
     on its - side in these netlists; the + node is the source's name without or with its
-    leading 'v')."""
+    leading 'v'); a control waveform (:func:`_is_control`) as max(V) x the charge it pushes
+    out (a CMOS driver's C V^2 per cycle; an ideal ramp would take half of it back)."""
     t = res["time"]
     names = set(res.names)
     out = {}
@@ -48,7 +57,11 @@ def _source_energies(res) -> dict[str, float]:
         src = vec[2:-1]
         node = src if src in names else src[1:]
         assert node in names, f"no terminal voltage saved for {src}"
-        out[src] = -float(np.trapezoid(res[node] * res[vec], t))
+        if _is_control(src):
+            q = np.maximum(-np.asarray(res[vec], dtype=float), 0.0)
+            out[src] = float(np.max(res[node])) * float(np.trapezoid(q, t))
+        else:
+            out[src] = -float(np.trapezoid(res[node] * res[vec], t))
     return out
 
 
@@ -100,8 +113,9 @@ def test_wordline_energy_is_drawn_from_both_rails(two_sizes):
         e = {s: -float(np.trapezoid(res[s] * res[f"i({s})"], t)) for s in ("vwlh", "vwll")}
         assert np.allclose(res["vwlh"], assumptions.value("v_wl_read_v"), atol=1e-9)
         assert np.allclose(res["vwll"], assumptions.value("v_wl_low_v"), atol=1e-9)
-        wc = sum(-float(np.trapezoid(res[v[2:-1][1:]] * res[v], t)) for v in res.names
-                 if v.startswith("i(vwc"))
+        wc = sum(float(np.max(res[v[2:-1][1:]]))
+                 * float(np.trapezoid(np.maximum(-np.asarray(res[v]), 0.0), t))
+                 for v in res.names if v.startswith("i(vwc"))  # CMOS drivers (README)
         rep = out["energy_j"]["wordlines"]
         print(f"\nVWLH {e['vwlh'] * 1e15:.1f} fJ, VWLL {e['vwll'] * 1e15:.1f} fJ, inputs "
               f"{wc * 1e15:.1f} fJ, reported {rep * 1e15:.1f} fJ")

@@ -29,7 +29,7 @@ from ..errors import InputError, PycimError
 from .spec import SweepSpec, load_spec
 
 EXECUTORS = ("local", "dask")
-CACHE_FORMAT = 1
+CACHE_FORMAT = 2  # 2: control waveforms counted as CMOS drivers (energy_by_group logic)
 
 
 def canonical_json(obj) -> str:

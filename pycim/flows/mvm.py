@@ -87,7 +87,7 @@ def run_mvm(req: MvmRequest, progress: bool = True, waveforms: dict | None = Non
         code = np.array([read_neuron(res, sched, nd, spec).code for nd in nodes])
         v_settled.append(pair_difference(v_lines, req.direction, req.mapping))
         codes.append(pair_difference(code, req.direction, req.mapping))
-        energies.append(energy_by_group(res, c, core.groups))
+        energies.append(energy_by_group(res, c, core.groups, core.logic))
         if waveforms is not None:
             waveforms.update(result=res, nodes=nodes, schedule=sched, spec=spec)
     e_tot = {k: float(sum(e[k] for e in energies)) for k in energies[0]}

@@ -156,22 +156,30 @@ class CoreSpec:
 @dataclass
 class CoreCircuit:
     """An assembled core: the circuit, the energy group of each source it holds (lower-case
-    name -> ``array`` | ``drivers`` | ``wordlines`` | ``neuron``) and the neurons' nodes."""
+    name -> ``array`` | ``drivers`` | ``wordlines`` | ``neuron``), the neurons' nodes, and the
+    logic sources (lower-case names): ideal control waveforms standing in for CMOS drivers,
+    whose energy :func:`pycim.measure.energy.energy_by_group` counts as drawn from a rail at
+    their high level."""
 
     circuit: Circuit
     spec: CoreSpec
     groups: dict[str, str]
     neurons: list[NeuronNodes]
+    logic: set[str] = field(default_factory=set)
 
-    def add_sources(self, group: str, make) -> None:
+    def add_sources(self, group: str, make, logic=False) -> None:
         """Stream the stimulus sources ``make()`` (VSources) into the circuit, in group
-        ``group``. Streamed, so they follow every element of the core in the emitted text."""
+        ``group``. Streamed, so they follow every element of the core in the emitted text.
+        ``logic``: True, or a predicate on the source, marks control waveforms (gates of
+        switches and inverters) for the energy count."""
         if group not in ("array", "drivers", "wordlines", "neuron"):
             raise InputError(f"unknown energy group {group!r}")
 
         def stream():
             for s in make():
                 self.groups[s.name.lower()] = group
+                if logic is True or (callable(logic) and logic(s)):
+                    self.logic.add(s.name.lower())
                 yield s
         self.circuit.add_stream(stream)
 

@@ -18,7 +18,7 @@ from ..errors import InputError
 from .circuit import Comment, VSource
 from .core import RAILS, STATES, STIMULUS_MARK, CoreCircuit
 from .neuron import window_pwl
-from .schedule import Schedule, schedule_sources
+from .schedule import LOGIC, Schedule, schedule_sources
 
 Level = float | tuple[tuple[float, float], ...]  # DC volts or PWL points
 #: The word-lines turn on this long before each read pulse: their turn-on kick on the sensed
@@ -137,11 +137,15 @@ def add_mvm_stimulus(core: CoreCircuit, line_planes: np.ndarray, sched: Schedule
             hold = {"p": 0.0, "n": 0.0, "z": window_pwl(sched, nspec, [0.0] * n_pl, vdd)}
             for ln in spec.sense_lines:
                 yield from line_controls(ln, hold, vdd)
-        core.add_sources("drivers", drivers)
+        core.add_sources("drivers", drivers, logic=lambda src: src.name.startswith("VC"))
         if spec.has_wl:
             # input low = WL high; the WLs turn on WL_LEAD_S before the drivers switch and the
             # sensed lines are released, and turn off one edge before the drivers return to Vref
             wc = window_pwl(sched, nspec, [0.0] * n_pl, spec.v_wl_v, nspec.t_edge_s, WL_LEAD_S)
             core.add_sources("wordlines", lambda: (_source(f"VWC{r}", f"wc{r}", wc)
-                                                   for r in range(spec.array.rows)))
-    core.add_sources("neuron", lambda: schedule_sources(sched))
+                                                   for r in range(spec.array.rows)), logic=True)
+
+    def clock(src) -> bool:  # the schedule's logic nets (and complements), not its DAC pair
+        net = sched.nets.get(src.np_.removesuffix("_b"))
+        return net is not None and net.kind == LOGIC
+    core.add_sources("neuron", lambda: schedule_sources(sched), logic=clock)
