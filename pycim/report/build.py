@@ -75,7 +75,6 @@ def explain(b: int, core: dict, pap_bd: dict[str, float], pap_lat: float,
     v = paper.VOLTAGES
     wl_sim = assumptions.value("v_wl_read_v")
     wl_sim_low = assumptions.value("v_wl_low_v")
-    wl_pap = v["v_wl_high_v"].value - v["v_wl_low_v"].value
     t_win = t_window_s
     t_read = paper.TIMING["t_read_pulse_s"].value
     g_cell = data.mean_pair_conductance_s() / 2
@@ -83,18 +82,18 @@ def explain(b: int, core: dict, pap_bd: dict[str, float], pap_lat: float,
         "neuron": "each neuron's OTA draws 0.5 uA always and 2 uA while enabled (about 3.4 uW "
                   "averaged over the MVM; pycim.assumptions neuron_ibias_a), against the chip's "
                   "~1.8 uW",
-        "wl_switching": f"the simulated WL swings {wl_sim_low:g} <-> {wl_sim:g} V (v_wl_low_v, "
-                        f"v_wl_read_v) against the chip's {v['v_wl_low_v'].value:g} <-> "
-                        f"{v['v_wl_high_v'].value:g} V: (swing ratio)^2 = "
-                        f"{((wl_sim - wl_sim_low) / wl_pap) ** 2:.1f} per unit capacitance",
+        "wl_switching": (
+            f"the WL swings {wl_sim_low:g} <-> {wl_sim:g} V as the chip's, but each WL "
+            f"inverter is sized for 1.3 ns edges on a 256-cell row "
+            f"({assumptions.value('wl_nfet_w_um'):g} / {assumptions.value('wl_pfet_w_um'):g} um, "
+            f"pycim.assumptions wl_nfet_w_um / wl_pfet_w_um), and its input gate is charged "
+            f"by a CMOS driver each cycle (energy counted as C V^2)"),
         "input_pulses": (
             f"the cells conduct for {t_win * 1e9:.0f} ns per read pulse against the chip's "
             f"{t_read * 1e9:.0f} ns, at a mean {g_cell * 1e6:.1f} uS per cell"
             if sim_fj_op["input_pulses"] > pap_bd["input_pulses"] else
             f"cells see v_read = {assumptions.value('v_read_v'):g} V, the paper labels its "
-            f"input pulses {v['v_read_label_v'].value:g} V; and the line drivers' gates are "
-            f"driven by ideal ramp sources, whose charge returns on the falling edge "
-            f"(benchmarks/logic_energy.py: a CMOS driver would add ~35 fJ/op on 16 x 16)"),
+            f"input pulses {v['v_read_label_v'].value:g} V"),
     }
     parts = []
     for k in order:
