@@ -44,13 +44,16 @@ _A = [
                "4.4 kOhm ss 125 C, what 1 um gave at WL 3.3 V (benchmarks/access_ron.py); Ron is "
                "reported as a non-ideality"),
     Assumption("access_l_um", 0.5, "um", "nfet_g5v0d10v5 minimum length"),
-    Assumption("wl_nfet_w_um", 96.0, "um",
+    Assumption("wl_nfet_w_um", 48.0, "um",
                "WL inverter nMOS width (5 V FET, L = 0.5 um, source on the 0.9 V rail, body at "
                "ground: only 1.3 V of gate drive, hence 1.5x the pMOS): a 256-cell row's WL falls "
-               "90-10 % in 1.2 ns tt at the far end (benchmarks/wl_edge.py)"),
-    Assumption("wl_pfet_w_um", 64.0, "um",
+               "90-10 % in 2.2 ns tt / 2.6 ns ss 125 C at the far end (benchmarks/wl_edge.py). "
+               "Half the 96 um first sized: its input gate, charged by a CMOS driver every cycle, "
+               "cost as much as a third of the row's WL energy"),
+    Assumption("wl_pfet_w_um", 32.0, "um",
                "WL inverter pMOS width (5 V FET, L = 0.5 um): a 256-cell row's WL rises 10-90 % "
-               "in 1.4 ns tt at the far end (benchmarks/wl_edge.py)"),
+               "in 2.1 ns tt / 2.4 ns ss 125 C at the far end, 90 % on 3.0 / 3.3 ns after the "
+               "input edge starts (benchmarks/wl_edge.py)"),
     Assumption("switch_w_um", 20.0, "um",
                "driver TG FET width. At mid-rail (0.9 +- 0.1 V) the 1.8 V TG has little overdrive: "
                "measured on a 32 x 16 core, 2 um drooped the 1.0 V rail by 70 mV (MVM gain 0.56, "

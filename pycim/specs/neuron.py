@@ -88,6 +88,9 @@ class NeuronSpec:
     cc_switch: bool = True  # disconnect Cc in comparator mode (faster open-loop decisions)
     c_latch_f: float = A("neuron_c_latch_f")
     corner: str = "tt"
+    #: False: every FET card without BSIM4's body resistance network (three internal nodes
+    #: fewer per FET), as the MVM transient runs the core (pycim.netlist.core.mvm_neuron_spec)
+    body_network: bool = True
     relu: bool = False
     # input offset storage: C_az between the virtual ground x and the OTA's (-) input, charged to
     # the offset during the reset (:func:`add_reset`), so x sits at Vref, not Vref + V_os
@@ -140,6 +143,8 @@ class NeuronSpec:
             raise InputError(f"cc_switch must be a bool, got {self.cc_switch!r}")
         if not isinstance(self.trk_dummy, bool):
             raise InputError(f"trk_dummy must be a bool, got {self.trk_dummy!r}")
+        if not isinstance(self.body_network, bool):
+            raise InputError(f"body_network must be a bool, got {self.body_network!r}")
         if not isinstance(self.auto_zero, bool):
             raise InputError(f"auto_zero must be a bool, got {self.auto_zero!r}")
         number(self.c_az_f, "c_az_f", lo=10e-15, hi=10e-12)
