@@ -83,17 +83,18 @@ def explain(b: int, core: dict, pap_bd: dict[str, float], pap_lat: float,
                   "averaged over the MVM; pycim.assumptions neuron_ibias_a), against the chip's "
                   "~1.8 uW",
         "wl_switching": (
-            f"the WL swings {wl_sim_low:g} <-> {wl_sim:g} V as the chip's, but each WL "
-            f"inverter is sized for 1.3 ns edges on a 256-cell row "
-            f"({assumptions.value('wl_nfet_w_um'):g} / {assumptions.value('wl_pfet_w_um'):g} um, "
-            f"pycim.assumptions wl_nfet_w_um / wl_pfet_w_um), and its input gate is charged "
-            f"by a CMOS driver each cycle (energy counted as C V^2)"),
+            f"the WL swings {wl_sim_low:g} <-> {wl_sim:g} V as the chip's, but each 256-cell "
+            f"row carries access FETs {assumptions.value('access_w_um'):g} um wide (widened to "
+            f"keep Ron at that WL level; pycim.assumptions access_w_um) and a "
+            f"{assumptions.value('wl_nfet_w_um'):g} / {assumptions.value('wl_pfet_w_um'):g} um "
+            f"inverter whose input gate a CMOS driver charges each cycle"),
         "input_pulses": (
             f"the cells conduct for {t_win * 1e9:.0f} ns per read pulse against the chip's "
             f"{t_read * 1e9:.0f} ns, at a mean {g_cell * 1e6:.1f} uS per cell"
             if sim_fj_op["input_pulses"] > pap_bd["input_pulses"] else
-            f"cells see v_read = {assumptions.value('v_read_v'):g} V, the paper labels its "
-            f"input pulses {v['v_read_label_v'].value:g} V"),
+            f"cells see v_read = {assumptions.value('v_read_v'):g} V (the authors' code: "
+            f"0.1-0.2 V), the paper labels its input pulses {v['v_read_label_v'].value:g} V; "
+            f"the cells' share grows as v_read^2"),
     }
     parts = []
     for k in order:
