@@ -90,6 +90,9 @@ def measure(cols: int = 256, corner: str = "tt", temp_c: float = 27.0,
     # negative: it takes the charge back)
     out["energy_j"] = {s: -float(np.trapezoid(res[n] * res[f"i({s})"], t))
                        for s, n in (("vwlh", "vwlh"), ("vwll", "vwll"), ("vwc0", "wc0"))}
+    # the inverter input as the MVM counts it (pycim.measure.energy.energy_by_group, logic
+    # sources): a CMOS driver from a rail at the input's high level, V_high x delivered charge
+    out["energy_j"]["vwc0_cmos"] = vh * float(np.trapezoid(np.maximum(-res["i(vwc0)"], 0.0), t))
     for lab, node in (("port", "wl0"), ("far", far)):
         v = res[node]
         r10, r90 = (crossing_s(t, v, x, T0_S, True) for x in (lo, hi))
@@ -124,9 +127,11 @@ def _main() -> None:
               f"{m['off_delay_to_10_s'] * 1e9:.2f} ns; levels {m['v_off_v']:.3f} / "
               f"{m['v_on_v']:.3f} V")
     e = r["energy_j"]
+    rails = e["vwlh"] + e["vwll"]
     print(f"  energy of one WL on/off cycle: high rail {e['vwlh'] * 1e12:.3f} pJ, low rail "
-          f"{e['vwll'] * 1e12:.3f} pJ, inverter input {e['vwc0'] * 1e12:.3f} pJ, sum "
-          f"{sum(e.values()) * 1e12:.3f} pJ")
+          f"{e['vwll'] * 1e12:.3f} pJ, inverter input {e['vwc0'] * 1e12:.3f} pJ as an ideal "
+          f"source, {e['vwc0_cmos'] * 1e12:.3f} pJ from a CMOS driver (as the MVM counts it); "
+          f"rails + CMOS input {(rails + e['vwc0_cmos']) * 1e12:.3f} pJ")
 
 
 if __name__ == "__main__":
