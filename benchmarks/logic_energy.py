@@ -1,7 +1,8 @@
 """Energy of the ideal PWL control sources (line-driver gates, word-line inverter inputs, neuron
-clocks) of one 16 x 16 4-bit MVM: as counted now (the integral of V i, so an ideal ramp source
-returns on the falling edge what it gave on the rising one) against a CMOS driver from a rail at
-the logic-high level (V_high x the charge it delivers). Issue 17 finding; run from the root:
+clocks) of one 16 x 16 4-bit MVM: the integral of V i (an ideal ramp source returns on the
+falling edge what it gave on the rising one: the count before issue 17) against a CMOS driver
+from a rail at the logic-high level (V_high x the charge it delivers), which is how
+pycim.measure.energy.energy_by_group counts them since. Issue 17 finding; run from the root:
 
     PYTHONPATH=. .venv/bin/python benchmarks/logic_energy.py
 """
