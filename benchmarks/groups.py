@@ -148,8 +148,39 @@ def macro_throughput(run_case, quick=False):
     return figs, targets
 
 
+def paper_energy(run_case, quick=False):
+    """Issue 17's done-when, read from the report (``pycim.report.build.build_numbers`` on the
+    committed characterization results, the numbers ``pycim report`` prints; no simulation
+    here): chip TOPS/W over the paper's at 1-8 input bits, the three breakdown groups at 4 bits
+    (fJ/op) and the 4-bit core latency, each sim / paper."""
+    from pycim.report.build import build_numbers
+
+    nums = build_numbers()
+    comp = {(c["in_bits"], c["quantity"]): c for c in nums["comparisons"]}
+    figs, targets = {"report": {"results_manifest_sha256": nums["results_manifest_sha256"]}}, []
+    for b in sorted(nums["tops_per_w"], key=int):
+        c = comp[(int(b), "tops_per_w")]
+        figs[f"tops_per_w_{b}"] = {"sim": c["sim"], "paper": c["paper"],
+                                   "ratio": c["ratio_sim_over_paper"]}
+        targets.append(_target(f"chip TOPS/W / paper at {b}-bit inputs", c["ratio_sim_over_paper"],
+                               "0.5 .. 2", 0.5 <= c["ratio_sim_over_paper"] <= 2))
+    for g in ("wl_switching", "neuron", "input_pulses"):
+        c = comp[(4, f"breakdown_fj_per_op.{g}")]
+        figs[f"breakdown_4_{g}"] = {"sim_fj_per_op": c["sim"], "paper_fj_per_op": c["paper"],
+                                    "ratio": c["ratio_sim_over_paper"]}
+        targets.append(_target(f"4-bit {g} fJ/op / paper", c["ratio_sim_over_paper"],
+                               "0.5 .. 2", 0.5 <= c["ratio_sim_over_paper"] <= 2))
+    c = comp[(4, "latency_per_mvm_s")]
+    figs["latency_4"] = {"sim_s": c["sim"], "paper_s": c["paper"],
+                         "ratio": c["ratio_sim_over_paper"]}
+    targets.append(_target("4-bit MVM latency / paper", c["ratio_sim_over_paper"], "0.75 .. 1.25",
+                           0.75 <= c["ratio_sim_over_paper"] <= 1.25))
+    return figs, targets
+
+
 GROUPS = {"macro_vs_spice": macro_vs_spice, "netlist_generation": netlist_generation, "array_dc_op": array_dc_op,
           "runner_choice": runner_choice, "mvm_transient": mvm_transient,
           "mvm_transient_256": mvm_transient_256,
           "characterization_throughput": characterization_throughput,
-          "engines_side_by_side": engines_side_by_side, "macro_throughput": macro_throughput}
+          "engines_side_by_side": engines_side_by_side, "macro_throughput": macro_throughput,
+          "paper_energy": paper_energy}
