@@ -89,7 +89,7 @@ class NeuronSpec:
     c_latch_f: float = A("neuron_c_latch_f")
     corner: str = "tt"
     #: False: every FET card without BSIM4's body resistance network (three internal nodes
-    #: fewer per FET), as the MVM transient runs the core (pycim.netlist.core.mvm_neuron_spec)
+    #: fewer per FET). The MVM keeps it (pycim.netlist.core.mvm_core_spec says why)
     body_network: bool = True
     relu: bool = False
     # input offset storage: C_az between the virtual ground x and the OTA's (-) input, charged to
