@@ -49,6 +49,7 @@ B * :meth:`MacroModel.latency_s`.
 
 from __future__ import annotations
 
+import sys
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -191,6 +192,52 @@ class FullScaleCalibration:
 CAL_VECTORS = 256
 
 
+#: elements of a per-line constant tiled over whole rows (:func:`_row_op`): 64 kB of float32,
+#: long inner loops instead of one numpy inner loop per row of 256
+TILE_ELEMS = 16384
+
+
+def _tile(vec: np.ndarray) -> np.ndarray:
+    """A per-line float32 constant (m,) repeated over max(1, TILE_ELEMS // m) rows, flat."""
+    vec = np.asarray(vec, dtype=np.float32)
+    return np.tile(vec, max(1, TILE_ELEMS // vec.size))
+
+
+def _row_op(ufunc, y: np.ndarray, vec: np.ndarray, tile: np.ndarray, out: np.ndarray) -> None:
+    """``ufunc(y, vec, out=out)`` for C-contiguous (batch, m) ``y`` and ``out`` and a per-line
+    float32 ``vec`` (m,): the same elementwise operations, the bulk of the rows against
+    ``tile`` (:func:`_tile` of ``vec``) so each numpy inner loop spans many rows."""
+    b, m = y.shape
+    r = tile.size // m
+    nb = b - b % r
+    if nb:
+        ufunc(y[:nb].reshape(nb // r, r * m), tile, out=out[:nb].reshape(nb // r, r * m))
+    if nb < b:
+        ufunc(y[nb:], vec, out=out[nb:])
+
+
+def _reusable(pool: list, shape: tuple, dtype) -> np.ndarray:
+    """An output array for a call: one of ``pool``'s earlier outputs that nothing but the pool
+    references any more (so nobody can see it change), else a new one (kept in the pool, at
+    most 2 per shape and dtype). Fresh arrays of a few MB fault in every page on each call
+    (measured ~370 faults, 0.3-1 ms, per 1024-vector call); reusing an abandoned one does not.
+    Plain ``np.empty`` where reference counts are not reliable (a free-threaded build)."""
+    dtype = np.dtype(dtype)
+    if not getattr(sys, "_is_gil_enabled", lambda: True)():
+        return np.empty(shape, dtype)
+    same = [i for i in range(len(pool)) if pool[i].shape == shape and pool[i].dtype == dtype]
+    for i in same:
+        if sys.getrefcount(pool[i]) == 2:  # the pool's reference and this call's argument
+            return pool[i]
+    if not same:  # another shape: drop the old ones (bounded memory)
+        pool.clear()
+    elif len(same) >= 2:
+        del pool[same[0]]
+    out = np.empty(shape, dtype)
+    pool.append(out)
+    return out
+
+
 @dataclass(frozen=True)
 class Calibration:
     """Foreground calibration of one core's sensed lines (:meth:`Core.calibrate`).
@@ -215,11 +262,23 @@ class Calibration:
     rms_raw_lsb: float
     rms_lsb: float
 
+    _tiles: tuple = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "_tiles", (_tile(self.scale), _tile(self.shift)))
+
     def apply(self, code: np.ndarray) -> np.ndarray:
         """Corrected float32 values (a new array) of codes (batch, lines), int or float32."""
         v = np.multiply(code, self.scale, dtype=np.float32, casting="unsafe")
         v += self.shift
         return v
+
+    def apply_into(self, lev: np.ndarray, out: np.ndarray) -> np.ndarray:
+        """:meth:`apply` of C-contiguous float32 codes into ``out`` (float32, same shape):
+        the same two float32 operations per element, over whole-row tiles."""
+        _row_op(np.multiply, lev, self.scale, self._tiles[0], out)
+        _row_op(np.add, out, self.shift, self._tiles[1], out)
+        return out
 
 
 def fit_lines(code: np.ndarray, y_ref: np.ndarray, lo: int, hi: int) -> tuple[np.ndarray, ...]:
@@ -262,49 +321,91 @@ class FastChain:
     hi: int
     #: effective drive of each integer input x (index x - x_lo): the held plane weights
     drive: np.ndarray | None = None
+    #: the smallest allowed integer input (the tables' index 0)
     x_lo: int = 0
     #: > 0: ``a`` stacks one operator per magnitude plane (per-line plane weights, the
     #: model's memory term) and the work array holds the signed bit planes side by side
     n_planes: int = 0
+    #: the operator the matmul uses: ``a`` with the offset as a last row (against a ones
+    #: column of the work array) when there is no cubic term, else ``a`` alone (the offset is
+    #: added after the cubic)
     a_ext: np.ndarray = field(init=False, repr=False, compare=False)
+    #: n_planes > 0: (inputs, planes) signed bit of each plane for each integer input
+    #: (index x - x_lo), float32
+    plane_tab: np.ndarray | None = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
-        # (n + 1, m): the operator with the offset as a last row (zero when a cubic term
-        # needs the linear part alone; then the offset is added after it)
-        last = np.zeros_like(self.off) if self.cubic is not None else self.off
-        object.__setattr__(self, "a_ext", np.vstack([self.a, last[None, :]]).astype(np.float32))
+        a_ext = self.a if self.cubic is not None else np.vstack([self.a, self.off[None, :]])
+        object.__setattr__(self, "a_ext", np.ascontiguousarray(a_ext, dtype=np.float32))
+        tab = None
+        if self.n_planes:  # inputs x_lo .. 2^P - 1 (signed: x_lo = -(2^P - 1); 1 bit: 0, 1)
+            xs = np.arange(self.x_lo, 2 ** self.n_planes)
+            bits = (np.abs(xs)[:, None] >> np.arange(self.n_planes)[None, :]) & 1
+            tab = (np.sign(xs)[:, None] * bits).astype(np.float32)
+        object.__setattr__(self, "plane_tab", tab)
+        object.__setattr__(self, "_tiles", (None, None) if self.cubic is None
+                           else (_tile(self.cubic), _tile(self.off)))
 
     _buf: dict = field(default_factory=dict, compare=False, repr=False)
+    #: earlier outputs for reuse once abandoned (:func:`_reusable`)
+    _pool: list = field(default_factory=list, compare=False, repr=False)
+    _tiles: tuple = field(init=False, repr=False, compare=False)
+
+    @property
+    def _ones(self) -> bool:
+        """Whether the work array carries a ones column (the offset row of ``a_ext``)."""
+        return self.cubic is None
 
     def _scratch(self, batch: int) -> tuple[np.ndarray, ...]:
         """Work arrays reused between calls of the same batch size (fresh 1 MB arrays cost
-        page faults that doubled the call time); the returned codes are always a new array.
-        Not thread-safe."""
+        page faults that doubled the call time): the drive work array, y, t (float32), the INL
+        index (intp, only with an INL table) and the int32 codes (t's memory). What a call
+        returns is never a work array. Not thread-safe."""
         if batch not in self._buf:
             self._buf.clear()  # keep one batch size: bounded memory
             n, m = self.a.shape
-            xe = np.empty((batch, n + 1), np.float32)
-            xe[:, n] = 1.0  # the ones column picks up the offset row of the operator
+            xe = np.empty((batch, n + self._ones), np.float32)
+            if self._ones:
+                xe[:, n] = 1.0  # the ones column picks up the offset row of the operator
             shape = (batch, m)
-            self._buf[batch] = (xe, np.empty(shape, np.float32), np.empty(shape, np.float32),
-                                np.empty(shape, np.intp))
+            k = np.empty(shape, np.intp) if self.inl is not None else None
+            t = np.empty(shape, np.float32)
+            # the int32 codes share t's memory (t is free by then): a smaller working set
+            self._buf[batch] = (xe, np.empty(shape, np.float32), t, k, t.view(np.int32))
         return self._buf[batch]
 
+    def _index(self, x: np.ndarray) -> np.ndarray:
+        """x - x_lo as intp (the tables' index) in a work array kept beside
+        :meth:`_scratch`'s."""
+        key = ("index", x.shape)
+        if key not in self._buf:
+            self._scratch(x.shape[0])
+            for k in [k for k in self._buf if isinstance(k, tuple)]:
+                del self._buf[k]
+            self._buf[key] = np.empty(x.shape, np.intp)
+        idx = self._buf[key]
+        np.subtract(x, self.x_lo, out=idx, casting="unsafe")  # checked range: a valid index
+        return idx
+
     def inputs(self, x: np.ndarray) -> np.ndarray:
-        """Checked integer inputs (batch, n_drive) -> the float32 (batch, n_drive + 1) work
-        array of their effective drives with a ones column (valid until the next call)."""
-        xe = self._scratch(x.shape[0])[0]
-        if self.n_planes:
-            n = x.shape[1]
-            xi = x.astype(np.intp, copy=False)
-            sgn, mag = np.sign(xi), np.abs(xi)
-            for p in range(self.n_planes):
-                xe[:, p * n:(p + 1) * n] = sgn * ((mag >> p) & 1)
-        elif self.drive is None:
-            np.copyto(xe[:, :-1], x, casting="unsafe")
-        else:
-            idx = np.subtract(x, self.x_lo, dtype=np.intp, casting="unsafe")  # checked range
-            xe[:, :-1] = np.take(self.drive, idx, mode="clip")
+        """Checked integer inputs (batch, n_x) -> the float32 work array of their effective
+        drives (a ones column last when the operator carries the offset; valid until the next
+        call): one table lookup, the signed bit planes side by side for a per-plane
+        operator."""
+        b, n_x = x.shape
+        xe = self._scratch(b)[0]
+        if self.drive is None and not self.n_planes:
+            np.copyto(xe[:, :n_x], x, casting="unsafe")
+            return xe
+        idx = self._index(x)
+        if self.n_planes:  # (b, n_x, P) lookup -> planes side by side (b, P, n_x)
+            xp = xe[:, :self.n_planes * n_x]
+            xp.shape = (b, self.n_planes, n_x)  # a view (raises rather than copy)
+            np.copyto(xp, np.take(self.plane_tab, idx, axis=0).transpose(0, 2, 1))
+        elif self._ones:
+            xe[:, :-1] = np.take(self.drive, idx, mode="wrap")
+        else:  # a valid index: "wrap" never wraps, and is the fastest mode
+            np.take(self.drive, idx, mode="wrap", out=xe)
         return xe
 
     def codes(self, xe: np.ndarray, rng=None) -> np.ndarray:
@@ -314,15 +415,31 @@ class FastChain:
     def levels(self, xe: np.ndarray, rng=None) -> np.ndarray:
         """The codes as float32 (a work array, valid until the next call): what a calibration
         scales without an int64 -> float32 pass."""
-        _, y, t, k = self._scratch(xe.shape[0])
+        _, y, t, k = self._scratch(xe.shape[0])[:4]
         np.matmul(xe, self.a_ext, out=y)  # without a cubic term the offset comes with it
-        if self.cubic is not None:
+        if self.cubic is not None:  # y + cubic y^3 + off, operation by operation
             np.multiply(y, y, out=t)
             t *= y
-            t *= self.cubic
+            _row_op(np.multiply, t, self.cubic, self._tiles[0], t)
             y += t
-            y += self.off
+            _row_op(np.add, y, self.off, self._tiles[1], y)
         return self._adc(y, rng, t, k)
+
+    def run(self, x: np.ndarray, rng=None, cal: Calibration | None = None
+            ) -> tuple[np.ndarray, np.ndarray | None]:
+        """Checked integer inputs -> (int64 codes, float32 calibrated values or None), both
+        new arrays: the lookup, the matmul, the line's cubic and offset, the ADC, the int64
+        codes through an int32 work array (exact: integers in [lo, hi]; a direct float32 ->
+        int64 cast is twice as slow) and the calibration's two passes."""
+        xe = self.inputs(x)
+        lev = self.levels(xe, rng)
+        i32 = self._scratch(x.shape[0])[4]
+        np.copyto(i32, lev, casting="unsafe")
+        code = _reusable(self._pool, lev.shape, np.int64)
+        np.copyto(code, i32)
+        if cal is None:
+            return code, None
+        return code, cal.apply_into(lev, _reusable(self._pool, lev.shape, np.float32))
 
     def adc(self, y: np.ndarray, rng=None, t=None, k=None) -> np.ndarray:
         """INL, noise, floor, clip of code units after the ADC gain and offset (``y`` is
@@ -391,7 +508,8 @@ def _fold_chain(model, a_v: np.ndarray, in_bits: int, n_rows: int, g_sum_s: np.n
                           **common)
     else:  # per-line plane weights: one operator per plane, stacked
         a_pl = np.vstack([a_v * (k * alpha * w_lines[p]) for p in range(w_lines.shape[0])])
-        chain = FastChain(a=a_pl.astype(np.float32), n_planes=w_lines.shape[0], **common)
+        chain = FastChain(a=a_pl.astype(np.float32), n_planes=w_lines.shape[0], x_lo=x_lo,
+                          **common)
     # the ADC part against the model's own output_codes (float32 rounding may move a value
     # that sits on a code edge by one code: allow 0.1 % of such cases)
     y_test = rng.uniform(lo - 2, hi + 2, 4096)
@@ -453,6 +571,10 @@ class Core:
         # line voltage / Vread per unit drive on the programmed G (the activity's line term)
         self._u_fwd = ((gpr - gnr) / self.g_sum_fwd_s).astype(np.float32)
         self._u_bwd = (interleave_rows(gpr, gnr) / self.g_sum_bwd_s[:, None]).T.astype(np.float32)
+        self._g_span_fwd_s = np.array([self.g_sum_fwd_s.min(), self.g_sum_fwd_s.max()])
+        self._g_span_bwd_s = np.array([self.g_sum_bwd_s.min(), self.g_sum_bwd_s.max()])
+        #: work array of :meth:`_pop_sums` (reused between calls of the same shape)
+        self._pop_buf: np.ndarray | None = None
         self._fast: dict[tuple, FastChain | None] = {}
         self._w_lines: dict[tuple, np.ndarray | None] = {}
         #: foreground calibrations by (direction, in_bits, out_bits) (:meth:`calibrate`)
@@ -521,11 +643,8 @@ class Core:
         b = x.shape[0]
         n_pl = 1 if in_bits == 1 else in_bits - 1
         g_line = self._g_row_fwd_s if fwd else self._g_row_bwd_s
-        lo_x, hi_x = input_range(in_bits)
-        pop = np.array([abs(v).bit_count() for v in range(lo_x, hi_x + 1)], dtype=np.float32)
         # sum over the batch first: sum_b pop(x_b) . g = (sum_b pop(x_b)) . g
-        idx = np.subtract(x, lo_x, dtype=np.intp, casting="unsafe")
-        first = float(np.take(pop, idx, mode="clip").sum(axis=0, dtype=np.float64) @ g_line) / b
+        first = float(self._pop_sums(x) @ g_line) / b
         xf = x
         idx = (slice(None) if b <= ACTIVITY_SAMPLE
                else slice(0, b - 1 - (b - 1) % (ACTIVITY_SAMPLE - 1) + 1,
@@ -538,6 +657,18 @@ class Core:
         v *= v
         second = float((v @ s).reshape(k, n_p).sum()) / k
         return (first - second) / (self._g_total_s * n_pl)
+
+    def _pop_sums(self, x: np.ndarray) -> np.ndarray:
+        """Set magnitude bits of the checked integer inputs summed over the batch, per input
+        (float64 (n,), exact integers): ``np.bitwise_count`` (popcount of |x|) into a reused
+        uint8 work array, summed in int32 (exact below 2^31 / 8 vectors) or int64."""
+        buf = self._pop_buf
+        if buf is None or buf.shape != x.shape:
+            buf = self._pop_buf = np.empty(x.shape, np.uint8)
+        xi = x if x.dtype.kind in "iu" else x.astype(np.int64)  # checked: integer-valued
+        np.bitwise_count(xi, out=buf)
+        acc = np.int32 if x.shape[0] < (1 << 28) else np.int64
+        return np.add.reduce(buf, axis=0, dtype=acc).astype(np.float64)
 
     def _account(self, x, fwd, in_bits, out_bits, n_rows, n_cols):
         """Energy (array activity from the integer inputs, :meth:`_activity`) and latency of a
@@ -687,14 +818,13 @@ class Core:
         n_sense = self.n_out if fwd else 2 * self.n_in
         g_sum = self.g_sum_fwd_s if fwd else self.g_sum_bwd_s
         x = checked_inputs(x, n_drive, in_bits)
-        self.model.check_range(in_bits=in_bits, out_bits=out_bits, n_rows=n_rows, g_sum_s=g_sum)
+        # the lines' conductance span, not all of them: the same check, without per-call passes
+        self.model.check_range(in_bits=in_bits, out_bits=out_bits, n_rows=n_rows,
+                               g_sum_s=self._g_span_fwd_s if fwd else self._g_span_bwd_s)
         chain = None if (keep_y or exact) else self.fast_chain(direction, in_bits, out_bits)
         cal = self.calibrations.get((direction, in_bits, out_bits))
-        if chain is not None:
-            xe = chain.inputs(x)
-            lev = chain.levels(xe, rng)  # float32 codes: the correction scales them directly
-            code, y = lev.astype(np.int64), None
-            value = None if cal is None else cal.apply(lev)
+        if chain is not None:  # float32 codes: the correction scales them directly
+            (code, value), y = chain.run(x, rng, cal), None
         else:
             v = self._volts(x, in_bits, fwd)
             code, y = self._convert(v, n_rows, g_sum, in_bits, out_bits, rng, keep_y)
