@@ -170,3 +170,29 @@ def test_fast_path_results_are_fresh_arrays():
         core.forward(x2)
     np.testing.assert_array_equal(r1.code, c1)
     np.testing.assert_array_equal(r1.value, v1)
+
+
+def test_range_warnings_on_every_call():
+    """The range check's messages are kept per (model, direction, widths) but warned on every
+    call, and made anew for another model: the same warnings as ``MacroModel.check_range``."""
+    from pycim.macro.model import OutOfRangeWarning
+
+    m = MacroModel.load()
+    rng = np.random.default_rng(3)
+    core = Core(rng.uniform(-1, 1, (128, 256)), model=m, seed=0)
+    x = rng.integers(-7, 8, (4, 128))
+    with warnings.catch_warnings(record=True) as want:
+        warnings.simplefilter("always")
+        m.check_range(in_bits=4, out_bits=6, n_rows=256, g_sum_s=core.g_sum_fwd_s)
+    assert want  # a full core lies outside this fit's row range
+    for _ in range(2):
+        with warnings.catch_warnings(record=True) as got:
+            warnings.simplefilter("always")
+            core.forward(x)
+        assert [str(w.message) for w in got] == [str(w.message) for w in want]
+        assert all(w.category is OutOfRangeWarning for w in got)
+    core.model = MacroModel.ideal()  # no recorded ranges: nothing to warn
+    with warnings.catch_warnings(record=True) as got:
+        warnings.simplefilter("always")
+        core.forward(x)
+    assert not got
