@@ -135,13 +135,13 @@ def test_fast_path_equals_previous_implementation(model, seed):
         warnings.simplefilter("ignore")  # outside the fitted range: warned, not the subject
         for n_in, n_out in shapes:
             core = Core(rng.uniform(-1, 1, (n_in, n_out)), model=m, seed=seed)
-            for in_bits, out_bits in ((4, 6), (2, 8), (6, 5), (1, 3)):
+            for in_bits, out_bits in ((4, 6), (2, 8), (6, 5), (1, 3), (8, 7)):
                 lo, hi = input_range(in_bits)
                 for direction, n in (("forward", n_in), ("backward", n_out)):
                     for batch in (1, 33, 300):
                         x = rng.integers(lo, hi + 1, (batch, n))
                         _check_same(core, x, direction, in_bits, out_bits)
-                    if direction == "forward" and in_bits == 4:
+                    if direction == "forward" and in_bits in (4, 8):
                         core.calibrate(direction, in_bits, out_bits, n_vectors=64, seed=seed)
                         x = rng.integers(lo, hi + 1, (257, n))
                         r = _check_same(core, x, direction, in_bits, out_bits)
@@ -196,3 +196,39 @@ def test_range_warnings_on_every_call():
         warnings.simplefilter("always")
         core.forward(x)
     assert not got
+
+
+@pytest.mark.parametrize("in_bits", [1, 4, 8])
+def test_fast_path_range_errors(in_bits):
+    """Signed-integer inputs are range-checked on the lookup's index (one pass, unsigned):
+    every input just outside the range, wrapping values of each dtype and unsigned / float
+    inputs give the same one-line error as ``checked_inputs``, and nothing is computed."""
+    from pycim.errors import InputError
+    from pycim.macro.core import checked_inputs
+
+    rng = np.random.default_rng(5)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        for shape in ((128, 256), (40, 24)):  # drive table, per-plane table
+            core = Core(rng.uniform(-1, 1, shape), model=MacroModel.load(), seed=0)
+            lo, hi = input_range(in_bits)
+            bad = [lo - 1, hi + 1]
+            for dt in (np.int8, np.int16, np.int32, np.int64, np.uint8, np.uint64, np.float64):
+                info = np.iinfo(dt) if np.dtype(dt).kind in "iu" else None
+                vals = [v for v in bad if info is None or info.min <= v <= info.max]
+                if info is not None:
+                    vals += [info.max, info.min, info.max - 3]
+                for v in vals:
+                    x = np.zeros((3, shape[0]), dt)
+                    x[1, 5] = v
+                    if lo <= int(v) <= hi:
+                        continue
+                    with pytest.raises(InputError) as want:
+                        checked_inputs(x, shape[0], in_bits)
+                    for run in (core.forward, lambda x, *a: core.forward(x, *a, exact=True)):
+                        with pytest.raises(InputError) as got:
+                            run(x, in_bits, 6)
+                        assert str(got.value) == str(want.value)
+            x = rng.integers(lo, hi + 1, (5, shape[0]))  # and in range it still runs
+            np.testing.assert_array_equal(core.forward(x, in_bits, 6).code,
+                                          core.forward(x.astype(np.int8), in_bits, 6).code)

@@ -111,11 +111,14 @@ def input_range(in_bits: int) -> tuple[int, int]:
     return (0, 1) if in_bits == 1 else (-(2 ** (in_bits - 1) - 1), 2 ** (in_bits - 1) - 1)
 
 
-def checked_inputs(x, n: int, in_bits: int, what: str = "x") -> np.ndarray:
+def checked_inputs(x, n: int, in_bits: int, what: str = "x", bounds: bool = True
+                   ) -> np.ndarray:
     """Integer-valued inputs (n,) or (batch, n) in the in_bits range -> (batch, n), not copied.
 
     Cheap on purpose (min/max, plus one comparison for float input): this sits on the
-    macro-model's throughput path.
+    macro-model's throughput path. ``bounds=False`` leaves out the range (min / max) check of
+    signed-integer inputs, for a caller that checks the range itself (:meth:`FastChain.run`
+    on its table index) and calls this again to raise.
     """
     x = np.asarray(x)
     if x.ndim == 1:
@@ -124,6 +127,8 @@ def checked_inputs(x, n: int, in_bits: int, what: str = "x") -> np.ndarray:
         raise InputError(f"{what}: need shape ({n},) or (batch, {n}), got {x.shape}")
     if x.dtype.kind not in "iuf":
         raise InputError(f"{what}: need an integer array, got dtype {x.dtype}")
+    if not bounds and x.dtype.kind == "i":
+        return x
     lo, hi = input_range(in_bits)
     mn, mx = x.min(), x.max()
     if not (lo <= mn and mx <= hi):  # also catches NaN
@@ -386,20 +391,21 @@ class FastChain:
                 del self._buf[k]
             self._buf[key] = np.empty(x.shape, np.intp)
         idx = self._buf[key]
-        np.subtract(x, self.x_lo, out=idx, casting="unsafe")  # checked range: a valid index
+        # in intp (a narrow dtype would wrap); checked range: a valid index
+        np.subtract(x, self.x_lo, out=idx, dtype=np.intp, casting="unsafe")
         return idx
 
-    def inputs(self, x: np.ndarray) -> np.ndarray:
+    def inputs(self, x: np.ndarray, indexed: bool = False) -> np.ndarray:
         """Checked integer inputs (batch, n_x) -> the float32 work array of their effective
         drives (a ones column last when the operator carries the offset; valid until the next
         call): one table lookup, the signed bit planes side by side for a per-plane
-        operator."""
+        operator. ``indexed``: :meth:`_index` was just called on ``x``."""
         b, n_x = x.shape
         xe = self._scratch(b)[0]
         if self.drive is None and not self.n_planes:
             np.copyto(xe[:, :n_x], x, casting="unsafe")
             return xe
-        idx = self._index(x)
+        idx = self._buf[("index", x.shape)] if indexed else self._index(x)
         if self.n_planes:  # (b, n_x, P) lookup -> planes side by side (b, P, n_x)
             xp = xe[:, :self.n_planes * n_x]
             xp.shape = (b, self.n_planes, n_x)  # a view (raises rather than copy)
@@ -427,13 +433,29 @@ class FastChain:
             _row_op(np.add, y, self.off, self._tiles[1], y)
         return self._adc(y, rng, t, k)
 
-    def run(self, x: np.ndarray, rng=None, cal: Calibration | None = None
-            ) -> tuple[np.ndarray, np.ndarray | None]:
+    @property
+    def n_levels(self) -> int:
+        """Allowed integer inputs (the tables' length), 0 without a table."""
+        if self.n_planes:
+            return self.plane_tab.shape[0]
+        return 0 if self.drive is None else self.drive.shape[0]
+
+    def run(self, x: np.ndarray, rng=None, cal: Calibration | None = None,
+            check: bool = False) -> tuple[np.ndarray, np.ndarray | None] | None:
         """Checked integer inputs -> (int64 codes, float32 calibrated values or None), both
         new arrays: the lookup, the matmul, the line's cubic and offset, the ADC, the int64
         codes through an int32 work array (exact: integers in [lo, hi]; a direct float32 ->
-        int64 cast is twice as slow) and the calibration's two passes."""
-        xe = self.inputs(x)
+        int64 cast is twice as slow) and the calibration's two passes.
+
+        ``check``: signed-integer inputs whose range is not checked yet; their table index
+        x - x_lo is (one pass over it as unsigned: a negative index is huge), and None is
+        returned, before any other work, when an input lies outside the table."""
+        if check:
+            if not self.n_levels or x.dtype.kind != "i":
+                raise ValueError("check needs a table and signed-integer inputs")
+            if int(self._index(x).view(np.uintp).max()) >= self.n_levels:
+                return None
+        xe = self.inputs(x, indexed=check)
         lev = self.levels(xe, rng)
         i32 = self._scratch(x.shape[0])[4]
         np.copyto(i32, lev, casting="unsafe")
@@ -845,7 +867,18 @@ class Core:
         n_rows = 2 * self.n_in if fwd else self.n_out  # driven physical lines
         n_sense = self.n_out if fwd else 2 * self.n_in
         g_sum = self.g_sum_fwd_s if fwd else self.g_sum_bwd_s
-        x = checked_inputs(x, n_drive, in_bits)
+        chain = None if (keep_y or exact) else self.fast_chain(direction, in_bits, out_bits)
+        # signed integers on the fast path: the lookup's index checks the range in one pass
+        defer = chain is not None and bool(chain.n_levels) and \
+            np.asarray(x).dtype.kind == "i"
+        x = checked_inputs(x, n_drive, in_bits, bounds=not defer)
+        cal = self.calibrations.get((direction, in_bits, out_bits))
+        if chain is not None:  # float32 codes: the correction scales them directly
+            out = chain.run(x, rng, cal, check=defer)
+            if out is None:  # an input outside the range: the one-line error
+                checked_inputs(x, n_drive, in_bits)
+                raise AssertionError("inputs outside the table passed the range check")
+            (code, value), y = out, None
         # the model's range check depends on the call's widths only: its messages are kept
         # per (model, direction, widths) and warned on every call, as check_range does
         key = (direction, in_bits, out_bits)
@@ -856,11 +889,7 @@ class Core:
             self._range_msgs[key] = (self.model, msgs)
         for msg in msgs:
             warnings.warn(msg, OutOfRangeWarning, stacklevel=1)
-        chain = None if (keep_y or exact) else self.fast_chain(direction, in_bits, out_bits)
-        cal = self.calibrations.get((direction, in_bits, out_bits))
-        if chain is not None:  # float32 codes: the correction scales them directly
-            (code, value), y = chain.run(x, rng, cal), None
-        else:
+        if chain is None:
             v = self._volts(x, in_bits, fwd)
             code, y = self._convert(v, n_rows, g_sum, in_bits, out_bits, rng, keep_y)
             value = None if cal is None else cal.apply(code)
