@@ -232,3 +232,31 @@ def test_fast_path_range_errors(in_bits):
             x = rng.integers(lo, hi + 1, (5, shape[0]))  # and in range it still runs
             np.testing.assert_array_equal(core.forward(x, in_bits, 6).code,
                                           core.forward(x.astype(np.int8), in_bits, 6).code)
+
+
+def test_output_reuse_only_when_abandoned():
+    """The chain reuses an output array only when nothing outside holds it: results kept by
+    the caller (or views of them) stay as they were; dropped ones are reused (no new pages)."""
+    rng = np.random.default_rng(11)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        core = Core(rng.uniform(-1, 1, (128, 256)), model=MacroModel.load(), seed=1)
+        core.calibrate("forward", 4, 6, n_vectors=64)
+        xs = [rng.integers(-7, 8, (50, 128)) for _ in range(4)]
+        ref = [core.forward(x, exact=False) for x in xs]
+        ref = [(r.code.copy(), r.value.copy()) for r in ref]
+        kept = []
+        for x in xs:  # keep a view of each code array and each result
+            r = core.forward(x)
+            kept.append((r.code[:, ::2], r))
+        for (view, r), (c, v) in zip(kept, ref):
+            np.testing.assert_array_equal(view, c[:, ::2])
+            np.testing.assert_array_equal(r.code, c)
+            np.testing.assert_array_equal(r.value, v)
+        del kept, r, view
+        a = core.forward(xs[0])
+        ids = (id(a.code), id(a.value))
+        del a
+        b = core.forward(xs[1])  # the dropped arrays come back
+        assert (id(b.code), id(b.value)) == ids
+        np.testing.assert_array_equal(b.code, ref[1][0])

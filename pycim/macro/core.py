@@ -232,13 +232,13 @@ def _reusable(pool: list, shape: tuple, dtype) -> np.ndarray:
     dtype = np.dtype(dtype)
     if not getattr(sys, "_is_gil_enabled", lambda: True)():
         return np.empty(shape, dtype)
-    same = [i for i in range(len(pool)) if pool[i].shape == shape and pool[i].dtype == dtype]
+    if any(a.shape != shape for a in pool):  # another batch size: drop the old ones
+        pool[:] = [a for a in pool if a.shape == shape]
+    same = [i for i in range(len(pool)) if pool[i].dtype == dtype]
     for i in same:
         if sys.getrefcount(pool[i]) == 2:  # the pool's reference and this call's argument
             return pool[i]
-    if not same:  # another shape: drop the old ones (bounded memory)
-        pool.clear()
-    elif len(same) >= 2:
+    if len(same) >= 2:  # all in use: let the oldest go (its holders keep it)
         del pool[same[0]]
     out = np.empty(shape, dtype)
     pool.append(out)
@@ -420,10 +420,12 @@ class FastChain:
         """Codes for the work array of :meth:`inputs`."""
         return self.levels(xe, rng).astype(np.int64)
 
-    def levels(self, xe: np.ndarray, rng=None) -> np.ndarray:
+    def levels(self, xe: np.ndarray, rng=None, t: np.ndarray | None = None) -> np.ndarray:
         """The codes as float32 (a work array, valid until the next call): what a calibration
-        scales without an int64 -> float32 pass."""
-        _, y, t, k = self._scratch(xe.shape[0])[:4]
+        scales without an int64 -> float32 pass. ``t``: a float32 work array of the codes'
+        shape to use instead of the chain's own."""
+        _, y, t_own, k = self._scratch(xe.shape[0])[:4]
+        t = t_own if t is None else t
         np.matmul(xe, self.a_ext, out=y)  # without a cubic term the offset comes with it
         if self.cubic is not None:  # y + cubic y^3 + off, operation by operation
             np.multiply(y, y, out=t)
@@ -456,14 +458,18 @@ class FastChain:
             if int(self._index(x).view(np.uintp).max()) >= self.n_levels:
                 return None
         xe = self.inputs(x, indexed=check)
-        lev = self.levels(xe, rng)
-        i32 = self._scratch(x.shape[0])[4]
+        shape = (x.shape[0], self.a.shape[1])
+        # with a calibration the values' array is the work array until they are written
+        # (one MB less to stream through the cache)
+        value = None if cal is None else _reusable(self._pool, shape, np.float32)
+        lev = self.levels(xe, rng, value)
+        i32 = self._scratch(x.shape[0])[4] if value is None else value.view(np.int32)
         np.copyto(i32, lev, casting="unsafe")
-        code = _reusable(self._pool, lev.shape, np.int64)
+        code = _reusable(self._pool, shape, np.int64)
         np.copyto(code, i32)
         if cal is None:
             return code, None
-        return code, cal.apply_into(lev, _reusable(self._pool, lev.shape, np.float32))
+        return code, cal.apply_into(lev, value)
 
     def adc(self, y: np.ndarray, rng=None, t=None, k=None) -> np.ndarray:
         """INL, noise, floor, clip of code units after the ADC gain and offset (``y`` is
