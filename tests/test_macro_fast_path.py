@@ -143,6 +143,10 @@ def test_fast_path_equals_previous_implementation(model, seed):
                         _check_same(core, x, direction, in_bits, out_bits)
                     if direction == "forward" and in_bits in (4, 8):
                         core.calibrate(direction, in_bits, out_bits, n_vectors=64, seed=seed)
+                        # 1100 vectors: blocks of rows with a remainder (BLOCK_ELEMS)
+                        big = rng.integers(lo, hi + 1, (1100, n))
+                        _check_same(core, big, direction, in_bits, out_bits)
+                        _check_same(core, big, direction, in_bits, out_bits, noise_seed=seed)
                         x = rng.integers(lo, hi + 1, (257, n))
                         r = _check_same(core, x, direction, in_bits, out_bits)
                         assert r.value is not None

@@ -199,6 +199,9 @@ class FullScaleCalibration:
 CAL_VECTORS = 256
 
 
+#: code-array elements per block of rows in :meth:`FastChain.run` (512 kB of float32: y and
+#: its work array stay in a 1 MB L2 cache across the cubic, ADC and calibration passes)
+BLOCK_ELEMS = 131072
 #: elements of a per-line constant tiled over whole rows (:func:`_row_op`): 64 kB of float32,
 #: long inner loops instead of one numpy inner loop per row of 256
 TILE_ELEMS = 16384
@@ -363,34 +366,43 @@ class FastChain:
         """Whether the work array carries a ones column (the offset row of ``a_ext``)."""
         return self.cubic is None
 
-    def _scratch(self, batch: int) -> tuple[np.ndarray, ...]:
-        """Work arrays reused between calls of the same batch size (fresh 1 MB arrays cost
-        page faults that doubled the call time): the drive work array, y, t (float32), the INL
-        index (intp, only with an INL table) and the int32 codes (t's memory). What a call
-        returns is never a work array. Not thread-safe."""
-        if batch not in self._buf:
-            self._buf.clear()  # keep one batch size: bounded memory
-            n, m = self.a.shape
+    def _work(self, key, make) -> np.ndarray | tuple:
+        """A work array (or tuple of them) reused between calls, made by ``make()`` the first
+        time; kept for one batch size at a time (``key[1]``, the call's batch: bounded
+        memory). Fresh 1 MB arrays cost page faults that doubled the call time. Not
+        thread-safe."""
+        arr = self._buf.get(key)
+        if arr is None:
+            stale = [k for k in self._buf if k[1] != key[1]]
+            for k in stale:
+                del self._buf[k]
+            arr = self._buf[key] = make()
+        return arr
+
+    def _xe(self, batch: int) -> np.ndarray:
+        """The drive work array (batch, n + ones column when the operator carries the
+        offset)."""
+        def make():
+            n = self.a.shape[0]
             xe = np.empty((batch, n + self._ones), np.float32)
             if self._ones:
                 xe[:, n] = 1.0  # the ones column picks up the offset row of the operator
-            shape = (batch, m)
+            return xe
+        return self._work(("xe", batch), make)
+
+    def _scratch(self, rows: int, batch: int) -> tuple[np.ndarray, ...]:
+        """y, t (float32) and the INL index (intp, only with an INL table) for ``rows`` rows of
+        codes (a call of ``batch`` vectors)."""
+        def make():
+            shape = (rows, self.a.shape[1])
             k = np.empty(shape, np.intp) if self.inl is not None else None
-            t = np.empty(shape, np.float32)
-            # the int32 codes share t's memory (t is free by then): a smaller working set
-            self._buf[batch] = (xe, np.empty(shape, np.float32), t, k, t.view(np.int32))
-        return self._buf[batch]
+            return np.empty(shape, np.float32), np.empty(shape, np.float32), k
+        return self._work(("yt", batch, rows), make)
 
     def _index(self, x: np.ndarray) -> np.ndarray:
         """x - x_lo as intp (the tables' index) in a work array kept beside
         :meth:`_scratch`'s."""
-        key = ("index", x.shape)
-        if key not in self._buf:
-            self._scratch(x.shape[0])
-            for k in [k for k in self._buf if isinstance(k, tuple)]:
-                del self._buf[k]
-            self._buf[key] = np.empty(x.shape, np.intp)
-        idx = self._buf[key]
+        idx = self._work(("index", x.shape[0], x.shape), lambda: np.empty(x.shape, np.intp))
         # in intp (a narrow dtype would wrap); checked range: a valid index
         np.subtract(x, self.x_lo, out=idx, dtype=np.intp, casting="unsafe")
         return idx
@@ -401,11 +413,11 @@ class FastChain:
         call): one table lookup, the signed bit planes side by side for a per-plane
         operator. ``indexed``: :meth:`_index` was just called on ``x``."""
         b, n_x = x.shape
-        xe = self._scratch(b)[0]
+        xe = self._xe(b)
         if self.drive is None and not self.n_planes:
             np.copyto(xe[:, :n_x], x, casting="unsafe")
             return xe
-        idx = self._buf[("index", x.shape)] if indexed else self._index(x)
+        idx = self._buf[("index", b, x.shape)] if indexed else self._index(x)
         if self.n_planes:  # (b, n_x, P) lookup -> planes side by side (b, P, n_x)
             xp = xe[:, :self.n_planes * n_x]
             xp.shape = (b, self.n_planes, n_x)  # a view (raises rather than copy)
@@ -420,12 +432,15 @@ class FastChain:
         """Codes for the work array of :meth:`inputs`."""
         return self.levels(xe, rng).astype(np.int64)
 
-    def levels(self, xe: np.ndarray, rng=None, t: np.ndarray | None = None) -> np.ndarray:
+    def levels(self, xe: np.ndarray, rng=None) -> np.ndarray:
         """The codes as float32 (a work array, valid until the next call): what a calibration
-        scales without an int64 -> float32 pass. ``t``: a float32 work array of the codes'
-        shape to use instead of the chain's own."""
-        _, y, t_own, k = self._scratch(xe.shape[0])[:4]
-        t = t_own if t is None else t
+        scales without an int64 -> float32 pass."""
+        y, t, k = self._scratch(xe.shape[0], xe.shape[0])
+        return self._levels_into(xe, y, t, k, self._noise(rng, y.shape))
+
+    def _levels_into(self, xe, y, t, k, noise) -> np.ndarray:
+        """:meth:`levels` of the rows ``xe`` into ``y`` (returned), with work arrays ``t``
+        (float32) and ``k`` (intp, INL), and these rows' ADC noise (or None)."""
         np.matmul(xe, self.a_ext, out=y)  # without a cubic term the offset comes with it
         if self.cubic is not None:  # y + cubic y^3 + off, operation by operation
             np.multiply(y, y, out=t)
@@ -433,7 +448,14 @@ class FastChain:
             _row_op(np.multiply, t, self.cubic, self._tiles[0], t)
             y += t
             _row_op(np.add, y, self.off, self._tiles[1], y)
-        return self._adc(y, rng, t, k)
+        return self._adc(y, None, t, k, noise)
+
+    def _noise(self, rng, shape) -> np.ndarray | None:
+        """A call's ADC noise in code units, drawn at once (float32 normals x noise_lsb), or
+        None without ``rng`` or noise."""
+        if rng is None or self.noise_lsb <= 0:
+            return None
+        return self.noise_lsb * rng.standard_normal(shape, dtype=np.float32)
 
     @property
     def n_levels(self) -> int:
@@ -458,26 +480,34 @@ class FastChain:
             if int(self._index(x).view(np.uintp).max()) >= self.n_levels:
                 return None
         xe = self.inputs(x, indexed=check)
-        shape = (x.shape[0], self.a.shape[1])
-        # with a calibration the values' array is the work array until they are written
-        # (one MB less to stream through the cache)
-        value = None if cal is None else _reusable(self._pool, shape, np.float32)
-        lev = self.levels(xe, rng, value)
-        i32 = self._scratch(x.shape[0])[4] if value is None else value.view(np.int32)
-        np.copyto(i32, lev, casting="unsafe")
-        code = _reusable(self._pool, shape, np.int64)
-        np.copyto(code, i32)
-        if cal is None:
-            return code, None
-        return code, cal.apply_into(lev, value)
+        b, m = x.shape[0], self.a.shape[1]
+        code = _reusable(self._pool, (b, m), np.int64)
+        value = None if cal is None else _reusable(self._pool, (b, m), np.float32)
+        noise = self._noise(rng, (b, m))  # drawn at once: the same stream as one block
+        # blocks of rows whose work arrays stay in the core's L2 cache across the passes;
+        # with a calibration the values' rows are the work array t until they are written
+        rows = min(b, max(1, BLOCK_ELEMS // m))
+        yb, tb, kb = self._scratch(rows, b)
+        for r in range(0, b, rows):
+            e = min(r + rows, b)
+            n = e - r
+            t = tb[:n] if value is None else value[r:e]
+            lev = self._levels_into(xe[r:e], yb[:n], t, None if kb is None else kb[:n],
+                                    None if noise is None else noise[r:e])
+            i32 = t.view(np.int32)  # t is free again: the int32 codes
+            np.copyto(i32, lev, casting="unsafe")
+            np.copyto(code[r:e], i32)
+            if value is not None:
+                cal.apply_into(lev, value[r:e])
+        return code, value
 
     def adc(self, y: np.ndarray, rng=None, t=None, k=None) -> np.ndarray:
         """INL, noise, floor, clip of code units after the ADC gain and offset (``y`` is
         overwritten; ``t``, ``k``: optional float32 / intp work arrays of its shape)."""
         return self._adc(y, rng, t, k).astype(np.int64)
 
-    def _adc(self, y: np.ndarray, rng=None, t=None, k=None) -> np.ndarray:
-        """:meth:`adc` up to the float32 codes (in ``y``)."""
+    def _adc(self, y: np.ndarray, rng=None, t=None, k=None, noise=None) -> np.ndarray:
+        """:meth:`adc` up to the float32 codes (in ``y``); ``noise``: drawn already."""
         if self.inl is not None:
             t = np.empty_like(y) if t is None else t
             k = np.empty(y.shape, np.intp) if k is None else k
@@ -485,7 +515,9 @@ class FastChain:
             np.subtract(t, self.lo, out=k, casting="unsafe")  # code - lo
             np.take(self.inl, k, out=t, mode="clip")  # clipped index = clipped code
             y += t
-        if rng is not None and self.noise_lsb > 0:
+        if noise is not None:
+            y += noise
+        elif rng is not None and self.noise_lsb > 0:
             y += self.noise_lsb * rng.standard_normal(y.shape, dtype=np.float32)
         np.floor(y, out=y)
         np.clip(y, self.lo, self.hi, out=y)
