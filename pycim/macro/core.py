@@ -337,16 +337,21 @@ class FastChain:
     #: model's memory term) and the work array holds the signed bit planes side by side
     n_planes: int = 0
     #: the operator the matmul uses: ``a`` with the offset as a last row (against a ones
-    #: column of the work array) when there is no cubic term, else ``a`` alone (the offset is
-    #: added after the cubic)
+    #: column of the work array) when there is no cubic term, else with a zero row (the offset
+    #: is added after the cubic; the row adds exact zeros, and keeps BLAS's blocking over
+    #: n + 1, hence every rounding, as it was)
     a_ext: np.ndarray = field(init=False, repr=False, compare=False)
+    #: ``drive`` with a last entry 1.0: what the ones column's index (n_levels) picks up
+    drive_ext: np.ndarray | None = field(init=False, repr=False, compare=False)
     #: n_planes > 0: (inputs, planes) signed bit of each plane for each integer input
     #: (index x - x_lo), float32
     plane_tab: np.ndarray | None = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
-        a_ext = self.a if self.cubic is not None else np.vstack([self.a, self.off[None, :]])
-        object.__setattr__(self, "a_ext", np.ascontiguousarray(a_ext, dtype=np.float32))
+        last = np.zeros_like(self.off) if self.cubic is not None else self.off
+        object.__setattr__(self, "a_ext", np.vstack([self.a, last[None, :]]).astype(np.float32))
+        object.__setattr__(self, "drive_ext", None if self.drive is None else
+                           np.append(self.drive, np.float32(1.0)).astype(np.float32))
         tab = None
         if self.n_planes:  # inputs x_lo .. 2^P - 1 (signed: x_lo = -(2^P - 1); 1 bit: 0, 1)
             xs = np.arange(self.x_lo, 2 ** self.n_planes)
@@ -360,11 +365,6 @@ class FastChain:
     #: earlier outputs for reuse once abandoned (:func:`_reusable`)
     _pool: list = field(default_factory=list, compare=False, repr=False)
     _tiles: tuple = field(init=False, repr=False, compare=False)
-
-    @property
-    def _ones(self) -> bool:
-        """Whether the work array carries a ones column (the offset row of ``a_ext``)."""
-        return self.cubic is None
 
     def _work(self, key, make) -> np.ndarray | tuple:
         """A work array (or tuple of them) reused between calls, made by ``make()`` the first
@@ -380,13 +380,12 @@ class FastChain:
         return arr
 
     def _xe(self, batch: int) -> np.ndarray:
-        """The drive work array (batch, n + ones column when the operator carries the
-        offset)."""
+        """The drive work array (batch, n + 1): a ones column last, against the operator's
+        last row (the offset, or zeros)."""
         def make():
             n = self.a.shape[0]
-            xe = np.empty((batch, n + self._ones), np.float32)
-            if self._ones:
-                xe[:, n] = 1.0  # the ones column picks up the offset row of the operator
+            xe = np.empty((batch, n + 1), np.float32)
+            xe[:, n] = 1.0
             return xe
         return self._work(("xe", batch), make)
 
@@ -400,32 +399,39 @@ class FastChain:
         return self._work(("yt", batch, rows), make)
 
     def _index(self, x: np.ndarray) -> np.ndarray:
-        """x - x_lo as intp (the tables' index) in a work array kept beside
-        :meth:`_scratch`'s."""
-        idx = self._work(("index", x.shape[0], x.shape), lambda: np.empty(x.shape, np.intp))
+        """x - x_lo as intp (the tables' index, (batch, n_x)): a view of a work array whose
+        last column holds ``n_levels`` (``drive_ext``'s 1.0, the ones column), so one take
+        fills the whole contiguous drive work array."""
+        b, n_x = x.shape
+
+        def make():
+            ix = np.empty((b, n_x + 1), np.intp)
+            ix[:, n_x] = self.n_levels
+            return ix
+        ix = self._work(("index", b, n_x), make)
+        idx = ix[:, :n_x]
         # in intp (a narrow dtype would wrap); checked range: a valid index
         np.subtract(x, self.x_lo, out=idx, dtype=np.intp, casting="unsafe")
         return idx
 
     def inputs(self, x: np.ndarray, indexed: bool = False) -> np.ndarray:
-        """Checked integer inputs (batch, n_x) -> the float32 work array of their effective
-        drives (a ones column last when the operator carries the offset; valid until the next
-        call): one table lookup, the signed bit planes side by side for a per-plane
-        operator. ``indexed``: :meth:`_index` was just called on ``x``."""
+        """Checked integer inputs (batch, n_x) -> the float32 (batch, n + 1) work array of
+        their effective drives with a ones column (valid until the next call): one table
+        lookup, the signed bit planes side by side for a per-plane operator. ``indexed``:
+        :meth:`_index` was just called on ``x``."""
         b, n_x = x.shape
         xe = self._xe(b)
         if self.drive is None and not self.n_planes:
             np.copyto(xe[:, :n_x], x, casting="unsafe")
             return xe
-        idx = self._buf[("index", b, x.shape)] if indexed else self._index(x)
+        idx = self._buf[("index", b, n_x)][:, :n_x] if indexed else self._index(x)
         if self.n_planes:  # (b, n_x, P) lookup -> planes side by side (b, P, n_x)
             xp = xe[:, :self.n_planes * n_x]
             xp.shape = (b, self.n_planes, n_x)  # a view (raises rather than copy)
             np.copyto(xp, np.take(self.plane_tab, idx, axis=0).transpose(0, 2, 1))
-        elif self._ones:
-            xe[:, :-1] = np.take(self.drive, idx, mode="wrap")
-        else:  # a valid index: "wrap" never wraps, and is the fastest mode
-            np.take(self.drive, idx, mode="wrap", out=xe)
+        else:  # the index's last column picks drive_ext's 1.0; "wrap" never wraps a valid
+            # index, and is the fastest mode
+            np.take(self.drive_ext, self._buf[("index", b, n_x)], mode="wrap", out=xe)
         return xe
 
     def codes(self, xe: np.ndarray, rng=None) -> np.ndarray:
