@@ -126,7 +126,7 @@ def _check_same(core, x, direction, in_bits, out_bits, noise_seed=None):
 
 
 @pytest.mark.parametrize("model", sorted(MODELS))
-@pytest.mark.parametrize("seed", [0, 1, 2])
+@pytest.mark.parametrize("seed", [0, 1])
 def test_fast_path_equals_previous_implementation(model, seed):
     m = MODELS[model]()
     rng = np.random.default_rng(100 + seed)
