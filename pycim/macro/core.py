@@ -341,8 +341,6 @@ class FastChain:
     #: is added after the cubic; the row adds exact zeros, and keeps BLAS's blocking over
     #: n + 1, hence every rounding, as it was)
     a_ext: np.ndarray = field(init=False, repr=False, compare=False)
-    #: ``drive`` with a last entry 1.0: what the ones column's index (n_levels) picks up
-    drive_ext: np.ndarray | None = field(init=False, repr=False, compare=False)
     #: n_planes > 0: (inputs, planes) signed bit of each plane for each integer input
     #: (index x - x_lo), float32
     plane_tab: np.ndarray | None = field(init=False, repr=False, compare=False)
@@ -350,8 +348,6 @@ class FastChain:
     def __post_init__(self) -> None:
         last = np.zeros_like(self.off) if self.cubic is not None else self.off
         object.__setattr__(self, "a_ext", np.vstack([self.a, last[None, :]]).astype(np.float32))
-        object.__setattr__(self, "drive_ext", None if self.drive is None else
-                           np.append(self.drive, np.float32(1.0)).astype(np.float32))
         tab = None
         if self.n_planes:  # inputs x_lo .. 2^P - 1 (signed: x_lo = -(2^P - 1); 1 bit: 0, 1)
             xs = np.arange(self.x_lo, 2 ** self.n_planes)
@@ -399,17 +395,8 @@ class FastChain:
         return self._work(("yt", batch, rows), make)
 
     def _index(self, x: np.ndarray) -> np.ndarray:
-        """x - x_lo as intp (the tables' index, (batch, n_x)): a view of a work array whose
-        last column holds ``n_levels`` (``drive_ext``'s 1.0, the ones column), so one take
-        fills the whole contiguous drive work array."""
-        b, n_x = x.shape
-
-        def make():
-            ix = np.empty((b, n_x + 1), np.intp)
-            ix[:, n_x] = self.n_levels
-            return ix
-        ix = self._work(("index", b, n_x), make)
-        idx = ix[:, :n_x]
+        """x - x_lo as intp (the tables' index, (batch, n_x)) in a work array."""
+        idx = self._work(("index", x.shape[0], x.shape), lambda: np.empty(x.shape, np.intp))
         # in intp (a narrow dtype would wrap); checked range: a valid index
         np.subtract(x, self.x_lo, out=idx, dtype=np.intp, casting="unsafe")
         return idx
@@ -424,14 +411,17 @@ class FastChain:
         if self.drive is None and not self.n_planes:
             np.copyto(xe[:, :n_x], x, casting="unsafe")
             return xe
-        idx = self._buf[("index", b, n_x)][:, :n_x] if indexed else self._index(x)
+        idx = self._buf[("index", b, x.shape)] if indexed else self._index(x)
         if self.n_planes:  # (b, n_x, P) lookup -> planes side by side (b, P, n_x)
             xp = xe[:, :self.n_planes * n_x]
             xp.shape = (b, self.n_planes, n_x)  # a view (raises rather than copy)
             np.copyto(xp, np.take(self.plane_tab, idx, axis=0).transpose(0, 2, 1))
-        else:  # the index's last column picks drive_ext's 1.0; "wrap" never wraps a valid
-            # index, and is the fastest mode
-            np.take(self.drive_ext, self._buf[("index", b, n_x)], mode="wrap", out=xe)
+        else:  # contiguous lookup, then into the rows beside the ones column (a take into
+            # the strided view, or an index with the ones column, measured slower); "wrap"
+            # never wraps a valid index, and is the fastest mode
+            d = self._work(("drive", b, x.shape), lambda: np.empty(x.shape, np.float32))
+            np.take(self.drive, idx, mode="wrap", out=d)
+            np.copyto(xe[:, :n_x], d)
         return xe
 
     def codes(self, xe: np.ndarray, rng=None) -> np.ndarray:
