@@ -32,6 +32,16 @@ are folded into that operator once per (direction, in_bits, out_bits) (:class:`F
 checked against the model's own calls when it is built); ``exact=True`` or ``keep_y=True``
 evaluate the model's own float64 calls instead.
 
+How the fast path is evaluated (issue 18 item 6; bit-identical to the previous
+implementation, ``tests/test_macro_fast_path.py``): signed-integer inputs are range-checked on
+the lookup's index (one unsigned pass); one ``take`` of the drive table fills a reused work
+array; the matmul keeps the operator's n + 1 rows; the cubic, offset, ADC, int64 codes and the
+calibration run over blocks of rows that stay in a 1 MB L2 cache, per-line constants tiled
+over whole rows (long numpy inner loops); codes and values are written into arrays the chain
+reuses once nothing else references them (fresh multi-MB arrays fault in every page on each
+call); the activity's set-bit sums come from ``np.bitwise_count`` on an int8 copy, summed in
+uint64 byte lanes. Not thread-safe (work arrays are per chain and per core).
+
 Foreground calibration (:meth:`Core.calibrate`, what a chip does after programming): the
 zero vector and random known inputs go through the core's own MVMs; per sensed line the codes
 are fitted as gain x (closed form on the *target* conductances) + offset, and the digital
