@@ -35,9 +35,9 @@ evaluate the model's own float64 calls instead.
 How the fast path is evaluated (issue 18 item 6; bit-identical to the previous
 implementation, ``tests/test_macro_fast_path.py``): signed-integer inputs are range-checked on
 the lookup's index (one unsigned pass); one ``take`` of the drive table fills a reused work
-array; the matmul keeps the operator's n + 1 rows; the cubic, offset, ADC, int64 codes and the
-calibration run over blocks of rows that stay in a 1 MB L2 cache, per-line constants tiled
-over whole rows (long numpy inner loops); codes and values are written into arrays the chain
+array; the matmul keeps the operator's n + 1 rows; the cubic's and the calibration's per-line
+constants are tiled over whole rows (long numpy inner loops); the int64 codes go through an
+int32 work array (the calibration's values array before they are written); codes and values are written into arrays the chain
 reuses once nothing else references them (fresh multi-MB arrays fault in every page on each
 call); the activity's set-bit sums come from ``np.bitwise_count`` on an int8 copy, summed in
 uint64 byte lanes. Not thread-safe (work arrays are per chain and per core).
@@ -209,9 +209,6 @@ class FullScaleCalibration:
 CAL_VECTORS = 256
 
 
-#: code-array elements per block of rows in :meth:`FastChain.run` (512 kB of float32: y and
-#: its work array stay in a 1 MB L2 cache across the cubic, ADC and calibration passes)
-BLOCK_ELEMS = 131072
 #: elements of a per-line constant tiled over whole rows (:func:`_row_op`): 64 kB of float32,
 #: long inner loops instead of one numpy inner loop per row of 256
 TILE_ELEMS = 16384
@@ -489,22 +486,16 @@ class FastChain:
         b, m = x.shape[0], self.a.shape[1]
         code = _reusable(self._pool, (b, m), np.int64)
         value = None if cal is None else _reusable(self._pool, (b, m), np.float32)
-        noise = self._noise(rng, (b, m))  # drawn at once: the same stream as one block
-        # blocks of rows whose work arrays stay in the core's L2 cache across the passes;
-        # with a calibration the values' rows are the work array t until they are written
-        rows = min(b, max(1, BLOCK_ELEMS // m))
-        yb, tb, kb = self._scratch(rows, b)
-        for r in range(0, b, rows):
-            e = min(r + rows, b)
-            n = e - r
-            t = tb[:n] if value is None else value[r:e]
-            lev = self._levels_into(xe[r:e], yb[:n], t, None if kb is None else kb[:n],
-                                    None if noise is None else noise[r:e])
-            i32 = t.view(np.int32)  # t is free again: the int32 codes
-            np.copyto(i32, lev, casting="unsafe")
-            np.copyto(code[r:e], i32)
-            if value is not None:
-                cal.apply_into(lev, value[r:e])
+        y, t, k = self._scratch(b, b)
+        # with a calibration the values' array is the work array t until they are written
+        # (1 MB less to stream through the cache; blocks of rows kept in L2 measured slower)
+        t = t if value is None else value
+        lev = self._levels_into(xe, y, t, k, self._noise(rng, (b, m)))
+        i32 = t.view(np.int32)  # t is free again: the int32 codes
+        np.copyto(i32, lev, casting="unsafe")
+        np.copyto(code, i32)
+        if value is not None:
+            cal.apply_into(lev, value)
         return code, value
 
     def adc(self, y: np.ndarray, rng=None, t=None, k=None) -> np.ndarray:
