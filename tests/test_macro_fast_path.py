@@ -264,3 +264,34 @@ def test_output_reuse_only_when_abandoned():
         b = core.forward(xs[1])  # the dropped arrays come back
         assert (id(b.code), id(b.value)) == ids
         np.testing.assert_array_equal(b.code, ref[1][0])
+
+
+def test_threads_do_not_share_work_arrays():
+    """Two threads calling one core at once get the results a single thread gets: the chain's
+    work arrays and reused outputs are per thread."""
+    import threading
+
+    from pycim.macro.core import Core
+
+    rng = np.random.default_rng(5)
+    core = Core(rng.uniform(-1, 1, (64, 32)), seed=1)
+    xs = [rng.integers(-7, 8, (256, 64)) for _ in range(2)]
+    ref = [core.forward(x, 4, 6).code.copy() for x in xs]
+    out = [None, None]
+    barrier = threading.Barrier(2)
+
+    def work(i):
+        barrier.wait()
+        for _ in range(20):
+            got = core.forward(xs[i], 4, 6).code
+            if not np.array_equal(got, ref[i]):
+                out[i] = got.copy()
+                return
+        out[i] = "ok"
+
+    ts = [threading.Thread(target=work, args=(i,)) for i in range(2)]
+    for t in ts:
+        t.start()
+    for t in ts:
+        t.join()
+    assert out == ["ok", "ok"]

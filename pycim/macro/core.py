@@ -40,7 +40,7 @@ constants are tiled over whole rows (long numpy inner loops); the int64 codes go
 int32 work array (the calibration's values array before they are written); codes and values are written into arrays the chain
 reuses once nothing else references them (fresh multi-MB arrays fault in every page on each
 call); the activity's set-bit sums come from ``np.bitwise_count`` on an int8 copy, summed in
-uint64 byte lanes. Not thread-safe (work arrays are per chain and per core).
+uint64 byte lanes. Work arrays and reused outputs are per chain and per thread.
 
 Foreground calibration (:meth:`Core.calibrate`, what a chip does after programming): the
 zero vector and random known inputs go through the core's own MVMs; per sensed line the codes
@@ -60,6 +60,7 @@ B * :meth:`MacroModel.latency_s`.
 from __future__ import annotations
 
 import sys
+import threading
 import warnings
 from dataclasses import dataclass, field
 
@@ -364,9 +365,19 @@ class FastChain:
         object.__setattr__(self, "_tiles", (None, None) if self.cubic is None
                            else (_tile(self.cubic), _tile(self.off)))
 
-    _buf: dict = field(default_factory=dict, compare=False, repr=False)
-    #: earlier outputs for reuse once abandoned (:func:`_reusable`)
-    _pool: list = field(default_factory=list, compare=False, repr=False)
+    #: per thread (threading.get_ident()): work arrays by key, and earlier outputs for reuse
+    #: once abandoned (:func:`_reusable`); plain dicts, so a chain still pickles
+    _bufs: dict = field(default_factory=dict, compare=False, repr=False)
+    _pools: dict = field(default_factory=dict, compare=False, repr=False)
+
+    @property
+    def _buf(self) -> dict:
+        """This thread's work arrays: two threads running one chain never share one."""
+        return self._bufs.setdefault(threading.get_ident(), {})
+
+    @property
+    def _pool(self) -> list:
+        return self._pools.setdefault(threading.get_ident(), [])
     _tiles: tuple = field(init=False, repr=False, compare=False)
 
     def _work(self, key, make) -> np.ndarray | tuple:
