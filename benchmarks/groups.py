@@ -133,13 +133,20 @@ def macro_vs_spice(run_case, quick=False):
 
 
 def macro_throughput(run_case, quick=False):
-    """Core macro-model MAC/s against a float32 numpy matmul of the SAME logical shape,
-    (batch, 128) @ (128, 256), in the same child process, at batch 1 and 1024; and the digits
-    demo's accuracy gap and run time."""
+    """Core macro-model time per call against a float32 numpy matmul of the SAME logical
+    shape, (batch, 128) @ (128, 256), one BLAS thread, interleaved calls in the same child
+    process (medians), at batch 1 and 1024; and the digits demo's accuracy gap and run time.
+
+    Target at batch 1024 (throughput), on the ratio of the interleaved calls' median thread
+    CPU times (``ratio_cpu``; wall-time ratio ``ratio_time`` beside it: equal on an idle
+    machine, lower when other work preempts the longer call). Batch 1 is reported only: there a 2 us matmul sits
+    beside the call's fixed per-call work (input checks, the model's range check, energy and
+    latency accounting, result objects: tens of us of Python), so its ratio measures call
+    overhead, not the model's arithmetic."""
     figs = {f"batch_{b}": run_case("macro_throughput", batch=b) for b in (1, 1024)}
     r = figs["batch_1024"]
     targets = [_target("macro Core / float32 matmul (same logical shape) throughput, batch 1024",
-                       r["ratio_time"], ">= 0.5", r["ratio_time"] >= 0.5)]
+                       r["ratio_cpu"], ">= 0.5", r["ratio_cpu"] >= 0.5)]
     if not quick:
         d = figs["digits_demo"] = run_case("digits_demo")
         targets += [_target("digits demo wall time [s]", d["wall_s"], "< 120", d["wall_s"] < 120),

@@ -510,6 +510,12 @@ class MacroModel:
 
         Names without a recorded range (e.g. every name for the ideal model) are accepted.
         Values may be arrays: their min and max are checked."""
+        for msg in self.range_warnings(**values):
+            warnings.warn(msg, OutOfRangeWarning, stacklevel=2)
+
+    def range_warnings(self, **values) -> list[str]:
+        """The messages :meth:`check_range` warns with for these values (none: in range)."""
+        out = []
         for name, val in values.items():
             rng = self.ranges.get(name)
             if rng is None or val is None:
@@ -520,9 +526,9 @@ class MacroModel:
             lo, hi = float(np.min(a)), float(np.max(a))
             tol = 1e-9 * max(abs(rng[0]), abs(rng[1]), 1e-30)
             if lo < rng[0] - tol or hi > rng[1] + tol:
-                warnings.warn(f"{name} = [{lo:.4g}, {hi:.4g}] lies outside the fitted range "
-                              f"[{rng[0]:.4g}, {rng[1]:.4g}] of model '{self.source}'",
-                              OutOfRangeWarning, stacklevel=2)
+                out.append(f"{name} = [{lo:.4g}, {hi:.4g}] lies outside the fitted range "
+                           f"[{rng[0]:.4g}, {rng[1]:.4g}] of model '{self.source}'")
+        return out
 
 
 __all__ = ["SCHEMA", "MacroModel", "OutOfRangeWarning", "n_planes_for", "n_windows_for"]

@@ -1,0 +1,297 @@
+"""The Core's fast path (issue 18 item 6: fewer passes, no temporaries) gives the same results
+as the implementation it replaced, which is kept here as the reference (``_old_call``: the
+previous ``FastChain.inputs`` / ``levels`` / ``_adc``, ``lev.astype(np.int64)``,
+``Calibration.apply`` and ``Core._activity``, written out as they were).
+
+Codes and calibrated values must be bit-identical, and so must the energy (the array activity
+sums exact integers the same way); the folded operator (:func:`_fold_chain`) is shared, so this
+checks the evaluation, not the fold (``tests/test_macro.py`` checks the fold against the
+model's own float64 calls).
+"""
+
+import warnings
+
+import numpy as np
+import pytest
+
+from pycim.cim.encoding import bit_planes
+from pycim.macro.core import ACTIVITY_SAMPLE, Core, input_range
+from pycim.macro.model import MacroModel
+
+
+def _old_activity(core, x, fwd, in_bits):
+    """``Core._activity`` before the change, verbatim."""
+    b = x.shape[0]
+    n_pl = 1 if in_bits == 1 else in_bits - 1
+    g_line = core._g_row_fwd_s if fwd else core._g_row_bwd_s
+    lo_x, hi_x = input_range(in_bits)
+    pop = np.array([abs(v).bit_count() for v in range(lo_x, hi_x + 1)], dtype=np.float32)
+    idx = np.subtract(x, lo_x, dtype=np.intp, casting="unsafe")
+    first = float(np.take(pop, idx, mode="clip").sum(axis=0, dtype=np.float64) @ g_line) / b
+    idx = (slice(None) if b <= ACTIVITY_SAMPLE
+           else slice(0, b - 1 - (b - 1) % (ACTIVITY_SAMPLE - 1) + 1,
+                      (b - 1) // (ACTIVITY_SAMPLE - 1)))
+    xs = x[idx]
+    planes = bit_planes(xs.astype(np.int16), in_bits, np.float32)
+    k, n_p, n_d = planes.shape
+    u, s = (core._u_fwd, core.g_sum_fwd_s) if fwd else (core._u_bwd, core.g_sum_bwd_s)
+    v = planes.reshape(k * n_p, n_d) @ u
+    v *= v
+    second = float((v @ s).reshape(k, n_p).sum()) / k
+    return (first - second) / (core._g_total_s * n_pl)
+
+
+def _old_call(core, x, direction, in_bits, out_bits, rng=None):
+    """The previous fast path of ``Core._run``: (code, value, energy)."""
+    fwd = direction == "forward"
+    ch = core.fast_chain(direction, in_bits, out_bits)
+    assert ch is not None
+    last = np.zeros_like(ch.off) if ch.cubic is not None else ch.off
+    a_ext = np.vstack([ch.a, last[None, :]]).astype(np.float32)
+    b = x.shape[0]
+    n, m = ch.a.shape
+    xe = np.empty((b, n + 1), np.float32)
+    xe[:, n] = 1.0
+    if ch.n_planes:
+        nx = x.shape[1]
+        xi = x.astype(np.intp, copy=False)
+        sgn, mag = np.sign(xi), np.abs(xi)
+        for p in range(ch.n_planes):
+            xe[:, p * nx:(p + 1) * nx] = sgn * ((mag >> p) & 1)
+    else:
+        idx = np.subtract(x, ch.x_lo, dtype=np.intp, casting="unsafe")
+        xe[:, :-1] = np.take(ch.drive, idx, mode="clip")
+    y = np.empty((b, m), np.float32)
+    t = np.empty_like(y)
+    np.matmul(xe, a_ext, out=y)
+    if ch.cubic is not None:
+        np.multiply(y, y, out=t)
+        t *= y
+        t *= ch.cubic
+        y += t
+        y += ch.off
+    if ch.inl is not None:
+        k = np.empty(y.shape, np.intp)
+        np.floor(y, out=t)
+        np.subtract(t, ch.lo, out=k, casting="unsafe")
+        np.take(ch.inl, k, out=t, mode="clip")
+        y += t
+    if rng is not None and ch.noise_lsb > 0:
+        y += ch.noise_lsb * rng.standard_normal(y.shape, dtype=np.float32)
+    np.floor(y, out=y)
+    np.clip(y, ch.lo, ch.hi, out=y)
+    code = y.astype(np.int64)
+    cal = core.calibrations.get((direction, in_bits, out_bits))
+    value = None
+    if cal is not None:
+        value = np.multiply(y, cal.scale, dtype=np.float32, casting="unsafe")
+        value += cal.shift
+    n_rows = 2 * core.n_in if fwd else core.n_out
+    n_cols = core.n_out if fwd else 2 * core.n_in
+    act = _old_activity(core, x, fwd, in_bits)
+    e = core.model.energy_j(in_bits, out_bits, n_rows, n_cols, core._g_total_s, batch=b,
+                            activity=act)
+    return code, value, {k: float(v) for k, v in e.items()}
+
+
+def _nonideal_model():
+    """Cubic line transfer, ADC gain / offset / INL / noise, and a line memory that makes small
+    cores take the per-plane operator (as ``tests/test_macro.py``'s model)."""
+    inl = (0.3 * np.sin(np.arange(64) / 5.0)).tolist()
+    return MacroModel.ideal().with_(
+        line={"r_series_ohm": 3e3, "a0": -0.05, "a_rows": -0.02, "a_g": -0.01, "a_rg": 0.004,
+              "a_cubic": -0.03, "b0_v": 1.5e-3, "b_g_v": -4e-4, "b_ig_v": 2e-4,
+              "b_line_v": 1e-3, "c_settle_f": 7e-13, "c_settle_row_f": 0.0, "k_mem": 0.75},
+        adc={"gain": 0.97, "offset_lsb": 0.25, "noise_lsb": 0.3, "inl_lsb": {"6": inl}})
+
+
+MODELS = {"default": MacroModel.load, "ideal": MacroModel.ideal, "nonideal": _nonideal_model}
+
+
+def _check_same(core, x, direction, in_bits, out_bits, noise_seed=None):
+    rng_new = None if noise_seed is None else np.random.default_rng(noise_seed)
+    rng_old = None if noise_seed is None else np.random.default_rng(noise_seed)
+    run = core.forward if direction == "forward" else core.backward_lines
+    r = run(x, in_bits, out_bits, rng=rng_new)
+    code, value, energy = _old_call(core, np.asarray(x), direction, in_bits, out_bits, rng_old)
+    assert r.code.dtype == np.int64 and r.code.shape == code.shape
+    np.testing.assert_array_equal(r.code, code)
+    if value is None:
+        assert r.value is None
+    else:
+        assert r.value.dtype == np.float32
+        np.testing.assert_array_equal(r.value, value)
+    assert r.energy_j == energy  # exactly
+    return r
+
+
+@pytest.mark.parametrize("model", sorted(MODELS))
+@pytest.mark.parametrize("seed", [0, 1])
+def test_fast_path_equals_previous_implementation(model, seed):
+    m = MODELS[model]()
+    rng = np.random.default_rng(100 + seed)
+    shapes = [(128, 256), (40, 24)]  # a full core (drive table) and a small one (per plane)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # outside the fitted range: warned, not the subject
+        for n_in, n_out in shapes:
+            core = Core(rng.uniform(-1, 1, (n_in, n_out)), model=m, seed=seed)
+            for in_bits, out_bits in ((4, 6), (2, 8), (6, 5), (1, 3), (8, 7)):
+                lo, hi = input_range(in_bits)
+                for direction, n in (("forward", n_in), ("backward", n_out)):
+                    for batch in (1, 33, 600):
+                        x = rng.integers(lo, hi + 1, (batch, n))
+                        _check_same(core, x, direction, in_bits, out_bits)
+                    if direction == "forward" and in_bits in (4, 8):
+                        core.calibrate(direction, in_bits, out_bits, n_vectors=64, seed=seed)
+                        # a larger batch, also with ADC noise (drawn once per call)
+                        big = rng.integers(lo, hi + 1, (1100, n))
+                        _check_same(core, big, direction, in_bits, out_bits)
+                        _check_same(core, big, direction, in_bits, out_bits, noise_seed=seed)
+                        x = rng.integers(lo, hi + 1, (257, n))
+                        r = _check_same(core, x, direction, in_bits, out_bits)
+                        assert r.value is not None
+                        # other input dtypes take the same values
+                        for dt in (np.int8, np.int32, np.float64):
+                            _check_same(core, x.astype(dt), direction, in_bits, out_bits)
+                        # ADC noise: the same generator stream, drawn once for the call
+                        _check_same(core, x, direction, in_bits, out_bits, noise_seed=seed)
+                        # a 1-D vector is a batch of one
+                        r1 = core.forward(x[0], in_bits, out_bits)
+                        np.testing.assert_array_equal(r1.code, r.code[:1])
+
+
+def test_fast_path_results_are_fresh_arrays():
+    """Work arrays are reused between calls; what a call returns is not overwritten by the
+    next call."""
+    rng = np.random.default_rng(7)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        core = Core(rng.uniform(-1, 1, (128, 256)), model=MacroModel.load(), seed=3)
+        core.calibrate("forward", 4, 6, n_vectors=64)
+        x1, x2 = rng.integers(-7, 8, (64, 128)), rng.integers(-7, 8, (64, 128))
+        r1 = core.forward(x1)
+        c1, v1 = r1.code.copy(), r1.value.copy()
+        core.forward(x2)
+    np.testing.assert_array_equal(r1.code, c1)
+    np.testing.assert_array_equal(r1.value, v1)
+
+
+def test_range_warnings_on_every_call():
+    """The range check's messages are kept per (model, direction, widths) but warned on every
+    call, and made anew for another model: the same warnings as ``MacroModel.check_range``."""
+    from pycim.macro.model import OutOfRangeWarning
+
+    m = MacroModel.load()
+    rng = np.random.default_rng(3)
+    core = Core(rng.uniform(-1, 1, (128, 256)), model=m, seed=0)
+    x = rng.integers(-7, 8, (4, 128))
+    with warnings.catch_warnings(record=True) as want:
+        warnings.simplefilter("always")
+        m.check_range(in_bits=4, out_bits=6, n_rows=256, g_sum_s=core.g_sum_fwd_s)
+    assert want  # a full core lies outside this fit's row range
+    for _ in range(2):
+        with warnings.catch_warnings(record=True) as got:
+            warnings.simplefilter("always")
+            core.forward(x)
+        assert [str(w.message) for w in got] == [str(w.message) for w in want]
+        assert all(w.category is OutOfRangeWarning for w in got)
+    core.model = MacroModel.ideal()  # no recorded ranges: nothing to warn
+    with warnings.catch_warnings(record=True) as got:
+        warnings.simplefilter("always")
+        core.forward(x)
+    assert not got
+
+
+@pytest.mark.parametrize("in_bits", [1, 4, 8])
+def test_fast_path_range_errors(in_bits):
+    """Signed-integer inputs are range-checked on the lookup's index (one pass, unsigned):
+    every input just outside the range, wrapping values of each dtype and unsigned / float
+    inputs give the same one-line error as ``checked_inputs``, and nothing is computed."""
+    from pycim.errors import InputError
+    from pycim.macro.core import checked_inputs
+
+    rng = np.random.default_rng(5)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        for shape in ((128, 256), (40, 24)):  # drive table, per-plane table
+            core = Core(rng.uniform(-1, 1, shape), model=MacroModel.load(), seed=0)
+            lo, hi = input_range(in_bits)
+            bad = [lo - 1, hi + 1]
+            for dt in (np.int8, np.int16, np.int32, np.int64, np.uint8, np.uint64, np.float64):
+                info = np.iinfo(dt) if np.dtype(dt).kind in "iu" else None
+                vals = [v for v in bad if info is None or info.min <= v <= info.max]
+                if info is not None:
+                    vals += [info.max, info.min, info.max - 3]
+                for v in vals:
+                    x = np.zeros((3, shape[0]), dt)
+                    x[1, 5] = v
+                    if lo <= int(v) <= hi:
+                        continue
+                    with pytest.raises(InputError) as want:
+                        checked_inputs(x, shape[0], in_bits)
+                    for exact in (False, True):
+                        with pytest.raises(InputError) as got:
+                            core.forward(x, in_bits, 6, exact=exact)
+                        assert str(got.value) == str(want.value)
+            x = rng.integers(lo, hi + 1, (5, shape[0]))  # and in range it still runs
+            np.testing.assert_array_equal(core.forward(x, in_bits, 6).code,
+                                          core.forward(x.astype(np.int8), in_bits, 6).code)
+
+
+def test_output_reuse_only_when_abandoned():
+    """The chain reuses an output array only when nothing outside holds it: results kept by
+    the caller (or views of them) stay as they were; dropped ones are reused (no new pages)."""
+    rng = np.random.default_rng(11)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        core = Core(rng.uniform(-1, 1, (128, 256)), model=MacroModel.load(), seed=1)
+        core.calibrate("forward", 4, 6, n_vectors=64)
+        xs = [rng.integers(-7, 8, (50, 128)) for _ in range(4)]
+        ref = [core.forward(x, exact=False) for x in xs]
+        ref = [(r.code.copy(), r.value.copy()) for r in ref]
+        kept = []
+        for x in xs:  # keep a view of each code array and each result
+            r = core.forward(x)
+            kept.append((r.code[:, ::2], r))
+        for (view, r), (c, v) in zip(kept, ref):
+            np.testing.assert_array_equal(view, c[:, ::2])
+            np.testing.assert_array_equal(r.code, c)
+            np.testing.assert_array_equal(r.value, v)
+        del kept, r, view
+        a = core.forward(xs[0])
+        ids = (id(a.code), id(a.value))
+        del a
+        b = core.forward(xs[1])  # the dropped arrays come back
+        assert (id(b.code), id(b.value)) == ids
+        np.testing.assert_array_equal(b.code, ref[1][0])
+
+
+def test_threads_do_not_share_work_arrays():
+    """Two threads calling one core at once get the results a single thread gets: the chain's
+    work arrays and reused outputs are per thread."""
+    import threading
+
+    from pycim.macro.core import Core
+
+    rng = np.random.default_rng(5)
+    core = Core(rng.uniform(-1, 1, (64, 32)), seed=1)
+    xs = [rng.integers(-7, 8, (256, 64)) for _ in range(2)]
+    ref = [core.forward(x, 4, 6).code.copy() for x in xs]
+    out = [None, None]
+    barrier = threading.Barrier(2)
+
+    def work(i):
+        barrier.wait()
+        for _ in range(20):
+            got = core.forward(xs[i], 4, 6).code
+            if not np.array_equal(got, ref[i]):
+                out[i] = got.copy()
+                return
+        out[i] = "ok"
+
+    ts = [threading.Thread(target=work, args=(i,)) for i in range(2)]
+    for t in ts:
+        t.start()
+    for t in ts:
+        t.join()
+    assert out == ["ok", "ok"]
