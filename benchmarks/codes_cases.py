@@ -44,7 +44,7 @@ def _error_figures(code, q, y, inside) -> dict:
 
 def mvm_codes_pair(in_bits: int, out_bits: int, n_in: int = 16, n_out: int = 16,
                    c_integ_scale: float = 1.0, ideal: bool = True, slices: bool = False,
-                   n_vectors: int | None = None) -> dict:
+                   n_vectors: int | None = None, read_pulse_s: float | None = None) -> dict:
     """One forward MVM at (``in_bits``, ``out_bits``) on an ``n_in`` x ``n_out`` weight core at
     tt on the spread problem (tests/mvm_reference.py), scored against the independent
     reference. ``in_bits`` >= 5: two phases (the reference: 2^L floor(y_hi) + floor(y_lo), each
@@ -56,7 +56,11 @@ def mvm_codes_pair(in_bits: int, out_bits: int, n_in: int = 16, n_out: int = 16,
     IDEAL closed form on its programmed conductances. ``c_integ_scale``: every neuron built
     with C_integ x this (the 10 % gain mutation: 1.1). ``slices`` (two phases only): also run
     the two slices as separate one-phase MVMs and shift-add their codes here.
-    ``n_vectors``: the first n of the spread problem's 3 vectors."""
+    ``n_vectors``: the first n of the spread problem's 3 vectors. ``read_pulse_s`` (ideal
+    array): None = the code tests' 100 ns for one phase, 200 ns for two (their weights are
+    small, |w| <= 0.02, so every cell sits near 1 uS and the 32-cell lines settle onto the hold
+    capacitor with tau ~ 17 ns: the flow asks for ~120 ns; ``settling_warnings`` counts the
+    flow's warnings, 0 when the pulse settles the lines to 0.1 %)."""
     from pycim.cim.request import MvmRequest
     from pycim.dispatch import run_mvm
     from pycim.errors import SettlingWarning
@@ -69,8 +73,11 @@ def mvm_codes_pair(in_bits: int, out_bits: int, n_in: int = 16, n_out: int = 16,
     else:
         w, x = ref.spread_problem(in_bits, out_bits, n_in, n_out, fs_v=fs)
     x = x[:n_vectors]
-    kw = ({"ideal": True, "prog_tol_s": 0.0, "read_pulse_s": ref.READ_PULSE_SMALL_S} if ideal
-          else {})
+    if read_pulse_s is None and ideal:
+        read_pulse_s = 2 * ref.READ_PULSE_SMALL_S if two else ref.READ_PULSE_SMALL_S
+    kw = {"ideal": True, "prog_tol_s": 0.0} if ideal else {}
+    if read_pulse_s is not None:
+        kw["read_pulse_s"] = read_pulse_s
     kw["adc_full_scale_v"] = fs
     neuron = {} if c_integ_scale == 1.0 else {"c_integ_f": c_integ_scale * ref.C_I_F}
     t0 = time.perf_counter()
@@ -107,6 +114,7 @@ def mvm_codes_pair(in_bits: int, out_bits: int, n_in: int = 16, n_out: int = 16,
         "ideal_array": bool(ideal), "phases": 2 if two else 1, "adc_full_scale_v": fs,
         "n_vectors": int(x.shape[0]), "n_outputs": int(code.size),
         "c_integ_scale": float(c_integ_scale), "sim_s": sim_s,
+        "read_pulse_s": float(out["read_pulse_s"]),
         "settling_warnings": sum(issubclass(c.category, SettlingWarning) for c in caught),
         "lsb_over_reference_lsb": float(out["lsb"] / ref.lsb_line_v(out_bits, fs)),
         "pm1_share": score["pm1"], "budget_share": score["budget"],
