@@ -182,6 +182,7 @@ def paper_energy(run_case, quick=False):
                          "ratio": c["ratio_sim_over_paper"]}
     targets.append(_target("4-bit MVM latency / paper", c["ratio_sim_over_paper"], "0.75 .. 1.25",
                            0.75 <= c["ratio_sim_over_paper"] <= 1.25))
+    return figs, targets
 
 
 #: (in_bits, out_bits) of issue 17's code criterion: the paper's outputs 2 bits wider
