@@ -1,0 +1,185 @@
+"""Where VACASK's MVM transient time goes (issue 18 item 5): one 16 x 16, 4-bit-in / 6-bit-out
+MVM deck (the ``mvm_core`` benchmark case's weights and inputs) in ngspice and in VACASK, with
+the engines' own statistics: accepted / rejected time points, Newton iterations, time in device
+evaluation + load, factorization and solve, and the CPU seconds of the simulator process
+(``getrusage`` of the child, so a loaded machine does not inflate it as it does wall time).
+
+    nice -n 10 .venv/bin/python benchmarks/vacask_profile.py            # every run below
+    nice -n 10 .venv/bin/python benchmarks/vacask_profile.py --runs ngspice vacask vacask_old
+
+Runs (``--runs``):
+
+``ngspice``          pycim's MVM settings (KLU, ``bypass=1``; ``rusage all`` for the stats)
+``ngspice_osdi``     the same deck with every BSIM4 card evaluated by VACASK's own OSDI
+                     ``sp_bsim4v8`` (``pre_osdi``; N instances): separates "OSDI BSIM4 model
+                     evaluation" from "VACASK's engine"
+``vacask_old``       VACASK as pycim ran it before: no options
+``vacask_lte7``      ``tran_lteratio=7`` only (ngspice's trtol)
+``vacask_sig``       ``relref="sigglobal"`` only (global LTE and Newton-update references)
+``vacask``           pycim's settings now (:data:`pycim.sim.vacask.TRAN_OPTIONS`)
+
+A run may be named more than once (``--runs ngspice vacask ngspice vacask``): CPU time on a
+shared machine drifts with its load, so a ratio is taken against the nearest ngspice run before
+it.
+
+The engines' own timers are wall-clock (both): on a loaded machine their absolute values are
+inflated, their shares are not. Codes are read from each run's waveforms as the MVM flow reads
+them; ``dcode`` is the largest difference from ngspice's, ``dv_mV`` the largest difference of the
+sensed lines' settled voltages (every input plane) from ngspice's.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import re
+import resource
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+from pycim import toolchain
+from pycim.cim.request import MvmRequest
+from pycim.flows.mvm import MAX_STEP_S, MVM_OPTIONS
+from pycim.measure.neuron import read_neuron
+from pycim.netlist.mvm_deck import mvm_deck, mvm_setup, saved_vectors
+from pycim.netlist.neuron import settled_read_times
+from pycim.sim import NgspiceEngine, Tran
+from pycim.sim._proc import classify_failure, run_simulator
+from pycim.sim.rawfile import read_raw
+from pycim.sim.result import SimResult
+from pycim.sim.vacask import TRAN_OPTIONS, VacaskEngine
+
+#: (label in the engine's statistics, our key)
+NG_STATS = (("Accepted timepoints", "accepted"), ("Rejected timepoints", "rejected"),
+            ("Transient iterations", "newton"), ("Transient load time", "load_s"),
+            ("Transient factor time", "factor_s"), ("Transient solve time", "solve_s"),
+            ("Circuit Equations", "unknowns"))
+VC_STATS = (("Accepted timepoints", "accepted"), ("Rejected timepoints", "rejected"),
+            ("NR solver iterations", "newton"), ("Eval and load time", "load_s"),
+            ("Real refactorization time", "factor_s"), ("Real solve time", "solve_s"),
+            ("Number of unknowns", "unknowns"), ("Bypassed evaluations", "bypassed"),
+            ("Bypassable instance evaluations", "bypassable"))
+
+
+def _stats(log: str, table) -> dict:
+    out = {}
+    for label, key in table:
+        m = re.search(rf"^\s*{re.escape(label)}\s*[:=]\s*([-+0-9.eE]+)\s*$", log, re.MULTILINE)
+        if m is None:
+            raise RuntimeError(f"no '{label}' in the simulator's statistics")
+        out[key] = float(m.group(1))
+    return out
+
+
+def deck_16(n: int = 16):
+    """The ``mvm_core`` case's request (seed 0): W (n/2, n), one input vector of n/2."""
+    rng = np.random.default_rng(0)
+    w = rng.uniform(-1, 1, (n // 2, n))
+    x = rng.integers(-7, 8, (1, n // 2))
+    req = MvmRequest(w, x, 4, 6)
+    setup = mvm_setup(req)
+    return setup, mvm_deck(req, setup, 0)
+
+
+def osdi_bsim4(deck: str) -> str:
+    """ngspice deck text with every level-54 card run by VACASK's ``sp_bsim4v8`` OSDI module:
+    ``.model X nmos level=54 ...`` -> ``.model X sp_bsim4v8 type=1 ...`` (``version`` dropped, as
+    pycim's VACASK writer does), ``M...`` instances -> ``NM...``."""
+    lib = toolchain.vacask_module_dir() / "spice" / "bsim4v8.osdi"
+    out, n_models, n_fets = [], 0, 0
+    for ln in deck.split("\n"):
+        m = re.match(r"^\.model (\S+) (nmos|pmos) level=54 (.*)$", ln)
+        if m:
+            params = re.sub(r"\bversion=\S+ ?", "", m.group(3))
+            ln = f".model {m.group(1)} sp_bsim4v8 type={1 if m.group(2) == 'nmos' else -1} {params}"
+            n_models += 1
+        elif ln.startswith("M"):
+            ln, n_fets = "NM" + ln[1:], n_fets + 1
+        elif ln.startswith("pre_osdi ") and n_models:
+            out.append(f"pre_osdi {lib}")
+            n_models = -n_models  # written once
+        out.append(ln)
+    if n_models >= 0 or n_fets == 0:
+        raise RuntimeError("deck has no BSIM4 cards or no pre_osdi line to extend")
+    return "\n".join(out)
+
+
+def _run(label: str, engine: str, text: str, workdir: Path) -> tuple[dict, dict]:
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    if engine == "ngspice":
+        (workdir / "deck.cir").write_text(text)
+        cmd, env, raw, table = ([toolchain.ngspice_path(), "-b", "deck.cir"],
+                                {**os.environ, "HOME": str(workdir)}, "out.raw", NG_STATS)
+    else:
+        (workdir / "deck.sim").write_text(text)
+        cmd, env, raw, table = ([toolchain.vacask_path(), "-qp", "deck.sim"],
+                                toolchain.vacask_env(), "an.raw", VC_STATS)
+    t0 = time.perf_counter()
+    log, _ = run_simulator(cmd, workdir, 7200, label, env)
+    wall = time.perf_counter() - t0
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    rawp = workdir / raw
+    classify_failure(log, label, True, rawp.is_file() and rawp.stat().st_size > 0)
+    row = {"cpu_s": (after.ru_utime + after.ru_stime) - (before.ru_utime + before.ru_stime),
+           "wall_s": wall, **_stats(log, table)}
+    vec = read_raw(rawp)[-1][1]
+    rawp.unlink()
+    return row, vec
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    choices = ["ngspice", "ngspice_osdi", "vacask_old", "vacask_lte7", "vacask_sig", "vacask"]
+    ap.add_argument("--runs", nargs="+", choices=choices, default=choices)
+    ap.add_argument("--n", type=int, default=16, help="core size (default 16)")
+    args = ap.parse_args()
+    setup, core = deck_16(args.n)
+    an = Tran(1e-9, setup.schedule.t_stop, MAX_STEP_S)
+    ng_deck = NgspiceEngine(options=MVM_OPTIONS).deck(core.circuit, an, save=saved_vectors(core),
+                                                      extra=["rusage all"])
+    decks = {"ngspice": ("ngspice", ng_deck), "ngspice_osdi": ("ngspice", osdi_bsim4(ng_deck))}
+    # the engine adds TRAN_OPTIONS unless the options name the same keys: name them all
+    old = {"relref": "alllocal", "relrefsol": "relref"}  # VACASK's defaults
+    for label, opts in (("vacask_old", old), ("vacask_lte7", {**old, "tran_lteratio": 7}),
+                        ("vacask_sig", {**old, "relref": "sigglobal"}),
+                        ("vacask", TRAN_OPTIONS)):
+        text = VacaskEngine(options=opts).deck(core.circuit, an)
+        decks[label] = ("vacask", text.replace("\nendc\n", "\n  print stats\nendc\n"))
+    t_read = settled_read_times(setup.schedule, setup.neuron)
+    rows, ref = [], None
+    for label in args.runs:
+        engine, text = decks[label]
+        with tempfile.TemporaryDirectory(prefix="pycim-prof-") as tmp:
+            row, vec = _run(label, engine, text, Path(tmp))
+        res = SimResult.from_raw("tran", engine, vec)
+        codes = np.array([read_neuron(res, setup.schedule, nd, setup.neuron).code
+                          for nd in core.neurons])
+        # the sensed lines' settled voltages per input plane, where the MVM flow reads them
+        v = np.array([[np.interp(t_read[k], res["time"], res[nd.line]) for nd in core.neurons]
+                      for k in sorted(t_read)])
+        if label == "ngspice":
+            ref, ng_cpu, v_ref = codes, row["cpu_s"], v
+        row["codes"] = codes.tolist()
+        row["dcode"] = int(np.max(np.abs(codes - ref))) if ref is not None else None
+        row["dv_mv"] = 1e3 * float(np.max(np.abs(v - v_ref))) if ref is not None else None
+        row["cpu_ratio"] = row["cpu_s"] / ng_cpu if ref is not None else None
+        rows.append((label, row))
+        print(f"{label}: {row}", flush=True)
+    head = ("run", "cpu_s", "cpu/ngspice", "accepted", "rejected", "newton", "newton/pt",
+            "cpu_ms/newton", "load%", "factor%", "solve%", "dcode", "dv_mV")
+    print("\n| " + " | ".join(head) + " |\n|" + "---|" * len(head))
+    for label, r in rows:
+        ratio = "-" if r["cpu_ratio"] is None else f"{r['cpu_ratio']:.2f}"
+        dv = "-" if r["dv_mv"] is None else f"{r['dv_mv']:.3f}"
+        tot = r["load_s"] + r["factor_s"] + r["solve_s"]
+        print(f"| {label} | {r['cpu_s']:.1f} | {ratio} | {r['accepted']:.0f} | {r['rejected']:.0f} | "
+              f"{r['newton']:.0f} | {r['newton'] / (r['accepted'] + r['rejected']):.2f} | "
+              f"{1e3 * r['cpu_s'] / r['newton']:.2f} | {100 * r['load_s'] / tot:.0f} | "
+              f"{100 * r['factor_s'] / tot:.0f} | {100 * r['solve_s'] / tot:.0f} | {r['dcode']} | {dv} |")
+
+
+if __name__ == "__main__":
+    main()
