@@ -18,6 +18,8 @@ Runs (``--runs``):
 ``vacask_old``       VACASK as pycim ran it before: no options
 ``vacask_lte7``      ``tran_lteratio=7`` only (ngspice's trtol)
 ``vacask_sig``       ``relref="sigglobal"`` only (global LTE and Newton-update references)
+``vacask_nrbypass``  pycim's settings and ``nr_bypass=1`` (VACASK's bypass; reported when it
+                     aborts)
 ``vacask``           pycim's settings now (:data:`pycim.sim.vacask.TRAN_OPTIONS`)
 
 A run may be named more than once (``--runs ngspice vacask ngspice vacask``): CPU time on a
@@ -48,6 +50,10 @@ in mid-edge); per Newton iteration VACASK costs what ngspice costs with the same
 is the OSDI evaluation of the BSIM4 cards (89-91 % of either engine's time is device evaluation
 and load), not VACASK's engine. VACASK's codes now equal ngspice's without ``bypass``
 (``ngspice_nobypass``) on all 16 neurons; ngspice with ``bypass`` differs from both by 1 in 8.
+Against ngspice without bypass (``--runs ngspice_nobypass vacask vacask_old --ref
+ngspice_nobypass``): settled lines within 0.134 mV now, 0.309 mV before (codes 0 and 1 apart);
+CPU 18.4 s, VACASK 32.6 s (1.77x), VACASK before 58.5 s (3.18x). ``vacask_nrbypass`` aborts
+(no convergence).
 
 The engines' own timers are wall-clock (both): on a loaded machine their absolute values are
 inflated, their shares are not. Codes are read from each run's waveforms as the MVM flow reads
@@ -69,6 +75,7 @@ import numpy as np
 
 from pycim import toolchain
 from pycim.cim.request import MvmRequest
+from pycim.errors import SimulationError
 from pycim.flows.mvm import MAX_STEP_S, MVM_OPTIONS
 from pycim.measure.neuron import read_neuron
 from pycim.netlist.mvm_deck import mvm_deck, mvm_setup, saved_vectors
@@ -134,6 +141,34 @@ def osdi_bsim4(deck: str) -> str:
     return "\n".join(out)
 
 
+def busiest_window(vec: dict, reltol: float = 1e-3, top: int = 3) -> str:
+    """Which unknowns bend most where a VACASK run took the most points: in the 1 ns window with
+    the most accepted points, each unknown's largest deviation from the straight-line
+    extrapolation of its previous two points, over VACASK's default LTE tolerance for it
+    (reltol x its own largest value so far, at least vntol 1 uV or abstol 1 pA). A proxy of
+    the truncation error that cuts the step, computed from the waveforms, not by VACASK."""
+    t = np.real(vec["time"])
+    counts, edges = np.histogram(t, bins=np.arange(0.0, t[-1] + 1e-9, 1e-9))
+    k = int(np.argmax(counts))
+    idx = np.flatnonzero((t >= edges[k]) & (t < edges[k + 1]))
+    idx = np.r_[max(idx[0] - 2, 0):idx[0], idx]
+    worst = []
+    for name, v in vec.items():
+        if name == "time":
+            continue
+        v = np.real(v)
+        ref = np.maximum.accumulate(np.abs(v))[idx[2:]]
+        x, tt = v[idx], t[idx]
+        pred = x[1:-1] + (x[1:-1] - x[:-2]) * (tt[2:] - tt[1:-1]) / (tt[1:-1] - tt[:-2])
+        floor = 1e-12 if name.endswith(":flow(br)") else 1e-6
+        worst.append((float(np.max(np.abs(x[2:] - pred) / np.maximum(reltol * ref, floor))), name))
+    worst.sort(reverse=True)
+    cur = ", ".join(f"{n} {r:.2g}" for r, n in [w for w in worst if "(br)" in w[1]][:top])
+    volt = ", ".join(f"{n} {r:.2g}" for r, n in [w for w in worst if "(br)" not in w[1]][:top])
+    return (f"{counts[k]} points in [{edges[k] * 1e9:.0f}, {edges[k + 1] * 1e9:.0f}] ns; "
+            f"largest error/tolerance: currents {cur}; voltages {volt}")
+
+
 def _run(label: str, engine: str, text: str, workdir: Path) -> tuple[dict, dict]:
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     if engine == "ngspice":
@@ -159,7 +194,8 @@ def _run(label: str, engine: str, text: str, workdir: Path) -> tuple[dict, dict]
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    choices = ["ngspice", "ngspice_nobypass", "ngspice_osdi", "vacask_old", "vacask_lte7", "vacask_sig", "vacask"]
+    choices = ["ngspice", "ngspice_nobypass", "ngspice_osdi", "vacask_old", "vacask_lte7",
+               "vacask_sig", "vacask_nrbypass", "vacask"]
     ap.add_argument("--runs", nargs="+", choices=choices, default=choices)
     ap.add_argument("--n", type=int, default=16, help="core size (default 16)")
     ap.add_argument("--ref", choices=choices, default="ngspice",
@@ -177,6 +213,7 @@ def main() -> None:
     old = {"relref": "alllocal", "relrefsol": "relref", "tran_lteratio": 3.5}  # VACASK's defaults
     for label, opts in (("vacask_old", old), ("vacask_lte7", {**old, "tran_lteratio": 7}),
                         ("vacask_sig", {**old, "relref": "sigglobal"}),
+                        ("vacask_nrbypass", {**TRAN_OPTIONS, "nr_bypass": 1}),
                         ("vacask", TRAN_OPTIONS)):
         text = VacaskEngine(options=opts).deck(core.circuit, an)
         decks[label] = ("vacask", text.replace("\nendc\n", "\n  print stats\nendc\n"))
@@ -185,7 +222,13 @@ def main() -> None:
     for label in args.runs:
         engine, text = decks[label]
         with tempfile.TemporaryDirectory(prefix="pycim-prof-") as tmp:
-            row, vec = _run(label, engine, text, Path(tmp))
+            try:
+                row, vec = _run(label, engine, text, Path(tmp))
+            except SimulationError as exc:
+                print(f"{label}: aborted: {str(exc).splitlines()[0]}", flush=True)
+                continue
+        if engine == "vacask":
+            print(f"{label}: {busiest_window(vec)}", flush=True)
         res = SimResult.from_raw("tran", engine, vec)
         codes = np.array([read_neuron(res, setup.schedule, nd, setup.neuron).code
                           for nd in core.neurons])
