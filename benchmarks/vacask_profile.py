@@ -43,9 +43,13 @@ ngspice            15.5   1974      28        6846    3.42       2.26          0
 vacask (now)       32.1   2167      20        7688    3.52       4.18          1      0.58
 =================  =====  ========  ========  ======  =========  ============  =====  =====
 
-VACASK/ngspice CPU: 3.89 before, 2.16 and 2.08 now. The time points were the cause (VACASK's
-LTE over the voltage sources' branch currents, each against its own history: femtosecond steps
-in mid-edge); per Newton iteration VACASK costs what ngspice costs with the same OSDI BSIM4
+VACASK/ngspice CPU: 3.89 before, 2.16 and 2.08 now. The time points were the cause: VACASK's
+LTE runs over every unknown, each against its own largest value so far (default
+``relref="alllocal"``, floors 1 uV / 1 pA), so unknowns that sat near zero before an edge cut the
+step to femtoseconds when they move. ``--runs vacask_old vacask``: 259 accepted points in the
+busiest 1 ns (200-201 ns, the first input edges), led by the driver control sources' branch
+currents (vcbl13_z ...: error/tolerance ~2e3) and FET internal drains (mn*_f7:d_int ~1.2e3);
+with pycim's settings the busiest 1 ns holds 23 points. Per Newton iteration VACASK costs what ngspice costs with the same OSDI BSIM4
 (``ngspice_osdi``: 4.3 ms against 2.3 ms with ngspice's built-in BSIM4), so the remaining ~2x
 is the OSDI evaluation of the BSIM4 cards (89-91 % of either engine's time is device evaluation
 and load), not VACASK's engine. VACASK's codes now equal ngspice's without ``bypass``

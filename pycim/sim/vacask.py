@@ -22,13 +22,16 @@ from .result import SimResult
 
 #: VACASK options pycim sets on every transient (a caller's ``options`` override them).
 #:
-#: VACASK's truncation-error (LTE) control runs over every unknown, the branch currents of the
-#: voltage sources included, each against its own history (its default ``relref="alllocal"``):
-#: the supply-current spikes of switching drivers then cut the step to femtoseconds in
-#: mid-edge. ngspice's runs over the charges of its capacitors only. ``relref="sigglobal"``
-#: takes the largest value of the same kind (voltages, currents) over all unknowns as the LTE
-#: reference; ``relrefsol="pointlocal"`` keeps the Newton update check per unknown at its
-#: present value, as ngspice's is; ``tran_lteratio=7`` is ngspice's ``trtol`` (VACASK: 3.5).
+#: VACASK's truncation-error (LTE) control runs over every unknown (node voltages, the FETs'
+#: internal nodes, the voltage sources' branch currents), by default each against its own
+#: largest value so far (``relref="alllocal"``) with floors of vntol 1 uV and abstol 1 pA: an
+#: unknown that sat near zero before an edge (a FET's internal drain, a control source's branch
+#: current) gets a microvolt / picoampere tolerance when it first moves, and cuts the step to
+#: femtoseconds in mid-edge. ngspice's control runs over capacitor charges with a chgtol floor
+#: of 10 fC. ``relref="sigglobal"`` takes the largest value of the same kind (voltages,
+#: currents) over all unknowns as the LTE reference; ``relrefsol="pointlocal"`` keeps the
+#: Newton update check per unknown at its present value, as ngspice's is; ``tran_lteratio=7``
+#: is ngspice's ``trtol`` (VACASK: 3.5).
 #: Measured on the 16 x 16 4-bit MVM deck (``benchmarks/vacask_profile.py``): 5298 accepted
 #: and 314 rejected points, 15383 Newton iterations -> 2167, 20, 7688 (ngspice: 1974, 28,
 #: 6846), CPU 3.9x -> 2.1x ngspice's; the sensed lines' settled voltages 0.31 -> 0.13 mV from
