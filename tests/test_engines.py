@@ -132,3 +132,26 @@ def test_netlist_text_with_control_is_refused(ngspice):
 def test_netlist_text_runs(ngspice):
     res = ngspice.run("* divider\nV1 a 0 dc 1\nR1 a b 1k\nR2 b 0 3k\n", Op())
     assert res.value("b") == pytest.approx(0.75, rel=1e-12)
+
+
+def test_vacask_transient_settings_are_pinned():
+    """VACASK transients take the largest value of each kind over all unknowns as the LTE
+    reference (``relref="sigglobal"``), keep the Newton update check per unknown
+    (``relrefsol="pointlocal"``) and ngspice's LTE factor (trtol 7); measured on the 16 x 16
+    MVM deck in
+    benchmarks/vacask_profile.py. A caller's options win; op decks are left alone; a string
+    value outside VACASK's reference names is refused."""
+    from pycim.sim.vacask import TRAN_OPTIONS
+
+    assert dict(TRAN_OPTIONS) == {"relref": "sigglobal", "relrefsol": "pointlocal",
+                                  "tran_lteratio": 7}
+    c = rc_rram()
+    ctl = [ln for ln in VacaskEngine().deck(c, Tran(1e-9, 1e-6, 5e-9)).splitlines()
+           if ln.strip().startswith("options")]
+    assert ctl == ['  options relref="sigglobal" relrefsol="pointlocal" tran_lteratio=7']
+    mine = VacaskEngine(options={"relref": "alllocal", "reltol": 1e-6}).deck(c, Tran(1e-9, 1e-6))
+    assert 'relref="alllocal"' in mine and 'relrefsol="pointlocal"' in mine
+    assert "reltol=1e-06" in mine and "sigglobal" not in mine
+    assert "relref" not in VacaskEngine().deck(c, Op())
+    with pytest.raises(InputError, match="relref"):
+        VacaskEngine(options={"relref": 'x" ; shell'}).deck(c, Tran(1e-9, 1e-6))
