@@ -293,12 +293,6 @@ def _committed_statistics():
     return m, errs, np.array(e_rel)
 
 
-@pytest.mark.xfail(strict=True, reason="held-line core, measured: codes RMS 0.549 LSB, max 4 "
-                   "over the 272 training codes; without the 8 x 8 (4-bit in, 8-bit out) point "
-                   "0.489 / max 1 (264 codes). At (4, 8) the transistor-level codes sit 2.0 LSB "
-                   "above the closed form on average (RMS 3.5, the low-power neuron at 8 "
-                   "output bits, see test_mvm), which the model's per-sample offset cannot "
-                   "follow: macro vs SPICE RMS 1.54, max 4 there")
 def test_default_model_codes_recomputed_from_the_committed_mvms():
     """Budget: codes are floors of analog values, so a model whose analog error stays within
     +-1/4 LSB moves at most a quarter of the codes (uniform fractional parts) by one step:

@@ -165,11 +165,6 @@ def test_macro_vs_spice_other_size():
 
 
 @pytest.mark.slow
-@pytest.mark.xfail(strict=True, reason="issue 20 finding, remeasured on the held-line core "
-                   "(issue 17): backward 4 x 8 (8 driven source-lines, every bit-line sensed "
-                   "alone: 8 cells per line, far below the fitted conductance sums), SPICE "
-                   "[-6,-2,1,5], macro [-3,-1,2,5]: RMS 1.66 LSB, max 3; the fit holds no "
-                   "backward MVM")
 def test_macro_vs_spice_backward():
     spice, macro, _ = _spice_and_macro(4, 8, direction="backward")
     _check_macro(spice, macro, "4x8 backward 4/6 tt")

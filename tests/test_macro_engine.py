@@ -126,13 +126,6 @@ def test_cli_engine_macro_writes_the_spice_keys(tmp_path):
 
 
 @pytest.mark.slow
-@pytest.mark.xfail(strict=True, reason="held-line core (issue 17), refitted model, measured: "
-                   "codes RMS 0.530 LSB (9 of 32 codes one off, all others exact; mean -0.22: "
-                   "the macro-model one low), max 1, against the 0.5 budget; everything else "
-                   "within its budget (energy +0.03 %, settled lines 0.83 mV RMS / 1.9 mV max "
-                   "vs the closed form's 5.4 mV RMS). The model's one per-sample offset b0 is "
-                   "shared by every width and its fit is pulled by the 4-bit-in / 8-bit-out "
-                   "training point the model cannot follow (test_fit)")
 def test_macro_matches_spice_on_held_out_16x16():
     """Done-when criterion at 16 x 16, 4-bit in / 6-bit out, two held-out vectors (seed 100;
     the fit used seeds 1-4): codes RMS <= 0.5 LSB, max <= 2 LSB, energy per MVM within 5 %,
