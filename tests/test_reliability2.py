@@ -592,12 +592,20 @@ def _kill_all(p: subprocess.Popen, t: Path) -> None:
         p.wait()
 
 
+def _sigint_default() -> None:
+    """In the child before exec: SIGINT at its default, as a terminal starts a command. An
+    ignored SIGINT is inherited across exec, and Python then installs no KeyboardInterrupt
+    handler; the pytest worker may have SIGINT ignored (measured: with SIGINT ignored in the
+    launching process, the three SIGINT cases below hang until their 30 s timeout)."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def _start(t: Path, argv, systmp: Path, env: dict | None = None) -> subprocess.Popen:
     e = {**ENV_SUB, "TMPDIR": str(systmp), "PYCIM_NGSPICE": str(t / "bin" / "ngspice"),
          **(env or {})}
     return subprocess.Popen(PYCIM + [a.replace("{t}", str(t)) for a in argv], cwd=t, env=e,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                            start_new_session=True)
+                            start_new_session=True, preexec_fn=_sigint_default)
 
 
 @dataclass(frozen=True)
