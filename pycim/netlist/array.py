@@ -91,8 +91,8 @@ class AccessSpec:
     def card(self):
         from ..tech import sky130
 
-        card = sky130.flat_card(self.device, self.w_um * 1e-6, self.l_um * 1e-6, self.corner)
-        return card if self.body_network else card.without_body_network()
+        return sky130.flat_card(self.device, self.w_um * 1e-6, self.l_um * 1e-6, self.corner,
+                                body_network=self.body_network)
 
 
 IDEAL_ACCESS = AccessSpec(kind="ideal")

@@ -294,17 +294,15 @@ def wl_inverter(r: int, nwl, pwl) -> Iterator:
     yield card_mosfet(nwl, f"MWN{r}", f"wl{r}", f"wc{r}", "vwll", "0")
 
 
-def _body(card, body_network: bool):
-    return card if body_network else card.without_body_network()
-
-
 def switch_cards(corner: str, w_um: float, l_um: float, body_network: bool = True):
     """(nfet, pfet) 1.8 V flat cards of the driver switches (``body_network`` False: without
     BSIM4's body resistance network)."""
     from ..tech import sky130
 
-    return (_body(sky130.flat_card("nfet_01v8", w_um * 1e-6, l_um * 1e-6, corner), body_network),
-            _body(sky130.flat_card("pfet_01v8", w_um * 1e-6, l_um * 1e-6, corner), body_network))
+    return (sky130.flat_card("nfet_01v8", w_um * 1e-6, l_um * 1e-6, corner,
+                             body_network=body_network),
+            sky130.flat_card("pfet_01v8", w_um * 1e-6, l_um * 1e-6, corner,
+                             body_network=body_network))
 
 
 def wl_driver_cards(corner: str, n_w_um: float = assumptions.value("wl_nfet_w_um"),
@@ -313,8 +311,10 @@ def wl_driver_cards(corner: str, n_w_um: float = assumptions.value("wl_nfet_w_um
     long; ``body_network`` False: without BSIM4's body resistance network)."""
     from ..tech import sky130
 
-    return (_body(sky130.flat_card("nfet_g5v0d10v5", n_w_um * 1e-6, 0.5e-6, corner), body_network),
-            _body(sky130.flat_card("pfet_g5v0d10v5", p_w_um * 1e-6, 0.5e-6, corner), body_network))
+    return (sky130.flat_card("nfet_g5v0d10v5", n_w_um * 1e-6, 0.5e-6, corner,
+                             body_network=body_network),
+            sky130.flat_card("pfet_g5v0d10v5", p_w_um * 1e-6, 0.5e-6, corner,
+                             body_network=body_network))
 
 
 def core_digest(spec: CoreSpec) -> str:

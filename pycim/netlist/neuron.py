@@ -103,8 +103,8 @@ A = assumptions.value
 def _card(spec: NeuronSpec, device: str, w_um: float, l_um: float, nf: int = 1):
     from ..tech import sky130
 
-    card = sky130.flat_card(device, w_um * 1e-6, l_um * 1e-6, spec.corner, nf)
-    return card if spec.body_network else card.without_body_network()
+    return sky130.flat_card(device, w_um * 1e-6, l_um * 1e-6, spec.corner, nf,
+                            body_network=spec.body_network)
 
 
 #: Source/drain diffusion length (um) for junction area/perimeter, as SKY130's xschem symbols

@@ -96,7 +96,8 @@ def _um_text(x_m: float) -> str:
     return s.replace(".", "p")
 
 
-def flat_card(device: str, w_m: float, l_m: float, corner: str = "tt", nf: int = 1) -> FetCard:
+def flat_card(device: str, w_m: float, l_m: float, corner: str = "tt", nf: int = 1,
+              body_network: bool = True) -> FetCard:
     """The flat BSIM4 card of ``device`` at total width ``w_m``, length ``l_m``, ``nf`` fingers.
 
     Parameters
@@ -109,6 +110,9 @@ def flat_card(device: str, w_m: float, l_m: float, corner: str = "tt", nf: int =
         One of :data:`CORNERS`.
     nf : int
         Number of fingers; the bin is chosen on the width per finger (see :func:`select_bin`).
+    body_network : bool
+        False: the card without BSIM4's body resistance network
+        (:meth:`FetCard.without_body_network`).
 
     Returns
     -------
@@ -122,7 +126,10 @@ def flat_card(device: str, w_m: float, l_m: float, corner: str = "tt", nf: int =
     """
     device, corner = check_device(device), check_corner(corner)
     w, l_, nf = norm_geometry(w_m, l_m, nf)
-    return _flat_card(device, w, l_, corner, nf)
+    if not isinstance(body_network, bool):
+        raise InputError(f"body_network must be True or False, got {body_network!r}")
+    card = _flat_card(device, w, l_, corner, nf)
+    return card if body_network else card.without_body_network()
 
 
 @functools.lru_cache(maxsize=4096)
