@@ -17,6 +17,7 @@ from pathlib import Path
 from .. import __version__, assumptions, toolchain
 from ..errors import InputError
 from ..files import atomic_write_text
+from ..specs.neuron import NeuronSpec
 from . import data, paper
 from .sensitivity import sensitivity
 
@@ -78,10 +79,12 @@ def explain(b: int, core: dict, pap_bd: dict[str, float], pap_lat: float,
     t_win = t_window_s
     t_read = paper.TIMING["t_read_pulse_s"].value
     g_cell = data.mean_pair_conductance_s() / 2
+    ns = NeuronSpec()
     why = {
-        "neuron": "each neuron's OTA draws 0.5 uA always and 2 uA while enabled (about 3.4 uW "
-                  "averaged over the MVM; pycim.assumptions neuron_ibias_a), against the chip's "
-                  "~1.8 uW",
+        "neuron": f"each neuron's OTA draws {ns.ibias_a * ns.m_tail * 1e6:g} uA always and "
+                  f"{ns.ibias_a * (ns.m_tail + ns.m_out) * 1e6:g} uA while enabled from "
+                  f"{ns.vdd_v:g} V (pycim.assumptions neuron_ibias_a; the average per neuron is "
+                  f"measured in tests/test_edges.py), against the chip's ~1.8 uW",
         "wl_switching": (
             f"the WL swings {wl_sim_low:g} <-> {wl_sim:g} V as the chip's, but each 256-cell "
             f"row carries access FETs {assumptions.value('access_w_um'):g} um wide (widened to "
