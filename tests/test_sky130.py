@@ -17,6 +17,7 @@ ngspice's BSIM4 (b4par.c) multiplies in. Separate decks would also work but comp
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import re
 import subprocess
@@ -221,7 +222,7 @@ print(hashlib.sha256("\\n".join(sky130_cards.card_lines(c)).encode()).hexdigest(
 """
 
 
-def test_card_is_deterministic():
+def test_card_is_deterministic(tmp_path):
     args = ("pfet_01v8", 1e-6, 0.5e-6, "sf")
     c1 = sky130.flat_card(*args)
     assert sky130.flat_card(*args) is c1  # memoised
@@ -231,7 +232,8 @@ def test_card_is_deterministic():
     assert c2 is not c1 and c2 == c1
     assert "\n".join(sky130_cards.card_lines(c2)) == text1
     other = subprocess.run([sys.executable, "-c", _CARD_HASH], capture_output=True, text=True,
-                           timeout=60, check=True)
+                           timeout=60, check=True,  # an empty disk cache: read from the library
+                           env={**os.environ, "PYCIM_CACHE_DIR": str(tmp_path)})
     assert other.stdout.strip() == hashlib.sha256(text1.encode()).hexdigest()
     # and the card's shape
     assert re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", c1.model_name)
@@ -246,7 +248,8 @@ def test_card_is_deterministic():
     assert dict(c1.model_params)["rsh"] == pytest.approx(361 * 1 / 1.0 + 1489)  # swx_nrds
 
 
-def test_parse_time_is_small():
+def test_parse_time_is_small(monkeypatch, tmp_path):
+    monkeypatch.setenv("PYCIM_CACHE_DIR", str(tmp_path))  # empty disk cache: the parse itself
     sky130.clear_caches()
     t0 = time.perf_counter()
     for corner in sky130.CORNERS:
@@ -255,6 +258,44 @@ def test_parse_time_is_small():
     elapsed = time.perf_counter() - t0
     MEASURED[("parse: 5 corners x 4 devices", "seconds")] = elapsed
     assert elapsed < 5.0
+
+
+def test_card_disk_cache(monkeypatch, tmp_path):
+    """flat_card keeps each card on disk: a new process (here: cleared memory caches) reads the
+    same card without touching the library; an entry whose PDK files changed (size or mtime),
+    which is corrupt or of another format is recomputed from the library and rewritten."""
+    monkeypatch.setenv("PYCIM_CACHE_DIR", str(tmp_path))
+    args = ("nfet_01v8", 2e-6, 0.15e-6, "ss")
+    sky130.clear_caches()
+    c1 = sky130.flat_card(*args)
+    text1 = "\n".join(sky130_cards.card_lines(c1))
+    entry = sky130.card_cache_entry("nfet_01v8", 2e-6, 0.15e-6, "ss", 1)
+    assert entry.parent == tmp_path / "sky130_cards" and entry.is_file()
+    stored = json.loads(entry.read_text())
+    deps = [d[0] for d in stored["deps"]]
+    assert deps[0] == str(sky130_pdk.library_path()) and len(deps) > 10  # sections, includes
+    assert sky130.card_cache_entry("nfet_01v8", 2e-6, 0.15e-6, "tt", 1) != entry
+    assert sky130.card_cache_entry("nfet_01v8", 2.01e-6, 0.15e-6, "ss", 1) != entry
+
+    def no_library(corner):
+        raise AssertionError("the library was read although the disk entry is valid")
+
+    sky130.clear_caches()
+    monkeypatch.setattr(sky130, "corner_library", no_library)
+    c2 = sky130.flat_card(*args)
+    assert c2 == c1 and "\n".join(sky130_cards.card_lines(c2)) == text1
+    monkeypatch.undo()
+    monkeypatch.setenv("PYCIM_CACHE_DIR", str(tmp_path))
+
+    stale = json.loads(entry.read_text())
+    stale["deps"][3][1] += 1  # a PDK file changed size
+    stale["card"]["model_params"][0][1] += 1.0  # (and the stored card would be wrong)
+    for bad in (json.dumps(stale), "{", json.dumps({**stored, "format": 0})):
+        entry.write_text(bad)
+        sky130.clear_caches()
+        c3 = sky130.flat_card(*args)
+        assert c3 == c1 and "\n".join(sky130_cards.card_lines(c3)) == text1
+        assert json.loads(entry.read_text()) == stored  # rewritten
 
 
 def test_corner_shifts_reach_the_card():

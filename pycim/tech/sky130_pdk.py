@@ -198,7 +198,9 @@ def _read_file(path: Path) -> _File:
 
 @dataclass
 class Library:
-    """One corner of the library: global parameter definitions (last wins), scale, subckts."""
+    """One corner of the library: global parameter definitions (last wins), scale, subckts,
+    and ``files``: every file read for it (includes and ``.lib`` sections; the disk cache of
+    :func:`pycim.tech.sky130.flat_card` checks them for changes)."""
 
     corner: str
     params: dict[str, str]
@@ -219,6 +221,7 @@ def _walk_items(items, base: _File, lib: Library, depth: int) -> None:
             _walk_file(it[1], lib, depth + 1)
         elif it[0] == "lib":
             f = _read_file(it[1])
+            lib.files.append(it[1])
             if it[2] not in f.sections:
                 raise InputError(f"section {it[2]!r} missing in {it[1]}")
             _walk_items(f.sections[it[2]], f, lib, depth + 1)
