@@ -1,0 +1,92 @@
+"""Time-step settings of the 16 x 16 4-bit MVM transient (benchmarks.cases.mvm_core(n=16), the
+``make bench`` group mvm_transient) against a converged run: ngspice points and Newton
+iterations, codes, energy, and each neuron's integrator voltage before the conversion (in LSB).
+
+Each setting runs in a child process with the flow's ``MAX_STEP_S`` / ``MVM_OPTIONS`` replaced;
+the reference is the first setting (default: 2 ns cap, reltol 1e-4). The ngspice counts come
+from ``rusage all`` appended to the deck.
+
+    nice -n 10 .venv/bin/python benchmarks/mvm_step.py                  # reference, 5, 10, 20 ns
+    nice -n 10 .venv/bin/python benchmarks/mvm_step.py '{"max_step": 1e-9, "opts": {"reltol": 1e-5}}' '{}'
+
+A setting is JSON: ``max_step`` (s), ``opts`` (ngspice options added to the flow's; a value
+``"DEL"`` removes one), ``{}`` is the flow as it is.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parent.parent
+DEFAULT = ['{"max_step": 2e-9, "opts": {"reltol": 1e-4}}', '{"max_step": 5e-9}',
+           '{"max_step": 1e-8}', '{"max_step": 2e-8}']
+
+CHILD = r"""
+import json, re, resource, sys, time, warnings
+warnings.simplefilter("ignore")
+sys.path.insert(0, {root!r})
+cfg = json.loads({cfg!r})
+import pycim.flows.mvm as fm
+import pycim.sim.ngspice as ng
+opts = dict(fm.MVM_OPTIONS); opts.update(cfg.get("opts", {{}}))
+fm.MVM_OPTIONS = {{k: v for k, v in opts.items() if v != "DEL"}}
+if "max_step" in cfg:
+    fm.MAX_STEP_S = cfg["max_step"]
+stats, vint = {{}}, []
+run_simulator, read_neuron = ng.run_simulator, fm.read_neuron
+def run(cmd, cwd, *a, **k):
+    deck = (cwd / "deck.cir").read_text()
+    (cwd / "deck.cir").write_text(deck.replace("write out.raw", "write out.raw\nrusage all"))
+    log, el = run_simulator(cmd, cwd, *a, **k)
+    for key in ("Total iterations", "Transient iterations", "Transient timepoints",
+                "Rejected timepoints"):
+        stats[key] = int(re.search(key + r"\s*=\s*(\d+)", log).group(1))
+    return log, el
+def read(res, sched, nd, spec):
+    r = read_neuron(res, sched, nd, spec)
+    vint.append(float(r.residues[0]) / spec.lsb_v(6))
+    return r
+ng.run_simulator, fm.read_neuron = run, read
+from benchmarks.cases import CASES
+out = CASES["mvm_core"](n=16)
+ru = resource.getrusage(resource.RUSAGE_CHILDREN)
+print("RESULT " + json.dumps({{"sim_cpu_s": ru.ru_utime + ru.ru_stime, **stats, "vint_lsb": vint,
+                              "codes": out["codes"], "energy_j": out["energy_j"]}}))
+"""
+
+
+def run(cfg: str) -> dict:
+    p = subprocess.run([sys.executable, "-c", CHILD.format(root=str(ROOT), cfg=cfg)],
+                       capture_output=True, text=True)
+    lines = [ln for ln in p.stdout.splitlines() if ln.startswith("RESULT ")]
+    if not lines:
+        raise SystemExit(f"setting {cfg} failed:\n{p.stderr[-2000:]}")
+    return json.loads(lines[0][7:])
+
+
+def main(argv: list[str]) -> None:
+    cfgs = argv or DEFAULT
+    ref = None
+    for cfg in cfgs:
+        json.loads(cfg)  # refuse bad JSON before simulating
+    for cfg in cfgs:
+        r = run(cfg)
+        if ref is None:
+            ref = r
+        dc = np.array(r["codes"]) - np.array(ref["codes"])
+        dv = np.array(r["vint_lsb"]) - np.array(ref["vint_lsb"])
+        print(f"{cfg:48s} cpu {r['sim_cpu_s']:6.2f} s  points {r['Transient timepoints']:5d} "
+              f"(rejected {r['Rejected timepoints']:3d})  iterations {r['Total iterations']:6d}  "
+              f"energy {r['energy_j']:.4e} J ({r['energy_j'] / ref['energy_j'] - 1:+.2%})  "
+              f"codes off {np.count_nonzero(dc):2d} (sum {dc.sum():+d})  "
+              f"v_int off max {np.abs(dv).max():.3f} LSB mean {dv.mean():+.3f}", flush=True)
+        print("    codes", r["codes"], flush=True)
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])
