@@ -1,6 +1,7 @@
 """Interleaved A/B of benchmarks.cases.mvm_core(n=16) (the 16 x 16 4-bit MVM transient of `make
 bench` group mvm_transient) between two checkouts: a child process per run, the simulator's CPU
-(RUSAGE_CHILDREN) and wall, alternating A, B, A, B so both see the same load.
+(RUSAGE_CHILDREN), the Python process's own CPU (imports, deck generation, read-back; the bench's
+cpu_s is their sum) and wall, alternating A, B, A, B so both see the same load.
 
     git worktree add --detach /tmp/old 1ee9fe5   # the tree that measured 10.2 s
     .venv/bin/python benchmarks/ab_trees.py /tmp/old . [REPS]
@@ -13,7 +14,8 @@ from benchmarks.cases import CASES
 t0 = time.perf_counter()
 out = CASES['mvm_core'](n=16)
 ru = resource.getrusage(resource.RUSAGE_CHILDREN)
-print('RESULT ' + json.dumps({{'wall_s': time.perf_counter() - t0, 'sim_cpu_s': ru.ru_utime + ru.ru_stime, 'codes': out['codes'], 'mean_err': out['mean_code_err_lsb'], 'max_err': out['max_code_err_lsb']}}))
+me = resource.getrusage(resource.RUSAGE_SELF)
+print('RESULT ' + json.dumps({{'wall_s': time.perf_counter() - t0, 'sim_cpu_s': ru.ru_utime + ru.ru_stime, 'py_cpu_s': me.ru_utime + me.ru_stime, 'codes': out['codes'], 'mean_err': out['mean_code_err_lsb'], 'max_err': out['max_code_err_lsb']}}))
 """
 trees = sys.argv[1:3]; reps = int(sys.argv[3]) if len(sys.argv) > 3 else 2
 for r in range(reps):
