@@ -74,12 +74,9 @@ CORE_PER_LINE_B = 0.75 * MB
 #: 0.231 GB, 22 kB more per cell than 16x16 (the small full transients cannot separate it).
 MVM_FIT = {"base_b": 43.5 * MB, "drive_line_point_b": 8.0 * 53, "ideal_line_point_b": 8.0 * 9,
            "neuron_point_b": 8.0 * 5}
-#: time points per MVM_POINT_STEP_S of the schedule: 1791 points for the 4-bit/6-bit 4x4 transient
-#: (t_stop 3.747 us, max step 5 ns). Kept at 5 ns when the flow's cap went to 10 ns: the
-#: schedule's breakpoints set most points (16x16: 2003 at 5 ns, 1723 at 10 ns), so the estimate
-#: stays the one fitted and errs high.
+#: time points per MAX_STEP_S of the schedule: 1791 points for the 4-bit/6-bit 4x4 transient
+#: (t_stop 3.747 us, max step 5 ns).
 MVM_POINTS_PER_STEP = 2.39
-MVM_POINT_STEP_S = 5e-9
 #: Python side: interpreter with numpy/pandas and the circuit objects, per cell.
 PY_BASE_B = 90 * MB
 PY_PER_CELL_B = 2.0e3
@@ -155,10 +152,11 @@ def core_op_peak_b(rows: int, cols: int) -> float:
 
 @functools.lru_cache(maxsize=128)
 def _mvm_points(in_bits: int, out_bits: int) -> float:
+    from .flows.mvm import MAX_STEP_S
     from .netlist.neuron import NeuronSpec, mvm_schedule
 
     t_stop = mvm_schedule(NeuronSpec(), in_bits, out_bits).t_stop
-    return MVM_POINTS_PER_STEP * t_stop / MVM_POINT_STEP_S
+    return MVM_POINTS_PER_STEP * t_stop / MAX_STEP_S
 
 
 def mvm_shape(n_in: int, n_out: int, direction: str = "forward",

@@ -38,18 +38,15 @@ from ..netlist.mvm_deck import mvm_deck, mvm_setup, saved_vectors
 from ..netlist.neuron import settled_read_times
 from ..sim import NgspiceEngine, Tran, get_engine
 
-#: Largest ngspice transient step. The step count is set by the schedule's edges, not by this cap:
-#: every PWL corner is a breakpoint, after which ngspice restarts at a tenth of the previous step
-#: and at most doubles it per point (16 x 16 4-bit MVM: 238 corners, 2003 points at 5 ns, 1723 at
-#: 10 ns, 1636 at 20 ns). Measured against a converged run (2 ns, reltol 1e-4, whose codes equal a
-#: 1 ns, reltol 1e-5 run's but for one output on a code edge), integrator voltage before the
-#: conversion, 16 neurons: 5 ns max 0.57 LSB off (mean +0.11), 5 codes +1; 10 ns max 0.43 LSB
-#: (mean +0.06), 3 codes +1, 12 % fewer Newton iterations; 20 ns 7 codes off. (2 ns and 5 ns gave
-#: identical codes before the track/hold neuron; 10 ns then moved one code against 5 ns.)
-#: Reproduce: benchmarks/mvm_step.py (default settings).
-MAX_STEP_S = 10e-9
-#: VACASK keeps the 5 ns cap (not re-measured with the 10 ns cap).
-VACASK_MAX_STEP_S = 5e-9
+#: Largest transient step. Measured on the 16 x 16 4-bit MVM: 2 ns and 5 ns give identical codes
+#: (33.6 s -> 24.7 s), 10 ns moves one code by 1 LSB. With the track/hold neuron (benchmarks/
+#: mvm_step.py, against a converged 2 ns / reltol 1e-4 run): points are set by the schedule's
+#: edges (238 PWL corners: ngspice restarts at a tenth of the step after each and at most doubles
+#: it), 2003 at 5 ns, 1723 at 10 ns (12 % fewer Newton iterations); the 16 x 16 case's integrator
+#: voltages were even closer at 10 ns (max 0.45 vs 0.59 LSB), but tests/test_mvm.py's (4, 6)
+#: spread on an ideal array fails its budget at 7.5 and 10 ns (0.875 of outputs inside; 5 ns: 1.0,
+#: bias 0.29 of 0.30; converged: 1.0, bias 0.17). So 5 ns stays.
+MAX_STEP_S = 5e-9
 #: ngspice device bypass: skip re-evaluating a transistor whose terminal voltages did not move
 #: (most array cells between edges). Measured on the 16 x 16 MVM: 28.5 s -> 23.7 s.
 #: ``noopiter``: the operating point goes straight to gmin stepping. The direct Newton solve of
@@ -91,8 +88,7 @@ def run_mvm(req: MvmRequest, progress: bool = True, waveforms: dict | None = Non
             from ..netlist.mismatch import apply_mismatch
 
             apply_mismatch(c, req.seed, req.mismatch)
-        max_step = MAX_STEP_S if req.engine == "spice" else VACASK_MAX_STEP_S
-        res = engine.run(c, Tran(1e-9, sched.t_stop, max_step), temp_c=req.temp_c,
+        res = engine.run(c, Tran(1e-9, sched.t_stop, MAX_STEP_S), temp_c=req.temp_c,
                          save=saved_vectors(core))
         t = res["time"]
         v_lines = np.array([[np.interp(t_first[n], t, res[nd.line]) for nd in nodes]
