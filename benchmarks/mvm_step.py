@@ -46,6 +46,8 @@ def run(cmd, cwd, *a, **k):
     for key in ("Total iterations", "Transient iterations", "Transient timepoints",
                 "Rejected timepoints"):
         stats[key] = int(re.search(key + r"\s*=\s*(\d+)", log).group(1))
+    for key in ("load", "factor", "solve", "trunc"):
+        stats[key] = float(re.search("Transient " + key + r" time\s*=\s*([\d.e+-]+)", log).group(1))
     return log, el
 def read(res, sched, nd, spec):
     r = read_neuron(res, sched, nd, spec)
@@ -85,6 +87,8 @@ def main(argv: list[str]) -> None:
               f"energy {r['energy_j']:.4e} J ({r['energy_j'] / ref['energy_j'] - 1:+.2%})  "
               f"codes off {np.count_nonzero(dc):2d} (sum {dc.sum():+d})  "
               f"v_int off max {np.abs(dv).max():.3f} LSB mean {dv.mean():+.3f}", flush=True)
+        print(f"    ngspice transient load / factor / solve / truncation-error time [s]: "
+              f"{r['load']:.2f} / {r['factor']:.2f} / {r['solve']:.2f} / {r['trunc']:.2f}")
         print("    codes", r["codes"], flush=True)
 
 
