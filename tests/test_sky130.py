@@ -296,6 +296,11 @@ def test_card_disk_cache(monkeypatch, tmp_path):
         c3 = sky130.flat_card(*args)
         assert c3 == c1 and "\n".join(sky130_cards.card_lines(c3)) == text1
         assert json.loads(entry.read_text()) == stored  # rewritten
+    # a cache directory that cannot be created (a file in its place): the card, nothing stored
+    (tmp_path / "file").write_text("")
+    monkeypatch.setenv("PYCIM_CACHE_DIR", str(tmp_path / "file" / "cache"))
+    sky130.clear_caches()
+    assert sky130.flat_card(*args) == c1
 
 
 def test_corner_shifts_reach_the_card():

@@ -219,7 +219,10 @@ def _flat_card(device: str, w_m: float, l_m: float, corner: str, nf: int) -> Fet
     computed from the library (:func:`_compute_card`) and stored. Reading the library costs
     about a second per process (the 16 x 16 MVM deck's 18 cards: 1.5 s of its 1.6 s deck
     generation); a valid entry is read in well under a millisecond."""
-    entry = card_cache_entry(device, w_m, l_m, corner, nf)
+    try:
+        entry = card_cache_entry(device, w_m, l_m, corner, nf)
+    except OSError:  # no cache directory (cannot be created): compute, store nothing
+        return _compute_card(device, w_m, l_m, corner, nf)
     card = _load_card(entry)
     if card is None:
         card = _compute_card(device, w_m, l_m, corner, nf)
