@@ -24,7 +24,7 @@ def run_demo(out_dir: str | Path, echo=print, mvm: bool = True) -> dict:
     out.mkdir(parents=True, exist_ok=True)
     eng = NgspiceEngine()
 
-    # -- I-V family at programmed read conductances (1..40 uS at 0.1 V) -----------------------
+    # -- I-V family at programmed read conductances (1..40 uS at the read voltage) ------------
     targets_s = np.array([1e-6, 2e-6, 5e-6, 10e-6, 20e-6, 40e-6])
     gaps = rram.gap_for_conductance_m(targets_s)
     precise = NgspiceEngine(options=PRECISE_OPTIONS)

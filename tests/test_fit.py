@@ -21,6 +21,8 @@ from pycim.fit.fits import fit_energy, fit_line, fit_offset, mvm_points
 from pycim.macro.model import MacroModel, OutOfRangeWarning
 from pycim.netlist.neuron import NeuronSpec, mvm_schedule
 
+V_READ = assumptions.value("v_read_v")  # the read voltage the flow drives
+
 ROOT = Path(__file__).resolve().parents[1]
 FIT_DIR = ROOT / "characterization" / "results" / "fit"
 DEFAULT = ROOT / "pycim" / "macro" / "default_model.json"
@@ -68,8 +70,8 @@ def test_ideal_energy_first_principles_and_batch_scaling():
         spec.vdd_v * (16 * (i * spec.m_tail * t_lat + i * spec.m_out * t_on) + i * t_lat),
         rel=1e-12)
     # cells: G (V - V_line)^2 during one 10 ns read pulse per magnitude plane (3 at 4 bits):
-    # 0.4 * 5 mS * (0.1 V)^2 * 3 * 10 ns
-    assert e1["array"] == pytest.approx(0.4 * 5e-3 * 0.01 * 3 * 10e-9, rel=1e-9)
+    # 0.4 * 5 mS * v_read^2 * 3 * 10 ns
+    assert e1["array"] == pytest.approx(0.4 * 5e-3 * V_READ ** 2 * 3 * 10e-9, rel=1e-9)
     e3 = m.energy_j(4, 6, 32, 16, 5e-3, batch=3, activity=0.4)
     for k in e1:
         assert e3[k] == pytest.approx(3 * e1[k], rel=1e-12)
@@ -150,9 +152,9 @@ def _synthetic_table(truth: MacroModel, points: list[dict]) -> pd.DataFrame:
         planes = bit_planes(x, p["in_bits"])
         gp, gn = prog.g_pos_s, prog.g_neg_s
         g_sum = (gp + gn).sum(axis=0)
-        v_id = 0.1 * (planes @ (gp - gn)) / g_sum
+        v_id = V_READ * (planes @ (gp - gn)) / g_sum
         gpe, gne = truth.effective_g_s(gp), truth.effective_g_s(gn)
-        v_e = 0.1 * (planes @ (gpe - gne)) / (gpe + gne).sum(axis=0)
+        v_e = V_READ * (planes @ (gpe - gne)) / (gpe + gne).sum(axis=0)
         # each plane's held value: settled_line_v plus c = k_mem (1 - s) of the previous one
         # (s = 1 - exp(-t_track g_sum / c_settle)), written out
         s_frac = 1 - np.exp(-truth.timing["t_track_s"] * g_sum / truth.line["c_settle_f"])
@@ -389,16 +391,16 @@ def test_verilog_a_core_matches_the_macro_model_in_ngspice(tmp_path):
         c.add_model(Model.of("core", "pycim_core6x4", {}, osdi=osdi))
         c.add(VSource("VREF", "vref", "0", dc_v=0.9))
         for i, xi in enumerate(x):
-            c.add(VSource(f"VI{i}", f"i{i}", "0", dc_v=0.9 + 0.1 * xi))
+            c.add(VSource(f"VI{i}", f"i{i}", "0", dc_v=0.9 + V_READ * xi))
         c.add(VaDevice("N1", tuple([f"i{i}" for i in range(6)] + [f"o{j}" for j in range(4)]
                                    + ["vref"]), "core"))
         res = NgspiceEngine(timeout_s=60).run(c, Op())
         v = np.array([res.value(f"o{j}") for j in range(4)]) - 0.9
-        v_id = 0.1 * (x @ (gpe - gne)) / (gpe + gne).sum(axis=0)
+        v_id = V_READ * (x @ (gpe - gne)) / (gpe + gne).sum(axis=0)
         ref = m.settled_line_v(v_id, 12, g_sum)
         assert np.max(np.abs(v - ref)) < 1e-9
         # and the fitted terms matter: the plain closed form differs by more than that
-        v_plain = 0.1 * (x @ (prog.g_pos_s - prog.g_neg_s)) / g_sum
+        v_plain = V_READ * (x @ (prog.g_pos_s - prog.g_neg_s)) / g_sum
         assert np.max(np.abs(v - v_plain)) > 1e-5
 
 

@@ -17,6 +17,8 @@ from pycim.dispatch import run_mvm
 from pycim.macro.engine import run_macro_mvm
 from pycim.macro.model import MacroModel, OutOfRangeWarning
 
+V_READ = assumptions.value("v_read_v")  # the read voltage the flow drives
+
 
 def _held_weights(n_planes: int) -> np.ndarray:
     """The chip's plane weights written out: plane n held on C_hold and sampled 2^(n-1) times,
@@ -44,7 +46,7 @@ def test_ideal_model_forward_is_floor_of_the_closed_form():
     prog = program(req.weights, req.seed)
     assert np.array_equal(np.array(out["g_pos_s"]), prog.g_pos_s)
     # v_settled per plane is the closed form on those conductances
-    cf = closed_form_planes(prog.g_pos_s, prog.g_neg_s, bit_planes(req.x, 4), 0.1, "forward")
+    cf = closed_form_planes(prog.g_pos_s, prog.g_neg_s, bit_planes(req.x, 4), V_READ, "forward")
     assert np.allclose(np.array(out["v_settled_v"]), cf, atol=1e-15)
 
 
@@ -55,8 +57,8 @@ def test_ideal_model_backward_row_pair_is_the_difference_of_two_neurons():
     planes = bit_planes(req.x, 4)
     pw = _held_weights(3)
     lsb = MacroModel.ideal().lsb_v(6)
-    vp = 0.1 * np.einsum("bpn,p->bn", planes @ prog.g_pos_s.T, pw) / prog.g_pos_s.sum(axis=1)
-    vn = 0.1 * np.einsum("bpn,p->bn", planes @ prog.g_neg_s.T, pw) / prog.g_neg_s.sum(axis=1)
+    vp = V_READ * np.einsum("bpn,p->bn", planes @ prog.g_pos_s.T, pw) / prog.g_pos_s.sum(axis=1)
+    vn = V_READ * np.einsum("bpn,p->bn", planes @ prog.g_neg_s.T, pw) / prog.g_neg_s.sum(axis=1)
     want = np.clip(np.floor(vp / lsb), -32, 31) - np.clip(np.floor(vn / lsb), -32, 31)
     assert np.array_equal(np.array(out["code"]), want)
 
@@ -69,7 +71,7 @@ def test_transposable_backward_equals_forward_on_the_transpose():
     back = run_macro_mvm(MvmRequest(w, x, direction="backward", mapping="transposable",
                                     engine="macro"), model=ideal)
     fwd_t = np.floor(np.array(closed_form_planes(*(lambda p: (p.g_pos_s.T, p.g_neg_s.T))(
-        program(w, 0)), bit_planes(x, 4), 0.1, "forward")).transpose(0, 2, 1) @ _held_weights(3)
+        program(w, 0)), bit_planes(x, 4), V_READ, "forward")).transpose(0, 2, 1) @ _held_weights(3)
         / ideal.lsb_v(6))
     assert np.array_equal(np.array(back["code"]), np.clip(fwd_t, -32, 31))
 
