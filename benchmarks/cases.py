@@ -147,3 +147,4 @@ CASES["reference_core_op"] = reference_core_op
 CASES.update(__import__("benchmarks.fit_cases", fromlist=["_"]).FIT_CASES)
 CASES.update(__import__("benchmarks.macro_cases", fromlist=["_"]).MACRO_CASES)
 CASES.update(__import__("benchmarks.codes_cases", fromlist=["_"]).MVM_CODES_CASES)
+CASES["adc_calibration"] = __import__("benchmarks.adc_calibration", fromlist=["_"]).run

@@ -240,9 +240,21 @@ def mvm_codes(run_case, quick=False):
     return figs, targets
 
 
+def adc_range(run_case, quick=False):
+    """Issue 17 item 6: a full random 128 x 256 core (macro-model, 4-bit in / 6-bit out),
+    normalised RMS error of its dequantised outputs against x.W with the default ADC full
+    scale and with the one Core.calibrate_full_scale fits to the layer (benchmarks/
+    adc_calibration.py)."""
+    r = run_case("adc_calibration")
+    e = r["calibrated"]["nrmse_vs_xw"]
+    return {"core_128x256": r}, [
+        _target("128x256 random core, normalised RMS error vs x.W, fitted ADC range", e,
+                "<= 0.12", e <= 0.12)]
+
+
 GROUPS = {"macro_vs_spice": macro_vs_spice, "netlist_generation": netlist_generation, "array_dc_op": array_dc_op,
           "runner_choice": runner_choice, "mvm_transient": mvm_transient,
           "mvm_transient_256": mvm_transient_256,
           "characterization_throughput": characterization_throughput,
           "engines_side_by_side": engines_side_by_side, "macro_throughput": macro_throughput,
-          "paper_energy": paper_energy, "mvm_codes": mvm_codes}
+          "paper_energy": paper_energy, "mvm_codes": mvm_codes, "adc_range": adc_range}
