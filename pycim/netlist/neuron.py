@@ -338,7 +338,7 @@ def add_neuron(circuit: Circuit, spec: NeuronSpec, prefix: str, line_node: str,
         tg("s2b", b, f"{p}xq", "s2b")
     else:
         tg("s2b", b, x, "s2b")
-    tg("rst", x, y, "rst")
+    tg("rst", x, y, "rst", None, spec.rst_sw_wp_um)  # charge-balanced at Vref
     tg("fb", y, o, "fb")
     tg("cy", y, vref, "cy")
     if spec.auto_zero:
@@ -346,7 +346,7 @@ def add_neuron(circuit: Circuit, spec: NeuronSpec, prefix: str, line_node: str,
         # off switch next to C_az sees ~0 V across it even when the output sits at a rail
         # (comparator mode; a single TG's leakage there moved the stored offset, measured)
         azm = f"{p}azm"
-        tg("az", inm, azm, "az")
+        tg("az", inm, azm, "az", None, spec.az_sw_wp_um)  # charge-balanced at Vref
         tg("azo", azm, o, "az")
         _tg(circuit, spec, f"{p}azr", azm, vref, f"{k('az')}_b", k("az"))
     # decision latch and packet multiplexer: q high (positive residue) -> vdacn
