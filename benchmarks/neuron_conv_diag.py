@@ -103,7 +103,8 @@ if __name__ == "__main__":
     a = sys.argv[1:]
     if len(a) < 4:
         raise SystemExit(__doc__)
-    run = {"save": None, "max_step_s": 2e-9, "bypass": None}
+    run = {"save": None, "max_step_s": 2e-9}
+    opts = {}  # ngspice options
     nums, ov = [], []
     for v in a[3:]:
         k = v.split("=", 1)[0]
@@ -111,7 +112,9 @@ if __name__ == "__main__":
             nums.append(float(v))
         elif k in run:
             run[k] = v.split("=", 1)[1]
+        elif k in ("bypass", "reltol", "vntol", "abstol", "chgtol", "trtol"):
+            opts[k] = float(v.split("=", 1)[1])
         else:
             ov.append(v)
     main(int(a[0]), int(a[1]), float(a[2]), nums, ov, run["save"], float(run["max_step_s"]),
-         {"bypass": int(run["bypass"])} if run["bypass"] is not None else None)
+         opts)

@@ -35,12 +35,35 @@ from ..errors import InputError
 from ..measure.energy import energy_by_group
 from ..measure.neuron import read_neuron
 from ..netlist.mvm_deck import mvm_deck, mvm_setup, saved_vectors
-from ..netlist.neuron import settled_read_times
+from ..netlist.neuron import conversion_bits, integration_steps, settled_read_times
 from ..sim import NgspiceEngine, Tran, get_engine
 
 #: Largest transient step. Measured on the 16 x 16 4-bit MVM: 2 ns and 5 ns give identical codes
 #: (33.6 s -> 24.7 s), 10 ns moves one code by 1 LSB.
 MAX_STEP_S = 5e-9
+#: Largest step where the LSB is small (:func:`max_step_s`). On the neuron line bench (4-bit in,
+#: 7-bit out, FS 0.05 V: ``python benchmarks/neuron_conv_diag.py 4 7 0.05 0 5 -5 15 -15
+#: max_step_s=S``) the integrator's error per integration is -0.031 / -0.007 / -0.001 / -0.0006 mV
+#: at S = 5 / 3 / 2 / 1 ns (the starting level +0.048 / +0.019 / +0.007 / +0.005 mV): 2 ns is
+#: converged, 5 ns leaves ~0.03 mV per transfer.
+MAX_STEP_FINE_S = 2e-9
+#: Integrator error per charge transfer (integration or DAC packet) at MAX_STEP_S (above).
+STEP_ERR_PER_TRANSFER_V = 0.03e-3
+#: Largest share of the integrator LSB that error may add up to over a conversion at MAX_STEP_S.
+STEP_ERR_MAX_LSB = 0.05
+
+
+def max_step_s(spec, sched) -> float:
+    """Largest transient step of an MVM with neuron ``spec`` and schedule ``sched``:
+    :data:`MAX_STEP_S` unless its error per transfer, summed over the conversion's transfers
+    (integrations + DAC packets), exceeds :data:`STEP_ERR_MAX_LSB` of the integrator LSB
+    2 adc_fs / 2^B; then :data:`MAX_STEP_FINE_S`. The 4-bit / 6-bit default (12 transfers,
+    12.5 mV LSB) keeps 5 ns; two-phase (6, 8) and (8, 10) (3.1 and 0.78 mV) take 2 ns."""
+    bits = conversion_bits(sched)
+    n_tr = len(integration_steps(sched)) + bits - 1
+    lsb_v = 2 * spec.adc_fs_v / 2 ** bits
+    return MAX_STEP_S if n_tr * STEP_ERR_PER_TRANSFER_V <= STEP_ERR_MAX_LSB * lsb_v \
+        else MAX_STEP_FINE_S
 #: Extra ngspice options of the MVM transient: none. ngspice's device bypass (``bypass=1``: a
 #: transistor whose terminal voltages moved less than reltol |V| + vntol, ~0.9 mV at Vref, keeps
 #: its last evaluation, charges included) was used here (28.5 -> 23.7 s when set); it leaves
@@ -87,8 +110,8 @@ def run_mvm(req: MvmRequest, progress: bool = True, waveforms: dict | None = Non
             from ..netlist.mismatch import apply_mismatch
 
             apply_mismatch(c, req.seed, req.mismatch)
-        res = engine.run(c, Tran(1e-9, sched.t_stop, MAX_STEP_S), temp_c=req.temp_c,
-                         save=saved_vectors(core))
+        res = engine.run(c, Tran(1e-9, sched.t_stop, max_step_s(spec, sched)),
+                         temp_c=req.temp_c, save=saved_vectors(core))
         t = res["time"]
         v_lines = np.array([[np.interp(t_first[n], t, res[nd.line]) for nd in nodes]
                             for n in sorted(t_first)]) - spec.v_ref_v
