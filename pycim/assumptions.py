@@ -136,6 +136,14 @@ _A = [
                "capacitor, once per core): the power-gated second stages of all neurons switch "
                "together and kick the high-impedance bias node through M7's gate-drain "
                "capacitance"),
+    Assumption("neuron_c_bias_per_neuron_f", 0.5e-12, "F",
+               "more decoupling on the shared OTA bias net per neuron of the core (a ~60 um2 MOS "
+               "capacitor each; 10 pF in all on a 16 x 16 core): each neuron's footer kicks the "
+               "net through M7's C_gs when its second stage wakes, so the kick grows with the "
+               "neuron count. With 2 pF for 16 neurons the net fell 15 mV at every wake and "
+               "recovered over ~1 us, the tails ran short and the virtual ground sat -0.3 to "
+               "-0.9 mV off when each integration ended: -0.4 LSB on the (6,8) high phase; with "
+               "10 pF -0.05 to -0.11 mV, with 22 pF -0.01 to -0.04 mV (h42)"),
     Assumption("neuron_c_latch_f", 2e-15, "F",
                "explicit storage capacitance on each decision latch's input node"),
     Assumption("neuron_t_edge_s", 1e-9, "s", "rise/fall time of every neuron clock edge"),

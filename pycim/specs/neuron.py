@@ -102,6 +102,8 @@ class NeuronSpec:
     # the offset during the reset (:func:`add_reset`), so x sits at Vref, not Vref + V_os
     auto_zero: bool = True
     c_bias_f: float = A("neuron_c_bias_f")
+    #: added to the bias net's decoupling per neuron of the core (see add_neuron_bias)
+    c_bias_per_neuron_f: float = A("neuron_c_bias_per_neuron_f")
     c_az_f: float = A("neuron_c_az_f")
     t_az_settle_s: float = A("neuron_t_az_settle_s")
     clk_prefix: str = "nc_"
@@ -156,6 +158,7 @@ class NeuronSpec:
             raise InputError(f"auto_zero must be a bool, got {self.auto_zero!r}")
         number(self.c_az_f, "c_az_f", lo=10e-15, hi=10e-12)
         number(self.c_bias_f, "c_bias_f", lo=0.0, hi=1e-9)
+        number(self.c_bias_per_neuron_f, "c_bias_per_neuron_f", lo=0.0, hi=1e-10)
         if not isinstance(self.relu, bool):
             raise InputError(f"relu must be a bool, got {self.relu!r}")
         ident(self.clk_prefix, "clk_prefix")
