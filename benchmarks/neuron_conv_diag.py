@@ -12,7 +12,32 @@ Vref + DV during every plane's read pulse, Vref otherwise; no mismatch), one-pha
 * ``int_err``: v_int - v0 - (C_s/C_i) DV sum_n sum_k r^k (r from the closed form's droop);
 * ``code`` vs ``floor(v_int / q)``: the conversion alone (``conv_err``, LSB);
 * per comparison j: the residue r_j and its step from r_{j-1} against the ideal packet
-  -d_{j-1} FS / 2^j (``pk_err_mv``), i.e. each packet's charge error.
+  -d_{j-1} FS / 2^j (``pk_err_mv``), i.e. each packet's charge error;
+* ``SUMMARY``: the mean starting level, the integration's offset per step and gain (least
+  squares of int_err on the ideal), the packets' errors (j >= 2, and packet 1 by the sign
+  decision before it), the conversion's and the total code error.
+
+``save=`` writes the neurons' waveforms (npz), ``max_step_s=`` the transient's largest step
+(default 2 ns; the MVM flow's 5 ns where the LSB allows); ``bypass=1``, ``reltol=``,
+``vntol=``, ``abstol=``, ``chgtol=``, ``trtol=``: ngspice options (``bypass=1``: device bypass).
+
+Measured (h42, tt, 2 shared cores), ``4 7 0.05 0 5 -5 15 -15``: with the switches as before
+(``rst_sw_wp_um=0.9 az_sw_wp_um=0.9``) v0 +0.80 mV, +0.117 mV per integration, gain -0.75 %,
+packets +0.146 mV each (packet 1: +0.35 / +0.17 mV after d = +1 / -1), codes +3.8 LSB on
+average; with rst 1.2 um / az 1.14 um +0.007 mV, -0.001 mV, -0.75 %, +0.026 mV (+0.23 / +0.05),
++0.6 LSB (both with the bias net's 2 pF of then; with ``c_bias_per_neuron_f``, the defaults
+now: +0.007 mV, +0.044 mV, -0.73 %, +0.012 mV (+0.13 / -0.05 mV), +1.0 LSB). The same with
+``max_step_s=5e-9 bypass=1`` (the MVM flow's settings before h42): -0.29 mV, -0.153 mV per
+integration, gain +3.5 %, packets -0.22 mV, codes up to 6 LSB off.
+
+What is left is the comparator (the OTA open loop): at sub-mV residues its decision follows its
+history. Switching to comparator mode kicks the output ~+50 mV whatever the residue (the fb /
+cc switches opening; ~+20 mV if cy closes before fb opens, tried), the open-loop output then
+moves only ~5 mV per 18 ns at a 0.1 mV residue, and when the latch turns transparent its
+storage node (at the previous decision's rail) kicks the output ~190 mV towards the previous
+decision: residues of -0.17 and -0.46 mV were decided positive after a positive decision on
+the 16 x 16 ideal core's (6,8) high phase (16 neurons x 6 decisions; twice the compare time,
+200 ns, did not change it).
 """
 
 from __future__ import annotations

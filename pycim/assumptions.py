@@ -93,9 +93,11 @@ _A = [
                "when it opens moves the stored offset, so the virtual ground sits off Vref and "
                "every transfer integrates (C_s/C_i) x that error; with it the bottom-plate "
                "switches' own charge. At 0.9 um: +0.117 mV per integration, +0.146 mV per DAC "
-               "packet (j >= 2); at 1.14 um: -0.001 and +0.026 mV (the same bench; -0.5 and "
-               "-0.7 mV per um). Both widths hold at tt only: another corner moves the NFET's "
-               "and PFET's charge apart"),
+               "packet (j >= 2); at 1.14 um: -0.001 and +0.026 mV (the same bench with the bias "
+               "net's 2 pF of then; -0.5 and -0.7 mV per um; with neuron_c_bias_per_neuron_f "
+               "+0.044 and +0.012 mV, and on the 16 x 16 ideal core's (6,8) high phase "
+               "-0.01 mV per integration). Both "
+               "widths hold at tt only: another corner moves the NFET's and PFET's charge apart"),
     Assumption("neuron_c_sample_eff_f", 53.0e-15, "F",
                "C_sample as the hold capacitor sees it in charge sharing (y_ideal's plane "
                "weights): 50 fF plus the junctions of the TGs on its top plate (s1a, s2a, pk). "
