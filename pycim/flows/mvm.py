@@ -91,9 +91,10 @@ MVM_OPTIONS: dict = {"bypass": 1}
 BYPASS_ERR_PER_TRANSFER_V = 0.2e-3
 #: Largest share of the integrator LSB that error may add up to over a conversion with bypass:
 #: the 4-bit / 6-bit default (12 transfers, 12.5 mV LSB: 0.19) keeps it, so its CPU time
-#: stays; on the 16 x 16 ideal core's (4,6) spread problem it costs +0.27 LSB of mean code
-#: error (bias 0.35 against 0.08 without, tests/mvm_reference.py's bound 0.29). Set 0 to turn
-#: bypass off everywhere.
+#: stays (16 x 16 4-bit MVM, benchmarks/ab_trees.py against main: 13.4 / 19.4 / 13.2 / 12.9 s
+#: against 14.9 / 13.6 / 19.2 / 13.4 s, h42); on the 16 x 16 ideal core's (4,6) spread problem
+#: (benchmarks/codes_cases.py) bias 0.00 LSB, budget share 0.98 with it, 0.08 and 1.0 without
+#: (tests/mvm_reference.py's bound 0.29). Set 0 to turn bypass off everywhere.
 BYPASS_MAX_LSB = 0.25
 
 
