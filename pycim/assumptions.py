@@ -85,6 +85,23 @@ _A = [
                "node, NeuronSpec.trk_dummy): on the 16 x 8 ideal core at 2-bit inputs the held "
                "value is 1.6-2.1 % above the settled line without the dummies (the TG's channel "
                "charge grows with the level), -0.25..+0.5 % (0.2 mV) with them"),
+    Assumption("neuron_rst_sw_wp_um", 1.2, "um",
+               "PFET width of the neuron's rst switch (NFET 0.5 um): it always opens with x and "
+               "y at Vref, so the PFET is sized for the two halves' channel and overlap charge to "
+               "cancel there. At 0.9 um (the other switches') the integrator started +0.80 mV "
+               "off, at 1.2 um +0.01 mV (line bench, 4-bit in / 7-bit out, FS 0.05 V, no "
+               "bypass: python benchmarks/neuron_conv_diag.py 4 7 0.05 0 5 -5 15 -15, 'v0'); "
+               "-1.9 mV per um"),
+    Assumption("neuron_az_sw_wp_um", 1.14, "um",
+               "PFET width of the neuron's az switch on C_az's OTA side (NFET 0.5 um): its charge "
+               "when it opens moves the stored offset, so the virtual ground sits off Vref and "
+               "every transfer integrates (C_s/C_i) x that error; with it the bottom-plate "
+               "switches' own charge. At 0.9 um: +0.117 mV per integration, +0.146 mV per DAC "
+               "packet (j >= 2); at 1.14 um: -0.001 and +0.026 mV (the same bench with the bias "
+               "net's 2 pF of then; -0.5 and -0.7 mV per um; with neuron_c_bias_per_neuron_f "
+               "+0.044 and +0.012 mV, and on the 16 x 16 ideal core's (6,8) high phase "
+               "-0.01 mV per integration). Both "
+               "widths hold at tt only: another corner moves the NFET's and PFET's charge apart"),
     Assumption("neuron_c_sample_eff_f", 53.0e-15, "F",
                "C_sample as the hold capacitor sees it in charge sharing (y_ideal's plane "
                "weights): 50 fF plus the junctions of the TGs on its top plate (s1a, s2a, pk). "
@@ -125,6 +142,14 @@ _A = [
                "capacitor, once per core): the power-gated second stages of all neurons switch "
                "together and kick the high-impedance bias node through M7's gate-drain "
                "capacitance"),
+    Assumption("neuron_c_bias_per_neuron_f", 0.5e-12, "F",
+               "more decoupling on the shared OTA bias net per neuron of the core (a ~60 um2 MOS "
+               "capacitor each; 10 pF in all on a 16 x 16 core): each neuron's footer kicks the "
+               "net through M7's C_gs when its second stage wakes, so the kick grows with the "
+               "neuron count. With 2 pF for 16 neurons the net fell 15 mV at every wake and "
+               "recovered over ~1 us, the tails ran short and the virtual ground sat -0.3 to "
+               "-0.9 mV off when each integration ended: -0.4 LSB on the (6,8) high phase; with "
+               "10 pF -0.05 to -0.11 mV, with 22 pF -0.01 to -0.04 mV (h42)"),
     Assumption("neuron_c_latch_f", 2e-15, "F",
                "explicit storage capacitance on each decision latch's input node"),
     Assumption("neuron_t_edge_s", 1e-9, "s", "rise/fall time of every neuron clock edge"),

@@ -151,12 +151,16 @@ def core_op_peak_b(rows: int, cols: int) -> float:
 
 
 @functools.lru_cache(maxsize=128)
-def _mvm_points(in_bits: int, out_bits: int) -> float:
-    from .flows.mvm import MAX_STEP_S
+def _mvm_points(in_bits: int, out_bits: int, adc_fs_v: float | None = None) -> float:
+    """Time points of an MVM transient: the schedule over its largest step
+    (:func:`pycim.flows.mvm.max_step_s`, which depends on the ADC full scale; None: the
+    neuron's default)."""
+    from .flows.mvm import max_step_s
     from .netlist.neuron import NeuronSpec, mvm_schedule
 
-    t_stop = mvm_schedule(NeuronSpec(), in_bits, out_bits).t_stop
-    return MVM_POINTS_PER_STEP * t_stop / MAX_STEP_S
+    spec = NeuronSpec() if adc_fs_v is None else NeuronSpec(adc_fs_v=adc_fs_v)
+    sched = mvm_schedule(spec, in_bits, out_bits)
+    return MVM_POINTS_PER_STEP * sched.t_stop / max_step_s(spec, sched)
 
 
 def mvm_shape(n_in: int, n_out: int, direction: str = "forward",
@@ -168,10 +172,12 @@ def mvm_shape(n_in: int, n_out: int, direction: str = "forward",
 
 
 def mvm_sim_b(n_in: int, n_out: int, *, in_bits: int = 4, out_bits: int = 6,
-              direction: str = "forward", ideal: bool = False, mapping: str = "row_pair") -> float:
-    """ngspice peak bytes of one MVM transient (see :data:`MVM_FIT`)."""
+              direction: str = "forward", ideal: bool = False, mapping: str = "row_pair",
+              adc_fs_v: float | None = None) -> float:
+    """ngspice peak bytes of one MVM transient (see :data:`MVM_FIT`); ``adc_fs_v``: the ADC full
+    scale (None: the neuron's default), which sets the largest time step."""
     rows, cols, drive, sense = mvm_shape(n_in, n_out, direction, mapping)
-    points = _mvm_points(in_bits, out_bits)
+    points = _mvm_points(in_bits, out_bits, adc_fs_v)
     per_cell = OP_FIT["linear_wire_r" if ideal else "1t1r_wire_rc"][1]
     per_line = MVM_FIT["ideal_line_point_b" if ideal else "drive_line_point_b"]
     return (MVM_FIT["base_b"] + per_cell * rows * cols
@@ -180,14 +186,14 @@ def mvm_sim_b(n_in: int, n_out: int, *, in_bits: int = 4, out_bits: int = 6,
 
 def mvm_peak_b(n_in: int, n_out: int, *, in_bits: int = 4, out_bits: int = 6,
                direction: str = "forward", ideal: bool = False,
-               mapping: str = "row_pair") -> float:
+               mapping: str = "row_pair", adc_fs_v: float | None = None) -> float:
     """Peak bytes of one MVM, one input vector at a time: ngspice (:func:`mvm_sim_b`) plus
     Python (interpreter, circuit objects, the saved vectors read back)."""
-    kw = dict(in_bits=in_bits, out_bits=out_bits, direction=direction, ideal=ideal,
-              mapping=mapping)
+    kw = {"in_bits": in_bits, "out_bits": out_bits, "direction": direction, "ideal": ideal,
+          "mapping": mapping, "adc_fs_v": adc_fs_v}
     rows, cols, drive, sense = mvm_shape(n_in, n_out, direction, mapping)
     vectors = 5 * sense + (2 if ideal else 12) * drive + (0 if ideal else 4 * sense + 2 * rows)
-    read_back = 8.0 * vectors * _mvm_points(in_bits, out_bits)
+    read_back = 8.0 * vectors * _mvm_points(in_bits, out_bits, adc_fs_v)
     return mvm_sim_b(n_in, n_out, **kw) + PY_BASE_B + PY_PER_CELL_B * rows * cols + read_back
 
 
@@ -228,7 +234,8 @@ def check_mvm(req) -> Estimate:
     est = Estimate(f"mvm {n_in}x{n_out} {req.direction}{' ideal' if req.ideal else ''}",
                    mvm_peak_b(n_in, n_out, in_bits=req.in_bits, out_bits=req.out_bits,
                               direction=req.direction, ideal=req.ideal,
-                              mapping=getattr(req, "mapping", "row_pair")))
+                              mapping=getattr(req, "mapping", "row_pair"),
+                              adc_fs_v=getattr(req, "adc_full_scale_v", None)))
     require_memory(est, "use smaller --weights")
     return est
 

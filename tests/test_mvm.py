@@ -57,11 +57,8 @@ def spread_runs():
     return {p: _run_spread(*p) for p in PAIRS}
 
 
-@pytest.mark.parametrize("in_bits,out_bits", [(1, 3), (2, 4), (4, 6), pytest.param(
-    4, 8, marks=pytest.mark.xfail(strict=True, reason="issue 17 finding: at 8 output bits "
-    "(3.1 mV LSB) the low-power neuron's errors exceed the budget: integrator +1..+3 mV on small "
-    "negative outputs, conversion +4..+6 mV on positive ones (16 x 8 spread, 4-bit inputs; "
-    "pm1 0.38)"))] + [pytest.param(8, 6, marks=pytest.mark.xfail(
+@pytest.mark.parametrize("in_bits,out_bits", [(1, 3), (2, 4), (4, 6), (4, 8)] + [
+    pytest.param(8, 6, marks=pytest.mark.xfail(
     reason="one-phase 8-bit inputs integrate 127 windows and the neuron's offset and switch "
     "charge accumulate: codes 1.4-2.3 LSB low with the simulated programming error's "
     "conductances (issue 17: two-phase inputs and auto-zero)", strict=False, run=False))])
@@ -88,7 +85,12 @@ def test_codes_equal_ideal_quantisation(spread_runs, in_bits, out_bits, capsys):
     assert abs(score["bias"]) <= score["bias_max"], (code, y)
 
 
-@pytest.mark.parametrize("in_bits,out_bits", PAIRS)
+@pytest.mark.parametrize("in_bits,out_bits", [p for p in PAIRS if p != (4, 8)] + [pytest.param(
+    4, 8, marks=pytest.mark.xfail(strict=True, reason="issue 17 finding (h42): at 8 output bits "
+    "the budget's offset allowance is 1.26 LSB, more than one code, so codes shifted one step "
+    "DOWN stay inside it once the neuron is accurate (unshifted bias +0.29 LSB, shifted -0.71; "
+    "one step up, +1.29, is caught). It passed before only because the neuron's own +1..+3 mV "
+    "error pushed every shift out"))])
 def test_code_check_catches_a_one_code_offset(spread_runs, in_bits, out_bits, capsys):
     """Mutation (post-processing): every code one step up, or down. The budget criterion must
     fall below 95 % or the mean error leave its bound; the +-1 LSB criterion alone cannot see

@@ -16,7 +16,7 @@ from ..netlist.mvm_deck import saved_vectors
 from ..netlist.reference import NetlistRequest
 from ..sim import Op, Tran
 from ..sim.standalone import deck_name, write_standalone
-from .mvm import MAX_STEP_S, MVM_OPTIONS
+from .mvm import max_step_s, mvm_options
 
 
 def printed_nodes(req: NetlistRequest) -> list[str]:
@@ -35,8 +35,9 @@ def deck_circuit(req: NetlistRequest):
     if req.weights is not None:
         core, setup = req.mvm_core()
         if req.x is not None:
-            return core.circuit, Tran(1e-9, setup.schedule.t_stop, MAX_STEP_S), {
-                "save": saved_vectors(core), "options": MVM_OPTIONS}
+            sched = setup.schedule
+            return core.circuit, Tran(1e-9, sched.t_stop, max_step_s(setup.neuron, sched)), {
+                "save": saved_vectors(core), "options": mvm_options(setup.neuron, sched)}
         return core.circuit, Op(), {"prints": core.spec.sense_lines}
     return req.circuit(), Op(), {"prints": printed_nodes(req)}
 

@@ -35,7 +35,7 @@ from ..errors import InputError
 from ..measure.energy import energy_by_group
 from ..measure.neuron import read_neuron
 from ..netlist.mvm_deck import mvm_deck, mvm_setup, saved_vectors
-from ..netlist.neuron import settled_read_times
+from ..netlist.neuron import conversion_bits, integration_steps, settled_read_times
 from ..sim import NgspiceEngine, Tran, get_engine
 
 #: Largest transient step. Measured on the 16 x 16 4-bit MVM: 2 ns and 5 ns give identical codes
@@ -47,12 +47,66 @@ from ..sim import NgspiceEngine, Tran, get_engine
 #: spread on an ideal array fails its budget at 7.5 and 10 ns (0.875 of outputs inside; 5 ns: 1.0,
 #: bias 0.29 of 0.30; converged: 1.0, bias 0.17). So 5 ns stays.
 MAX_STEP_S = 5e-9
-#: ngspice device bypass: skip re-evaluating a transistor whose terminal voltages did not move
-#: (most array cells between edges). Measured on the 16 x 16 MVM: 28.5 s -> 23.7 s.
-#: ``noopiter``: the operating point goes straight to gmin stepping. The direct Newton solve of
-#: an MVM core never converges (the neurons' latches), so it only cost its 100 iterations (16 x 16
-#: SKY130, 4 x 3 SKY130 and ideal cores: 292 -> 191 op iterations, codes and energy identical).
-MVM_OPTIONS = {"bypass": 1, "noopiter": None}
+#: Largest step where the LSB is small (:func:`max_step_s`). On the neuron line bench (4-bit in,
+#: 7-bit out, FS 0.05 V: ``python benchmarks/neuron_conv_diag.py 4 7 0.05 0 5 -5 15 -15
+#: max_step_s=S``) the integrator's error per integration is -0.031 / -0.007 / -0.001 / -0.0006 mV
+#: at S = 5 / 3 / 2 / 1 ns (the starting level +0.048 / +0.019 / +0.007 / +0.005 mV): 2 ns is
+#: converged, 5 ns leaves ~0.03 mV per transfer.
+MAX_STEP_FINE_S = 2e-9
+#: Integrator error per charge transfer (integration or DAC packet) at MAX_STEP_S (above).
+STEP_ERR_PER_TRANSFER_V = 0.03e-3
+#: Largest share of the integrator LSB that error may add up to over a conversion at MAX_STEP_S.
+STEP_ERR_MAX_LSB = 0.05
+
+
+def _transfers_and_lsb(spec, sched) -> tuple[int, float]:
+    bits = conversion_bits(sched)
+    return len(integration_steps(sched)) + bits - 1, 2 * spec.adc_fs_v / 2 ** bits
+
+
+def mvm_options(spec, sched) -> dict:
+    """ngspice options of an MVM transient: :data:`MVM_OPTIONS` (device bypass) unless its
+    error per transfer, summed over the conversion's transfers, exceeds :data:`BYPASS_MAX_LSB`
+    of the integrator LSB; then :data:`OP_OPTIONS` only. The 4-bit / 6-bit default keeps
+    bypass; (4,8), the two-phase (6,8) and (8,10) phases run without."""
+    n_tr, lsb_v = _transfers_and_lsb(spec, sched)
+    return dict(MVM_OPTIONS) if n_tr * BYPASS_ERR_PER_TRANSFER_V <= BYPASS_MAX_LSB * lsb_v \
+        else dict(OP_OPTIONS)
+
+
+def max_step_s(spec, sched) -> float:
+    """Largest transient step of an MVM with neuron ``spec`` and schedule ``sched``:
+    :data:`MAX_STEP_S` unless its error per transfer, summed over the conversion's transfers
+    (integrations + DAC packets), exceeds :data:`STEP_ERR_MAX_LSB` of the integrator LSB
+    2 adc_fs / 2^B; then :data:`MAX_STEP_FINE_S`. The 4-bit / 6-bit default (12 transfers,
+    12.5 mV LSB) keeps 5 ns; two-phase (6, 8) and (8, 10) (3.1 and 0.78 mV) take 2 ns."""
+    n_tr, lsb_v = _transfers_and_lsb(spec, sched)
+    return MAX_STEP_S if n_tr * STEP_ERR_PER_TRANSFER_V <= STEP_ERR_MAX_LSB * lsb_v \
+        else MAX_STEP_FINE_S
+#: ngspice options of the MVM transient where the LSB allows (:func:`mvm_options`): device
+#: bypass (a transistor whose terminal voltages moved less than reltol |V| + vntol, ~0.9 mV at
+#: Vref, keeps its last evaluation, charges included). It saves ~25 % CPU on the 16 x 16 4-bit
+#: MVM (h42: 13.7-14.1 s against 18.1 s without) but
+#: leaves charge errors on the neuron's integrator: on the line bench at 4-bit in / 7-bit out,
+#: FS 0.05 V (``python benchmarks/neuron_conv_diag.py 4 7 0.05 0 5 -5 15 -15 max_step_s=5e-9
+#: bypass=1``) -0.15 mV per integration, -0.22 mV per DAC packet, gain +3.5 %, codes up to 6
+#: LSB off, against +-0.03 mV and 1 LSB without. VACASK, the second engine, agrees with
+#: ngspice without bypass (benchmarks/vacask_profile.py).
+#: ``noopiter`` (always): the operating point goes straight to gmin stepping. The direct Newton
+#: solve of an MVM core never converges (the neurons' latches), so it only cost its 100
+#: iterations (16 x 16 SKY130, 4 x 3 SKY130 and ideal cores: 292 -> 191 op iterations, codes and
+#: energy identical).
+OP_OPTIONS: dict = {"noopiter": None}
+MVM_OPTIONS: dict = {"bypass": 1, **OP_OPTIONS}
+#: Integrator error per transfer that bypass may add (the line bench above, rounded up).
+BYPASS_ERR_PER_TRANSFER_V = 0.2e-3
+#: Largest share of the integrator LSB that error may add up to over a conversion with bypass:
+#: the 4-bit / 6-bit default (12 transfers, 12.5 mV LSB: 0.19) keeps it, so its CPU time
+#: stays (16 x 16 4-bit MVM, benchmarks/ab_trees.py against main: 13.4 / 19.4 / 13.2 / 12.9 s
+#: against 14.9 / 13.6 / 19.2 / 13.4 s, h42); on the 16 x 16 ideal core's (4,6) spread problem
+#: (benchmarks/codes_cases.py) bias 0.00 LSB, budget share 0.98 with it, 0.08 and 1.0 without
+#: (tests/mvm_reference.py's bound 0.29). Set 0 to turn bypass off everywhere.
+BYPASS_MAX_LSB = 0.25
 
 
 def run_mvm(req: MvmRequest, progress: bool = True, waveforms: dict | None = None) -> dict:
@@ -76,7 +130,8 @@ def run_mvm(req: MvmRequest, progress: bool = True, waveforms: dict | None = Non
     pb, spec, sched = setup.problem, setup.neuron, setup.schedule
     check_settling(req, setup.g_phys, spec.t_edge_s)
     prog, v_read, lsb_line = pb.prog, setup.v_read_v, setup.lsb_v
-    engine = (NgspiceEngine(timeout_s=3600, options=MVM_OPTIONS) if req.engine == "spice"
+    engine = (NgspiceEngine(timeout_s=3600, options=mvm_options(spec, sched))
+              if req.engine == "spice"
               else get_engine("vacask", timeout_s=3600))
     t_first = settled_read_times(sched, spec)  # before the WLs' kick on the held line
     v_settled, codes, energies = [], [], []
@@ -88,8 +143,8 @@ def run_mvm(req: MvmRequest, progress: bool = True, waveforms: dict | None = Non
             from ..netlist.mismatch import apply_mismatch
 
             apply_mismatch(c, req.seed, req.mismatch)
-        res = engine.run(c, Tran(1e-9, sched.t_stop, MAX_STEP_S), temp_c=req.temp_c,
-                         save=saved_vectors(core))
+        res = engine.run(c, Tran(1e-9, sched.t_stop, max_step_s(spec, sched)),
+                         temp_c=req.temp_c, save=saved_vectors(core))
         t = res["time"]
         v_lines = np.array([[np.interp(t_first[n], t, res[nd.line]) for nd in nodes]
                             for n in sorted(t_first)]) - spec.v_ref_v

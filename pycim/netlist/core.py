@@ -236,7 +236,7 @@ def assemble_core(spec: CoreSpec, title: str | None = None,
             c.add_stream(lambda: (e for r in range(a.rows) for e in wl_inverter(r, nwl, pwl)))
     nodes = []
     if spec.neuron_lines:  # one OTA bias generator per core, mirrored by every neuron
-        bias = add_neuron_bias(c, spec.neuron)
+        bias = add_neuron_bias(c, spec.neuron, len(spec.neuron_lines))
         nodes = [add_neuron(c, spec.neuron, f"n{k}_", ln, bias=bias)
                  for k, ln in enumerate(spec.neuron_lines)]
     return CoreCircuit(c, spec, groups, nodes)

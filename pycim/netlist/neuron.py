@@ -93,7 +93,7 @@ from ..specs.neuron import (CLOCKS, DAC_NETS, MAX_IN_BITS,  # noqa: F401 (re-exp
                             add_integration_step, add_plane, add_reset, builder,
                             conversion_bits, input_windows, integration_steps, mvm_schedule,
                             n_planes, neuron_nets, settled_read_times)
-from ..validate import ident, node, number
+from ..validate import ident, integer, node, number
 from .circuit import Capacitor, Circuit, Resistor, VSource
 from .schedule import Schedule, schedule_sources
 from .sky130_cards import card_model, card_mosfet
@@ -167,16 +167,22 @@ def _latch(c: Circuit, spec: NeuronSpec, p: str, tag: str, d: str, clk: str) -> 
     return q, qb
 
 
-def add_neuron_bias(circuit: Circuit, spec: NeuronSpec) -> str:
+def add_neuron_bias(circuit: Circuit, spec: NeuronSpec, n_neurons: int = 1) -> str:
     """The ONE bias generator of a core: a resistor from ``vdd`` into a diode-connected NFET
     (one OTA unit finger) carrying ``spec.ibias_a``; every neuron's OTA mirrors its gate net
-    :attr:`NeuronSpec.bias_net`. Call once per circuit; returns the net."""
+    :attr:`NeuronSpec.bias_net`. Call once per circuit; returns the net.
+
+    Decoupling: ``c_bias_f + n_neurons * c_bias_per_neuron_f`` (every power-gated OTA kicks
+    the net when its second stage wakes, so the kick grows with the ``n_neurons`` sharing it).
+    """
+    integer(n_neurons, "n_neurons", 1, 1 << 20)
     nb = spec.bias_net
     _fet(circuit, spec, "n", f"M{spec.clk_prefix}bias", nb, nb, "0", spec.n_unit_w_um,
          spec.ota_ln_um)
     circuit.add(Resistor(f"R{spec.clk_prefix}bias", "vdd", nb, spec.rbias()))
-    if spec.c_bias_f > 0:  # decoupling: every power-gated OTA kicks nb when it switches
-        circuit.add(Capacitor(f"C{spec.clk_prefix}bias", nb, "0", spec.c_bias_f))
+    c_f = spec.c_bias_f + n_neurons * spec.c_bias_per_neuron_f
+    if c_f > 0:
+        circuit.add(Capacitor(f"C{spec.clk_prefix}bias", nb, "0", c_f))
     return nb
 
 
@@ -338,7 +344,7 @@ def add_neuron(circuit: Circuit, spec: NeuronSpec, prefix: str, line_node: str,
         tg("s2b", b, f"{p}xq", "s2b")
     else:
         tg("s2b", b, x, "s2b")
-    tg("rst", x, y, "rst")
+    tg("rst", x, y, "rst", None, spec.rst_sw_wp_um)  # charge-balanced at Vref
     tg("fb", y, o, "fb")
     tg("cy", y, vref, "cy")
     if spec.auto_zero:
@@ -346,7 +352,7 @@ def add_neuron(circuit: Circuit, spec: NeuronSpec, prefix: str, line_node: str,
         # off switch next to C_az sees ~0 V across it even when the output sits at a rail
         # (comparator mode; a single TG's leakage there moved the stored offset, measured)
         azm = f"{p}azm"
-        tg("az", inm, azm, "az")
+        tg("az", inm, azm, "az", None, spec.az_sw_wp_um)  # charge-balanced at Vref
         tg("azo", azm, o, "az")
         _tg(circuit, spec, f"{p}azr", azm, vref, f"{k('az')}_b", k("az"))
     # decision latch and packet multiplexer: q high (positive residue) -> vdacn
@@ -438,7 +444,8 @@ def line_testbench(spec: NeuronSpec, sched: Schedule, lines, *, r_source_ohm: fl
     c = Circuit(title)
     add_supplies(c, spec)
     add_schedule_sources(c, sched)
-    bias = add_neuron_bias(c, spec)
+    lines = list(lines)
+    bias = add_neuron_bias(c, spec, max(len(lines), 1))
     nodes = []
     for i, v in enumerate(lines):
         if isinstance(v, (tuple, list)):

@@ -78,6 +78,12 @@ class NeuronSpec:
     sw_wn_um: float = 0.5
     sw_wp_um: float = 0.9
     sw_l_um: float = 0.15
+    #: PFET widths of two transmission gates that always open with both terminals at Vref,
+    #: sized so that the charge they leave behind cancels (see the assumptions): ``rst_sw_wp_um``
+    #: rst (the integrator's starting level), ``az_sw_wp_um`` the az switch on C_az's OTA side
+    #: (the stored offset, which every transfer integrates as (C_s/C_i) x its error)
+    rst_sw_wp_um: float = A("neuron_rst_sw_wp_um")
+    az_sw_wp_um: float = A("neuron_az_sw_wp_um")
     # the track switch (line -> C_hold): wide, since C_hold must follow the line within the read
     # pulse (a unit TG at mid-rail is ~24 kOhm: tau 6 ns on 250 fF)
     trk_wn_um: float = A("neuron_trk_wn_um")
@@ -96,6 +102,8 @@ class NeuronSpec:
     # the offset during the reset (:func:`add_reset`), so x sits at Vref, not Vref + V_os
     auto_zero: bool = True
     c_bias_f: float = A("neuron_c_bias_f")
+    #: added to the bias net's decoupling per neuron of the core (see add_neuron_bias)
+    c_bias_per_neuron_f: float = A("neuron_c_bias_per_neuron_f")
     c_az_f: float = A("neuron_c_az_f")
     t_az_settle_s: float = A("neuron_t_az_settle_s")
     clk_prefix: str = "nc_"
@@ -127,7 +135,8 @@ class NeuronSpec:
         number(self.cc_f, "cc_f", lo=1e-15, hi=10e-12)
         number(self.rz_ohm, "rz_ohm", lo=0.0, hi=1e7)
         for k in ("ota_ln_um", "ota_lp_um", "p_unit_w_um", "n_unit_w_um", "sw_wn_um",
-                  "sw_wp_um", "sw_l_um", "inv_wn_um", "inv_wp_um", "trk_wn_um", "trk_wp_um"):
+                  "sw_wp_um", "rst_sw_wp_um", "az_sw_wp_um", "sw_l_um", "inv_wn_um",
+                  "inv_wp_um", "trk_wn_um", "trk_wp_um"):
             number(getattr(self, k), k, lo=0.15, hi=100.0)
         for k in ("m_tail", "m_out", "m_in", "m_load"):
             integer(getattr(self, k), k, 1, 64)
@@ -149,6 +158,7 @@ class NeuronSpec:
             raise InputError(f"auto_zero must be a bool, got {self.auto_zero!r}")
         number(self.c_az_f, "c_az_f", lo=10e-15, hi=10e-12)
         number(self.c_bias_f, "c_bias_f", lo=0.0, hi=1e-9)
+        number(self.c_bias_per_neuron_f, "c_bias_per_neuron_f", lo=0.0, hi=1e-10)
         if not isinstance(self.relu, bool):
             raise InputError(f"relu must be a bool, got {self.relu!r}")
         ident(self.clk_prefix, "clk_prefix")
