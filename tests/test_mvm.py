@@ -272,7 +272,7 @@ def test_backward_on_w_equals_forward_on_w_transposed(rng, capsys):
     x = _x(rng, 8, 4)
     # the full scale that puts the outputs on the same share of the code range (max |y| ~ 9
     # LSB) at any read voltage: the 1 LSB bound is ~11 % of the largest output
-    fs = assumptions.value("neuron_adc_fs_v") * V_READ / 0.1
+    fs = round(assumptions.value("neuron_adc_fs_v") * V_READ / 0.1, 9)
     kw = dict(mapping="transposable", prog_tol_s=0.0, read_pulse_s=READ_PULSE_SMALL_S,
               adc_full_scale_v=fs)
     bwd = run_mvm(MvmRequest(w, x, 4, 6, direction="backward", **kw), progress=False)
