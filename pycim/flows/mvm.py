@@ -47,6 +47,10 @@ from ..sim import NgspiceEngine, Tran, get_engine
 #: spread on an ideal array fails its budget at 7.5 and 10 ns (0.875 of outputs inside; 5 ns: 1.0,
 #: bias 0.29 of 0.30; converged: 1.0, bias 0.17). So 5 ns stays.
 MAX_STEP_S = 5e-9
+#: Wall-clock limit of one MVM transient (a hung simulator is killed). 1 h killed the 256 x 256
+#: 4-bit MVM (make bench mvm_transient_256) on a loaded 2-core machine after ~34 CPU-minutes,
+#: unfinished; 4 h, the benchmark's own limit.
+MVM_TIMEOUT_S = 4 * 3600.0
 #: Largest step where the LSB is small (:func:`max_step_s`). On the neuron line bench (4-bit in,
 #: 7-bit out, FS 0.05 V: ``python benchmarks/neuron_conv_diag.py 4 7 0.05 0 5 -5 15 -15
 #: max_step_s=S``) the integrator's error per integration is -0.031 / -0.007 / -0.001 / -0.0006 mV
@@ -130,9 +134,9 @@ def run_mvm(req: MvmRequest, progress: bool = True, waveforms: dict | None = Non
     pb, spec, sched = setup.problem, setup.neuron, setup.schedule
     check_settling(req, setup.g_phys, spec.t_edge_s)
     prog, v_read, lsb_line = pb.prog, setup.v_read_v, setup.lsb_v
-    engine = (NgspiceEngine(timeout_s=3600, options=mvm_options(spec, sched))
+    engine = (NgspiceEngine(timeout_s=MVM_TIMEOUT_S, options=mvm_options(spec, sched))
               if req.engine == "spice"
-              else get_engine("vacask", timeout_s=3600))
+              else get_engine("vacask", timeout_s=MVM_TIMEOUT_S))
     t_first = settled_read_times(sched, spec)  # before the WLs' kick on the held line
     v_settled, codes, energies = [], [], []
     t0 = time.perf_counter()
