@@ -340,11 +340,22 @@ def energy_design(rows: list[EnergyRow], base: MacroModel,
             for g in groups_all if g in cols}
 
 
+#: Energy coefficients the fit may make negative: the array rails' per-line term. The rails
+#: (Vref +- Vread, Vref) take back, at 0.7-0.9 V, the charge the drivers' switches and the word
+#: lines inject into the lines each read pulse (paid in those groups): a credit per line and
+#: pulse. Measured on a 2 x 128 core at 0.2 V (4-bit): VPOS delivers 6.35 pJ, VNEG and VREFD
+#: take back 5.24 and 1.0 pJ, 2.8 pC more into the rails than out. Bounded at 0, the cells'
+#: k_array absorbed it (0.69 instead of ~1) and the array energy of long read pulses came out
+#: low.
+SIGNED_ENERGY = frozenset({"e_arr_line_j"})
+
+
 def fit_energy_rows(rows: list[EnergyRow], base: MacroModel,
                     ties: dict | None = None) -> tuple[dict, list[Fit]]:
     """The energy fit: per group, non-negative linear least squares
     (scipy.optimize.lsq_linear) of the :meth:`MacroModel.energy_j` coefficients on relative
-    error (every measured MVM weighs the same; every term is an energy or a power, so >= 0).
+    error (every measured MVM weighs the same; every term is an energy or a power, so >= 0,
+    except the array rails' per-line credit, :data:`SIGNED_ENERGY`).
 
     The ``array`` group's residuals are taken relative to array + drivers (the paper's
     input-pulse group) rather than to the array alone: its rails (Vref +- Vread, Vref) also
@@ -371,7 +382,8 @@ def fit_energy_rows(rows: list[EnergyRow], base: MacroModel,
             scale = scale + np.abs([r.energy_j.get("drivers", 0.0) for r in rows])
         wgt = 1.0 / np.maximum(scale, 1e-18)
         col = np.maximum(np.abs(a).max(axis=0), 1e-300)
-        sol = optimize.lsq_linear(a / col * wgt[:, None], y * wgt, bounds=(0.0, np.inf))
+        lower = np.array([-np.inf if n in SIGNED_ENERGY else 0.0 for n in names])
+        sol = optimize.lsq_linear(a / col * wgt[:, None], y * wgt, bounds=(lower, np.inf))
         coef = sol.x / col
         pred = a @ coef
         totals_fit += pred
