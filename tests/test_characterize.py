@@ -500,11 +500,13 @@ def test_write_verify_reaches_targets_within_1us(tmp_path):
             assert np.all(dg[op == "set"] > -1e-3) and np.all(dg[op == "reset"] < 1e-3), dg
             # the verify read against the model equation at the simulated gap: the chord
             # conductance at v_read (sinh(x)/x, x = v_read / V0); the cell sees less (the FET's
-            # drop, up to ~10 % at 55 uS), and d ln(sinh x / x) = (coth x - 1/x) dx, with
-            # dx = 0.1 x: 0.68 % at 0.2 V (0.17 % at 0.1 V), so 1 %
+            # drop, up to ~10 % at 55 uS), and d ln(sinh x / x) = (coth x - 1/x) dx with
+            # dx = 0.1 x: 0.18 % at 0.1 V, 0.68 % at 0.2 V; 1.5x that, at least 0.3 %
             v_rd = assumptions.value("v_read_v")
+            x = v_rd / 0.43
+            rtol = max(3e-3, 1.5 * (1 / np.tanh(x) - 1 / x) * 0.1 * x)
             g_model = rram.read_conductance_s(g["gap_nm"].to_numpy() * 1e-9, v_rd) * 1e6
-            np.testing.assert_allclose(g["g_read_us"], g_model, rtol=1e-2)
+            np.testing.assert_allclose(g["g_read_us"], g_model, rtol=rtol)
             assert (g["g_1t1r_us"] < g["g_read_us"]).all()  # the access FET's Ron is in series
             moved = g[(g.op == "set") & (np.r_[0.0, dg] > 0.05)]
             first_move[(temp, tgt)] = float(moved["v_bl_v"].iloc[0])

@@ -139,7 +139,12 @@ def test_two_phase_code_check_has_teeth(in_bits, out_bits, split):
     assert check(hi_step=1)["pm1"] < MIN_HIT
     assert ref.budget(split[0] + 1, b_p, ref.phase_fs_v(fs, in_bits))[0] > 1
 
-@pytest.mark.parametrize("in_bits,out_bits", [(1, 3), (2, 4), (4, 6), (4, 8)])
+@pytest.mark.parametrize("in_bits,out_bits", [pytest.param(1, 3, marks=pytest.mark.xfail(
+    strict=True, reason="issue 17 finding: at 3 output bits a 10 % gain is 0.3 LSB at the "
+    "largest code, inside the neuron's offsets (reset kick ~0.8 mV, track switch, OTA: ~0.25 "
+    "LSB at the 12.5 mV LSB); with C_integ x 1.1 the codes stay inside the budget (caught at "
+    "v_read 0.2 V, where the signal doubles)")),
+    (2, 4), (4, 6), (4, 8)])
 def test_code_check_catches_integration_capacitor_10_percent_off(in_bits, out_bits, capsys):
     """Mutation (circuit): the neuron built with C_integ x 1.1 (the deck's capacitor, the DAC
     levels the schedule derives from it and the LSB the flow reports) converts 10 % low. The
@@ -199,8 +204,9 @@ def _run_backward(**neuron):
     w, x = _backward_problem()
     with ref.neuron_defaults(**neuron), warnings.catch_warnings():
         warnings.simplefilter("error", SettlingWarning)
-        # its weakest bit-lines sum 8.5 uS at v_read 0.2 V (the weights are solved for the
-        # targets): tau = 513 fF / 8.5 uS = 60 ns, 0.1 % in 6.9 tau (the flow checks it)
+        # its weakest bit-lines sum 9.3 uS at v_read 0.1 V, 8.5 uS at 0.2 V (the weights are
+        # solved for the targets): tau <= 513 fF / 8.5 uS = 60 ns, 0.1 % in 6.9 tau (the flow
+        # checks it)
         out = run_mvm(MvmRequest(w, x, 4, 6, direction="backward", ideal=True, prog_tol_s=0.0,
                                  read_pulse_s=450e-9), progress=False)
     return out, *_reference_backward_y(out, 4, 6)
