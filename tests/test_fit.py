@@ -238,8 +238,9 @@ def test_default_model_is_packaged_and_fitted():
     assert 200 < m.line["r_series_ohm"] < 20e3
     # physics the fits must recover: each neuron's OTA draws ibias m_tail all through the MVM
     # and ibias m_out more while its second stage is enabled (en-high time from the schedule),
-    # from 1.8 V: the fitted per-neuron energy of an MVM is that within 10 % (switches and
-    # clocks) at every fitted width (the split between the always-on and the gated power is
+    # from 1.8 V: the fitted per-neuron energy of an MVM is that plus at most 15 % (switches
+    # and clocks, counted as CMOS drivers: 10-12 % over the bias with issue 17's charge-balanced
+    # rst / az switches, up to 10 % before; never below the bias) at every fitted width (the split between the always-on and the gated power is
     # not identifiable: the enabled fraction only spans 0.85-0.97); the RRAM model's
     # conduction voltage v0 = 0.43 V (the settling fit: test_settling_fit_is_a_single_pole)
     spec = NeuronSpec()
@@ -249,7 +250,7 @@ def test_default_model_is_packaged_and_fitted():
             t_lat, t_on = mvm_schedule(spec, ib, ob).t_stop, _en_time(spec, ib, ob)
             want = spec.ibias_a * spec.vdd_v * (spec.m_tail * t_lat + spec.m_out * t_on)
             got = e["p_neuron_w"] * t_lat + e["p_neuron_on_w"] * t_on + e["e_neuron_0_j"]
-            assert got == pytest.approx(want, rel=0.1), (ib, ob, got, want)
+            assert want <= got <= 1.15 * want, (ib, ob, got, want)
     assert m.fits["rram_iv"]["params"]["v0_v"] == pytest.approx(0.43, rel=1e-3)
 
 
