@@ -43,23 +43,12 @@ the 16 x 16 ideal core's (6,8) high phase (16 neurons x 6 decisions; twice the c
 from __future__ import annotations
 
 import sys
-from dataclasses import fields, replace
+from pathlib import Path
 
 import numpy as np
 
-
-def _spec(overrides):
-    from pycim.netlist.neuron import NeuronSpec
-
-    base = NeuronSpec()
-    types = {f.name: type(getattr(base, f.name)) for f in fields(base)}
-    kw = {}
-    for item in overrides:
-        k, v = item.split("=", 1)
-        if k not in types:
-            raise SystemExit(f"unknown NeuronSpec field {k!r}")
-        kw[k] = (v == "True") if types[k] is bool else types[k](float(v))
-    return replace(base, **kw)
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from benchmarks.neuron_issue17 import _spec
 
 
 def main(in_bits, out_bits, fs_v, dvs_mv, overrides, save=None, max_step_s=2e-9,

@@ -28,7 +28,9 @@ from dataclasses import fields, replace
 import numpy as np
 
 
-def _spec(overrides):
+def spec_kwargs(overrides) -> dict:
+    """NeuronSpec field values from ``name=value`` strings (bools as True/False), checked
+    against the dataclass's fields."""
     from pycim.netlist.neuron import NeuronSpec
 
     base = NeuronSpec()
@@ -39,7 +41,13 @@ def _spec(overrides):
         if k not in types:
             raise SystemExit(f"unknown NeuronSpec field {k!r}")
         kw[k] = (v == "True") if types[k] is bool else types[k](float(v))
-    return replace(base, **kw)
+    return kw
+
+
+def _spec(overrides):
+    from pycim.netlist.neuron import NeuronSpec
+
+    return replace(NeuronSpec(), **spec_kwargs(overrides))
 
 
 def offset(seed: int, which: str, overrides) -> None:

@@ -25,12 +25,13 @@ the virtual ground -0.3..-0.9 mV off at every s2b opening.
 from __future__ import annotations
 
 import sys
-from dataclasses import fields
 from pathlib import Path
 
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from benchmarks.neuron_issue17 import spec_kwargs
 
 
 def main(in_bits, out_bits, which, vecs, overrides):
@@ -40,15 +41,9 @@ def main(in_bits, out_bits, which, vecs, overrides):
     from pycim.cim.request import MvmRequest
     from pycim.dispatch import run_mvm
     from pycim.measure.neuron import read_neuron
-    from pycim.netlist.neuron import NeuronSpec, settled_read_times
+    from pycim.netlist.neuron import settled_read_times
 
-    types = {f.name: type(getattr(NeuronSpec(), f.name)) for f in fields(NeuronSpec)}
-    kw = {}
-    for item in overrides:
-        k, v = item.split("=", 1)
-        if k not in types:
-            raise SystemExit(f"unknown NeuronSpec field {k!r}")
-        kw[k] = (v == "True") if types[k] is bool else types[k](float(v))
+    kw = spec_kwargs(overrides)
     saved = fm.saved_vectors
     fm.saved_vectors = lambda core: saved(core) + [nd.x for nd in core.neurons]
     fs = ref.matched_fs_two_phase_v(in_bits)
