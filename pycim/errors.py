@@ -50,3 +50,9 @@ class Terminated(KeyboardInterrupt):
 class SettlingWarning(UserWarning):
     """A read pulse too short for the array's slowest sensed line to settle (the held value,
     hence the codes, then miss the closed form; lengthen ``--read-pulse-s``)."""
+
+
+class MetastableWarning(UserWarning):
+    """A latch sampled between logic levels at its read time: its input (a comparator residue)
+    lay within what the latch resolves in its decision time. The flow reads it as a CMOS gate
+    at vdd / 2 would; the code can then differ by one step from a longer decision."""

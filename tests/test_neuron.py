@@ -436,3 +436,19 @@ def test_relu_forces_negative_outputs_to_zero(sims):
             assert ro.code > 0 and _code_ok(ro.code, ro.v_int, q, 6), (ro.code, ro.v_int)
     assert sorted(r.code for r in ros)[:2] == [0, 0]
     assert all(_code_ok(r.code, r.v_int, q, 6, relu=True) for r in ros)
+
+
+def test_latch_levels_metastable_warns_out_of_rails_errors():
+    """A latch read between 1/4 and 3/4 of vdd had not resolved (its residue within the
+    latch's resolution): read at vdd/2 with a MetastableWarning, as a CMOS gate would; a level
+    beyond the rails by a quarter vdd is an error (a broken deck, not a slow latch)."""
+    from pycim.errors import MetastableWarning
+    from pycim.measure.neuron import _logic
+
+    assert _logic(1.7, 1.8, "d") == 1 and _logic(0.05, 1.8, "d") == -1
+    with pytest.warns(MetastableWarning, match="had not resolved"):
+        assert _logic(0.859, 1.8, "n15_ decision 0") == -1
+    with pytest.warns(MetastableWarning):
+        assert _logic(0.95, 1.8, "d") == 1
+    with pytest.raises(InputError):
+        _logic(2.5, 1.8, "d")

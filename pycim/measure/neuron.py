@@ -31,12 +31,13 @@ belongs in ``pycim.sim`` once the engines grow an ``Ac`` analysis).
 from __future__ import annotations
 
 import tempfile
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
-from ..errors import InputError, SimulationError
+from ..errors import InputError, MetastableWarning, SimulationError
 from ..netlist.neuron import (NeuronNodes, NeuronSpec, conversion_bits, integration_steps,
                               ota_testbench)
 from ..specs.schedule import Schedule
@@ -108,8 +109,15 @@ class NeuronReadout:
 
 
 def _logic(v: float, vdd: float, what: str) -> int:
+    """A latch output as logic: above vdd / 2 is 1. Between 1/4 and 3/4 of vdd the latch had
+    not resolved at its read time (a residue within its resolution): :class:`MetastableWarning`,
+    read at vdd / 2 as a gate would; outside the rails by more than 1/4 vdd: an error."""
+    if not -0.25 * vdd < v < 1.25 * vdd:
+        raise InputError(f"{what} is not a logic level ({v:.3f} V of {vdd:.2f} V)")
     if 0.25 * vdd < v < 0.75 * vdd:
-        raise InputError(f"{what} is not a valid logic level ({v:.3f} V of {vdd:.2f} V)")
+        warnings.warn(f"{what} had not resolved at its read time ({v:.3f} V of {vdd:.2f} V: "
+                      f"metastable, its input within the latch's resolution); read as "
+                      f"{1 if v > 0.5 * vdd else 0} at vdd/2", MetastableWarning, stacklevel=3)
     return 1 if v > 0.5 * vdd else -1
 
 
