@@ -87,6 +87,8 @@ def max_step_s(spec, sched) -> float:
     n_tr, lsb_v = _transfers_and_lsb(spec, sched)
     return MAX_STEP_S if n_tr * STEP_ERR_PER_TRANSFER_V <= STEP_ERR_MAX_LSB * lsb_v \
         else MAX_STEP_FINE_S
+
+
 #: ngspice options of the MVM transient where the LSB allows (:func:`mvm_options`): device
 #: bypass (a transistor whose terminal voltages moved less than reltol |V| + vntol, ~0.9 mV at
 #: Vref, keeps its last evaluation, charges included). It saves ~25 % CPU on the 16 x 16 4-bit
