@@ -344,9 +344,11 @@ def energy_design(rows: list[EnergyRow], base: MacroModel,
 #: (Vref +- Vread, Vref) take back, at 0.7-0.9 V, the charge the drivers' switches and the word
 #: lines inject into the lines each read pulse (paid in those groups): a credit per line and
 #: pulse. Measured on a 2 x 128 core at 0.2 V (4-bit): VPOS delivers 6.35 pJ, VNEG and VREFD
-#: take back 5.24 and 1.0 pJ, 2.8 pC more into the rails than out. Bounded at 0, the cells'
-#: k_array absorbed it (0.69 instead of ~1) and the array energy of long read pulses came out
-#: low.
+#: take back 5.24 and 1.0 pJ, 2.8 pC more into the rails than out. On the report sweep (default
+#: activity) the fitted term is negative and k_array moves from 0.88 to 1.21 (0.2 V); on
+#: characterization/fit.toml's MVMs (their own activity, one 10 ns read pulse) the term comes
+#: out ~0 and k_array stays 0.70: those rows cannot separate the cells' pulse length from a
+#: fixed per-pulse loss (issue 17 note).
 SIGNED_ENERGY = frozenset({"e_arr_line_j"})
 
 

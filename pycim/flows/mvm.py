@@ -63,46 +63,20 @@ STEP_ERR_PER_TRANSFER_V = 0.03e-3
 STEP_ERR_MAX_LSB = 0.05
 
 
-def _transfers_and_lsb(spec, sched) -> tuple[int, float]:
-    bits = conversion_bits(sched)
-    return len(integration_steps(sched)) + bits - 1, 2 * spec.adc_fs_v / 2 ** bits
-
-
-def mvm_options(spec, sched) -> dict:
-    """ngspice options of an MVM transient: :data:`MVM_OPTIONS` (device bypass) unless its
-    error per transfer, summed over the conversion's transfers, exceeds :data:`BYPASS_MAX_LSB`
-    of the integrator LSB; then :data:`OP_OPTIONS` only. From 4-bit inputs on (the 4-bit /
-    6-bit default included) the MVM runs without bypass."""
-    n_tr, lsb_v = _transfers_and_lsb(spec, sched)
-    return dict(MVM_OPTIONS) if n_tr * BYPASS_ERR_PER_TRANSFER_V <= BYPASS_MAX_LSB * lsb_v \
-        else dict(OP_OPTIONS)
-
-
-def max_step_s(spec, sched) -> float:
-    """Largest transient step of an MVM with neuron ``spec`` and schedule ``sched``:
-    :data:`MAX_STEP_S` unless its error per transfer, summed over the conversion's transfers
-    (integrations + DAC packets), exceeds :data:`STEP_ERR_MAX_LSB` of the integrator LSB
-    2 adc_fs / 2^B; then :data:`MAX_STEP_FINE_S`. The 4-bit / 6-bit default (12 transfers,
-    12.5 mV LSB) keeps 5 ns; two-phase (6, 8) and (8, 10) (3.1 and 0.78 mV) take 2 ns."""
-    n_tr, lsb_v = _transfers_and_lsb(spec, sched)
-    return MAX_STEP_S if n_tr * STEP_ERR_PER_TRANSFER_V <= STEP_ERR_MAX_LSB * lsb_v \
-        else MAX_STEP_FINE_S
-
-
+#: ``noopiter`` (every MVM transient): the operating point goes straight to gmin stepping. The
+#: direct Newton solve of an MVM core never converges (the neurons' latches), so it only cost its
+#: 100 iterations (16 x 16 SKY130, 4 x 3 SKY130 and ideal cores: 292 -> 191 op iterations, codes
+#: and energy identical).
+OP_OPTIONS: dict = {"noopiter": None}
 #: ngspice options of the MVM transient where the LSB allows (:func:`mvm_options`): device
 #: bypass (a transistor whose terminal voltages moved less than reltol |V| + vntol, ~0.9 mV at
 #: Vref, keeps its last evaluation, charges included). It saves ~25 % CPU on the 16 x 16 4-bit
-#: MVM (h42: 13.7-14.1 s against 18.1 s without) but
-#: leaves charge errors on the neuron's integrator: on the line bench at 4-bit in / 7-bit out,
-#: FS 0.05 V (``python benchmarks/neuron_conv_diag.py 4 7 0.05 0 5 -5 15 -15 max_step_s=5e-9
-#: bypass=1``) -0.15 mV per integration, -0.22 mV per DAC packet, gain +3.5 %, codes up to 6
-#: LSB off, against +-0.03 mV and 1 LSB without. VACASK, the second engine, agrees with
-#: ngspice without bypass (benchmarks/vacask_profile.py).
-#: ``noopiter`` (always): the operating point goes straight to gmin stepping. The direct Newton
-#: solve of an MVM core never converges (the neurons' latches), so it only cost its 100
-#: iterations (16 x 16 SKY130, 4 x 3 SKY130 and ideal cores: 292 -> 191 op iterations, codes and
-#: energy identical).
-OP_OPTIONS: dict = {"noopiter": None}
+#: MVM (h42: 13.7-14.1 s against 18.1 s without) but leaves charge errors on the neuron's
+#: integrator: on the line bench at 4-bit in / 7-bit out, FS 0.05 V (``python
+#: benchmarks/neuron_conv_diag.py 4 7 0.05 0 5 -5 15 -15 max_step_s=5e-9 bypass=1``) -0.15 mV per
+#: integration, -0.22 mV per DAC packet, gain +3.5 %, codes up to 6 LSB off, against +-0.03 mV
+#: and 1 LSB without. VACASK, the second engine, agrees with ngspice without bypass
+#: (benchmarks/vacask_profile.py).
 MVM_OPTIONS: dict = {"bypass": 1, **OP_OPTIONS}
 #: Integrator error per transfer that bypass may add (the line bench above, rounded up).
 BYPASS_ERR_PER_TRANSFER_V = 0.2e-3
@@ -112,6 +86,33 @@ BYPASS_ERR_PER_TRANSFER_V = 0.2e-3
 #: (backward, 4-bit / 6-bit) held only 0.89 of its outputs in budget (h42); without bypass it
 #: passes. 0.1: bypass only where its summed error is a tenth of an LSB (1- to 3-bit inputs).
 BYPASS_MAX_LSB = 0.1
+
+
+def _within_lsb(spec, sched, err_per_transfer_v: float, max_lsb: float) -> bool:
+    """Whether ``err_per_transfer_v`` summed over the conversion's transfers (integration steps
+    + DAC packets) stays within ``max_lsb`` of the integrator LSB 2 adc_fs / 2^B."""
+    bits = conversion_bits(sched)
+    n_transfers = len(integration_steps(sched)) + bits - 1
+    return n_transfers * err_per_transfer_v <= max_lsb * 2 * spec.adc_fs_v / 2 ** bits
+
+
+def mvm_options(spec, sched) -> dict:
+    """ngspice options of an MVM transient: :data:`MVM_OPTIONS` (device bypass) unless its
+    error per transfer, summed over the conversion's transfers, exceeds :data:`BYPASS_MAX_LSB`
+    of the integrator LSB; then :data:`OP_OPTIONS` only. From 4-bit inputs on (the 4-bit /
+    6-bit default included) the MVM runs without bypass."""
+    ok = _within_lsb(spec, sched, BYPASS_ERR_PER_TRANSFER_V, BYPASS_MAX_LSB)
+    return dict(MVM_OPTIONS if ok else OP_OPTIONS)
+
+
+def max_step_s(spec, sched) -> float:
+    """Largest transient step of an MVM with neuron ``spec`` and schedule ``sched``:
+    :data:`MAX_STEP_S` unless its error per transfer, summed over the conversion's transfers
+    (integrations + DAC packets), exceeds :data:`STEP_ERR_MAX_LSB` of the integrator LSB
+    2 adc_fs / 2^B; then :data:`MAX_STEP_FINE_S`. The 4-bit / 6-bit default (12 transfers,
+    12.5 mV LSB) keeps 5 ns; two-phase (6, 8) and (8, 10) (3.1 and 0.78 mV) take 2 ns."""
+    ok = _within_lsb(spec, sched, STEP_ERR_PER_TRANSFER_V, STEP_ERR_MAX_LSB)
+    return MAX_STEP_S if ok else MAX_STEP_FINE_S
 
 
 def run_mvm(req: MvmRequest, progress: bool = True, waveforms: dict | None = None) -> dict:
