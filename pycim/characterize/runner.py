@@ -18,8 +18,10 @@ import hashlib
 import json
 import os
 import re
+import shutil
 import signal
 import sys
+import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -98,6 +100,8 @@ class _WorkerStop(BaseException):
     simulator is killed, its temp directory removed), then the worker exits."""
 
 
+#: prefix of a process pool's temp directory (its workers' temp files go under it)
+POOL_TMP_PREFIX = "pycim-pool-"
 #: pool worker state: True while a point is being computed (SIGTERM then unwinds it)
 _WORKER = {"busy": False}
 PR_SET_PDEATHSIG = 1
@@ -117,14 +121,20 @@ def _die_with_parent(sig: int) -> None:
         return
 
 
-def _worker_init(parent_pid: int) -> None:
+def _worker_init(parent_pid: int, tmp_root: str | None = None) -> None:
     """Pool worker set-up: Ctrl-C is the parent's to handle (it stops the workers), SIGTERM
-    stops this worker cleanly, and the worker gets SIGTERM when the parent dies."""
+    stops this worker cleanly, and the worker gets SIGTERM when the parent dies. Its temp
+    directories go under ``tmp_root``, the pool's own directory, which the parent removes
+    whatever happened to the worker (one it had to SIGKILL cannot clean up after itself)."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    if tmp_root is not None:
+        os.environ["TMPDIR"] = tmp_root
+        tempfile.tempdir = tmp_root
 
     def on_term(signum, frame):
         if _WORKER["busy"]:
             raise _WorkerStop()
+        _leave_pool_tmp()
         os._exit(128 + signum)
 
     signal.signal(signal.SIGTERM, on_term)
@@ -148,9 +158,20 @@ def _run_point(kind: str, point: dict, key: str, cache_dir: str) -> tuple[str, b
         store(Path(cache_dir) / f"{key}.json", key, kind, point, payload, wall)
         return key, True, payload, wall
     except _WorkerStop:  # unwound: simulator killed, temp files gone; take no further point
+        _leave_pool_tmp()
         os._exit(128 + signal.SIGTERM)
     finally:
         _WORKER["busy"] = False
+
+
+def _leave_pool_tmp() -> None:
+    """A worker stopping for good removes the pool's temp directory if it is empty (its own
+    point's directory is gone by now): when pycim itself was killed, the worker that stops last
+    is the one that finds it empty, so nothing is left behind."""
+    root = tempfile.tempdir
+    if root and Path(root).name.startswith(POOL_TMP_PREFIX):
+        with contextlib.suppress(OSError):
+            os.rmdir(root)
 
 
 def _stop_pool(pool: cf.ProcessPoolExecutor, grace_s: float = 1.0) -> None:
@@ -357,8 +378,10 @@ def _run_points(spec, out, cache, fp, plan, executor, progress, scheduler, t0) -
             for r in todo:
                 done(*_run_point(r.kind, r.point, r.key, str(cache)))
         elif todo:
+            tmp_root = tempfile.mkdtemp(prefix=POOL_TMP_PREFIX)
             pool = cf.ProcessPoolExecutor(max_workers=min(jobs, len(todo)),
-                                          initializer=_worker_init, initargs=(os.getpid(),))
+                                          initializer=_worker_init,
+                                          initargs=(os.getpid(), tmp_root))
             try:
                 futs = {pool.submit(_run_point, r.kind, r.point, r.key, str(cache)): r
                         for r in todo}
@@ -371,7 +394,10 @@ def _run_points(spec, out, cache, fp, plan, executor, progress, scheduler, t0) -
             except BaseException:  # Ctrl-C, SIGTERM: stop now, not after the queue
                 _stop_pool(pool)
                 raise
-            pool.shutdown(wait=True)
+            else:
+                pool.shutdown(wait=True)
+            finally:
+                shutil.rmtree(tmp_root, ignore_errors=True)
     finally:
         bar.close()
     return SweepReport(out, results, time.perf_counter() - t0)
