@@ -121,7 +121,11 @@ def _check_same(core, x, direction, in_bits, out_bits, noise_seed=None):
     else:
         assert r.value.dtype == np.float32
         np.testing.assert_array_equal(r.value, value)
-    assert r.energy_j == energy  # exactly
+    # the activity's line term is now p (U S U^T) p in float32 instead of (p U)^2 . S:
+    # the same sum, rounded differently (measured 2e-10 relative on the array energy)
+    assert r.energy_j.keys() == energy.keys()
+    for k, v in energy.items():
+        assert r.energy_j[k] == pytest.approx(v, rel=1e-6, abs=0.0), k
     return r
 
 

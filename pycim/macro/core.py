@@ -641,6 +641,10 @@ class Core:
         # line voltage / Vread per unit drive on the programmed G (the activity's line term)
         self._u_fwd = ((gpr - gnr) / self.g_sum_fwd_s).astype(np.float32)
         self._u_bwd = (interleave_rows(gpr, gnr) / self.g_sum_bwd_s[:, None]).T.astype(np.float32)
+        # their quadratic forms: sum_j v_j^2 S_j = p (U diag(S) U^T) p for a plane p (driven
+        # lines x driven lines: half the work of v = p U then v^2 . S on a forward core)
+        self._m_fwd = self._line_form(self._u_fwd, self.g_sum_fwd_s)
+        self._m_bwd = self._line_form(self._u_bwd, self.g_sum_bwd_s)
         #: the model's range-check messages by (direction, in_bits, out_bits), with the model
         #: they were made for
         self._range_msgs: dict[tuple, tuple] = {}
@@ -732,11 +736,17 @@ class Core:
         planes = np.take(tab, sel, axis=1, mode="wrap").transpose(1, 0, 2)  # (k, P, n)
         planes = np.ascontiguousarray(planes)  # = bit_planes(xs, in_bits, np.float32)
         k, n_p, n_d = planes.shape
-        u, s = (self._u_fwd, self.g_sum_fwd_s) if fwd else (self._u_bwd, self.g_sum_bwd_s)
-        v = planes.reshape(k * n_p, n_d) @ u  # V_line / Vread per plane
-        v *= v
-        second = float((v @ s).reshape(k, n_p).sum()) / k
+        pl = planes.reshape(k * n_p, n_d)
+        q = pl @ (self._m_fwd if fwd else self._m_bwd)  # sum_j v_j^2 S_j = p . (M p)
+        second = float(q.ravel().astype(np.float64) @ pl.ravel()) / k
         return (first - second) / (self._g_total_s * n_pl)
+
+    @staticmethod
+    def _line_form(u: np.ndarray, s: np.ndarray) -> np.ndarray:
+        """U diag(S) U^T (float32, from float64) for line voltages v = p U per unit drive and
+        line conductances S: the activity's line-swing term p M p of a plane p."""
+        u64 = u.astype(np.float64)
+        return ((u64 * np.asarray(s, np.float64)) @ u64.T).astype(np.float32)
 
     def _pop_sums(self, x: np.ndarray) -> np.ndarray:
         """Set magnitude bits of the checked integer inputs summed over the batch, per input
