@@ -623,11 +623,17 @@ class Core:
         self.target_g_pos_s, self.target_g_neg_s = target.g_pos_s, target.g_neg_s
         self.v_read_v = float(self.model.v_read_v)
         # what the cells conduct in the array (series access-FET and wire resistance)
-        gp, gn = self.model.effective_g_s(self.g_pos_s), self.model.effective_g_s(self.g_neg_s)
         # precomputed float32 operators (Vread folded in): volts summed over planes per unit x,
-        # on the effective conductances; forward normalises per column, backward per bit-line
-        self._a_fwd = transfer_matrix(gp, gn, self.v_read_v, "forward").astype(np.float32)
-        self._a_bwd = transfer_matrix(gp, gn, self.v_read_v, "backward").astype(np.float32)
+        # on the effective conductances (each direction's model); forward normalises per
+        # column, backward per bit-line
+        for d in ("forward", "backward"):
+            md = self.model.for_direction(d)
+            gp, gn = md.effective_g_s(self.g_pos_s), md.effective_g_s(self.g_neg_s)
+            a = transfer_matrix(gp, gn, self.v_read_v, d).astype(np.float32)
+            if d == "forward":
+                self._a_fwd = a
+            else:
+                self._a_bwd = a
         # the model's line parameters take the programmed conductance of each sensed line
         # (as pycim.macro.engine passes it): forward per column, backward per physical row
         graw, gpr, gnr = self.g_pos_s + self.g_neg_s, self.g_pos_s, self.g_neg_s
@@ -674,7 +680,7 @@ class Core:
             fwd = direction == "forward"
             n_rows = 2 * self.n_in if fwd else self.n_out
             g = self.g_sum_fwd_s if fwd else self.g_sum_bwd_s
-            w = self.model.plane_line_weights(in_bits, n_rows, g)
+            w = self.model.for_direction(direction).plane_line_weights(in_bits, n_rows, g)
             w0 = self.model.plane_weights(in_bits)[:, None]
             same = float(np.max(np.abs(w / w0 - 1.0))) <= LINE_WEIGHT_RTOL
             self._w_lines[key] = None if same else w
@@ -695,9 +701,9 @@ class Core:
         the held plane weights), what the closed form's matmul takes."""
         return self.model.drive(x, in_bits).astype(np.float32)
 
-    def _convert(self, v, n_rows, g_sum, in_bits, out_bits, rng, keep_y):
+    def _convert(self, v, n_rows, g_sum, in_bits, out_bits, rng, keep_y, direction):
         """The model's own chain: line transfer, code units, ADC (float64, any model)."""
-        m = self.model
+        m = self.model.for_direction(direction)
         v = m.line_transfer(v, in_bits, n_rows, g_sum)
         y = v * (1.0 / self.lsb_v(out_bits))
         code = m.output_codes(y, out_bits, rng=rng)
@@ -771,8 +777,9 @@ class Core:
         call."""
         batch = x.shape[0]
         act = self._activity(x, fwd, in_bits)
+        # every physical row's word line is pulsed: 2 n_in in either direction
         e = self.model.energy_j(in_bits, out_bits, n_rows, n_cols, self._g_total_s,
-                                batch=batch, activity=act)
+                                batch=batch, activity=act, n_wl=2 * self.n_in)
         t = batch * float(self.model.latency_s(in_bits, out_bits))
         return {k: float(v) for k, v in e.items()}, t
 
@@ -786,7 +793,8 @@ class Core:
                 a, n_rows, g = self._a_fwd.astype(float), 2 * self.n_in, self.g_sum_fwd_s
             else:
                 a, n_rows, g = self._a_bwd.astype(float), self.n_out, self.g_sum_bwd_s
-            self._fast[key] = _fold_chain(self.model, a, in_bits, n_rows, g, out_bits,
+            self._fast[key] = _fold_chain(self.model.for_direction(direction), a, in_bits,
+                                          n_rows, g, out_bits,
                                           self.line_weights(direction, in_bits))
         return self._fast[key]
 
@@ -930,14 +938,14 @@ class Core:
         key = (direction, in_bits, out_bits)
         model, msgs = self._range_msgs.get(key, (None, None))
         if model is not self.model:
-            msgs = self.model.range_warnings(in_bits=in_bits, out_bits=out_bits, n_rows=n_rows,
-                                             g_sum_s=g_sum)
+            msgs = self.model.for_direction(direction).range_warnings(
+                in_bits=in_bits, out_bits=out_bits, n_rows=n_rows, g_sum_s=g_sum)
             self._range_msgs[key] = (self.model, msgs)
         for msg in msgs:
             warnings.warn(msg, OutOfRangeWarning, stacklevel=1)
         if chain is None:
             v = self._volts(x, in_bits, fwd)
-            code, y = self._convert(v, n_rows, g_sum, in_bits, out_bits, rng, keep_y)
+            code, y = self._convert(v, n_rows, g_sum, in_bits, out_bits, rng, keep_y, direction)
             value = None if cal is None else cal.apply(code)
         e, t = self._account(x, fwd, in_bits, out_bits, n_rows, n_sense)
         return MvmResult(code, e, t, y, macs=x.shape[0] * self.n_in * self.n_out, value=value)

@@ -31,9 +31,10 @@ def run_macro_mvm(req, progress: bool = True, model: MacroModel | None = None) -
     m = model if model is not None else MacroModel.load()
     m = m.with_(adc_fs_v=req.adc_full_scale_v)  # the call's ADC full scale sets the LSB
     m = m.with_read_pulse(req.read_pulse_s)  # and its read pulse the timing and settling
+    m = m.for_direction(req.direction)  # the sensed line's own parameters
     if req.ideal:  # --ideal: linear cells, ideal wires and sources; the neuron stays as fitted
         ideal = MacroModel.ideal()
-        m = m.with_(line={**ideal.line, "b0_v": m.line["b0_v"]},
+        m = m.with_(line={**ideal.line, "b0_v": m.line["b0_v"]}, line_backward={},
                     energy={**m.energy, **{k: 0.0 for k in ("e_drv_row_j", "e_drv_col_j",
                                                             "e_drv_0_j", "e_wl_row_j",
                                                             "e_wl_cell_j", "e_wl_0_j")}})
@@ -72,7 +73,7 @@ def run_macro_mvm(req, progress: bool = True, model: MacroModel | None = None) -
     for b in range(planes.shape[0]):
         act = array_activity(g_phys, line_planes[b], req.direction, pw)
         e = m.energy_j(req.in_bits, req.out_bits, n_drive_lines, n_neurons, float(g_phys.sum()),
-                       activity=act)
+                       activity=act, n_wl=g_phys.shape[0])  # every physical row's word line
         for k, v in e.items():
             e_tot[k] = e_tot.get(k, 0.0) + v
     macs = int(req.x.shape[0] * w.shape[0] * w.shape[1])
