@@ -167,10 +167,10 @@ def mvm_points(df: pd.DataFrame) -> list[MvmPoint]:
 
 
 # -- line transfer --------------------------------------------------------------------------
-LINE_TERMS = ("r_series_ohm", "c_settle_f", "c_settle_row_f", "k_mem", "a0", "a_rows", "a_g", "a_rg", "a_cubic", "b_line_v", "b_g_v",
-              "b_ig_v")
+LINE_TERMS = ("r_series_ohm", "c_settle_f", "c_settle_row_f", "k_mem", "a0", "a_rows", "a_g",
+              "a_rg", "a_cubic", "b_line_v", "b_g_v", "b_ig_v", "b_kick_v")
 #: least_squares works on O(1) unknowns: kOhm and mV
-_SCALE = {"r_series_ohm": 1e3, "b_line_v": 1e-3, "b_g_v": 1e-3, "b_ig_v": 1e-3,
+_SCALE = {"r_series_ohm": 1e3, "b_line_v": 1e-3, "b_g_v": 1e-3, "b_ig_v": 1e-3, "b_kick_v": 1e-3,
           "c_settle_f": 1e-13, "c_settle_row_f": 1e-15}
 
 
@@ -183,8 +183,8 @@ _SCALE = {"r_series_ohm": 1e3, "b_line_v": 1e-3, "b_g_v": 1e-3, "b_ig_v": 1e-3,
 BACKWARD_LINE_TERMS = ("c_settle_f", "c_settle_row_f", "b_line_v", "b_g_v", "b_ig_v")
 
 
-def _line_terms(points: list[MvmPoint]) -> list[str]:
-    """The line terms whose regressors vary over ``points``."""
+def _line_terms(points: list[MvmPoint], kick: bool = False) -> list[str]:
+    """The line terms whose regressors vary over ``points`` (``b_kick_v`` if ``kick``)."""
     rows = {pt.n_rows for pt in points}
     free = ["r_series_ohm", "c_settle_f", "a0", "a_g", "a_cubic", "b_line_v", "b_g_v", "b_ig_v"]
     if any(pt.planes.shape[1] > 1 for pt in points):
@@ -194,6 +194,8 @@ def _line_terms(points: list[MvmPoint]) -> list[str]:
         free.insert(4, "a_rows")
     if len(rows) > 2:
         free.insert(6, "a_rg")
+    if kick:
+        free.append("b_kick_v")
     return free
 
 
@@ -219,9 +221,12 @@ def fit_line(points: list[MvmPoint], base: MacroModel,
     unknown = set(bterms) - set(LINE_TERMS)
     if unknown:
         raise InputError(f"line fit: unknown backward terms {sorted(unknown)}")
-    shared = [k for k in _line_terms(points) if k not in bterms]
-    own_f = [k for k in _line_terms(fwd) if k in bterms]
-    own_b = [k for k in _line_terms(bwd) if k in bterms] if bwd else []
+    def kick(pts):  # a kick's relaxation is told from a constant offset by the read pulse
+        return len({pt.p["read_pulse_s"] for pt in pts}) > 1
+
+    shared = [k for k in _line_terms(points, kick(points)) if k not in bterms]
+    own_f = [k for k in _line_terms(fwd, kick(fwd)) if k in bterms]
+    own_b = [k for k in _line_terms(bwd, kick(bwd)) if k in bterms] if bwd else []
     names = [*shared, *own_f, *[f"{k}@backward" for k in own_b]]
     target = np.concatenate([pt.v_settled.ravel() for pt in points])
 

@@ -136,7 +136,8 @@ def _en_time_s(spec, sched) -> float:
 def _line_defaults() -> dict[str, float]:
     return {"r_series_ohm": 0.0, "c_settle_f": 0.0, "c_settle_row_f": 0.0, "k_mem": 0.0,
             "a0": 0.0, "a_rows": 0.0, "a_g": 0.0, "a_rg": 0.0,
-            "a_cubic": 0.0, "b0_v": 0.0, "b_g_v": 0.0, "b_ig_v": 0.0, "b_line_v": 0.0}
+            "a_cubic": 0.0, "b0_v": 0.0, "b_g_v": 0.0, "b_ig_v": 0.0, "b_line_v": 0.0,
+            "b_kick_v": 0.0}
 
 
 def _adc_defaults() -> dict:
@@ -437,21 +438,24 @@ class MacroModel:
         """
         v = np.asarray(v_ideal_v, dtype=float)
         w_sum = self.weight_sum(in_bits)
-        off = w_sum * self._offset(self.line["b_line_v"], g_sum_s) \
+        off = w_sum * self._offset(self.line["b_line_v"], g_sum_s, n_rows) \
             + n_windows_for(in_bits) * self.line["b0_v"]
         return self._gain(v, w_sum, n_rows, g_sum_s) * v + off
 
-    def _offset(self, b_const, g_sum_s):
+    def _offset(self, b_const, g_sum_s, n_rows):
         ln = self.line
         g = np.asarray(g_sum_s, dtype=float)
-        return b_const + ln["b_g_v"] * g / G_REF_S + ln["b_ig_v"] * G_INV_REF_S / g
+        off = b_const + ln["b_g_v"] * g / G_REF_S + ln["b_ig_v"] * G_INV_REF_S / g
+        if ln.get("b_kick_v", 0.0):  # a kick the line has not yet relaxed at the hold
+            off = off + ln["b_kick_v"] * (1.0 - self.settle_fraction(n_rows, g))
+        return off
 
     def settled_line_v(self, v_plane_v, n_rows, g_sum_s):
         """Settled line voltage minus Vref of one read pulse (the line alone, no sample
         offset): the per-plane ``v_settled_v`` of the SPICE flow."""
         v = np.asarray(v_plane_v, dtype=float)
         return self._gain(v, 1.0, n_rows, g_sum_s) * v + self._offset(self.line["b_line_v"],
-                                                                        g_sum_s)
+                                                                        g_sum_s, n_rows)
 
     def lsb_v(self, out_bits: int) -> float:
         """Line-referred volts per output code step: 2 adc_fs / 2^out_bits / (C_s / C_i)."""
