@@ -159,11 +159,13 @@ def _synthetic_table(truth: MacroModel, points: list[dict]) -> pd.DataFrame:
         if bwd:  # bit-line r = 2i holds row i of G+, 2i + 1 row i of G-: (n_out, 2 n_in)
             g_lines, g_lines_e = interleave_rows(gp, gn).T, interleave_rows(gpe, gne).T
             g_sum = g_lines.sum(axis=0)
+            act = (np.abs(planes) @ g_lines) / g_sum  # share of the line's G driven
             v_id = V_READ * (planes @ g_lines) / g_sum
             v_e = V_READ * (planes @ g_lines_e) / g_lines_e.sum(axis=0)
             n_rows = p["n_out"]
         else:
             g_sum = (gp + gn).sum(axis=0)
+            act = (np.abs(planes) @ (gp + gn)) / g_sum
             v_id = V_READ * (planes @ (gp - gn)) / g_sum
             v_e = V_READ * (planes @ (gpe - gne)) / (gpe + gne).sum(axis=0)
             n_rows = 2 * p["n_in"]
@@ -172,13 +174,15 @@ def _synthetic_table(truth: MacroModel, points: list[dict]) -> pd.DataFrame:
         c_line = tm.line["c_settle_f"] + tm.line["c_settle_row_f"] * n_rows
         s_frac = 1 - np.exp(-tm.timing["t_track_s"] * g_sum / c_line)
         c_mem = tm.line["k_mem"] * (1 - s_frac)
-        vs = tm.settled_line_v(v_e, n_rows, g_sum)
+        # b_act_v: an offset per unit active fraction, written out
+        vs = tm.settled_line_v(v_e, n_rows, g_sum) + tm.line["b_act_v"] * act
         for k in range(1, vs.shape[1]):
             vs[:, k] += c_mem * vs[:, k - 1]
         pw = _held_weights(p["in_bits"])
         pw_l = np.array([sum(pw[n] * c_mem ** (n - j) for n in range(j, len(pw)))
                          for j in range(len(pw))])  # (planes, outputs)
-        vl = tm.line_transfer(np.einsum("bpn,pn->bn", v_e, pw_l), p["in_bits"], n_rows, g_sum)
+        vl = tm.line_transfer(np.einsum("bpn,pn->bn", v_e, pw_l), p["in_bits"], n_rows, g_sum) \
+            + tm.line["b_act_v"] * np.einsum("bpn,pn->bn", act, pw_l)
         code = tm.output_codes(vl / tm.lsb_v(p["out_bits"]), p["out_bits"])
         y = np.einsum("bpn,p->bn", v_id, pw) / tm.lsb_v(p["out_bits"])
         base = {**p}
@@ -250,7 +254,8 @@ def test_fits_recover_per_direction_line_parameters_from_synthetic_data():
               "a_g": 0.015, "b_line_v": -3e-4, "b_g_v": 2e-4, "b0_v": -1.2e-3,
               "c_settle_f": 7e-13, "c_settle_row_f": 4e-15, "k_mem": 0.75},
         line_backward={"c_settle_f": 5e-13, "c_settle_row_f": 1e-15, "b_line_v": 6e-4,
-                       "b_g_v": -1e-3, "b_ig_v": 4e-4},
+                       "b_g_v": -1e-3, "b_ig_v": 4e-4, "r_series_ohm": 6000.0,
+                       "b_act_v": -4e-3},
         energy={**base.energy, "k_array": 0.9, "e_drv_row_j": 3e-14, "e_drv_col_j": 1e-14,
                 "e_wl_row_j": 5e-13, "e_wl_cell_j": 2e-15, "p_neuron_w": 3e-5,
                 "p_shared_w": 5e-5})
@@ -275,7 +280,11 @@ def test_fits_recover_per_direction_line_parameters_from_synthetic_data():
                    line_backward=f.params["line_backward"])
     off = fit_offset(points, m)
     assert off.params["b0_v"] == pytest.approx(-1.2e-3, abs=0.1 * m.lsb_v(6) / 7)
-    assert off.max == 0 and off.by_direction["backward_outputs"]["max"] == 0
+    # b0 is identified on the forward codes (every one reproduced); within 0.1 LSB / 7 per
+    # sample it moves a backward line's analog value by at most 0.1 LSB (7 samples), so at
+    # most ~10 % of those codes by one step
+    assert off.by_direction["forward"]["max"] == 0
+    assert off.by_direction["backward"]["rms"] <= np.sqrt(0.1)
     params, efits = fit_energy(points, m.with_(line={**m.line, "b0_v": off.params["b0_v"]}))
     assert efits[-1].max < 1e-5  # lsq_linear's tolerance on terms at their bound 0
     for k in ("k_array", "e_wl_row_j", "e_wl_cell_j"):

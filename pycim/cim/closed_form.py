@@ -45,6 +45,23 @@ def neuron_lines_v(g_pos, g_neg, planes, v_read: float, direction: str,
     return v_read * (planes @ n) / s
 
 
+def active_fraction(g_pos, g_neg, planes, direction: str,
+                    mapping: str = "row_pair") -> np.ndarray:
+    """Share of each sensed line's conductance driven away from Vref in a plane, in [0, 1]:
+    sum_i |s_i| G_i / sum_i G_i over the line's cells (s_i the cell's drive level, -1, 0 or
+    +1; forward, and backward transposable, a row pair is driven with +-x alike).
+    planes (..., n_drive) -> (..., n_neurons); the macro-model's ``b_act_v`` term."""
+    a = np.abs(np.asarray(planes, dtype=float))
+    if direction == "forward":
+        g = g_pos + g_neg
+        return (a @ g) / g.sum(axis=0)
+    if mapping == "transposable":
+        g = (g_pos + g_neg).T
+        return (a @ g) / g.sum(axis=0)
+    n, s = sense_views(g_pos, g_neg, direction, mapping)
+    return (a @ n) / s
+
+
 def pair_difference(v: np.ndarray, direction: str, mapping: str = "row_pair") -> np.ndarray:
     """Per-neuron values -> per-output values (backward row_pair: neighbour differences)."""
     if direction == "backward" and mapping == "row_pair":

@@ -18,7 +18,8 @@ from scipy import optimize
 from .. import assumptions
 from ..characterize.kinds_fit import problem
 from ..errors import InputError
-from ..cim.closed_form import array_activity, line_conductance_s, neuron_lines_v
+from ..cim.closed_form import (active_fraction, array_activity, line_conductance_s,
+                                neuron_lines_v)
 from ..cim.encoding import bit_planes, line_planes
 from ..cim.programming import program
 from ..macro.model import ROWS_REF, MacroModel
@@ -117,6 +118,18 @@ class MvmPoint:
         return neuron_lines_v(gp, gn, self.planes, self.v_read, self.direction)
 
     @property
+    def act(self) -> np.ndarray:
+        """Active fraction per plane and sensed line (:func:`active_fraction`)."""
+        return active_fraction(self.g_pos, self.g_neg, self.planes, self.direction)
+
+    def summed(self, model: MacroModel) -> tuple[np.ndarray, np.ndarray]:
+        """(v, act) summed over the planes with ``model``'s per-line plane weights, what
+        :meth:`MacroModel.line_transfer` takes (``model``: :meth:`model` of this point)."""
+        w = model.plane_line_weights(self.p["in_bits"], self.n_rows, self.g_sum)
+        return (np.einsum("bpn,pn->bn", self.v_eff_planes(model), w),
+                np.einsum("bpn,pn->bn", self.act, w))
+
+    @property
     def v_read(self) -> float:
         return assumptions.value("v_read_v")
 
@@ -168,23 +181,32 @@ def mvm_points(df: pd.DataFrame) -> list[MvmPoint]:
 
 # -- line transfer --------------------------------------------------------------------------
 LINE_TERMS = ("r_series_ohm", "c_settle_f", "c_settle_row_f", "k_mem", "a0", "a_rows", "a_g",
-              "a_rg", "a_cubic", "b_line_v", "b_g_v", "b_ig_v", "b_kick_v")
+              "a_rg", "a_cubic", "b_line_v", "b_g_v", "b_ig_v", "b_kick_v", "b_act_v")
 #: least_squares works on O(1) unknowns: kOhm and mV
 _SCALE = {"r_series_ohm": 1e3, "b_line_v": 1e-3, "b_g_v": 1e-3, "b_ig_v": 1e-3, "b_kick_v": 1e-3,
+          "b_act_v": 1e-3,
           "c_settle_f": 1e-13, "c_settle_row_f": 1e-15}
 
 
-#: The line terms fitted per direction (:attr:`MacroModel.line_backward`), because the sensed
-#: line differs: a source-line (forward) carries the access FETs' drain junctions and their
-#: gate overlap to the word lines, a bit-line (backward) only the RRAM ends of its cells. So the
-#: line's capacitance per cell (settling, memory) and the offsets the word-line and switch edges
-#: leave on the held line are the backward MVM's own; the access FETs' series resistance, the
-#: hold capacitor's memory, the gain terms and the neuron (b0, ADC) are shared.
-BACKWARD_LINE_TERMS = ("c_settle_f", "c_settle_row_f", "b_line_v", "b_g_v", "b_ig_v")
+#: The line terms fitted per direction (:attr:`MacroModel.line_backward`): all of the line
+#: transfer, because the sensed line and its drive differ. Forward, a source-line carries the
+#: access FETs (drain junctions, gate overlap to the word lines) and each FET's source sits
+#: on that floating line near Vref whatever the input; backward, a bit-line carries only the
+#: RRAM ends, and the FETs sit on the driven source-lines, their source at Vref - Vread for a
+#: negative input and at the cell's inner node (near Vref + Vread) for a positive one, so
+#: their on-resistance depends on the input's sign. Fitted on characterization/fit.toml
+#: (``pycim fit``; numbers in the model's ``fits``): the series resistance, the line's
+#: capacitance per cell and the memory differ between the two lines (README, "Fitting").
+#: ``b_kick_v`` (the held line's unrelaxed kick) is fitted where the data hold two read
+#: pulses, ``b_act_v`` (the active-fraction offset) on backward points only (on forward
+#: points it also fits, but would double the core's forward matmul: see the README). The
+#: neuron's terms (``b0_v``, :func:`fit_offset`, and the ADC) are shared.
+BACKWARD_LINE_TERMS = LINE_TERMS
 
 
-def _line_terms(points: list[MvmPoint], kick: bool = False) -> list[str]:
-    """The line terms whose regressors vary over ``points`` (``b_kick_v`` if ``kick``)."""
+def _line_terms(points: list[MvmPoint], kick: bool = False, act: bool = False) -> list[str]:
+    """The line terms whose regressors vary over ``points`` (``b_kick_v`` if ``kick``,
+    ``b_act_v`` if ``act``)."""
     rows = {pt.n_rows for pt in points}
     free = ["r_series_ohm", "c_settle_f", "a0", "a_g", "a_cubic", "b_line_v", "b_g_v", "b_ig_v"]
     if any(pt.planes.shape[1] > 1 for pt in points):
@@ -196,6 +218,8 @@ def _line_terms(points: list[MvmPoint], kick: bool = False) -> list[str]:
         free.insert(6, "a_rg")
     if kick:
         free.append("b_kick_v")
+    if act:
+        free.append("b_act_v")
     return free
 
 
@@ -226,7 +250,7 @@ def fit_line(points: list[MvmPoint], base: MacroModel,
 
     shared = [k for k in _line_terms(points, kick(points)) if k not in bterms]
     own_f = [k for k in _line_terms(fwd, kick(fwd)) if k in bterms]
-    own_b = [k for k in _line_terms(bwd, kick(bwd)) if k in bterms] if bwd else []
+    own_b = [k for k in _line_terms(bwd, kick(bwd), act=True) if k in bterms] if bwd else []
     names = [*shared, *own_f, *[f"{k}@backward" for k in own_b]]
     target = np.concatenate([pt.v_settled.ravel() for pt in points])
 
@@ -242,7 +266,7 @@ def fit_line(points: list[MvmPoint], base: MacroModel,
         v = []
         for pt in points:
             mm = pt.model(m)
-            v.append(mm.held_line_v(pt.v_eff_planes(mm), pt.n_rows, pt.g_sum).ravel())
+            v.append(mm.held_line_v(pt.v_eff_planes(mm), pt.n_rows, pt.g_sum, pt.act).ravel())
         return (np.concatenate(v) - target) * 1e3  # mV
 
     x0 = np.zeros(len(names))
@@ -305,20 +329,31 @@ def _codes(m: MacroModel, points: list[MvmPoint]):
     out_c, out_m = [], []
     for pt in points:
         mm = pt.model(m)
-        v = np.einsum("bpn,pn->bn", pt.v_eff_planes(mm),
-                      mm.plane_line_weights(pt.p["in_bits"], pt.n_rows, pt.g_sum))
-        vl = mm.line_transfer(v, pt.p["in_bits"], pt.n_rows, pt.g_sum)
+        v, act = pt.summed(mm)
+        vl = mm.line_transfer(v, pt.p["in_bits"], pt.n_rows, pt.g_sum, act)
         out_m.append(mm.output_codes(vl / mm.lsb_v(pt.p["out_bits"]),
                                      pt.p["out_bits"]).ravel())
         out_c.append(pt.code.ravel())
     return np.concatenate(out_c), np.concatenate(out_m)
 
 
+#: the MVM direction whose codes identify the neuron's per-sample offset b0
+B0_DIRECTION = "forward"
+
+
 def fit_offset(points: list[MvmPoint], m: MacroModel) -> Fit:
     """Per-sample offset the neuron adds (line-referred ``b0``, on top of the held line's own
     offset), from the MVM codes with the line and ADC fits fixed: least squares on
     code + 1/2 against the model's analog value, then a scan (scipy.optimize.brute) of the
-    code RMS around it (the code error is piecewise constant)."""
+    code RMS around it (the code error is piecewise constant).
+
+    ``b0`` belongs to the neuron, the same in both directions; it is identified on the
+    forward codes (:data:`B0_DIRECTION`), whose line model is the more accurate one (the fit
+    reports both lines' residuals), and backward codes are then predicted with it: on all
+    codes the one offset would also absorb the backward line model's residual. The residuals
+    are reported over every point (and per direction)."""
+    all_points = points
+    points = [pt for pt in points if pt.direction == B0_DIRECTION] or points
     c_all = np.concatenate([pt.code.ravel() for pt in points])
     bits = np.concatenate([np.full(pt.code.size, pt.p["out_bits"]) for pt in points])
     lim = 2.0 ** (bits - 1)
@@ -328,9 +363,8 @@ def fit_offset(points: list[MvmPoint], m: MacroModel) -> Fit:
         ys = []
         for pt in points:
             mm = pt.model(m.with_(line={**m.line, "b0_v": b0}))
-            v = np.einsum("bpn,pn->bn", pt.v_eff_planes(mm),
-                          mm.plane_line_weights(pt.p["in_bits"], pt.n_rows, pt.g_sum))
-            vl = mm.line_transfer(v, pt.p["in_bits"], pt.n_rows, pt.g_sum)
+            v, act = pt.summed(mm)
+            vl = mm.line_transfer(v, pt.p["in_bits"], pt.n_rows, pt.g_sum, act)
             ys.append((mm.adc["gain"] * vl / mm.lsb_v(pt.p["out_bits"])
                        + mm.adc["offset_lsb"]).ravel())
         return np.concatenate(ys)
@@ -361,6 +395,8 @@ def fit_offset(points: list[MvmPoint], m: MacroModel) -> Fit:
 
     b0, lo, hi = scan(b_ls - lsb_w, b_ls + lsb_w, b_ls)
     b0, _, _ = scan(lo, hi, b0)  # a finer scan over the best run and its neighbours
+    points = all_points
+    bits = np.concatenate([np.full(pt.code.size, pt.p["out_bits"]) for pt in points])
     mm = m.with_(line={**m.line, "b0_v": b0})
     c, cm = _codes(mm, points)
     rms, mx = _stats(c - cm)

@@ -66,7 +66,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from ..cim.closed_form import line_conductance_s, neuron_lines_v, transfer_matrix
+from ..cim.closed_form import (active_fraction, line_conductance_s, neuron_lines_v,
+                                transfer_matrix)
 from ..cim.encoding import bit_planes, check_weights
 from ..cim.mapping import interleave_rows
 from ..cim.programming import program
@@ -344,6 +345,9 @@ class FastChain:
     #: > 0: ``a`` stacks one operator per magnitude plane (per-line plane weights, the
     #: model's memory term) and the work array holds the signed bit planes side by side
     n_planes: int = 0
+    #: the model's active-fraction offset (``b_act_v``): an operator on the magnitudes of the
+    #: work array's drives (or bit planes), |d(x)| @ a_abs, stacked under ``a``; None: none
+    a_abs: np.ndarray | None = None
     #: the operator the matmul uses: ``a`` with the offset as a last row (against a ones
     #: column of the work array) when there is no cubic term, else with a zero row (the offset
     #: is added after the cubic; the row adds exact zeros, and keeps BLAS's blocking over
@@ -355,7 +359,10 @@ class FastChain:
 
     def __post_init__(self) -> None:
         last = np.zeros_like(self.off) if self.cubic is not None else self.off
-        object.__setattr__(self, "a_ext", np.vstack([self.a, last[None, :]]).astype(np.float32))
+        ops = [self.a]
+        if self.a_abs is not None:  # with a cubic term the magnitudes' offset comes after it
+            ops.append(np.zeros_like(self.a_abs) if self.cubic is not None else self.a_abs)
+        object.__setattr__(self, "a_ext", np.vstack([*ops, last[None, :]]).astype(np.float32))
         tab = None
         if self.n_planes:  # inputs x_lo .. 2^P - 1 (signed: x_lo = -(2^P - 1); 1 bit: 0, 1)
             xs = np.arange(self.x_lo, 2 ** self.n_planes)
@@ -397,7 +404,7 @@ class FastChain:
         """The drive work array (batch, n + 1): a ones column last, against the operator's
         last row (the offset, or zeros)."""
         def make():
-            n = self.a.shape[0]
+            n = self.a_ext.shape[0] - 1  # drives (and their magnitudes), then the ones
             xe = np.empty((batch, n + 1), np.float32)
             xe[:, n] = 1.0
             return xe
@@ -424,6 +431,14 @@ class FastChain:
         their effective drives with a ones column (valid until the next call): one table
         lookup, the signed bit planes side by side for a per-plane operator. ``indexed``:
         :meth:`_index` was just called on ``x``."""
+        xe = self._drives(x, indexed)
+        if self.a_abs is not None:  # the drives' magnitudes beside them
+            na = self.a.shape[0]
+            np.abs(xe[:, :na], out=xe[:, na:2 * na])
+        return xe
+
+    def _drives(self, x: np.ndarray, indexed: bool) -> np.ndarray:
+        """:meth:`inputs` without the magnitudes: the drives (or planes) and the ones."""
         b, n_x = x.shape
         xe = self._xe(b)
         if self.drive is None and not self.n_planes:
@@ -462,6 +477,10 @@ class FastChain:
             _row_op(np.multiply, t, self.cubic, self._tiles[0], t)
             y += t
             _row_op(np.add, y, self.off, self._tiles[1], y)
+            if self.a_abs is not None:  # the magnitudes' offset, outside the cubic
+                na = self.a.shape[0]
+                np.matmul(xe[:, na:2 * na], self.a_abs, out=t)
+                y += t
         return self._adc(y, None, t, k, noise)
 
     def _noise(self, rng, shape) -> np.ndarray | None:
@@ -533,7 +552,8 @@ class FastChain:
 
 
 def _fold_chain(model, a_v: np.ndarray, in_bits: int, n_rows: int, g_sum_s: np.ndarray,
-                out_bits: int, w_lines: np.ndarray | None = None) -> FastChain | None:
+                out_bits: int, w_lines: np.ndarray | None = None,
+                act_op: np.ndarray | None = None) -> FastChain | None:
     """Fold ``line_transfer`` (probed per line as off + alpha v + c v^3) and the ADC
     (``model.adc`` of schema pycim.macro/1) into a :class:`FastChain`; verify both against the
     model's own calls on random probes; None when the model does not have that form."""
@@ -572,14 +592,23 @@ def _fold_chain(model, a_v: np.ndarray, in_bits: int, n_rows: int, g_sum_s: np.n
     xs = np.arange(x_lo, x_hi + 1)
     common = {"off": (k * off + float(adc["offset_lsb"])).astype(np.float32), "cubic": cubic,
               "inl": inl, "noise_lsb": float(adc["noise_lsb"]), "lo": lo, "hi": hi}
+    # the active-fraction offset b_act sum_p w_p act_p: linear in the drives' magnitudes
+    b_act = float(model.line.get("b_act_v", 0.0))
+    if act_op is not None and b_act:
+        act_op = act_op * (k * b_act)
+    else:
+        act_op = None
     if w_lines is None:  # every line weighs the planes alike: one operator on the drives
         chain = FastChain(a=(a_v * (k * alpha)).astype(np.float32),
                           drive=model.drive(xs, in_bits).astype(np.float32), x_lo=x_lo,
+                          a_abs=None if act_op is None else act_op.astype(np.float32),
                           **common)
     else:  # per-line plane weights: one operator per plane, stacked
         a_pl = np.vstack([a_v * (k * alpha * w_lines[p]) for p in range(w_lines.shape[0])])
+        ab = None if act_op is None else np.vstack(
+            [act_op * w_lines[p] for p in range(w_lines.shape[0])]).astype(np.float32)
         chain = FastChain(a=a_pl.astype(np.float32), n_planes=w_lines.shape[0], x_lo=x_lo,
-                          **common)
+                          a_abs=ab, **common)
     # the ADC part against the model's own output_codes (float32 rounding may move a value
     # that sits on a code edge by one code: allow 0.1 % of such cases)
     y_test = rng.uniform(lo - 2, hi + 2, 4096)
@@ -634,6 +663,12 @@ class Core:
                 self._a_fwd = a
             else:
                 self._a_bwd = a
+        # active fraction of each sensed line per unit |drive| (the model's b_act_v term; on
+        # the programmed conductances, as the fit): forward (n_in, n_out), backward
+        # (n_out, 2 n_in)
+        self._act_op = {d: active_fraction(self.g_pos_s, self.g_neg_s,
+                                           np.eye(self.n_in if d == "forward" else self.n_out),
+                                           d) for d in ("forward", "backward")}
         # the model's line parameters take the programmed conductance of each sensed line
         # (as pycim.macro.engine passes it): forward per column, backward per physical row
         graw, gpr, gnr = self.g_pos_s + self.g_neg_s, self.g_pos_s, self.g_neg_s
@@ -696,15 +731,30 @@ class Core:
         planes = bit_planes(np.asarray(x).astype(np.int16), in_bits, np.float32)
         return sum((planes[:, p] @ a) * w[p].astype(np.float32) for p in range(w.shape[0]))
 
+    def _act_sum(self, x, in_bits: int, fwd: bool) -> np.ndarray | None:
+        """sum_p w'_p act_p (float64) of checked integer inputs: the active fractions
+        (:func:`pycim.cim.closed_form.active_fraction`) summed like :meth:`_volts`; None when
+        the model has no ``b_act_v``."""
+        d = "forward" if fwd else "backward"
+        if not self.model.for_direction(d).line.get("b_act_v", 0.0):
+            return None
+        op = self._act_op[d]
+        w = self.line_weights(d, in_bits)
+        if w is None:
+            return np.abs(self.model.drive(x, in_bits)) @ op
+        planes = np.abs(bit_planes(np.asarray(x).astype(np.int16), in_bits, np.float64))
+        return sum((planes[:, p] @ op) * w[p] for p in range(w.shape[0]))
+
     def drive(self, x, in_bits: int) -> np.ndarray:
         """Checked integer inputs -> float32 effective drives (:meth:`MacroModel.drive`:
         the held plane weights), what the closed form's matmul takes."""
         return self.model.drive(x, in_bits).astype(np.float32)
 
-    def _convert(self, v, n_rows, g_sum, in_bits, out_bits, rng, keep_y, direction):
+    def _convert(self, v, n_rows, g_sum, in_bits, out_bits, rng, keep_y, direction,
+                 act=None):
         """The model's own chain: line transfer, code units, ADC (float64, any model)."""
         m = self.model.for_direction(direction)
-        v = m.line_transfer(v, in_bits, n_rows, g_sum)
+        v = m.line_transfer(v, in_bits, n_rows, g_sum, act)
         y = v * (1.0 / self.lsb_v(out_bits))
         code = m.output_codes(y, out_bits, rng=rng)
         return code, (y if keep_y else None)
@@ -795,7 +845,8 @@ class Core:
                 a, n_rows, g = self._a_bwd.astype(float), self.n_out, self.g_sum_bwd_s
             self._fast[key] = _fold_chain(self.model.for_direction(direction), a, in_bits,
                                           n_rows, g, out_bits,
-                                          self.line_weights(direction, in_bits))
+                                          self.line_weights(direction, in_bits),
+                                          self._act_op[direction])
         return self._fast[key]
 
     # -- ADC full scale ---------------------------------------------------------------------
@@ -945,7 +996,8 @@ class Core:
             warnings.warn(msg, OutOfRangeWarning, stacklevel=1)
         if chain is None:
             v = self._volts(x, in_bits, fwd)
-            code, y = self._convert(v, n_rows, g_sum, in_bits, out_bits, rng, keep_y, direction)
+            code, y = self._convert(v, n_rows, g_sum, in_bits, out_bits, rng, keep_y, direction,
+                                    self._act_sum(x, in_bits, fwd))
             value = None if cal is None else cal.apply(code)
         e, t = self._account(x, fwd, in_bits, out_bits, n_rows, n_sense)
         return MvmResult(code, e, t, y, macs=x.shape[0] * self.n_in * self.n_out, value=value)

@@ -137,7 +137,7 @@ def _line_defaults() -> dict[str, float]:
     return {"r_series_ohm": 0.0, "c_settle_f": 0.0, "c_settle_row_f": 0.0, "k_mem": 0.0,
             "a0": 0.0, "a_rows": 0.0, "a_g": 0.0, "a_rg": 0.0,
             "a_cubic": 0.0, "b0_v": 0.0, "b_g_v": 0.0, "b_ig_v": 0.0, "b_line_v": 0.0,
-            "b_kick_v": 0.0}
+            "b_kick_v": 0.0, "b_act_v": 0.0}
 
 
 def _adc_defaults() -> dict:
@@ -405,11 +405,12 @@ class MacroModel:
             out[j] = sum(w[n] * c ** (n - j) for n in range(j, w.size))
         return out
 
-    def held_line_v(self, v_planes_v, n_rows, g_sum_s) -> np.ndarray:
+    def held_line_v(self, v_planes_v, n_rows, g_sum_s, act=None) -> np.ndarray:
         """Per-plane held line voltages (..., planes, lines) of per-plane closed forms: plane
-        n is :meth:`settled_line_v` of its own value plus c times plane n-1's (the memory)."""
+        n is :meth:`settled_line_v` of its own value plus c times plane n-1's (the memory).
+        ``act``: each plane's active fraction (:meth:`settled_line_v`), same shape."""
         v = np.asarray(v_planes_v, dtype=float)
-        out = self.settled_line_v(v, n_rows, g_sum_s)
+        out = self.settled_line_v(v, n_rows, g_sum_s, act)
         c = self.memory(n_rows, g_sum_s)
         if np.any(c != 0):
             for k in range(1, v.shape[-2]):
@@ -425,7 +426,7 @@ class MacroModel:
             1.0 + ln["a0"] + ln["a_rows"] * r + ln["a_g"] * g + ln["a_rg"] * r * g
             + ln["a_cubic"] * u * u)
 
-    def line_transfer(self, v_ideal_v, in_bits: int, n_rows, g_sum_s):
+    def line_transfer(self, v_ideal_v, in_bits: int, n_rows, g_sum_s, act=None):
         """Line-referred voltage the neuron integrates over all samples of one MVM.
 
         Parameters
@@ -435,11 +436,15 @@ class MacroModel:
         in_bits : the MVM's input width (sets W = :meth:`weight_sum` and the sample count
             N = :func:`n_windows_for`).
         n_rows : driven physical rows. g_sum_s : per-output sum(G+ + G-) (broadcastable).
+        act : the active fractions summed like ``v_ideal_v`` (sum_n w_n act_n with the same
+            plane weights; :func:`pycim.cim.closed_form.active_fraction`); None: 0.
         """
         v = np.asarray(v_ideal_v, dtype=float)
         w_sum = self.weight_sum(in_bits)
         off = w_sum * self._offset(self.line["b_line_v"], g_sum_s, n_rows) \
             + n_windows_for(in_bits) * self.line["b0_v"]
+        if act is not None and self.line.get("b_act_v", 0.0):
+            off = off + self.line["b_act_v"] * np.asarray(act, dtype=float)
         return self._gain(v, w_sum, n_rows, g_sum_s) * v + off
 
     def _offset(self, b_const, g_sum_s, n_rows):
@@ -450,12 +455,17 @@ class MacroModel:
             off = off + ln["b_kick_v"] * (1.0 - self.settle_fraction(n_rows, g))
         return off
 
-    def settled_line_v(self, v_plane_v, n_rows, g_sum_s):
+    def settled_line_v(self, v_plane_v, n_rows, g_sum_s, act=None):
         """Settled line voltage minus Vref of one read pulse (the line alone, no sample
-        offset): the per-plane ``v_settled_v`` of the SPICE flow."""
+        offset): the per-plane ``v_settled_v`` of the SPICE flow. ``act``: the plane's active
+        fraction per line (:func:`pycim.cim.closed_form.active_fraction`: the share of the
+        line's conductance driven away from Vref), which adds ``b_act_v`` act; None: 0."""
         v = np.asarray(v_plane_v, dtype=float)
-        return self._gain(v, 1.0, n_rows, g_sum_s) * v + self._offset(self.line["b_line_v"],
-                                                                        g_sum_s, n_rows)
+        out = self._gain(v, 1.0, n_rows, g_sum_s) * v + self._offset(self.line["b_line_v"],
+                                                                      g_sum_s, n_rows)
+        if act is not None and self.line.get("b_act_v", 0.0):
+            out = out + self.line["b_act_v"] * np.asarray(act, dtype=float)
+        return out
 
     def lsb_v(self, out_bits: int) -> float:
         """Line-referred volts per output code step: 2 adc_fs / 2^out_bits / (C_s / C_i)."""
