@@ -47,11 +47,16 @@ def _old_call(core, x, direction, in_bits, out_bits, rng=None):
     ch = core.fast_chain(direction, in_bits, out_bits)
     assert ch is not None
     last = np.zeros_like(ch.off) if ch.cubic is not None else ch.off
-    a_ext = np.vstack([ch.a, last[None, :]]).astype(np.float32)
+    # the backward active-fraction offset (b_act_v, added since): the drives' magnitudes in a
+    # block beside them, against ``a_abs`` (zeros there with a cubic term: added after it)
+    ab = ch.a_abs
+    ops = [ch.a] + ([] if ab is None else [ab if ch.cubic is None else np.zeros_like(ab)])
+    a_ext = np.vstack([*ops, last[None, :]]).astype(np.float32)
     b = x.shape[0]
     n, m = ch.a.shape
-    xe = np.empty((b, n + 1), np.float32)
-    xe[:, n] = 1.0
+    n_e = a_ext.shape[0] - 1
+    xe = np.empty((b, n_e + 1), np.float32)
+    xe[:, n_e] = 1.0
     if ch.n_planes:
         nx = x.shape[1]
         xi = x.astype(np.intp, copy=False)
@@ -60,7 +65,9 @@ def _old_call(core, x, direction, in_bits, out_bits, rng=None):
             xe[:, p * nx:(p + 1) * nx] = sgn * ((mag >> p) & 1)
     else:
         idx = np.subtract(x, ch.x_lo, dtype=np.intp, casting="unsafe")
-        xe[:, :-1] = np.take(ch.drive, idx, mode="clip")
+        xe[:, :n] = np.take(ch.drive, idx, mode="clip")
+    if ab is not None:
+        xe[:, n:2 * n] = np.abs(xe[:, :n])
     y = np.empty((b, m), np.float32)
     t = np.empty_like(y)
     np.matmul(xe, a_ext, out=y)
@@ -70,6 +77,9 @@ def _old_call(core, x, direction, in_bits, out_bits, rng=None):
         t *= ch.cubic
         y += t
         y += ch.off
+        if ab is not None:
+            np.matmul(xe[:, n:2 * n], ab, out=t)
+            y += t
     if ch.inl is not None:
         k = np.empty(y.shape, np.intp)
         np.floor(y, out=t)
@@ -89,8 +99,10 @@ def _old_call(core, x, direction, in_bits, out_bits, rng=None):
     n_rows = 2 * core.n_in if fwd else core.n_out
     n_cols = core.n_out if fwd else 2 * core.n_in
     act = _old_activity(core, x, fwd, in_bits)
+    # every physical row's word line (2 n_in) is pulsed in either direction (since corrected:
+    # a backward call counted n_out)
     e = core.model.energy_j(in_bits, out_bits, n_rows, n_cols, core._g_total_s, batch=b,
-                            activity=act)
+                            activity=act, n_wl=2 * core.n_in)
     return code, value, {k: float(v) for k, v in e.items()}
 
 
