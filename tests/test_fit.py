@@ -160,12 +160,15 @@ def _synthetic_table(truth: MacroModel, points: list[dict]) -> pd.DataFrame:
             g_lines, g_lines_e = interleave_rows(gp, gn).T, interleave_rows(gpe, gne).T
             g_sum = g_lines.sum(axis=0)
             act = (np.abs(planes) @ g_lines) / g_sum  # share of the line's G driven
+            # ... weighted by each driven source-line's total conductance (/ 1 mS)
+            load = (np.abs(planes) @ (g_lines * g_lines.sum(axis=1)[:, None])) / g_sum / 1e-3
             v_id = V_READ * (planes @ g_lines) / g_sum
             v_e = V_READ * (planes @ g_lines_e) / g_lines_e.sum(axis=0)
             n_rows = p["n_out"]
         else:
             g_sum = (gp + gn).sum(axis=0)
             act = (np.abs(planes) @ (gp + gn)) / g_sum
+            load = np.zeros_like(act)  # (forward truths here have no b_load_v)
             v_id = V_READ * (planes @ (gp - gn)) / g_sum
             v_e = V_READ * (planes @ (gpe - gne)) / (gpe + gne).sum(axis=0)
             n_rows = 2 * p["n_in"]
@@ -175,14 +178,16 @@ def _synthetic_table(truth: MacroModel, points: list[dict]) -> pd.DataFrame:
         s_frac = 1 - np.exp(-tm.timing["t_track_s"] * g_sum / c_line)
         c_mem = tm.line["k_mem"] * (1 - s_frac)
         # b_act_v: an offset per unit active fraction, written out
-        vs = tm.settled_line_v(v_e, n_rows, g_sum) + tm.line["b_act_v"] * act
+        vs = tm.settled_line_v(v_e, n_rows, g_sum) + tm.line["b_act_v"] * act \
+            + tm.line["b_load_v"] * load
         for k in range(1, vs.shape[1]):
             vs[:, k] += c_mem * vs[:, k - 1]
         pw = _held_weights(p["in_bits"])
         pw_l = np.array([sum(pw[n] * c_mem ** (n - j) for n in range(j, len(pw)))
                          for j in range(len(pw))])  # (planes, outputs)
         vl = tm.line_transfer(np.einsum("bpn,pn->bn", v_e, pw_l), p["in_bits"], n_rows, g_sum) \
-            + tm.line["b_act_v"] * np.einsum("bpn,pn->bn", act, pw_l)
+            + tm.line["b_act_v"] * np.einsum("bpn,pn->bn", act, pw_l) \
+            + tm.line["b_load_v"] * np.einsum("bpn,pn->bn", load, pw_l)
         code = tm.output_codes(vl / tm.lsb_v(p["out_bits"]), p["out_bits"])
         y = np.einsum("bpn,p->bn", v_id, pw) / tm.lsb_v(p["out_bits"])
         base = {**p}
@@ -255,7 +260,7 @@ def test_fits_recover_per_direction_line_parameters_from_synthetic_data():
               "c_settle_f": 7e-13, "c_settle_row_f": 4e-15, "k_mem": 0.75},
         line_backward={"c_settle_f": 5e-13, "c_settle_row_f": 1e-15, "b_line_v": 6e-4,
                        "b_g_v": -1e-3, "b_ig_v": 4e-4, "r_series_ohm": 6000.0,
-                       "b_act_v": -4e-3},
+                       "b_act_v": -4e-3, "b_load_v": 2e-3},
         energy={**base.energy, "k_array": 0.9, "e_drv_row_j": 3e-14, "e_drv_col_j": 1e-14,
                 "e_wl_row_j": 5e-13, "e_wl_cell_j": 2e-15, "p_neuron_w": 3e-5,
                 "p_shared_w": 5e-5})
@@ -515,3 +520,22 @@ def test_verilog_a_refuses_bad_names():
     g = np.full((2, 2), 1e-5)
     with pytest.raises(InputError):
         core_verilog_a(MacroModel.ideal(), g, g, module="x; .control")
+
+
+def test_active_fraction_is_the_driven_share_of_each_sensed_line():
+    """All inputs zero: 0; all non-zero: 1; one input driven: its cells' share of each sensed
+    line's conductance (forward: the row pair's G+ + G-; backward: each bit-line's cell)."""
+    from pycim.cim.closed_form import active_fraction
+
+    rng = np.random.default_rng(4)
+    gp, gn = rng.uniform(1e-6, 4e-5, (3, 5)), rng.uniform(1e-6, 4e-5, (3, 5))
+    assert np.all(active_fraction(gp, gn, np.zeros((1, 3)), "forward") == 0)
+    assert active_fraction(gp, gn, np.array([[1, -1, 1]]), "forward")[0] == pytest.approx(1.0)
+    assert active_fraction(gp, gn, np.array([[0, -1, 0]]), "forward")[0, 0] == pytest.approx(
+        (gp[1] + gn[1]) / (gp + gn).sum(axis=0))
+    act, load = active_fraction(gp, gn, np.array([[0, 0, 1, 0, 0]]), "backward")[:, 0]
+    assert act[0::2] == pytest.approx(gp[:, 2] / gp.sum(axis=1))  # bit-lines of G+ rows
+    assert act[1::2] == pytest.approx(gn[:, 2] / gn.sum(axis=1))
+    # the load term: the same share times source-line 2's total conductance (/ 1 mS)
+    assert load[0::2] == pytest.approx(act[0::2] * (gp[:, 2] + gn[:, 2]).sum() / 1e-3)
+    assert active_fraction(gp, gn, -np.ones((1, 5)), "backward")[0] == pytest.approx(1.0)

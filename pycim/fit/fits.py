@@ -119,7 +119,7 @@ class MvmPoint:
 
     @property
     def act(self) -> np.ndarray:
-        """Active fraction per plane and sensed line (:func:`active_fraction`)."""
+        """Stacked active fractions (2, batch, planes, sensed lines) (:func:`active_fraction`)."""
         return active_fraction(self.g_pos, self.g_neg, self.planes, self.direction)
 
     def summed(self, model: MacroModel) -> tuple[np.ndarray, np.ndarray]:
@@ -127,7 +127,7 @@ class MvmPoint:
         :meth:`MacroModel.line_transfer` takes (``model``: :meth:`model` of this point)."""
         w = model.plane_line_weights(self.p["in_bits"], self.n_rows, self.g_sum)
         return (np.einsum("bpn,pn->bn", self.v_eff_planes(model), w),
-                np.einsum("bpn,pn->bn", self.act, w))
+                np.einsum("kbpn,pn->kbn", self.act, w))
 
     @property
     def v_read(self) -> float:
@@ -181,10 +181,11 @@ def mvm_points(df: pd.DataFrame) -> list[MvmPoint]:
 
 # -- line transfer --------------------------------------------------------------------------
 LINE_TERMS = ("r_series_ohm", "c_settle_f", "c_settle_row_f", "k_mem", "a0", "a_rows", "a_g",
-              "a_rg", "a_cubic", "b_line_v", "b_g_v", "b_ig_v", "b_kick_v", "b_act_v")
+              "a_rg", "a_cubic", "b_line_v", "b_g_v", "b_ig_v", "b_kick_v", "b_act_v",
+              "b_load_v")
 #: least_squares works on O(1) unknowns: kOhm and mV
 _SCALE = {"r_series_ohm": 1e3, "b_line_v": 1e-3, "b_g_v": 1e-3, "b_ig_v": 1e-3, "b_kick_v": 1e-3,
-          "b_act_v": 1e-3,
+          "b_act_v": 1e-3, "b_load_v": 1e-3,
           "c_settle_f": 1e-13, "c_settle_row_f": 1e-15}
 
 
@@ -198,7 +199,9 @@ _SCALE = {"r_series_ohm": 1e3, "b_line_v": 1e-3, "b_g_v": 1e-3, "b_ig_v": 1e-3, 
 #: (``pycim fit``; numbers in the model's ``fits``): the series resistance, the line's
 #: capacitance per cell and the memory differ between the two lines (README, "Fitting").
 #: ``b_kick_v`` (the held line's unrelaxed kick) is fitted where the data hold two read
-#: pulses, ``b_act_v`` (the active-fraction offset) on backward points only (on forward
+#: pulses, ``b_act_v`` and ``b_load_v`` (the active-fraction offsets: the share of a line's
+#: conductance driven away from Vref, plain and weighted by the driven lines' load,
+#: :func:`pycim.cim.closed_form.active_fraction`) on backward points only (on forward
 #: points it also fits, but would double the core's forward matmul: see the README). The
 #: neuron's terms (``b0_v``, :func:`fit_offset`, and the ADC) are shared.
 BACKWARD_LINE_TERMS = LINE_TERMS
@@ -206,7 +209,7 @@ BACKWARD_LINE_TERMS = LINE_TERMS
 
 def _line_terms(points: list[MvmPoint], kick: bool = False, act: bool = False) -> list[str]:
     """The line terms whose regressors vary over ``points`` (``b_kick_v`` if ``kick``,
-    ``b_act_v`` if ``act``)."""
+    ``b_act_v`` and ``b_load_v`` if ``act``)."""
     rows = {pt.n_rows for pt in points}
     free = ["r_series_ohm", "c_settle_f", "a0", "a_g", "a_cubic", "b_line_v", "b_g_v", "b_ig_v"]
     if any(pt.planes.shape[1] > 1 for pt in points):
@@ -219,7 +222,7 @@ def _line_terms(points: list[MvmPoint], kick: bool = False, act: bool = False) -
     if kick:
         free.append("b_kick_v")
     if act:
-        free.append("b_act_v")
+        free += ["b_act_v", "b_load_v"]
     return free
 
 

@@ -592,10 +592,11 @@ def _fold_chain(model, a_v: np.ndarray, in_bits: int, n_rows: int, g_sum_s: np.n
     xs = np.arange(x_lo, x_hi + 1)
     common = {"off": (k * off + float(adc["offset_lsb"])).astype(np.float32), "cubic": cubic,
               "inl": inl, "noise_lsb": float(adc["noise_lsb"]), "lo": lo, "hi": hi}
-    # the active-fraction offset b_act sum_p w_p act_p: linear in the drives' magnitudes
-    b_act = float(model.line.get("b_act_v", 0.0))
-    if act_op is not None and b_act:
-        act_op = act_op * (k * b_act)
+    # the active-fraction offsets b_act act + b_load load (sum_p w_p of each): linear in the
+    # drives' magnitudes (act_op: the stacked (2, drives, lines) operators)
+    b_act = (float(model.line.get("b_act_v", 0.0)), float(model.line.get("b_load_v", 0.0)))
+    if act_op is not None and any(b_act):
+        act_op = k * (b_act[0] * act_op[0] + b_act[1] * act_op[1])
     else:
         act_op = None
     if w_lines is None:  # every line weighs the planes alike: one operator on the drives
@@ -663,9 +664,9 @@ class Core:
                 self._a_fwd = a
             else:
                 self._a_bwd = a
-        # active fraction of each sensed line per unit |drive| (the model's b_act_v term; on
-        # the programmed conductances, as the fit): forward (n_in, n_out), backward
-        # (n_out, 2 n_in)
+        # stacked active fractions of each sensed line per unit |drive| (the model's b_act_v
+        # and b_load_v terms; on the programmed conductances, as the fit): forward
+        # (2, n_in, n_out), backward (2, n_out, 2 n_in)
         self._act_op = {d: active_fraction(self.g_pos_s, self.g_neg_s,
                                            np.eye(self.n_in if d == "forward" else self.n_out),
                                            d) for d in ("forward", "backward")}
@@ -732,11 +733,12 @@ class Core:
         return sum((planes[:, p] @ a) * w[p].astype(np.float32) for p in range(w.shape[0]))
 
     def _act_sum(self, x, in_bits: int, fwd: bool) -> np.ndarray | None:
-        """sum_p w'_p act_p (float64) of checked integer inputs: the active fractions
-        (:func:`pycim.cim.closed_form.active_fraction`) summed like :meth:`_volts`; None when
-        the model has no ``b_act_v``."""
+        """sum_p w'_p act_p (float64, (2, batch, lines)) of checked integer inputs: the stacked
+        active fractions (:func:`pycim.cim.closed_form.active_fraction`) summed like
+        :meth:`_volts`; None when the model has neither ``b_act_v`` nor ``b_load_v``."""
         d = "forward" if fwd else "backward"
-        if not self.model.for_direction(d).line.get("b_act_v", 0.0):
+        ln = self.model.for_direction(d).line
+        if not (ln.get("b_act_v", 0.0) or ln.get("b_load_v", 0.0)):
             return None
         op = self._act_op[d]
         w = self.line_weights(d, in_bits)

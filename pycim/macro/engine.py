@@ -62,7 +62,7 @@ def run_macro_mvm(req, progress: bool = True, model: MacroModel | None = None) -
     w_lines = m.plane_line_weights(req.in_bits, n_drive_lines, g_neuron)
     v_sum = np.einsum("bpn,pn->bn", v_pl, w_lines)
     v_line = m.line_transfer(v_sum, req.in_bits, n_drive_lines, g_neuron,
-                             np.einsum("bpn,pn->bn", act, w_lines))
+                             np.einsum("kbpn,pn->kbn", act, w_lines))
     codes = m.output_codes(v_line / lsb, req.out_bits)
     v_settled = m.held_line_v(v_pl, n_drive_lines, g_neuron, act)
     codes = pair_difference(codes, req.direction, req.mapping)

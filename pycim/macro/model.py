@@ -137,7 +137,7 @@ def _line_defaults() -> dict[str, float]:
     return {"r_series_ohm": 0.0, "c_settle_f": 0.0, "c_settle_row_f": 0.0, "k_mem": 0.0,
             "a0": 0.0, "a_rows": 0.0, "a_g": 0.0, "a_rg": 0.0,
             "a_cubic": 0.0, "b0_v": 0.0, "b_g_v": 0.0, "b_ig_v": 0.0, "b_line_v": 0.0,
-            "b_kick_v": 0.0, "b_act_v": 0.0}
+            "b_kick_v": 0.0, "b_act_v": 0.0, "b_load_v": 0.0}
 
 
 def _adc_defaults() -> dict:
@@ -436,16 +436,15 @@ class MacroModel:
         in_bits : the MVM's input width (sets W = :meth:`weight_sum` and the sample count
             N = :func:`n_windows_for`).
         n_rows : driven physical rows. g_sum_s : per-output sum(G+ + G-) (broadcastable).
-        act : the active fractions summed like ``v_ideal_v`` (sum_n w_n act_n with the same
-            plane weights; :func:`pycim.cim.closed_form.active_fraction`); None: 0.
+        act : the stacked active fractions (2, ...) summed like ``v_ideal_v`` (sum_n w_n
+            act_n with the same plane weights; :func:`pycim.cim.closed_form.active_fraction`)
+            for the ``b_act_v`` / ``b_load_v`` offset (:meth:`act_offset_v`); None: 0.
         """
         v = np.asarray(v_ideal_v, dtype=float)
         w_sum = self.weight_sum(in_bits)
         off = w_sum * self._offset(self.line["b_line_v"], g_sum_s, n_rows) \
             + n_windows_for(in_bits) * self.line["b0_v"]
-        if act is not None and self.line.get("b_act_v", 0.0):
-            off = off + self.line["b_act_v"] * np.asarray(act, dtype=float)
-        return self._gain(v, w_sum, n_rows, g_sum_s) * v + off
+        return self._gain(v, w_sum, n_rows, g_sum_s) * v + off + self.act_offset_v(act)
 
     def _offset(self, b_const, g_sum_s, n_rows):
         ln = self.line
@@ -457,15 +456,23 @@ class MacroModel:
 
     def settled_line_v(self, v_plane_v, n_rows, g_sum_s, act=None):
         """Settled line voltage minus Vref of one read pulse (the line alone, no sample
-        offset): the per-plane ``v_settled_v`` of the SPICE flow. ``act``: the plane's active
-        fraction per line (:func:`pycim.cim.closed_form.active_fraction`: the share of the
-        line's conductance driven away from Vref), which adds ``b_act_v`` act; None: 0."""
+        offset): the per-plane ``v_settled_v`` of the SPICE flow. ``act``: the plane's stacked
+        active fractions per line (:func:`pycim.cim.closed_form.active_fraction`: the share
+        of the line's conductance driven away from Vref, and the same weighted by the driven
+        lines' load), which add :meth:`act_offset_v`; None: 0."""
         v = np.asarray(v_plane_v, dtype=float)
         out = self._gain(v, 1.0, n_rows, g_sum_s) * v + self._offset(self.line["b_line_v"],
                                                                       g_sum_s, n_rows)
-        if act is not None and self.line.get("b_act_v", 0.0):
-            out = out + self.line["b_act_v"] * np.asarray(act, dtype=float)
-        return out
+        return out + self.act_offset_v(act)
+
+    def act_offset_v(self, act):
+        """``b_act_v`` act[0] + ``b_load_v`` act[1] of the stacked active fractions ``act``
+        (:func:`pycim.cim.closed_form.active_fraction`, (2, ...)); 0 for None."""
+        b = (self.line.get("b_act_v", 0.0), self.line.get("b_load_v", 0.0))
+        if act is None or not any(b):
+            return 0.0
+        a = np.asarray(act, dtype=float)
+        return b[0] * a[0] + b[1] * a[1]
 
     def lsb_v(self, out_bits: int) -> float:
         """Line-referred volts per output code step: 2 adc_fs / 2^out_bits / (C_s / C_i)."""
