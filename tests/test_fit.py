@@ -368,7 +368,7 @@ def _committed_statistics():
     df = load_results(FIT_DIR)["mvm_fit"]
     keys = ["n_in", "n_out", "in_bits", "out_bits", "w_scale", "corner", "temp_c", "batch",
             "seed", "direction", "read_pulse_s"]
-    errs, dirs, e_rel = {}, {}, []
+    errs, dirs, e_rel, e_dir = {}, {}, [], []
     for key, g in df.groupby(keys, sort=False):
         p = dict(zip(keys, key))
         p = {k: (int(v) if k in ("n_in", "n_out", "in_bits", "out_bits", "batch", "seed")
@@ -388,7 +388,8 @@ def _committed_statistics():
         for b in range(p["batch"]):
             e = run(x[b:b + 1], p["in_bits"], p["out_bits"]).energy_j["total"]
             e_rel.append(e / en[b] - 1)
-    return m, errs, dirs, np.array(e_rel)
+            e_dir.append(p["direction"])
+    return m, errs, dirs, (np.array(e_rel), np.array(e_dir))
 
 
 def test_default_model_codes_recomputed_from_the_committed_mvms():
@@ -404,8 +405,9 @@ def test_default_model_codes_recomputed_from_the_committed_mvms():
     assert m.fits["codes"]["rms"] == pytest.approx(rms, abs=1e-6)
     assert m.fits["codes"]["max"] == mx
     assert rms <= 0.5 and mx <= 2, (rms, mx)
-    # and so does each direction: every bit-line's own code, and a backward MVM's outputs
-    # (row-pair differences: two lines' errors, within the same budget)
+    # and so does each direction: every bit-line's own code within the same budget; a backward
+    # MVM's output is the difference of two neurons' codes, each moved by one step for at most
+    # a quarter of its values, so at most half of the outputs move: RMS <= sqrt(1/2)
     by = m.fits["codes"]["by_direction"]
     for d in ("forward", "backward"):
         e = np.concatenate([v.ravel() for k, v in errs.items() if dirs[k] == d])
@@ -417,17 +419,23 @@ def test_default_model_codes_recomputed_from_the_committed_mvms():
                         if dirs[k] == "backward"])
     r = float(np.sqrt(np.mean(e ** 2)))
     assert by["backward_outputs"]["rms"] == pytest.approx(r, abs=1e-6)
-    assert r <= 0.5 and np.abs(e).max() <= 2, r
+    assert r <= np.sqrt(0.5) and np.abs(e).max() <= 2, r
 
 
 def test_default_model_energy_recomputed_from_the_committed_mvms():
     """The energy per MVM is dominated by the neurons, whose gated OTA the model gives an
     always-on and an enabled-time power (the schedule's en-high time), and the word-lines
     (C V^2 per read pulse): 2 % for what the group formulas leave out (the cells' and
-    drivers' share, < 1 % of the total, whose activity the formula only approximates)."""
-    m, _, _, e_rel = _committed_statistics()
-    assert e_rel.size >= 15
-    assert np.max(np.abs(e_rel)) <= 0.02, np.max(np.abs(e_rel))
+    drivers' share, < 1 % of the total, whose activity the formula only approximates) on the
+    forward MVMs. Backward MVMs (twice the neurons of a square forward one, drivers 3-4 % of
+    the total, the neurons' share at 2-bit in / 4-bit out fitted to 4 %): the held-out
+    budget of the macro-model's energy per MVM, 5 % (tests/test_held_out.py)."""
+    m, _, _, (e_rel, e_dir) = _committed_statistics()
+    assert e_rel.size >= 15 and (e_dir == "backward").sum() >= 15
+    assert np.max(np.abs(e_rel[e_dir == "forward"])) <= 0.02
+    assert np.max(np.abs(e_rel[e_dir == "backward"])) <= 0.05
+    # the model's own report says the same (so the report is not stale)
+    assert m.fits["energy_total"]["max"] == pytest.approx(np.max(np.abs(e_rel)), abs=1e-6)
     # the model's own report says the same (so the report is not stale)
     assert m.fits["energy_total"]["max"] == pytest.approx(np.max(np.abs(e_rel)), abs=1e-6)
 
