@@ -47,16 +47,11 @@ def _old_call(core, x, direction, in_bits, out_bits, rng=None):
     ch = core.fast_chain(direction, in_bits, out_bits)
     assert ch is not None
     last = np.zeros_like(ch.off) if ch.cubic is not None else ch.off
-    # the backward active-fraction offset (b_act_v, added since): the drives' magnitudes in a
-    # block beside them, against ``a_abs`` (zeros there with a cubic term: added after it)
-    ab = ch.a_abs
-    ops = [ch.a] + ([] if ab is None else [ab if ch.cubic is None else np.zeros_like(ab)])
-    a_ext = np.vstack([*ops, last[None, :]]).astype(np.float32)
+    a_ext = np.vstack([ch.a, last[None, :]]).astype(np.float32)
     b = x.shape[0]
     n, m = ch.a.shape
-    n_e = a_ext.shape[0] - 1
-    xe = np.empty((b, n_e + 1), np.float32)
-    xe[:, n_e] = 1.0
+    xe = np.empty((b, n + 1), np.float32)
+    xe[:, n] = 1.0
     if ch.n_planes:
         nx = x.shape[1]
         xi = x.astype(np.intp, copy=False)
@@ -65,9 +60,7 @@ def _old_call(core, x, direction, in_bits, out_bits, rng=None):
             xe[:, p * nx:(p + 1) * nx] = sgn * ((mag >> p) & 1)
     else:
         idx = np.subtract(x, ch.x_lo, dtype=np.intp, casting="unsafe")
-        xe[:, :n] = np.take(ch.drive, idx, mode="clip")
-    if ab is not None:
-        xe[:, n:2 * n] = np.abs(xe[:, :n])
+        xe[:, :-1] = np.take(ch.drive, idx, mode="clip")
     y = np.empty((b, m), np.float32)
     t = np.empty_like(y)
     np.matmul(xe, a_ext, out=y)
@@ -77,9 +70,10 @@ def _old_call(core, x, direction, in_bits, out_bits, rng=None):
         t *= ch.cubic
         y += t
         y += ch.off
-        if ab is not None:
-            np.matmul(xe[:, n:2 * n], ab, out=t)
-            y += t
+    if ch.a_abs is not None:  # the backward active-fraction offsets (added since): the
+        # drives' magnitudes against their own operator, after the cubic and the offset
+        np.matmul(np.abs(xe[:, :n]), ch.a_abs, out=t)
+        y += t
     if ch.inl is not None:
         k = np.empty(y.shape, np.intp)
         np.floor(y, out=t)

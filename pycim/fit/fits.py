@@ -226,8 +226,13 @@ def _line_terms(points: list[MvmPoint], kick: bool = False, act: bool = False) -
     return free
 
 
+#: the directions whose lines get the active-fraction offsets (BACKWARD_LINE_TERMS' note)
+ACT_DIRECTIONS = ("backward",)
+
+
 def fit_line(points: list[MvmPoint], base: MacroModel,
-             backward_terms: tuple[str, ...] = BACKWARD_LINE_TERMS) -> Fit:
+             backward_terms: tuple[str, ...] = BACKWARD_LINE_TERMS,
+             act_directions: tuple[str, ...] = ACT_DIRECTIONS) -> Fit:
     """Settled line voltage per plane against the closed form: effective conductance
     G / (1 + G r_series), the line's settling in the read pulse (capacitance c_settle +
     c_settle_row rows), the gain terms and an offset (module docstring of
@@ -235,7 +240,8 @@ def fit_line(points: list[MvmPoint], base: MacroModel,
 
     Backward points (bit-lines sensed) share every term but ``backward_terms``
     (:data:`BACKWARD_LINE_TERMS`), which are fitted on them alone as overrides
-    (``params["line_backward"]``); without backward points the fit is forward-only."""
+    (``params["line_backward"]``); without backward points the fit is forward-only.
+    ``act_directions``: the directions fitted with ``b_act_v`` and ``b_load_v``."""
     fwd = [pt for pt in points if pt.direction == "forward"]
     bwd = [pt for pt in points if pt.direction == "backward"]
     if not fwd:
@@ -251,9 +257,10 @@ def fit_line(points: list[MvmPoint], base: MacroModel,
     def kick(pts):  # a kick's relaxation is told from a constant offset by the read pulse
         return len({pt.p["read_pulse_s"] for pt in pts}) > 1
 
-    shared = [k for k in _line_terms(points, kick(points)) if k not in bterms]
-    own_f = [k for k in _line_terms(fwd, kick(fwd)) if k in bterms]
-    own_b = [k for k in _line_terms(bwd, kick(bwd), act=True) if k in bterms] if bwd else []
+    act_f, act_b = "forward" in act_directions, "backward" in act_directions
+    shared = [k for k in _line_terms(points, kick(points), act_f and act_b) if k not in bterms]
+    own_f = [k for k in _line_terms(fwd, kick(fwd), act_f) if k in bterms]
+    own_b = [k for k in _line_terms(bwd, kick(bwd), act_b) if k in bterms] if bwd else []
     names = [*shared, *own_f, *[f"{k}@backward" for k in own_b]]
     target = np.concatenate([pt.v_settled.ravel() for pt in points])
 

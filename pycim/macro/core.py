@@ -345,8 +345,9 @@ class FastChain:
     #: > 0: ``a`` stacks one operator per magnitude plane (per-line plane weights, the
     #: model's memory term) and the work array holds the signed bit planes side by side
     n_planes: int = 0
-    #: the model's active-fraction offset (``b_act_v``): an operator on the magnitudes of the
-    #: work array's drives (or bit planes), |d(x)| @ a_abs, stacked under ``a``; None: none
+    #: the model's active-fraction offsets (``b_act_v``, ``b_load_v``): an operator on the
+    #: magnitudes of the drives (or bit planes), |d(x)| @ a_abs, added after the line's cubic
+    #: and offset; the work array holds the magnitudes after its ones column; None: none
     a_abs: np.ndarray | None = None
     #: the operator the matmul uses: ``a`` with the offset as a last row (against a ones
     #: column of the work array) when there is no cubic term, else with a zero row (the offset
@@ -359,10 +360,7 @@ class FastChain:
 
     def __post_init__(self) -> None:
         last = np.zeros_like(self.off) if self.cubic is not None else self.off
-        ops = [self.a]
-        if self.a_abs is not None:  # with a cubic term the magnitudes' offset comes after it
-            ops.append(np.zeros_like(self.a_abs) if self.cubic is not None else self.a_abs)
-        object.__setattr__(self, "a_ext", np.vstack([*ops, last[None, :]]).astype(np.float32))
+        object.__setattr__(self, "a_ext", np.vstack([self.a, last[None, :]]).astype(np.float32))
         tab = None
         if self.n_planes:  # inputs x_lo .. 2^P - 1 (signed: x_lo = -(2^P - 1); 1 bit: 0, 1)
             xs = np.arange(self.x_lo, 2 ** self.n_planes)
@@ -402,10 +400,11 @@ class FastChain:
 
     def _xe(self, batch: int) -> np.ndarray:
         """The drive work array (batch, n + 1): a ones column last, against the operator's
-        last row (the offset, or zeros)."""
+        last row (the offset, or zeros); with ``a_abs`` the drives' magnitudes follow it
+        (batch, 2 n + 1)."""
         def make():
-            n = self.a_ext.shape[0] - 1  # drives (and their magnitudes), then the ones
-            xe = np.empty((batch, n + 1), np.float32)
+            n = self.a.shape[0]
+            xe = np.empty((batch, n + 1 + (0 if self.a_abs is None else n)), np.float32)
             xe[:, n] = 1.0
             return xe
         return self._work(("xe", batch), make)
@@ -432,9 +431,9 @@ class FastChain:
         lookup, the signed bit planes side by side for a per-plane operator. ``indexed``:
         :meth:`_index` was just called on ``x``."""
         xe = self._drives(x, indexed)
-        if self.a_abs is not None:  # the drives' magnitudes beside them
+        if self.a_abs is not None:  # the drives' magnitudes after the ones column
             na = self.a.shape[0]
-            np.abs(xe[:, :na], out=xe[:, na:2 * na])
+            np.abs(xe[:, :na], out=xe[:, na + 1:])
         return xe
 
     def _drives(self, x: np.ndarray, indexed: bool) -> np.ndarray:
@@ -470,17 +469,17 @@ class FastChain:
     def _levels_into(self, xe, y, t, k, noise) -> np.ndarray:
         """:meth:`levels` of the rows ``xe`` into ``y`` (returned), with work arrays ``t``
         (float32) and ``k`` (intp, INL), and these rows' ADC noise (or None)."""
-        np.matmul(xe, self.a_ext, out=y)  # without a cubic term the offset comes with it
+        na = self.a.shape[0]
+        np.matmul(xe[:, :na + 1], self.a_ext, out=y)  # without a cubic term the offset too
         if self.cubic is not None:  # y + cubic y^3 + off, operation by operation
             np.multiply(y, y, out=t)
             t *= y
             _row_op(np.multiply, t, self.cubic, self._tiles[0], t)
             y += t
             _row_op(np.add, y, self.off, self._tiles[1], y)
-            if self.a_abs is not None:  # the magnitudes' offset, outside the cubic
-                na = self.a.shape[0]
-                np.matmul(xe[:, na:2 * na], self.a_abs, out=t)
-                y += t
+        if self.a_abs is not None:  # the magnitudes' offsets, outside the cubic
+            np.matmul(xe[:, na + 1:], self.a_abs, out=t)
+            y += t
         return self._adc(y, None, t, k, noise)
 
     def _noise(self, rng, shape) -> np.ndarray | None:
