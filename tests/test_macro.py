@@ -1,5 +1,7 @@
 """The numpy Core / Chip macro-model against the closed form the SPICE flow uses."""
 
+import warnings
+
 import numpy as np
 import pytest
 
@@ -11,7 +13,7 @@ from pycim.errors import InputError
 from pycim.macro.chip import Chip, software_forward
 from pycim.macro.core import Core
 from pycim.macro.layers import Conv2d, Dense, im2col, plan
-from pycim.macro.model import MacroModel
+from pycim.macro.model import MacroModel, OutOfRangeWarning
 from pycim.netlist.neuron import NeuronSpec, mvm_schedule
 
 IDEAL = MacroModel.ideal()
@@ -379,10 +381,12 @@ def test_calibration_is_folded_into_the_fast_path(rng):
     assert r.value.dtype == np.float32
     np.testing.assert_allclose(r.value, r.code * cal.scale + cal.shift, rtol=1e-6, atol=1e-5)
     assert core.forward(x, 4, 8).value is None  # another out_bits: its own calibration
-    with pytest.warns(Warning):  # 24 driven lines: outside the fitted rows (expected)
+    # 24 driven source-lines: inside the backward fit's 8..32 (a warning for the bit-lines'
+    # conductance sums outside the fitted range would be expected, not checked here)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", OutOfRangeWarning)
         core.calibrate("backward", 4, 6)
-    xb = rng.integers(-7, 8, (30, 24))
-    with pytest.warns(Warning):
+        xb = rng.integers(-7, 8, (30, 24))
         lines, pair = core.backward_lines(xb), core.backward(xb)
     np.testing.assert_allclose(pair.value, lines.value[:, 0::2] - lines.value[:, 1::2])
     y_t = core.reference_y(xb, 4, 6, "backward")
@@ -391,18 +395,27 @@ def test_calibration_is_folded_into_the_fast_path(rng):
     # Floor of a per-line (gain, offset) correction against the TARGET conductances: rounding
     # (1/12 LSB^2) plus the part of the programming error and of the lines' memory of the
     # previous plane that is not linear in y per line (computed here from the programmed
-    # conductances, the closed form and the model's settling / memory law written out: a
-    # bit-line with conductance sum g keeps c = k_mem (1 - s), s = 1 - exp(-t_track g / C), of
-    # the previous plane, so plane j weighs sum_{n >= j} w_n c^(n - j)).
+    # conductances, the closed form and the model's backward settling / memory law written
+    # out: a bit-line with conductance sum g keeps c = k_mem (1 - s), s = 1 - exp(-t_track g /
+    # C), of the previous plane, so plane j weighs sum_{n >= j} w_n c^(n - j)), and of its
+    # active-fraction offset b_act a + b_load l (a: the share of the bit-line's conductance
+    # driven away from Vref; l: the same weighted by each source-line's total conductance /
+    # 1 mS), which depends on the inputs' magnitudes, not on y.
     g_bl = np.empty((2 * core.n_in, core.n_out))
     g_bl[0::2], g_bl[1::2] = core.g_pos_s, core.g_neg_s
-    ln = m.line
+    ln = m.for_direction("backward").line
     c_bl = ln["c_settle_f"] + ln["c_settle_row_f"] * core.n_out
     c_mem = ln["k_mem"] * np.exp(-m.timing["t_track_s"] * g_bl.sum(axis=1) / c_bl)
     w = _held_weights(3)
     w_bl = np.array([sum(w[n] * c_mem ** (n - j) for n in range(j, 3)) for j in range(3)])
     planes = bit_planes(xb, 4)
     y_p = sum(V_READ_BWD(core, planes[:, j]) * w_bl[j] for j in range(3)) / core.lsb_v(6)
+    g_sl = g_bl.sum(axis=0)  # each source-line's total conductance
+    for j in range(3):
+        mag = np.abs(planes[:, j])
+        a_j = (mag @ g_bl.T) / g_bl.sum(axis=1)
+        l_j = (mag @ (g_bl * g_sl).T) / g_bl.sum(axis=1) / 1e-3
+        y_p = y_p + (ln["b_act_v"] * a_j + ln["b_load_v"] * l_j) * w_bl[j] / core.lsb_v(6)
     d = y_p - y_t
     resid = []
     for j in range(d.shape[1]):

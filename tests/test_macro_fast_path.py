@@ -70,6 +70,10 @@ def _old_call(core, x, direction, in_bits, out_bits, rng=None):
         t *= ch.cubic
         y += t
         y += ch.off
+    if ch.a_abs is not None:  # the backward active-fraction offsets (added since): the
+        # drives' magnitudes against their own operator, after the cubic and the offset
+        np.matmul(np.abs(xe[:, :n]), ch.a_abs, out=t)
+        y += t
     if ch.inl is not None:
         k = np.empty(y.shape, np.intp)
         np.floor(y, out=t)
@@ -89,8 +93,10 @@ def _old_call(core, x, direction, in_bits, out_bits, rng=None):
     n_rows = 2 * core.n_in if fwd else core.n_out
     n_cols = core.n_out if fwd else 2 * core.n_in
     act = _old_activity(core, x, fwd, in_bits)
+    # every physical row's word line (2 n_in) is pulsed in either direction (since corrected:
+    # a backward call counted n_out)
     e = core.model.energy_j(in_bits, out_bits, n_rows, n_cols, core._g_total_s, batch=b,
-                            activity=act)
+                            activity=act, n_wl=2 * core.n_in)
     return code, value, {k: float(v) for k, v in e.items()}
 
 

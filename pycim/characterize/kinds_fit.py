@@ -6,6 +6,13 @@ form per plane and output, the per-output conductance sum, the output code, the 
 code units, and the energy per group. Rows carry a ``record`` column: ``line`` (vector, output,
 plane), ``code`` (vector, output), ``energy`` (vector).
 
+``direction = "backward"`` points run the transposed MVM on the same programmed array (the
+inputs, n_out of them, drive the source-lines; every bit-line is sensed by its own neuron). Their
+``line`` and ``code`` records are per sensed bit-line (``output`` = physical row r, 0..2 n_in - 1,
+row 2i holds G+), before the row-pair difference the MVM reports: what each neuron saw and
+converted, with the bit-line's own closed form and conductance sum. ``read_pulse_s`` is the
+read pulse per plane (default the paper's 10 ns).
+
 The problem (weights, inputs, programmed conductances) is a pure function of the point
 (:func:`problem`), so the fit recomputes the conductances rather than storing n_in x n_out
 matrices in the tables.
@@ -15,9 +22,14 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..cim.closed_form import line_conductance_s
+from .. import assumptions
+from ..cim.closed_form import (ideal_output, line_conductance_s, neuron_lines_v,
+                                pair_difference)
+from ..cim.encoding import bit_planes
 from ..tech.corners import CORNERS
 from .params import Param
+
+DIRECTIONS = ("forward", "backward")
 
 PARAMS = {
     "mvm_fit": (
@@ -30,37 +42,58 @@ PARAMS = {
         Param("temp_c", "temp_c", float, 27.0, lo=-55, hi=150),
         Param("batch", "batch", int, 2, lo=1, hi=64),
         Param("seeds", "seed", int, 0, lo=0, hi=2**32 - 1),
+        Param("direction", "direction", str, "forward", choices=DIRECTIONS),
+        Param("read_pulse_s", "read_pulse_s", float, assumptions.value("read_pulse_s"),
+              lo=1e-9, hi=1e-6),
     ),
 }
 
 
 def problem(p: dict):
     """(w, x) of an ``mvm_fit`` point: weights uniform in [-w_scale, w_scale], inputs uniform
-    over the signed in_bits range (0/1 for 1 bit); seeded by ``seed``."""
+    over the signed in_bits range (0/1 for 1 bit); seeded by ``seed``. Backward points
+    (``direction``) draw n_out inputs per vector instead of n_in."""
     rng = np.random.default_rng([p["seed"], 7])
     w = p["w_scale"] * rng.uniform(-1.0, 1.0, (p["n_in"], p["n_out"]))
     lim = 1 if p["in_bits"] == 1 else 2 ** (p["in_bits"] - 1) - 1
-    x = rng.integers(0 if p["in_bits"] == 1 else -lim, lim + 1, (p["batch"], p["n_in"]))
+    n_drive = p["n_out"] if p.get("direction", "forward") == "backward" else p["n_in"]
+    x = rng.integers(0 if p["in_bits"] == 1 else -lim, lim + 1, (p["batch"], n_drive))
     return w, x
 
 
 def mvm_fit(p: dict) -> dict:
     from ..cim.request import MvmRequest
-    from ..flows.mvm import run_mvm
+    from ..flows.mvm import neuron_readout, run_mvm
 
     w, x = problem(p)
-    outs = []
+    direction = p.get("direction", "forward")
+    outs, lines = [], []
     for b in range(x.shape[0]):  # one run per vector: per-vector energy (array part varies)
         req = MvmRequest(w, x[b:b + 1], in_bits=p["in_bits"], out_bits=p["out_bits"],
-                         corner=p["corner"], temp_c=p["temp_c"], seed=p["seed"])
-        outs.append(run_mvm(req, progress=False))
+                         corner=p["corner"], temp_c=p["temp_c"], seed=p["seed"],
+                         direction=direction,
+                         read_pulse_s=p.get("read_pulse_s", assumptions.value("read_pulse_s")))
+        wf: dict = {}
+        outs.append(run_mvm(req, progress=False, waveforms=wf))
+        # every sensed neuron's own line and code (backward: each bit-line, before the pair
+        # difference the MVM reports)
+        lines.append(neuron_readout(wf["result"], wf["nodes"], wf["schedule"], wf["spec"]))
     out = outs[0]
     gp, gn = np.asarray(out["g_pos_s"]), np.asarray(out["g_neg_s"])
-    g_sum = line_conductance_s(gp, gn, "forward")
-    vs = np.concatenate([np.asarray(o["v_settled_v"]) for o in outs])  # (batch, planes, n_out)
-    vi = np.concatenate([np.asarray(o["y_ideal_planes_v"]) for o in outs])
-    code = np.concatenate([np.asarray(o["code"]) for o in outs])
-    y = np.concatenate([np.asarray(o["y_ideal"]) for o in outs])
+    g_sum = line_conductance_s(gp, gn, direction)
+    vs = np.stack([v for v, _ in lines])  # (batch, planes, sensed lines)
+    code = np.stack([c for _, c in lines])  # (batch, sensed lines)
+    vi_out = np.concatenate([np.asarray(o["y_ideal_planes_v"]) for o in outs])
+    if direction == "forward":  # the MVM's own report is per sensed line already
+        vi = vi_out
+        y = np.concatenate([np.asarray(o["y_ideal"]) for o in outs])
+    else:  # each bit-line's closed form; its row-pair differences are the MVM's report
+        vi = neuron_lines_v(gp, gn, bit_planes(x, p["in_bits"]), float(out["v_read_v"]),
+                            direction)
+        y = ideal_output(vi, p["in_bits"], float(out["lsb"]))
+        if not np.allclose(pair_difference(vi, direction), vi_out, rtol=1e-9, atol=1e-12):
+            raise RuntimeError("mvm_fit: the bit-lines' closed form does not difference to "
+                               "the MVM's y_ideal_planes_v")
     rows = []
     for b in range(vs.shape[0]):
         for j in range(vs.shape[2]):
@@ -74,6 +107,8 @@ def mvm_fit(p: dict) -> dict:
         rows.append({"record": "energy", "vector": b,
                      **{f"e_{k}_j": float(e.get(k, 0.0))
                         for k in ("array", "drivers", "wordlines", "neuron", "total")}})
+    code = np.concatenate([np.asarray(o["code"]) for o in outs])  # the MVM's outputs
+    y = np.concatenate([np.asarray(o["y_ideal"]) for o in outs])
     err = code - np.floor(y)
     return {"rows": rows, "summary": {
         "rms_err_vs_floor_lsb": float(np.sqrt(np.mean(err ** 2))),

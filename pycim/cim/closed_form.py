@@ -45,6 +45,35 @@ def neuron_lines_v(g_pos, g_neg, planes, v_read: float, direction: str,
     return v_read * (planes @ n) / s
 
 
+def active_fraction(g_pos, g_neg, planes, direction: str,
+                    mapping: str = "row_pair") -> np.ndarray:
+    """Per plane and sensed line, (2, ..., n_neurons) from planes (..., n_drive):
+
+    0. the share of the line's conductance driven away from Vref, in [0, 1]:
+       sum_i |s_i| G_i / sum_i G_i over the line's cells (s_i the cell's drive level, -1, 0
+       or +1; forward, and backward transposable, a row pair is driven with +-x alike);
+    1. the same with each cell weighted by the total conductance its driven line carries
+       (over every sensed line), in units of ``G_LOAD_REF_S``: the driven lines' load.
+
+    The macro-model's ``b_act_v`` and ``b_load_v`` terms."""
+    a = np.abs(np.asarray(planes, dtype=float))
+    if direction == "forward":  # driven row pair i: rows of G+ and G-, each its own load
+        g = g_pos + g_neg
+        gl = g_pos * g_pos.sum(axis=1, keepdims=True) + g_neg * g_neg.sum(axis=1, keepdims=True)
+    else:
+        if mapping == "transposable":
+            g = (g_pos + g_neg).T
+        else:
+            g, _ = sense_views(g_pos, g_neg, direction, mapping)
+        gl = g * g.sum(axis=1, keepdims=True)
+    s = g.sum(axis=0)
+    return np.stack([(a @ g) / s, (a @ gl) / s / G_LOAD_REF_S])
+
+
+#: conductance normalisation of :func:`active_fraction`'s load term
+G_LOAD_REF_S = 1e-3
+
+
 def pair_difference(v: np.ndarray, direction: str, mapping: str = "row_pair") -> np.ndarray:
     """Per-neuron values -> per-output values (backward row_pair: neighbour differences)."""
     if direction == "backward" and mapping == "row_pair":

@@ -23,7 +23,6 @@ from .fits import (Fit, fit_adc, fit_cell_iv, fit_energy, fit_ir_drop, fit_line,
 def fit_results(results_dir: str | Path) -> tuple["MacroModel", list[Fit]]:  # noqa: F821
     """Fit a macro-model to the sweep results in ``results_dir`` (needs ``mvm_fit`` tables)."""
     from ..characterize.tables import load_results
-    from ..macro.model import MacroModel
 
     d = Path(results_dir)
     if not d.is_dir():
@@ -32,11 +31,21 @@ def fit_results(results_dir: str | Path) -> tuple["MacroModel", list[Fit]]:  # n
     if "mvm_fit" not in tables:
         raise InputError(f"RESULTS_DIR: {d} has no mvm_fit table (run a sweep of "
                          f"characterization/fit.toml first)")
+    return fit_tables(tables, d.name)
+
+
+def fit_tables(tables: dict, name: str) -> tuple["MacroModel", list[Fit]]:  # noqa: F821
+    """:func:`fit_results` on loaded tables ({kind: DataFrame}, ``mvm_fit`` needed);
+    ``name`` names the results in the model's ``source``."""
+    from ..macro.model import MacroModel
+
     base = MacroModel.ideal()
     points = mvm_points(tables["mvm_fit"])
     conds = {(pt.p["corner"], pt.p["temp_c"]) for pt in points}
     f_line = fit_line(points, base)
-    m = base.with_(line={**base.line, **f_line.params})
+    line_p = dict(f_line.params)
+    m = base.with_(line={**base.line, **{k: v for k, v in line_p.items() if k != "line_backward"}},
+                   line_backward=line_p.get("line_backward", {}))
     f_adc = fit_adc(tables.get("adc_transfer"))
     m = m.with_(adc={**m.adc, "gain": f_adc.params["gain"],
                      "offset_lsb": f_adc.params["offset_lsb"]})
@@ -61,9 +70,9 @@ def fit_results(results_dir: str | Path) -> tuple["MacroModel", list[Fit]]:  # n
     ranges["vdd_v"] = [1.8, 1.8]
     report = {f.name: _clean(f.report()) for f in fits}
     report["_conditions"] = {"corners": sorted({c for c, _ in conds}), "temp_c": temps,
-                             "results_dir": d.name}
+                             "results_dir": name}
     m = m.with_(ranges=ranges, fits=report,
-                source=f"fit of {d.name} ({len(points)} mvm_fit points)")
+                source=f"fit of {name} ({len(points)} mvm_fit points)")
     return m, fits
 
 
@@ -85,10 +94,13 @@ def fit_table(fits: list[Fit]) -> str:
     lines = [f"{'fit':<18}{'n':>6}{'rms':>12}{'max':>12}  unit"]
     for f in fits:
         lines.append(f"{f.name:<18}{f.n:>6}{f.rms:>12.4g}{f.max:>12.4g}  {f.unit}")
+        for d, r in f.by_direction.items():  # both directions in the data: each on its own
+            lines.append(f"{'  ' + d:<18}{r['n']:>6}{r['rms']:>12.4g}{r['max']:>12.4g}  "
+                         f"{f.unit}")
     return "\n".join(lines)
 
 
-__all__ = ["fit_results", "fit_table", "prepare_fit", "run_fit_cli"]
+__all__ = ["fit_results", "fit_table", "fit_tables", "prepare_fit", "run_fit_cli"]
 
 
 def prepare_fit(results_dir, output, verilog_a=None, weights=None, seed=0, outs=None):

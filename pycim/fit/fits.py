@@ -18,8 +18,9 @@ from scipy import optimize
 from .. import assumptions
 from ..characterize.kinds_fit import problem
 from ..errors import InputError
-from ..cim.closed_form import array_activity, closed_form_planes
-from ..cim.encoding import bit_planes
+from ..cim.closed_form import (active_fraction, array_activity, line_conductance_s,
+                                neuron_lines_v)
+from ..cim.encoding import bit_planes, line_planes
 from ..cim.programming import program
 from ..macro.model import ROWS_REF, MacroModel
 from ..cim.mapping import interleave_rows
@@ -35,10 +36,15 @@ class Fit:
     unit: str
     ranges: dict = field(default_factory=dict)
     note: str = ""
+    #: residuals per MVM direction ({"forward": {"rms", "max", "n"}, ...}) where both occur
+    by_direction: dict = field(default_factory=dict)
 
     def report(self) -> dict:
-        return {"params": self.params, "rms": self.rms, "max": self.max, "n": self.n,
-                "unit": self.unit, "ranges": self.ranges, "note": self.note}
+        out = {"params": self.params, "rms": self.rms, "max": self.max, "n": self.n,
+               "unit": self.unit, "ranges": self.ranges, "note": self.note}
+        if self.by_direction:
+            out["by_direction"] = self.by_direction
+        return out
 
 
 def _rng(a) -> list[float]:
@@ -53,34 +59,75 @@ def _stats(res) -> tuple[float, float]:
 
 # -- MVM data, regrouped per point ------------------------------------------------------------
 POINT_KEYS = ("n_in", "n_out", "in_bits", "out_bits", "w_scale", "corner", "temp_c", "batch",
-              "seed")
+              "seed", "direction", "read_pulse_s")
+#: values of point keys a table from before they existed does not have
+POINT_DEFAULTS = {"direction": "forward", "read_pulse_s": assumptions.value("read_pulse_s")}
+
+
+def _by_direction(res, dirs) -> dict:
+    """{direction: {"rms", "max", "n"}} of residuals ``res`` labelled ``dirs``, when the data
+    hold both directions (else empty)."""
+    res, dirs = np.asarray(res, dtype=float), np.asarray(dirs)
+    if np.unique(dirs).size < 2:
+        return {}
+    out = {}
+    for d in ("forward", "backward"):
+        r = res[dirs == d]
+        rms, mx = _stats(r)
+        out[d] = {"rms": rms, "max": mx, "n": int(r.size)}
+    return out
 
 
 @dataclass
 class MvmPoint:
-    """One ``mvm_fit`` point: its parameters, programmed conductances, planes and records."""
+    """One ``mvm_fit`` point: its parameters, programmed conductances, planes and records,
+    per sensed line (forward: the n_out source-lines; backward: the 2 n_in bit-lines)."""
 
     p: dict
     g_pos: np.ndarray
     g_neg: np.ndarray
-    planes: np.ndarray  # (batch, planes, n_in)
-    v_settled: np.ndarray  # (batch, planes, n_out)
-    v_ideal: np.ndarray  # (batch, planes, n_out)
-    code: np.ndarray  # (batch, n_out)
-    y_ideal: np.ndarray  # (batch, n_out)
+    planes: np.ndarray  # (batch, planes, n_drive)
+    v_settled: np.ndarray  # (batch, planes, n_sense)
+    v_ideal: np.ndarray  # (batch, planes, n_sense)
+    code: np.ndarray  # (batch, n_sense)
+    y_ideal: np.ndarray  # (batch, n_sense)
     energy: pd.DataFrame  # one row per vector
 
     @property
+    def direction(self) -> str:
+        return self.p["direction"]
+
+    @property
     def n_rows(self) -> int:
-        return 2 * self.p["n_in"]
+        """Driven lines: the cells on each sensed line (forward 2 n_in, backward n_out)."""
+        return 2 * self.p["n_in"] if self.direction == "forward" else self.p["n_out"]
 
     @property
     def g_sum(self) -> np.ndarray:
-        return (self.g_pos + self.g_neg).sum(axis=0)
+        """Programmed conductance on each sensed line."""
+        return line_conductance_s(self.g_pos, self.g_neg, self.direction)
+
+    def model(self, m: MacroModel) -> MacroModel:
+        """``m`` for this point: its direction's line parameters, its read pulse."""
+        return m.with_read_pulse(self.p["read_pulse_s"]).for_direction(self.direction)
 
     def v_eff_planes(self, model: MacroModel) -> np.ndarray:
+        """Closed form per plane and sensed line on ``model``'s effective conductances
+        (``model``: already :meth:`model` of this point)."""
         gp, gn = model.effective_g_s(self.g_pos), model.effective_g_s(self.g_neg)
-        return closed_form_planes(gp, gn, self.planes, self.v_read, "forward")
+        return neuron_lines_v(gp, gn, self.planes, self.v_read, self.direction)
+
+    @property
+    def act(self) -> np.ndarray:
+        """Stacked active fractions (2, batch, planes, sensed lines) (:func:`active_fraction`)."""
+        return active_fraction(self.g_pos, self.g_neg, self.planes, self.direction)
+
+    def summed(self, model: MacroModel) -> tuple[np.ndarray, np.ndarray]:
+        """(v, act) summed over the planes with ``model``'s per-line plane weights, what
+        :meth:`MacroModel.line_transfer` takes (``model``: :meth:`model` of this point)."""
+        w = model.plane_line_weights(self.p["in_bits"], self.n_rows, self.g_sum)
+        return (np.einsum("bpn,pn->bn", self.v_eff_planes(model), w),
+                np.einsum("kbpn,pn->kbn", self.act, w))
 
     @property
     def v_read(self) -> float:
@@ -92,15 +139,21 @@ def mvm_points(df: pd.DataFrame) -> list[MvmPoint]:
     """Regroup an ``mvm_fit`` table per point and recompute its conductances (checked against
     the recorded closed form: the tables and :func:`problem` must agree)."""
     out = []
+    df = df.assign(**{k: df[k].fillna(v) if k in df.columns else v
+                      for k, v in POINT_DEFAULTS.items()})
     for key, g in df.groupby(list(POINT_KEYS), sort=False):
         p = dict(zip(POINT_KEYS, key))
         p = {k: (int(v) if k in ("n_in", "n_out", "in_bits", "out_bits", "batch", "seed")
                  else v) for k, v in p.items()}
-        p["temp_c"], p["w_scale"] = float(p["temp_c"]), float(p["w_scale"])
+        for k in ("temp_c", "w_scale", "read_pulse_s"):
+            p[k] = float(p[k])
+        if p["direction"] not in ("forward", "backward"):
+            raise InputError(f"mvm_fit point {p}: unknown direction {p['direction']!r}")
         w, x = problem(p)
         prog = program(w, p["seed"])
         planes = bit_planes(x, p["in_bits"])
-        nb, npl, no = p["batch"], planes.shape[1], p["n_out"]
+        nb, npl = p["batch"], planes.shape[1]
+        no = p["n_out"] if p["direction"] == "forward" else 2 * p["n_in"]
         ln = g[g["record"] == "line"]
         vs = np.full((nb, npl, no), np.nan)
         vi = np.full((nb, npl, no), np.nan)
@@ -113,8 +166,8 @@ def mvm_points(df: pd.DataFrame) -> list[MvmPoint]:
         b, j = (cd[c].to_numpy().astype(int) for c in ("vector", "output"))
         code[b, j] = cd["code"].to_numpy()
         yi[b, j] = cd["y_ideal"].to_numpy()
-        v_chk = closed_form_planes(prog.g_pos_s, prog.g_neg_s, planes,
-                                   assumptions.value("v_read_v"), "forward")
+        v_chk = neuron_lines_v(prog.g_pos_s, prog.g_neg_s, planes,
+                               assumptions.value("v_read_v"), p["direction"])
         if np.any(np.isnan(vs)) or np.any(np.isnan(code)) or \
                 not np.allclose(v_chk, vi, rtol=1e-9, atol=1e-12):
             raise InputError(f"mvm_fit point {p}: the table does not match its recomputed problem "
@@ -127,59 +180,130 @@ def mvm_points(df: pd.DataFrame) -> list[MvmPoint]:
 
 
 # -- line transfer --------------------------------------------------------------------------
-LINE_TERMS = ("r_series_ohm", "c_settle_f", "c_settle_row_f", "k_mem", "a0", "a_rows", "a_g", "a_rg", "a_cubic", "b_line_v", "b_g_v",
-              "b_ig_v")
+LINE_TERMS = ("r_series_ohm", "c_settle_f", "c_settle_row_f", "k_mem", "a0", "a_rows", "a_g",
+              "a_rg", "a_cubic", "b_line_v", "b_g_v", "b_ig_v", "b_kick_v", "b_act_v",
+              "b_load_v")
 #: least_squares works on O(1) unknowns: kOhm and mV
-_SCALE = {"r_series_ohm": 1e3, "b_line_v": 1e-3, "b_g_v": 1e-3, "b_ig_v": 1e-3,
+_SCALE = {"r_series_ohm": 1e3, "b_line_v": 1e-3, "b_g_v": 1e-3, "b_ig_v": 1e-3, "b_kick_v": 1e-3,
+          "b_act_v": 1e-3, "b_load_v": 1e-3,
           "c_settle_f": 1e-13, "c_settle_row_f": 1e-15}
 
 
-def fit_line(points: list[MvmPoint], base: MacroModel) -> Fit:
-    """Settled line voltage per plane against the closed form: effective conductance
-    G / (1 + G r_series), the line's settling in the read pulse (capacitance c_settle +
-    c_settle_row rows), the gain terms and an offset (module docstring of
-    :mod:`pycim.macro.model`). Terms whose regressor does not vary in the data stay 0."""
-    rows = np.concatenate([np.full(pt.v_settled.size, pt.n_rows) for pt in points])
-    gsum = np.concatenate([np.broadcast_to(pt.g_sum, pt.v_settled.shape).ravel()
-                           for pt in points])
+#: The line terms fitted per direction (:attr:`MacroModel.line_backward`): all of the line
+#: transfer, because the sensed line and its drive differ. Forward, a source-line carries the
+#: access FETs (drain junctions, gate overlap to the word lines) and each FET's source sits
+#: on that floating line near Vref whatever the input; backward, a bit-line carries only the
+#: RRAM ends, and the FETs sit on the driven source-lines, their source at Vref - Vread for a
+#: negative input and at the cell's inner node (near Vref + Vread) for a positive one, so
+#: their on-resistance depends on the input's sign. Fitted on characterization/fit.toml
+#: (``pycim fit``; numbers in the model's ``fits``): the series resistance, the line's
+#: capacitance per cell and the memory differ between the two lines (README, "Fitting").
+#: ``b_kick_v`` (the held line's unrelaxed kick) is fitted where the data hold two read
+#: pulses, ``b_act_v`` and ``b_load_v`` (the active-fraction offsets: the share of a line's
+#: conductance driven away from Vref, plain and weighted by the driven lines' load,
+#: :func:`pycim.cim.closed_form.active_fraction`) on backward points only (on forward
+#: points it also fits, but would double the core's forward matmul: see the README). The
+#: neuron's terms (``b0_v``, :func:`fit_offset`, and the ADC) are shared.
+BACKWARD_LINE_TERMS = LINE_TERMS
+
+
+def _line_terms(points: list[MvmPoint], kick: bool = False, act: bool = False) -> list[str]:
+    """The line terms whose regressors vary over ``points`` (``b_kick_v`` if ``kick``,
+    ``b_act_v`` and ``b_load_v`` if ``act``)."""
+    rows = {pt.n_rows for pt in points}
     free = ["r_series_ohm", "c_settle_f", "a0", "a_g", "a_cubic", "b_line_v", "b_g_v", "b_ig_v"]
     if any(pt.planes.shape[1] > 1 for pt in points):
         free.insert(2, "k_mem")
-    if np.unique(rows).size > 1:
+    if len(rows) > 1:
         free.insert(2, "c_settle_row_f")
         free.insert(4, "a_rows")
-    if np.unique(rows).size > 2:
+    if len(rows) > 2:
         free.insert(6, "a_rg")
+    if kick:
+        free.append("b_kick_v")
+    if act:
+        free += ["b_act_v", "b_load_v"]
+    return free
+
+
+#: the directions whose lines get the active-fraction offsets (BACKWARD_LINE_TERMS' note)
+ACT_DIRECTIONS = ("backward",)
+
+
+def fit_line(points: list[MvmPoint], base: MacroModel,
+             backward_terms: tuple[str, ...] = BACKWARD_LINE_TERMS,
+             act_directions: tuple[str, ...] = ACT_DIRECTIONS) -> Fit:
+    """Settled line voltage per plane against the closed form: effective conductance
+    G / (1 + G r_series), the line's settling in the read pulse (capacitance c_settle +
+    c_settle_row rows), the gain terms and an offset (module docstring of
+    :mod:`pycim.macro.model`). Terms whose regressor does not vary in the data stay 0.
+
+    Backward points (bit-lines sensed) share every term but ``backward_terms``
+    (:data:`BACKWARD_LINE_TERMS`), which are fitted on them alone as overrides
+    (``params["line_backward"]``); without backward points the fit is forward-only.
+    ``act_directions``: the directions fitted with ``b_act_v`` and ``b_load_v``."""
+    fwd = [pt for pt in points if pt.direction == "forward"]
+    bwd = [pt for pt in points if pt.direction == "backward"]
+    if not fwd:
+        raise InputError("line fit: no forward mvm_fit points")
+    rows = np.concatenate([np.full(pt.v_settled.size, pt.n_rows) for pt in points])
+    gsum = np.concatenate([np.broadcast_to(pt.g_sum, pt.v_settled.shape).ravel()
+                           for pt in points])
+    dirs = np.concatenate([np.full(pt.v_settled.size, pt.direction) for pt in points])
+    bterms = tuple(backward_terms) if bwd else ()
+    unknown = set(bterms) - set(LINE_TERMS)
+    if unknown:
+        raise InputError(f"line fit: unknown backward terms {sorted(unknown)}")
+    def kick(pts):  # a kick's relaxation is told from a constant offset by the read pulse
+        return len({pt.p["read_pulse_s"] for pt in pts}) > 1
+
+    act_f, act_b = "forward" in act_directions, "backward" in act_directions
+    shared = [k for k in _line_terms(points, kick(points), act_f and act_b) if k not in bterms]
+    own_f = [k for k in _line_terms(fwd, kick(fwd), act_f) if k in bterms]
+    own_b = [k for k in _line_terms(bwd, kick(bwd), act_b) if k in bterms] if bwd else []
+    names = [*shared, *own_f, *[f"{k}@backward" for k in own_b]]
     target = np.concatenate([pt.v_settled.ravel() for pt in points])
 
     def model_of(x):
-        ln = {**base.line, **{k: v * _SCALE.get(k, 1.0) for k, v in zip(free, x)}}
-        return base.with_(line=ln)
+        val = {k: v * _SCALE.get(k.split("@")[0], 1.0) for k, v in zip(names, x)}
+        ln = {**base.line, **{k: v for k, v in val.items() if "@" not in k}}
+        lb = {k.split("@")[0]: v for k, v in val.items() if "@" in k}
+        lb.update({k: 0.0 for k in bterms if k not in lb})  # not in the backward data: 0
+        return base.with_(line=ln, line_backward=lb)
 
     def resid(x):
         m = model_of(x)
-        v = np.concatenate([m.held_line_v(pt.v_eff_planes(m), pt.n_rows, pt.g_sum).ravel()
-                            for pt in points])
-        return (v - target) * 1e3  # mV
+        v = []
+        for pt in points:
+            mm = pt.model(m)
+            v.append(mm.held_line_v(pt.v_eff_planes(mm), pt.n_rows, pt.g_sum, pt.act).ravel())
+        return (np.concatenate(v) - target) * 1e3  # mV
 
-    x0 = np.zeros(len(free))
-    x0[free.index("r_series_ohm")] = 1.0  # 1 kOhm: start inside the bound r >= 0
-    x0[free.index("c_settle_f")] = 1.0  # 100 fF
-    lo = np.full(len(free), -np.inf)
-    for k in ("r_series_ohm", "c_settle_f", "c_settle_row_f", "k_mem"):  # physical: >= 0
-        if k in free:
-            lo[free.index(k)] = 0.0
+    x0 = np.zeros(len(names))
+    lo = np.full(len(names), -np.inf)
+    for i, k in enumerate(names):
+        k0 = k.split("@")[0]
+        x0[i] = {"r_series_ohm": 1.0, "c_settle_f": 1.0}.get(k0, 0.0)  # 1 kOhm, 100 fF
+        if k0 in ("r_series_ohm", "c_settle_f", "c_settle_row_f", "k_mem"):  # physical: >= 0
+            lo[i] = 0.0
     sol = optimize.least_squares(resid, x0, bounds=(lo, np.inf))
     m = model_of(sol.x)
     r = resid(sol.x) * 1e-3
     rms, mx = _stats(r)
-    r0 = resid(np.zeros(len(free))) * 1e-3
+    r0 = resid(np.zeros(len(names))) * 1e-3
     rms0, _ = _stats(r0)
     v_id = np.concatenate([pt.v_ideal.ravel() for pt in points])
-    return Fit("line", {k: float(m.line[k]) for k in LINE_TERMS}, rms, mx, int(target.size), "V",
+    params = {k: float(m.line[k]) for k in LINE_TERMS}
+    if bwd:
+        params["line_backward"] = {k: float(v) for k, v in m.line_backward.items()}
+    by0 = _by_direction(r0, dirs)
+    before = ", ".join(f"{d} {v['rms'] * 1e3:.3g}" for d, v in by0.items())
+    return Fit("line", params, rms, mx, int(target.size), "V",
                {"n_rows": _rng(rows), "g_sum_s": _rng(gsum),
                 "v_window_v": _rng(v_id)},
-               note=f"settled line vs closed form: rms {rms0 * 1e3:.3g} mV before the fit")
+               note=f"settled line vs closed form: rms {rms0 * 1e3:.3g} mV before the fit"
+                    + (f" ({before})" if before else ""),
+               by_direction=_by_direction(r, dirs))
 
 
 # -- ADC -------------------------------------------------------------------------------------
@@ -214,31 +338,43 @@ def fit_adc(df: pd.DataFrame | None) -> Fit:
 def _codes(m: MacroModel, points: list[MvmPoint]):
     out_c, out_m = [], []
     for pt in points:
-        v = np.einsum("bpn,pn->bn", pt.v_eff_planes(m),
-                      m.plane_line_weights(pt.p["in_bits"], pt.n_rows, pt.g_sum))
-        vl = m.line_transfer(v, pt.p["in_bits"], pt.n_rows, pt.g_sum)
-        out_m.append(m.output_codes(vl / m.lsb_v(pt.p["out_bits"]), pt.p["out_bits"]).ravel())
+        mm = pt.model(m)
+        v, act = pt.summed(mm)
+        vl = mm.line_transfer(v, pt.p["in_bits"], pt.n_rows, pt.g_sum, act)
+        out_m.append(mm.output_codes(vl / mm.lsb_v(pt.p["out_bits"]),
+                                     pt.p["out_bits"]).ravel())
         out_c.append(pt.code.ravel())
     return np.concatenate(out_c), np.concatenate(out_m)
+
+
+#: the MVM direction whose codes identify the neuron's per-sample offset b0
+B0_DIRECTION = "forward"
 
 
 def fit_offset(points: list[MvmPoint], m: MacroModel) -> Fit:
     """Per-sample offset the neuron adds (line-referred ``b0``, on top of the held line's own
     offset), from the MVM codes with the line and ADC fits fixed: least squares on
     code + 1/2 against the model's analog value, then a scan (scipy.optimize.brute) of the
-    code RMS around it (the code error is piecewise constant)."""
+    code RMS around it (the code error is piecewise constant).
+
+    ``b0`` belongs to the neuron, the same in both directions; it is identified on the
+    forward codes (:data:`B0_DIRECTION`), whose line model is the more accurate one (the fit
+    reports both lines' residuals), and backward codes are then predicted with it: on all
+    codes the one offset would also absorb the backward line model's residual. The residuals
+    are reported over every point (and per direction)."""
+    all_points = points
+    points = [pt for pt in points if pt.direction == B0_DIRECTION] or points
     c_all = np.concatenate([pt.code.ravel() for pt in points])
     bits = np.concatenate([np.full(pt.code.size, pt.p["out_bits"]) for pt in points])
     lim = 2.0 ** (bits - 1)
     keep = (c_all > -lim) & (c_all < lim - 1)
 
     def analog(b0):
-        mm = m.with_(line={**m.line, "b0_v": b0})
         ys = []
         for pt in points:
-            v = np.einsum("bpn,pn->bn", pt.v_eff_planes(mm),
-                          mm.plane_line_weights(pt.p["in_bits"], pt.n_rows, pt.g_sum))
-            vl = mm.line_transfer(v, pt.p["in_bits"], pt.n_rows, pt.g_sum)
+            mm = pt.model(m.with_(line={**m.line, "b0_v": b0}))
+            v, act = pt.summed(mm)
+            vl = mm.line_transfer(v, pt.p["in_bits"], pt.n_rows, pt.g_sum, act)
             ys.append((mm.adc["gain"] * vl / mm.lsb_v(pt.p["out_bits"])
                        + mm.adc["offset_lsb"]).ravel())
         return np.concatenate(ys)
@@ -269,13 +405,26 @@ def fit_offset(points: list[MvmPoint], m: MacroModel) -> Fit:
 
     b0, lo, hi = scan(b_ls - lsb_w, b_ls + lsb_w, b_ls)
     b0, _, _ = scan(lo, hi, b0)  # a finer scan over the best run and its neighbours
+    points = all_points
+    bits = np.concatenate([np.full(pt.code.size, pt.p["out_bits"]) for pt in points])
     mm = m.with_(line={**m.line, "b0_v": b0})
     c, cm = _codes(mm, points)
     rms, mx = _stats(c - cm)
     c0, cm0 = _codes(m.with_(line={**m.line, "b0_v": 0.0}), points)
+    dirs = np.concatenate([np.full(pt.code.size, pt.direction) for pt in points])
+    by_dir = _by_direction(cm - c, dirs)
+    if by_dir:  # a backward MVM's outputs: the row pairs' code differences
+        e, k = [], 0
+        for pt in points:
+            d = (cm - c)[k:k + pt.code.size].reshape(pt.code.shape)
+            k += pt.code.size
+            if pt.direction == "backward":
+                e.append((d[:, 0::2] - d[:, 1::2]).ravel())
+        r_o, m_o = _stats(np.concatenate(e))
+        by_dir["backward_outputs"] = {"rms": r_o, "max": m_o, "n": int(sum(x.size for x in e))}
     return Fit("codes", {"b0_v": b0, "b0_least_squares_v": b_ls}, rms, mx, int(c.size), "LSB",
                {"in_bits": _rng([pt.p["in_bits"] for pt in points]),
-                "out_bits": _rng(bits)},
+                "out_bits": _rng(bits)}, by_direction=by_dir,
                note=f"MVM codes vs model (training): rms {_stats(c0 - cm0)[0]:.3g} LSB with the "
                     f"held line's offset only (b0 = 0); mean {np.mean(c - cm):+.3g} LSB after")
 
@@ -300,6 +449,9 @@ class EnergyRow:
     energy_j: dict
     activity: float | None = None
     phases: int = 1  # 2: a two-phase MVM, the sum of its slices (MacroModel.energy_j)
+    n_wl: int | None = None  # word lines pulsed (None: n_rows, a forward MVM's)
+    read_pulse_s: float | None = None  # the read pulse per plane (None: the model's)
+    direction: str = "forward"  # reported only (residuals per direction)
 
 
 #: the fit stage's tie: a sensed line's hold switch is 1/3 of a driven line's three switches
@@ -329,8 +481,9 @@ def energy_design(rows: list[EnergyRow], base: MacroModel,
     for k in keys:
         unit = {**zero, k: 1.0, **{t: r for t, (f, r) in ties.items() if f == k}}
         m = base.with_(energy={**base.energy, **unit})
-        e = [m.energy_j(r.in_bits, r.out_bits, r.n_rows, r.n_cols, r.g_total_s,
-                        activity=r.activity, phases=r.phases) for r in rows]
+        e = [(m if r.read_pulse_s is None else m.with_read_pulse(r.read_pulse_s)).energy_j(
+            r.in_bits, r.out_bits, r.n_rows, r.n_cols, r.g_total_s, activity=r.activity,
+            phases=r.phases, n_wl=r.n_wl) for r in rows]
         groups = [g for g in groups_all if any(abs(x[g]) > 0 for x in e)]
         if len(groups) > 1:
             raise InputError(f"macro-model energy coefficient {k} feeds several groups {groups}")
@@ -404,7 +557,8 @@ def fit_energy_rows(rows: list[EnergyRow], base: MacroModel,
            "g_total_s": _rng([r.g_total_s for r in rows])}
     rms, mx = _stats(rel)
     fits.append(Fit("energy_total", {}, rms, mx, len(rel), "relative", rng,
-                    note=f"measured {totals_meas.min():.3g}..{totals_meas.max():.3g} J per MVM"))
+                    note=f"measured {totals_meas.min():.3g}..{totals_meas.max():.3g} J per MVM",
+                    by_direction=_by_direction(rel, [r.direction for r in rows])))
     return params, fits
 
 
@@ -415,18 +569,18 @@ def energy_rows(points: list[MvmPoint]) -> list[EnergyRow]:
     out = []
     for pt in points:
         g_phys = interleave_rows(pt.g_pos, pt.g_neg)
-        line_planes = np.repeat(pt.planes, 2, axis=2)
-        line_planes[:, :, 1::2] *= -1
+        lp = line_planes(pt.planes, pt.direction, "row_pair")
+        n_sense = pt.code.shape[1]
         for _, row in pt.energy.iterrows():
             b = int(row["vector"])
-            act = array_activity(g_phys, line_planes[b], "forward",
-                                 np.ones(pt.planes.shape[1]))
+            act = array_activity(g_phys, lp[b], pt.direction, np.ones(pt.planes.shape[1]))
             out.append(EnergyRow(
-                pt.p["in_bits"], pt.p["out_bits"], pt.n_rows, pt.p["n_out"],
+                pt.p["in_bits"], pt.p["out_bits"], pt.n_rows, n_sense,
                 float(g_phys.sum()),
                 {k: float(row[f"e_{k}_j"]) for k in
                  ("array", "drivers", "wordlines", "neuron", "total")},
-                float(act)))
+                float(act), n_wl=g_phys.shape[0],  # every physical row's word line
+                read_pulse_s=pt.p["read_pulse_s"], direction=pt.direction))
     return out
 
 

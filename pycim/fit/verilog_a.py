@@ -10,7 +10,8 @@ reference. Inputs draw no current. Per output j::
     V(out_j) = V(vref) + MacroModel.settled_line_v(v_ideal, n_rows, g_sum_j)
 
 (gain, settling and offset of each output evaluated at its own n_rows and g_sum_j; one read
-pulse, so no held plane weights and no memory of a previous plane).
+pulse, so no held plane weights and no memory of a previous plane). A forward core: the
+model's forward line parameters (``MacroModel.line``; ``line_backward`` is not used).
 
 with Ge = MacroModel.effective_g_s(G) baked in as numbers. Every emitted name is checked with
 :func:`pycim.validate.ident` and every number with :func:`~pycim.validate.fmt`.

@@ -115,6 +115,18 @@ def max_step_s(spec, sched) -> float:
     return MAX_STEP_S if ok else MAX_STEP_FINE_S
 
 
+def neuron_readout(res, nodes, sched, spec) -> tuple[np.ndarray, np.ndarray]:
+    """Every sensed neuron's own readout of one transient, before any pair difference:
+    (settled line voltage minus Vref per plane (planes, neurons), taken before the word
+    lines' kick on the held line; output code (neurons,))."""
+    t_first = settled_read_times(sched, spec)
+    t = res["time"]
+    v_lines = np.array([[np.interp(t_first[n], t, res[nd.line]) for nd in nodes]
+                        for n in sorted(t_first)]) - spec.v_ref_v
+    code = np.array([read_neuron(res, sched, nd, spec).code for nd in nodes])
+    return v_lines, code
+
+
 def run_mvm(req: MvmRequest, progress: bool = True, waveforms: dict | None = None) -> dict:
     """Run the request at transistor level (engine ``spice`` or ``vacask``); return the JSON-ready
     result (keys documented in the README). :func:`pycim.dispatch.run_mvm` also takes ``macro``.
@@ -139,7 +151,6 @@ def run_mvm(req: MvmRequest, progress: bool = True, waveforms: dict | None = Non
     engine = (NgspiceEngine(timeout_s=MVM_TIMEOUT_S, options=mvm_options(spec, sched))
               if req.engine == "spice"
               else get_engine("vacask", timeout_s=MVM_TIMEOUT_S))
-    t_first = settled_read_times(sched, spec)  # before the WLs' kick on the held line
     v_settled, codes, energies = [], [], []
     t0 = time.perf_counter()
     for b in tqdm(range(req.x.shape[0]), desc="mvm", unit="vector", disable=not progress):
@@ -151,10 +162,7 @@ def run_mvm(req: MvmRequest, progress: bool = True, waveforms: dict | None = Non
             apply_mismatch(c, req.seed, req.mismatch)
         res = engine.run(c, Tran(1e-9, sched.t_stop, max_step_s(spec, sched)),
                          temp_c=req.temp_c, save=saved_vectors(core))
-        t = res["time"]
-        v_lines = np.array([[np.interp(t_first[n], t, res[nd.line]) for nd in nodes]
-                            for n in sorted(t_first)]) - spec.v_ref_v
-        code = np.array([read_neuron(res, sched, nd, spec).code for nd in nodes])
+        v_lines, code = neuron_readout(res, nodes, sched, spec)
         v_settled.append(pair_difference(v_lines, req.direction, req.mapping))
         codes.append(pair_difference(code, req.direction, req.mapping))
         energies.append(energy_by_group(res, c, core.groups, core.logic))

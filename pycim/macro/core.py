@@ -66,7 +66,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from ..cim.closed_form import line_conductance_s, neuron_lines_v, transfer_matrix
+from ..cim.closed_form import (active_fraction, line_conductance_s, neuron_lines_v,
+                                transfer_matrix)
 from ..cim.encoding import bit_planes, check_weights
 from ..cim.mapping import interleave_rows
 from ..cim.programming import program
@@ -344,6 +345,10 @@ class FastChain:
     #: > 0: ``a`` stacks one operator per magnitude plane (per-line plane weights, the
     #: model's memory term) and the work array holds the signed bit planes side by side
     n_planes: int = 0
+    #: the model's active-fraction offsets (``b_act_v``, ``b_load_v``): an operator on the
+    #: magnitudes of the drives (or bit planes), |d(x)| @ a_abs, added after the line's cubic
+    #: and offset; the work array holds the magnitudes after its ones column; None: none
+    a_abs: np.ndarray | None = None
     #: the operator the matmul uses: ``a`` with the offset as a last row (against a ones
     #: column of the work array) when there is no cubic term, else with a zero row (the offset
     #: is added after the cubic; the row adds exact zeros, and keeps BLAS's blocking over
@@ -395,10 +400,11 @@ class FastChain:
 
     def _xe(self, batch: int) -> np.ndarray:
         """The drive work array (batch, n + 1): a ones column last, against the operator's
-        last row (the offset, or zeros)."""
+        last row (the offset, or zeros); with ``a_abs`` the drives' magnitudes follow it
+        (batch, 2 n + 1)."""
         def make():
             n = self.a.shape[0]
-            xe = np.empty((batch, n + 1), np.float32)
+            xe = np.empty((batch, n + 1 + (0 if self.a_abs is None else n)), np.float32)
             xe[:, n] = 1.0
             return xe
         return self._work(("xe", batch), make)
@@ -424,6 +430,14 @@ class FastChain:
         their effective drives with a ones column (valid until the next call): one table
         lookup, the signed bit planes side by side for a per-plane operator. ``indexed``:
         :meth:`_index` was just called on ``x``."""
+        xe = self._drives(x, indexed)
+        if self.a_abs is not None:  # the drives' magnitudes after the ones column
+            na = self.a.shape[0]
+            np.abs(xe[:, :na], out=xe[:, na + 1:])
+        return xe
+
+    def _drives(self, x: np.ndarray, indexed: bool) -> np.ndarray:
+        """:meth:`inputs` without the magnitudes: the drives (or planes) and the ones."""
         b, n_x = x.shape
         xe = self._xe(b)
         if self.drive is None and not self.n_planes:
@@ -455,13 +469,17 @@ class FastChain:
     def _levels_into(self, xe, y, t, k, noise) -> np.ndarray:
         """:meth:`levels` of the rows ``xe`` into ``y`` (returned), with work arrays ``t``
         (float32) and ``k`` (intp, INL), and these rows' ADC noise (or None)."""
-        np.matmul(xe, self.a_ext, out=y)  # without a cubic term the offset comes with it
+        na = self.a.shape[0]
+        np.matmul(xe[:, :na + 1], self.a_ext, out=y)  # without a cubic term the offset too
         if self.cubic is not None:  # y + cubic y^3 + off, operation by operation
             np.multiply(y, y, out=t)
             t *= y
             _row_op(np.multiply, t, self.cubic, self._tiles[0], t)
             y += t
             _row_op(np.add, y, self.off, self._tiles[1], y)
+        if self.a_abs is not None:  # the magnitudes' offsets, outside the cubic
+            np.matmul(xe[:, na + 1:], self.a_abs, out=t)
+            y += t
         return self._adc(y, None, t, k, noise)
 
     def _noise(self, rng, shape) -> np.ndarray | None:
@@ -533,7 +551,8 @@ class FastChain:
 
 
 def _fold_chain(model, a_v: np.ndarray, in_bits: int, n_rows: int, g_sum_s: np.ndarray,
-                out_bits: int, w_lines: np.ndarray | None = None) -> FastChain | None:
+                out_bits: int, w_lines: np.ndarray | None = None,
+                act_op: np.ndarray | None = None) -> FastChain | None:
     """Fold ``line_transfer`` (probed per line as off + alpha v + c v^3) and the ADC
     (``model.adc`` of schema pycim.macro/1) into a :class:`FastChain`; verify both against the
     model's own calls on random probes; None when the model does not have that form."""
@@ -572,14 +591,24 @@ def _fold_chain(model, a_v: np.ndarray, in_bits: int, n_rows: int, g_sum_s: np.n
     xs = np.arange(x_lo, x_hi + 1)
     common = {"off": (k * off + float(adc["offset_lsb"])).astype(np.float32), "cubic": cubic,
               "inl": inl, "noise_lsb": float(adc["noise_lsb"]), "lo": lo, "hi": hi}
+    # the active-fraction offsets b_act act + b_load load (sum_p w_p of each): linear in the
+    # drives' magnitudes (act_op: the stacked (2, drives, lines) operators)
+    b_act = (float(model.line.get("b_act_v", 0.0)), float(model.line.get("b_load_v", 0.0)))
+    if act_op is not None and any(b_act):
+        act_op = k * (b_act[0] * act_op[0] + b_act[1] * act_op[1])
+    else:
+        act_op = None
     if w_lines is None:  # every line weighs the planes alike: one operator on the drives
         chain = FastChain(a=(a_v * (k * alpha)).astype(np.float32),
                           drive=model.drive(xs, in_bits).astype(np.float32), x_lo=x_lo,
+                          a_abs=None if act_op is None else act_op.astype(np.float32),
                           **common)
     else:  # per-line plane weights: one operator per plane, stacked
         a_pl = np.vstack([a_v * (k * alpha * w_lines[p]) for p in range(w_lines.shape[0])])
+        ab = None if act_op is None else np.vstack(
+            [act_op * w_lines[p] for p in range(w_lines.shape[0])]).astype(np.float32)
         chain = FastChain(a=a_pl.astype(np.float32), n_planes=w_lines.shape[0], x_lo=x_lo,
-                          **common)
+                          a_abs=ab, **common)
     # the ADC part against the model's own output_codes (float32 rounding may move a value
     # that sits on a code edge by one code: allow 0.1 % of such cases)
     y_test = rng.uniform(lo - 2, hi + 2, 4096)
@@ -623,11 +652,23 @@ class Core:
         self.target_g_pos_s, self.target_g_neg_s = target.g_pos_s, target.g_neg_s
         self.v_read_v = float(self.model.v_read_v)
         # what the cells conduct in the array (series access-FET and wire resistance)
-        gp, gn = self.model.effective_g_s(self.g_pos_s), self.model.effective_g_s(self.g_neg_s)
         # precomputed float32 operators (Vread folded in): volts summed over planes per unit x,
-        # on the effective conductances; forward normalises per column, backward per bit-line
-        self._a_fwd = transfer_matrix(gp, gn, self.v_read_v, "forward").astype(np.float32)
-        self._a_bwd = transfer_matrix(gp, gn, self.v_read_v, "backward").astype(np.float32)
+        # on the effective conductances (each direction's model); forward normalises per
+        # column, backward per bit-line
+        for d in ("forward", "backward"):
+            md = self.model.for_direction(d)
+            gp, gn = md.effective_g_s(self.g_pos_s), md.effective_g_s(self.g_neg_s)
+            a = transfer_matrix(gp, gn, self.v_read_v, d).astype(np.float32)
+            if d == "forward":
+                self._a_fwd = a
+            else:
+                self._a_bwd = a
+        # stacked active fractions of each sensed line per unit |drive| (the model's b_act_v
+        # and b_load_v terms; on the programmed conductances, as the fit): forward
+        # (2, n_in, n_out), backward (2, n_out, 2 n_in)
+        self._act_op = {d: active_fraction(self.g_pos_s, self.g_neg_s,
+                                           np.eye(self.n_in if d == "forward" else self.n_out),
+                                           d) for d in ("forward", "backward")}
         # the model's line parameters take the programmed conductance of each sensed line
         # (as pycim.macro.engine passes it): forward per column, backward per physical row
         graw, gpr, gnr = self.g_pos_s + self.g_neg_s, self.g_pos_s, self.g_neg_s
@@ -678,7 +719,7 @@ class Core:
             fwd = direction == "forward"
             n_rows = 2 * self.n_in if fwd else self.n_out
             g = self.g_sum_fwd_s if fwd else self.g_sum_bwd_s
-            w = self.model.plane_line_weights(in_bits, n_rows, g)
+            w = self.model.for_direction(direction).plane_line_weights(in_bits, n_rows, g)
             w0 = self.model.plane_weights(in_bits)[:, None]
             same = float(np.max(np.abs(w / w0 - 1.0))) <= LINE_WEIGHT_RTOL
             self._w_lines[key] = None if same else w
@@ -694,15 +735,31 @@ class Core:
         planes = bit_planes(np.asarray(x).astype(np.int16), in_bits, np.float32)
         return sum((planes[:, p] @ a) * w[p].astype(np.float32) for p in range(w.shape[0]))
 
+    def _act_sum(self, x, in_bits: int, fwd: bool) -> np.ndarray | None:
+        """sum_p w'_p act_p (float64, (2, batch, lines)) of checked integer inputs: the stacked
+        active fractions (:func:`pycim.cim.closed_form.active_fraction`) summed like
+        :meth:`_volts`; None when the model has neither ``b_act_v`` nor ``b_load_v``."""
+        d = "forward" if fwd else "backward"
+        ln = self.model.for_direction(d).line
+        if not (ln.get("b_act_v", 0.0) or ln.get("b_load_v", 0.0)):
+            return None
+        op = self._act_op[d]
+        w = self.line_weights(d, in_bits)
+        if w is None:
+            return np.abs(self.model.drive(x, in_bits)) @ op
+        planes = np.abs(bit_planes(np.asarray(x).astype(np.int16), in_bits, np.float64))
+        return sum((planes[:, p] @ op) * w[p] for p in range(w.shape[0]))
+
     def drive(self, x, in_bits: int) -> np.ndarray:
         """Checked integer inputs -> float32 effective drives (:meth:`MacroModel.drive`:
         the held plane weights), what the closed form's matmul takes."""
         return self.model.drive(x, in_bits).astype(np.float32)
 
-    def _convert(self, v, n_rows, g_sum, in_bits, out_bits, rng, keep_y):
+    def _convert(self, v, n_rows, g_sum, in_bits, out_bits, rng, keep_y, direction,
+                 act=None):
         """The model's own chain: line transfer, code units, ADC (float64, any model)."""
-        m = self.model
-        v = m.line_transfer(v, in_bits, n_rows, g_sum)
+        m = self.model.for_direction(direction)
+        v = m.line_transfer(v, in_bits, n_rows, g_sum, act)
         y = v * (1.0 / self.lsb_v(out_bits))
         code = m.output_codes(y, out_bits, rng=rng)
         return code, (y if keep_y else None)
@@ -781,8 +838,9 @@ class Core:
         call."""
         batch = x.shape[0]
         act = self._activity(x, fwd, in_bits)
+        # every physical row's word line is pulsed: 2 n_in in either direction
         e = self.model.energy_j(in_bits, out_bits, n_rows, n_cols, self._g_total_s,
-                                batch=batch, activity=act)
+                                batch=batch, activity=act, n_wl=2 * self.n_in)
         t = batch * float(self.model.latency_s(in_bits, out_bits))
         return {k: float(v) for k, v in e.items()}, t
 
@@ -796,8 +854,10 @@ class Core:
                 a, n_rows, g = self._a_fwd.astype(float), 2 * self.n_in, self.g_sum_fwd_s
             else:
                 a, n_rows, g = self._a_bwd.astype(float), self.n_out, self.g_sum_bwd_s
-            self._fast[key] = _fold_chain(self.model, a, in_bits, n_rows, g, out_bits,
-                                          self.line_weights(direction, in_bits))
+            self._fast[key] = _fold_chain(self.model.for_direction(direction), a, in_bits,
+                                          n_rows, g, out_bits,
+                                          self.line_weights(direction, in_bits),
+                                          self._act_op[direction])
         return self._fast[key]
 
     # -- ADC full scale ---------------------------------------------------------------------
@@ -940,14 +1000,15 @@ class Core:
         key = (direction, in_bits, out_bits)
         model, msgs = self._range_msgs.get(key, (None, None))
         if model is not self.model:
-            msgs = self.model.range_warnings(in_bits=in_bits, out_bits=out_bits, n_rows=n_rows,
-                                             g_sum_s=g_sum)
+            msgs = self.model.for_direction(direction).range_warnings(
+                in_bits=in_bits, out_bits=out_bits, n_rows=n_rows, g_sum_s=g_sum)
             self._range_msgs[key] = (self.model, msgs)
         for msg in msgs:
             warnings.warn(msg, OutOfRangeWarning, stacklevel=1)
         if chain is None:
             v = self._volts(x, in_bits, fwd)
-            code, y = self._convert(v, n_rows, g_sum, in_bits, out_bits, rng, keep_y)
+            code, y = self._convert(v, n_rows, g_sum, in_bits, out_bits, rng, keep_y, direction,
+                                    self._act_sum(x, in_bits, fwd))
             value = None if cal is None else cal.apply(code)
         e, t = self._account(x, fwd, in_bits, out_bits, n_rows, n_sense)
         return MvmResult(code, e, t, y, macs=x.shape[0] * self.n_in * self.n_out, value=value)

@@ -15,7 +15,7 @@ import warnings
 import numpy as np
 
 from .. import __version__, assumptions
-from ..cim.closed_form import array_activity, pair_difference, sense_views
+from ..cim.closed_form import active_fraction, array_activity, pair_difference, sense_views
 from ..cim.encoding import line_planes as signed_line_planes
 from ..cim.mapping import physical_conductances
 from ..cim.request import phase_keys, prepare, run_two_phase
@@ -31,9 +31,10 @@ def run_macro_mvm(req, progress: bool = True, model: MacroModel | None = None) -
     m = model if model is not None else MacroModel.load()
     m = m.with_(adc_fs_v=req.adc_full_scale_v)  # the call's ADC full scale sets the LSB
     m = m.with_read_pulse(req.read_pulse_s)  # and its read pulse the timing and settling
+    m = m.for_direction(req.direction)  # the sensed line's own parameters
     if req.ideal:  # --ideal: linear cells, ideal wires and sources; the neuron stays as fitted
         ideal = MacroModel.ideal()
-        m = m.with_(line={**ideal.line, "b0_v": m.line["b0_v"]},
+        m = m.with_(line={**ideal.line, "b0_v": m.line["b0_v"]}, line_backward={},
                     energy={**m.energy, **{k: 0.0 for k in ("e_drv_row_j", "e_drv_col_j",
                                                             "e_drv_0_j", "e_wl_row_j",
                                                             "e_wl_cell_j", "e_wl_0_j")}})
@@ -57,11 +58,13 @@ def run_macro_mvm(req, progress: bool = True, model: MacroModel | None = None) -
     if m.ranges and req.corner not in m.fits.get("_conditions", {}).get("corners", [req.corner]):
         warnings.warn(f"corner {req.corner} lies outside the fitted corners of model "
                       f"'{m.source}'", OutOfRangeWarning, stacklevel=2)
-    v_sum = np.einsum("bpn,pn->bn", v_pl,
-                      m.plane_line_weights(req.in_bits, n_drive_lines, g_neuron))
-    v_line = m.line_transfer(v_sum, req.in_bits, n_drive_lines, g_neuron)
+    act = active_fraction(prog.g_pos_s, prog.g_neg_s, planes, req.direction, req.mapping)
+    w_lines = m.plane_line_weights(req.in_bits, n_drive_lines, g_neuron)
+    v_sum = np.einsum("bpn,pn->bn", v_pl, w_lines)
+    v_line = m.line_transfer(v_sum, req.in_bits, n_drive_lines, g_neuron,
+                             np.einsum("kbpn,pn->kbn", act, w_lines))
     codes = m.output_codes(v_line / lsb, req.out_bits)
-    v_settled = m.held_line_v(v_pl, n_drive_lines, g_neuron)
+    v_settled = m.held_line_v(v_pl, n_drive_lines, g_neuron, act)
     codes = pair_difference(codes, req.direction, req.mapping)
     v_settled = pair_difference(v_settled, req.direction, req.mapping)
     # energy: per vector, with that vector's array activity
@@ -72,7 +75,7 @@ def run_macro_mvm(req, progress: bool = True, model: MacroModel | None = None) -
     for b in range(planes.shape[0]):
         act = array_activity(g_phys, line_planes[b], req.direction, pw)
         e = m.energy_j(req.in_bits, req.out_bits, n_drive_lines, n_neurons, float(g_phys.sum()),
-                       activity=act)
+                       activity=act, n_wl=g_phys.shape[0])  # every physical row's word line
         for k, v in e.items():
             e_tot[k] = e_tot.get(k, 0.0) + v
     macs = int(req.x.shape[0] * w.shape[0] * w.shape[1])

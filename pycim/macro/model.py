@@ -46,6 +46,12 @@ Signal chain per output (line-referred volts, summed over the planes with the he
    leaves of the OTA offset; fitted on the codes), referred to the line, so it counts N.
    ``line_transfer`` is what the ADC sees; :meth:`MacroModel.settled_line_v` is the line alone
    (one plane, no held weights, no ``b0``);
+   Directions: a forward MVM senses the source-lines (n_rows = 2 n_in cells each, G+ and G-),
+   a backward MVM every bit-line on its own (n_out cells of one sign; the output is the
+   difference of a row pair's codes). The chain is the same; the parameters of the line that
+   differ between the two sensed lines (a source-line carries the access FETs' junctions and
+   their word-line overlap, a bit-line the RRAM ends) are ``line_backward`` overrides
+   (:meth:`MacroModel.for_direction`);
 3. ADC (:meth:`MacroModel.output_codes`): ``y' = adc_gain y + adc_offset_lsb + inl[code]``
    (+ Gaussian noise of ``noise_lsb`` when an ``rng`` is given), floor, clip to the signed
    ``out_bits`` range. ``y`` is in code units: line-referred volts / :meth:`lsb_v`.
@@ -58,9 +64,11 @@ count P; the neuron's energy is a power over the MVM's latency::
     array     = k_array * activity * g_sum_total * v_read^2 * P * t_window
                 + P e_arr_line (n_rows + n_cols) + e_arr_0
     drivers   = P (e_drv_row n_rows + e_drv_col n_cols) + e_drv_0
-    wordlines = P (e_wl_row n_wl + e_wl_cell n_wl n_cols) + e_wl_0
+    wordlines = P (e_wl_row n_wl + e_wl_cell n_rows n_cols) + e_wl_0
     neuron    = n_cols (p_neuron latency + p_neuron_on t_on + e_neuron_0) + p_shared latency
 
+with n_rows driven lines, n_cols sensed lines and n_wl word lines (every physical row's:
+n_rows forward, n_cols backward).
 ``activity`` is the mean over the read pulses of (V_row - V_line)^2 / v_read^2 over the
 conducting cells, weighted by their conductance (0.5 when not given: random signed inputs and
 weights). Latency: ``t_base + P t_read + N t_int_step + (out_bits - 1) t_adc_step``; t_on
@@ -128,7 +136,8 @@ def _en_time_s(spec, sched) -> float:
 def _line_defaults() -> dict[str, float]:
     return {"r_series_ohm": 0.0, "c_settle_f": 0.0, "c_settle_row_f": 0.0, "k_mem": 0.0,
             "a0": 0.0, "a_rows": 0.0, "a_g": 0.0, "a_rg": 0.0,
-            "a_cubic": 0.0, "b0_v": 0.0, "b_g_v": 0.0, "b_ig_v": 0.0, "b_line_v": 0.0}
+            "a_cubic": 0.0, "b0_v": 0.0, "b_g_v": 0.0, "b_ig_v": 0.0, "b_line_v": 0.0,
+            "b_kick_v": 0.0, "b_act_v": 0.0, "b_load_v": 0.0}
 
 
 def _adc_defaults() -> dict:
@@ -149,7 +158,10 @@ class MacroModel:
         SPICE flow's closed form).
     line : line-transfer parameters (``r_series_ohm``, ``a0``, ``a_rows``, ``a_g``, ``a_rg``,
         ``a_cubic``, ``b0_v``, ``b_g_v``, ``b_ig_v``; ``b_line_v`` is the constant offset of
-        the line alone, ``b0_v`` that of line and integrator together).
+        the line alone, ``b0_v`` that of line and integrator together) of a forward MVM
+        (sensed source-lines).
+    line_backward : the line parameters that differ in a backward MVM (sensed bit-lines), as
+        overrides of ``line`` (:meth:`for_direction`); empty: one set for both directions.
     adc : ``gain``, ``offset_lsb``, ``noise_lsb`` and ``inl_lsb`` ({str(out_bits): [per code]}).
     energy : coefficients of the energy formula (module docstring).
     timing : ``t_base_s``, ``t_read_s`` (one plane's read pulse with its guards),
@@ -166,6 +178,7 @@ class MacroModel:
     adc_fs_v: float
     integ_gain: float
     line: dict = field(default_factory=_line_defaults)
+    line_backward: dict = field(default_factory=dict)
     adc: dict = field(default_factory=_adc_defaults)
     energy: dict = field(default_factory=dict)
     timing: dict = field(default_factory=dict)
@@ -263,10 +276,15 @@ class MacroModel:
             raise InputError(f"model: unknown keys {sorted(extra)}")
         base = cls.ideal()
         line = {**_line_defaults(), **d.get("line", {})}
+        line_bwd = d.get("line_backward", {})
+        if not isinstance(line_bwd, dict) or set(line_bwd) - set(line):
+            raise InputError(f"model: line_backward must map line parameters to numbers, got "
+                             f"{line_bwd!r}")
         adc = {**_adc_defaults(), **d.get("adc", {})}
         energy = {**base.energy, **d.get("energy", {})}
         timing = {**base.timing, **d.get("timing", {})}
-        for name, sec in (("line", line), ("energy", energy), ("timing", timing)):
+        for name, sec in (("line", line), ("line_backward", line_bwd), ("energy", energy),
+                          ("timing", timing)):
             for k, v in sec.items():
                 if not isinstance(v, (int, float)) or isinstance(v, bool) or not math.isfinite(v):
                     raise InputError(f"model: {name}.{k} must be a finite number, got {v!r}")
@@ -284,13 +302,26 @@ class MacroModel:
                    integ_gain=float(d.get("integ_gain", base.integ_gain)),
                    c_hold_eff_f=float(d.get("c_hold_eff_f", base.c_hold_eff_f)),
                    c_sample_eff_f=float(cs),
-                   line=line, adc=adc, energy=energy, timing=timing,
+                   line=line, line_backward={k: float(v) for k, v in line_bwd.items()},
+                   adc=adc, energy=energy, timing=timing,
                    ranges={k: [float(a), float(b)] for k, (a, b) in d.get("ranges", {}).items()},
                    fits=d.get("fits", {}), source=str(d.get("source", "")))
 
     def with_(self, **changes) -> MacroModel:
         """A copy with some fields replaced (dict fields are replaced whole)."""
         return replace(self, **changes)
+
+    def for_direction(self, direction: str) -> MacroModel:
+        """The model of one MVM direction: forward (source-lines sensed) is this model;
+        backward (bit-lines sensed) takes ``line_backward`` over ``line``. The sensed line
+        differs: a bit-line carries the RRAM ends of its cells, a source-line the access FETs'
+        (junction capacitance, the word lines' overlap coupling), so the line's capacitance
+        and offsets are fitted per direction (:func:`pycim.fit.fits.fit_line`)."""
+        if direction not in ("forward", "backward"):
+            raise InputError(f"direction must be forward or backward, got {direction!r}")
+        if direction == "forward" or not self.line_backward:
+            return self
+        return self.with_(line={**self.line, **self.line_backward})
 
     def with_read_pulse(self, read_pulse_s: float) -> MacroModel:
         """A copy for another read pulse (``MvmRequest.read_pulse_s``): the pulse, the plane's
@@ -374,11 +405,12 @@ class MacroModel:
             out[j] = sum(w[n] * c ** (n - j) for n in range(j, w.size))
         return out
 
-    def held_line_v(self, v_planes_v, n_rows, g_sum_s) -> np.ndarray:
+    def held_line_v(self, v_planes_v, n_rows, g_sum_s, act=None) -> np.ndarray:
         """Per-plane held line voltages (..., planes, lines) of per-plane closed forms: plane
-        n is :meth:`settled_line_v` of its own value plus c times plane n-1's (the memory)."""
+        n is :meth:`settled_line_v` of its own value plus c times plane n-1's (the memory).
+        ``act``: each plane's active fraction (:meth:`settled_line_v`), same shape."""
         v = np.asarray(v_planes_v, dtype=float)
-        out = self.settled_line_v(v, n_rows, g_sum_s)
+        out = self.settled_line_v(v, n_rows, g_sum_s, act)
         c = self.memory(n_rows, g_sum_s)
         if np.any(c != 0):
             for k in range(1, v.shape[-2]):
@@ -394,7 +426,7 @@ class MacroModel:
             1.0 + ln["a0"] + ln["a_rows"] * r + ln["a_g"] * g + ln["a_rg"] * r * g
             + ln["a_cubic"] * u * u)
 
-    def line_transfer(self, v_ideal_v, in_bits: int, n_rows, g_sum_s):
+    def line_transfer(self, v_ideal_v, in_bits: int, n_rows, g_sum_s, act=None):
         """Line-referred voltage the neuron integrates over all samples of one MVM.
 
         Parameters
@@ -404,24 +436,43 @@ class MacroModel:
         in_bits : the MVM's input width (sets W = :meth:`weight_sum` and the sample count
             N = :func:`n_windows_for`).
         n_rows : driven physical rows. g_sum_s : per-output sum(G+ + G-) (broadcastable).
+        act : the stacked active fractions (2, ...) summed like ``v_ideal_v`` (sum_n w_n
+            act_n with the same plane weights; :func:`pycim.cim.closed_form.active_fraction`)
+            for the ``b_act_v`` / ``b_load_v`` offset (:meth:`act_offset_v`); None: 0.
         """
         v = np.asarray(v_ideal_v, dtype=float)
         w_sum = self.weight_sum(in_bits)
-        off = w_sum * self._offset(self.line["b_line_v"], g_sum_s) \
+        off = w_sum * self._offset(self.line["b_line_v"], g_sum_s, n_rows) \
             + n_windows_for(in_bits) * self.line["b0_v"]
-        return self._gain(v, w_sum, n_rows, g_sum_s) * v + off
+        return self._gain(v, w_sum, n_rows, g_sum_s) * v + off + self.act_offset_v(act)
 
-    def _offset(self, b_const, g_sum_s):
+    def _offset(self, b_const, g_sum_s, n_rows):
         ln = self.line
         g = np.asarray(g_sum_s, dtype=float)
-        return b_const + ln["b_g_v"] * g / G_REF_S + ln["b_ig_v"] * G_INV_REF_S / g
+        off = b_const + ln["b_g_v"] * g / G_REF_S + ln["b_ig_v"] * G_INV_REF_S / g
+        if ln.get("b_kick_v", 0.0):  # a kick the line has not yet relaxed at the hold
+            off = off + ln["b_kick_v"] * (1.0 - self.settle_fraction(n_rows, g))
+        return off
 
-    def settled_line_v(self, v_plane_v, n_rows, g_sum_s):
+    def settled_line_v(self, v_plane_v, n_rows, g_sum_s, act=None):
         """Settled line voltage minus Vref of one read pulse (the line alone, no sample
-        offset): the per-plane ``v_settled_v`` of the SPICE flow."""
+        offset): the per-plane ``v_settled_v`` of the SPICE flow. ``act``: the plane's stacked
+        active fractions per line (:func:`pycim.cim.closed_form.active_fraction`: the share
+        of the line's conductance driven away from Vref, and the same weighted by the driven
+        lines' load), which add :meth:`act_offset_v`; None: 0."""
         v = np.asarray(v_plane_v, dtype=float)
-        return self._gain(v, 1.0, n_rows, g_sum_s) * v + self._offset(self.line["b_line_v"],
-                                                                        g_sum_s)
+        out = self._gain(v, 1.0, n_rows, g_sum_s) * v + self._offset(self.line["b_line_v"],
+                                                                      g_sum_s, n_rows)
+        return out + self.act_offset_v(act)
+
+    def act_offset_v(self, act):
+        """``b_act_v`` act[0] + ``b_load_v`` act[1] of the stacked active fractions ``act``
+        (:func:`pycim.cim.closed_form.active_fraction`, (2, ...)); 0 for None."""
+        b = (self.line.get("b_act_v", 0.0), self.line.get("b_load_v", 0.0))
+        if act is None or not any(b):
+            return 0.0
+        a = np.asarray(act, dtype=float)
+        return b[0] * a[0] + b[1] * a[1]
 
     def lsb_v(self, out_bits: int) -> float:
         """Line-referred volts per output code step: 2 adc_fs / 2^out_bits / (C_s / C_i)."""
@@ -468,22 +519,25 @@ class MacroModel:
 
     def energy_j(self, in_bits: int, out_bits: int, n_rows: int, n_cols: int, g_sum_s,
                  batch: int = 1, activity: float | None = None,
-                 phases: int = 1) -> dict[str, float]:
+                 phases: int = 1, n_wl: int | None = None) -> dict[str, float]:
         """Energy of ``batch`` MVMs of one core, by group, plus ``total`` (joules).
         ``phases=2``: the sum of its two one-phase slices (:func:`pycim.cim.phases.phase_widths`).
 
-        n_rows : driven physical lines (also the word-lines pulsed); n_cols : sensed lines
-        (neurons). g_sum_s : total conductance of the array cells (an array is summed).
+        n_rows : driven physical lines; n_cols : sensed lines (neurons). n_wl : word lines
+        pulsed, the array's physical rows (None: n_rows, the forward MVM's; a backward MVM
+        drives the source-lines and pulses every row's word line, n_cols of them).
+        g_sum_s : total conductance of the array cells (an array is summed).
         activity : mean over the read pulses of (V_row - V_line)^2 / v_read^2 per conducting
         cell (default: the model's ``activity_default``).
         """
         if isinstance(batch, bool) or int(batch) != batch or batch < 1:
             raise InputError(f"batch must be an integer >= 1, got {batch!r}")
         if phases == 2:
-            parts = [self.energy_j(i, o, n_rows, n_cols, g_sum_s, batch, activity)
+            parts = [self.energy_j(i, o, n_rows, n_cols, g_sum_s, batch, activity, n_wl=n_wl)
                      for i, o in _phase_widths(in_bits, out_bits)]
             return {k: float(parts[0][k] + parts[1][k]) for k in parts[0]}
         npl = n_planes_for(in_bits)  # read pulses: inputs, drivers and word-lines switch once each
+        n_wl = n_rows if n_wl is None else n_wl
         t_lat = self.latency_s(in_bits, out_bits)
         t_on = self.on_time_s(in_bits, out_bits)
         e = self.energy
@@ -495,7 +549,7 @@ class MacroModel:
             + e["e_arr_0_j"],
             "drivers": npl * (e["e_drv_row_j"] * n_rows + e["e_drv_col_j"] * n_cols)
             + e["e_drv_0_j"],
-            "wordlines": npl * (e["e_wl_row_j"] * n_rows + e["e_wl_cell_j"] * n_rows * n_cols)
+            "wordlines": npl * (e["e_wl_row_j"] * n_wl + e["e_wl_cell_j"] * n_rows * n_cols)
             + e["e_wl_0_j"],
             "neuron": n_cols * (e["p_neuron_w"] * t_lat + e["p_neuron_on_w"] * t_on
                                 + e["e_neuron_0_j"]) + e["p_shared_w"] * t_lat,
