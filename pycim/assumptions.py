@@ -81,11 +81,16 @@ _A = [
     Assumption("neuron_trk_wn_um", 6.0, "um",
                "track switch (line -> C_hold) NFET width: a unit TG (0.5 / 0.9 um) at mid-rail is "
                "~24 kOhm, tau 6 ns on 250 fF (measured); 12x keeps its own tau on C_hold ~1 ns"),
-    Assumption("neuron_trk_wp_um", 16.0, "um",
-               "track switch PFET width (NFET / PFET 6 / 16 um, half-size dummies on the hold "
-               "node, NeuronSpec.trk_dummy): on the 16 x 8 ideal core at 2-bit inputs the held "
-               "value is 1.6-2.1 % above the settled line without the dummies (the TG's channel "
-               "charge grows with the level), -0.25..+0.5 % (0.2 mV) with them"),
+    Assumption("neuron_trk_wp_um", 12.0, "um",
+               "track switch PFET width (NFET 6 um, half-size dummies on the hold node, "
+               "NeuronSpec.trk_dummy): sized for the switch's charge on C_hold to cancel near "
+               "Vref. Held value minus settled line on the (6,8) high phase of the 16 x 16 "
+               "spread problem (lines +-8.8 and +-29.3 mV), mean over the four: +0.233 / +0.156 "
+               "/ +0.069 / -0.041 mV at 18 / 16 / 14 / 12 um, and the phase's integrator error "
+               "+0.92 / +0.70 / +0.46 / +0.15 mV (+0.30 / +0.22 / +0.15 / +0.05 LSB): python "
+               "benchmarks/neuron_mvm_diag.py 6 8 hi 0 trk_wp_um=W. The held value's level "
+               "dependence grows as the PFET shrinks (0.09 % of the line at 16 um, 0.2 % at 12); "
+               "without the dummies it was 1.6-2.1 % above the line"),
     Assumption("neuron_rst_sw_wp_um", 1.2, "um",
                "PFET width of the neuron's rst switch (NFET 0.5 um): it always opens with x and "
                "y at Vref, so the PFET is sized for the two halves' channel and overlap charge to "
