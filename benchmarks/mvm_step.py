@@ -2,7 +2,8 @@
 ``make bench`` group mvm_transient) against a converged run: ngspice points and Newton
 iterations, codes, energy, and each neuron's integrator voltage before the conversion (in LSB).
 
-Each setting runs in a child process with the flow's ``MAX_STEP_S`` / ``MVM_OPTIONS`` replaced;
+Each setting runs in a child process with the flow's ``MAX_STEP_S`` replaced and its options
+(:func:`pycim.flows.mvm.mvm_options`, with or without bypass) amended;
 the reference is the first setting (default: 2 ns cap, reltol 1e-4). The ngspice counts come
 from ``rusage all`` appended to the deck.
 
@@ -33,8 +34,11 @@ sys.path.insert(0, {root!r})
 cfg = json.loads({cfg!r})
 import pycim.flows.mvm as fm
 import pycim.sim.ngspice as ng
-opts = dict(fm.MVM_OPTIONS); opts.update(cfg.get("opts", {{}}))
-fm.MVM_OPTIONS = {{k: v for k, v in opts.items() if v != "DEL"}}
+mvm_options = fm.mvm_options
+def patched_options(spec, sched):  # the flow's options of this MVM (bypass or not), then cfg's
+    opts = {{**mvm_options(spec, sched), **cfg.get("opts", {{}})}}
+    return {{k: v for k, v in opts.items() if v != "DEL"}}
+fm.mvm_options = patched_options
 if "max_step" in cfg:
     fm.MAX_STEP_S = cfg["max_step"]
 stats, vint = {{}}, []
