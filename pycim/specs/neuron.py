@@ -36,9 +36,6 @@ CLOCKS = {
     "az": "auto-zero: the OTA's own input node (C_az's OTA side) to its output, unity gain, "
           "while rst + cy hold the virtual ground x at Vref: C_az stores the offset",
 }
-#: Clocks that switch no device of the neuron (:attr:`pycim.specs.schedule.Net.marker`): the
-#: schedule inserts no guard for their edges.
-MARKERS = frozenset({"inp"})
 #: Analog nets: DAC reference pair.
 DAC_NETS = ("vdacp", "vdacn")
 
@@ -257,7 +254,7 @@ def _check_bits(b: int, what: str, lo: int = 1, hi: int = MAX_IN_BITS) -> int:
 # ---------------------------------------------------------------------------------------------
 
 def neuron_nets(spec: NeuronSpec, extra: tuple[Net, ...] = ()) -> list[Net]:
-    nets = [Net(spec.net(kc), LOGIC, marker=kc in MARKERS) for kc in CLOCKS]
+    nets = [Net(spec.net(kc), LOGIC) for kc in CLOCKS]
     nets += [Net(spec.net(d), ANALOG, default=spec.v_ref_v) for d in DAC_NETS]
     return nets + list(extra)
 
@@ -320,7 +317,7 @@ def add_integration_step(b: ScheduleBuilder, spec: NeuronSpec, name: str,
     (virtual-ground switch opened); guards are inserted by the builder."""
     k = spec.net
     b.add(f"in{name}", spec.t_sample_s - spec.t_wake_s, high=(k("s1a"), k("s1b"), k("fb")),
-          analog=analog, tag="sample", absorb_guard_s=spec.t_guard_s)
+          analog=analog, tag="sample")
     b.add(f"in{name}_w", spec.t_wake_s, high=(k("s1a"), k("s1b"), k("fb"), k("en")),
           tag="sample")
     b.add(f"in{name}_h", spec.t_early_s, high=(k("s1a"), k("fb"), k("en")), tag="sample")

@@ -34,15 +34,12 @@ ANALOG = "analog"
 @dataclass(frozen=True)
 class Net:
     """A control net. ``default`` is the analog level before the first mention (volts);
-    ``complement`` adds a ``<name>_b`` source for logic nets. ``marker``: a logic net that
-    switches no device of the circuit it was declared for (a window marker for readers and
-    plots); :class:`ScheduleBuilder` inserts no break-before-make guard for its edges."""
+    ``complement`` adds a ``<name>_b`` source for logic nets."""
 
     name: str
     kind: str = LOGIC
     default: float = 0.0
     complement: bool = True
-    marker: bool = False
 
     def __post_init__(self) -> None:
         ident(self.name, "net name")
@@ -53,9 +50,6 @@ class Net:
         number(self.default, f"net {self.name} default", lo=-10.0, hi=10.0)
         if self.kind == LOGIC and self.default != 0.0:
             raise InputError(f"logic net {self.name}: default must be 0 (unmentioned = low)")
-        if not isinstance(self.marker, bool) or (self.marker and self.kind != LOGIC):
-            raise InputError(f"net {self.name}: marker must be True or False, and only a logic "
-                             f"net can be one, got {self.marker!r}")
 
 
 @dataclass(frozen=True)
@@ -271,10 +265,7 @@ class ScheduleBuilder:
     ``analog`` hold their previous level. If the previous phase has a logic net high that this
     phase drops while this phase raises another, a guard phase ``<name>_g`` of ``guard_s`` is
     inserted first, holding only the nets high in both phases (break-before-make), with the
-    previous analog levels. Marker nets (:attr:`Net.marker`) switch no device and take no part
-    in that rule: a marker falling while a net rises (or rising while one falls) needs no guard.
-    ``add(..., absorb_guard_s=...)`` lengthens the phase by that much when the guard in front
-    of it was left out for that reason (give the guard's length: later phases keep their times).
+    previous analog levels.
     """
 
     def __init__(self, nets: Sequence[Net], *, vdd_v: float, edge_s: float, guard_s: float,
@@ -291,8 +282,7 @@ class ScheduleBuilder:
         self._high: frozenset[str] = frozenset()
 
     def add(self, name: str, duration_s: float, high: Iterable[str] = (),
-            analog: Mapping[str, float] | None = None, tag: str = "",
-            absorb_guard_s: float = 0.0) -> "ScheduleBuilder":
+            analog: Mapping[str, float] | None = None, tag: str = "") -> "ScheduleBuilder":
         high = frozenset(high)
         for k in high:
             if k not in self._nets or self._nets[k].kind != LOGIC:
@@ -301,13 +291,8 @@ class ScheduleBuilder:
         for k in analog:
             if k not in self._nets or self._nets[k].kind != ANALOG:
                 raise InputError(f"phase {name}: {k!r} is not a declared analog net")
-        absorb = number(absorb_guard_s, f"phase {name} absorb_guard_s", lo=0.0, hi=1e-3)
-        markers = {k for k, n in self._nets.items() if n.marker}
-        fall, rise = self._high - high, high - self._high
-        if self._phases and (fall - markers) and (rise - markers):
+        if self._phases and (self._high - high) and (high - self._high):
             self._append(f"{name}_g", self._guard, self._high & high, dict(self._analog), "guard")
-        elif self._phases and fall and rise:  # only a marker's edge: the guard is not needed
-            duration_s = duration_s + absorb
         self._analog.update(analog)
         self._append(name, duration_s, high, dict(self._analog), tag)
         return self
