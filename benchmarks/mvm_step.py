@@ -11,7 +11,9 @@ from ``rusage all`` appended to the deck.
     nice -n 10 .venv/bin/python benchmarks/mvm_step.py '{"max_step": 1e-9, "opts": {"reltol": 1e-5}}' '{}'
 
 A setting is JSON: ``max_step`` (s), ``opts`` (ngspice options added to the flow's; a value
-``"DEL"`` removes one), ``{}`` is the flow as it is.
+``"DEL"`` removes one), ``"ramp_end_breaks": false`` (the deck rewritten so that ngspice does
+not restart at the end of each PWL ramp: :mod:`benchmarks.deck_edit`), ``{}`` is the flow as
+it is.
 """
 
 from __future__ import annotations
@@ -45,6 +47,9 @@ stats, vint = {{}}, []
 run_simulator, read_neuron = ng.run_simulator, fm.read_neuron
 def run(cmd, cwd, *a, **k):
     deck = (cwd / "deck.cir").read_text()
+    if cfg.get("ramp_end_breaks", True) is False:
+        from benchmarks.deck_edit import without_ramp_end_breakpoints
+        deck = without_ramp_end_breakpoints(deck)
     (cwd / "deck.cir").write_text(deck.replace("write out.raw", "write out.raw\nrusage all"))
     log, el = run_simulator(cmd, cwd, *a, **k)
     for key in ("Total iterations", "Transient iterations", "Transient timepoints",
