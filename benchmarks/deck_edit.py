@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import re
 
-_PWL = re.compile(r"^(V\S+) (\S+) (\S+) dc (\S+) pwl\(([^)]*)\)$", re.I)
+_PWL = re.compile(r"^(V\S+) (\S+) (\S+) dc (\S+) pwl\(([^)]*)\)$", re.IGNORECASE)
 
 
 def without_ramp_end_breakpoints(deck: str) -> str:

@@ -24,10 +24,10 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-import pycim.flows.mvm as fm  # noqa: E402
-from pycim import dispatch  # noqa: E402
-from pycim.cim.request import MvmRequest  # noqa: E402
-from pycim.netlist.circuit import VSource  # noqa: E402
+import pycim.flows.mvm as fm
+from pycim import dispatch
+from pycim.cim.request import MvmRequest
+from pycim.netlist.circuit import VSource
 
 
 def main(argv: list[str]) -> None:

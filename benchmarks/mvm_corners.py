@@ -21,10 +21,10 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from pycim.cim.request import MvmRequest  # noqa: E402
-from pycim.netlist.circuit import VSource  # noqa: E402
-from pycim.netlist.mvm_deck import mvm_deck, mvm_setup  # noqa: E402
-from pycim.specs.schedule import LOGIC  # noqa: E402
+from pycim.cim.request import MvmRequest
+from pycim.netlist.circuit import VSource
+from pycim.netlist.mvm_deck import mvm_deck, mvm_setup
+from pycim.specs.schedule import LOGIC
 
 
 def main() -> None:
@@ -58,10 +58,10 @@ def main() -> None:
         mine = [t for t in ts if t0 * 1e15 - 0.5 <= t < t1 * 1e15 - 0.5]
         fall = sorted(k for k in logic if prev and prev.level(k) == 1 and p.level(k) == 0)
         rise = sorted(k for k in logic if prev and prev.level(k) == 0 and p.level(k) == 1)
-        desc = "  ".join(f"+{t / 1e6 - t0 * 1e9:.1f}:{len(corners[t])}({','.join(sorted(corners[t])[:2])}..)"
-                         for t in mine)
-        print(f"{p.name:>10s} {t0 * 1e9:8.1f} ns {p.duration_s * 1e9:6.1f} ns  fall {','.join(fall) or '-'}"
-              f"  rise {','.join(rise) or '-'}  | {desc}")
+        desc = "  ".join(f"+{t / 1e6 - t0 * 1e9:.1f}:{len(corners[t])}"
+                         f"({','.join(sorted(corners[t])[:2])}..)" for t in mine)
+        print(f"{p.name:>10s} {t0 * 1e9:8.1f} ns {p.duration_s * 1e9:6.1f} ns  "
+              f"fall {','.join(fall) or '-'}  rise {','.join(rise) or '-'}  | {desc}")
         prev = p
 
 
