@@ -2,7 +2,8 @@
 ``make bench`` group mvm_transient) against a converged run: ngspice points and Newton
 iterations, codes, energy, and each neuron's integrator voltage before the conversion (in LSB).
 
-Each setting runs in a child process with the flow's ``MAX_STEP_S`` / ``MVM_OPTIONS`` replaced;
+Each setting runs in a child process with the flow's ``MAX_STEP_S`` replaced and its options
+(:func:`pycim.flows.mvm.mvm_options`, with or without bypass) amended;
 the reference is the first setting (default: 2 ns cap, reltol 1e-4). The ngspice counts come
 from ``rusage all`` appended to the deck.
 
@@ -10,7 +11,9 @@ from ``rusage all`` appended to the deck.
     nice -n 10 .venv/bin/python benchmarks/mvm_step.py '{"max_step": 1e-9, "opts": {"reltol": 1e-5}}' '{}'
 
 A setting is JSON: ``max_step`` (s), ``opts`` (ngspice options added to the flow's; a value
-``"DEL"`` removes one), ``{}`` is the flow as it is.
+``"DEL"`` removes one), ``"ramp_end_breaks": false`` (the deck rewritten so that ngspice does
+not restart at the end of each PWL ramp: :mod:`benchmarks.deck_edit`), ``{}`` is the flow as
+it is.
 """
 
 from __future__ import annotations
@@ -33,14 +36,20 @@ sys.path.insert(0, {root!r})
 cfg = json.loads({cfg!r})
 import pycim.flows.mvm as fm
 import pycim.sim.ngspice as ng
-opts = dict(fm.MVM_OPTIONS); opts.update(cfg.get("opts", {{}}))
-fm.MVM_OPTIONS = {{k: v for k, v in opts.items() if v != "DEL"}}
+mvm_options = fm.mvm_options
+def patched_options(spec, sched):  # the flow's options of this MVM (bypass or not), then cfg's
+    opts = {{**mvm_options(spec, sched), **cfg.get("opts", {{}})}}
+    return {{k: v for k, v in opts.items() if v != "DEL"}}
+fm.mvm_options = patched_options
 if "max_step" in cfg:
     fm.MAX_STEP_S = cfg["max_step"]
 stats, vint = {{}}, []
 run_simulator, read_neuron = ng.run_simulator, fm.read_neuron
 def run(cmd, cwd, *a, **k):
     deck = (cwd / "deck.cir").read_text()
+    if cfg.get("ramp_end_breaks", True) is False:
+        from benchmarks.deck_edit import without_ramp_end_breakpoints
+        deck = without_ramp_end_breakpoints(deck)
     (cwd / "deck.cir").write_text(deck.replace("write out.raw", "write out.raw\nrusage all"))
     log, el = run_simulator(cmd, cwd, *a, **k)
     for key in ("Total iterations", "Transient iterations", "Transient timepoints",

@@ -74,9 +74,13 @@ CORE_PER_LINE_B = 0.75 * MB
 #: 0.231 GB, 22 kB more per cell than 16x16 (the small full transients cannot separate it).
 MVM_FIT = {"base_b": 43.5 * MB, "drive_line_point_b": 8.0 * 53, "ideal_line_point_b": 8.0 * 9,
            "neuron_point_b": 8.0 * 5}
-#: time points per MAX_STEP_S of the schedule: 1791 points for the 4-bit/6-bit 4x4 transient
+#: time points per POINTS_STEP_S of the schedule: 1791 points for the 4-bit/6-bit 4x4 transient
 #: (t_stop 3.747 us, max step 5 ns).
 MVM_POINTS_PER_STEP = 2.39
+#: The step MVM_POINTS_PER_STEP was fitted at. A larger cap removes fewer points than it
+#: divides (the schedule's edges set most of them: 16 x 16 at 10 ns 1737 points, at 5 ns
+#: 2012), so steps above it count as this one (an upper bound).
+POINTS_STEP_S = 5e-9
 #: Python side: interpreter with numpy/pandas and the circuit objects, per cell.
 PY_BASE_B = 90 * MB
 PY_PER_CELL_B = 2.0e3
@@ -160,7 +164,7 @@ def _mvm_points(in_bits: int, out_bits: int, adc_fs_v: float | None = None) -> f
 
     spec = NeuronSpec() if adc_fs_v is None else NeuronSpec(adc_fs_v=adc_fs_v)
     sched = mvm_schedule(spec, in_bits, out_bits)
-    return MVM_POINTS_PER_STEP * sched.t_stop / max_step_s(spec, sched)
+    return MVM_POINTS_PER_STEP * sched.t_stop / min(max_step_s(spec, sched), POINTS_STEP_S)
 
 
 def mvm_shape(n_in: int, n_out: int, direction: str = "forward",

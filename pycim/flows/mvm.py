@@ -38,15 +38,27 @@ from ..netlist.mvm_deck import mvm_deck, mvm_setup, saved_vectors
 from ..netlist.neuron import conversion_bits, integration_steps, settled_read_times
 from ..sim import NgspiceEngine, Tran, get_engine
 
-#: Largest transient step. Measured on the 16 x 16 4-bit MVM: 2 ns and 5 ns give identical codes
-#: (33.6 s -> 24.7 s), 10 ns moves one code by 1 LSB. With the track/hold neuron (benchmarks/
-#: mvm_step.py, against a converged 2 ns / reltol 1e-4 run): points are set by the schedule's
-#: edges (238 PWL corners: ngspice restarts at a tenth of the step after each and at most doubles
-#: it), 2003 at 5 ns, 1723 at 10 ns (12 % fewer Newton iterations); the 16 x 16 case's integrator
-#: voltages were even closer at 10 ns (max 0.45 vs 0.59 LSB), but tests/test_mvm.py's (4, 6)
-#: spread on an ideal array fails its budget at 7.5 and 10 ns (0.875 of outputs inside; 5 ns: 1.0,
-#: bias 0.29 of 0.30; converged: 1.0, bias 0.17). So 5 ns stays.
-MAX_STEP_S = 5e-9
+#: Largest transient step where the LSB allows (:func:`max_step_s`). Points are set by the
+#: schedule's edges: every PWL corner is an ngspice breakpoint, after which it restarts at a
+#: tenth of min(its step, the gap to the next breakpoint) and at most doubles per point (hard
+#: coded; ``.options minbreak`` does not reach the transient in ngspice 46); each 1 ns edge then
+#: costs ~12 points (benchmarks/mvm_corners.py lists the 236 corners per phase). The step cap
+#: sets the rest. 16 x 16 4-bit case (benchmarks/mvm_step.py, against 2 ns / reltol 1e-4,
+#: h51): 5 ns 2012 points, 6942 iterations, integrator voltages within 0.045 LSB, codes equal;
+#: 10 ns 1737 points, 6248 iterations, within 0.024 LSB, codes equal, energy -0.12 % (5 ns
+#: -0.09 %). tests/test_mvm.py's (4, 6) spread on an ideal array gives the same codes at 5 and
+#: 10 ns (budget 1.0, bias +0.04 of 0.30; it failed at 10 ns with the neuron of h43).
+MAX_STEP_S = 10e-9
+#: Integrator error of a conversion at MAX_STEP_S, against 2 ns, on the neuron line bench (4-bit
+#: in, 7-bit out, FS 0.05 V: ``python benchmarks/neuron_conv_diag.py 4 7 0.05 0 5 -5 15 -15
+#: max_step_s=S``, S = 2, 5, 10 ns): the starting level -0.156 mV once (5 ns: +0.042), +0.023 mV
+#: per integration (5 ns: -0.031), -0.004 mV per DAC packet (5 ns: -0.002), rounded up.
+STEP_ERR_START_V = 0.16e-3
+STEP_ERR_PER_TRANSFER_V = 0.025e-3
+#: The next step down where MAX_STEP_S's error exceeds the LSB budget, and its error per
+#: transfer (the same bench: 0.03 mV).
+MAX_STEP_MID_S = 5e-9
+STEP_MID_ERR_PER_TRANSFER_V = 0.03e-3
 #: Wall-clock limit of one MVM transient (a hung simulator is killed). 1 h killed the 256 x 256
 #: 4-bit MVM (make bench mvm_transient_256) on a loaded 2-core machine after ~34 CPU-minutes,
 #: unfinished; 4 h, the benchmark's own limit.
@@ -57,9 +69,7 @@ MVM_TIMEOUT_S = 4 * 3600.0
 #: at S = 5 / 3 / 2 / 1 ns (the starting level +0.048 / +0.019 / +0.007 / +0.005 mV): 2 ns is
 #: converged, 5 ns leaves ~0.03 mV per transfer.
 MAX_STEP_FINE_S = 2e-9
-#: Integrator error per charge transfer (integration or DAC packet) at MAX_STEP_S (above).
-STEP_ERR_PER_TRANSFER_V = 0.03e-3
-#: Largest share of the integrator LSB that error may add up to over a conversion at MAX_STEP_S.
+#: Largest share of the integrator LSB that a step's error may add up to over a conversion.
 STEP_ERR_MAX_LSB = 0.05
 
 
@@ -88,12 +98,14 @@ BYPASS_ERR_PER_TRANSFER_V = 0.2e-3
 BYPASS_MAX_LSB = 0.1
 
 
-def _within_lsb(spec, sched, err_per_transfer_v: float, max_lsb: float) -> bool:
-    """Whether ``err_per_transfer_v`` summed over the conversion's transfers (integration steps
-    + DAC packets) stays within ``max_lsb`` of the integrator LSB 2 adc_fs / 2^B."""
+def _within_lsb(spec, sched, err_per_transfer_v: float, max_lsb: float,
+                err_once_v: float = 0.0) -> bool:
+    """Whether ``err_once_v`` plus ``err_per_transfer_v`` summed over the conversion's transfers
+    (integration steps + DAC packets) stays within ``max_lsb`` of the integrator LSB
+    2 adc_fs / 2^B."""
     bits = conversion_bits(sched)
     n_transfers = len(integration_steps(sched)) + bits - 1
-    return n_transfers * err_per_transfer_v <= max_lsb * 2 * spec.adc_fs_v / 2 ** bits
+    return err_once_v + n_transfers * err_per_transfer_v <= max_lsb * 2 * spec.adc_fs_v / 2 ** bits
 
 
 def mvm_options(spec, sched) -> dict:
@@ -106,13 +118,17 @@ def mvm_options(spec, sched) -> dict:
 
 
 def max_step_s(spec, sched) -> float:
-    """Largest transient step of an MVM with neuron ``spec`` and schedule ``sched``:
-    :data:`MAX_STEP_S` unless its error per transfer, summed over the conversion's transfers
-    (integrations + DAC packets), exceeds :data:`STEP_ERR_MAX_LSB` of the integrator LSB
-    2 adc_fs / 2^B; then :data:`MAX_STEP_FINE_S`. The 4-bit / 6-bit default (12 transfers,
-    12.5 mV LSB) keeps 5 ns; two-phase (6, 8) and (8, 10) (3.1 and 0.78 mV) take 2 ns."""
-    ok = _within_lsb(spec, sched, STEP_ERR_PER_TRANSFER_V, STEP_ERR_MAX_LSB)
-    return MAX_STEP_S if ok else MAX_STEP_FINE_S
+    """Largest transient step of an MVM with neuron ``spec`` and schedule ``sched``: the
+    largest of :data:`MAX_STEP_S`, :data:`MAX_STEP_MID_S` whose error over the conversion (its
+    starting-level error once, its error per transfer summed over the integrations and DAC
+    packets) stays within :data:`STEP_ERR_MAX_LSB` of the integrator LSB 2 adc_fs / 2^B; else
+    :data:`MAX_STEP_FINE_S`. The 4-bit / 6-bit default (12 transfers, 12.5 mV LSB: 0.46 of
+    0.625 mV) takes 10 ns; two-phase (6, 8) and (8, 10) (3.1 and 0.78 mV) take 2 ns."""
+    if _within_lsb(spec, sched, STEP_ERR_PER_TRANSFER_V, STEP_ERR_MAX_LSB, STEP_ERR_START_V):
+        return MAX_STEP_S
+    if _within_lsb(spec, sched, STEP_MID_ERR_PER_TRANSFER_V, STEP_ERR_MAX_LSB):
+        return MAX_STEP_MID_S
+    return MAX_STEP_FINE_S
 
 
 def neuron_readout(res, nodes, sched, spec) -> tuple[np.ndarray, np.ndarray]:

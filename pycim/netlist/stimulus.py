@@ -28,8 +28,13 @@ WL_LEAD_S = assumptions.value("wl_lead_s")
 
 
 def _source(name: str, net: str, level: Level) -> VSource:
+    """A source at ``level``: PWL points, written as DC when every point has the same value (a
+    control that does not move during this MVM, e.g. the ``n`` switch of a line whose input
+    is never negative: the same waveform without a PWL to evaluate at every iteration)."""
     if isinstance(level, tuple):
-        return VSource(name, net, "0", dc_v=level[0][1], pwl=level)
+        if any(v != level[0][1] for _, v in level):
+            return VSource(name, net, "0", dc_v=level[0][1], pwl=level)
+        level = level[0][1]
     return VSource(name, net, "0", dc_v=float(level))
 
 
@@ -118,8 +123,7 @@ def add_mvm_stimulus(core: CoreCircuit, line_planes: np.ndarray, sched: Schedule
     v_ref, v_read, vdd = spec.v_ref_v, spec.array.v_read_v, spec.vdd_v
     if spec.driver == "ideal":
         core.add_sources("array", lambda: (
-            VSource(f"VD{ln}", ln, "0", dc_v=v_ref,
-                    pwl=window_pwl(sched, nspec, list(v_ref + v_read * lp[:, k]), v_ref))
+            _source(f"VD{ln}", ln, window_pwl(sched, nspec, list(v_ref + v_read * lp[:, k]), v_ref))
             for k, ln in enumerate(drive)))
         if spec.has_wl:
             wl = window_pwl(sched, nspec, [spec.v_wl_v] * n_pl, spec.v_wl_low_v, nspec.t_edge_s,
