@@ -655,14 +655,12 @@ class Core:
         # precomputed float32 operators (Vread folded in): volts summed over planes per unit x,
         # on the effective conductances (each direction's model); forward normalises per
         # column, backward per bit-line
-        for d in ("forward", "backward"):
+        def transfer(d):
             md = self.model.for_direction(d)
             gp, gn = md.effective_g_s(self.g_pos_s), md.effective_g_s(self.g_neg_s)
-            a = transfer_matrix(gp, gn, self.v_read_v, d).astype(np.float32)
-            if d == "forward":
-                self._a_fwd = a
-            else:
-                self._a_bwd = a
+            return transfer_matrix(gp, gn, self.v_read_v, d).astype(np.float32)
+
+        self._a_fwd, self._a_bwd = transfer("forward"), transfer("backward")
         # stacked active fractions of each sensed line per unit |drive| (the model's b_act_v
         # and b_load_v terms; on the programmed conductances, as the fit): forward
         # (2, n_in, n_out), backward (2, n_out, 2 n_in)
@@ -728,12 +726,22 @@ class Core:
     def _volts(self, x, in_bits: int, fwd: bool) -> np.ndarray:
         """sum_p w'_p v_p (float32) of checked integer inputs: one matmul of the drives, or
         one per plane when the lines' plane weights differ (:meth:`line_weights`)."""
-        a = self._a_fwd if fwd else self._a_bwd
-        w = self.line_weights("forward" if fwd else "backward", in_bits)
+        return self._plane_sum(x, in_bits, "forward" if fwd else "backward",
+                               self._a_fwd if fwd else self._a_bwd, np.float32)
+
+    def _plane_sum(self, x, in_bits: int, direction: str, op: np.ndarray, dtype,
+                   magnitude: bool = False) -> np.ndarray:
+        """sum_p w'_p (d_p @ op) in ``dtype``: one matmul of the drives d(x) (their magnitudes
+        if ``magnitude``), or one per plane when the lines' plane weights differ
+        (:meth:`line_weights`)."""
+        w = self.line_weights(direction, in_bits)
         if w is None:
-            return self.drive(x, in_bits) @ a
-        planes = bit_planes(np.asarray(x).astype(np.int16), in_bits, np.float32)
-        return sum((planes[:, p] @ a) * w[p].astype(np.float32) for p in range(w.shape[0]))
+            d = self.model.drive(x, in_bits).astype(dtype)
+            return (np.abs(d) if magnitude else d) @ op
+        planes = bit_planes(np.asarray(x).astype(np.int16), in_bits, dtype)
+        if magnitude:
+            planes = np.abs(planes)
+        return sum((planes[:, p] @ op) * w[p].astype(dtype) for p in range(w.shape[0]))
 
     def _act_sum(self, x, in_bits: int, fwd: bool) -> np.ndarray | None:
         """sum_p w'_p act_p (float64, (2, batch, lines)) of checked integer inputs: the stacked
@@ -743,12 +751,7 @@ class Core:
         ln = self.model.for_direction(d).line
         if not (ln.get("b_act_v", 0.0) or ln.get("b_load_v", 0.0)):
             return None
-        op = self._act_op[d]
-        w = self.line_weights(d, in_bits)
-        if w is None:
-            return np.abs(self.model.drive(x, in_bits)) @ op
-        planes = np.abs(bit_planes(np.asarray(x).astype(np.int16), in_bits, np.float64))
-        return sum((planes[:, p] @ op) * w[p] for p in range(w.shape[0]))
+        return self._plane_sum(x, in_bits, d, self._act_op[d], np.float64, magnitude=True)
 
     def drive(self, x, in_bits: int) -> np.ndarray:
         """Checked integer inputs -> float32 effective drives (:meth:`MacroModel.drive`:
