@@ -19,7 +19,7 @@ from .. import assumptions
 from ..characterize.kinds_fit import problem
 from ..errors import InputError
 from ..cim.closed_form import (active_fraction, array_activity, line_conductance_s,
-                                neuron_lines_v)
+                                neuron_lines_v, pair_difference)
 from ..cim.encoding import bit_planes, line_planes
 from ..cim.programming import program
 from ..macro.model import ROWS_REF, MacroModel
@@ -419,7 +419,7 @@ def fit_offset(points: list[MvmPoint], m: MacroModel) -> Fit:
             d = (cm - c)[k:k + pt.code.size].reshape(pt.code.shape)
             k += pt.code.size
             if pt.direction == "backward":
-                e.append((d[:, 0::2] - d[:, 1::2]).ravel())
+                e.append(pair_difference(d, "backward").ravel())
         r_o, m_o = _stats(np.concatenate(e))
         by_dir["backward_outputs"] = {"rms": r_o, "max": m_o, "n": int(sum(x.size for x in e))}
     return Fit("codes", {"b0_v": b0, "b0_least_squares_v": b_ls}, rms, mx, int(c.size), "LSB",

@@ -58,13 +58,13 @@ def run_macro_mvm(req, progress: bool = True, model: MacroModel | None = None) -
     if m.ranges and req.corner not in m.fits.get("_conditions", {}).get("corners", [req.corner]):
         warnings.warn(f"corner {req.corner} lies outside the fitted corners of model "
                       f"'{m.source}'", OutOfRangeWarning, stacklevel=2)
-    act = active_fraction(prog.g_pos_s, prog.g_neg_s, planes, req.direction, req.mapping)
+    act_frac = active_fraction(prog.g_pos_s, prog.g_neg_s, planes, req.direction, req.mapping)
     w_lines = m.plane_line_weights(req.in_bits, n_drive_lines, g_neuron)
     v_sum = np.einsum("bpn,pn->bn", v_pl, w_lines)
     v_line = m.line_transfer(v_sum, req.in_bits, n_drive_lines, g_neuron,
-                             np.einsum("kbpn,pn->kbn", act, w_lines))
+                             np.einsum("kbpn,pn->kbn", act_frac, w_lines))
     codes = m.output_codes(v_line / lsb, req.out_bits)
-    v_settled = m.held_line_v(v_pl, n_drive_lines, g_neuron, act)
+    v_settled = m.held_line_v(v_pl, n_drive_lines, g_neuron, act_frac)
     codes = pair_difference(codes, req.direction, req.mapping)
     v_settled = pair_difference(v_settled, req.direction, req.mapping)
     # energy: per vector, with that vector's array activity
