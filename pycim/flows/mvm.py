@@ -59,10 +59,6 @@ STEP_ERR_PER_TRANSFER_V = 0.025e-3
 #: transfer (the same bench: 0.03 mV).
 MAX_STEP_MID_S = 5e-9
 STEP_MID_ERR_PER_TRANSFER_V = 0.03e-3
-#: Wall-clock limit of one MVM transient (a hung simulator is killed). 1 h killed the 256 x 256
-#: 4-bit MVM (make bench mvm_transient_256) on a loaded 2-core machine after ~34 CPU-minutes,
-#: unfinished; 4 h, the benchmark's own limit.
-MVM_TIMEOUT_S = 4 * 3600.0
 #: Largest step where the LSB is small (:func:`max_step_s`). On the neuron line bench (4-bit in,
 #: 7-bit out, FS 0.05 V: ``python benchmarks/neuron_conv_diag.py 4 7 0.05 0 5 -5 15 -15
 #: max_step_s=S``) the integrator's error per integration is -0.031 / -0.007 / -0.001 / -0.0006 mV
@@ -71,6 +67,10 @@ MVM_TIMEOUT_S = 4 * 3600.0
 MAX_STEP_FINE_S = 2e-9
 #: Largest share of the integrator LSB that a step's error may add up to over a conversion.
 STEP_ERR_MAX_LSB = 0.05
+#: Wall-clock limit of one MVM transient (a hung simulator is killed). 1 h killed the 256 x 256
+#: 4-bit MVM (make bench mvm_transient_256) on a loaded 2-core machine after ~34 CPU-minutes,
+#: unfinished; 4 h, the benchmark's own limit.
+MVM_TIMEOUT_S = 4 * 3600.0
 
 
 #: ``noopiter`` (every MVM transient): the operating point goes straight to gmin stepping. The
