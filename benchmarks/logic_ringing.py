@@ -1,8 +1,10 @@
 """How much of the control sources' energy in the 16 x 16 4-bit MVM transient (benchmarks.cases.
 mvm_core(n=16)) is trapezoidal ringing of their currents.
 
-:func:`pycim.measure.energy.energy_by_group` counts a control (logic) source as a CMOS driver:
-V_high x the integral of its positive delivered current. With the trapezoidal rule the current
+:func:`pycim.measure.energy.energy_by_group` counted a control (logic) source as a CMOS driver
+from V_high x the integral of its positive delivered current until issue 17's sixth round; it now
+counts the net charge per level (:func:`pycim.measure.energy.driver_charge`), this script's
+second column. With the trapezoidal rule the current
 of an ideal source driving a capacitive gate rings (+-i, undamped: e.g. +-0.33 uA on a WL
 inverter input for tens of ns after the drivers switch) until the next breakpoint restarts the
 integration with a backward-Euler step; the rectified integral counts half of that ringing.

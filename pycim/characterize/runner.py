@@ -31,7 +31,8 @@ from ..errors import InputError, PycimError
 from .spec import SweepSpec, load_spec
 
 EXECUTORS = ("local", "dask")
-CACHE_FORMAT = 2  # 2: control waveforms counted as CMOS drivers (energy_by_group logic)
+CACHE_FORMAT = 3  # 2: control waveforms counted as CMOS drivers (energy_by_group logic);
+#                  3: their charge counted per level (measure.energy.driver_charge)
 
 
 def canonical_json(obj) -> str:
