@@ -25,7 +25,7 @@ K_B = 1.3806503e-23  # J/K, as `P_K in OpenVAF's constants.vams (older CODATA va
 G_WEIGHT_MIN_S = 1e-6
 G_WEIGHT_MAX_S = 40e-6
 #: Default read voltage across a cell during MVM (facts: 0.1-0.2 V).
-V_READ_DEFAULT_V = 0.1  # = pycim.assumptions v_read_v (tests/test_characterize.py checks)
+V_READ_DEFAULT_V = 0.2  # = pycim.assumptions v_read_v (tests/test_characterize.py checks)
 
 
 #: Which published parameter set the defaults are (the demo and the README name it).
