@@ -124,6 +124,12 @@ _A = [
                "ADC full scale: codes cover V_int - Vref in [-0.4, 0.4) V (the OTA swings "
                "Vref +- 0.6 V); packet k's reference Vref +- (C_i/C_s) fs / 2^k comes from an "
                "ideal PWL source pair shared by all neurons (stand-in for the chip's DAC)"),
+    Assumption("neuron_dac_first_parts", 2, "",
+               "the first (largest) DAC packet, V_dac,1 = (C_i/C_s) fs / 2 = 0.8 V at C_i = "
+               "200 fF, is sampled and integrated as two packets of 0.4 V (the levels of the "
+               "0.1 V read's C_i = 100 fF): Vref +- 0.8 V would reach the 1.8 V supply's edges "
+               "(a TG passes neither 0.1 V nor 1.7 V well); one more packet phase, +0.2 us per "
+               "conversion"),
     Assumption("neuron_ibias_a", 0.5e-6, "A",
                "OTA unit bias current, mirrored from ONE bias generator per core (a resistor into "
                "a diode-connected NFET); tail 1x (always on: holds the virtual ground), second "

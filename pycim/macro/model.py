@@ -167,7 +167,8 @@ class MacroModel:
     timing : ``t_base_s``, ``t_read_s`` (one plane's read pulse with its guards),
         ``t_int_step_s``, ``t_adc_step_s``, ``t_window_s`` (the read pulse: inputs on),
         ``t_track_s`` (the line tracked before the hold), ``t_on_base_s`` / ``t_on_int_s``
-        (the OTA second stage's enabled time, :meth:`on_time_s`).
+        (the OTA second stage's enabled time, :meth:`on_time_s`), ``t_adc_first_extra_s``
+        (the first DAC packet's extra parts).
     ranges : {name: [lo, hi]} of the data each fit saw; :meth:`check_range` warns outside.
     fits : {fit name: {"rms": ..., "max": ..., "n": ..., "unit": ...}} residual report.
     source : what the model was made from.
@@ -228,6 +229,9 @@ class MacroModel:
         t_on = {ib: _en_time_s(spec, mvm_schedule(spec, ib, 1)) for ib in (1, 3)}
         timing["t_on_int_s"] = (t_on[3] - t_on[1]) / 2
         timing["t_on_base_s"] = t_on[1] - timing["t_on_int_s"]
+        # the first DAC packet's extra parts (NeuronSpec.dac_first_parts), with 2+ output bits
+        timing["t_adc_first_extra_s"] = (mvm_schedule(spec, 1, 2).t_stop - s11.t_stop
+                                         - spec.t_adc_step_s)
         cox_f_per_um2 = A("cox_1v8_f_per_um2")
         cox5_f_per_um2 = A("cox_5v_f_per_um2")
         vdd = spec.vdd_v
@@ -498,8 +502,8 @@ class MacroModel:
     # -- energy / latency -------------------------------------------------------------------
     def latency_s(self, in_bits: int, out_bits: int, phases: int = 1) -> float:
         """One MVM: reset, one read pulse per plane, one integration step per sample,
-        out_bits conversion steps (equals ``mvm_schedule(NeuronSpec(), in_bits,
-        out_bits).t_stop``). ``phases=2``: the sum of its two one-phase slices
+        out_bits conversion steps and the first packet's extra parts (equals
+        ``mvm_schedule(NeuronSpec(), in_bits, out_bits).t_stop``). ``phases=2``: the sum of its two one-phase slices
         (:func:`pycim.cim.phases.phase_widths`), as the engines run them."""
         if phases == 2:
             return sum(self.latency_s(i, o) for i, o in _phase_widths(in_bits, out_bits))
@@ -507,7 +511,8 @@ class MacroModel:
         b = _bits(out_bits, "out_bits", MAX_OUT_BITS)
         t = self.timing
         return (t["t_base_s"] + n_planes_for(in_bits) * t["t_read_s"]
-                + nw * t["t_int_step_s"] + (b - 1) * t["t_adc_step_s"])
+                + nw * t["t_int_step_s"] + (b - 1) * t["t_adc_step_s"]
+                + (b > 1) * t.get("t_adc_first_extra_s", 0.0))
 
     def on_time_s(self, in_bits: int, out_bits: int) -> float:
         """Time the neuron's OTA second stage is enabled in one MVM: t_on_base + N t_on_int +
@@ -515,7 +520,7 @@ class MacroModel:
         b = _bits(out_bits, "out_bits", MAX_OUT_BITS)
         t = self.timing
         return (t["t_on_base_s"] + n_windows_for(in_bits) * t["t_on_int_s"]
-                + (b - 1) * t["t_adc_step_s"])
+                + (b - 1) * t["t_adc_step_s"] + (b > 1) * t.get("t_adc_first_extra_s", 0.0))
 
     def energy_j(self, in_bits: int, out_bits: int, n_rows: int, n_cols: int, g_sum_s,
                  batch: int = 1, activity: float | None = None,

@@ -61,6 +61,9 @@ class NeuronSpec:
     vdd_v: float = A("vdd_v")
     v_ref_v: float = A("v_ref_v")
     adc_fs_v: float = A("neuron_adc_fs_v")
+    #: the first (largest) DAC packet is sampled and integrated in this many equal parts,
+    #: so its reference stays inside the supply (see :meth:`dac_levels`)
+    dac_first_parts: int = int(A("neuron_dac_first_parts"))
     # OTA
     ibias_a: float = A("neuron_ibias_a")
     rbias_ohm: float | None = None  # None: (vdd - 0.66 V) / ibias, see rbias()
@@ -143,10 +146,11 @@ class NeuronSpec:
         if (2 * self.m_load * self.m_out) % self.m_tail:
             raise InputError("2 * m_load * m_out must be a multiple of m_tail (m_cs integer)")
         number(self.c_latch_f, "c_latch_f", lo=1e-16, hi=1e-12)
-        v_dac1 = self.adc_fs_v / self.gain / 2
+        integer(self.dac_first_parts, "dac_first_parts", 1, 4)
+        v_dac1 = self.adc_fs_v / self.gain / 2 / self.dac_first_parts
         if v_dac1 > min(self.v_ref_v, self.vdd_v - self.v_ref_v) - 0.1:
             raise InputError(f"first DAC packet Vref +- {v_dac1:.3g} V leaves the supply: lower "
-                             f"adc_fs_v or raise c_sample_f / c_integ_f")
+                             f"adc_fs_v, raise c_sample_f / c_integ_f or dac_first_parts")
         ident(self.corner, "corner")
         if not isinstance(self.cc_switch, bool):
             raise InputError(f"cc_switch must be a bool, got {self.cc_switch!r}")
@@ -209,9 +213,11 @@ class NeuronSpec:
     def dac_levels(self, out_bits: int) -> list[float]:
         """V_dac,k (volts above/below Vref) of packets k = 1..out_bits-1: a packet moves the
         integrator by adc_fs / 2^k, i.e. V_dac,k = (C_i / C_s) adc_fs / 2^k (follows
-        ``adc_fs_v``)."""
+        ``adc_fs_v``). Packet 1 is delivered in ``dac_first_parts`` equal parts, each at
+        V_dac,1 / dac_first_parts (the level listed here)."""
         self.lsb_v(out_bits)
-        return [self.adc_fs_v / self.gain / 2 ** k for k in range(1, out_bits)]
+        return [self.adc_fs_v / self.gain / 2 ** k / (self.dac_first_parts if k == 1 else 1)
+                for k in range(1, out_bits)]
 
     @property
     def bias_net(self) -> str:
@@ -353,7 +359,8 @@ def add_conversion(b: ScheduleBuilder, spec: NeuronSpec, out_bits: int) -> None:
     ``t_latch_s``: latch transparent),
     ``cmp<j>_h`` (latch closed: decision j is valid from here until ``cmp<j+1>``); for
     k = j+1 <= out_bits-1: ``pk<k>`` (packet sampled from the DAC pair at V_dac,k), ``pk<k>_h``,
-    ``pki<k>`` (packet integrated), ``pki<k>_h``. Ends with ``done`` (integrator mode, OTA on:
+    ``pki<k>`` (packet integrated), ``pki<k>_h``; packet 1 in ``dac_first_parts`` parts, the
+    first ones named ``pk1p<m>``, ``pk1p<m>_h``, ``pki1p<m>``, ``pki1p<m>_h`` (m = 1, ...). Ends with ``done`` (integrator mode, OTA on:
     the residue is readable there).
     """
     _check_bits(out_bits, "out_bits", hi=MAX_OUT_BITS)
@@ -368,15 +375,24 @@ def add_conversion(b: ScheduleBuilder, spec: NeuronSpec, out_bits: int) -> None:
         if j == out_bits - 1:
             break
         v = levels[j]
-        # OTA kept on: it must pull its output back from the comparator's rail at once (gating
-        # it here let the rail reach C_integ through fb and corrupted the residue, measured)
-        b.add(f"pk{j + 1}", spec.t_packet_s, high=(k("fb"), k("pk"), k("s1b"), k("en")),
-              analog={k("vdacp"): spec.v_ref_v + v, k("vdacn"): spec.v_ref_v - v}, tag="packet")
-        b.add(f"pk{j + 1}_h", spec.t_early_s, high=(k("fb"), k("pk"), k("en")), tag="packet")
-        b.add(f"pki{j + 1}", spec.t_packet_integrate_s,
-              high=(k("fb"), k("s2a"), k("s2b"), k("en")), tag="packet_integrate")
-        b.add(f"pki{j + 1}_h", spec.t_settle_s, high=(k("fb"), k("s2a"), k("en")),
-              tag="packet_integrate")
+        parts = spec.dac_first_parts if j == 0 else 1
+        for part in range(parts):
+            # the last (or only) part carries the plain names: the residue is read at the end
+            # of pki<k>_h (pycim.measure.neuron)
+            sfx = f"p{part + 1}" if part < parts - 1 else ""
+            # OTA kept on: it must pull its output back from the comparator's rail at once
+            # (gating it here let the rail reach C_integ through fb and corrupted the residue,
+            # measured)
+            b.add(f"pk{j + 1}{sfx}", spec.t_packet_s,
+                  high=(k("fb"), k("pk"), k("s1b"), k("en")),
+                  analog={k("vdacp"): spec.v_ref_v + v, k("vdacn"): spec.v_ref_v - v},
+                  tag="packet")
+            b.add(f"pk{j + 1}{sfx}_h", spec.t_early_s, high=(k("fb"), k("pk"), k("en")),
+                  tag="packet")
+            b.add(f"pki{j + 1}{sfx}", spec.t_packet_integrate_s,
+                  high=(k("fb"), k("s2a"), k("s2b"), k("en")), tag="packet_integrate")
+            b.add(f"pki{j + 1}{sfx}_h", spec.t_settle_s, high=(k("fb"), k("s2a"), k("en")),
+                  tag="packet_integrate")
     # long enough for the OTA to pull its output back from the last comparison's rail
     b.add("done", 4 * spec.t_guard_s + spec.t_packet_integrate_s, high=(k("fb"), k("en")),
           analog={k("vdacp"): spec.v_ref_v, k("vdacn"): spec.v_ref_v}, tag="done")
