@@ -111,19 +111,25 @@ def set_reset(p: dict) -> dict:
                                       "g_after_reset_us": rows[-1]["g_read_us"]}}
 
 
-def adc_transfer(p: dict) -> dict:
-    """The neuron's ADC alone: the line swept over the full scale (one integration step), codes
-    read from the comparator decisions, transition levels -> INL/DNL (no gain/offset fit: the
-    full scale is set by the DAC reference). Neurons share one circuit, 8 per transient.
+#: the ADC sweep's input width (two planes, three samples of the held line)
+ADC_IN_BITS = 3
 
-    The held-line scheme: the one sample sees r = C_hold,eff / (C_hold,eff + C_s,eff) of the
-    held line (:func:`pycim.cim.closed_form.held_line_gain`), so the line is swept over
-    full scale / (gain r); it is driven through 1 kOhm (the hold capacitor settles in the
-    read pulse: through the testbench's default 30 kOhm it reached ~40 %)."""
+
+def adc_transfer(p: dict) -> dict:
+    """The neuron's ADC alone: the integrator swept over the full scale (a 3-bit input: the
+    same line level on both planes, three samples), codes read from the comparator decisions,
+    transition levels -> INL/DNL (no gain/offset fit: the full scale is set by the DAC
+    reference). Neurons share one circuit, 8 per transient.
+
+    The held-line scheme: the samples see the held plane weights (r, r + r^2 with r =
+    C_hold,eff / (C_hold,eff + C_s,eff): :func:`pycim.cim.closed_form.held_plane_weights`), so
+    the line is swept over full scale / (gain x their sum); one sample at C_s / C_i = 0.25 would
+    need +-1.8 V. The line is driven through 1 kOhm (the hold capacitor settles in the read
+    pulse: through the testbench's default 30 kOhm it reached ~40 %)."""
     from .. import assumptions
-    from ..cim.closed_form import held_line_gain
+    from ..cim.closed_form import held_plane_weights
     from ..measure.neuron import ideal_code, linearity, read_neuron
-    from ..netlist.neuron import NeuronSpec, line_testbench, mvm_schedule
+    from ..netlist.neuron import NeuronSpec, line_testbench, mvm_schedule, window_pwl
     from ..sim import NgspiceEngine, Tran
 
     bits = p["out_bits"]
@@ -132,12 +138,13 @@ def adc_transfer(p: dict) -> dict:
     n = max(4, int(round((1 << bits) * p["points_per_code"])) + 2)
     # full range plus 1/3 LSB each side, offset off the code grid; < 2 LSB per step
     v = np.linspace(-spec.adc_fs_v - q / 3, spec.adc_fs_v + q / 3, n) + 0.123e-3
-    sched = mvm_schedule(spec, 1, bits)
-    r = float(held_line_gain(assumptions.value("neuron_c_hold_eff_f"),
-                             assumptions.value("neuron_c_sample_eff_f"), 1))
+    sched = mvm_schedule(spec, ADC_IN_BITS, bits)
+    w = float(held_plane_weights(ADC_IN_BITS, assumptions.value("neuron_c_hold_eff_f"),
+                                 assumptions.value("neuron_c_sample_eff_f")).sum())
     ros = []
     for k in range(0, n, 8):
-        lines = [spec.v_ref_v + u / (spec.gain * r) for u in v[k:k + 8]]
+        lines = [window_pwl(sched, spec, [spec.v_ref_v + u / (spec.gain * w)] * 2, spec.v_ref_v)
+                 for u in v[k:k + 8]]
         c, nodes = line_testbench(spec, sched, lines, r_source_ohm=1e3)
         res = NgspiceEngine(timeout_s=900).run(c, Tran(1e-9, sched.t_stop, 2e-9),
                                                temp_c=p["temp_c"])
