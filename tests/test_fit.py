@@ -51,8 +51,8 @@ def test_ideal_model_is_the_closed_form_and_ideal_quantiser():
     v = np.linspace(-0.7, 0.7, 101)
     assert np.array_equal(m.line_transfer(v, 4, 32, 1e-3), v)
     assert np.array_equal(m.effective_g_s([1e-6, 4e-5]), np.array([1e-6, 4e-5]))
-    # line-referred LSB: 2 * adc_fs / 2^b / (C_s / C_i) = 2 * 0.4 / 64 / 0.5
-    assert m.lsb_v(6) == pytest.approx(0.025)
+    # line-referred LSB: 2 * adc_fs / 2^b / (C_s / C_i) = 2 * 0.4 / 64 / (50 fF / 200 fF)
+    assert m.lsb_v(6) == pytest.approx(0.05)
     y = np.array([-40.0, -32.0, -0.01, 0.0, 0.99, 31.5, 40.0])
     assert m.output_codes(y, 6).tolist() == [-32, -32, -1, 0, 0, 31, 31]
     assert m.output_codes(y, 6).dtype == np.int64

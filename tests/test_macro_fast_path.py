@@ -115,6 +115,10 @@ MODELS = {"default": MacroModel.load, "ideal": MacroModel.ideal, "nonideal": _no
 
 
 def _check_same(core, x, direction, in_bits, out_bits, noise_seed=None):
+    if core.fast_chain(direction, in_bits, out_bits) is None:
+        # no folded chain (the model's line gain is not positive on every line): both the
+        # old and the new path use the model's own calls; nothing to compare
+        return None
     rng_new = None if noise_seed is None else np.random.default_rng(noise_seed)
     rng_old = None if noise_seed is None else np.random.default_rng(noise_seed)
     run = core.forward if direction == "forward" else core.backward_lines
@@ -148,6 +152,12 @@ def test_fast_path_equals_previous_implementation(model, seed):
             for in_bits, out_bits in ((4, 6), (2, 8), (6, 5), (1, 3), (8, 7)):
                 lo, hi = input_range(in_bits)
                 for direction, n in (("forward", n_in), ("backward", n_out)):
+                    # every chain exists but the default model's on a full core's backward
+                    # lines (256 rows, up to ~5 mS: its backward gain terms, fitted on <= 32
+                    # rows, extrapolate below zero there; the Core warns)
+                    no_chain = core.fast_chain(direction, in_bits, out_bits) is None
+                    assert no_chain == (model == "default" and direction == "backward"
+                                        and n_out == 256), (direction, in_bits, out_bits)
                     for batch in (1, 33, 600):
                         x = rng.integers(lo, hi + 1, (batch, n))
                         _check_same(core, x, direction, in_bits, out_bits)

@@ -45,8 +45,9 @@ def test_schedule_one_read_pulse_per_plane_and_latency():
     with pytest.raises(InputError):
         replace(SPEC, adc_fs_v=0.9)
     # the DAC levels follow the full scale
+    # (packet 1 in dac_first_parts equal parts)
     assert replace(SPEC, adc_fs_v=0.1).dac_levels(4) == pytest.approx(
-        [0.1 / SPEC.gain / 2 ** k for k in (1, 2, 3)])
+        [0.1 / SPEC.gain / 2 / SPEC.dac_first_parts] + [0.1 / SPEC.gain / 2 ** k for k in (2, 3)])
 
 
 def test_held_line_gain_closed_form():

@@ -64,12 +64,6 @@ def test_measured_numbers_recomputed_from_parquet_rows(nums, table):
         assert m["out_bits"] == row.in_bits + 2  # the paper's pairing (up to 10)
 
 
-@pytest.mark.xfail(strict=True, reason="issue 17 finding: with the halved WL inverter (48 / 32 um) "
-                   "and rows up to 128 cells (report.toml's 2 x 128), the WL energy leaves the "
-                   "linear per-row / per-cell model by up to 3.0 % (16 x 16 -2.8 %, 2 x 128 "
-                   "+3.0 %, 8 x 8 within 0.2 %), beyond the 2 % allocated to the inverters' "
-                   "short-circuit current; the residual grows with rows at a fixed width, so "
-                   "it is not the edge alone (cause not isolated)")
 def test_wordline_energy_is_linear_in_rows_and_cells(table):
     """Word-lines are pure C V^2 per pulse, linear in rows and cells: the per-row / per-cell
     model (fitted with the rest of the report's energy model) reproduces every measured MVM's

@@ -138,7 +138,8 @@ def test_issue_numbers_bare_cell(ngspice_precise):
                (1.05e-6, 0.0))
         res = ngspice_precise.run(_pulse_circuit(pwl, SKY.gap(tf0), 0.0),
                                   Tran(1e-9, 1.05e-6, 2e-9))
-        g_sim = float(rram.read_conductance_s(_gap(res, SKY.gap(tf0))[-1]))
+        # read at the reference's 0.1 V, as tf0 and the issue's numbers
+        g_sim = float(rram.read_conductance_s(_gap(res, SKY.gap(tf0))[-1], 0.1))
         ref = simulate(pwl, tf0, 0.0, T_AMB_K)
         out[amp] = (g_sim, SKY.read_conductance(ref.tf[-1]))
     assert out[1.5][0] / 1e-6 - 1 == pytest.approx(out[1.5][1] / 1e-6 - 1, rel=0.02)
@@ -232,7 +233,8 @@ def test_conductance_helpers_round_trip():
     assert np.all((gap > P.gap_min_m) & (gap < P.gap_max_m))
     np.testing.assert_allclose(rram.read_conductance_s(gap), g_s, rtol=1e-12)
     assert np.all(np.diff(gap) < 0)  # higher conductance, smaller gap
-    np.testing.assert_allclose(gap, [SKY.gap(SKY.tf_for_conductance(x)) for x in g_s], rtol=1e-9)
+    np.testing.assert_allclose(gap, [SKY.gap(SKY.tf_for_conductance(x, rram.V_READ_DEFAULT_V))
+                                     for x in g_s], rtol=1e-9)
     for v_read in (0.1, 0.2):
         g = rram.gap_for_conductance_m(10e-6, v_read)
         assert float(rram.read_conductance_s(g, v_read)) == pytest.approx(10e-6, rel=1e-12)

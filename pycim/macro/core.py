@@ -857,10 +857,18 @@ class Core:
                 a, n_rows, g = self._a_fwd.astype(float), 2 * self.n_in, self.g_sum_fwd_s
             else:
                 a, n_rows, g = self._a_bwd.astype(float), self.n_out, self.g_sum_bwd_s
-            self._fast[key] = _fold_chain(self.model.for_direction(direction), a, in_bits,
-                                          n_rows, g, out_bits,
+            model = self.model.for_direction(direction)
+            self._fast[key] = _fold_chain(model, a, in_bits, n_rows, g, out_bits,
                                           self.line_weights(direction, in_bits),
                                           self._act_op[direction])
+            gain = np.asarray(model._gain(np.zeros(1), model.weight_sum(in_bits), n_rows, g))
+            if np.any(gain <= 0):
+                warnings.warn(
+                    f"model '{model.source}': the {direction} line gain is <= 0 on "
+                    f"{int(np.count_nonzero(gain <= 0))} of {gain.size} lines ({n_rows} driven "
+                    f"rows, line conductance up to {float(np.max(g)) * 1e3:.3g} mS): its gain "
+                    f"terms extrapolate far outside the fitted range, so these codes are "
+                    f"meaningless", OutOfRangeWarning, stacklevel=3)
         return self._fast[key]
 
     # -- ADC full scale ---------------------------------------------------------------------
