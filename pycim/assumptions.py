@@ -32,9 +32,10 @@ _A = [
     Assumption("v_read_v", 0.2, "V",
                "read voltage across a cell (MVM drive and write-verify read); the authors' code "
                "uses 0.1-0.2 V, CiMLoop labels the paper's input pulses 0.5 V. 0.2 V, not 0.1 V: "
-               "at 0.1 V the 4-bit input-pulse energy was 4.85 fJ/op, 0.42 of the paper's 11.5 "
-               "(issue 17); the neuron's C_integ is doubled with it, so the integrator swings and "
-               "the codes of a given x W are those of 0.1 V"),
+               "at 0.1 V the 4-bit input pulses were 4.44 fJ/op, 0.39 of the paper's 11.5, at "
+               "0.2 V 9.89 (0.86; issue 17, report sweep, control charge counted per level); "
+               "the neuron's C_integ is doubled with it, so the integrator swings and the codes "
+               "of a given x W are those of 0.1 V"),
     Assumption("v_ref_v", 0.9, "V", "line reference voltage (authors' code: Vref = 0.9 V)"),
     Assumption("v_wl_read_v", 2.2, "V",
                "WL high level during MVM reads and verify reads: the paper's 2.2 V (WL switching "
