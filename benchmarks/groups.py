@@ -191,7 +191,7 @@ CODE_PAIRS = ((1, 3), (2, 4), (4, 6), (6, 8), (8, 10))
 
 def _mutation_figures(nom: dict, mut: dict) -> dict:
     """Add to a mutation's figures: ``caught`` (its pm1 share < 0.95 or its budget check
-    fails) and ``discriminates`` (it fails a check the nominal run passes: a mutation of a run
+    fails: the box, the mean error or the least-squares gain, tests/mvm_reference.py caught) and ``discriminates`` (it fails a check the nominal run passes: a mutation of a run
     that already fails is caught trivially)."""
     pm1_nom, pm1_mut = nom["pm1_share"] >= 0.95, mut["pm1_share"] >= 0.95
     mut["caught"] = bool(not pm1_mut or not mut["budget_ok"])
