@@ -43,7 +43,9 @@ complements)::
   the latched decision is positive, else to ``vdacp`` (= Vref + V_dac,k), then integrated, so the
   residue moves towards zero by (C_s/C_i) V_dac,k = adc_fs / 2^k. V_dac,k halves every step: a
   PWL "DAC reference" pair shared by all neurons (an assumption standing in for the chip's
-  reference generator; see :func:`add_conversion`).
+  reference generator; see :func:`add_conversion`). Packet 1 is delivered in
+  ``dac_first_parts`` equal parts (2: two packets at V_dac,1 / 2), so no reference leaves
+  Vref +- 0.4 V at C_s/C_i = 0.25.
 * ReLU (``spec.relu``): a second latch stores the sign decision (``lats``, first comparison
   only) and, if it is negative, a series TG disables the packet path, so the neuron skips its
   conversion and the decoder reports code 0.
@@ -66,8 +68,8 @@ Defaults: 0.5 uA tail, 1.5 uA second stage, ~3.4 uW per neuron over a 4-bit / 6-
 
 Design (tt, 27 C; measured with :func:`pycim.measure.neuron.ota_metrics` and the tests):
 
-* Capacitors: C_hold = 250 fF, C_s = 25 fF, C_i = 50 fF (gain 0.5 per step; droop
-  r ~ 0.9 per sample), C_az = 200 fF.
+* Capacitors (pycim.assumptions): C_hold = 500 fF, C_s = 50 fF, C_i = 200 fF (gain 0.25 per
+  step at the 0.2 V read; droop r ~ 0.91 per sample), C_az = 200 fF.
 * OTA: NMOS pair 4 x (2/0.6 um) per side on a 0.5 uA tail, PMOS mirror 2/0.4 um, PMOS second
   stage 6 x (2/0.4 um) on 1.5 uA, Cc = 55 fF with Rz = 170 kOhm: A0 = 71.5 dB, GBW = 26.6 MHz,
   PM = 80 deg at 40 fF (64.5 deg at 100 fF), systematic offset -0.07 mV (before auto-zero).
