@@ -315,3 +315,18 @@ def test_threads_do_not_share_work_arrays():
     for t in ts:
         t.join()
     assert out == ["ok", "ok"]
+
+
+def test_a_non_positive_line_gain_is_warned():
+    """The default model's backward gain terms, fitted on <= 32 rows, extrapolate below zero on
+    a full core's 256-row bit-lines (up to ~5 mS): the Core says so (no fast chain there), and
+    the model's own gain agrees."""
+    from pycim.macro.model import OutOfRangeWarning
+
+    m = MacroModel.load()
+    core = Core(np.random.default_rng(3).uniform(-1, 1, (128, 256)), model=m, seed=0)
+    with pytest.warns(OutOfRangeWarning, match=r"backward line gain is <= 0"):
+        assert core.fast_chain("backward", 4, 6) is None
+    g = m.for_direction("backward").line_gain(4, core.n_out, core.g_sum_bwd_s)
+    assert np.any(g <= 0)
+    assert np.all(m.line_gain(4, 2 * core.n_in, core.g_sum_fwd_s) > 0)  # forward: a chain

@@ -861,7 +861,7 @@ class Core:
             self._fast[key] = _fold_chain(model, a, in_bits, n_rows, g, out_bits,
                                           self.line_weights(direction, in_bits),
                                           self._act_op[direction])
-            gain = np.asarray(model._gain(np.zeros(1), model.weight_sum(in_bits), n_rows, g))
+            gain = model.line_gain(in_bits, n_rows, g)
             if np.any(gain <= 0):
                 warnings.warn(
                     f"model '{model.source}': the {direction} line gain is <= 0 on "

@@ -421,6 +421,13 @@ class MacroModel:
                 out[..., k, :] += c * out[..., k - 1, :]
         return out
 
+    def line_gain(self, in_bits: int, n_rows, g_sum_s) -> np.ndarray:
+        """The line transfer's gain near zero signal (settling and the gain terms, no cubic
+        part) for an MVM of ``in_bits`` on lines of ``n_rows`` driven rows and conductance
+        ``g_sum_s``: what :meth:`line_transfer` multiplies a small v_ideal by. A value <= 0
+        means the gain terms are extrapolated far outside their fit."""
+        return np.asarray(self._gain(np.zeros(1), self.weight_sum(in_bits), n_rows, g_sum_s))
+
     def _gain(self, v_ideal, w_sum, n_rows, g_sum):
         ln = self.line
         r = np.asarray(n_rows, dtype=float) / ROWS_REF
