@@ -29,6 +29,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 import pycim.flows.mvm as fm
 from pycim import dispatch
 from pycim.cim.request import MvmRequest
+from pycim.measure.energy import driver_charge
 from pycim.netlist.circuit import VSource
 
 
@@ -62,10 +63,7 @@ def main(argv: list[str]) -> None:
         v_high = max(v for _, v in e.pwl) if e.pwl else e.dc_v
         i = -np.asarray(res[f"i({name})"], dtype=float)
         rect[g] = rect.get(g, 0.0) + v_high * np.trapezoid(np.maximum(i, 0.0), t)
-        q = np.concatenate([[0.0], np.cumsum(0.5 * (i[1:] + i[:-1]) * np.diff(t))])
-        starts = [a for (a, va), (_, vb) in zip(e.pwl, e.pwl[1:]) if vb != va] if e.pwl else []
-        q_cut = np.interp([0.0, *starts, t[-1]], t, q)
-        net[g] = net.get(g, 0.0) + v_high * float(np.maximum(np.diff(q_cut), 0.0).sum())
+        net[g] = net.get(g, 0.0) + v_high * driver_charge(t, i, e.pwl)
     print(f"points {t.size}, codes {out['code'][0]}")
     print(f"{'group':>10s} {'rectified pJ':>13s} {'net per level pJ':>17s}")
     for g in sorted(rect):

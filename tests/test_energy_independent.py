@@ -49,8 +49,8 @@ def _rising_charge(t, v, i) -> float:
     its voltage (where it begins to move after being flat), summed where positive. Net per
     level, so the trapezoidal rule's undamped ringing of the current cancels."""
     t, v = np.asarray(t, dtype=float), np.asarray(v, dtype=float)
-    q = np.concatenate([[0.0], np.cumsum(np.diff(t) * 0.5 * (-np.asarray(i, dtype=float)[1:]
-                                                              - np.asarray(i, dtype=float)[:-1]))])
+    out = -np.asarray(i, dtype=float)  # pushed out of the + terminal
+    q = np.concatenate([[0.0], np.cumsum(np.diff(t) * 0.5 * (out[1:] + out[:-1]))])
     moving = np.abs(np.diff(v)) > 1e-9
     starts = np.flatnonzero(moving[1:] & ~moving[:-1]) + 1  # flat, then moving
     cuts = np.concatenate([[0], starts, [t.size - 1]])
