@@ -135,7 +135,9 @@ def _parser() -> argparse.ArgumentParser:
                         description="Fit line transfer, ADC, offsets and energy to a sweep's "
                                     "results (e.g. of characterization/fit.toml); write the model "
                                     "JSON and print each fit's residuals.")
-    ft.add_argument("results", metavar="RESULTS_DIR", help="sweep output directory")
+    ft.add_argument("results", metavar="RESULTS_DIR", nargs="+",
+                    help="sweep output directory (several: their tables are joined, e.g. "
+                         "characterization/results/fit and characterization/results/fit_full)")
     ft.add_argument("-o", "--output", required=True, help="model JSON to write")
     ft.add_argument("--verilog-a", default=None, metavar="OUT.va",
                     help="also emit a behavioural Verilog-A core (needs --weights)")
