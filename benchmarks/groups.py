@@ -161,6 +161,36 @@ def macro_vs_spice(run_case, quick=False):
         _target(f"{n}x{n} macro vs SPICE energy per MVM, |ratio - 1|", e, "<= 0.05", e <= 0.05)]
 
 
+#: Issue 18 item 2: held-out full cores, (in_bits, out_bits) x direction (seeds 300-305: not in
+#: characterization/fit.toml or fit_full.toml). Six-bit inputs run two-phase (two transients).
+FULL_CORE_HELD_OUT = [(2, 4), (4, 6), (6, 8)]
+
+
+def macro_vs_spice_256(run_case, quick=False):
+    """Fitted macro-model vs the transistor-level flow on held-out full 256 x 256 cores (128
+    signed rows x 256 columns, partitioned transients with 2 banks at a time, wire R/C in
+    32-cell segments), 2, 4 and 6 input bits (outputs in + 2), forward and backward; about
+    8 CPU-minutes per transient (the 6-bit cases run two)."""
+    if quick:
+        return {}, []
+    figs, targets = {}, []
+    for k, (bi, bo) in enumerate(FULL_CORE_HELD_OUT):
+        for d, direction in enumerate(("forward", "backward")):
+            tag = f"256x256_{direction}_{bi}_{bo}"
+            r = figs[tag] = run_case("macro_vs_spice", timeout_s=4 * 3600, n_in=128, n_out=256,
+                                     n_vectors=1, seed=300 + 2 * k + d, in_bits=bi,
+                                     out_bits=bo, direction=direction, partition=True,
+                                     wire_segment_cells=32, jobs=2)
+            e = abs(r["energy_ratio"] - 1)
+            targets += [
+                _target(f"{tag} macro vs SPICE codes, RMS [LSB]", r["code_rms_lsb"], "<= 0.5",
+                        r["code_rms_lsb"] <= 0.5),
+                _target(f"{tag} macro vs SPICE codes, max [LSB]", r["code_max_lsb"], "<= 2",
+                        r["code_max_lsb"] <= 2),
+                _target(f"{tag} macro vs SPICE energy, |ratio - 1|", e, "<= 0.05", e <= 0.05)]
+    return figs, targets
+
+
 def macro_throughput(run_case, quick=False):
     """Core macro-model time per call against a float32 numpy matmul of the SAME logical
     shape, (batch, 128) @ (128, 256), one BLAS thread, interleaved calls in the same child
@@ -281,7 +311,7 @@ def adc_range(run_case, quick=False):
                 "<= 0.12", e <= 0.12)]
 
 
-GROUPS = {"macro_vs_spice": macro_vs_spice, "netlist_generation": netlist_generation, "array_dc_op": array_dc_op,
+GROUPS = {"macro_vs_spice": macro_vs_spice, "macro_vs_spice_256": macro_vs_spice_256, "netlist_generation": netlist_generation, "array_dc_op": array_dc_op,
           "runner_choice": runner_choice, "mvm_transient": mvm_transient,
           "mvm_transient_256": mvm_transient_256,
           "characterization_throughput": characterization_throughput,

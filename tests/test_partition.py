@@ -1,11 +1,8 @@
 """The partitioned MVM transient (pycim.flows.partition) against the full deck of the same core.
 
-The reference is the full deck in the same simulator: the same circuit solved as one matrix.
-The read pulse (200 ns) settles the small array's lines, so what the split leaves out (C_hold's
-value at the start of each read pulse, see the module) has decayed and the two must agree to
-the simulator's precision. At 40 ns this 8 x 8 core's lines are not settled (tau ~ 8 ns) and
-planes 2 and 3 differ by up to 1.1 mV (``benchmarks/partition_error.py`` measures the split on
-real cores).
+The reference is the full deck in the same simulator: the same circuit solved as one matrix;
+the two must agree to the simulator's precision (``benchmarks/partition_error.py`` measures
+the split on larger cores).
 """
 
 from __future__ import annotations
@@ -15,7 +12,8 @@ import pytest
 
 from pycim.cim.request import MvmRequest
 from pycim.flows.mvm import MVM_TIMEOUT_S, max_step_s, mvm_options, neuron_readout
-from pycim.flows.partition import Partition, bias_energy_j, pwl_corners, run_vector
+from pycim.flows.partition import (SAMPLING_MISS, Partition, bias_energy_j, pwl_corners,
+                                   run_vector, settling_miss)
 from pycim.measure.energy import energy_by_group
 from pycim.measure.neuron import read_neuron
 from pycim.netlist.mvm_deck import mvm_deck, mvm_setup, saved_vectors
@@ -39,12 +37,18 @@ def test_pwl_corners_keep_every_row_within_the_tolerance():
     assert pwl_corners(t, pl[None, :], 1e-9).tolist() == knots
 
 
-def test_partitioned_mvm_equals_the_full_deck():
+@pytest.mark.parametrize("read_pulse_s,sampling", [(200e-9, False), (40e-9, True)])
+def test_partitioned_mvm_equals_the_full_deck(read_pulse_s, sampling):
+    """200 ns: the lines settle (the array stage carries the track/hold alone); 40 ns: they
+    do not (tau ~8 ns), and the array stage carries the sampling switches too. Without them
+    the 40 ns case's planes 2 and 3 differed by up to 1.1 mV and the integrator by 0.085 LSB
+    (the hold capacitor entering each pulse at its last tracked value)."""
     rng = np.random.default_rng(3)
     w = rng.uniform(-1, 1, (4, 8))  # 8 physical rows x 8 columns, 8 neurons
     x = np.array([[5, -7, 3, -2]])
-    req = MvmRequest(w, x, 4, 6, read_pulse_s=200e-9, seed=3)
+    req = MvmRequest(w, x, 4, 6, read_pulse_s=read_pulse_s, seed=3)
     setup = mvm_setup(req)
+    assert (settling_miss(req, setup, setup.neuron.t_edge_s) > SAMPLING_MISS) == sampling
     spec, sched = setup.neuron, setup.schedule
     tran = Tran(1e-9, sched.t_stop, max_step_s(spec, sched))
     eng = NgspiceEngine(timeout_s=MVM_TIMEOUT_S, options=mvm_options(spec, sched))

@@ -6,7 +6,7 @@ integration, conversion) works on C_hold. So one vector's transient splits at th
 
 1. **array stage**: the whole core (array, line drivers, WL inverters) with each neuron's front
    end only (track switch, its dummy and C_hold: ``neuron_part="front"``,
-   :func:`~pycim.netlist.neuron.add_track_hold`) and only the track clock. The array is active
+   :func:`~pycim.netlist.neuron.add_track_hold`) and only its clock. The array is active
    only around the read pulses; without the neurons' clocks nothing sets a breakpoint between
    them, so the large matrix is solved at few points.
 2. **neuron stage**: the neurons in banks of ``bank`` (:func:`~pycim.netlist.mvm_deck.neuron_bank_deck`,
@@ -15,16 +15,19 @@ integration, conversion) works on C_hold. So one vector's transient splits at th
    :data:`PWL_TOL_V`, with corners common to the bank. Banks are independent and run in
    parallel (``jobs``).
 
-What the split leaves out is the neuron's back-action on the line beyond its front end: none
-while the track switch is closed (the rest of the neuron only sees C_hold), and through the open
-switch's overlap capacitance the line drives C_hold in both. C_hold enters each read pulse at
-the value it tracked last in the array stage, not at the value the samples have shared it down
-to (the settling within the pulse removes it). The coupling error, measured against the full
+The split leaves out the neuron's back-action on the line beyond its front end: none while the
+track switch is closed (the rest of the neuron only sees C_hold), and through the open switch's
+overlap capacitance the line drives C_hold in both. What C_hold holds when a read pulse starts
+is the neuron's: its samples have shared it down since the last pulse. Where the lines settle
+within the pulse (:func:`settling_miss` below :data:`SAMPLING_MISS`: every full core) that
+start value is forgotten and the array stage carries the track/hold alone; where they do not,
+it also carries C_sample's top plate and its switches (``neuron_part="front_sampling"``), so
+the samples share C_hold down as in the neuron. The coupling error, measured against the full
 deck, is in ``benchmarks/partition_error.py``.
 
-Energy: the array stage counts the array, drivers and word-lines (and the supplies' leakage
-there), without the track clock, which the neuron stage counts with the other clocks; the
-line sources of the neuron stage count nothing. Every bank has its own bias generator, as
+Energy: the array stage counts the array, drivers and word-lines (and the supply's leakage
+there), without the front ends' clocks and the neurons' Vref, which the neuron stage counts
+with the rest of the neurons; the line sources of the neuron stage count nothing. Every bank has its own bias generator, as
 the core has one: all but the first bank's bias-resistor energy is taken off.
 """
 
@@ -36,10 +39,12 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..errors import InputError
+from ..cim.closed_form import settling_time_constants_s
 from ..measure.energy import energy_by_group
 from ..measure.neuron import read_neuron
 from ..netlist.mvm_deck import MvmSetup, mvm_deck, neuron_bank_deck, saved_vectors
 from ..netlist.neuron import settled_read_times
+from ..netlist.stimulus import front_clocks
 from ..sim import Tran
 from ..validate import integer, number
 
@@ -49,6 +54,12 @@ from ..validate import integer, number
 PWL_TOL_V = 10e-6
 #: Neurons per bank of the neuron stage (the 16 x 16 MVM's deck has 16).
 BANK_NEURONS = 16
+#: Above this settling miss (:func:`settling_miss`) the array stage carries C_sample's
+#: top-plate switches too (``neuron_part="front_sampling"``), so the hold capacitor enters each
+#: read pulse shared down by the samples as in the neuron; below it the track/hold alone (the
+#: sampling clocks would add breakpoints between the pulses). A full 256-row core misses
+#: ~1e-13 (tau ~0.2 ns), a 16 x 16 core 0.02 (tau 1.8 ns).
+SAMPLING_MISS = 1e-4
 #: Largest step of the array stage: the read pulses' edges are breakpoints and set the points
 #: inside them; between pulses the array is static (lines held at Vref, WLs off).
 ARRAY_MAX_STEP_S = 500e-9
@@ -57,15 +68,18 @@ ARRAY_MAX_STEP_S = 500e-9
 @dataclass(frozen=True)
 class Partition:
     """How a partitioned MVM runs: ``bank`` neurons per neuron-stage deck, ``jobs`` decks at a
-    time (worker processes; 1 runs them in this process), the line fit's ``pwl_tol_v`` and the
-    array stage's ``array_max_step_s``."""
+    time (worker processes; 1 runs them in this process), the line fit's ``pwl_tol_v``, the
+    array stage's ``array_max_step_s`` and the settling miss above which it carries the
+    sampling switches (``sampling_miss``)."""
 
     bank: int = BANK_NEURONS
     jobs: int = 1
     pwl_tol_v: float = PWL_TOL_V
     array_max_step_s: float = ARRAY_MAX_STEP_S
+    sampling_miss: float = SAMPLING_MISS
 
     def __post_init__(self) -> None:
+        number(self.sampling_miss, "sampling_miss", lo=0.0, hi=1.0)
         integer(self.bank, "bank", 1, 512)
         integer(self.jobs, "jobs", 1, 256)
         number(self.pwl_tol_v, "pwl_tol_v", lo=1e-7, hi=1e-2)
@@ -96,6 +110,15 @@ def pwl_corners(t: np.ndarray, v: np.ndarray, tol_v: float) -> np.ndarray:
             keep[m] = True
             stack += [(i, m), (m, j)]
     return np.flatnonzero(keep)
+
+
+def settling_miss(req, setup: MvmSetup, edge_s: float) -> float:
+    """exp(-t / tau) of the slowest sensed line (``tau``: the bound of
+    :func:`~pycim.cim.closed_form.settling_time_constants_s`; ``t``: the read pulse less three
+    edges): the share of a step the hold capacitor still misses when the track switch opens,
+    as :func:`~pycim.cim.request.check_settling` warns of it."""
+    tau = float(np.max(settling_time_constants_s(setup.g_phys, req.direction, req.mapping)))
+    return float(np.exp(-(req.read_pulse_s - 3 * edge_s) / tau))
 
 
 def bias_energy_j(res, nspec) -> float:
@@ -145,15 +168,19 @@ def run_vector(req, setup: MvmSetup, b: int, array_engine, neuron_engine, neuron
     and :func:`~pycim.measure.energy.energy_by_group` give them for the full deck.
     ``array_engine`` runs the array stage, ``neuron_engine`` the banks with ``neuron_tran``."""
     sched, spec = setup.schedule, setup.neuron
-    core = mvm_deck(req, setup, b, neuron_part="front")
+    miss = settling_miss(req, setup, spec.t_edge_s)
+    core = mvm_deck(req, setup, b,
+                    neuron_part="front_sampling" if miss > part.sampling_miss else "front")
     if req.mismatch > 0:
         from ..netlist.mismatch import apply_mismatch
 
         apply_mismatch(core.circuit, req.seed, req.mismatch)
     res = array_engine.run(core.circuit, Tran(1e-9, sched.t_stop, part.array_max_step_s),
                            temp_c=req.temp_c, save=saved_vectors(core))
-    # the track clock belongs to the neurons: the neuron stage counts it
-    groups = {k: ("interface" if k.startswith(f"v{spec.net('trk')}".lower()) else g)
+    # the front ends' clocks and the neurons' Vref (here it only feeds the emulated samples)
+    # belong to the neurons: the neuron stage counts them
+    neuron_only = {f"v{n}".lower() for n in front_clocks(core.spec)} | {"vref"}
+    groups = {k: ("interface" if k.removesuffix("_b") in neuron_only else g)
               for k, g in core.groups.items()}
     energy = energy_by_group(res, core.circuit, groups, core.logic)
     lines = core.spec.neuron_lines

@@ -37,6 +37,8 @@ from .neuron import NeuronNodes, NeuronSpec, add_neuron, add_neuron_bias, add_tr
 from .sky130_cards import card_model, card_mosfet
 
 CORELET = 16
+#: What of each neuron a core carries (:attr:`CoreSpec.neuron_part`).
+NEURON_PARTS = ("full", "front", "front_sampling")
 STATES = ("p", "n", "z", "f")
 RAILS = {"p": "vpos", "n": "vneg", "z": "vrefd"}
 #: The comment line that ends the core circuit and starts a deck's stimulus.
@@ -90,10 +92,12 @@ class CoreSpec:
         False: the drivers' and WL inverters' cards without BSIM4's body resistance network
         (:meth:`pycim.tech.sky130.FetCard.without_body_network`), as the MVM transient runs
         them (:func:`mvm_core_spec`).
-    neuron_part : "full" | "front"
+    neuron_part : "full" | "front" | "front_sampling"
         "front": each neuron is only its front end, the track switch and hold capacitor
         (:func:`~pycim.netlist.neuron.add_track_hold`, the line's whole load from the neuron):
         the array stage of a partitioned MVM (:mod:`pycim.flows.partition`). No bias generator.
+        "front_sampling": also C_sample's top-plate switches, so the samples share C_hold's
+        charge down between the read pulses.
     """
 
     array: ArraySpec
@@ -138,8 +142,9 @@ class CoreSpec:
         integer(self.neuron_stride, "neuron_stride", 1, 2)
         if not isinstance(self.body_network, bool):
             raise InputError(f"body_network must be True or False, got {self.body_network!r}")
-        if self.neuron_part not in ("full", "front"):
-            raise InputError(f"neuron_part must be 'full' or 'front', got {self.neuron_part!r}")
+        if self.neuron_part not in NEURON_PARTS:
+            raise InputError(f"neuron_part must be one of {', '.join(NEURON_PARTS)}, got "
+                             f"{self.neuron_part!r}")
 
     @property
     def drive_lines(self) -> list[str]:
@@ -246,8 +251,9 @@ def assemble_core(spec: CoreSpec, title: str | None = None,
                    VSource("VWLL", "vwll", "0", dc_v=spec.v_wl_low_v))
             c.add_stream(lambda: (e for r in range(a.rows) for e in wl_inverter(r, nwl, pwl)))
     nodes = []
-    if spec.neuron_lines and spec.neuron_part == "front":
-        holds = [add_track_hold(c, spec.neuron, f"n{k}_", ln)
+    if spec.neuron_lines and spec.neuron_part != "full":
+        holds = [add_track_hold(c, spec.neuron, f"n{k}_", ln,
+                                sampling=spec.neuron_part == "front_sampling")
                  for k, ln in enumerate(spec.neuron_lines)]
         return CoreCircuit(c, spec, groups, nodes, holds=holds)
     if spec.neuron_lines:  # one OTA bias generator per core, mirrored by every neuron

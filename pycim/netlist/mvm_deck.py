@@ -47,8 +47,9 @@ def mvm_setup(req: MvmRequest) -> MvmSetup:
 def mvm_deck(req: MvmRequest, setup: MvmSetup, vector: int,
              neuron_part: str = "full") -> CoreCircuit:
     """The transient deck for input vector ``vector`` of ``req`` (its core, then its stimulus).
-    ``neuron_part="front"``: the array stage of a partitioned MVM (each neuron only its track
-    switch and hold capacitor, only the track clock; :mod:`pycim.flows.partition`)."""
+    ``neuron_part="front"`` / ``"front_sampling"``: the array stage of a partitioned MVM (each
+    neuron only its track switch and hold capacitor, and C_sample's top-plate switches, with
+    only their clocks; :mod:`pycim.flows.partition`)."""
     spec = replace(mvm_core_spec(req, setup.g_phys), neuron_part=neuron_part)
     stage = "" if neuron_part == "full" else " array stage"
     core = assemble_core(spec, title=f"pycim mvm {setup.g_phys.shape[0]}x{setup.g_phys.shape[1]} "
@@ -105,7 +106,7 @@ def saved_vectors(core: CoreCircuit) -> list[str]:
     nodes and sources."""
     spec = core.spec.neuron
     out = []
-    if core.spec.neuron_part == "front":  # a partitioned MVM's array stage: lines and holds
+    if core.spec.neuron_part != "full":  # a partitioned MVM's array stage: lines and holds
         out += core.spec.neuron_lines + core.holds
     else:
         for nd in core.neurons:

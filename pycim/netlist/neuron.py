@@ -295,17 +295,28 @@ def _track_switch(circuit: Circuit, spec: NeuronSpec, p: str, line_node: str, h:
         _fet(circuit, spec, "p", f"M{p}trkdp", h, k("trk"), h, spec.trk_wp_um / 2, spec.sw_l_um)
 
 
-def add_track_hold(circuit: Circuit, spec: NeuronSpec, prefix: str, line_node: str) -> str:
+def add_track_hold(circuit: Circuit, spec: NeuronSpec, prefix: str, line_node: str,
+                   sampling: bool = False, *, vref: str = "vref") -> str:
     """A neuron's front end alone: its hold capacitor C_hold and track switch (with its dummy),
     the same elements and names :func:`add_neuron` gives neuron ``prefix``; returns the hold
     node. It is the line's whole load from the neuron: the rest of the neuron only sees the
     hold node, so the array stage of a partitioned MVM (:mod:`pycim.flows.partition`) carries
-    this front end and leaves the rest to the neuron stage."""
+    this front end and leaves the rest to the neuron stage.
+
+    ``sampling``: also C_sample's top plate and its switches ``s1a`` (hold node to C_sample)
+    and ``s2a`` (C_sample to ``vref``), C_sample's bottom plate at ``vref`` (where ``s1b``
+    and the integrator's virtual ground hold it): each sample then shares C_hold's charge
+    as in the neuron, so C_hold enters the next read pulse at the shared-down value."""
     p = check_prefix(prefix)
     node(line_node, "line node")
     h = f"{p}h"
     circuit.add(Capacitor(f"C{p}h", h, "0", spec.c_hold_f))
     _track_switch(circuit, spec, p, line_node, h)
+    if sampling:
+        a, k = f"{p}a", spec.net
+        circuit.add(Capacitor(f"C{p}s", a, vref, spec.c_sample_f))
+        _tg(circuit, spec, f"{p}s1a", h, a, k("s1a"), f"{k('s1a')}_b")
+        _tg(circuit, spec, f"{p}s2a", a, vref, k("s2a"), f"{k('s2a')}_b")
     return h
 
 

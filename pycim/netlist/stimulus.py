@@ -150,10 +150,21 @@ def add_mvm_stimulus(core: CoreCircuit, line_planes: np.ndarray, sched: Schedule
             core.add_sources("wordlines", lambda: (_source(f"VWC{r}", f"wc{r}", wc)
                                                    for r in range(spec.array.rows)), logic=True)
 
-    # a front-end core (the array stage of a partitioned MVM) needs only the track clock
-    skip = ([n for n in sched.nets if n != nspec.net("trk")] if spec.neuron_part == "front"
-            else ())
+    skip = (() if spec.neuron_part == "full"
+            else [n for n in sched.nets if n not in front_clocks(spec)])
     add_schedule_stimulus(core, sched, skip)
+
+
+def front_clocks(spec) -> list[str]:
+    """The schedule nets the neuron front ends of a core (:class:`~pycim.netlist.core.CoreSpec`
+    with ``neuron_part`` "front" or "front_sampling", the array stage of a partitioned MVM)
+    use: the track clock, and with "front_sampling" the sampling switches' clocks."""
+    k = spec.neuron.net
+    if spec.neuron_part == "front_sampling":
+        return [k("trk"), k("s1a"), k("s2a")]
+    if spec.neuron_part == "front":
+        return [k("trk")]
+    raise InputError(f"front_clocks: a core of full neurons uses every clock")
 
 
 def add_schedule_stimulus(core: CoreCircuit, sched: Schedule, skip=()) -> None:
