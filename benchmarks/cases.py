@@ -82,26 +82,34 @@ CASES = {"dc_op": dc_op, "netlist_core": netlist_core, "runner_op": runner_op}
 
 
 def mvm_core(n: int, in_bits: int = 4, out_bits: int = 6, segment_cells: int = 1,
-             engine: str = "spice") -> dict:
+             engine: str = "spice", partition: bool = False, jobs: int = 1) -> dict:
     """One forward MVM transient on an n x n core: W (n/2, n) signed, n neurons, SKY130
     drivers and access FETs, RRAM read model, wire R/C with ``segment_cells`` cells per node
-    (1 = per cell), in ngspice (``spice``) or VACASK."""
+    (1 = per cell), in ngspice (``spice``) or VACASK; ``partition``: the partitioned
+    transient with ``jobs`` neuron banks at a time. ``full_deck_sha256``: the digest of the
+    full deck of vector 0 (the same circuit and stimulus whichever way it runs)."""
     from pycim import dispatch as flow
     from pycim.cim.request import MvmRequest
+    from pycim.netlist.mvm_deck import mvm_deck, mvm_setup
+    from pycim.netlist.writer import netlist_digest
 
     rng = np.random.default_rng(0)
     w = rng.uniform(-1, 1, (n // 2, n))
     lim = 2 ** (in_bits - 1) - 1
     x = rng.integers(-lim, lim + 1, (1, n // 2))
+    req = MvmRequest(w, x, in_bits, out_bits, engine=engine, wire_segment_cells=segment_cells,
+                     partition=partition)
     t0 = time.perf_counter()
-    out = flow.run_mvm(MvmRequest(w, x, in_bits, out_bits, engine=engine,
-                                       wire_segment_cells=segment_cells), progress=False)
+    out = flow.run_mvm(req, progress=False, jobs=jobs)
+    sim_s = time.perf_counter() - t0
     code = np.array(out["code"][0])
     y = np.floor(np.array(out["y_ideal"][0]))
-    return {"sim_s": time.perf_counter() - t0, "energy_j": out["energy_j"]["total"],
+    return {"sim_s": sim_s, "energy_j": out["energy_j"]["total"],
+            "energy_by_group_j": out["energy_j"],
             "max_code_err_lsb": float(np.max(np.abs(code - y))),
             "mean_code_err_lsb": float(np.mean(code - y)), "codes": code.tolist(),
-            "latency_s": out["latency_s"]}
+            "latency_s": out["latency_s"], "partition": partition, "jobs": jobs,
+            "full_deck_sha256": netlist_digest(mvm_deck(req, mvm_setup(req), 0).circuit)}
 
 
 CASES["mvm_core"] = mvm_core

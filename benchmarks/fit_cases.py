@@ -8,21 +8,25 @@ import numpy as np
 
 
 def macro_vs_spice(n_in: int, n_out: int, n_vectors: int = 1, seed: int = 101,
-                   in_bits: int = 4, out_bits: int = 6) -> dict:
-    """Held-out problem (seed not used by characterization/fit.toml): the same request through
-    the transistor-level flow (ngspice) and the packaged default macro-model; code error
+                   in_bits: int = 4, out_bits: int = 6, direction: str = "forward",
+                   partition: bool = False, wire_segment_cells: int = 1, jobs: int = 1) -> dict:
+    """Held-out problem (seed not used by characterization/fit.toml or fit_full.toml): the
+    same request through the transistor-level flow (ngspice; ``partition``: partitioned, with
+    ``jobs`` neuron banks at a time) and the packaged default macro-model; code error
     (macro - SPICE) in LSB and energy ratio."""
     from pycim.characterize.kinds_fit import problem
     from pycim.cim.request import MvmRequest
     from pycim.dispatch import run_mvm
 
     w, x = problem({"n_in": n_in, "n_out": n_out, "in_bits": in_bits, "w_scale": 1.0,
-                    "batch": n_vectors, "seed": seed})
+                    "batch": n_vectors, "seed": seed, "direction": direction})
     out = {}
     for eng in ("spice", "macro"):
         t0 = time.perf_counter()
-        out[eng] = run_mvm(MvmRequest(w, x, in_bits, out_bits, engine=eng, seed=seed),
-                           progress=False)
+        out[eng] = run_mvm(MvmRequest(w, x, in_bits, out_bits, engine=eng, seed=seed,
+                                      direction=direction, partition=partition,
+                                      wire_segment_cells=wire_segment_cells),
+                           progress=False, jobs=jobs)
         out[eng]["wall"] = time.perf_counter() - t0
     cs, cm = np.array(out["spice"]["code"]), np.array(out["macro"]["code"])
     err = cm - cs
@@ -34,7 +38,8 @@ def macro_vs_spice(n_in: int, n_out: int, n_vectors: int = 1, seed: int = 101,
                 (cs - np.floor(np.array(out["spice"]["y_ideal"]))) ** 2))),
             "energy_spice_j": es, "energy_macro_j": em, "energy_ratio": em / es,
             "spice_s": out["spice"]["wall"], "macro_s": out["macro"]["wall"],
-            "same_conductances": out["spice"]["g_pos_s"] == out["macro"]["g_pos_s"]}
+            "same_conductances": out["spice"]["g_pos_s"] == out["macro"]["g_pos_s"],
+            "codes_spice": cs.tolist(), "codes_macro": cm.tolist()}
 
 
 FIT_CASES = {"macro_vs_spice": macro_vs_spice}

@@ -111,6 +111,14 @@ def _parser() -> argparse.ArgumentParser:
     m.add_argument("--mapping", default="row_pair",
                    help="row_pair (G+/G- on adjacent rows, default) or transposable (2x2 block "
                         "per weight: backward on W equals forward on W^T)")
+    m.add_argument("--partition", action="store_true",
+                   help="run each vector partitioned: the array with the neurons' track/hold "
+                        "front ends, then the neurons in banks on the recorded lines (a 256 x "
+                        "256 core in minutes; error against the full deck: "
+                        "benchmarks/partition_error.py)")
+    m.add_argument("--jobs", type=_int_in(1, 256), default=1,
+                   help="with --partition: neuron banks run at a time (worker processes; "
+                        "default 1)")
     m.add_argument("--json", required=True, help="output JSON file")
     sw = sub.add_parser("sweep", help="run a declarative characterization sweep (TOML spec)",
                         description="Run every point of a sweep spec (cached, resumable); write "
@@ -127,7 +135,9 @@ def _parser() -> argparse.ArgumentParser:
                         description="Fit line transfer, ADC, offsets and energy to a sweep's "
                                     "results (e.g. of characterization/fit.toml); write the model "
                                     "JSON and print each fit's residuals.")
-    ft.add_argument("results", metavar="RESULTS_DIR", help="sweep output directory")
+    ft.add_argument("results", metavar="RESULTS_DIR", nargs="+",
+                    help="sweep output directory (several: their tables are joined, e.g. "
+                         "characterization/results/fit and characterization/results/fit_full)")
     ft.add_argument("-o", "--output", required=True, help="model JSON to write")
     ft.add_argument("--verilog-a", default=None, metavar="OUT.va",
                     help="also emit a behavioural Verilog-A core (needs --weights)")
@@ -177,13 +187,16 @@ def _prepare_mvm(args, outs):
                      engine=args.engine, ideal=args.ideal, corner=args.corner,
                      temp_c=args.temp_c, seed=args.seed, mapping=args.mapping,
                      wire_segment_cells=args.wire_segment_cells, phases=args.phases,
-                     adc_full_scale_v=args.adc_full_scale_v, read_pulse_s=args.read_pulse_s)
+                     adc_full_scale_v=args.adc_full_scale_v, read_pulse_s=args.read_pulse_s,
+                     partition=args.partition)
+    if args.jobs > 1 and not args.partition:
+        raise InputError("--jobs runs the neuron banks of --partition: add --partition")
     check_mvm(req)  # refuse up front what would not fit in memory
 
     def work() -> int:
         from .dispatch import run_mvm
 
-        out = run_mvm(req)
+        out = run_mvm(req, jobs=args.jobs)
         js.write_text(json.dumps(out, indent=1) + "\n")
         codes = out["code"][0]
         print(f"codes (first vector): {codes}")

@@ -472,6 +472,10 @@ def test_fit_cli_errors(tmp_path, capsys):
                  "--verilog-a", str(tmp_path / "c.va")]) == 2
     assert "--weights" in capsys.readouterr().err
     assert not (tmp_path / "m.json").exists()
+    # several results directories are joined; the same points twice are refused
+    assert main(["fit", str(FIT_DIR), str(FIT_DIR), "-o", str(tmp_path / "m.json")]) == 2
+    assert "more than one of" in capsys.readouterr().err
+    assert not (tmp_path / "m.json").exists()
 
 
 def test_fit_cli_writes_model_and_verilog_a(tmp_path):

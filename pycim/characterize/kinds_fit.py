@@ -45,6 +45,9 @@ PARAMS = {
         Param("direction", "direction", str, "forward", choices=DIRECTIONS),
         Param("read_pulse_s", "read_pulse_s", float, assumptions.value("read_pulse_s"),
               lo=1e-9, hi=1e-6),
+        # full cores: the partitioned transient (pycim.flows.partition) and wire R/C segments
+        Param("partition", "partition", bool, False),
+        Param("wire_segment_cells", "wire_segment_cells", int, 1, lo=1, hi=256),
     ),
 }
 
@@ -63,7 +66,7 @@ def problem(p: dict):
 
 def mvm_fit(p: dict) -> dict:
     from ..cim.request import MvmRequest
-    from ..flows.mvm import neuron_readout, run_mvm
+    from ..flows.mvm import run_mvm
 
     w, x = problem(p)
     direction = p.get("direction", "forward")
@@ -72,12 +75,14 @@ def mvm_fit(p: dict) -> dict:
         req = MvmRequest(w, x[b:b + 1], in_bits=p["in_bits"], out_bits=p["out_bits"],
                          corner=p["corner"], temp_c=p["temp_c"], seed=p["seed"],
                          direction=direction,
-                         read_pulse_s=p.get("read_pulse_s", assumptions.value("read_pulse_s")))
+                         read_pulse_s=p.get("read_pulse_s", assumptions.value("read_pulse_s")),
+                         partition=p.get("partition", False),
+                         wire_segment_cells=p.get("wire_segment_cells", 1))
         wf: dict = {}
         outs.append(run_mvm(req, progress=False, waveforms=wf))
         # every sensed neuron's own line and code (backward: each bit-line, before the pair
         # difference the MVM reports)
-        lines.append(neuron_readout(wf["result"], wf["nodes"], wf["schedule"], wf["spec"]))
+        lines.append(wf["readout"])
     out = outs[0]
     gp, gn = np.asarray(out["g_pos_s"]), np.asarray(out["g_neg_s"])
     g_sum = line_conductance_s(gp, gn, direction)

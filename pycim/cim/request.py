@@ -68,6 +68,9 @@ class MvmRequest:
     #: (``read_pulse_s`` in :mod:`pycim.assumptions`). Small arrays with low conductances settle
     #: slower than a full core: see :func:`pycim.cim.closed_form.settling_time_constants_s`
     read_pulse_s: float | None = None
+    #: run each vector partitioned (:mod:`pycim.flows.partition`): the array with the neurons'
+    #: track/hold front ends, then the neurons in banks on the recorded line waveforms
+    partition: bool = False
 
     def __post_init__(self) -> None:
         w = check_weights(np.asarray(self.weights))
@@ -99,6 +102,8 @@ class MvmRequest:
                 or not 0.0 <= self.mismatch <= 10.0:
             raise InputError(f"mismatch must be in 0..10 (multiples of the PDK sigma), "
                              f"got {self.mismatch!r}")
+        if not isinstance(self.partition, bool):
+            raise InputError(f"partition must be True or False, got {self.partition!r}")
         rp = assumptions.value("read_pulse_s") if self.read_pulse_s is None else self.read_pulse_s
         if isinstance(rp, bool) or not isinstance(rp, (int, float, np.floating)) \
                 or not np.isfinite(rp) or not 4e-9 <= rp <= 1e-6:

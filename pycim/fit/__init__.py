@@ -16,22 +16,42 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import InputError
-from .fits import (Fit, fit_adc, fit_cell_iv, fit_energy, fit_ir_drop, fit_line, fit_offset,
-                   fit_settling, mvm_points)
+from .fits import (POINT_KEYS, Fit, fit_adc, fit_cell_iv, fit_energy, fit_ir_drop, fit_line,
+                   fit_offset, fit_settling, mvm_points)
 
 
-def fit_results(results_dir: str | Path) -> tuple["MacroModel", list[Fit]]:  # noqa: F821
-    """Fit a macro-model to the sweep results in ``results_dir`` (needs ``mvm_fit`` tables)."""
+def fit_results(*results_dirs: str | Path) -> tuple["MacroModel", list[Fit]]:  # noqa: F821
+    """Fit a macro-model to the sweep results in ``results_dirs`` (one or more sweep output
+    directories, e.g. of characterization/fit.toml and fit_full.toml; their tables of each
+    kind are joined; ``mvm_fit`` needed)."""
+    import pandas as pd
+
     from ..characterize.tables import load_results
 
-    d = Path(results_dir)
-    if not d.is_dir():
-        raise InputError(f"RESULTS_DIR: not a directory: {d}")
-    tables = load_results(d)
+    if not results_dirs:
+        raise InputError("RESULTS_DIR: give at least one sweep output directory")
+    joined: dict[str, list] = {}
+    for r in results_dirs:
+        d = Path(r)
+        if not d.is_dir():
+            raise InputError(f"RESULTS_DIR: not a directory: {d}")
+        for kind, df in load_results(d).items():
+            joined.setdefault(kind, []).append(df)
+    tables = {k: (v[0] if len(v) == 1 else pd.concat(v, ignore_index=True))
+              for k, v in joined.items()}
     if "mvm_fit" not in tables:
-        raise InputError(f"RESULTS_DIR: {d} has no mvm_fit table (run a sweep of "
-                         f"characterization/fit.toml first)")
-    return fit_tables(tables, d.name)
+        raise InputError(f"RESULTS_DIR: {', '.join(map(str, results_dirs))} has no mvm_fit "
+                         f"table (run a sweep of characterization/fit.toml first)")
+    if len(results_dirs) > 1:  # the same MVM point twice would be counted twice
+        df = tables["mvm_fit"]
+        cols = [c for c in (*POINT_KEYS, "record", "vector", "output", "plane") if c in df]
+        dup = df.duplicated(subset=cols)
+        if dup.any():
+            row = df[dup].iloc[0]
+            raise InputError(f"RESULTS_DIR: the mvm_fit point n_in={row['n_in']} "
+                             f"n_out={row['n_out']} seed={row['seed']} is in more than one of "
+                             f"{', '.join(map(str, results_dirs))}")
+    return fit_tables(tables, " + ".join(Path(d).name for d in results_dirs))
 
 
 def fit_tables(tables: dict, name: str) -> tuple["MacroModel", list[Fit]]:  # noqa: F821
@@ -104,14 +124,17 @@ __all__ = ["fit_results", "fit_table", "fit_tables", "prepare_fit", "run_fit_cli
 
 
 def prepare_fit(results_dir, output, verilog_a=None, weights=None, seed=0, outs=None):
-    """``pycim fit``'s argument phase: check every argument (results manifest, weights, seed)
+    """``pycim fit``'s argument phase (``results_dir``: one directory or several): check every
+    argument (results manifests, weights, seed)
     and reserve both outputs in ``outs`` (:class:`pycim.files.Outputs`) before any work;
     return the work (fit, print the residual table, write the model and Verilog-A)."""
     from ..characterize.tables import verify_results
     from ..files import Outputs
 
     outs = Outputs() if outs is None else outs
-    outs.inputs += [("RESULTS_DIR", results_dir), ("--weights", weights)]
+    dirs = [Path(r) for r in ([results_dir] if isinstance(results_dir, (str, Path))
+                              else results_dir)]
+    outs.inputs += [("RESULTS_DIR", d) for d in dirs] + [("--weights", weights)]
     o_model = outs.file(output, "-o")  # reserved first; discarded if a later check fails
     o_va = outs.file(verilog_a, "--verilog-a") if verilog_a is not None else None
     if verilog_a is not None and weights is None:
@@ -120,10 +143,10 @@ def prepare_fit(results_dir, output, verilog_a=None, weights=None, seed=0, outs=
         raise InputError("--weights is only used with --verilog-a OUT.va")
     if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
         raise InputError(f"--seed must be an integer >= 0, got {seed!r}")
-    d = Path(results_dir)
-    if not d.is_dir():
-        raise InputError(f"RESULTS_DIR: not a directory: {d}")
-    verify_results(d)
+    for d in dirs:
+        if not d.is_dir():
+            raise InputError(f"RESULTS_DIR: not a directory: {d}")
+        verify_results(d)
     w = None
     if verilog_a is not None:
         from ..cim.encoding import check_weights
@@ -132,7 +155,7 @@ def prepare_fit(results_dir, output, verilog_a=None, weights=None, seed=0, outs=
         w = check_weights(load_npy(weights, "--weights"))
 
     def work() -> int:
-        model, fits = fit_results(d)
+        model, fits = fit_results(*dirs)
         print(fit_table(fits))
         o_model.write_text(model.to_json() + "\n")
         if o_va is not None:

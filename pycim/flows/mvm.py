@@ -37,6 +37,7 @@ from ..measure.neuron import read_neuron
 from ..netlist.mvm_deck import mvm_deck, mvm_setup, saved_vectors
 from ..netlist.neuron import conversion_bits, integration_steps, settled_read_times
 from ..sim import NgspiceEngine, Tran, get_engine
+from .partition import Partition, run_vector
 
 #: Largest transient step where the LSB allows (:func:`max_step_s`). Points are set by the
 #: schedule's edges: every PWL corner is an ngspice breakpoint, after which it restarts at a
@@ -143,7 +144,8 @@ def neuron_readout(res, nodes, sched, spec) -> tuple[np.ndarray, np.ndarray]:
     return v_lines, code
 
 
-def run_mvm(req: MvmRequest, progress: bool = True, waveforms: dict | None = None) -> dict:
+def run_mvm(req: MvmRequest, progress: bool = True, waveforms: dict | None = None,
+            jobs: int = 1) -> dict:
     """Run the request at transistor level (engine ``spice`` or ``vacask``); return the JSON-ready
     result (keys documented in the README). :func:`pycim.dispatch.run_mvm` also takes ``macro``.
 
@@ -151,14 +153,20 @@ def run_mvm(req: MvmRequest, progress: bool = True, waveforms: dict | None = Non
     (high slice, then low slice; one deck each, the same core and seed), shift-added; energies
     and latencies add.
 
-    ``waveforms``, if given, receives the last vector's ``result``, ``nodes`` (one
-    :class:`~pycim.netlist.neuron.NeuronNodes` per sensed line), ``schedule`` and ``spec``.
+    ``waveforms``, if given, receives the last vector's ``readout`` (every sensed neuron's
+    own settled lines and code, before any pair difference: :func:`neuron_readout`),
+    ``schedule`` and ``spec``, and, unless partitioned, its ``result`` and ``nodes`` (one
+    :class:`~pycim.netlist.neuron.NeuronNodes` per sensed line).
+
+    ``req.partition``: each vector runs as the array stage, then the neurons in banks
+    (:mod:`pycim.flows.partition`), ``jobs`` banks at a time in worker processes.
     """
     if req.engine not in ("spice", "vacask"):
         raise InputError(f"the SPICE flow runs engine spice or vacask, got {req.engine!r} "
                          f"(pycim.dispatch.run_mvm picks the macro-model)")
     if req.phases == 2:  # two transient runs, one per slice (cim.phases), shift-added
-        return run_two_phase(req, lambda r: run_mvm(r, progress=progress, waveforms=waveforms))
+        return run_two_phase(req, lambda r: run_mvm(r, progress=progress, waveforms=waveforms,
+                                                     jobs=jobs))
     w = req.weights
     setup = mvm_setup(req)
     pb, spec, sched = setup.problem, setup.neuron, setup.schedule
@@ -169,21 +177,32 @@ def run_mvm(req: MvmRequest, progress: bool = True, waveforms: dict | None = Non
               else get_engine("vacask", timeout_s=MVM_TIMEOUT_S))
     v_settled, codes, energies = [], [], []
     t0 = time.perf_counter()
+    tran = Tran(1e-9, sched.t_stop, max_step_s(spec, sched))
     for b in tqdm(range(req.x.shape[0]), desc="mvm", unit="vector", disable=not progress):
+        if req.partition:
+            array_engine = (NgspiceEngine(timeout_s=MVM_TIMEOUT_S) if req.engine == "spice"
+                            else engine)
+            vr = run_vector(req, setup, b, array_engine, engine, tran, Partition(jobs=jobs))
+            v_settled.append(pair_difference(vr.v_lines, req.direction, req.mapping))
+            codes.append(pair_difference(vr.codes, req.direction, req.mapping))
+            energies.append(vr.energy)
+            if waveforms is not None:
+                waveforms.update(readout=(vr.v_lines, vr.codes), schedule=sched, spec=spec)
+            continue
         core = mvm_deck(req, setup, b)
         c, nodes = core.circuit, core.neurons
         if req.mismatch > 0:
             from ..netlist.mismatch import apply_mismatch
 
             apply_mismatch(c, req.seed, req.mismatch)
-        res = engine.run(c, Tran(1e-9, sched.t_stop, max_step_s(spec, sched)),
-                         temp_c=req.temp_c, save=saved_vectors(core))
+        res = engine.run(c, tran, temp_c=req.temp_c, save=saved_vectors(core))
         v_lines, code = neuron_readout(res, nodes, sched, spec)
         v_settled.append(pair_difference(v_lines, req.direction, req.mapping))
         codes.append(pair_difference(code, req.direction, req.mapping))
         energies.append(energy_by_group(res, c, core.groups, core.logic))
         if waveforms is not None:
-            waveforms.update(result=res, nodes=nodes, schedule=sched, spec=spec)
+            waveforms.update(result=res, nodes=nodes, schedule=sched, spec=spec,
+                             readout=(v_lines, code))
     e_tot = {k: float(sum(e[k] for e in energies)) for k in energies[0]}
     macs = int(req.x.shape[0] * w.shape[0] * w.shape[1])
     return {

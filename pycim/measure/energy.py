@@ -40,13 +40,17 @@ def energy_by_group(res, circuit: Circuit, groups: dict[str, str],
     from a rail at its high level: V_high x the charge it delivers (V_high the largest level of
     its waveform), C V_high^2 per cycle on a capacitive gate. The charge is counted per level
     (:func:`driver_charge`), so the trapezoidal rule's undamped ringing of an ideal source's
-    current between breakpoints cancels instead of being half counted."""
+    current between breakpoints cancels instead of being half counted.
+
+    Sources in group ``interface`` (a partitioned MVM's recorded line waveforms) are skipped."""
     t = res["time"]
     out: dict[str, float] = {}
     for e in circuit.iter_elements():
         if not isinstance(e, VSource):
             continue
         name = e.name.lower()
+        if groups.get(name) == "interface":  # a partition boundary, not a source of the core
+            continue
         if name in logic:
             v_high = max(v for _, v in e.pwl) if e.pwl else e.dc_v
             q = driver_charge(t, -np.asarray(res[f"i({name})"], dtype=float), e.pwl)

@@ -33,10 +33,12 @@ from ..errors import InputError
 from ..validate import ident, integer, number
 from .array import IDEAL_ACCESS, IDEAL_WIRES, AccessSpec, ArraySpec, WireSpec, add_array
 from .circuit import Circuit, VSource
-from .neuron import NeuronNodes, NeuronSpec, add_neuron, add_neuron_bias
+from .neuron import NeuronNodes, NeuronSpec, add_neuron, add_neuron_bias, add_track_hold
 from .sky130_cards import card_model, card_mosfet
 
 CORELET = 16
+#: What of each neuron a core carries (:attr:`CoreSpec.neuron_part`).
+NEURON_PARTS = ("full", "front", "front_sampling")
 STATES = ("p", "n", "z", "f")
 RAILS = {"p": "vpos", "n": "vneg", "z": "vrefd"}
 #: The comment line that ends the core circuit and starts a deck's stimulus.
@@ -90,6 +92,12 @@ class CoreSpec:
         False: the drivers' and WL inverters' cards without BSIM4's body resistance network
         (:meth:`pycim.tech.sky130.FetCard.without_body_network`), as the MVM transient runs
         them (:func:`mvm_core_spec`).
+    neuron_part : "full" | "front" | "front_sampling"
+        "front": each neuron is only its front end, the track switch and hold capacitor
+        (:func:`~pycim.netlist.neuron.add_track_hold`, the line's whole load from the neuron):
+        the array stage of a partitioned MVM (:mod:`pycim.flows.partition`). No bias generator.
+        "front_sampling": also C_sample's top-plate switches, so the samples share C_hold's
+        charge down between the read pulses.
     """
 
     array: ArraySpec
@@ -107,6 +115,7 @@ class CoreSpec:
     neuron: NeuronSpec | None = field(default=None)
     neuron_stride: int = 1
     body_network: bool = True
+    neuron_part: str = "full"
 
     def __post_init__(self) -> None:
         bl, sl = tnsa_taps(self.array.rows, self.array.cols)
@@ -133,6 +142,9 @@ class CoreSpec:
         integer(self.neuron_stride, "neuron_stride", 1, 2)
         if not isinstance(self.body_network, bool):
             raise InputError(f"body_network must be True or False, got {self.body_network!r}")
+        if self.neuron_part not in NEURON_PARTS:
+            raise InputError(f"neuron_part must be one of {', '.join(NEURON_PARTS)}, got "
+                             f"{self.neuron_part!r}")
 
     @property
     def drive_lines(self) -> list[str]:
@@ -163,7 +175,9 @@ class CoreSpec:
 @dataclass
 class CoreCircuit:
     """An assembled core: the circuit, the energy group of each source it holds (lower-case
-    name -> ``array`` | ``drivers`` | ``wordlines`` | ``neuron``), the neurons' nodes, and the
+    name -> ``array`` | ``drivers`` | ``wordlines`` | ``neuron``; ``interface`` for the
+    recorded line sources of a partitioned MVM's neuron stage, which are not part of the
+    circuit and count no energy), the neurons' nodes, and the
     logic sources (lower-case names): ideal control waveforms standing in for CMOS drivers,
     whose energy :func:`pycim.measure.energy.energy_by_group` counts as drawn from a rail at
     their high level."""
@@ -173,13 +187,15 @@ class CoreCircuit:
     groups: dict[str, str]
     neurons: list[NeuronNodes]
     logic: set[str] = field(default_factory=set)
+    #: hold nodes of a ``neuron_part="front"`` core's neurons (in sensed-line order)
+    holds: list[str] = field(default_factory=list)
 
     def add_sources(self, group: str, make, logic=False) -> None:
         """Stream the stimulus sources ``make()`` (VSources) into the circuit, in group
         ``group``. Streamed, so they follow every element of the core in the emitted text.
         ``logic``: True, or a predicate on the source, marks control waveforms (gates of
         switches and inverters) for the energy count."""
-        if group not in ("array", "drivers", "wordlines", "neuron"):
+        if group not in ("array", "drivers", "wordlines", "neuron", "interface"):
             raise InputError(f"unknown energy group {group!r}")
 
         def stream():
@@ -235,6 +251,11 @@ def assemble_core(spec: CoreSpec, title: str | None = None,
                    VSource("VWLL", "vwll", "0", dc_v=spec.v_wl_low_v))
             c.add_stream(lambda: (e for r in range(a.rows) for e in wl_inverter(r, nwl, pwl)))
     nodes = []
+    if spec.neuron_lines and spec.neuron_part != "full":
+        holds = [add_track_hold(c, spec.neuron, f"n{k}_", ln,
+                                sampling=spec.neuron_part == "front_sampling")
+                 for k, ln in enumerate(spec.neuron_lines)]
+        return CoreCircuit(c, spec, groups, nodes, holds=holds)
     if spec.neuron_lines:  # one OTA bias generator per core, mirrored by every neuron
         bias = add_neuron_bias(c, spec.neuron, len(spec.neuron_lines))
         nodes = [add_neuron(c, spec.neuron, f"n{k}_", ln, bias=bias)
@@ -325,4 +346,6 @@ def core_digest(spec: CoreSpec) -> str:
                    spec.switch_w_um, spec.switch_l_um, spec.corner, spec.neuron,
                    spec.neuron_stride)).encode())
     h.update(repr((spec.v_wl_low_v, spec.wl_nfet_w_um, spec.wl_pfet_w_um)).encode())
+    if spec.neuron_part != "full":  # the digest of every full core is unchanged
+        h.update(spec.neuron_part.encode())
     return h.hexdigest()

@@ -280,6 +280,46 @@ def check_prefix(prefix: str) -> str:
     return prefix
 
 
+def _track_switch(circuit: Circuit, spec: NeuronSpec, p: str, line_node: str, h: str) -> None:
+    """The track switch ``trk`` from the line to the hold node ``h`` and its dummy."""
+    k = spec.net
+    _tg(circuit, spec, f"{p}trk", line_node, h, k("trk"), f"{k('trk')}_b", spec.trk_wn_um,
+        spec.trk_wp_um)
+    if spec.trk_dummy:
+        # half-size dummy TG on the hold node, source and drain shorted, on the complementary
+        # clocks: its channel forms as the track switch's vanishes and takes up the charge the
+        # switch injects into C_hold (the part proportional to the held level, a ~2 % gain
+        # without it, measured, and the constant part)
+        _fet(circuit, spec, "n", f"M{p}trkdn", h, f"{k('trk')}_b", h, spec.trk_wn_um / 2,
+             spec.sw_l_um)
+        _fet(circuit, spec, "p", f"M{p}trkdp", h, k("trk"), h, spec.trk_wp_um / 2, spec.sw_l_um)
+
+
+def add_track_hold(circuit: Circuit, spec: NeuronSpec, prefix: str, line_node: str,
+                   sampling: bool = False, *, vref: str = "vref") -> str:
+    """A neuron's front end alone: its hold capacitor C_hold and track switch (with its dummy),
+    the same elements and names :func:`add_neuron` gives neuron ``prefix``; returns the hold
+    node. It is the line's whole load from the neuron: the rest of the neuron only sees the
+    hold node, so the array stage of a partitioned MVM (:mod:`pycim.flows.partition`) carries
+    this front end and leaves the rest to the neuron stage.
+
+    ``sampling``: also C_sample's top plate and its switches ``s1a`` (hold node to C_sample)
+    and ``s2a`` (C_sample to ``vref``), C_sample's bottom plate at ``vref`` (where ``s1b``
+    and the integrator's virtual ground hold it): each sample then shares C_hold's charge
+    as in the neuron, so C_hold enters the next read pulse at the shared-down value."""
+    p = check_prefix(prefix)
+    node(line_node, "line node")
+    h = f"{p}h"
+    circuit.add(Capacitor(f"C{p}h", h, "0", spec.c_hold_f))
+    _track_switch(circuit, spec, p, line_node, h)
+    if sampling:
+        a, k = f"{p}a", spec.net
+        circuit.add(Capacitor(f"C{p}s", a, vref, spec.c_sample_f))
+        _tg(circuit, spec, f"{p}s1a", h, a, k("s1a"), f"{k('s1a')}_b")
+        _tg(circuit, spec, f"{p}s2a", a, vref, k("s2a"), f"{k('s2a')}_b")
+    return h
+
+
 def add_neuron(circuit: Circuit, spec: NeuronSpec, prefix: str, line_node: str,
                sched: Schedule | None = None, *, vref: str = "vref",
                probe: bool = False, bias: str | None = None) -> NeuronNodes:
@@ -329,15 +369,7 @@ def add_neuron(circuit: Circuit, spec: NeuronSpec, prefix: str, line_node: str,
     def tg(name, n1, n2, clk, wn_um=None, wp_um=None):
         _tg(circuit, spec, f"{p}{name}", n1, n2, k(clk), f"{k(clk)}_b", wn_um, wp_um)
 
-    tg("trk", line_node, h, "trk", spec.trk_wn_um, spec.trk_wp_um)
-    if spec.trk_dummy:
-        # half-size dummy TG on the hold node, source and drain shorted, on the complementary
-        # clocks: its channel forms as the track switch's vanishes and takes up the charge the
-        # switch injects into C_hold (the part proportional to the held level, a ~2 % gain
-        # without it, measured, and the constant part)
-        _fet(circuit, spec, "n", f"M{p}trkdn", h, f"{k('trk')}_b", h, spec.trk_wn_um / 2,
-             spec.sw_l_um)
-        _fet(circuit, spec, "p", f"M{p}trkdp", h, k("trk"), h, spec.trk_wp_um / 2, spec.sw_l_um)
+    _track_switch(circuit, spec, p, line_node, h)
     tg("s1a", h, a, "s1a")
     tg("s1b", b, vref, "s1b")
     tg("s2a", a, vref, "s2a")
@@ -468,7 +500,8 @@ def line_testbench(spec: NeuronSpec, sched: Schedule, lines, *, r_source_ohm: fl
 
 __all__ = ["CLOCKS", "DAC_NETS", "MAX_IN_BITS", "MAX_OUT_BITS", "MIN_LSB_V", "NeuronNodes",
            "NeuronSpec", "add_conversion", "add_integration_step", "add_neuron", "add_neuron_bias",
-           "add_ota", "add_plane", "add_reset", "add_schedule_sources", "add_supplies", "builder",
+           "add_ota", "add_plane", "add_reset", "add_schedule_sources", "add_supplies",
+           "add_track_hold", "builder",
            "check_prefix", "conversion_bits", "input_windows", "integration_steps",
            "line_testbench", "mvm_schedule", "n_planes", "neuron_nets", "ota_testbench",
            "settled_read_times", "window_pwl"]

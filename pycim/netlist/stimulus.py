@@ -52,7 +52,8 @@ def line_controls(ln: str, on: Mapping[str, Level], vdd: float) -> Iterator[VSou
         yield _source(f"VC{ln}_{s}b", f"c{ln}_{s}b", _complement(on[s], vdd))
 
 
-def _mark(core: CoreCircuit) -> None:
+def mark_stimulus(core: CoreCircuit) -> None:
+    """Write the :data:`~pycim.netlist.core.STIMULUS_MARK` comment (the core circuit ends)."""
     core.circuit.add_stream(lambda: iter((Comment(STIMULUS_MARK),)))
 
 
@@ -70,7 +71,7 @@ def add_dc_stimulus(core: CoreCircuit, states: Mapping[str, str] | None = None,
         if v not in STATES:
             raise InputError(f"line state must be one of {STATES}, got {v!r}")
         st[k] = v
-    _mark(core)
+    mark_stimulus(core)
     lines = spec.lines
     if spec.driver == "ideal":
         rail_v = {"p": spec.v_ref_v + a.v_read_v, "n": spec.v_ref_v - a.v_read_v,
@@ -118,7 +119,7 @@ def add_mvm_stimulus(core: CoreCircuit, line_planes: np.ndarray, sched: Schedule
         raise InputError(f"line_planes must be (planes, {len(drive)}), got {lp.shape}")
     if not np.all(np.isin(lp, (-1.0, 0.0, 1.0))):
         raise InputError("line_planes must hold -1, 0 or +1")
-    _mark(core)
+    mark_stimulus(core)
     n_pl = lp.shape[0]
     v_ref, v_read, vdd = spec.v_ref_v, spec.array.v_read_v, spec.vdd_v
     if spec.driver == "ideal":
@@ -149,7 +150,37 @@ def add_mvm_stimulus(core: CoreCircuit, line_planes: np.ndarray, sched: Schedule
             core.add_sources("wordlines", lambda: (_source(f"VWC{r}", f"wc{r}", wc)
                                                    for r in range(spec.array.rows)), logic=True)
 
+    skip = (() if spec.neuron_part == "full"
+            else [n for n in sched.nets if n not in front_clocks(spec)])
+    add_schedule_stimulus(core, sched, skip)
+
+
+def front_clocks(spec) -> list[str]:
+    """The schedule nets the neuron front ends of a core (:class:`~pycim.netlist.core.CoreSpec`
+    with ``neuron_part`` "front" or "front_sampling", the array stage of a partitioned MVM)
+    use: the track clock, and with "front_sampling" the sampling switches' clocks."""
+    k = spec.neuron.net
+    if spec.neuron_part == "front_sampling":
+        return [k("trk"), k("s1a"), k("s2a")]
+    if spec.neuron_part == "front":
+        return [k("trk")]
+    raise InputError(f"front_clocks: a core of full neurons uses every clock")
+
+
+def add_schedule_stimulus(core: CoreCircuit, sched: Schedule, skip=()) -> None:
+    """The schedule's sources (all nets but ``skip``) in the ``neuron`` group; its logic nets
+    and their complements count as logic (:func:`~pycim.measure.energy.energy_by_group`), its
+    analog nets (the DAC pair) as sources."""
     def clock(src) -> bool:  # the schedule's logic nets (and complements), not its DAC pair
         net = sched.nets.get(src.np_.removesuffix("_b"))
         return net is not None and net.kind == LOGIC
-    core.add_sources("neuron", lambda: schedule_sources(sched), logic=clock)
+    core.add_sources("neuron", lambda: schedule_sources(sched, skip), logic=clock)
+
+
+def add_line_sources(core: CoreCircuit, line_pwl: Mapping[str, tuple]) -> None:
+    """Ideal sources ``VLN<line>`` putting each line of ``line_pwl`` (line -> PWL points) at a
+    recorded waveform: the boundary of a partitioned MVM's neuron stage, group ``interface``
+    (not counted as energy: the array stage counts what the lines draw)."""
+    core.add_sources("interface", lambda: (
+        VSource(f"VLN{ln}", ln, "0", dc_v=pts[0][1], pwl=tuple(pts))
+        for ln, pts in line_pwl.items()))

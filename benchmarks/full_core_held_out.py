@@ -1,0 +1,94 @@
+"""A macro-model against held-out full 256 x 256 cores (issue 18 item 2), any model file.
+
+    PYTHONPATH=. python benchmarks/full_core_held_out.py run IN OUT DIRECTION SEED [--out DIR]
+    PYTHONPATH=. python benchmarks/full_core_held_out.py eval MODEL.json [--out DIR]
+
+``run``: one transistor-level MVM (128 signed rows x 256 columns, ``problem`` of
+``pycim.characterize.kinds_fit`` with that seed, partitioned, wire R/C in 32-cell segments;
+about 8 CPU-minutes) saved as ``DIR/spice_<direction>_<in>_<out>_<seed>.json`` (default DIR
+``out/full_core_held_out``). ``eval``: every saved run through ``MODEL.json`` (the macro
+engine of ``pycim mvm --engine macro``, the same conductances): code error (macro - SPICE) RMS / max / mean and the energy ratio. The
+``make bench`` group ``macro_vs_spice_256`` does both for the packaged model; this script
+lets another model (e.g. ``pycim fit ... -o /tmp/m.json``) be judged on the same runs.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+import warnings
+from pathlib import Path
+
+import numpy as np
+
+
+def _problem(in_bits: int, direction: str, seed: int):
+    from pycim.characterize.kinds_fit import problem
+
+    return problem({"n_in": 128, "n_out": 256, "in_bits": in_bits, "w_scale": 1.0, "batch": 1,
+                    "seed": seed, "direction": direction})
+
+
+def run(in_bits: int, out_bits: int, direction: str, seed: int, out: Path) -> None:
+    from pycim.cim.request import MvmRequest
+    from pycim.dispatch import run_mvm
+
+    w, x = _problem(in_bits, direction, seed)
+    t0 = time.perf_counter()
+    res = run_mvm(MvmRequest(w, x, in_bits, out_bits, seed=seed, direction=direction,
+                             partition=True, wire_segment_cells=32), progress=False)
+    res["wall_s"] = time.perf_counter() - t0
+    out.mkdir(parents=True, exist_ok=True)
+    p = out / f"spice_{direction}_{in_bits}_{out_bits}_{seed}.json"
+    p.write_text(json.dumps(res))
+    print(f"{p}: {res['wall_s']:.0f} s")
+
+
+def evaluate(model_path: str, out: Path) -> None:
+    from pycim.cim.request import MvmRequest
+    from pycim.macro.engine import run_macro_mvm
+    from pycim.macro.model import MacroModel
+
+    m = MacroModel.load(model_path)
+    files = sorted(out.glob("spice_*.json"))
+    if not files:
+        raise SystemExit(f"no runs in {out}: run `... run IN OUT DIRECTION SEED` first")
+    for f in files:
+        sp = json.loads(f.read_text())
+        d, bi, bo, seed = sp["direction"], sp["in_bits"], sp["out_bits"], sp["seed"]
+        w, x = _problem(bi, d, seed)
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            mac = run_macro_mvm(MvmRequest(w, x, bi, bo, seed=seed, direction=d,
+                                           engine="macro"), model=m)
+        assert mac["g_pos_s"] == sp["g_pos_s"]  # the same programmed conductances
+        cs, cm = np.array(sp["code"]), np.array(mac["code"])
+        e = cm - cs
+        print(f"{d} {bi}/{bo} seed {seed}: macro - SPICE codes RMS "
+              f"{np.sqrt(np.mean(e ** 2)):.3f} max {np.abs(e).max():.0f} mean {e.mean():+.3f} "
+              f"LSB; energy ratio {mac['energy_j']['total'] / sp['energy_j']['total']:.4f}; "
+              f"SPICE codes {cs.min():.0f}..{cs.max():.0f}; {len(caught)} warnings")
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    sub = ap.add_subparsers(dest="cmd", required=True)
+    r = sub.add_parser("run")
+    r.add_argument("in_bits", type=int)
+    r.add_argument("out_bits", type=int)
+    r.add_argument("direction", choices=("forward", "backward"))
+    r.add_argument("seed", type=int)
+    e = sub.add_parser("eval")
+    e.add_argument("model")
+    for p in (r, e):
+        p.add_argument("--out", type=Path, default=Path("out/full_core_held_out"))
+    a = ap.parse_args()
+    if a.cmd == "run":
+        run(a.in_bits, a.out_bits, a.direction, a.seed, a.out)
+    else:
+        evaluate(a.model, a.out)
+
+
+if __name__ == "__main__":
+    main()

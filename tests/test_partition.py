@@ -1,0 +1,74 @@
+"""The partitioned MVM transient (pycim.flows.partition) against the full deck of the same core.
+
+The reference is the full deck in the same simulator: the same circuit solved as one matrix;
+the two must agree to the simulator's precision (``benchmarks/partition_error.py`` measures
+the split on larger cores).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from pycim.cim.request import MvmRequest
+from pycim.flows.mvm import MVM_TIMEOUT_S, max_step_s, mvm_options, neuron_readout
+from pycim.flows.partition import (SAMPLING_MISS, Partition, bias_energy_j, pwl_corners,
+                                   run_vector, settling_miss)
+from pycim.measure.energy import energy_by_group
+from pycim.measure.neuron import read_neuron
+from pycim.netlist.mvm_deck import mvm_deck, mvm_setup, saved_vectors
+from pycim.netlist.neuron import conversion_bits
+from pycim.sim import NgspiceEngine, Tran
+
+
+def test_pwl_corners_keep_every_row_within_the_tolerance():
+    t = np.linspace(0.0, 1.0, 2001)
+    rows = np.array([np.sin(7 * t) * 1e-2, np.where(t < 0.3, 0.0, 1e-2 * (t - 0.3)),
+                     1e-3 * np.exp(-t / 0.05)])
+    for tol in (1e-5, 1e-4):
+        idx = pwl_corners(t, rows, tol)
+        assert idx[0] == 0 and idx[-1] == t.size - 1 and np.all(np.diff(idx) > 0)
+        for r in rows:
+            assert np.max(np.abs(np.interp(t, t[idx], r[idx]) - r)) <= tol
+        assert idx.size < t.size / 5
+    # a piecewise-linear row is rebuilt from its own corners (and the ends) alone
+    knots = [0, 400, 1100, 1500, 2000]
+    pl = np.interp(np.arange(t.size), knots, [0.0, 1.0, -0.5, -0.5, 2.0])
+    assert pwl_corners(t, pl[None, :], 1e-9).tolist() == knots
+
+
+@pytest.mark.parametrize("read_pulse_s,sampling", [(200e-9, False), (40e-9, True)])
+def test_partitioned_mvm_equals_the_full_deck(read_pulse_s, sampling):
+    """200 ns: the lines settle (the array stage carries the track/hold alone); 40 ns: they
+    do not (tau ~8 ns), and the array stage carries the sampling switches too. Without them
+    the 40 ns case's planes 2 and 3 differed by up to 1.1 mV and the integrator by 0.085 LSB
+    (the hold capacitor entering each pulse at its last tracked value)."""
+    rng = np.random.default_rng(3)
+    w = rng.uniform(-1, 1, (4, 8))  # 8 physical rows x 8 columns, 8 neurons
+    x = np.array([[5, -7, 3, -2]])
+    req = MvmRequest(w, x, 4, 6, read_pulse_s=read_pulse_s, seed=3)
+    setup = mvm_setup(req)
+    assert (settling_miss(req, setup, setup.neuron.t_edge_s) > SAMPLING_MISS) == sampling
+    spec, sched = setup.neuron, setup.schedule
+    tran = Tran(1e-9, sched.t_stop, max_step_s(spec, sched))
+    eng = NgspiceEngine(timeout_s=MVM_TIMEOUT_S, options=mvm_options(spec, sched))
+    part = run_vector(req, setup, 0, NgspiceEngine(timeout_s=MVM_TIMEOUT_S), eng, tran,
+                      Partition(bank=4))  # two banks: the second one's bias is taken off
+    core = mvm_deck(req, setup, 0)
+    res = eng.run(core.circuit, tran, save=saved_vectors(core))
+    v_lines, code = neuron_readout(res, core.neurons, sched, spec)
+    v_int = np.array([read_neuron(res, sched, nd, spec).residues[0] for nd in core.neurons])
+    e_full = energy_by_group(res, core.circuit, core.groups, core.logic)
+
+    lsb_int = 2 * spec.adc_fs_v / 2 ** conversion_bits(sched)
+    assert np.ptp(v_int) > 4 * lsb_int  # the outputs spread over codes
+    # integrator before the conversion: the sum of every plane's samples
+    assert np.max(np.abs(part.v_int - v_int)) < 0.05 * lsb_int
+    assert np.max(np.abs(part.v_lines - v_lines)) < 0.15e-3  # of lines at up to 0.16 V
+    # codes: a 0.02 LSB difference can still cross a decision boundary (one here)
+    assert np.max(np.abs(part.codes - code)) <= 1 and np.count_nonzero(part.codes != code) <= 1
+    # energy per group; the second bank's bias generator (taken off) is well above the budget
+    e_bias = bias_energy_j(res, spec)
+    assert e_bias > 0.02 * e_full["neuron"]
+    for g in ("array", "drivers", "wordlines", "neuron", "total"):
+        assert part.energy[g] == pytest.approx(e_full[g], rel=5e-3, abs=0.01e-12), g
