@@ -72,3 +72,24 @@ def test_partitioned_mvm_equals_the_full_deck(read_pulse_s, sampling):
     assert e_bias > 0.02 * e_full["neuron"]
     for g in ("array", "drivers", "wordlines", "neuron", "total"):
         assert part.energy[g] == pytest.approx(e_full[g], rel=5e-3, abs=0.01e-12), g
+
+
+def test_cli_partition_and_jobs(tmp_path, capsys):
+    """``pycim mvm --partition --jobs 2`` gives the full deck's codes on a tiny ideal core (two
+    banks of neurons in worker processes); ``--jobs`` without ``--partition`` is refused."""
+    import json
+
+    from pycim.cli import main
+
+    rng = np.random.default_rng(6)
+    np.save(tmp_path / "w.npy", rng.uniform(-1, 1, (3, 20)))  # 20 sensed lines: two banks
+    np.save(tmp_path / "x.npy", np.array([[3, -5, 7]]))
+    base = ["mvm", "--weights", str(tmp_path / "w.npy"), "--x", str(tmp_path / "x.npy"),
+            "--ideal"]
+    assert main(base + ["--jobs", "2", "--json", str(tmp_path / "r.json")]) == 2
+    assert "--partition" in capsys.readouterr().err and not (tmp_path / "r.json").exists()
+    assert main(base + ["--json", str(tmp_path / "full.json")]) == 0
+    assert main(base + ["--partition", "--jobs", "2", "--json", str(tmp_path / "p.json")]) == 0
+    full, part = (json.loads((tmp_path / f).read_text()) for f in ("full.json", "p.json"))
+    assert np.max(np.abs(np.array(part["code"]) - np.array(full["code"]))) <= 1
+    assert part["energy_j"]["total"] == pytest.approx(full["energy_j"]["total"], rel=5e-3)

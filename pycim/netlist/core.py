@@ -187,7 +187,8 @@ class CoreCircuit:
     groups: dict[str, str]
     neurons: list[NeuronNodes]
     logic: set[str] = field(default_factory=set)
-    #: hold nodes of a ``neuron_part="front"`` core's neurons (in sensed-line order)
+    #: hold nodes of a front-end core's neurons (``neuron_part`` "front" or
+    #: "front_sampling", in sensed-line order)
     holds: list[str] = field(default_factory=list)
 
     def add_sources(self, group: str, make, logic=False) -> None:
