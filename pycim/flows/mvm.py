@@ -33,9 +33,10 @@ from ..cim.closed_form import pair_difference
 from ..cim.request import MvmRequest, check_settling, phase_keys, run_two_phase
 from ..errors import InputError
 from ..measure.energy import energy_by_group
-from ..measure.neuron import read_neuron
+from ..measure.neuron import read_neuron, settled_lines_v
+from ..netlist.mismatch import apply_mismatch
 from ..netlist.mvm_deck import mvm_deck, mvm_setup, saved_vectors
-from ..netlist.neuron import conversion_bits, integration_steps, settled_read_times
+from ..netlist.neuron import conversion_bits, integration_steps
 from ..sim import NgspiceEngine, Tran, get_engine
 from .partition import Partition, run_vector
 
@@ -136,10 +137,7 @@ def neuron_readout(res, nodes, sched, spec) -> tuple[np.ndarray, np.ndarray]:
     """Every sensed neuron's own readout of one transient, before any pair difference:
     (settled line voltage minus Vref per plane (planes, neurons), taken before the word
     lines' kick on the held line; output code (neurons,))."""
-    t_first = settled_read_times(sched, spec)
-    t = res["time"]
-    v_lines = np.array([[np.interp(t_first[n], t, res[nd.line]) for nd in nodes]
-                        for n in sorted(t_first)]) - spec.v_ref_v
+    v_lines = settled_lines_v(res["time"], [res[nd.line] for nd in nodes], sched, spec)
     code = np.array([read_neuron(res, sched, nd, spec).code for nd in nodes])
     return v_lines, code
 
@@ -178,11 +176,13 @@ def run_mvm(req: MvmRequest, progress: bool = True, waveforms: dict | None = Non
     v_settled, codes, energies = [], [], []
     t0 = time.perf_counter()
     tran = Tran(1e-9, sched.t_stop, max_step_s(spec, sched))
+    if req.partition:  # the array stage runs without the neurons' options (no latches there)
+        array_engine = (NgspiceEngine(timeout_s=MVM_TIMEOUT_S) if req.engine == "spice"
+                        else engine)
+        part = Partition(jobs=jobs)
     for b in tqdm(range(req.x.shape[0]), desc="mvm", unit="vector", disable=not progress):
         if req.partition:
-            array_engine = (NgspiceEngine(timeout_s=MVM_TIMEOUT_S) if req.engine == "spice"
-                            else engine)
-            vr = run_vector(req, setup, b, array_engine, engine, tran, Partition(jobs=jobs))
+            vr = run_vector(req, setup, b, array_engine, engine, tran, part)
             v_settled.append(pair_difference(vr.v_lines, req.direction, req.mapping))
             codes.append(pair_difference(vr.codes, req.direction, req.mapping))
             energies.append(vr.energy)
@@ -191,10 +191,7 @@ def run_mvm(req: MvmRequest, progress: bool = True, waveforms: dict | None = Non
             continue
         core = mvm_deck(req, setup, b)
         c, nodes = core.circuit, core.neurons
-        if req.mismatch > 0:
-            from ..netlist.mismatch import apply_mismatch
-
-            apply_mismatch(c, req.seed, req.mismatch)
+        apply_mismatch(c, req.seed, req.mismatch)  # a no-op without mismatch
         res = engine.run(c, tran, temp_c=req.temp_c, save=saved_vectors(core))
         v_lines, code = neuron_readout(res, nodes, sched, spec)
         v_settled.append(pair_difference(v_lines, req.direction, req.mapping))

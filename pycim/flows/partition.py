@@ -41,9 +41,9 @@ import numpy as np
 from ..errors import InputError
 from ..cim.closed_form import settling_time_constants_s
 from ..measure.energy import energy_by_group
-from ..measure.neuron import read_neuron
+from ..measure.neuron import read_neuron, settled_lines_v
+from ..netlist.mismatch import apply_mismatch
 from ..netlist.mvm_deck import MvmSetup, mvm_deck, neuron_bank_deck, saved_vectors
-from ..netlist.neuron import settled_read_times
 from ..netlist.stimulus import front_clocks
 from ..sim import Tran
 from ..validate import integer, number
@@ -146,10 +146,7 @@ def _run_bank(args) -> tuple[np.ndarray, np.ndarray, dict[str, float]]:
     conversion, energy by group)."""
     req, setup, b, pwl, engine, tran, first = args
     core = neuron_bank_deck(req, setup, b, pwl)
-    if req.mismatch > 0:
-        from ..netlist.mismatch import apply_mismatch
-
-        apply_mismatch(core.circuit, req.seed, req.mismatch)
+    apply_mismatch(core.circuit, req.seed, req.mismatch)  # a no-op without mismatch
     res = engine.run(core.circuit, tran, temp_c=req.temp_c, save=saved_vectors(core))
     reads = [read_neuron(res, setup.schedule, nd, setup.neuron) for nd in core.neurons]
     codes = np.array([r.code for r in reads])
@@ -171,10 +168,7 @@ def run_vector(req, setup: MvmSetup, b: int, array_engine, neuron_engine, neuron
     miss = settling_miss(req, setup, spec.t_edge_s)
     core = mvm_deck(req, setup, b,
                     neuron_part="front_sampling" if miss > part.sampling_miss else "front")
-    if req.mismatch > 0:
-        from ..netlist.mismatch import apply_mismatch
-
-        apply_mismatch(core.circuit, req.seed, req.mismatch)
+    apply_mismatch(core.circuit, req.seed, req.mismatch)  # a no-op without mismatch
     res = array_engine.run(core.circuit, Tran(1e-9, sched.t_stop, part.array_max_step_s),
                            temp_c=req.temp_c, save=saved_vectors(core))
     # the front ends' clocks and the neurons' Vref (here it only feeds the emulated samples)
@@ -186,9 +180,7 @@ def run_vector(req, setup: MvmSetup, b: int, array_engine, neuron_engine, neuron
     lines = core.spec.neuron_lines
     t = np.asarray(res["time"], dtype=float)
     v = np.array([np.asarray(res[ln], dtype=float) for ln in lines])
-    t_read = settled_read_times(sched, spec)
-    v_lines = np.array([[np.interp(t_read[n], t, row) for row in v]
-                        for n in sorted(t_read)]) - spec.v_ref_v
+    v_lines = settled_lines_v(t, v, sched, spec)
     tasks = []
     for k0 in range(0, len(lines), part.bank):
         rows = v[k0:k0 + part.bank]

@@ -39,7 +39,7 @@ import numpy as np
 
 from ..errors import InputError, MetastableWarning, SimulationError
 from ..netlist.neuron import (NeuronNodes, NeuronSpec, conversion_bits, integration_steps,
-                              ota_testbench)
+                              ota_testbench, settled_read_times)
 from ..specs.schedule import Schedule
 from ..sim.result import SimResult
 from .waveform import sample
@@ -159,6 +159,15 @@ def read_neuron(res: SimResult, sched: Schedule, nodes: NeuronNodes,
     v0 = float(sample(t, o, [t0])[0]) - spec.v_ref_v
     return NeuronReadout(steps, v0, np.asarray(v_steps), float(residues[0]),
                          np.asarray(residues), d, code, sign, v_final)
+
+
+def settled_lines_v(t, lines_v, sched: Schedule, spec: NeuronSpec) -> np.ndarray:
+    """Settled line voltage minus Vref per plane, (planes, lines), of line waveforms
+    ``lines_v`` (rows on time points ``t``), read at
+    :func:`~pycim.netlist.neuron.settled_read_times` (as the track switch starts to open)."""
+    t_read = settled_read_times(sched, spec)
+    return np.array([[np.interp(t_read[n], t, row) for row in lines_v]
+                     for n in sorted(t_read)]) - spec.v_ref_v
 
 
 def plane_deltas(ro: NeuronReadout) -> dict[int, float]:
