@@ -64,29 +64,28 @@ def _old_call(core, x, direction, in_bits, out_bits, rng=None):
     y = np.empty((b, m), np.float32)
     t = np.empty_like(y)
     np.matmul(xe, a_ext, out=y)
+    lr = ch.abs_factors
     if ch.cubic is not None:
         np.multiply(y, y, out=t)
         t *= y
         t *= ch.cubic
         y += t
-        y += ch.off
-    if ch.a_abs is not None:  # the active-fraction offsets (added since): the drives'
-        # magnitudes against their own operator, after the cubic and the offset; a low-rank
-        # operator (the forward mean-field fractions) through its factors, as the chain does
-        # (test_low_rank_offsets_equal_the_dense_operator checks them)
-        if ch.abs_factors is not None:
-            u, v = ch.abs_factors
-            sv = np.abs(xe[:, :n]) @ u
-            if v.shape[0] <= 2:
-                for r in range(v.shape[0]):
-                    np.multiply(sv[:, r:r + 1], v[r], out=t)
-                    y += t
-            else:
-                np.matmul(sv, v, out=t)
-                y += t
-        else:
-            np.matmul(np.abs(xe[:, :n]), ch.a_abs, out=t)
-            y += t
+        if lr is None:
+            y += ch.off
+    if lr is not None:  # low-rank active-fraction offsets (added since, the forward mean
+        # field): [1, |d| @ u] @ [off; v] (the offset row 0 without a cubic term); the
+        # factors against the dense operator: test_low_rank_offsets_equal_the_dense_operator
+        u, v_ext = lr
+        s1 = np.ones((b, u.shape[1] + 1), np.float32)
+        s1[:, 1:] = np.abs(xe[:, :n]) @ u
+        if ch.cubic is None:
+            v_ext = np.vstack([np.zeros((1, m), np.float32), v_ext[1:]])
+        np.matmul(s1, v_ext, out=t)
+        y += t
+    elif ch.a_abs is not None:  # the backward active-fraction offsets (added since): the
+        # drives' magnitudes against their own operator, after the cubic and the offset
+        np.matmul(np.abs(xe[:, :n]), ch.a_abs, out=t)
+        y += t
     if ch.inl is not None:
         k = np.empty(y.shape, np.intp)
         np.floor(y, out=t)
@@ -361,10 +360,11 @@ def test_low_rank_offsets_equal_the_dense_operator():
     core = Core(np.random.default_rng(7).uniform(-1, 1, (128, 256)), model=m, seed=0)
     ch = core.fast_chain("forward", 4, 6)
     assert ch is not None and ch.a_abs is not None and ch.abs_factors is not None
-    u, v = ch.abs_factors
+    u, v_ext = ch.abs_factors
     assert u.shape[1] <= 8
+    np.testing.assert_array_equal(v_ext[0], ch.off)  # the offset row rides along
     x = np.abs(np.random.default_rng(8).uniform(-1, 1, (64, ch.a_abs.shape[0])))
     dense = x @ ch.a_abs.astype(np.float64)
-    np.testing.assert_allclose(x @ u.astype(np.float64) @ v, dense,
+    np.testing.assert_allclose(x @ u.astype(np.float64) @ v_ext[1:], dense,
                                atol=1e-5 * np.abs(dense).max())
     assert _low_rank(np.random.default_rng(9).standard_normal((40, 30))) is None

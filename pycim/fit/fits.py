@@ -93,6 +93,7 @@ class MvmPoint:
     code: np.ndarray  # (batch, n_sense)
     y_ideal: np.ndarray  # (batch, n_sense)
     energy: pd.DataFrame  # one row per vector
+    _ops: dict = field(default_factory=dict, repr=False, compare=False)
 
     @property
     def direction(self) -> str:
@@ -120,8 +121,16 @@ class MvmPoint:
     def v_eff_planes(self, model: MacroModel) -> np.ndarray:
         """Closed form per plane and sensed line on ``model``'s effective conductances
         (``model``: already :meth:`model` of this point)."""
-        return self.v_read * (self.planes @ model.line_operator(self.g_pos, self.g_neg,
-                                                                 self.direction))
+        ln = model.line  # the operator depends on these three only: kept per point, since a
+        # fit's Jacobian varies one term at a time (a full core's solve is 256 x 256)
+        key = (ln.get("r_series_ohm", 0.0), ln.get("r_drive_ohm", 0.0),
+               ln.get("r_drive_cell_ohm", 0.0))
+        op = self._ops.get(key)
+        if op is None:
+            if len(self._ops) > 64:
+                self._ops.clear()
+            op = self._ops[key] = model.line_operator(self.g_pos, self.g_neg, self.direction)
+        return self.v_read * (self.planes @ op)
 
     @property
     def act(self) -> np.ndarray:

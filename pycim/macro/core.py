@@ -424,11 +424,13 @@ class FastChain:
     #: n_planes > 0: (inputs, planes) signed bit of each plane for each integer input
     #: (index x - x_lo), float32
     plane_tab: np.ndarray | None = field(init=False, repr=False, compare=False)
-    #: ``a_abs`` as factors (u (n, r), v (r, m)) when its rank r is small (the forward
-    #: active fractions are mean-field: one value per vector for every line, rank 1 per
-    #: plane; :func:`pycim.cim.closed_form.active_fraction`): |d| @ u @ v costs r / m of
-    #: the dense product. None: dense
+    #: ``a_abs`` as factors (u (n, r), [off; v] (r + 1, m)) when its rank r is small (the
+    #: forward active fractions are mean-field: one value per vector for every line, rank 1
+    #: per plane; :func:`pycim.cim.closed_form.active_fraction`): [1, |d| @ u] @ [off; v]
+    #: costs (r + 1) / n of the dense product and carries the line offset along (with a
+    #: cubic term; without one the offset is in ``a_ext`` and the row is 0). None: dense
     abs_factors: tuple | None = field(init=False, repr=False, compare=False)
+    _abs_ext0: np.ndarray | None = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         last = np.zeros_like(self.off) if self.cubic is not None else self.off
@@ -439,7 +441,11 @@ class FastChain:
             bits = (np.abs(xs)[:, None] >> np.arange(self.n_planes)[None, :]) & 1
             tab = (np.sign(xs)[:, None] * bits).astype(np.float32)
         object.__setattr__(self, "plane_tab", tab)
-        object.__setattr__(self, "abs_factors", _low_rank(self.a_abs))
+        lr = _low_rank(self.a_abs)  # (u, v) -> (u, [off; v]) and [0; v]
+        object.__setattr__(self, "abs_factors", None if lr is None else (
+            lr[0], np.vstack([self.off[None, :], lr[1]]).astype(np.float32)))
+        object.__setattr__(self, "_abs_ext0", None if lr is None else np.vstack(
+            [np.zeros((1, lr[1].shape[1]), np.float32), lr[1]]))
         object.__setattr__(self, "_tiles", (None, None) if self.cubic is None
                            else (_tile(self.cubic), _tile(self.off)))
 
@@ -544,26 +550,25 @@ class FastChain:
         (float32) and ``k`` (intp, INL), and these rows' ADC noise (or None)."""
         na = self.a.shape[0]
         np.matmul(xe[:, :na + 1], self.a_ext, out=y)  # without a cubic term the offset too
+        lr = self.abs_factors
         if self.cubic is not None:  # y + cubic y^3 + off, operation by operation
             np.multiply(y, y, out=t)
             t *= y
             _row_op(np.multiply, t, self.cubic, self._tiles[0], t)
             y += t
-            _row_op(np.add, y, self.off, self._tiles[1], y)
-        if self.a_abs is not None:  # the magnitudes' offsets, outside the cubic
-            if self.abs_factors is not None:
-                u, v = self.abs_factors
-                sv = xe[:, na + 1:] @ u  # (batch, r)
-                if v.shape[0] <= 2:  # outer products: a K = 1 matmul is ~4x slower
-                    for r in range(v.shape[0]):
-                        np.multiply(sv[:, r:r + 1], v[r], out=t)
-                        y += t
-                else:
-                    np.matmul(sv, v, out=t)
-                    y += t
-            else:
-                np.matmul(xe[:, na + 1:], self.a_abs, out=t)
-                y += t
+            if lr is None:  # (with low-rank offsets the offset joins their matmul)
+                _row_op(np.add, y, self.off, self._tiles[1], y)
+        if lr is not None:  # [1, |d| @ u] @ [off (or 0); v]: a K = r + 1 matmul (K = 1 is
+            # ~10x slower than K = 2 in numpy's matmul), the offset row riding along
+            u, v_ext = lr
+            s1 = self._work(("abs1", xe.shape[0]), lambda: np.ones((xe.shape[0], u.shape[1] + 1),
+                                                                    np.float32))
+            np.matmul(xe[:, na + 1:], u, out=s1[:, 1:])
+            np.matmul(s1, v_ext if self.cubic is not None else self._abs_ext0, out=t)
+            y += t
+        elif self.a_abs is not None:  # the magnitudes' offsets, outside the cubic
+            np.matmul(xe[:, na + 1:], self.a_abs, out=t)
+            y += t
         return self._adc(y, None, t, k, noise)
 
     def _noise(self, rng, shape) -> np.ndarray | None:
