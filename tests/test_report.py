@@ -415,16 +415,14 @@ def test_extrapolation_checked_against_larger_transistor_level_mvms(nums, table)
     _check_extrapolation(fit, tol, held_out)
 
 
-@pytest.mark.xfail(strict=True, reason="issue 18 finding (sixth round, both benchmarks rerun "
-                   "on the chip's scheme at the 0.2 V read): the 32 x 64 MVM is inside the "
-                   "tolerance, but the full 128 x 256 core's transistor-level MVM took 6.50 nJ "
-                   "against the report model's 6.86 nJ (+5.6 %, tolerance 4.9 %)")
 def test_extrapolation_checked_against_the_benchmarked_full_core(nums, table):
     """The same check against the benchmarks' transistor-level 32 x 64 and full 128 x 256 core
-    (256 x 256 physical array, wire R/C lumped per 32 cells), and the paper's definitions
-    written out on the measured full core: 1 MAC = 2 ops, a core MVM is 128 x 256 MACs,
-    TOPS/W = ops / J / 1e12, the chip is 48 cores in parallel (same TOPS/W, 48 x the
-    throughput), latency = the simulated schedule."""
+    (256 x 256 physical array, wire R/C lumped per 32 cells; a problem none of the fit's full
+    cores has), and the paper's definitions written out on the measured full core: 1 MAC = 2
+    ops, a core MVM is 128 x 256 MACs, TOPS/W = ops / J / 1e12, the chip is 48 cores in
+    parallel (same TOPS/W, 48 x the throughput), latency = the simulated schedule. (Before the
+    report's fit took the full cores of characterization/results/fit_full, the full core was
+    off by +5.6 % against a 4.9 % tolerance: issue 18's finding.)"""
     fit, tol = _extrapolation_tolerance(nums, table)
     b256 = _benchmark_mvm("mvm_transient_256", "ngspice_256")
     _check_extrapolation(fit, tol, {
@@ -438,3 +436,22 @@ def test_extrapolation_checked_against_the_benchmarked_full_core(nums, table):
     assert nums["latency_s"]["4"] == pytest.approx(b256["latency_s"], rel=1e-9)
     assert nums["throughput_tops"]["4"] == pytest.approx(48 * ops / b256["latency_s"] / 1e12,
                                                          rel=1e-9)
+
+
+def test_core_figures_validated_on_held_out_full_cores(nums):
+    """Issue 18 item 3: the core figures' energy model against transistor-level full cores it
+    was not fitted on (characterization/results/full_core_held_out: other seeds, 2-, 4- and
+    6-bit inputs, both directions), within 5 %, and the report says so. The SPICE energies
+    are read here from the committed records, not from the report."""
+    from pycim.toolchain import ROOT
+
+    fc = nums["full_core"]
+    recs = {p.name: json.loads(p.read_text()) for p in
+            sorted((ROOT / "characterization" / "results" / "full_core_held_out").glob("*.json"))}
+    assert len(recs) >= 4 and {r["direction"] for r in recs.values()} == {"forward", "backward"}
+    assert {r["file"] for r in fc["held_out"]} == set(recs)
+    for r in fc["held_out"]:
+        assert r["energy_sim_j"] == recs[r["file"]]["energy_j"]["total"]
+        assert r["energy_model_j"] == pytest.approx(r["energy_sim_j"], rel=0.05), r["file"]
+    assert fc["rows_in_fit"] >= 4 and fc["validated"]
+    assert "validated on" in nums["level"] and "full 256 x 256 cores" in nums["level"]

@@ -48,6 +48,8 @@ PARAMS = {
         # full cores: the partitioned transient (pycim.flows.partition) and wire R/C segments
         Param("partition", "partition", bool, False),
         Param("wire_segment_cells", "wire_segment_cells", int, 1, lo=1, hi=256),
+        # sparse inputs: the share of inputs left nonzero (the active fraction's leverage)
+        Param("density", "density", float, 1.0, lo=0.05, hi=1.0),
     ),
 }
 
@@ -55,12 +57,16 @@ PARAMS = {
 def problem(p: dict):
     """(w, x) of an ``mvm_fit`` point: weights uniform in [-w_scale, w_scale], inputs uniform
     over the signed in_bits range (0/1 for 1 bit); seeded by ``seed``. Backward points
-    (``direction``) draw n_out inputs per vector instead of n_in."""
+    (``direction``) draw n_out inputs per vector instead of n_in. ``density`` < 1 zeroes each
+    input with probability 1 - density (a second seeded stream)."""
     rng = np.random.default_rng([p["seed"], 7])
     w = p["w_scale"] * rng.uniform(-1.0, 1.0, (p["n_in"], p["n_out"]))
     lim = 1 if p["in_bits"] == 1 else 2 ** (p["in_bits"] - 1) - 1
     n_drive = p["n_out"] if p.get("direction", "forward") == "backward" else p["n_in"]
     x = rng.integers(0 if p["in_bits"] == 1 else -lim, lim + 1, (p["batch"], n_drive))
+    density = float(p.get("density", 1.0))
+    if density < 1.0:  # its own stream: a dense point's problem is unchanged
+        x = x * (np.random.default_rng([p["seed"], 8]).random(x.shape) < density)
     return w, x
 
 

@@ -56,7 +56,16 @@ def fit_results(*results_dirs: str | Path) -> tuple["MacroModel", list[Fit]]:  #
 
 def fit_tables(tables: dict, name: str) -> tuple["MacroModel", list[Fit]]:  # noqa: F821
     """:func:`fit_results` on loaded tables ({kind: DataFrame}, ``mvm_fit`` needed);
-    ``name`` names the results in the model's ``source``."""
+    ``name`` names the results in the model's ``source``. Runs with one BLAS thread: the
+    fit's many small solves are faster so (and a shared machine does not oversubscribe),
+    and the result does not depend on the machine's thread count."""
+    from threadpoolctl import threadpool_limits
+
+    with threadpool_limits(limits=1):
+        return _fit_tables(tables, name)
+
+
+def _fit_tables(tables: dict, name: str):
     from ..macro.model import MacroModel
 
     base = MacroModel.ideal()

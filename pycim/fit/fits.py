@@ -59,9 +59,10 @@ def _stats(res) -> tuple[float, float]:
 
 # -- MVM data, regrouped per point ------------------------------------------------------------
 POINT_KEYS = ("n_in", "n_out", "in_bits", "out_bits", "w_scale", "corner", "temp_c", "batch",
-              "seed", "direction", "read_pulse_s")
+              "seed", "direction", "read_pulse_s", "density")
 #: values of point keys a table from before they existed does not have
-POINT_DEFAULTS = {"direction": "forward", "read_pulse_s": assumptions.value("read_pulse_s")}
+POINT_DEFAULTS = {"direction": "forward", "read_pulse_s": assumptions.value("read_pulse_s"),
+                  "density": 1.0}
 
 
 def _by_direction(res, dirs) -> dict:
@@ -92,6 +93,7 @@ class MvmPoint:
     code: np.ndarray  # (batch, n_sense)
     y_ideal: np.ndarray  # (batch, n_sense)
     energy: pd.DataFrame  # one row per vector
+    _ops: dict = field(default_factory=dict, repr=False, compare=False)
 
     @property
     def direction(self) -> str:
@@ -101,6 +103,11 @@ class MvmPoint:
     def n_rows(self) -> int:
         """Driven lines: the cells on each sensed line (forward 2 n_in, backward n_out)."""
         return 2 * self.p["n_in"] if self.direction == "forward" else self.p["n_out"]
+
+    @property
+    def n_drive_cells(self) -> int:
+        """Cells on each driven line (forward n_out, backward 2 n_in)."""
+        return self.p["n_out"] if self.direction == "forward" else 2 * self.p["n_in"]
 
     @property
     def g_sum(self) -> np.ndarray:
@@ -114,8 +121,16 @@ class MvmPoint:
     def v_eff_planes(self, model: MacroModel) -> np.ndarray:
         """Closed form per plane and sensed line on ``model``'s effective conductances
         (``model``: already :meth:`model` of this point)."""
-        gp, gn = model.effective_g_s(self.g_pos), model.effective_g_s(self.g_neg)
-        return neuron_lines_v(gp, gn, self.planes, self.v_read, self.direction)
+        ln = model.line  # the operator depends on these three only: kept per point, since a
+        # fit's Jacobian varies one term at a time (a full core's solve is 256 x 256)
+        key = (ln.get("r_series_ohm", 0.0), ln.get("r_drive_ohm", 0.0),
+               ln.get("r_drive_cell_ohm", 0.0))
+        op = self._ops.get(key)
+        if op is None:
+            if len(self._ops) > 64:
+                self._ops.clear()
+            op = self._ops[key] = model.line_operator(self.g_pos, self.g_neg, self.direction)
+        return self.v_read * (self.planes @ op)
 
     @property
     def act(self) -> np.ndarray:
@@ -145,7 +160,7 @@ def mvm_points(df: pd.DataFrame) -> list[MvmPoint]:
         p = dict(zip(POINT_KEYS, key))
         p = {k: (int(v) if k in ("n_in", "n_out", "in_bits", "out_bits", "batch", "seed")
                  else v) for k, v in p.items()}
-        for k in ("temp_c", "w_scale", "read_pulse_s"):
+        for k in ("temp_c", "w_scale", "read_pulse_s", "density"):
             p[k] = float(p[k])
         if p["direction"] not in ("forward", "backward"):
             raise InputError(f"mvm_fit point {p}: unknown direction {p['direction']!r}")
@@ -182,9 +197,9 @@ def mvm_points(df: pd.DataFrame) -> list[MvmPoint]:
 # -- line transfer --------------------------------------------------------------------------
 LINE_TERMS = ("r_series_ohm", "c_settle_f", "c_settle_row_f", "k_mem", "a0", "a_rows", "a_g",
               "a_rg", "a_cubic", "b_line_v", "b_g_v", "b_ig_v", "b_kick_v", "b_act_v",
-              "b_load_v")
+              "b_load_v", "r_drive_ohm", "r_drive_cell_ohm")
 #: least_squares works on O(1) unknowns: kOhm and mV
-_SCALE = {"r_series_ohm": 1e3, "b_line_v": 1e-3, "b_g_v": 1e-3, "b_ig_v": 1e-3, "b_kick_v": 1e-3,
+_SCALE = {"r_series_ohm": 1e3, "r_drive_ohm": 1e2, "b_line_v": 1e-3, "b_g_v": 1e-3, "b_ig_v": 1e-3, "b_kick_v": 1e-3,
           "b_act_v": 1e-3, "b_load_v": 1e-3,
           "c_settle_f": 1e-13, "c_settle_row_f": 1e-15}
 
@@ -201,9 +216,12 @@ _SCALE = {"r_series_ohm": 1e3, "b_line_v": 1e-3, "b_g_v": 1e-3, "b_ig_v": 1e-3, 
 #: ``b_kick_v`` (the held line's unrelaxed kick) is fitted where the data hold two read
 #: pulses, ``b_act_v`` and ``b_load_v`` (the active-fraction offsets: the share of a line's
 #: conductance driven away from Vref, plain and weighted by the driven lines' load,
-#: :func:`pycim.cim.closed_form.active_fraction`) on backward points only (on forward
-#: points it also fits, but would double the core's forward matmul: see the README). The
-#: neuron's terms (``b0_v``, :func:`fit_offset`, and the ADC) are shared.
+#: :func:`pycim.cim.closed_form.active_fraction`; forward in its mean-field form) in both
+#: directions; characterization/fit_sparse.toml's sparse inputs give them their leverage.
+#: ``r_drive_ohm`` and ``r_drive_cell_ohm`` (the driven lines' series resistance,
+#: :meth:`MacroModel.line_operator`) are fitted per direction too: a forward drive is a
+#: row's driver, a backward one a source-line's. The neuron's terms (``b0_v``,
+#: :func:`fit_offset`, and the ADC) are shared.
 BACKWARD_LINE_TERMS = LINE_TERMS
 
 
@@ -211,7 +229,8 @@ def _line_terms(points: list[MvmPoint], kick: bool = False, act: bool = False) -
     """The line terms whose regressors vary over ``points`` (``b_kick_v`` if ``kick``,
     ``b_act_v`` and ``b_load_v`` if ``act``)."""
     rows = {pt.n_rows for pt in points}
-    free = ["r_series_ohm", "c_settle_f", "a0", "a_g", "a_cubic", "b_line_v", "b_g_v", "b_ig_v"]
+    free = ["r_series_ohm", "r_drive_ohm", "c_settle_f", "a0", "a_g", "a_cubic", "b_line_v",
+            "b_g_v", "b_ig_v"]
     if any(pt.planes.shape[1] > 1 for pt in points):
         free.insert(2, "k_mem")
     if len(rows) > 1:
@@ -219,6 +238,8 @@ def _line_terms(points: list[MvmPoint], kick: bool = False, act: bool = False) -
         free.insert(4, "a_rows")
     if len(rows) > 2:
         free.insert(6, "a_rg")
+    if len({pt.n_drive_cells for pt in points}) > 1:
+        free.insert(2, "r_drive_cell_ohm")
     if kick:
         free.append("b_kick_v")
     if act:
@@ -227,7 +248,7 @@ def _line_terms(points: list[MvmPoint], kick: bool = False, act: bool = False) -
 
 
 #: the directions whose lines get the active-fraction offsets (BACKWARD_LINE_TERMS' note)
-ACT_DIRECTIONS = ("backward",)
+ACT_DIRECTIONS = ("forward", "backward")
 
 
 def fit_line(points: list[MvmPoint], base: MacroModel,
@@ -271,26 +292,34 @@ def fit_line(points: list[MvmPoint], base: MacroModel,
         lb.update({k: 0.0 for k in bterms if k not in lb})  # not in the backward data: 0
         return base.with_(line=ln, line_backward=lb)
 
-    def resid(x):
+    # every point weighs as one: a full core's 256 lines x planes must not outvote the small
+    # arrays 5:1 in the terms they share (weights sqrt(median size / size) on the residuals)
+    sizes = np.array([pt.v_settled.size for pt in points], dtype=float)
+    wts = np.concatenate([np.full(pt.v_settled.size, np.sqrt(np.median(sizes) / pt.v_settled.size))
+                          for pt in points])
+
+    def resid(x, weighted=True):
         m = model_of(x)
         v = []
         for pt in points:
             mm = pt.model(m)
             v.append(mm.held_line_v(pt.v_eff_planes(mm), pt.n_rows, pt.g_sum, pt.act).ravel())
-        return (np.concatenate(v) - target) * 1e3  # mV
+        r = (np.concatenate(v) - target) * 1e3  # mV
+        return r * wts if weighted else r
 
     x0 = np.zeros(len(names))
     lo = np.full(len(names), -np.inf)
     for i, k in enumerate(names):
         k0 = k.split("@")[0]
         x0[i] = {"r_series_ohm": 1.0, "c_settle_f": 1.0}.get(k0, 0.0)  # 1 kOhm, 100 fF
-        if k0 in ("r_series_ohm", "c_settle_f", "c_settle_row_f", "k_mem"):  # physical: >= 0
+        if k0 in ("r_series_ohm", "r_drive_ohm", "r_drive_cell_ohm", "c_settle_f",
+                  "c_settle_row_f", "k_mem"):  # physical: >= 0
             lo[i] = 0.0
     sol = optimize.least_squares(resid, x0, bounds=(lo, np.inf))
     m = model_of(sol.x)
-    r = resid(sol.x) * 1e-3
+    r = resid(sol.x, False) * 1e-3
     rms, mx = _stats(r)
-    r0 = resid(np.zeros(len(names))) * 1e-3
+    r0 = resid(np.zeros(len(names)), False) * 1e-3
     rms0, _ = _stats(r0)
     v_id = np.concatenate([pt.v_ideal.ravel() for pt in points])
     params = {k: float(m.line[k]) for k in LINE_TERMS}
@@ -383,10 +412,12 @@ def fit_offset(points: list[MvmPoint], m: MacroModel) -> Fit:
     b_ls = float(sol.x[0]) * 1e-3
     lsb_w = m.lsb_v(6) / 7  # a 6-bit LSB spread over 7 samples: the scan's half-width
 
-    def code_rms(p):
+    cw = np.concatenate([np.full(pt.code.size, 1.0 / pt.code.size) for pt in points])
+
+    def code_rms(p):  # each point's codes weigh as one point
         mm = m.with_(line={**m.line, "b0_v": float(p[0])})
         c, cm = _codes(mm, points)
-        return float(np.sqrt(np.mean((c - cm) ** 2)))
+        return float(np.sqrt(np.sum(cw * (c - cm) ** 2) / np.sum(cw)))
 
     def scan(lo, hi, centre):
         _, _, grid, j_out = optimize.brute(code_rms, [(lo, hi)], Ns=41, finish=None,

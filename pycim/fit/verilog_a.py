@@ -6,14 +6,16 @@ the driver applies the mirrored voltage to the G- rows), ``out0..out{M-1}`` the 
 sensed-line voltages of one input window (ideal voltage sources to ground), ``vref`` the
 reference. Inputs draw no current. Per output j::
 
-    v_ideal = sum_i (V(in_i) - V(vref)) (Ge+_ij - Ge-_ij) / sum_i (Ge+_ij + Ge-_ij)
+    v_ideal = sum_i (V(in_i) - V(vref)) A_ij
     V(out_j) = V(vref) + MacroModel.settled_line_v(v_ideal, n_rows, g_sum_j)
 
 (gain, settling and offset of each output evaluated at its own n_rows and g_sum_j; one read
 pulse, so no held plane weights and no memory of a previous plane). A forward core: the
 model's forward line parameters (``MacroModel.line``; ``line_backward`` is not used).
 
-with Ge = MacroModel.effective_g_s(G) baked in as numbers. Every emitted name is checked with
+with A = MacroModel.line_operator(G+, G-, "forward") baked in as numbers: the closed form
+sum (Ge+ - Ge-) / sum (Ge+ + Ge-) on the effective conductances Ge = MacroModel.effective_g_s(G),
+with the driven lines' series resistance solved in (MacroModel.drive_resistance_ohm). Every emitted name is checked with
 :func:`pycim.validate.ident` and every number with :func:`~pycim.validate.fmt`.
 """
 
@@ -43,8 +45,7 @@ def core_verilog_a(model: MacroModel, g_pos_s, g_neg_s, module: str = "pycim_cor
         for v in g.ravel():
             number(v, "conductance", lo=0.0, lo_open=True, hi=1.0)
     ln = model.line
-    gpe, gne = model.effective_g_s(gp), model.effective_g_s(gn)
-    se = line_conductance_s(gpe, gne, "forward")
+    a = model.line_operator(gp, gn, "forward")  # effective G, driven lines' resistance
     g_sum = line_conductance_s(gp, gn, "forward")
     n_rows = 2 * n_in
     off = np.broadcast_to(model.settled_line_v(0.0, n_rows, g_sum), g_sum.shape)
@@ -65,7 +66,7 @@ def core_verilog_a(model: MacroModel, g_pos_s, g_neg_s, module: str = "pycim_cor
     for j in range(n_out):
         terms = []
         for i in range(n_in):
-            c = float((gpe[i, j] - gne[i, j]) / se[j])
+            c = float(a[i, j])
             if c != 0.0:
                 terms.append(f"({_num(c)})*(V({ins[i]}) - V(vref))")
         vi = " + ".join(terms) if terms else "0.0"

@@ -66,8 +66,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from ..cim.closed_form import (active_fraction, line_conductance_s, neuron_lines_v,
-                                transfer_matrix)
+from ..cim.closed_form import active_fraction, line_conductance_s, neuron_lines_v
 from ..cim.encoding import bit_planes, check_weights
 from ..cim.mapping import interleave_rows
 from ..cim.programming import program
@@ -262,10 +261,15 @@ class Calibration:
     """Foreground calibration of one core's sensed lines (:meth:`Core.calibrate`).
 
     Measured on the chip (the model's own MVMs on random known inputs, clipped codes
-    excluded): per line ``code + 1/2 = gain y_ref + offset`` with ``y_ref`` the closed form on
-    the *target* conductances in code units (what the programmer knows). The digital
-    correction stored for the line is ``value = scale code + shift`` (scale = 1 / gain,
-    shift = (1/2 - offset) / gain), the estimate of ``y_ref`` that partial sums add up.
+    excluded): per line ``code + 1/2 = gain y_ref + offset + slope a`` with ``y_ref`` the
+    closed form on the *target* conductances in code units (what the programmer knows) and
+    ``a`` the vector's input activity, ``|d(x)| @ act_q``: its effective drives' magnitudes
+    weighted by each driven line's share of the target conductance (a line's offset grows
+    with the share of the array driven away from Vref, :meth:`MacroModel.act_offset_v`;
+    the digital side knows x, so it can take it out). The digital correction stored for the
+    line is ``value = scale code + shift + act_coef a`` (scale = 1 / gain, shift =
+    (1/2 - offset) / gain, act_coef = -slope / gain), the estimate of ``y_ref`` that partial
+    sums add up. ``act_coef`` None: no activity term (``value = scale code + shift``).
     ``rms_raw_lsb`` / ``rms_lsb``: RMS of (code + 1/2 - y_ref) / (value - y_ref) over the
     unclipped calibration MVMs, all lines.
     """
@@ -280,24 +284,87 @@ class Calibration:
     n_vectors: int
     rms_raw_lsb: float
     rms_lsb: float
+    #: per line: the activity's correction (float32), None without one
+    act_coef: np.ndarray | None = None
+    #: per driven input: its driven line's share of the target conductance (float32)
+    act_q: np.ndarray | None = None
 
     _tiles: tuple = field(init=False, repr=False, compare=False)
+    _shift_coef: np.ndarray | None = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "_tiles", (_tile(self.scale), _tile(self.shift)))
+        object.__setattr__(self, "_shift_coef", None if self.act_coef is None else
+                           np.vstack([self.shift, self.act_coef]).astype(np.float32))
 
-    def apply(self, code: np.ndarray) -> np.ndarray:
-        """Corrected float32 values (a new array) of codes (batch, lines), int or float32."""
+    def activity(self, mag: np.ndarray) -> np.ndarray | None:
+        """The activity a (batch,) of the drives' magnitudes ``mag`` (batch, inputs), float32;
+        None without an activity term."""
+        if self.act_coef is None:
+            return None
+        return np.asarray(mag, dtype=np.float32) @ self.act_q
+
+    def apply(self, code: np.ndarray, act: np.ndarray | None = None) -> np.ndarray:
+        """Corrected float32 values (a new array) of codes (batch, lines), int or float32;
+        ``act``: the vectors' :meth:`activity` (needed when there is an activity term)."""
         v = np.multiply(code, self.scale, dtype=np.float32, casting="unsafe")
         v += self.shift
+        return self._add_activity(v, act)
+
+    def apply_into(self, lev: np.ndarray, out: np.ndarray,
+                   act: np.ndarray | None = None) -> np.ndarray:
+        """:meth:`apply` of C-contiguous float32 codes into ``out`` (float32, same shape):
+        the same float32 operations per element, over whole-row tiles."""
+        if self.act_coef is None:
+            _row_op(np.multiply, lev, self.scale, self._tiles[0], out)
+            _row_op(np.add, out, self.shift, self._tiles[1], out)
+            return out
+        if act is None:
+            raise ValueError("this calibration has an activity term: pass the activity")
+        # shift + act coef in one small matmul ([1, a] (batch, 2) @ [shift; coef]), then the
+        # scaled codes added (``lev`` is overwritten): three passes, no temporary
+        one_a = np.empty((act.shape[0], 2), np.float32)
+        one_a[:, 0], one_a[:, 1] = 1.0, act
+        np.matmul(one_a, self._shift_coef, out=out)
+        _row_op(np.multiply, lev, self.scale, self._tiles[0], lev)
+        out += lev
+        return out
+
+    def _add_activity(self, v: np.ndarray, act: np.ndarray | None) -> np.ndarray:
+        if self.act_coef is None:
+            return v
+        if act is None:
+            raise ValueError("this calibration has an activity term: pass the activity")
+        v += np.multiply.outer(act.astype(np.float32), self.act_coef)
         return v
 
-    def apply_into(self, lev: np.ndarray, out: np.ndarray) -> np.ndarray:
-        """:meth:`apply` of C-contiguous float32 codes into ``out`` (float32, same shape):
-        the same two float32 operations per element, over whole-row tiles."""
-        _row_op(np.multiply, lev, self.scale, self._tiles[0], out)
-        _row_op(np.add, out, self.shift, self._tiles[1], out)
-        return out
+
+def fit_lines_activity(code: np.ndarray, y_ref: np.ndarray, act: np.ndarray, lo: int,
+                       hi: int) -> tuple[np.ndarray, ...]:
+    """Per-line least squares ``code + 1/2 = gain y_ref + offset + slope act`` over the
+    unclipped codes (``act``: one activity per vector). Lines where the three regressors are
+    not independent over their unclipped codes fall back to :func:`fit_lines` (slope 0)."""
+    gain0, offset0 = fit_lines(code, y_ref, lo, hi)
+    c = code.astype(float) + 0.5
+    w = ((code > lo) & (code < hi)).astype(float)
+    a = np.broadcast_to(np.asarray(act, dtype=float)[:, None], y_ref.shape)
+    ones = np.ones_like(y_ref)
+    cols = (y_ref, ones, a)
+    m = np.empty((y_ref.shape[1], 3, 3))
+    r = np.empty((y_ref.shape[1], 3))
+    for i, u in enumerate(cols):
+        r[:, i] = (w * u * c).sum(0)
+        for j, v in enumerate(cols):
+            m[:, i, j] = (w * u * v).sum(0)
+    ok = np.linalg.cond(m) < 1e8
+    sol = np.zeros((y_ref.shape[1], 3))
+    if np.any(ok):
+        sol[ok] = np.linalg.solve(m[ok], r[ok][..., None])[..., 0]
+    ok &= sol[:, 0] > 0.05  # a dead or inverted line: the plain fit's fallback
+    gain = np.where(ok, sol[:, 0], gain0)
+    offset = np.where(ok, sol[:, 1], offset0)
+    slope = np.where(ok, sol[:, 2], 0.0)
+    return gain, offset, slope
 
 
 def fit_lines(code: np.ndarray, y_ref: np.ndarray, lo: int, hi: int) -> tuple[np.ndarray, ...]:
@@ -357,6 +424,13 @@ class FastChain:
     #: n_planes > 0: (inputs, planes) signed bit of each plane for each integer input
     #: (index x - x_lo), float32
     plane_tab: np.ndarray | None = field(init=False, repr=False, compare=False)
+    #: ``a_abs`` as factors (u (n, r), [off; v] (r + 1, m)) when its rank r is small (the
+    #: forward active fractions are mean-field: one value per vector for every line, rank 1
+    #: per plane; :func:`pycim.cim.closed_form.active_fraction`): [1, |d| @ u] @ [off; v]
+    #: costs (r + 1) / n of the dense product and carries the line offset along (with a
+    #: cubic term; without one the offset is in ``a_ext`` and the row is 0). None: dense
+    abs_factors: tuple | None = field(init=False, repr=False, compare=False)
+    _abs_ext0: np.ndarray | None = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         last = np.zeros_like(self.off) if self.cubic is not None else self.off
@@ -367,6 +441,11 @@ class FastChain:
             bits = (np.abs(xs)[:, None] >> np.arange(self.n_planes)[None, :]) & 1
             tab = (np.sign(xs)[:, None] * bits).astype(np.float32)
         object.__setattr__(self, "plane_tab", tab)
+        lr = _low_rank(self.a_abs)  # (u, v) -> (u, [off; v]) and [0; v]
+        object.__setattr__(self, "abs_factors", None if lr is None else (
+            lr[0], np.vstack([self.off[None, :], lr[1]]).astype(np.float32)))
+        object.__setattr__(self, "_abs_ext0", None if lr is None else np.vstack(
+            [np.zeros((1, lr[1].shape[1]), np.float32), lr[1]]))
         object.__setattr__(self, "_tiles", (None, None) if self.cubic is None
                            else (_tile(self.cubic), _tile(self.off)))
 
@@ -471,13 +550,23 @@ class FastChain:
         (float32) and ``k`` (intp, INL), and these rows' ADC noise (or None)."""
         na = self.a.shape[0]
         np.matmul(xe[:, :na + 1], self.a_ext, out=y)  # without a cubic term the offset too
+        lr = self.abs_factors
         if self.cubic is not None:  # y + cubic y^3 + off, operation by operation
             np.multiply(y, y, out=t)
             t *= y
             _row_op(np.multiply, t, self.cubic, self._tiles[0], t)
             y += t
-            _row_op(np.add, y, self.off, self._tiles[1], y)
-        if self.a_abs is not None:  # the magnitudes' offsets, outside the cubic
+            if lr is None:  # (with low-rank offsets the offset joins their matmul)
+                _row_op(np.add, y, self.off, self._tiles[1], y)
+        if lr is not None:  # [1, |d| @ u] @ [off (or 0); v]: a K = r + 1 matmul (K = 1 is
+            # ~10x slower than K = 2 in numpy's matmul), the offset row riding along
+            u, v_ext = lr
+            s1 = self._work(("abs1", xe.shape[0]), lambda: np.ones((xe.shape[0], u.shape[1] + 1),
+                                                                    np.float32))
+            np.matmul(xe[:, na + 1:], u, out=s1[:, 1:])
+            np.matmul(s1, v_ext if self.cubic is not None else self._abs_ext0, out=t)
+            y += t
+        elif self.a_abs is not None:  # the magnitudes' offsets, outside the cubic
             np.matmul(xe[:, na + 1:], self.a_abs, out=t)
             y += t
         return self._adc(y, None, t, k, noise)
@@ -497,7 +586,7 @@ class FastChain:
         return 0 if self.drive is None else self.drive.shape[0]
 
     def run(self, x: np.ndarray, rng=None, cal: Calibration | None = None,
-            check: bool = False) -> tuple[np.ndarray, np.ndarray | None] | None:
+            check: bool = False, magnitudes=None) -> tuple[np.ndarray, np.ndarray | None] | None:
         """Checked integer inputs -> (int64 codes, float32 calibrated values or None), both
         new arrays: the lookup, the matmul, the line's cubic and offset, the ADC, the int64
         codes through an int32 work array (exact: integers in [lo, hi]; a direct float32 ->
@@ -505,7 +594,9 @@ class FastChain:
 
         ``check``: signed-integer inputs whose range is not checked yet; their table index
         x - x_lo is (one pass over it as unsigned: a negative index is huge), and None is
-        returned, before any other work, when an input lies outside the table."""
+        returned, before any other work, when an input lies outside the table.
+        ``magnitudes``: a function of ``x`` giving the drives' magnitudes for a calibration's
+        activity term where the work array does not hold them (per-plane chains)."""
         if check:
             if not self.n_levels or x.dtype.kind != "i":
                 raise ValueError("check needs a table and signed-integer inputs")
@@ -524,8 +615,20 @@ class FastChain:
         np.copyto(i32, lev, casting="unsafe")
         np.copyto(code, i32)
         if value is not None:
-            cal.apply_into(lev, value)
+            act = None
+            if cal.act_coef is not None:
+                act = cal.activity(self._magnitudes(x, xe) if not self.n_planes
+                                   else magnitudes(x))
+            cal.apply_into(lev, value, act)
         return code, value
+
+    def _magnitudes(self, x: np.ndarray, xe: np.ndarray) -> np.ndarray:
+        """The effective drives' magnitudes |d(x)| (batch, inputs) from the work array ``xe``
+        of a drive-table chain: its magnitudes block when it keeps one, else |drives|."""
+        n_x, na = x.shape[1], self.a.shape[0]
+        if self.a_abs is not None:
+            return xe[:, na + 1:na + 1 + n_x]
+        return np.abs(xe[:, :n_x])
 
     def adc(self, y: np.ndarray, rng=None, t=None, k=None) -> np.ndarray:
         """INL, noise, floor, clip of code units after the ADC gain and offset (``y`` is
@@ -548,6 +651,25 @@ class FastChain:
         np.floor(y, out=y)
         np.clip(y, self.lo, self.hi, out=y)
         return y
+
+
+#: the largest rank :func:`_low_rank` factors (beyond it the dense product is as cheap)
+LOW_RANK_MAX = 8
+
+
+def _low_rank(a: np.ndarray | None) -> tuple[np.ndarray, np.ndarray] | None:
+    """Float32 factors (u, v) with u @ v = ``a`` to float32 precision when ``a`` has rank
+    <= :data:`LOW_RANK_MAX` (singular values beyond 1e-6 of the largest are zero in float32
+    terms), else None. A zero matrix is rank 0: None (the dense product is exact)."""
+    if a is None or min(a.shape) <= LOW_RANK_MAX:
+        return None
+    u, s, vt = np.linalg.svd(np.asarray(a, dtype=np.float64), full_matrices=False)
+    if s.size == 0 or s[0] == 0:
+        return None
+    r = int(np.sum(s > 1e-6 * s[0]))
+    if r > LOW_RANK_MAX:
+        return None
+    return (u[:, :r] * s[:r]).astype(np.float32), vt[:r].astype(np.float32)
 
 
 def _fold_chain(model, a_v: np.ndarray, in_bits: int, n_rows: int, g_sum_s: np.ndarray,
@@ -657,8 +779,8 @@ class Core:
         # column, backward per bit-line
         def transfer(d):
             md = self.model.for_direction(d)
-            gp, gn = md.effective_g_s(self.g_pos_s), md.effective_g_s(self.g_neg_s)
-            return transfer_matrix(gp, gn, self.v_read_v, d).astype(np.float32)
+            a = md.line_operator(self.g_pos_s, self.g_neg_s, d)
+            return (self.v_read_v * a).astype(np.float32)
 
         self._a_fwd, self._a_bwd = transfer("forward"), transfer("backward")
         # stacked active fractions of each sensed line per unit |drive| (the model's b_act_v
@@ -968,21 +1090,31 @@ class Core:
             raise InputError(f"n_vectors must be an integer >= 8, got {n_vectors!r}")
         n_drive = self.n_in if direction == "forward" else self.n_out
         lo_x, hi_x = input_range(in_bits)
-        x = np.random.default_rng(seed).integers(lo_x, hi_x + 1, (n_vectors, n_drive))
+        gen = np.random.default_rng(seed)
+        x = gen.integers(lo_x, hi_x + 1, (n_vectors, n_drive))
+        # every vector its own density of nonzero inputs (10-100 %): the activity varies
+        x *= gen.random((n_vectors, n_drive)) < gen.uniform(0.1, 1.0, (n_vectors, 1))
         x[0] = 0  # the zero vector: the offset alone
         key = (direction, in_bits, out_bits)
         self.calibrations.pop(key, None)  # measure raw codes
         code = self._run(direction, x, in_bits, out_bits, rng, False, False).code
         y_ref = self.reference_y(x, in_bits, out_bits, direction)
         lo, hi = -(1 << (out_bits - 1)), (1 << (out_bits - 1)) - 1
-        gain, offset = fit_lines(code, y_ref, lo, hi)
+        # each driven line's share of the target conductance (what the programmer knows)
+        gt = self.target_g_pos_s + self.target_g_neg_s
+        q = (gt.sum(axis=1) if direction == "forward" else gt.sum(axis=0)) / gt.sum()
+        mag = np.abs(self.model.drive(x, in_bits))
+        act = mag @ q
+        gain, offset, slope = fit_lines_activity(code, y_ref, act, lo, hi)
         scale, shift = 1.0 / gain, (0.5 - offset) / gain
+        coef = -slope / gain
         used = (code > lo) & (code < hi)
         raw = (code + 0.5 - y_ref)[used]
-        cor = (code * scale + shift - y_ref)[used]
+        cor = (code * scale + shift + act[:, None] * coef - y_ref)[used]
         rms = lambda e: float(np.sqrt(np.mean(e * e))) if e.size else float("nan")
         cal = Calibration(direction, in_bits, out_bits, gain, offset, scale.astype(np.float32),
-                          shift.astype(np.float32), n_vectors, rms(raw), rms(cor))
+                          shift.astype(np.float32), n_vectors, rms(raw), rms(cor),
+                          act_coef=coef.astype(np.float32), act_q=q.astype(np.float32))
         self.calibrations[key] = cal
         return cal
 
@@ -1001,7 +1133,8 @@ class Core:
         x = checked_inputs(x, n_drive, in_bits, bounds=not defer)
         cal = self.calibrations.get((direction, in_bits, out_bits))
         if chain is not None:  # float32 codes: the correction scales them directly
-            out = chain.run(x, rng, cal, check=defer)
+            out = chain.run(x, rng, cal, check=defer,
+                            magnitudes=lambda v: np.abs(self.model.drive(v, in_bits)))
             if out is None:  # an input outside the range: the one-line error
                 checked_inputs(x, n_drive, in_bits)
                 raise AssertionError("inputs outside the table passed the range check")
@@ -1020,7 +1153,8 @@ class Core:
             v = self._volts(x, in_bits, fwd)
             code, y = self._convert(v, n_rows, g_sum, in_bits, out_bits, rng, keep_y, direction,
                                     self._act_sum(x, in_bits, fwd))
-            value = None if cal is None else cal.apply(code)
+            value = None if cal is None else cal.apply(
+                code, cal.activity(np.abs(self.model.drive(x, in_bits))))
         e, t = self._account(x, fwd, in_bits, out_bits, n_rows, n_sense)
         return MvmResult(code, e, t, y, macs=x.shape[0] * self.n_in * self.n_out, value=value)
 

@@ -20,8 +20,14 @@ Signal chain per output (line-referred volts, summed over the planes with the he
 ``sum_n w_n v_n``, W = sum_n w_n):
 
 1. cells: each programmed conductance G conducts as ``G / (1 + G r_series)`` (finite access-FET
-   on-resistance plus wire resistance in series, :meth:`MacroModel.effective_g_s`); the closed
-   form on these conductances gives ``v_ideal``;
+   on-resistance plus wire resistance in series, :meth:`MacroModel.effective_g_s`), and each
+   driven line reaches its cells through ``r_drive + r_drive_cell n_cells`` (its driver's
+   on-resistance and its wire, lumped; :meth:`MacroModel.drive_resistance_ohm`), so a driven
+   line sags by the current it sends into the floating lines. The settled resistive network
+   on these (:meth:`MacroModel.line_operator`, :func:`pycim.cim.closed_form.line_operator`;
+   the closed form sum (G+ - G-) / sum (G+ + G-) when both are 0) gives ``v_ideal``. The
+   sag is what halves a full core's line gain: its driven lines carry 256 cells, ~2.7 mS;
+   a 16 x 16 array's 16 cells;
 2. line (:meth:`MacroModel.line_transfer`)::
 
        u    = v_ideal / (W v_read)                        (mean drive per plane, |u| <= 1)
@@ -87,7 +93,7 @@ from pathlib import Path
 import numpy as np
 
 from .. import assumptions
-from ..cim.closed_form import held_plane_weights
+from ..cim.closed_form import held_plane_weights, line_operator
 from ..errors import InputError
 from ..specs.neuron import MAX_OUT_BITS
 
@@ -137,7 +143,8 @@ def _line_defaults() -> dict[str, float]:
     return {"r_series_ohm": 0.0, "c_settle_f": 0.0, "c_settle_row_f": 0.0, "k_mem": 0.0,
             "a0": 0.0, "a_rows": 0.0, "a_g": 0.0, "a_rg": 0.0,
             "a_cubic": 0.0, "b0_v": 0.0, "b_g_v": 0.0, "b_ig_v": 0.0, "b_line_v": 0.0,
-            "b_kick_v": 0.0, "b_act_v": 0.0, "b_load_v": 0.0}
+            "b_kick_v": 0.0, "b_act_v": 0.0, "b_load_v": 0.0, "r_drive_ohm": 0.0,
+            "r_drive_cell_ohm": 0.0}
 
 
 def _adc_defaults() -> dict:
@@ -349,6 +356,22 @@ class MacroModel:
         g = np.asarray(g_s, dtype=float)
         r = float(self.line.get("r_series_ohm", 0.0))
         return g if r == 0.0 else g / (1.0 + g * r)
+
+    def drive_resistance_ohm(self, n_cells) -> np.ndarray:
+        """Series resistance of a driven line of ``n_cells`` cells: its driver's on-resistance
+        plus its wire, lumped (``r_drive_ohm + r_drive_cell_ohm n_cells``)."""
+        ln = self.line
+        return ln.get("r_drive_ohm", 0.0) + ln.get("r_drive_cell_ohm", 0.0) * np.asarray(
+            n_cells, dtype=float)
+
+    def line_operator(self, g_pos_s, g_neg_s, direction: str, mapping: str = "row_pair"):
+        """A with ``line volts - Vref = v_read * plane @ A`` (drive inputs x sensed neurons) on
+        this model's effective conductances (:meth:`effective_g_s`) with every driven line
+        behind :meth:`drive_resistance_ohm` (:func:`pycim.cim.closed_form.line_operator`).
+        Call it on :meth:`for_direction`'s model. The closed form N / S when both are 0."""
+        gp, gn = self.effective_g_s(g_pos_s), self.effective_g_s(g_neg_s)
+        n_cells = gp.shape[1] if direction == "forward" else 2 * gp.shape[0]
+        return line_operator(gp, gn, direction, mapping, self.drive_resistance_ohm(n_cells))
 
     # -- the held-line scheme ----------------------------------------------------------------
     def plane_weights(self, in_bits: int) -> np.ndarray:

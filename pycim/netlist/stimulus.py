@@ -164,7 +164,7 @@ def front_clocks(spec) -> list[str]:
         return [k("trk"), k("s1a"), k("s2a")]
     if spec.neuron_part == "front":
         return [k("trk")]
-    raise InputError(f"front_clocks: a core of full neurons uses every clock")
+    raise InputError("front_clocks: a core of full neurons uses every clock")
 
 
 def add_schedule_stimulus(core: CoreCircuit, sched: Schedule, skip=()) -> None:

@@ -26,6 +26,8 @@ DEFAULT_RESULTS = toolchain.ROOT / "characterization" / "results" / "report"
 SPEC = toolchain.ROOT / "characterization" / "report.toml"
 BITS = tuple(range(1, 9))
 BREAKDOWN_BITS = 4  # the top-level breakdown: 4-bit inputs, 6-bit outputs (paper's typical)
+#: issue 18 item 3: the core figures' model must be within this of held-out full cores
+FULL_CORE_TOL = 0.05
 
 #: what the simulation is and the chip was, beyond the numeric assumptions
 PROCESS_NOTES = (
@@ -155,6 +157,15 @@ def build_numbers(results_dir=None) -> dict:
     expl = {b: explain(b, core[b], pap_bd_fj[b], pap_lat[b].value,
                        fit.model.timing["t_window_s"]) for b in BITS}
     sens = sensitivity(fit, BREAKDOWN_BITS)
+    held = data.held_out_full_cores(fit)
+    devs = [abs(r["ratio_model_over_sim"] - 1) for r in held]
+    full_core = {
+        "rows_in_fit": fit.n_full_core_rows, "held_out": held,
+        "max_abs_rel_dev": max(devs) if devs else None, "tolerance": FULL_CORE_TOL,
+        "validated": bool(devs) and max(devs) <= FULL_CORE_TOL,
+        "command": "PYTHONPATH=. python benchmarks/full_core_held_out.py run IN OUT DIRECTION "
+                   "SEED --compact",
+    }
 
     macro_default = None
     try:
@@ -191,7 +202,15 @@ def build_numbers(results_dir=None) -> dict:
         "level": (f"chip: {paper.N_CORES} cores of {paper.CORE_ROWS} x {paper.CORE_COLS} cells "
                   f"({paper.CORE_MACS} MACs per core MVM); energy per core MVM from the "
                   f"MacroModel energy formula fitted to transistor-level MVMs of sizes "
-                  f"{list(fit.sizes)} (n_in x n_out); 1 MAC = 2 ops"),
+                  f"{list(fit.sizes)} (n_in x n_out; {fit.n_full_core_rows} of them full "
+                  f"256 x 256 cores); " + (
+                      f"validated on {len(held)} held-out transistor-level full-core MVMs "
+                      f"within {100 * full_core['max_abs_rel_dev']:.1f} % (tolerance "
+                      f"{100 * FULL_CORE_TOL:g} %)" if full_core["validated"] else
+                      "NOT validated on held-out full cores" + (
+                          f" (max deviation {100 * full_core['max_abs_rel_dev']:.1f} %)"
+                          if devs else " (none committed)")) + "; 1 MAC = 2 ops"),
+        "full_core": full_core,
         "tops_per_w": {_k(b): chip[b]["tops_per_w"] for b in BITS},
         "energy_per_mac_j": {_k(b): chip[b]["energy_per_mac_j"] for b in BITS},
         "breakdown": bd_sim[BREAKDOWN_BITS],

@@ -9,7 +9,11 @@ Three levels, always labelled:
   :class:`pycim.macro.model.MacroModel`'s energy formula with its coefficients *fitted* to
   the measured rows by the fit stage's energy fit (:func:`fit_energy_model` calls
   :func:`pycim.fit.fits.fit_energy_rows`): each group's energy is linear in per-row,
-  per-column, per-cell and per-latency terms, so a few sizes pin the scaling.
+  per-column, per-cell and per-latency terms, so a few sizes pin the scaling. The fit also
+  takes the forward full 256 x 256 cores of the macro-model's fit sweeps
+  (:data:`FULL_CORE_DIRS`: transistor-level, partitioned), so the core is inside its data,
+  and :func:`held_out_full_cores` checks it against full cores it was not fitted on
+  (:data:`HELD_OUT_DIR`).
 * **chip** - 48 cores in parallel (the paper's figures are for the full chip): same energy per
   MAC as a core (no chip-level I/O or controller is simulated), 48 x the throughput.
 
@@ -92,6 +96,7 @@ class EnergyFit:
     residuals: dict  # group -> {"rms_rel", "max_rel", "n"}
     sizes: tuple  # ((n_in, n_out), ...) the fit saw
     in_bits: tuple
+    n_full_core_rows: int = 0  # full 256 x 256 core MVMs among them (:func:`full_core_rows`)
 
     def energy_j(self, in_bits: int, out_bits: int, n_in: int, n_out: int) -> dict[str, float]:
         """One MVM of an n_in x n_out signed array (2 n_in rows, n_out neurons), one phase or
@@ -116,7 +121,66 @@ def energy_rows(df: pd.DataFrame) -> list:
                                             df["n_out"], df.iterrows())]
 
 
-def fit_energy_model(df: pd.DataFrame) -> EnergyFit:
+#: results directories whose forward full cores (128 x 256 weights) join the energy fit
+FULL_CORE_DIRS = ("fit_full", "fit_sparse")
+#: held-out full-core MVMs (``benchmarks/full_core_held_out.py run``, compact records)
+HELD_OUT_DIR = "full_core_held_out"
+
+
+def _results_root():
+    from ..toolchain import ROOT
+
+    return ROOT / "characterization" / "results"
+
+
+def full_core_rows() -> list:
+    """Energy rows (:func:`pycim.fit.fits.energy_rows`, each vector at its own array
+    activity) of the forward full cores in :data:`FULL_CORE_DIRS` (the ones present)."""
+    from ..characterize.tables import load_results
+    from ..fit.fits import energy_rows, mvm_points
+
+    rows = []
+    for name in FULL_CORE_DIRS:
+        d = _results_root() / name
+        if not (d / "manifest.json").exists():
+            continue
+        pts = [pt for pt in mvm_points(load_results(d)["mvm_fit"])
+               if pt.direction == "forward" and (pt.p["n_in"], pt.p["n_out"]) == (
+                   paper.CORE_ROWS // 2, paper.CORE_COLS)]
+        rows += energy_rows(pts)
+    return rows
+
+
+def held_out_full_cores(fit: EnergyFit) -> list[dict]:
+    """The fitted energy model against every held-out full-core MVM in :data:`HELD_OUT_DIR`
+    (transistor-level energies; the same request through the macro engine with the fitted
+    energy coefficients, so each at its own inputs' activity and phases): one dict per run."""
+    import json
+    import warnings
+
+    from ..characterize.kinds_fit import problem
+    from ..cim.request import MvmRequest
+    from ..macro.engine import run_macro_mvm
+
+    out = []
+    for f in sorted((_results_root() / HELD_OUT_DIR).glob("*.json")):
+        r = json.loads(f.read_text())
+        w, x = problem({"n_in": r["n_in"], "n_out": r["n_out"], "in_bits": r["in_bits"],
+                        "w_scale": 1.0, "batch": 1, "seed": r["seed"],
+                        "direction": r["direction"]})
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # the ideal line model's ranges: energy only here
+            mac = run_macro_mvm(MvmRequest(w, x, r["in_bits"], r["out_bits"], seed=r["seed"],
+                                           direction=r["direction"], engine="macro"),
+                                model=fit.model)
+        e_sim, e_mod = r["energy_j"]["total"], mac["energy_j"]["total"]
+        out.append({"file": f.name, "direction": r["direction"], "in_bits": r["in_bits"],
+                    "out_bits": r["out_bits"], "seed": r["seed"], "energy_sim_j": e_sim,
+                    "energy_model_j": e_mod, "ratio_model_over_sim": e_mod / e_sim})
+    return out
+
+
+def fit_energy_model(df: pd.DataFrame, full_cores: bool = True) -> EnergyFit:
     """The MacroModel energy coefficients fitted to the measured rows by the fit stage's own
     energy fit (:func:`pycim.fit.fits.fit_energy_rows`: per group, non-negative least squares
     on relative error). No driver tie: the report's rectangular sizes (8x16, 16x8) separate
@@ -133,16 +197,19 @@ def fit_energy_model(df: pd.DataFrame) -> EnergyFit:
     if np.max(np.abs(lat_model - lat_sim) / lat_sim) > 1e-6:
         raise InputError("report results: simulated MVM latency differs from the macro-model "
                          "timing; rerun with pycim report --resimulate")
-    params, fits = fit_energy_rows(energy_rows(df), base, ties=None)
+    extra = full_core_rows() if full_cores else []
+    params, fits = fit_energy_rows(energy_rows(df) + extra, base, ties=None)
     energy = {**base.energy, **{k: 0.0 for k in base.energy if k != "activity_default"},
               **params}
     residuals = {f.name.removeprefix("energy_"): {"rms_rel": f.rms, "max_rel": f.max, "n": f.n}
                  for f in fits}
-    sizes = tuple(sorted({(int(a), int(b)) for a, b in zip(df["n_in"], df["n_out"])}))
+    sizes = tuple(sorted({(int(a), int(b)) for a, b in zip(df["n_in"], df["n_out"])}
+                         | ({(paper.CORE_ROWS // 2, paper.CORE_COLS)} if extra else set())))
     bits = tuple(sorted({int(b) for b in df["in_bits"]}))
     model = base.with_(energy=energy, source="pycim report: energy coefficients fitted to "
-                       f"transistor-level MVMs of sizes {sizes}, in_bits {bits}")
-    return EnergyFit(model, residuals, sizes, bits)
+                       f"transistor-level MVMs of sizes {sizes}, in_bits {bits}"
+                       + (f" ({len(extra)} full-core MVMs)" if extra else ""))
+    return EnergyFit(model, residuals, sizes, bits, len(extra))
 
 
 def sim_out_bits(in_bits: int) -> int:
@@ -181,6 +248,7 @@ def paper_breakdown(energy_j: dict[str, float]) -> dict[str, float]:
     return {k: sum(energy_j[g] for g in grp) / tot for k, (_, grp) in paper.PAPER_GROUPS.items()}
 
 
-__all__ = ["GROUPS", "EnergyFit", "chip_point", "core_point", "energy_rows", "fit_energy_model",
+__all__ = ["FULL_CORE_DIRS", "HELD_OUT_DIR", "full_core_rows", "held_out_full_cores",
+           "GROUPS", "EnergyFit", "chip_point", "core_point", "energy_rows", "fit_energy_model",
            "g_total_s", "load_energy_table", "measured_rows", "paper_breakdown",
            "sim_out_bits"]

@@ -134,6 +134,20 @@ the paper's.</li>
     parts.append(_table(["size", "in bits", "out bits", "MACs", "energy (pJ)", "fJ/MAC",
                          "TOPS/W", "latency (us)", *(f"{g} share" for g in data.GROUPS)],
                         rows, num_cols=tuple(range(1, 12))))
+    # the core model against held-out full cores (issue 18 item 3)
+    fc = nums.get("full_core") or {}
+    if fc.get("held_out"):
+        parts.append("<h2>Core energy model against held-out full 256 x 256 cores</h2>")
+        parts.append(f"<p>The energy fit includes {fc['rows_in_fit']} transistor-level full "
+                     "cores; these were not in it (other seeds, partitioned transients, "
+                     f"32-cell wire segments). Tolerance {100 * fc['tolerance']:g} %: "
+                     + ("met" if fc["validated"] else "<b>not met</b>") + ".</p>")
+        parts.append(_table(["run", "direction", "in bits", "out bits", "SPICE (nJ)",
+                             "model (nJ)", "model / SPICE"],
+                            [[r["file"], r["direction"], r["in_bits"], r["out_bits"],
+                              _f(r["energy_sim_j"] * 1e9), _f(r["energy_model_j"] * 1e9),
+                              _f(r["ratio_model_over_sim"], ".4f")] for r in fc["held_out"]],
+                            num_cols=(2, 3, 4, 5, 6)))
     # breakdown
     parts.append("<h2>Energy breakdown beside the paper's (Extended Data Fig. 12b)</h2>")
     parts.append("<p>pycim groups sources by what they power; the paper's three groups map as: "

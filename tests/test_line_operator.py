@@ -1,0 +1,86 @@
+"""The macro-model's line operator (driven lines behind a series resistance) against ngspice.
+
+The reference is a second simulator on the plain circuit: the array of SPICE resistors, every
+driven line reached from an ideal source through its own resistor, every other line floating
+(DC operating point). Nothing of :func:`pycim.cim.closed_form.line_operator` is used to build it.
+"""
+
+import numpy as np
+import pytest
+
+from pycim.cim.closed_form import line_operator, sense_views
+from pycim.cim.mapping import interleave_rows, transposable_blocks, weights_to_conductances
+from pycim.netlist.array import IDEAL_ACCESS, IDEAL_WIRES, ArraySpec, array_circuit
+from pycim.netlist.circuit import Resistor, VSource
+from pycim.sim import Op
+
+V_REF, V_READ = 0.9, 0.2
+
+
+def _spice_lines(ngspice, g_phys, v_drive, r_drive, direction):
+    """Floating-line voltages minus Vref of ``g_phys`` (rows x cols) with the rows (forward)
+    or the columns (backward) driven to ``v_drive`` + Vref through ``r_drive``."""
+    c = array_circuit(ArraySpec(g_phys, cell="resistor", access=IDEAL_ACCESS, wire=IDEAL_WIRES))
+    port = "bl" if direction == "forward" else "sl"
+    for i, (v, r) in enumerate(zip(v_drive, r_drive)):
+        c.add(VSource(f"VD{i}", f"drv{i}", "0", dc_v=float(V_REF + v)),
+              Resistor(f"RD{i}", f"drv{i}", f"{port}{i}", float(r)))
+    res = ngspice.run(c, Op())
+    n = g_phys.shape[1] if direction == "forward" else g_phys.shape[0]
+    other = "sl" if direction == "forward" else "bl"
+    return np.array([res.value(f"{other}{j}") for j in range(n)]) - V_REF
+
+
+def _case(rng, n_in, n_out):
+    gp, gn = weights_to_conductances(rng.uniform(-1, 1, (n_in, n_out)))
+    return gp, gn
+
+
+@pytest.mark.parametrize("mapping", ["row_pair", "transposable"])
+def test_forward_operator_matches_ngspice(ngspice, rng, mapping):
+    gp, gn = _case(rng, 6, 5)
+    x = rng.choice([-1.0, -0.5, 0.0, 0.5, 1.0], 6)
+    g = interleave_rows(gp, gn) if mapping == "row_pair" else transposable_blocks(gp, gn)
+    r_rows = rng.uniform(2e3, 8e3, g.shape[0])  # big enough to move the lines by mV
+    v_rows = np.repeat(x, 2) * np.tile([1.0, -1.0], 6) * V_READ  # +x on even, -x on odd rows
+    v_sim = _spice_lines(ngspice, g, v_rows, r_rows, "forward")
+    if mapping == "transposable":
+        v_sim = v_sim[0::2]  # the sensed columns (odd: spare negated copies)
+    a = line_operator(gp, gn, "forward", mapping, r_rows)
+    np.testing.assert_allclose(V_READ * x @ a, v_sim, atol=1e-9)
+    n, s = sense_views(gp, gn, "forward", mapping)
+    assert np.max(np.abs(V_READ * x @ (n / s) - v_sim)) > 2e-3  # R really moves the lines
+
+
+def test_backward_row_pair_operator_matches_ngspice(ngspice, rng):
+    gp, gn = _case(rng, 4, 6)
+    x = rng.choice([-1.0, -0.5, 0.0, 0.5, 1.0], 6)
+    g = interleave_rows(gp, gn)  # 8 bit-lines sensed, 6 source-lines driven
+    r_cols = rng.uniform(2e3, 8e3, 6)
+    v_sim = _spice_lines(ngspice, g, x * V_READ, r_cols, "backward")
+    a = line_operator(gp, gn, "backward", "row_pair", r_cols)
+    np.testing.assert_allclose(V_READ * x @ a, v_sim, atol=1e-9)
+    n, s = sense_views(gp, gn, "backward", "row_pair")
+    assert np.max(np.abs(V_READ * x @ (n / s) - v_sim)) > 2e-3
+
+
+def test_zero_resistance_is_the_closed_form_and_bad_values_are_refused(rng):
+    gp, gn = _case(rng, 3, 4)
+    for d in ("forward", "backward"):
+        n, s = sense_views(gp, gn, d)
+        np.testing.assert_array_equal(line_operator(gp, gn, d), n / s)
+        np.testing.assert_allclose(line_operator(gp, gn, d, r_drive_ohm=1e-9), n / s,
+                                   rtol=1e-6)
+    from pycim.errors import InputError
+
+    for bad in (-1.0, float("nan"), float("inf")):
+        with pytest.raises(InputError):
+            line_operator(gp, gn, "forward", r_drive_ohm=bad)
+
+
+def test_equal_inputs_lose_nothing(rng):
+    """Every line at the common input: no cell carries current, no drop (the sag is not a
+    plain per-row gain)."""
+    gp, gn = _case(rng, 5, 7)
+    a = line_operator(gp, gn, "backward", r_drive_ohm=5e3)
+    np.testing.assert_allclose(np.ones(7) @ a, 1.0, rtol=1e-12)
