@@ -1076,12 +1076,15 @@ class Core:
     def calibrate(self, direction: str = "forward", in_bits: int = 4, out_bits: int = 6,
                   n_vectors: int = CAL_VECTORS, seed: int = 0, rng=None) -> Calibration:
         """Foreground calibration at programming time, as a chip does it: run ``n_vectors``
-        MVMs (the zero vector and random integers over the whole in_bits range, ``seed``)
-        through the core itself, fit each sensed line's code gain and offset against
-        :meth:`reference_y` (clipped codes excluded, :func:`fit_lines`) and store the digital
-        correction; later calls with the same (direction, in_bits, out_bits) return it as
-        :attr:`MvmResult.value`. Uses the model only through the core's own MVMs.
-        ``rng``: ADC noise during the calibration MVMs (averaged by the fit)."""
+        MVMs (the zero vector and random integers over the whole in_bits range, each vector
+        with its own share of nonzero inputs, 10-100 %; ``seed``) through the core itself,
+        fit each sensed line's code gain, offset and activity slope against
+        :meth:`reference_y` (clipped codes excluded, :func:`fit_lines_activity`; the activity
+        as :class:`Calibration` defines it) and store the digital correction; later calls
+        with the same (direction, in_bits, out_bits) return it as :attr:`MvmResult.value`.
+        Uses the model only through the core's own MVMs (and the plane weights of its drive,
+        as :meth:`reference_y`). ``rng``: ADC noise during the calibration MVMs (averaged by
+        the fit)."""
         in_bits = check_bits(in_bits, "in_bits")
         out_bits = check_bits(out_bits, "out_bits", MAX_OUT_BITS)
         if direction not in ("forward", "backward"):
