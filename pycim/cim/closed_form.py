@@ -152,13 +152,6 @@ def line_operator(g_pos, g_neg, direction: str, mapping: str = "row_pair",
     return a
 
 
-def transfer_matrix(g_pos, g_neg, v_read: float, direction: str,
-                    mapping: str = "row_pair") -> np.ndarray:
-    """A with ``neuron line volts = x @ A`` (drive lines x sensed neurons)."""
-    n, s = sense_views(g_pos, g_neg, direction, mapping)
-    return v_read * n / s
-
-
 def ideal_output(plane_v: np.ndarray, in_bits: int, lsb_v: float,
                  c_hold_f: float | None = None, c_sample_f: float | None = None) -> np.ndarray:
     """Planes' settled volts (batch, planes, n) -> the ideal output in LSB (line-referred

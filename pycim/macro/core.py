@@ -430,7 +430,6 @@ class FastChain:
     #: costs (r + 1) / n of the dense product and carries the line offset along (with a
     #: cubic term; without one the offset is in ``a_ext`` and the row is 0). None: dense
     abs_factors: tuple | None = field(init=False, repr=False, compare=False)
-    _abs_ext0: np.ndarray | None = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         last = np.zeros_like(self.off) if self.cubic is not None else self.off
@@ -441,11 +440,11 @@ class FastChain:
             bits = (np.abs(xs)[:, None] >> np.arange(self.n_planes)[None, :]) & 1
             tab = (np.sign(xs)[:, None] * bits).astype(np.float32)
         object.__setattr__(self, "plane_tab", tab)
-        lr = _low_rank(self.a_abs)  # (u, v) -> (u, [off; v]) and [0; v]
+        lr = _low_rank(self.a_abs)  # (u, v) -> (u, [off or 0; v]): the offset row rides
+        # along where the cubic keeps it out of ``a_ext`` (``last`` holds it there otherwise)
+        off_row = self.off if self.cubic is not None else np.zeros_like(self.off)
         object.__setattr__(self, "abs_factors", None if lr is None else (
-            lr[0], np.vstack([self.off[None, :], lr[1]]).astype(np.float32)))
-        object.__setattr__(self, "_abs_ext0", None if lr is None else np.vstack(
-            [np.zeros((1, lr[1].shape[1]), np.float32), lr[1]]))
+            lr[0], np.vstack([off_row[None, :], lr[1]]).astype(np.float32)))
         object.__setattr__(self, "_tiles", (None, None) if self.cubic is None
                            else (_tile(self.cubic), _tile(self.off)))
 
@@ -564,7 +563,7 @@ class FastChain:
             s1 = self._work(("abs1", xe.shape[0]), lambda: np.ones((xe.shape[0], u.shape[1] + 1),
                                                                     np.float32))
             np.matmul(xe[:, na + 1:], u, out=s1[:, 1:])
-            np.matmul(s1, v_ext if self.cubic is not None else self._abs_ext0, out=t)
+            np.matmul(s1, v_ext, out=t)
             y += t
         elif self.a_abs is not None:  # the magnitudes' offsets, outside the cubic
             np.matmul(xe[:, na + 1:], self.a_abs, out=t)
