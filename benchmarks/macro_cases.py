@@ -58,6 +58,8 @@ def macro_throughput(batch: int, repeats: int = 200, model: str = "default") -> 
     """
     from threadpoolctl import threadpool_limits
 
+    import pycim.macro.core  # noqa: F401  (loads scipy's BLAS too: the limit must cover it)
+
     with threadpool_limits(limits=1):
         return _macro_throughput(batch, repeats, model)
 
