@@ -193,9 +193,14 @@ def _synthetic_table(truth: MacroModel, points: list[dict]) -> pd.DataFrame:
         pw = _held_weights(p["in_bits"])
         pw_l = np.array([sum(pw[n] * c_mem ** (n - j) for n in range(j, len(pw)))
                          for j in range(len(pw))])  # (planes, outputs)
-        vl = tm.line_transfer(np.einsum("bpn,pn->bn", v_e, pw_l), p["in_bits"], n_rows, g_sum) \
+        # the hold pedestal: b_hold per plane at 256 x 256 cells, scaled by the cells (n_rows
+        # on each sensed line x g_sum.size sensed lines), held like the signal, written out
+        hold = tm.line.get("b_hold_v", 0.0) * n_rows * g_sum.size / 65536.0
+        no_hold = tm.with_(line={**tm.line, "b_hold_v": 0.0})
+        vl = no_hold.line_transfer(np.einsum("bpn,pn->bn", v_e, pw_l), p["in_bits"], n_rows,
+                                   g_sum) \
             + tm.line["b_act_v"] * np.einsum("bpn,pn->bn", act, pw_l) \
-            + tm.line["b_load_v"] * np.einsum("bpn,pn->bn", load, pw_l)
+            + tm.line["b_load_v"] * np.einsum("bpn,pn->bn", load, pw_l) + hold * pw_l.sum(0)
         code = tm.output_codes(vl / tm.lsb_v(p["out_bits"]), p["out_bits"])
         y = np.einsum("bpn,p->bn", v_id, pw) / tm.lsb_v(p["out_bits"])
         base = {**p}
@@ -302,6 +307,58 @@ def test_fits_recover_per_direction_line_parameters_from_synthetic_data():
     assert efits[-1].max < 1e-5  # lsq_linear's tolerance on terms at their bound 0
     for k in ("k_array", "e_wl_row_j", "e_wl_cell_j"):
         assert params[k] == pytest.approx(truth.energy[k], rel=1e-4), k
+
+
+def test_fit_offset_recovers_the_hold_pedestal_per_direction():
+    """A core whose hold capacitor takes a pedestal beyond the settled line (forward -3 mV,
+    backward -1 mV per plane at 256 x 256 cells, scaled by the cells) and whose neuron adds
+    b0 per sample: the settled lines carry neither, so the line fit is exact without them,
+    and the offset fit tells b0 (small arrays: pedestal ~ 0) from the pedestals (the larger
+    full cores; a 64 x 64 array carries 1/8 of it) on the codes alone (tolerance 10 %: a
+    full core's pedestal is ~1.4 LSB at 8 output bits, its error 0.14 LSB)."""
+    base = MacroModel.ideal()
+    truth = base.with_(
+        line={**base.line, "r_series_ohm": 2500.0, "a0": -0.01, "b_line_v": -3e-4,
+              "b0_v": -1.2e-3, "c_settle_f": 7e-13, "k_mem": 0.75, "b_hold_v": -3e-3},
+        line_backward={"b_line_v": 6e-4, "b_hold_v": -1e-3})
+    pts = [_pt(8, 8, 11, w_scale=0.5, out_bits=8), _pt(16, 8, 12, out_bits=8),
+           _pt(16, 16, 13, out_bits=8), _pt(8, 8, 14, in_bits=2, out_bits=4),
+           _pt(64, 64, 31, out_bits=8, batch=3), _pt(128, 256, 32, out_bits=8, batch=1),
+           {**_pt(8, 8, 21, out_bits=8), "direction": "backward"},
+           {**_pt(64, 64, 33, out_bits=8, batch=3), "direction": "backward"},
+           {**_pt(128, 256, 34, out_bits=8, batch=1), "direction": "backward"}]
+    points = mvm_points(_synthetic_table(truth, pts))
+    f = fit_line(points, base)
+    assert f.rms < 1e-6  # the settled lines carry no pedestal: fitted exactly without it
+    assert "b_hold_v" not in f.params and "b_hold_v" not in f.params["line_backward"]
+    m = base.with_(line={**base.line, **{k: v for k, v in f.params.items()
+                                         if k != "line_backward"}},
+                   line_backward=f.params["line_backward"])
+    off = fit_offset(points, m)
+    assert off.params["b0_v"] == pytest.approx(-1.2e-3, abs=0.1 * m.lsb_v(6) / 7)
+    assert off.params["b_hold_v"] == pytest.approx(-3e-3, rel=0.1)
+    assert off.params["line_backward"]["b_hold_v"] == pytest.approx(-1e-3, rel=0.1)
+    # without the pedestals the large arrays' codes would be off: the fit's codes are not
+    assert off.by_direction["forward"]["rms"] <= 0.15  # ~1 % of codes one step off
+    m0 = m.with_(line={**m.line, "b0_v": off.params["b0_v"], "b_hold_v": 0.0})
+    pt = next(p for p in points if p.direction == "forward" and p.p["n_in"] == 128)
+    mm = pt.model(m0)
+    v, act = pt.summed(mm)
+    y = mm.line_transfer(v, pt.p["in_bits"], pt.n_rows, pt.g_sum, act,
+                         n_cells=pt.n_drive_cells) / mm.lsb_v(pt.p["out_bits"])
+    assert np.mean(mm.output_codes(y, pt.p["out_bits"]) != pt.code) > 0.3
+
+
+def test_a_hold_pedestal_needs_the_array_size():
+    """A model with a hold pedestal refuses a line transfer without the cells per driven line
+    (it would otherwise drop the pedestal silently)."""
+    m = MacroModel.ideal().with_(line={**MacroModel.ideal().line, "b_hold_v": -3e-3})
+    with pytest.raises(InputError, match="n_cells"):
+        m.line_transfer(np.zeros(4), 4, 256, np.full(4, 2e-3))
+    v = m.line_transfer(np.zeros(4), 4, 256, np.full(4, 2e-3), n_cells=256)
+    assert v == pytest.approx(m.weight_sum(4) * -3e-3)
+    assert m.line_transfer(np.zeros(4), 4, 16, np.full(4, 2e-3), n_cells=16) == pytest.approx(
+        m.weight_sum(4) * -3e-3 * 16 * 16 / 65536)
 
 
 def test_model_line_backward_overrides_only_the_backward_direction():

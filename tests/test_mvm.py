@@ -402,7 +402,8 @@ def _macro_y(out, in_bits, out_bits, n_rows, gain_terms=True):
         v_e += w_j * v
         act[0] += w_j * (np.abs(plane) @ q_act)[:, None]
         act[1] += w_j * (np.abs(plane) @ q_load)[:, None]
-    v_line = m.line_transfer(v_e, in_bits, n_rows, g_sum, act)
+    # the hold pedestal scales with the cells: n_rows on each line x gp.shape[1] lines
+    v_line = m.line_transfer(v_e, in_bits, n_rows, g_sum, act, n_cells=gp.shape[1])
     assert not m.adc.get("inl_lsb", {}).get(str(out_bits))  # no INL table to apply
     lsb = m.lsb_v(out_bits)
     return m.adc["gain"] * v_line / lsb + m.adc["offset_lsb"], m

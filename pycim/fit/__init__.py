@@ -16,8 +16,8 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import InputError
-from .fits import (POINT_KEYS, Fit, fit_adc, fit_cell_iv, fit_energy, fit_ir_drop, fit_line,
-                   fit_offset, fit_settling, mvm_points)
+from .fits import (POINT_KEYS, Fit, _with_offsets, fit_adc, fit_cell_iv, fit_energy,
+                   fit_ir_drop, fit_line, fit_offset, fit_settling, mvm_points)
 
 
 def fit_results(*results_dirs: str | Path) -> tuple["MacroModel", list[Fit]]:  # noqa: F821
@@ -79,7 +79,8 @@ def _fit_tables(tables: dict, name: str):
     m = m.with_(adc={**m.adc, "gain": f_adc.params["gain"],
                      "offset_lsb": f_adc.params["offset_lsb"]})
     f_off = fit_offset(points, m)
-    m = m.with_(line={**m.line, "b0_v": f_off.params["b0_v"]})
+    m = _with_offsets(m, f_off.params["b0_v"], f_off.params["b_hold_v"],
+                      f_off.params.get("line_backward", {}).get("b_hold_v"))
     e_params, f_energy = fit_energy(points, m)
     m = m.with_(energy={**m.energy, **e_params})
     fits = [f_line, f_adc, f_off, *f_energy]

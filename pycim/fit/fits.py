@@ -199,7 +199,8 @@ LINE_TERMS = ("r_series_ohm", "c_settle_f", "c_settle_row_f", "k_mem", "a0", "a_
               "a_rg", "a_cubic", "b_line_v", "b_g_v", "b_ig_v", "b_kick_v", "b_act_v",
               "b_load_v", "r_drive_ohm", "r_drive_cell_ohm")
 #: least_squares works on O(1) unknowns: kOhm and mV
-_SCALE = {"r_series_ohm": 1e3, "r_drive_ohm": 1e2, "b_line_v": 1e-3, "b_g_v": 1e-3, "b_ig_v": 1e-3, "b_kick_v": 1e-3,
+_SCALE = {"r_series_ohm": 1e3, "r_drive_ohm": 1e2, "b_line_v": 1e-3, "b_g_v": 1e-3,
+          "b_ig_v": 1e-3, "b_kick_v": 1e-3,
           "b_act_v": 1e-3, "b_load_v": 1e-3,
           "c_settle_f": 1e-13, "c_settle_row_f": 1e-15}
 
@@ -369,7 +370,8 @@ def _codes(m: MacroModel, points: list[MvmPoint]):
     for pt in points:
         mm = pt.model(m)
         v, act = pt.summed(mm)
-        vl = mm.line_transfer(v, pt.p["in_bits"], pt.n_rows, pt.g_sum, act)
+        vl = mm.line_transfer(v, pt.p["in_bits"], pt.n_rows, pt.g_sum, act,
+                              n_cells=pt.n_drive_cells)
         out_m.append(mm.output_codes(vl / mm.lsb_v(pt.p["out_bits"]),
                                      pt.p["out_bits"]).ravel())
         out_c.append(pt.code.ravel())
@@ -380,42 +382,71 @@ def _codes(m: MacroModel, points: list[MvmPoint]):
 B0_DIRECTION = "forward"
 
 
+def _with_offsets(m: MacroModel, b0: float, hold_f: float, hold_b: float | None) -> MacroModel:
+    """``m`` with the per-sample offset ``b0`` and the hold pedestal ``b_hold_v`` forward and
+    backward (``hold_b`` None: the backward line inherits the forward one, as without
+    backward data)."""
+    lb = dict(m.line_backward)
+    if hold_b is not None:
+        lb["b_hold_v"] = float(hold_b)
+    return m.with_(line={**m.line, "b0_v": float(b0), "b_hold_v": float(hold_f)},
+                   line_backward=lb)
+
+
 def fit_offset(points: list[MvmPoint], m: MacroModel) -> Fit:
-    """Per-sample offset the neuron adds (line-referred ``b0``, on top of the held line's own
-    offset), from the MVM codes with the line and ADC fits fixed: least squares on
-    code + 1/2 against the model's analog value, then a scan (scipy.optimize.brute) of the
-    code RMS around it (the code error is piecewise constant).
+    """The offsets the codes show beyond the settled lines, with the line and ADC fits fixed:
+    the per-sample offset ``b0`` (the neuron's, the same in both directions; it counts the N
+    samples) and the hold pedestal ``b_hold_v`` per direction (what C_hold takes on as the
+    track switch opens, scaling with the array's cells and held like the signal:
+    :meth:`MacroModel.hold_pedestal_v`). Least squares on code + 1/2 against the model's
+    analog value over the unclipped codes of every point (each point weighs as one): ``b0``
+    is told apart by the small arrays (pedestal ~ cells / 256^2 ~ 0) and the pedestals by the
+    full cores; then ``b0`` alone is scanned (scipy.optimize.brute) for the least code RMS on
+    the forward codes (:data:`B0_DIRECTION`; the code error is piecewise constant), the
+    pedestals kept. The pedestals are checked against their direct measurement on the array
+    stage's hold nodes (``tests/test_fit.py``, ``benchmarks/hold_pedestal.py``).
 
-    ``b0`` belongs to the neuron, the same in both directions; it is identified on the
-    forward codes (:data:`B0_DIRECTION`), whose line model is the more accurate one (the fit
-    reports both lines' residuals), and backward codes are then predicted with it: on all
-    codes the one offset would also absorb the backward line model's residual. The residuals
-    are reported over every point (and per direction)."""
+    Residuals are reported over every point (and per direction)."""
     all_points = points
-    points = [pt for pt in points if pt.direction == B0_DIRECTION] or points
-    c_all = np.concatenate([pt.code.ravel() for pt in points])
-    bits = np.concatenate([np.full(pt.code.size, pt.p["out_bits"]) for pt in points])
-    lim = 2.0 ** (bits - 1)
-    keep = (c_all > -lim) & (c_all < lim - 1)
+    fwd = [pt for pt in points if pt.direction == B0_DIRECTION] or points
+    bwd = [pt for pt in points if pt.direction != B0_DIRECTION] if fwd is not points else []
+    has_b = bool(bwd)
 
-    def analog(b0):
+    def analog(mm_all, pts):
         ys = []
-        for pt in points:
-            mm = pt.model(m.with_(line={**m.line, "b0_v": b0}))
+        for pt in pts:
+            mm = pt.model(mm_all)
             v, act = pt.summed(mm)
-            vl = mm.line_transfer(v, pt.p["in_bits"], pt.n_rows, pt.g_sum, act)
+            vl = mm.line_transfer(v, pt.p["in_bits"], pt.n_rows, pt.g_sum, act,
+                                  n_cells=pt.n_drive_cells)
             ys.append((mm.adc["gain"] * vl / mm.lsb_v(pt.p["out_bits"])
                        + mm.adc["offset_lsb"]).ravel())
         return np.concatenate(ys)
 
-    sol = optimize.least_squares(lambda p: (c_all + 0.5 - analog(p[0] * 1e-3))[keep], [0.0])
-    b_ls = float(sol.x[0]) * 1e-3
+    def least_squares(pts, offsets, x0):
+        """Least squares of code + 1/2 against the analog value over the unclipped codes of
+        ``pts`` (each point weighs as one) in the offsets ``offsets(x)`` (x in mV)."""
+        c = np.concatenate([pt.code.ravel() for pt in pts])
+        lim = 2.0 ** (np.concatenate([np.full(pt.code.size, pt.p["out_bits"])
+                                      for pt in pts]) - 1)
+        keep = (c > -lim) & (c < lim - 1)
+        w = np.concatenate([np.full(pt.code.size, 1.0 / np.sqrt(pt.code.size)) for pt in pts])
+        sol = optimize.least_squares(
+            lambda x: ((c + 0.5 - analog(offsets(x * 1e-3), pts)) * w)[keep], x0)
+        return sol.x * 1e-3
+
+    # b0 and the forward pedestal on the forward codes (b0 is the neuron's: the forward line
+    # model, the more accurate one, identifies it, as before), then the backward pedestal on
+    # the backward bit-lines' codes with b0 fixed (a pair's outputs cancel a common pedestal)
+    b_ls, hold_f = (float(v) for v in least_squares(
+        fwd, lambda x: _with_offsets(m, x[0], x[1], None), [0.0, 0.0]))
     lsb_w = m.lsb_v(6) / 7  # a 6-bit LSB spread over 7 samples: the scan's half-width
 
+    points = fwd
     cw = np.concatenate([np.full(pt.code.size, 1.0 / pt.code.size) for pt in points])
 
     def code_rms(p):  # each point's codes weigh as one point
-        mm = m.with_(line={**m.line, "b0_v": float(p[0])})
+        mm = _with_offsets(m, float(p[0]), hold_f, None)
         c, cm = _codes(mm, points)
         return float(np.sqrt(np.sum(cw * (c - cm) ** 2) / np.sum(cw)))
 
@@ -436,12 +467,16 @@ def fit_offset(points: list[MvmPoint], m: MacroModel) -> Fit:
 
     b0, lo, hi = scan(b_ls - lsb_w, b_ls + lsb_w, b_ls)
     b0, _, _ = scan(lo, hi, b0)  # a finer scan over the best run and its neighbours
+    hold_b = None
+    if has_b:
+        hold_b = float(least_squares(bwd, lambda x: _with_offsets(m, b0, hold_f, x[0]),
+                                     [0.0])[0])
     points = all_points
     bits = np.concatenate([np.full(pt.code.size, pt.p["out_bits"]) for pt in points])
-    mm = m.with_(line={**m.line, "b0_v": b0})
+    mm = _with_offsets(m, b0, hold_f, hold_b)
     c, cm = _codes(mm, points)
     rms, mx = _stats(c - cm)
-    c0, cm0 = _codes(m.with_(line={**m.line, "b0_v": 0.0}), points)
+    c0, cm0 = _codes(_with_offsets(m, 0.0, 0.0, 0.0 if has_b else None), points)
     dirs = np.concatenate([np.full(pt.code.size, pt.direction) for pt in points])
     by_dir = _by_direction(cm - c, dirs)
     if by_dir:  # a backward MVM's outputs: the row pairs' code differences
@@ -451,13 +486,19 @@ def fit_offset(points: list[MvmPoint], m: MacroModel) -> Fit:
             k += pt.code.size
             if pt.direction == "backward":
                 e.append(pair_difference(d, "backward").ravel())
-        r_o, m_o = _stats(np.concatenate(e))
-        by_dir["backward_outputs"] = {"rms": r_o, "max": m_o, "n": int(sum(x.size for x in e))}
-    return Fit("codes", {"b0_v": b0, "b0_least_squares_v": b_ls}, rms, mx, int(c.size), "LSB",
+        if e:
+            r_o, m_o = _stats(np.concatenate(e))
+            by_dir["backward_outputs"] = {"rms": r_o, "max": m_o,
+                                          "n": int(sum(x.size for x in e))}
+    params = {"b0_v": b0, "b0_least_squares_v": b_ls, "b_hold_v": hold_f}
+    if has_b:
+        params["line_backward"] = {"b_hold_v": hold_b}
+    return Fit("codes", params, rms, mx, int(c.size), "LSB",
                {"in_bits": _rng([pt.p["in_bits"] for pt in points]),
                 "out_bits": _rng(bits)}, by_direction=by_dir,
                note=f"MVM codes vs model (training): rms {_stats(c0 - cm0)[0]:.3g} LSB with the "
-                    f"held line's offset only (b0 = 0); mean {np.mean(c - cm):+.3g} LSB after")
+                    f"held line's offset only (b0 = 0, no hold pedestal); mean "
+                    f"{np.mean(c - cm):+.3g} LSB after")
 
 
 # -- energy ------------------------------------------------------------------------------------

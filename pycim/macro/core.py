@@ -765,14 +765,17 @@ def _low_rank(a: np.ndarray | None) -> tuple[np.ndarray, np.ndarray] | None:
 
 def _fold_chain(model, a_v: np.ndarray, in_bits: int, n_rows: int, g_sum_s: np.ndarray,
                 out_bits: int, w_lines: np.ndarray | None = None,
-                act_op: np.ndarray | None = None) -> FastChain | None:
+                act_op: np.ndarray | None = None, n_cells: int | None = None
+                ) -> FastChain | None:
     """Fold ``line_transfer`` (probed per line as off + alpha v + c v^3) and the ADC
     (``model.adc`` of schema pycim.macro/1) into a :class:`FastChain`; verify both against the
-    model's own calls on random probes; None when the model does not have that form."""
+    model's own calls on random probes; None when the model does not have that form.
+    ``n_cells``: cells on each driven line (the hold pedestal's, ``line_transfer``)."""
     adc = getattr(model, "adc", None)
     if not isinstance(adc, dict) or not {"gain", "offset_lsb", "noise_lsb"} <= set(adc):
         return None
-    lt = lambda v: np.asarray(model.line_transfer(v, in_bits, n_rows, g_sum_s), float)
+    lt = lambda v: np.asarray(model.line_transfer(v, in_bits, n_rows, g_sum_s,
+                                                  n_cells=n_cells), float)
     n = g_sum_s.shape[0]
     h_big = model.weight_sum(in_bits) * model.v_read_v  # |v| <= W Vread
     h = 1e-3 * h_big
@@ -978,7 +981,8 @@ class Core:
                  act=None):
         """The model's own chain: line transfer, code units, ADC (float64, any model)."""
         m = self.model.for_direction(direction)
-        v = m.line_transfer(v, in_bits, n_rows, g_sum, act)
+        n_cells = self.n_out if direction == "forward" else 2 * self.n_in  # sensed lines
+        v = m.line_transfer(v, in_bits, n_rows, g_sum, act, n_cells=n_cells)
         y = v * (1.0 / self.lsb_v(out_bits))
         code = m.output_codes(y, out_bits, rng=rng)
         return code, (y if keep_y else None)
@@ -1078,12 +1082,14 @@ class Core:
         if key not in self._fast:
             if direction == "forward":
                 a, n_rows, g = self._a_fwd.astype(float), 2 * self.n_in, self.g_sum_fwd_s
+                n_cells = self.n_out
             else:
                 a, n_rows, g = self._a_bwd.astype(float), self.n_out, self.g_sum_bwd_s
+                n_cells = 2 * self.n_in
             model = self.model.for_direction(direction)
             self._fast[key] = _fold_chain(model, a, in_bits, n_rows, g, out_bits,
                                           self.line_weights(direction, in_bits),
-                                          self._act_op[direction])
+                                          self._act_op[direction], n_cells)
             gain = model.line_gain(in_bits, n_rows, g)
             if np.any(gain <= 0):
                 warnings.warn(

@@ -60,8 +60,10 @@ def run_macro_mvm(req, progress: bool = True, model: MacroModel | None = None) -
     act_frac = active_fraction(prog.g_pos_s, prog.g_neg_s, planes, req.direction, req.mapping)
     w_lines = m.plane_line_weights(req.in_bits, n_drive_lines, g_neuron)
     v_sum = np.einsum("bpn,pn->bn", v_pl, w_lines)
+    n_sense_lines = g_phys.shape[1] if req.direction == "forward" else g_phys.shape[0]
     v_line = m.line_transfer(v_sum, req.in_bits, n_drive_lines, g_neuron,
-                             np.einsum("kbpn,pn->kbn", act_frac, w_lines))
+                             np.einsum("kbpn,pn->kbn", act_frac, w_lines),
+                             n_cells=n_sense_lines)  # cells on each driven line
     codes = m.output_codes(v_line / lsb, req.out_bits)
     v_settled = m.held_line_v(v_pl, n_drive_lines, g_neuron, act_frac)
     codes = pair_difference(codes, req.direction, req.mapping)

@@ -34,7 +34,8 @@ Signal chain per output (line-referred volts, summed over the planes with the he
        s    = 1 - exp(-t_track g_sum / (c_settle + c_settle_row n_rows))
        gain = s (1 + a0 + a_rows n_rows/128 + a_g g_sum/1 mS + a_rg (n_rows/128)(g_sum/1 mS)
               + a_cubic u^2)
-       v    = gain v_ideal + W (b_line + b_g g_sum/1 mS + b_ig 0.1 mS/g_sum) + N b0
+       v    = gain v_ideal + W (b_line + b_g g_sum/1 mS + b_ig 0.1 mS/g_sum
+                                + b_hold n_rows n_cells / 256^2) + N b0
 
    with v_ideal = sum_n w'_n v_n: an unsettled line also keeps c = k_mem (1 - s) of the
    previous plane's held value (the hold capacitor it is tracked onto still carries it), so
@@ -47,11 +48,22 @@ Signal chain per output (line-referred volts, summed over the planes with the he
    not settle in the paper's 10 ns (:func:`pycim.cim.request.check_settling`).
 
    The line's own offset (``b_line``, ``b_g``, ``b_ig``: a current into the floating line, a
-   1/g_sum offset, and its counterpart) is held with the plane's value, so it weighs like the
-   signal (W); ``b0`` is the offset each SAMPLE adds (switch charge injection, what auto-zero
+   1/g_sum offset, and its counterpart) is held with the plane's value, so it weighs like
+   the signal (W). ``b_hold`` is the hold capacitor's pedestal at a full 256 x 256 array
+   (:meth:`MacroModel.hold_pedestal_v`): what C_hold holds beyond the
+   line the flow reads as "settled" one edge before the track switch opens. On a large array
+   the line has not settled then: the word lines' turn-on kicks it (+220 mV on a full core's
+   source-line), it relaxes with tau ~ 2.5 ns and still moves ~4 mV/ns at the end of the
+   10 ns pulse, and C_hold follows it behind the switch (``benchmarks/hold_pedestal.py``
+   measures it on the array stage's hold nodes: -3.2 mV per plane on a full core forward,
+   -1.2 mV backward, -0.2 mV on a 64 x 64 forward). It scales with the array's cells n_rows
+   n_cells (n_cells: the cells on each driven line, i.e. the sensed lines) and is held like
+   the signal (W). It is not part of the settled line, so the line fit cannot see it: it is
+   fitted on the codes with ``b0`` (:func:`pycim.fit.fits.fit_offset`).
+   ``b0`` is the offset each SAMPLE adds (switch charge injection, what auto-zero
    leaves of the OTA offset; fitted on the codes), referred to the line, so it counts N.
    ``line_transfer`` is what the ADC sees; :meth:`MacroModel.settled_line_v` is the line alone
-   (one plane, no held weights, no ``b0``);
+   (one plane, no held weights, no pedestal, no ``b0``);
    Directions: a forward MVM senses the source-lines (n_rows = 2 n_in cells each, G+ and G-),
    a backward MVM every bit-line on its own (n_out cells of one sign; the output is the
    difference of a row pair's codes). The chain is the same; the parameters of the line that
@@ -99,6 +111,7 @@ from ..specs.neuron import MAX_OUT_BITS
 
 SCHEMA = "pycim.macro/2"
 ROWS_REF = 128.0  # row-count normalisation of the line-gain terms
+CELLS_REF = 256.0 * 256.0  # the cell count at which ``b_hold_v`` is the hold pedestal
 G_REF_S = 1e-3  # conductance normalisation of the line-gain terms
 G_INV_REF_S = 1e-4  # conductance normalisation of the 1/g_sum offset term
 GROUPS = ("array", "drivers", "wordlines", "neuron")
@@ -144,7 +157,7 @@ def _line_defaults() -> dict[str, float]:
             "a0": 0.0, "a_rows": 0.0, "a_g": 0.0, "a_rg": 0.0,
             "a_cubic": 0.0, "b0_v": 0.0, "b_g_v": 0.0, "b_ig_v": 0.0, "b_line_v": 0.0,
             "b_kick_v": 0.0, "b_act_v": 0.0, "b_load_v": 0.0, "r_drive_ohm": 0.0,
-            "r_drive_cell_ohm": 0.0}
+            "r_drive_cell_ohm": 0.0, "b_hold_v": 0.0}
 
 
 def _adc_defaults() -> dict:
@@ -460,7 +473,15 @@ class MacroModel:
             1.0 + ln["a0"] + ln["a_rows"] * r + ln["a_g"] * g + ln["a_rg"] * r * g
             + ln["a_cubic"] * u * u)
 
-    def line_transfer(self, v_ideal_v, in_bits: int, n_rows, g_sum_s, act=None):
+    def hold_pedestal_v(self, n_rows, n_cells) -> np.ndarray:
+        """The hold capacitor's pedestal of one plane (V, line-referred; the module docstring):
+        ``b_hold_v`` n_rows n_cells / 256^2, ``n_rows`` the cells on each sensed line,
+        ``n_cells`` the cells on each driven line (the sensed lines)."""
+        return (self.line.get("b_hold_v", 0.0) * np.asarray(n_rows, dtype=float)
+                * np.asarray(n_cells, dtype=float) / CELLS_REF)
+
+    def line_transfer(self, v_ideal_v, in_bits: int, n_rows, g_sum_s, act=None,
+                      n_cells=None):
         """Line-referred voltage the neuron integrates over all samples of one MVM.
 
         Parameters
@@ -473,11 +494,19 @@ class MacroModel:
         act : the stacked active fractions (2, ...) summed like ``v_ideal_v`` (sum_n w_n
             act_n with the same plane weights; :func:`pycim.cim.closed_form.active_fraction`)
             for the ``b_act_v`` / ``b_load_v`` offset (:meth:`act_offset_v`); None: 0.
+        n_cells : cells on each driven line (the sensed lines: forward n_out, backward
+            2 n_in) for the hold pedestal (:meth:`hold_pedestal_v`); required when the model
+            has one (``b_hold_v`` != 0).
         """
         v = np.asarray(v_ideal_v, dtype=float)
         w_sum = self.weight_sum(in_bits)
         off = w_sum * self._offset(self.line["b_line_v"], g_sum_s, n_rows) \
             + n_windows_for(in_bits) * self.line["b0_v"]
+        if self.line.get("b_hold_v", 0.0):
+            if n_cells is None:
+                raise InputError("line_transfer: this model has a hold pedestal (b_hold_v): "
+                                 "pass n_cells, the cells on each driven line")
+            off = off + w_sum * self.hold_pedestal_v(n_rows, n_cells)  # held like the signal
         return self._gain(v, w_sum, n_rows, g_sum_s) * v + off + self.act_offset_v(act)
 
     def _offset(self, b_const, g_sum_s, n_rows):

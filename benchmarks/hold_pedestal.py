@@ -1,0 +1,143 @@
+"""The hold capacitor's pedestal, measured on the array stage's hold nodes (issue 18 item 2).
+
+    PYTHONPATH=. python benchmarks/hold_pedestal.py N_IN N_OUT DIRECTION [--seed S]
+        [--seg K] [--density D] [--json OUT]
+    PYTHONPATH=. python benchmarks/hold_pedestal.py --reference   (the committed cases)
+
+Runs the partitioned flow's array stage (:mod:`pycim.flows.partition`: the whole core with
+each neuron's track/hold front end, SKY130 drivers and access FETs, RRAM read model) for one
+4-bit vector of :func:`pycim.characterize.kinds_fit.problem` and reads per plane
+
+* the sensed line where the flow reads it "settled" (``v_settled_v``: one edge before the
+  track switch opens, :func:`pycim.specs.neuron.settled_read_times`), and
+* the hold node once the switch is open, before the plane's first sample (the end of the
+  read pulse + 3 ns), and
+* how fast the line still moves at the settled reading (mean slope over the ns before it),
+
+and prints hold - settled line per plane (mean and sd over the lines) beside the packaged
+model's :meth:`pycim.macro.model.MacroModel.hold_pedestal_v` (``b_hold_v``, which
+``pycim fit`` identifies on the MVM codes, not on these nodes). On a full core the line is
+still moving when the switch opens (the word lines' turn-on kick relaxing), so C_hold takes
+a few mV more than the settled reading.
+
+``--reference`` runs the cases of ``benchmarks/reference/hold_pedestal.json`` (about 35
+CPU-minutes) and rewrites it; ``tests/test_fit.py`` compares the packaged model with it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from pathlib import Path
+
+import numpy as np
+
+REFERENCE = Path(__file__).parent / "reference" / "hold_pedestal.json"
+#: the committed cases: (n_in, n_out, direction, seed, wire segment cells, input density)
+CASES = ((128, 256, "forward", 13, 32, 1.0), (128, 256, "forward", 41, 32, 0.3),
+         (128, 256, "backward", 13, 32, 1.0), (128, 256, "backward", 41, 32, 0.3),
+         (128, 128, "forward", 3, 32, 1.0), (64, 64, "forward", 3, 1, 1.0),
+         (8, 128, "backward", 3, 1, 1.0))
+#: after the read pulse's end, when the hold node is read (the first sample starts later)
+HOLD_READ_AFTER_S = 3e-9
+#: the line's mean slope is taken over this window before the settled reading
+SLOPE_WINDOW_S = 1e-9
+
+
+def measure(n_in: int, n_out: int, direction: str, seed: int = 13, seg: int = 32,
+            density: float = 1.0) -> dict:
+    """One case's per-plane pedestal (V): hold - settled line, mean and sd over the lines."""
+    from pycim.characterize.kinds_fit import problem
+    from pycim.cim.request import MvmRequest
+    from pycim.flows.mvm import MVM_TIMEOUT_S, mvm_options
+    from pycim.flows.partition import Partition, settling_miss
+    from pycim.macro.model import MacroModel
+    from pycim.netlist.mvm_deck import mvm_deck, mvm_setup, saved_vectors
+    from pycim.sim import NgspiceEngine, Tran
+    from pycim.specs.neuron import settled_read_times
+
+    w, x = problem({"n_in": n_in, "n_out": n_out, "in_bits": 4, "w_scale": 1.0, "batch": 1,
+                    "seed": seed, "direction": direction, "density": density})
+    req = MvmRequest(w, x, 4, 6, seed=seed, direction=direction, partition=True,
+                     wire_segment_cells=seg)
+    setup = mvm_setup(req)
+    sched, spec = setup.schedule, setup.neuron
+    part = Partition()
+    miss = settling_miss(req, setup, spec.t_edge_s)
+    core = mvm_deck(req, setup, 0,
+                    neuron_part="front_sampling" if miss > part.sampling_miss else "front")
+    eng = NgspiceEngine(timeout_s=MVM_TIMEOUT_S, options=mvm_options(spec, sched))
+    t0 = time.perf_counter()
+    res = eng.run(core.circuit, Tran(1e-9, sched.t_stop, part.array_max_step_s),
+                  temp_c=req.temp_c, save=saved_vectors(core))
+    wall = time.perf_counter() - t0
+    t = np.asarray(res["time"], dtype=float)
+    lines = np.array([np.asarray(res[n], dtype=float) for n in core.spec.neuron_lines])
+    holds = np.array([np.asarray(res[n], dtype=float) for n in core.holds])
+    t_read = settled_read_times(sched, spec)
+    planes = []
+    for n in sorted(t_read):
+        t_hold = sched.end(f"rd{n}") + HOLD_READ_AFTER_S
+        first = sched.start(f"in{n}_0")  # the plane's first sample (after its guard phase)
+        if t_hold >= first:
+            raise RuntimeError(f"plane {n}: the hold read at {t_hold:.3g} s is not before the "
+                               f"first sample at {first:.3g} s")
+        v_line = np.array([np.interp(t_read[n], t, r) for r in lines])
+        v_prev = np.array([np.interp(t_read[n] - SLOPE_WINDOW_S, t, r) for r in lines])
+        v_hold = np.array([np.interp(t_hold, t, r) for r in holds])
+        d = v_hold - v_line
+        planes.append({"plane": n, "mean_v": float(d.mean()), "sd_v": float(d.std()),
+                       "line_slope_v_per_s": float(np.mean(v_line - v_prev) / SLOPE_WINDOW_S)})
+    n_rows = 2 * n_in if direction == "forward" else n_out  # cells on each sensed line
+    n_cells = n_out if direction == "forward" else 2 * n_in  # cells on each driven line
+    model = MacroModel.load().for_direction(direction)
+    return {"n_in": n_in, "n_out": n_out, "direction": direction, "seed": seed,
+            "wire_segment_cells": seg, "density": density, "neuron_part": core.spec.neuron_part,
+            "planes": planes, "mean_v": float(np.mean([p["mean_v"] for p in planes])),
+            "model_v": float(model.hold_pedestal_v(n_rows, n_cells)),
+            "model_source": model.source, "array_stage_wall_s": wall}
+
+
+def _print(r: dict) -> None:
+    per = ", ".join(f"{p['mean_v'] * 1e3:+.2f} (sd {p['sd_v'] * 1e3:.2f}; line moving "
+                    f"{p['line_slope_v_per_s'] * 1e3 / 1e9:+.2f} mV/ns)" for p in r["planes"])
+    print(f"{r['n_in']}x{r['n_out']} {r['direction']} seed {r['seed']} seg {r['wire_segment_cells']}"
+          f" density {r['density']}: hold - settled line per plane [mV] {per}; mean "
+          f"{r['mean_v'] * 1e3:+.2f}; model {r['model_v'] * 1e3:+.2f} "
+          f"({r['array_stage_wall_s']:.0f} s)")
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("n_in", type=int, nargs="?")
+    ap.add_argument("n_out", type=int, nargs="?")
+    ap.add_argument("direction", nargs="?", choices=("forward", "backward"))
+    ap.add_argument("--seed", type=int, default=13)
+    ap.add_argument("--seg", type=int, default=32)
+    ap.add_argument("--density", type=float, default=1.0)
+    ap.add_argument("--json", type=Path)
+    ap.add_argument("--reference", action="store_true",
+                    help=f"run the committed cases and rewrite {REFERENCE}")
+    a = ap.parse_args()
+    if a.reference:
+        out = []
+        for n_in, n_out, d, seed, seg, density in CASES:
+            r = measure(n_in, n_out, d, seed, seg, density)
+            _print(r)
+            out.append(r)
+        REFERENCE.write_text(json.dumps({"command": "PYTHONPATH=. python "
+                                         "benchmarks/hold_pedestal.py --reference",
+                                         "cases": out}, indent=1) + "\n")
+        print(f"wrote {REFERENCE}")
+        return
+    if a.n_in is None or a.n_out is None or a.direction is None:
+        ap.error("N_IN N_OUT DIRECTION, or --reference")
+    r = measure(a.n_in, a.n_out, a.direction, a.seed, a.seg, a.density)
+    _print(r)
+    if a.json:
+        a.json.write_text(json.dumps(r, indent=1) + "\n")
+
+
+if __name__ == "__main__":
+    main()
