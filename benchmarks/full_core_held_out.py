@@ -99,6 +99,12 @@ def evaluate(model_path: str, out: Path) -> None:
               f"{np.sqrt(np.mean(e ** 2)):.3f} max {np.abs(e).max():.0f} mean {e.mean():+.3f} "
               f"LSB; energy ratio {mac['energy_j']['total'] / sp['energy_j']['total']:.4f}; "
               f"SPICE codes {cs.min():.0f}..{cs.max():.0f}; {len(caught)} warnings")
+        if sp.get("phases") == 2:  # each phase's own codes (before the shift-add)
+            for k, (ps, pm) in enumerate(zip(sp["phase_codes"], mac["phase_codes"])):
+                ep = np.array(pm) - np.array(ps)
+                print(f"    phase {k} ({sp['phase_in_bits'][k]}/{sp['phase_out_bits'][k]} at "
+                      f"{sp['phase_adc_full_scale_v'][k]} V): RMS {np.sqrt(np.mean(ep ** 2)):.3f}"
+                      f" max {np.abs(ep).max():.0f} mean {ep.mean():+.3f} LSB of the phase")
 
 
 def main() -> None:

@@ -422,10 +422,9 @@ class FastChain:
     #: magnitudes of the drives (or bit planes), |d(x)| @ a_abs, added after the line's cubic
     #: and offset; the work array holds the magnitudes after its ones column; None: none
     a_abs: np.ndarray | None = None
-    #: the operator the matmul uses: ``a`` with the offset as a last row (against a ones
-    #: column of the work array) when there is no cubic term, else with a zero row (the offset
-    #: is added after the cubic; the row adds exact zeros, and keeps BLAS's blocking over
-    #: n + 1, hence every rounding, as it was)
+    #: ``a`` with the offset as a last row (against a ones column of the work array) when
+    #: there is no cubic term and the chain is not :attr:`contiguous`, else with a zero row
+    #: (the operator a per-plane chain with a cubic term multiplies)
     a_ext: np.ndarray = field(init=False, repr=False, compare=False)
     #: n_planes > 0: (inputs, planes) signed bit of each plane for each integer input
     #: (index x - x_lo), float32
@@ -433,22 +432,31 @@ class FastChain:
     #: ``a_abs`` as factors (u (n, r), [off; v] (r + 1, m)) when its rank r is small (the
     #: forward active fractions are mean-field: one value per vector for every line, rank 1
     #: per plane; :func:`pycim.cim.closed_form.active_fraction`): [1, |d| @ u] @ [off; v]
-    #: costs (r + 1) / n of the dense product and carries the line offset along (with a
-    #: cubic term; without one the offset is in ``a_ext`` and the row is 0). None: dense
+    #: costs (r + 1) / n of the dense product and carries the line offset along (unless
+    #: ``a_ext`` does: then the row is 0). None: dense
     abs_factors: tuple | None = field(init=False, repr=False, compare=False)
-    #: a drive-table chain with a cubic term: its drives stay one contiguous work array
-    #: without the ones column (whose operator row would be zeros: the offset is added after
-    #: the cubic), the main matmul takes ``a`` alone, the magnitudes have their own array
+    #: a drive-table chain with a cubic term or low-rank offsets: its drives stay one
+    #: contiguous work array without the ones column (the offset is added after the cubic or
+    #: rides in the low-rank product's first row), the main matmul takes ``a`` alone, the
+    #: magnitudes have their own array
     contiguous: bool = field(init=False, repr=False, compare=False)
     #: False when no allowed input can reach a value outside [lo, hi + 1) before the ADC's
     #: floor (:func:`_reach_lsb`): the clip is then skipped, unless noise is drawn
     clip_needed: bool = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
-        last = np.zeros_like(self.off) if self.cubic is not None else self.off
-        object.__setattr__(self, "a_ext", np.vstack([self.a, last[None, :]]).astype(np.float32))
-        contig = self.cubic is not None and not self.n_planes and self.drive is not None
+        lr = _low_rank(self.a_abs)
+        # contiguous drives (no ones column) where the offset has another way in: after the
+        # cubic, or as the low-rank product's first row
+        contig = (not self.n_planes and self.drive is not None
+                  and (self.cubic is not None or lr is not None))
         object.__setattr__(self, "contiguous", contig)
+        # the offset: in the matmul's last row (against the ones column) unless the cubic
+        # keeps it out or the chain is contiguous; else the low-rank product's row 0 carries
+        # it (or, without low-rank factors, it is added after the cubic)
+        in_ext = self.cubic is None and not contig
+        last = self.off if in_ext else np.zeros_like(self.off)
+        object.__setattr__(self, "a_ext", np.vstack([self.a, last[None, :]]).astype(np.float32))
         object.__setattr__(self, "_a_main", np.ascontiguousarray(self.a, dtype=np.float32)
                            if contig else self.a_ext)
         reach = _reach_lsb(self)
@@ -461,9 +469,7 @@ class FastChain:
             bits = (np.abs(xs)[:, None] >> np.arange(self.n_planes)[None, :]) & 1
             tab = (np.sign(xs)[:, None] * bits).astype(np.float32)
         object.__setattr__(self, "plane_tab", tab)
-        lr = _low_rank(self.a_abs)  # (u, v) -> (u, [off or 0; v]): the offset row rides
-        # along where the cubic keeps it out of ``a_ext`` (``last`` holds it there otherwise)
-        off_row = self.off if self.cubic is not None else np.zeros_like(self.off)
+        off_row = np.zeros_like(self.off) if in_ext else self.off  # (u, v) -> (u, [off or 0; v])
         object.__setattr__(self, "abs_factors", None if lr is None else (
             lr[0], np.vstack([off_row[None, :], lr[1]]).astype(np.float32)))
         object.__setattr__(self, "_tiles", (None, None) if self.cubic is None
@@ -802,7 +808,9 @@ def _fold_chain(model, a_v: np.ndarray, in_bits: int, n_rows: int, g_sum_s: np.n
             return None
         if not np.any(inl):
             inl = None
-    cubic = (c / (k ** 2 * alpha ** 3)).astype(np.float32) if np.any(c) else None
+    # a cubic part below 1e-9 of the linear one at full scale is rounding (a_cubic = 0)
+    has_cubic = np.any(np.abs(c) * h_big ** 2 > 1e-9 * np.abs(alpha))
+    cubic = (c / (k ** 2 * alpha ** 3)).astype(np.float32) if has_cubic else None
     x_lo, x_hi = input_range(in_bits)
     xs = np.arange(x_lo, x_hi + 1)
     common = {"off": (k * off + float(adc["offset_lsb"])).astype(np.float32), "cubic": cubic,

@@ -52,11 +52,11 @@ Signal chain per output (line-referred volts, summed over the planes with the he
    the signal (W). ``b_hold`` is the hold capacitor's pedestal at a full 256 x 256 array
    (:meth:`MacroModel.hold_pedestal_v`): what C_hold holds beyond the
    line the flow reads as "settled" one edge before the track switch opens. On a large array
-   the line has not settled then: the word lines' turn-on kicks it (+220 mV on a full core's
-   source-line), it relaxes with tau ~ 2.5 ns and still moves ~4 mV/ns at the end of the
-   10 ns pulse, and C_hold follows it behind the switch (``benchmarks/hold_pedestal.py``
-   measures it on the array stage's hold nodes: -3.2 mV per plane on a full core forward,
-   -1.2 mV backward, -0.2 mV on a 64 x 64 forward). It scales with the array's cells n_rows
+   the line has not settled then (the word lines' turn-on kick is still relaxing: a full
+   core's forward source-lines move -6.5 mV/ns there), and C_hold follows it behind the
+   switch (``benchmarks/hold_pedestal.py`` measures it on the array stage's hold nodes:
+   -3.2 mV per plane on a full core forward, -1.2 mV backward, -0.2 mV on a 64 x 64
+   forward). It scales with the array's cells n_rows
    n_cells (n_cells: the cells on each driven line, i.e. the sensed lines) and is held like
    the signal (W). It is not part of the settled line, so the line fit cannot see it: it is
    fitted on the codes with ``b0`` (:func:`pycim.fit.fits.fit_offset`).
