@@ -423,12 +423,14 @@ def fit_offset(points: list[MvmPoint], m: MacroModel) -> Fit:
     samples) and the hold pedestal ``b_hold_v`` per direction (what C_hold takes on as the
     track switch opens, scaling with the array's cells and held like the signal:
     :meth:`MacroModel.hold_pedestal_v`). Least squares on code + 1/2 against the model's
-    analog value over the unclipped codes of every point (each point weighs as one): ``b0``
-    is told apart by the small arrays (pedestal ~ cells / 256^2 ~ 0) and the pedestals by the
-    full cores; then ``b0`` alone is scanned (scipy.optimize.brute) for the least code RMS on
-    the forward codes (:data:`B0_DIRECTION`; the code error is piecewise constant), the
-    pedestals kept. The pedestals are checked against their direct measurement on the array
-    stage's hold nodes (``tests/test_fit.py``, ``benchmarks/hold_pedestal.py``).
+    analog value over the unclipped codes (each point weighs as one), in two steps: ``b0`` and
+    the forward pedestal on the forward codes (:data:`B0_DIRECTION`: the forward line model
+    is the more accurate one; the small arrays, whose pedestal is ~ cells / 256^2 ~ 0, tell
+    ``b0`` from the full cores' pedestal), ``b0`` then scanned (scipy.optimize.brute) for the
+    least forward code RMS (the code error is piecewise constant); then the backward pedestal
+    on the backward bit-lines' own codes with ``b0`` fixed (a row pair's output would cancel
+    a common pedestal). The pedestals are checked against their direct measurement on the
+    array stage's hold nodes (``tests/test_fit.py``, ``benchmarks/hold_pedestal.py``).
 
     Residuals are reported over every point (and per direction)."""
     all_points = points
