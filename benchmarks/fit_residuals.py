@@ -3,8 +3,8 @@
 ``python benchmarks/fit_residuals.py MODEL.json RESULTS_DIR``: settled line voltages (RMS and
 max per plane, mV), codes (RMS and max, LSB: forward outputs, backward bit-lines and backward
 outputs, the row-pair differences) and energy per MVM (RMS and max relative error), each
-point at its own read pulse. E.g. the model before backward MVMs were fitted against the
-results that hold them::
+point at its own read pulse; ``--points`` first prints each point's line and code errors.
+E.g. the model before backward MVMs were fitted against the results that hold them::
 
     git show c31539e:pycim/macro/default_model.json > /tmp/m0.json
     python benchmarks/fit_residuals.py /tmp/m0.json characterization/results/fit
@@ -16,7 +16,25 @@ import warnings
 import numpy as np
 
 
-def main(model_path: str, results_dir: str) -> None:
+def per_point(m, points) -> None:
+    """One line per point: its shape, density, read pulse, the settled lines' mean and RMS
+    error (model - SPICE, mV) and the codes' mean and RMS error (LSB)."""
+    from pycim.fit.fits import _codes
+
+    for pt in points:
+        mm = pt.model(m)
+        v = mm.held_line_v(pt.v_eff_planes(mm), pt.n_rows, pt.g_sum, pt.act)
+        r = (v - pt.v_settled).ravel() * 1e3
+        c, cm = _codes(m, [pt])
+        e = cm - c
+        print(f"{pt.direction:8s} {pt.p['n_in']:3d} x {pt.p['n_out']:3d} {pt.p['in_bits']}/"
+              f"{pt.p['out_bits']} density {pt.p['density']:.2f} pulse "
+              f"{pt.p['read_pulse_s'] * 1e9:.0f} ns seed {pt.p['seed']}: lines mean "
+              f"{r.mean():+.2f} RMS {np.sqrt(np.mean(r ** 2)):.2f} mV; codes mean {e.mean():+.3f}"
+              f" RMS {np.sqrt(np.mean(e ** 2)):.3f} LSB")
+
+
+def main(model_path: str, results_dir: str, points_too: bool = False) -> None:
     from pycim.characterize.tables import load_results
     from pycim.fit.fits import _codes, energy_rows, mvm_points
     from pycim.macro.model import MacroModel
@@ -24,6 +42,8 @@ def main(model_path: str, results_dir: str) -> None:
     warnings.simplefilter("ignore")
     m = MacroModel.load(model_path)
     points = mvm_points(load_results(results_dir)["mvm_fit"])
+    if points_too:
+        per_point(m, points)
     rows = energy_rows(points)
     for d in ("forward", "backward"):
         pts = [pt for pt in points if pt.direction == d]
@@ -64,6 +84,7 @@ def main(model_path: str, results_dir: str) -> None:
 
 
 if __name__ == "__main__":
-    if len(sys.argv) != 3:
-        sys.exit("usage: python benchmarks/fit_residuals.py MODEL.json RESULTS_DIR")
-    main(sys.argv[1], sys.argv[2])
+    args = [a for a in sys.argv[1:] if a != "--points"]
+    if len(args) != 2:
+        sys.exit("usage: python benchmarks/fit_residuals.py MODEL.json RESULTS_DIR [--points]")
+    main(args[0], args[1], "--points" in sys.argv[1:])
