@@ -337,8 +337,7 @@ def fit_line(points: list[MvmPoint], base: MacroModel,
             return resid(full, weighted)
 
         sol_wo = optimize.least_squares(resid_wo, x0[keep], bounds=(lo[keep], np.inf))
-        cost, cost_wo = (float(np.sum(resid(x) ** 2)), float(np.sum(resid_wo(sol_wo.x) ** 2)))
-        if cost_wo <= cost * (1.0 + IDLE_TERM_REL) ** 2:
+        if sol_wo.cost <= sol.cost * (1.0 + IDLE_TERM_REL) ** 2:  # costs: half the squares
             x = np.zeros(len(names))
             x[keep] = sol_wo.x
     m = model_of(x)

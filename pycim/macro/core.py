@@ -36,7 +36,8 @@ How the fast path is evaluated (issue 18 item 6; the same results as the previou
 implementation up to float32 rounding at code edges, ``tests/test_macro_fast_path.py``):
 signed-integer inputs are range-checked on the lookup's index (one unsigned pass); one
 ``take`` of the drive table fills a reused work array (contiguous, without a ones column, when
-the chain has a cubic term: the offset is added after it); the cubic's and the calibration's
+the chain has a cubic term or low-rank offsets: the offset is added after the cubic or rides
+in the low-rank product); the cubic's and the calibration's
 per-line constants are tiled over whole rows (long numpy inner loops); the low-rank
 active-fraction offsets and the calibration's shift and activity term are added by BLAS
 products with beta = 1 (``_add_matmul``: no temporary, one pass), the calibration's activity
@@ -985,12 +986,12 @@ class Core:
         the held plane weights), what the closed form's matmul takes."""
         return self.model.drive(x, in_bits).astype(np.float32)
 
-    def _convert(self, v, n_rows, g_sum, in_bits, out_bits, rng, keep_y, direction,
+    def _convert(self, v, n_rows, n_sense, g_sum, in_bits, out_bits, rng, keep_y, direction,
                  act=None):
-        """The model's own chain: line transfer, code units, ADC (float64, any model)."""
+        """The model's own chain: line transfer, code units, ADC (float64, any model).
+        ``n_sense``: the sensed lines, i.e. the cells on each driven line."""
         m = self.model.for_direction(direction)
-        n_cells = self.n_out if direction == "forward" else 2 * self.n_in  # sensed lines
-        v = m.line_transfer(v, in_bits, n_rows, g_sum, act, n_cells=n_cells)
+        v = m.line_transfer(v, in_bits, n_rows, g_sum, act, n_cells=n_sense)
         y = v * (1.0 / self.lsb_v(out_bits))
         code = m.output_codes(y, out_bits, rng=rng)
         return code, (y if keep_y else None)
@@ -1269,8 +1270,8 @@ class Core:
             warnings.warn(msg, OutOfRangeWarning, stacklevel=1)
         if chain is None:
             v = self._volts(x, in_bits, fwd)
-            code, y = self._convert(v, n_rows, g_sum, in_bits, out_bits, rng, keep_y, direction,
-                                    self._act_sum(x, in_bits, fwd))
+            code, y = self._convert(v, n_rows, n_sense, g_sum, in_bits, out_bits, rng, keep_y,
+                                    direction, self._act_sum(x, in_bits, fwd))
             value = None if cal is None else cal.apply(
                 code, cal.activity(np.abs(self.model.drive(x, in_bits))))
         e, t = self._account(x, fwd, in_bits, out_bits, n_rows, n_sense)

@@ -46,7 +46,9 @@ def run_macro_mvm(req, progress: bool = True, model: MacroModel | None = None) -
     pb = prepare(req, lsb, v_read)
     prog, planes = pb.prog, pb.planes
     g_phys = physical_conductances(prog.g_pos_s, prog.g_neg_s, req.mapping)
-    n_drive_lines = g_phys.shape[0] if req.direction == "forward" else g_phys.shape[1]
+    # physical driven and sensed lines (the latter: the cells on each driven line)
+    n_drive_lines, n_sense_lines = g_phys.shape if req.direction == "forward" \
+        else g_phys.shape[::-1]
     # the model on effective conductances, per sensed neuron
     num, s_raw = sense_views(prog.g_pos_s, prog.g_neg_s, req.direction, req.mapping)
     v_pl = v_read * (planes @ m.line_operator(prog.g_pos_s, prog.g_neg_s, req.direction,
@@ -60,7 +62,6 @@ def run_macro_mvm(req, progress: bool = True, model: MacroModel | None = None) -
     act_frac = active_fraction(prog.g_pos_s, prog.g_neg_s, planes, req.direction, req.mapping)
     w_lines = m.plane_line_weights(req.in_bits, n_drive_lines, g_neuron)
     v_sum = np.einsum("bpn,pn->bn", v_pl, w_lines)
-    n_sense_lines = g_phys.shape[1] if req.direction == "forward" else g_phys.shape[0]
     v_line = m.line_transfer(v_sum, req.in_bits, n_drive_lines, g_neuron,
                              np.einsum("kbpn,pn->kbn", act_frac, w_lines),
                              n_cells=n_sense_lines)  # cells on each driven line
