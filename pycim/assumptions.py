@@ -176,9 +176,14 @@ _A = [
     Assumption("read_pulse_s", 10e-9, "s",
                "input / word-line read pulse per magnitude bit plane (the paper's 10 ns; CiMLoop "
                "wan_nature_2022): the line settles onto the neuron's hold capacitor in it, which "
-               "keeps the value for the plane's 2^(n-1) samples. A 256-row line of random 1-40 "
-               "uS cells settles to 0.5 mV in 3-4 ns (tt and ss/125 C); small arrays of weak "
-               "cells need longer (--read-pulse-s; the flow warns)"),
+               "keeps the value for the plane's 2^(n-1) samples. A 256 x 1 column of random 1-40 "
+               "uS cells settles to 0.5 mV in 3-4 ns (tt and ss/125 C; "
+               "benchmarks/read_settling.py), but a full 128 x 256 core does not: its forward "
+               "lines need 16.5 ns at ss / 125 C to come within 0.5 mV and are 26 mV off (14 at "
+               "tt) where the flow reads a 10 ns pulse (benchmarks/read_settling_core.py; the "
+               "macro-model is fitted on those readings, and its hold pedestal b_hold_v "
+               "carries what C_hold takes after them). Small arrays of weak cells need "
+               "longer (--read-pulse-s; the flow warns)"),
     Assumption("neuron_t_sample_s", 80e-9, "s",
                "held line connected to C_sample (charge sharing settles in ~1 ns; the OTA is "
                "gated off meanwhile); with 8+3+136+40+3 ns more, one integration step is "
