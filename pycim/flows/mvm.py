@@ -24,6 +24,7 @@ Energy is the time integral of V*I of every source in the circuit, grouped by wh
 from __future__ import annotations
 
 import time
+import warnings
 
 import numpy as np
 from tqdm import tqdm
@@ -31,9 +32,9 @@ from tqdm import tqdm
 from .. import __version__
 from ..cim.closed_form import pair_difference
 from ..cim.request import MvmRequest, check_settling, phase_keys, run_two_phase
-from ..errors import InputError
+from ..errors import InputError, SettlingWarning
 from ..measure.energy import energy_by_group
-from ..measure.neuron import read_neuron, settled_lines_v
+from ..measure.neuron import line_drift_v_per_s, read_neuron, settled_lines_v
 from ..netlist.mismatch import apply_mismatch
 from ..netlist.mvm_deck import mvm_deck, mvm_setup, saved_vectors
 from ..netlist.neuron import conversion_bits, integration_steps
@@ -133,6 +134,31 @@ def max_step_s(spec, sched) -> float:
     return MAX_STEP_FINE_S
 
 
+#: A sensed line still moving faster than this where the flow reads it (0.5 mV per ns: with a
+#: settling time constant of 1 ns or more it is then at least 0.5 mV, the settling band of
+#: benchmarks/read_settling.py, from its settled value) draws a SettlingWarning.
+LINE_DRIFT_MAX_V_PER_S = 0.5e-3 / 1e-9
+
+
+def check_line_drift(req: MvmRequest, drift_v_per_s) -> float:
+    """Warn (:class:`~pycim.errors.SettlingWarning`) if a sensed line was still moving faster
+    than :data:`LINE_DRIFT_MAX_V_PER_S` where the flow read it (``drift_v_per_s``: any shape,
+    :func:`~pycim.measure.neuron.line_drift_v_per_s` of every vector). This is the
+    simulation's own measurement, which also sees what the a-priori bound of
+    :func:`~pycim.cim.request.check_settling` leaves out (the driven lines' RC: a full
+    128 x 256 core). Returns the largest |drift| (V/s)."""
+    d = np.abs(np.asarray(drift_v_per_s, dtype=float))
+    worst = float(d.max()) if d.size else 0.0
+    if worst > LINE_DRIFT_MAX_V_PER_S:
+        warnings.warn(f"sensed lines still moving up to {worst * 1e-6:.3g} mV/ns where the "
+                      f"{req.read_pulse_s * 1e9:.3g} ns read pulse holds them, so held values "
+                      f"miss the settled lines (by that rate times the line's settling time "
+                      f"constant); lengthen --read-pulse-s (a full 128 x 256 core needs 20 ns at "
+                      f"ss / 125 C: benchmarks/read_settling_core.py)", SettlingWarning,
+                      stacklevel=3)
+    return worst
+
+
 def neuron_readout(res, nodes, sched, spec) -> tuple[np.ndarray, np.ndarray]:
     """Every sensed neuron's own readout of one transient, before any pair difference:
     (settled line voltage minus Vref per plane (planes, neurons), taken before the word
@@ -173,7 +199,7 @@ def run_mvm(req: MvmRequest, progress: bool = True, waveforms: dict | None = Non
     engine = (NgspiceEngine(timeout_s=MVM_TIMEOUT_S, options=mvm_options(spec, sched))
               if req.engine == "spice"
               else get_engine("vacask", timeout_s=MVM_TIMEOUT_S))
-    v_settled, codes, energies = [], [], []
+    v_settled, codes, energies, drift = [], [], [], []
     t0 = time.perf_counter()
     tran = Tran(1e-9, sched.t_stop, max_step_s(spec, sched))
     if req.partition:  # the array stage runs without the neurons' options (no latches there)
@@ -186,6 +212,7 @@ def run_mvm(req: MvmRequest, progress: bool = True, waveforms: dict | None = Non
             v_settled.append(pair_difference(vr.v_lines, req.direction, req.mapping))
             codes.append(pair_difference(vr.codes, req.direction, req.mapping))
             energies.append(vr.energy)
+            drift.append(vr.drift_v_per_s)
             if waveforms is not None:
                 waveforms.update(readout=(vr.v_lines, vr.codes), schedule=sched, spec=spec)
             continue
@@ -194,12 +221,15 @@ def run_mvm(req: MvmRequest, progress: bool = True, waveforms: dict | None = Non
         apply_mismatch(c, req.seed, req.mismatch)  # a no-op without mismatch
         res = engine.run(c, tran, temp_c=req.temp_c, save=saved_vectors(core))
         v_lines, code = neuron_readout(res, nodes, sched, spec)
+        drift.append(line_drift_v_per_s(res["time"], [res[nd.line] for nd in nodes], sched,
+                                        spec))
         v_settled.append(pair_difference(v_lines, req.direction, req.mapping))
         codes.append(pair_difference(code, req.direction, req.mapping))
         energies.append(energy_by_group(res, c, core.groups, core.logic))
         if waveforms is not None:
             waveforms.update(result=res, nodes=nodes, schedule=sched, spec=spec,
                              readout=(v_lines, code))
+    check_line_drift(req, drift)
     e_tot = {k: float(sum(e[k] for e in energies)) for k in energies[0]}
     macs = int(req.x.shape[0] * w.shape[0] * w.shape[1])
     return {

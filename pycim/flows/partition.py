@@ -41,7 +41,7 @@ import numpy as np
 from ..errors import InputError
 from ..cim.closed_form import settling_time_constants_s
 from ..measure.energy import energy_by_group
-from ..measure.neuron import read_neuron, settled_lines_v
+from ..measure.neuron import line_drift_v_per_s, read_neuron, settled_lines_v
 from ..netlist.mismatch import apply_mismatch
 from ..netlist.mvm_deck import MvmSetup, mvm_deck, neuron_bank_deck, saved_vectors
 from ..netlist.stimulus import front_clocks
@@ -133,12 +133,14 @@ def bias_energy_j(res, nspec) -> float:
 class VectorResult:
     """One partitioned vector: settled line voltage minus Vref per plane (planes, neurons),
     codes (neurons,), the integrator voltage minus Vref before the conversion (neurons,), V,
-    and the energy by group."""
+    the energy by group, and how fast each line still moved where it was read (planes,
+    neurons), V/s (:func:`~pycim.measure.neuron.line_drift_v_per_s`)."""
 
     v_lines: np.ndarray
     codes: np.ndarray
     v_int: np.ndarray
     energy: dict[str, float]
+    drift_v_per_s: np.ndarray
 
 
 def _run_bank(args) -> tuple[np.ndarray, np.ndarray, dict[str, float]]:
@@ -181,6 +183,7 @@ def run_vector(req, setup: MvmSetup, b: int, array_engine, neuron_engine, neuron
     t = np.asarray(res["time"], dtype=float)
     v = np.array([np.asarray(res[ln], dtype=float) for ln in lines])
     v_lines = settled_lines_v(t, v, sched, spec)
+    drift = line_drift_v_per_s(t, v, sched, spec)
     tasks = []
     for k0 in range(0, len(lines), part.bank):
         rows = v[k0:k0 + part.bank]
@@ -197,4 +200,4 @@ def run_vector(req, setup: MvmSetup, b: int, array_engine, neuron_engine, neuron
         for g, val in e.items():
             energy[g] = energy.get(g, 0.0) + val
     return VectorResult(v_lines, np.concatenate([c for c, _, _ in banks]),
-                        np.concatenate([v for _, v, _ in banks]), energy)
+                        np.concatenate([v for _, v, _ in banks]), energy, drift)

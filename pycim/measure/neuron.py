@@ -170,6 +170,24 @@ def settled_lines_v(t, lines_v, sched: Schedule, spec: NeuronSpec) -> np.ndarray
                      for n in sorted(t_read)]) - spec.v_ref_v
 
 
+#: the window before the settled reading over which :func:`line_drift_v_per_s` takes a slope
+DRIFT_WINDOW_S = 1e-9
+
+
+def line_drift_v_per_s(t, lines_v, sched: Schedule, spec: NeuronSpec,
+                       window_s: float = DRIFT_WINDOW_S) -> np.ndarray:
+    """How fast each sensed line still moves where :func:`settled_lines_v` reads it: the mean
+    slope (V/s) over ``window_s`` before each plane's reading, (planes, lines). A line that
+    settles exponentially with time constant tau and is still moving at slope s when held is
+    s * tau from its settled value."""
+    if not window_s > 0:
+        raise InputError(f"line_drift_v_per_s: window_s must be > 0, got {window_s!r}")
+    t_read = settled_read_times(sched, spec)
+    t = np.asarray(t, dtype=float)
+    return np.array([[(np.interp(t_read[n], t, row) - np.interp(t_read[n] - window_s, t, row))
+                      / window_s for row in lines_v] for n in sorted(t_read)])
+
+
 def plane_deltas(ro: NeuronReadout) -> dict[int, float]:
     """Integrator change contributed by each magnitude plane n (sum over its repetitions)."""
     out: dict[int, float] = {}
