@@ -77,9 +77,10 @@ def test_ideal_energy_first_principles_and_batch_scaling():
     assert e1["neuron"] == pytest.approx(
         spec.vdd_v * (16 * (i * spec.m_tail * t_lat + i * spec.m_out * t_on) + i * t_lat),
         rel=1e-12)
-    # cells: G (V - V_line)^2 during one 10 ns read pulse per magnitude plane (3 at 4 bits):
-    # 0.4 * 5 mS * v_read^2 * 3 * 10 ns
-    assert e1["array"] == pytest.approx(0.4 * 5e-3 * V_READ ** 2 * 3 * 10e-9, rel=1e-9)
+    # cells: G (V - V_line)^2 during one read pulse per magnitude plane (3 at 4 bits):
+    # 0.4 * 5 mS * v_read^2 * 3 * read_pulse_s
+    t_pulse = assumptions.value("read_pulse_s")
+    assert e1["array"] == pytest.approx(0.4 * 5e-3 * V_READ ** 2 * 3 * t_pulse, rel=1e-9)
     e3 = m.energy_j(4, 6, 32, 16, 5e-3, batch=3, activity=0.4)
     for k in e1:
         assert e3[k] == pytest.approx(3 * e1[k], rel=1e-12)

@@ -573,7 +573,8 @@ def test_short_read_pulse_warns():
     from pycim.cim.request import check_settling
 
     g = np.full((8, 2), 1e-6)
-    req = MvmRequest(np.zeros((4, 2)), np.zeros((1, 4), int), 2, 4, ideal=True)
+    req = MvmRequest(np.zeros((4, 2)), np.zeros((1, 4), int), 2, 4, ideal=True,
+                     read_pulse_s=10e-9)
     with pytest.warns(SettlingWarning, match="read pulse 10 ns is short"):
         err = check_settling(req, g, 1e-9)
     tau = assumptions.value("neuron_c_hold_eff_f") / 8e-6
