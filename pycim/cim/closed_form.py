@@ -184,8 +184,11 @@ def settling_time_constants_s(g_phys: np.ndarray, direction: str, mapping: str =
     """Lower bound of each sensed line's settling time constant during a read pulse (s): the
     neuron's hold capacitor (``neuron_c_hold_eff_f``) charged through the line's source
     resistance 1 / sum_i G_i (the cells on it in parallel to the driven lines). Access FETs,
-    wires and the line's own capacitance only make it slower. A full 256-row core at 1 uS per
-    cell: 1 ns; a 16-row corner of it at 1 uS: 8 ns."""
+    wires, the line's own capacitance and the driven lines' RC only make it slower: a 16-row
+    corner of 1 uS cells gives 8 ns, a full 256-row core 1 ns, but the full 128 x 256 core
+    measures 12-16 ns to 0.5 mV (benchmarks/read_settling_core.py), its driven lines' RC; the
+    SPICE flow therefore also measures the lines' drift where it reads them
+    (:func:`pycim.flows.mvm.check_line_drift`)."""
     ch = assumptions.value("neuron_c_hold_eff_f") if c_hold_f is None else c_hold_f
     g = np.asarray(g_phys, dtype=float)
     g_line = g.sum(axis=0) if direction == "forward" else g.sum(axis=1)
