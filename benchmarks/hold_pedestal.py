@@ -28,7 +28,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import time
 from pathlib import Path
 
 import numpy as np
@@ -48,33 +47,12 @@ SLOPE_WINDOW_S = 1e-9
 def measure(n_in: int, n_out: int, direction: str, seed: int = 13, seg: int = 32,
             density: float = 1.0) -> dict:
     """One case's per-plane pedestal (V): hold - settled line, mean and sd over the lines."""
-    from pycim.characterize.kinds_fit import problem
-    from pycim.cim.request import MvmRequest
-    from pycim.flows.mvm import MVM_TIMEOUT_S, mvm_options
-    from pycim.flows.partition import Partition, settling_miss
+    from benchmarks.array_stage import problem_request, run_array_stage
     from pycim.macro.model import MacroModel
-    from pycim.netlist.mvm_deck import mvm_deck, mvm_setup, saved_vectors
-    from pycim.sim import NgspiceEngine, Tran
     from pycim.specs.neuron import settled_read_times
 
-    w, x = problem({"n_in": n_in, "n_out": n_out, "in_bits": 4, "w_scale": 1.0, "batch": 1,
-                    "seed": seed, "direction": direction, "density": density})
-    req = MvmRequest(w, x, 4, 6, seed=seed, direction=direction, partition=True,
-                     wire_segment_cells=seg)
-    setup = mvm_setup(req)
-    sched, spec = setup.schedule, setup.neuron
-    part = Partition()
-    miss = settling_miss(req, setup, spec.t_edge_s)
-    core = mvm_deck(req, setup, 0,
-                    neuron_part="front_sampling" if miss > part.sampling_miss else "front")
-    eng = NgspiceEngine(timeout_s=MVM_TIMEOUT_S, options=mvm_options(spec, sched))
-    t0 = time.perf_counter()
-    res = eng.run(core.circuit, Tran(1e-9, sched.t_stop, part.array_max_step_s),
-                  temp_c=req.temp_c, save=saved_vectors(core))
-    wall = time.perf_counter() - t0
-    t = np.asarray(res["time"], dtype=float)
-    lines = np.array([np.asarray(res[n], dtype=float) for n in core.spec.neuron_lines])
-    holds = np.array([np.asarray(res[n], dtype=float) for n in core.holds])
+    st = run_array_stage(problem_request(n_in, n_out, direction, seed, seg, density))
+    t, lines, holds, sched, spec = st.t, st.lines, st.holds, st.schedule, st.spec
     t_read = settled_read_times(sched, spec)
     planes = []
     for n in sorted(t_read):
@@ -93,10 +71,10 @@ def measure(n_in: int, n_out: int, direction: str, seed: int = 13, seg: int = 32
     n_cells = n_out if direction == "forward" else 2 * n_in  # cells on each driven line
     model = MacroModel.load().for_direction(direction)
     return {"n_in": n_in, "n_out": n_out, "direction": direction, "seed": seed,
-            "wire_segment_cells": seg, "density": density, "neuron_part": core.spec.neuron_part,
+            "wire_segment_cells": seg, "density": density, "neuron_part": st.neuron_part,
             "planes": planes, "mean_v": float(np.mean([p["mean_v"] for p in planes])),
             "model_v": float(model.hold_pedestal_v(n_rows, n_cells)),
-            "model_source": model.source, "array_stage_wall_s": wall}
+            "model_source": model.source, "array_stage_wall_s": st.wall_s}
 
 
 def _print(r: dict) -> None:

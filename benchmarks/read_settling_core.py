@@ -32,7 +32,6 @@ from __future__ import annotations
 import argparse
 import json
 import math
-import time
 from pathlib import Path
 
 import numpy as np
@@ -63,35 +62,19 @@ def settle_time_s(grid_s: np.ndarray, dev_v: np.ndarray, tol_v: float) -> float:
 
 
 def measure(direction: str, corner: str, temp_c: float) -> dict:
-    from pycim.characterize.kinds_fit import problem
-    from pycim.cim.request import MvmRequest
-    from pycim.flows.mvm import MVM_TIMEOUT_S, mvm_options
-    from pycim.flows.partition import Partition, settling_miss
-    from pycim.netlist.mvm_deck import mvm_deck, mvm_setup, saved_vectors
-    from pycim.sim import NgspiceEngine, Tran
+    from benchmarks.array_stage import problem_request, run_array_stage
+    from pycim.netlist.mvm_deck import mvm_setup
     from pycim.specs.neuron import settled_read_times
 
-    w, x = problem({"n_in": 128, "n_out": 256, "in_bits": 4, "w_scale": 1.0, "batch": 1,
-                    "seed": SEED, "direction": direction, "density": 1.0})
-    req = MvmRequest(w, x, 4, 6, seed=SEED, direction=direction, partition=True,
-                     wire_segment_cells=32, read_pulse_s=PULSE_S, corner=corner, temp_c=temp_c)
+    req = problem_request(128, 256, direction, SEED, read_pulse_s=PULSE_S, corner=corner,
+                          temp_c=temp_c)
     setup = mvm_setup(req)
     sched, spec = setup.schedule, setup.neuron
-    part = Partition()
-    miss = settling_miss(req, setup, spec.t_edge_s)
-    core = mvm_deck(req, setup, 0,
-                    neuron_part="front_sampling" if miss > part.sampling_miss else "front")
-    eng = NgspiceEngine(timeout_s=MVM_TIMEOUT_S, options=mvm_options(spec, sched))
     t_start = sched.start("rd1")
     t_end = settled_read_times(sched, spec)[1]  # the long pulse's own reading
-    t0 = time.perf_counter()
-    res = eng.run(core.circuit, Tran(1e-10, t_end + 2 * spec.t_edge_s, part.array_max_step_s),
-                  temp_c=temp_c, save=saved_vectors(core))
-    wall = time.perf_counter() - t0
-    t = np.asarray(res["time"], dtype=float)
+    stage = run_array_stage(req, t_stop_s=t_end + 2 * spec.t_edge_s, step_s=1e-10)
     grid = t_start + np.arange(0.0, t_end - t_start + GRID_S / 2, GRID_S)
-    v = np.array([np.interp(grid, t, np.asarray(res[n], dtype=float))
-                  for n in core.spec.neuron_lines])
+    v = np.array([np.interp(grid, stage.t, row) for row in stage.lines])
     dev = v - v[:, -1:]
     st = np.array([settle_time_s(grid, d, TOL_V) for d in dev])
     reads = []
@@ -108,7 +91,7 @@ def measure(direction: str, corner: str, temp_c: float) -> dict:
                          "max": float(st.max())},
             "dev_at_read_v": reads, "needed_pulse_s": need_ns * 1e-9,
             "line_swing_v": float(np.abs(v[:, -1] - v[:, 0]).max()),
-            "array_stage_wall_s": wall}
+            "array_stage_wall_s": stage.wall_s}
 
 
 def _print(r: dict) -> None:
