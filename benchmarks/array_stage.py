@@ -44,16 +44,18 @@ def problem_request(n_in: int, n_out: int, direction: str, seed: int, seg: int =
                       wire_segment_cells=seg, **kw)
 
 
-def run_array_stage(req, t_stop_s: float | None = None, step_s: float = 1e-9) -> ArrayStage:
+def run_array_stage(req, t_stop_s: float | None = None, step_s: float = 1e-9,
+                    setup=None) -> ArrayStage:
     """The array stage of ``req``'s first vector until ``t_stop_s`` (default: the whole MVM),
     with the front ends the flow would give it (the sampling switches too when the lines miss
-    settling, :func:`pycim.flows.partition.settling_miss`)."""
+    settling, :func:`pycim.flows.partition.settling_miss`). ``setup``: ``req``'s
+    :func:`pycim.netlist.mvm_deck.mvm_setup`, if the caller has it already."""
     from pycim.flows.mvm import MVM_TIMEOUT_S, mvm_options
     from pycim.flows.partition import Partition, settling_miss
     from pycim.netlist.mvm_deck import mvm_deck, mvm_setup, saved_vectors
     from pycim.sim import NgspiceEngine, Tran
 
-    setup = mvm_setup(req)
+    setup = mvm_setup(req) if setup is None else setup
     sched, spec = setup.schedule, setup.neuron
     part = Partition()
     miss = settling_miss(req, setup, spec.t_edge_s)

@@ -49,24 +49,25 @@ def measure(n_in: int, n_out: int, direction: str, seed: int = 13, seg: int = 32
     """One case's per-plane pedestal (V): hold - settled line, mean and sd over the lines."""
     from benchmarks.array_stage import problem_request, run_array_stage
     from pycim.macro.model import MacroModel
+    from pycim.measure.neuron import line_drift_v_per_s
     from pycim.specs.neuron import settled_read_times
 
     st = run_array_stage(problem_request(n_in, n_out, direction, seed, seg, density))
     t, lines, holds, sched, spec = st.t, st.lines, st.holds, st.schedule, st.spec
     t_read = settled_read_times(sched, spec)
+    drift = line_drift_v_per_s(t, lines, sched, spec, window_s=SLOPE_WINDOW_S)
     planes = []
-    for n in sorted(t_read):
+    for k, n in enumerate(sorted(t_read)):
         t_hold = sched.end(f"rd{n}") + HOLD_READ_AFTER_S
         first = sched.start(f"in{n}_0")  # the plane's first sample (after its guard phase)
         if t_hold >= first:
             raise RuntimeError(f"plane {n}: the hold read at {t_hold:.3g} s is not before the "
                                f"first sample at {first:.3g} s")
         v_line = np.array([np.interp(t_read[n], t, r) for r in lines])
-        v_prev = np.array([np.interp(t_read[n] - SLOPE_WINDOW_S, t, r) for r in lines])
         v_hold = np.array([np.interp(t_hold, t, r) for r in holds])
         d = v_hold - v_line
         planes.append({"plane": n, "mean_v": float(d.mean()), "sd_v": float(d.std()),
-                       "line_slope_v_per_s": float(np.mean(v_line - v_prev) / SLOPE_WINDOW_S)})
+                       "line_slope_v_per_s": float(np.mean(drift[k]))})
     n_rows = 2 * n_in if direction == "forward" else n_out  # cells on each sensed line
     n_cells = n_out if direction == "forward" else 2 * n_in  # cells on each driven line
     model = MacroModel.load().for_direction(direction)

@@ -72,7 +72,7 @@ def measure(direction: str, corner: str, temp_c: float) -> dict:
     sched, spec = setup.schedule, setup.neuron
     t_start = sched.start("rd1")
     t_end = settled_read_times(sched, spec)[1]  # the long pulse's own reading
-    stage = run_array_stage(req, t_stop_s=t_end + 2 * spec.t_edge_s, step_s=1e-10)
+    stage = run_array_stage(req, t_stop_s=t_end + 2 * spec.t_edge_s, step_s=1e-10, setup=setup)
     grid = t_start + np.arange(0.0, t_end - t_start + GRID_S / 2, GRID_S)
     v = np.array([np.interp(grid, stage.t, row) for row in stage.lines])
     dev = v - v[:, -1:]
