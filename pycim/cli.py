@@ -96,8 +96,8 @@ def _parser() -> argparse.ArgumentParser:
                         "neuron's, pycim.assumptions neuron_adc_fs_v)")
     m.add_argument("--read-pulse-s", type=float, default=None,
                    help="input / word-line read pulse per magnitude plane in s, 4e-9..1e-6 "
-                        "(default: the paper's 10 ns; a warning says when the array's slowest "
-                        "sensed line needs longer to settle)")
+                        "(default 20 ns, the shortest that settles a full core at ss / 125 C; the "
+                        "paper's is 10 ns; a warning says when a sensed line still moves)")
     m.add_argument("--direction", choices=("forward", "backward"), default="forward")
     m.add_argument("--engine", choices=("spice", "vacask", "macro"), default="spice")
     m.add_argument("--ideal", action="store_true",

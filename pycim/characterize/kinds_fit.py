@@ -11,7 +11,7 @@ inputs, n_out of them, drive the source-lines; every bit-line is sensed by its o
 ``line`` and ``code`` records are per sensed bit-line (``output`` = physical row r, 0..2 n_in - 1,
 row 2i holds G+), before the row-pair difference the MVM reports: what each neuron saw and
 converted, with the bit-line's own closed form and conductance sum. ``read_pulse_s`` is the
-read pulse per plane (default the paper's 10 ns).
+read pulse per plane (default 20 ns: ``read_pulse_s`` in :mod:`pycim.assumptions`).
 
 The problem (weights, inputs, programmed conductances) is a pure function of the point
 (:func:`problem`), so the fit recomputes the conductances rather than storing n_in x n_out

@@ -49,7 +49,7 @@ KINDS: dict[str, tuple[Param, ...]] = {
         Param("vdd_v", "vdd_v", float, 1.8, lo=1.2, hi=1.98),
         Param("prog_tol_us", "prog_tol_us", float, 1.0, lo=0.0, hi=10.0),
         Param("mismatch", "mismatch", float, 0.0, lo=0.0, hi=10.0),  # x PDK Pelgrom sigma
-        # the read pulse per magnitude plane (the paper's 10 ns; small arrays of weak cells
+        # the read pulse per magnitude plane (default 20 ns, the paper's 10 ns does not settle a full core; small arrays of weak cells
         # need longer to settle onto the neuron's hold capacitor: the flow warns)
         Param("read_pulse_ns", "read_pulse_ns", float,
               assumptions.value("read_pulse_s") * 1e9, lo=4.0, hi=1000.0),

@@ -64,8 +64,8 @@ class MvmRequest:
     #: the MVM's ADC full scale (V, integrator-referred; the LSB is 2 FS / 2^out_bits for one or
     #: two phases); None: the neuron's default ``neuron_adc_fs_v``
     adc_full_scale_v: float | None = None
-    #: the input / word-line read pulse per magnitude plane (s); None: the paper's 10 ns
-    #: (``read_pulse_s`` in :mod:`pycim.assumptions`). Small arrays with low conductances settle
+    #: the input / word-line read pulse per magnitude plane (s); None: the default 20 ns
+    #: (``read_pulse_s`` in :mod:`pycim.assumptions`; the paper's is 10 ns). Small arrays with low conductances settle
     #: slower than a full core: see :func:`pycim.cim.closed_form.settling_time_constants_s`
     read_pulse_s: float | None = None
     #: run each vector partitioned (:mod:`pycim.flows.partition`): the array with the neurons'

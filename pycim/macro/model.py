@@ -45,7 +45,7 @@ Signal chain per output (line-referred volts, summed over the planes with the he
    ``s`` is the line's settling in the read pulse (:meth:`MacroModel.settle_fraction`: it
    starts at Vref and charges the hold capacitor and its own capacitance through its cells,
    whose conductances sum to g_sum, for ``t_track_s``); a small array at low conductance does
-   not settle in the paper's 10 ns (:func:`pycim.cim.request.check_settling`).
+   not settle in the default 20 ns pulse (:func:`pycim.cim.request.check_settling`).
 
    The line's own offset (``b_line``, ``b_g``, ``b_ig``: a current into the floating line, a
    1/g_sum offset, and its counterpart) is held with the plane's value, so it weighs like
