@@ -257,10 +257,34 @@ def test_fits_recover_known_parameters_from_synthetic_data():
     off = fit_offset(points, m)
     assert off.params["b0_v"] == pytest.approx(-1.2e-3, abs=0.1 * m.lsb_v(6) / 7)
     assert off.max == 0  # every code reproduced
+    # arrays of at most 64 x 16 cells: a pedestal would move no code, so none is fitted
+    assert off.params["b_hold_v"] == 0.0
     params, efits = fit_energy(points, m.with_(line={**m.line, "b0_v": off.params["b0_v"]}))
     assert efits[-1].name == "energy_total" and efits[-1].max < 1e-6
     for k in ("k_array", "p_neuron_w", "p_shared_w", "e_wl_cell_j"):
         assert params[k] == pytest.approx(truth.energy[k], rel=1e-4), k
+
+
+def test_fit_offset_finds_a_small_pedestal_the_least_squares_misses():
+    """A full-core-sized pedestal (-0.4 mV at 256 x 256 cells, a 128 x 128 array's is half of
+    it: a fraction of a 6-bit LSB) on exact synthetic codes: least squares on the quantised
+    codes alone puts it at the wrong sign (+0.6 mV), and b0 cannot absorb that; the scan of
+    the pedestal then b0 reproduces every code and lands within 0.1 mV of the truth."""
+    base = MacroModel.ideal()
+    truth = base.with_(line={**base.line, "r_series_ohm": 2500.0, "a0": -0.01, "a_rows": -0.02,
+                             "a_g": 0.015, "a_cubic": -0.004, "b_line_v": -3e-4,
+                             "b0_v": -1.2e-3, "c_settle_f": 7e-13, "k_mem": 0.75,
+                             "b_hold_v": -4e-4})
+    pts = [_pt(8, 8, 11, w_scale=0.5), _pt(16, 8, 12), _pt(32, 16, 13, batch=1),
+           _pt(8, 8, 14, in_bits=2, out_bits=4, batch=1),
+           _pt(8, 8, 15, in_bits=3, out_bits=8, batch=1), _pt(128, 128, 16, batch=1)]
+    points = mvm_points(_synthetic_table(truth, pts))
+    f = fit_line(points, base)
+    m = base.with_(line={**base.line, **f.params})
+    off = fit_offset(points, m)
+    assert off.max == 0  # every code reproduced
+    assert off.params["b_hold_v"] == pytest.approx(-4e-4, abs=1e-4)
+    assert off.params["b0_v"] == pytest.approx(-1.2e-3, abs=0.1 * m.lsb_v(6) / 7)
 
 
 def test_fits_recover_per_direction_line_parameters_from_synthetic_data():

@@ -12,7 +12,6 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-import pytest
 
 from pycim import assumptions
 
@@ -32,11 +31,6 @@ def test_reference_covers_both_directions_at_ss_125c():
         assert c["settle_s"]["max"] < c["pulse_s"] - 10e-9, c
 
 
-@pytest.mark.xfail(strict=True, reason="issue 17 item 2 (tenth round): the default read pulse is "
-                   "the paper's 10 ns, and a full 128 x 256 core's forward lines are 26 mV "
-                   "(ss / 125 C) and 14 mV (tt) from their final value where the flow reads "
-                   "them (max 30 / 16); they need 20 ns (branch pulse20, its characterization "
-                   "rerunning)")
 def test_default_read_pulse_settles_a_full_core():
     """Every case's lines within the 0.5 mV band where the flow reads the default pulse, and
     the default no shorter than the slowest case needs."""

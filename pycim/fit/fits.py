@@ -22,7 +22,7 @@ from ..cim.closed_form import (active_fraction, array_activity, line_conductance
                                 neuron_lines_v, pair_difference)
 from ..cim.encoding import bit_planes, line_planes
 from ..cim.programming import program
-from ..macro.model import ROWS_REF, MacroModel
+from ..macro.model import CELLS_REF, ROWS_REF, MacroModel
 from ..cim.mapping import interleave_rows
 
 
@@ -405,6 +405,11 @@ def _codes(m: MacroModel, points: list[MvmPoint]):
 B0_DIRECTION = "forward"
 
 
+#: the hold pedestal is fitted only when the largest forward array has at least this many
+#: cells on its sensed times driven lines, as a fraction of a full core's (a 64 x 128 array)
+PEDESTAL_MIN_CELLS = 1 / 8
+
+
 def _with_offsets(m: MacroModel, b0: float, hold_f: float, hold_b: float | None) -> MacroModel:
     """``m`` with the per-sample offset ``b0`` and the hold pedestal ``b_hold_v`` forward and
     backward (``hold_b`` None: the backward line inherits the forward one, as without
@@ -463,21 +468,27 @@ def fit_offset(points: list[MvmPoint], m: MacroModel) -> Fit:
     # b0 and the forward pedestal on the forward codes (b0 is the neuron's: the forward line
     # model, the more accurate one, identifies it, as before), then the backward pedestal on
     # the backward bit-lines' codes with b0 fixed (a pair's outputs cancel a common pedestal)
-    b_ls, hold_f = (float(v) for v in least_squares(
-        fwd, lambda x: _with_offsets(m, x[0], x[1], None), [0.0, 0.0]))
+    # the pedestal scales with cells on the sensed and driven lines (/ CELLS_REF): on small
+    # arrays alone it moves no code and is left at 0 rather than fitted to rounding
+    cells_f = max(pt.n_rows * pt.n_drive_cells for pt in fwd) / CELLS_REF
+    if cells_f >= PEDESTAL_MIN_CELLS:
+        b_ls, hold_f = (float(v) for v in least_squares(
+            fwd, lambda x: _with_offsets(m, x[0], x[1], None), [0.0, 0.0]))
+    else:
+        b_ls, hold_f = float(least_squares(fwd, lambda x: _with_offsets(m, x[0], 0.0, None),
+                                           [0.0])[0]), 0.0
     lsb_w = m.lsb_v(6) / 7  # a 6-bit LSB spread over 7 samples: the scan's half-width
 
     points = fwd
     cw = np.concatenate([np.full(pt.code.size, 1.0 / pt.code.size) for pt in points])
 
-    def code_rms(p):  # each point's codes weigh as one point
-        mm = _with_offsets(m, float(p[0]), hold_f, None)
-        c, cm = _codes(mm, points)
+    def code_rms(b0_v, hold_v):  # each point's codes weigh as one point
+        c, cm = _codes(_with_offsets(m, b0_v, hold_v, None), points)
         return float(np.sqrt(np.sum(cw * (c - cm) ** 2) / np.sum(cw)))
 
-    def scan(lo, hi, centre):
-        _, _, grid, j_out = optimize.brute(code_rms, [(lo, hi)], Ns=41, finish=None,
-                                           full_output=True)
+    def scan(f, lo, hi, centre):
+        _, _, grid, j_out = optimize.brute(lambda p: f(float(p[0])), [(lo, hi)], Ns=41,
+                                           finish=None, full_output=True)
         # the code RMS is flat over intervals of offsets: take the middle of the minimal run
         # nearest ``centre`` (robust against landing on a plateau's edge)
         best = np.isclose(j_out, j_out.min(), rtol=0, atol=1e-12)
@@ -490,8 +501,20 @@ def fit_offset(points: list[MvmPoint], m: MacroModel) -> Fit:
         step = grid[1] - grid[0]
         return float(0.5 * (grid[lo_k] + grid[hi_k])), grid[lo_k] - step, grid[hi_k] + step
 
-    b0, lo, hi = scan(b_ls - lsb_w, b_ls + lsb_w, b_ls)
-    b0, _, _ = scan(lo, hi, b0)  # a finer scan over the best run and its neighbours
+    def scan_b0(hold_v, centre):  # b0 over the scan's half-width, then finer over the best run
+        _, lo, hi = scan(lambda b: code_rms(b, hold_v), centre - lsb_w, centre + lsb_w, centre)
+        return scan(lambda b: code_rms(b, hold_v), lo, hi, centre)[0]
+
+    b0 = scan_b0(hold_f, b_ls)
+    if cells_f >= PEDESTAL_MIN_CELLS and code_rms(b0, hold_f) > 0:
+        # the least-squares pedestal comes from quantised codes; where the pedestal is small
+        # against an LSB it is poorly determined and b0 alone cannot absorb its error. One
+        # round of coordinate descent: the pedestal scanned over the span that moves the
+        # largest forward array by the b0 scan's half-width, then b0 again
+        span = lsb_w / cells_f
+        _, lo, hi = scan(lambda h: code_rms(b0, h), hold_f - span, hold_f + span, hold_f)
+        hold_f = scan(lambda h: code_rms(b0, h), lo, hi, hold_f)[0]
+        b0 = scan_b0(hold_f, b0)
     hold_b = None
     if has_b:
         hold_b = float(least_squares(bwd, lambda x: _with_offsets(m, b0, hold_f, x[0]),
