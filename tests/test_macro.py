@@ -161,7 +161,7 @@ def test_energy_and_latency_accounting(rng):
     # array energy (k_array = 1 for the ideal model): each cell dissipates G (V_row - V_SL)^2
     # during the ONE read pulse of each plane; summed: Vread^2 sum_i (set magnitude bits of
     # x_i) G_row,i minus the floating lines' own term sum_p sum_j V_pj^2 S_j (V_pj from the
-    # closed form), times the read pulse (10 ns)
+    # closed form), times the read pulse (the default, 20 ns)
     t_win, vr = assumptions.value("read_pulse_s"), assumptions.value("v_read_v")
     gp, gn = core.g_pos_s, core.g_neg_s
     v_pl = closed_form_planes(gp, gn, bit_planes(x, 4), vr, "forward")  # (10, 3, 32)
