@@ -3,6 +3,14 @@ current process: wall time, the simulator's CPU time and the codes. For before/a
 one tree against another on the same machine in the same minute:
 
     PYTHONPATH=/path/to/tree .venv/bin/python benchmarks/mvm_ab.py [N]
+
+E.g. against v0.1 (``git worktree add /tmp/v01 1ee9fe5``, the tree of the issue's 10.2 s),
+alternating the two, each run timed as a whole process::
+
+    for i in 1 2 3; do
+      PYTHONPATH=. /usr/bin/time -f "now  %U s" .venv/bin/python benchmarks/mvm_ab.py
+      PYTHONPATH=/tmp/v01 /usr/bin/time -f "v0.1 %U s" .venv/bin/python benchmarks/mvm_ab.py
+    done
 """
 
 from __future__ import annotations
@@ -10,13 +18,19 @@ from __future__ import annotations
 import resource
 import sys
 import time
+from pathlib import Path
 
 import numpy as np
 
-try:  # this tree
+import pycim
+
+# trees before pycim/cim (de5b589 and earlier) have the request in the flow; asked of the tree
+# on PYTHONPATH itself (an editable install's finder would otherwise resolve pycim.cim from
+# the installed checkout)
+if (Path(pycim.__path__[0]) / "cim" / "request.py").is_file():
     from pycim.cim.request import MvmRequest
     from pycim.dispatch import run_mvm
-except ImportError:  # trees before pycim/cim (de5b589 and earlier)
+else:
     from pycim.flows.mvm import MvmRequest, run_mvm
 
 if __name__ == "__main__":
