@@ -84,3 +84,71 @@ def test_equal_inputs_lose_nothing(rng):
     gp, gn = _case(rng, 5, 7)
     a = line_operator(gp, gn, "backward", r_drive_ohm=5e3)
     np.testing.assert_allclose(np.ones(7) @ a, 1.0, rtol=1e-12)
+
+
+# -- the wires resolved by position (wire_line_operator) ---------------------------------------
+
+def _spice_wired_lines(ngspice, g_phys, v_drive, r_drive, direction, wire, taps):
+    """As :func:`_spice_lines`, on the array generator's own wire ladders (one node per cell)
+    with every port at its TNSA tap: the sensed lines read at their ports."""
+    spec = ArraySpec(g_phys, cell="resistor", access=IDEAL_ACCESS, wire=wire,
+                     bl_tap=taps[0], sl_tap=taps[1])
+    c = array_circuit(spec)
+    port = "bl" if direction == "forward" else "sl"
+    for i, (v, r) in enumerate(zip(v_drive, r_drive)):
+        c.add(VSource(f"VD{i}", f"drv{i}", "0", dc_v=float(V_REF + v)),
+              Resistor(f"RD{i}", f"drv{i}", f"{port}{i}", float(r)))
+    res = ngspice.run(c, Op())
+    n = g_phys.shape[1] if direction == "forward" else g_phys.shape[0]
+    other = "sl" if direction == "forward" else "bl"
+    return np.array([res.value(f"{other}{j}") for j in range(n)]) - V_REF
+
+
+@pytest.mark.parametrize("direction", ["forward", "backward"])
+def test_wire_operator_matches_ngspice_on_the_wired_array(ngspice, rng, direction):
+    """12 x 40 physical cells (6 row pairs), wires of 320 ohm per cell pitch (a 200 ohm/um
+    wire, to move the lines by mV on so few cells), TNSA taps (bit-lines tapped at columns 8,
+    24 and 39, source-lines at row 8), drivers of 200-800 ohm. The wire operator must match
+    the SPICE operating point to 1 nV; the lumped operator (the same wire as a drive
+    resistance of R n / 6) and the same wires tapped at line ends must not."""
+    from pycim.cim.closed_form import wire_line_operator
+    from pycim.cim.mapping import tnsa_taps
+    from pycim.netlist.array import WireSpec
+
+    gp, gn = _case(rng, 6, 40)
+    g = interleave_rows(gp, gn)
+    wire = WireSpec(r_ohm_per_um=200.0, c_f_per_um=0.0, segment_cells=1)
+    r_cell = wire.r_ohm_per_um * wire.pitch_x_um
+    taps = tnsa_taps(*g.shape)
+    assert len(set(taps[0])) == 3 and set(taps[1]) == {8}
+    n_d = g.shape[0] if direction == "forward" else g.shape[1]
+    r_d = rng.uniform(200.0, 800.0, n_d)
+    if direction == "forward":
+        x = rng.choice([-1.0, -0.5, 0.0, 0.5, 1.0], 6)
+        v_drive = np.repeat(x, 2) * np.tile([1.0, -1.0], 6) * V_READ
+    else:
+        x = rng.choice([-1.0, -0.5, 0.0, 0.5, 1.0], 40)
+        v_drive = x * V_READ
+    v_sim = _spice_wired_lines(ngspice, g, v_drive, r_d, direction, wire, taps)
+    a = wire_line_operator(gp, gn, direction, r_drive_ohm=r_d, r_bl_cell_ohm=r_cell,
+                           r_sl_cell_ohm=wire.r_ohm_per_um * wire.pitch_y_um)
+    np.testing.assert_allclose(V_READ * x @ a, v_sim, atol=1e-9)
+    n_cells = g.shape[1] if direction == "forward" else g.shape[0]
+    lumped = line_operator(gp, gn, direction, r_drive_ohm=r_d + r_cell * n_cells / 6)
+    assert np.max(np.abs(V_READ * x @ lumped - v_sim)) > 1e-3
+    ends = _spice_wired_lines(ngspice, g, v_drive, r_d, direction, wire,
+                              ((0,) * g.shape[0], (0,) * g.shape[1]))
+    assert np.max(np.abs(ends - v_sim)) > 1e-3  # the taps matter at this size
+
+
+def test_wire_operator_refuses_bad_values(rng):
+    from pycim.cim.closed_form import wire_line_operator
+    from pycim.errors import InputError
+
+    gp, gn = _case(rng, 2, 3)
+    for kw in ({"r_drive_ohm": 0.0}, {"r_drive_ohm": float("nan")}, {"r_bl_cell_ohm": -1.0},
+               {"r_sl_cell_ohm": float("inf")}):
+        with pytest.raises(InputError):
+            wire_line_operator(gp, gn, "forward", **{"r_drive_ohm": 100.0, **kw})
+    with pytest.raises(InputError):
+        wire_line_operator(gp, gn, "sideways", r_drive_ohm=100.0)

@@ -152,6 +152,117 @@ def line_operator(g_pos, g_neg, direction: str, mapping: str = "row_pair",
     return a
 
 
+#: convergence of :func:`wire_line_operator`'s iteration: the largest change of any node
+#: voltage per unit drive in the last sweep (0.2 V reads: 2e-11 V)
+WIRE_TOL = 1e-10
+WIRE_MAX_ITER = 200
+
+
+def _ladder_factor(g, g_wire: float, tap, g_drive):
+    """Forward sweep of the Thomas algorithm for L ladders at once: line l's nodes p (cell
+    conductance ``g[l, p]`` to the other family, ``g_wire`` between neighbours, ``g_drive[l]``
+    to its source at node ``tap[l]``). Returns (c', denominator), each (L, P)."""
+    n_l, n_p = g.shape
+    diag = g + 2.0 * g_wire
+    diag[:, 0] -= g_wire
+    diag[:, -1] -= g_wire
+    diag[np.arange(n_l), tap] += g_drive
+    cp, den = np.empty((n_l, n_p)), np.empty((n_l, n_p))
+    den[:, 0] = diag[:, 0]
+    cp[:, 0] = -g_wire / den[:, 0]
+    for p in range(1, n_p):
+        den[:, p] = diag[:, p] + g_wire * cp[:, p - 1]
+        cp[:, p] = -g_wire / den[:, p]
+    return cp, den
+
+
+def _ladder_solve(cp, den, g_wire: float, rhs):
+    """The ladders' node voltages (L, P, K) for injected currents ``rhs`` (L, P, K)."""
+    d = np.empty_like(rhs)
+    d[:, 0] = rhs[:, 0] / den[:, 0, None]
+    for p in range(1, rhs.shape[1]):
+        d[:, p] = (rhs[:, p] + g_wire * d[:, p - 1]) / den[:, p, None]
+    v = d  # back substitution in place
+    for p in range(rhs.shape[1] - 2, -1, -1):
+        v[:, p] -= cp[:, p, None] * v[:, p + 1]
+    return v
+
+
+def wire_line_operator(g_pos, g_neg, direction: str, mapping: str = "row_pair",
+                       r_drive_ohm=0.0, r_bl_cell_ohm: float | None = None,
+                       r_sl_cell_ohm: float | None = None) -> np.ndarray:
+    """:func:`line_operator` with the wires resolved by position: the DC solution of the
+    linear array as it is wired.
+
+    Every bit-line (row of the physical array) and source-line (column) is a ladder of one
+    wire segment per cell pitch, ``r_bl_cell_ohm`` along a bit-line and ``r_sl_cell_ohm``
+    along a source-line (defaults: ``wire_r_ohm_per_um`` x ``cell_pitch_x_um`` and
+    ``cell_pitch_y_um``, :mod:`pycim.assumptions`), every cell a conductance between its
+    bit-line node and its source-line node. Each driven line's source reaches its ladder at
+    its port, the TNSA tap (:func:`pycim.cim.mapping.tnsa_taps`: the centre of its neuron's
+    corelet), through ``r_drive_ohm`` (> 0); each sensed line is read at its own tap; every
+    other line floats. :func:`line_operator` lumps the wires into the drive resistance; on a
+    full core the two differ by ~1 mV RMS (``benchmarks/wire_residuals.py``).
+
+    Solved for a unit source on every driven line at once by block Gauss-Seidel between the
+    two line families, each family's ladders exactly (tridiagonal, vectorised over lines and
+    sources) given the other's node voltages, until no node moves by more than
+    :data:`WIRE_TOL` per unit drive (a 128 x 256 core: ~20 sweeps, seconds; memory 4 x
+    rows x cols x driven lines floats). Checked against ngspice's operating point of the
+    generated array (``tests/test_line_operator.py``).
+
+    Returns A with ``line volts - Vref = v_read * plane @ A``, shaped as :func:`line_operator`'s.
+    """
+    from .mapping import physical_conductances, tnsa_taps
+
+    if direction not in ("forward", "backward"):
+        raise InputError(f"direction must be 'forward' or 'backward', got {direction!r}")
+    r_bl = (assumptions.value("wire_r_ohm_per_um") * assumptions.value("cell_pitch_x_um")
+            if r_bl_cell_ohm is None else r_bl_cell_ohm)
+    r_sl = (assumptions.value("wire_r_ohm_per_um") * assumptions.value("cell_pitch_y_um")
+            if r_sl_cell_ohm is None else r_sl_cell_ohm)
+    for name, v in (("r_bl_cell_ohm", r_bl), ("r_sl_cell_ohm", r_sl)):
+        if not (isinstance(v, (int, float)) and np.isfinite(v) and v > 0):
+            raise InputError(f"{name} must be a finite number > 0, got {v!r}")
+    g = physical_conductances(np.asarray(g_pos, dtype=float), np.asarray(g_neg, dtype=float),
+                              mapping)
+    n_r, n_c = g.shape
+    fwd = direction == "forward"
+    n_d = n_r if fwd else n_c
+    r = np.broadcast_to(np.asarray(r_drive_ohm, dtype=float), (n_d,))
+    if np.any(~np.isfinite(r)) or np.any(r <= 0):
+        raise InputError(f"r_drive_ohm must be finite and > 0, got {r_drive_ohm!r}")
+    bl_tap, sl_tap = (np.asarray(t) for t in tnsa_taps(n_r, n_c))
+    g_wb, g_ws = 1.0 / r_bl, 1.0 / r_sl
+    g_d = 1.0 / r
+    zero_r, zero_c = np.zeros(n_r), np.zeros(n_c)
+    bl_f = _ladder_factor(g, g_wb, bl_tap, g_d if fwd else zero_r)  # bit-line r along c
+    sl_f = _ladder_factor(g.T.copy(), g_ws, sl_tap, zero_c if fwd else g_d)  # SL c along r
+    inj_b, inj_s = np.zeros((n_r, n_c, n_d)), np.zeros((n_c, n_r, n_d))
+    if fwd:
+        inj_b[np.arange(n_r), bl_tap, np.arange(n_d)] = g_d
+    else:
+        inj_s[np.arange(n_c), sl_tap, np.arange(n_d)] = g_d
+    vb, vs = np.zeros((n_r, n_c, n_d)), np.zeros((n_c, n_r, n_d))
+    for _ in range(WIRE_MAX_ITER):
+        vb_new = _ladder_solve(*bl_f, g_wb, g[:, :, None] * vs.transpose(1, 0, 2) + inj_b)
+        vs_new = _ladder_solve(*sl_f, g_ws, g.T[:, :, None] * vb_new.transpose(1, 0, 2) + inj_s)
+        moved = max(float(np.abs(vb_new - vb).max()), float(np.abs(vs_new - vs).max()))
+        vb, vs = vb_new, vs_new
+        if moved < WIRE_TOL:
+            break
+    else:
+        raise RuntimeError(f"wire_line_operator: no convergence in {WIRE_MAX_ITER} sweeps "
+                           f"(last change {moved:.3g} per unit drive)")
+    a = (vs[np.arange(n_c), sl_tap, :].T if fwd  # (driven lines, sensed taps)
+         else vb[np.arange(n_r), bl_tap, :].T)
+    if fwd or mapping == "transposable":  # pairs: +x on even, -x on odd
+        a = a[0::2] - a[1::2]
+        if mapping == "transposable":
+            a = a[:, 0::2]  # the sensed lines (odd: the spare negated copies)
+    return a
+
+
 def ideal_output(plane_v: np.ndarray, in_bits: int, lsb_v: float,
                  c_hold_f: float | None = None, c_sample_f: float | None = None) -> np.ndarray:
     """Planes' settled volts (batch, planes, n) -> the ideal output in LSB (line-referred

@@ -10,6 +10,7 @@ import numpy as np
 
 from .. import assumptions
 from ..errors import InputError
+from ..validate import integer
 
 
 def weights_to_conductances(w, g_min_s: float | None = None, g_max_s: float | None = None):
@@ -68,3 +69,18 @@ def physical_conductances(g_pos_s, g_neg_s, mapping: str = "row_pair"):
     if mapping == "transposable":
         return transposable_blocks(g_pos_s, g_neg_s)
     raise InputError(f"mapping must be row_pair or transposable, got {mapping!r}")
+
+
+#: lines per TNSA corelet (16 x 16 corelets, one neuron each)
+CORELET = 16
+
+
+def tnsa_taps(rows: int, cols: int) -> tuple[tuple[int, ...], tuple[int, ...]]:
+    """(bl_tap, sl_tap): column of each BL's port and row of each SL's port (the centre of the
+    corelet of the line's neuron, clipped to the array for a partial corelet)."""
+    integer(rows, "rows", 1, 512)
+    integer(cols, "cols", 1, 512)
+    n_r, n_c = -(-rows // CORELET), -(-cols // CORELET)
+    bl = tuple(min(CORELET * ((r % CORELET) % n_c) + CORELET // 2, cols - 1) for r in range(rows))
+    sl = tuple(min(CORELET * ((c % CORELET) % n_r) + CORELET // 2, rows - 1) for c in range(cols))
+    return bl, sl

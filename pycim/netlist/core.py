@@ -29,6 +29,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
 
 from .. import assumptions
+from ..cim.mapping import CORELET, tnsa_taps
 from ..errors import InputError
 from ..validate import ident, integer, number
 from .array import IDEAL_ACCESS, IDEAL_WIRES, AccessSpec, ArraySpec, WireSpec, add_array
@@ -36,24 +37,12 @@ from .circuit import Circuit, VSource
 from .neuron import NeuronNodes, NeuronSpec, add_neuron, add_neuron_bias, add_track_hold
 from .sky130_cards import card_model, card_mosfet
 
-CORELET = 16
 #: What of each neuron a core carries (:attr:`CoreSpec.neuron_part`).
 NEURON_PARTS = ("full", "front", "front_sampling")
 STATES = ("p", "n", "z", "f")
 RAILS = {"p": "vpos", "n": "vneg", "z": "vrefd"}
 #: The comment line that ends the core circuit and starts a deck's stimulus.
 STIMULUS_MARK = "stimulus: control waveforms and line sources (the core circuit ends above)"
-
-
-def tnsa_taps(rows: int, cols: int) -> tuple[tuple[int, ...], tuple[int, ...]]:
-    """(bl_tap, sl_tap): column of each BL's port and row of each SL's port (the centre of the
-    corelet of the line's neuron, clipped to the array for a partial corelet)."""
-    integer(rows, "rows", 1, 512)
-    integer(cols, "cols", 1, 512)
-    n_r, n_c = -(-rows // CORELET), -(-cols // CORELET)
-    bl = tuple(min(CORELET * ((r % CORELET) % n_c) + CORELET // 2, cols - 1) for r in range(rows))
-    sl = tuple(min(CORELET * ((c % CORELET) % n_r) + CORELET // 2, rows - 1) for c in range(cols))
-    return bl, sl
 
 
 def neuron_map(rows: int, cols: int) -> list[tuple[int, int, str, str]]:
