@@ -91,7 +91,8 @@ def evaluate(model_path: str, out: Path) -> None:
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
             mac = run_macro_mvm(MvmRequest(w, x, bi, bo, seed=seed, direction=d,
-                                           engine="macro"), model=m)
+                                           engine="macro", read_pulse_s=sp.get("read_pulse_s")),
+                                model=m)
         assert mac["g_pos_s"] == sp["g_pos_s"]  # the same programmed conductances
         cs, cm = np.array(sp["code"]), np.array(mac["code"])
         e = cm - cs

@@ -154,7 +154,8 @@ def full_core_rows() -> list:
 def held_out_full_cores(fit: EnergyFit) -> list[dict]:
     """The fitted energy model against every held-out full-core MVM in :data:`HELD_OUT_DIR`
     (transistor-level energies; the same request through the macro engine with the fitted
-    energy coefficients, so each at its own inputs' activity and phases): one dict per run."""
+    energy coefficients, so each at its own inputs' activity, phases and read pulse): one dict
+    per run."""
     import json
     import warnings
 
@@ -171,7 +172,8 @@ def held_out_full_cores(fit: EnergyFit) -> list[dict]:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # the ideal line model's ranges: energy only here
             mac = run_macro_mvm(MvmRequest(w, x, r["in_bits"], r["out_bits"], seed=r["seed"],
-                                           direction=r["direction"], engine="macro"),
+                                           direction=r["direction"], engine="macro",
+                                           read_pulse_s=r.get("read_pulse_s")),
                                 model=fit.model)
         e_sim, e_mod = r["energy_j"]["total"], mac["energy_j"]["total"]
         out.append({"file": f.name, "direction": r["direction"], "in_bits": r["in_bits"],
