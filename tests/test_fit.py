@@ -378,11 +378,14 @@ def test_default_model_hold_pedestal_against_its_direct_measurement():
     """The packaged model's hold pedestal is identified on the MVM codes; its direct
     measurement is C_hold minus the settled reading on the array stage's hold nodes
     (``benchmarks/reference/hold_pedestal.json``, written by ``python
-    benchmarks/hold_pedestal.py --reference``; SPICE, no model in it). The codes also carry
-    the line model's residual bias, so the full cores are held to the same sign and a factor
-    2.5 (a missing, sign-flipped or 2.5x pedestal fails), and the scaling with the cells to
-    0.5 mV on the smaller arrays (an unscaled pedestal would put a 64 x 64 array at the full
-    core's value, 14x the measured)."""
+    benchmarks/hold_pedestal.py --reference``; SPICE, no model in it). At the 20 ns read
+    pulse the lines have settled when the track switch opens and the measured pedestal is
+    small (every full core within 0.5 mV per plane; at 10 ns the forward ones were -3.2 and
+    -4.7 mV, their lines still moving 6.5 mV/ns). The codes also carry the line model's
+    mean error on the full cores (~1 mV per seed), so the full cores are held to the
+    measurement within 1 mV and, where it is at least 0.2 mV, to its sign: the 10 ns model's
+    -2.7 mV, a sign-flipped or a 2.5x forward pedestal fail. The scaling with the cells is
+    held to 0.5 mV on the smaller arrays."""
     ref = json.loads((Path(__file__).parents[1] / "benchmarks" / "reference"
                       / "hold_pedestal.json").read_text())
     m = MacroModel.load()
@@ -396,7 +399,10 @@ def test_default_model_hold_pedestal_against_its_direct_measurement():
         tag = (c["n_in"], c["n_out"], c["direction"], c["density"], model, meas)
         if n_rows * n_cells == 256 * 256:
             full += 1
-            assert meas < -0.5e-3 and 0.4 <= model / meas <= 2.5, tag
+            assert abs(meas) <= 0.5e-3, tag
+            assert abs(model - meas) <= 1e-3, tag
+            if abs(meas) >= 0.2e-3:
+                assert model * meas > 0, tag
         else:
             assert abs(model - meas) <= 0.5e-3, tag
     assert full >= 4  # dense and sparse, forward and backward

@@ -97,6 +97,9 @@ def _fit_tables(tables: dict, name: str):
                 ranges[k] = [lo, hi]
     temps = sorted({t for _, t in conds})
     ranges["temp_c"] = [temps[0], temps[-1]]
+    # the line's settling is fitted between the pulses it was measured at
+    pulses = sorted({float(pt.p["read_pulse_s"]) for pt in points})
+    ranges["read_pulse_s"] = [pulses[0], pulses[-1]]
     ranges["vdd_v"] = [1.8, 1.8]
     report = {f.name: _clean(f.report()) for f in fits}
     report["_conditions"] = {"corners": sorted({c for c, _ in conds}), "temp_c": temps,

@@ -1264,7 +1264,8 @@ class Core:
         model, msgs = self._range_msgs.get(key, (None, None))
         if model is not self.model:
             msgs = self.model.for_direction(direction).range_warnings(
-                in_bits=in_bits, out_bits=out_bits, n_rows=n_rows, g_sum_s=g_sum)
+                in_bits=in_bits, out_bits=out_bits, n_rows=n_rows, g_sum_s=g_sum,
+                read_pulse_s=self.model.timing["t_window_s"])
             self._range_msgs[key] = (self.model, msgs)
         for msg in msgs:
             warnings.warn(msg, OutOfRangeWarning, stacklevel=1)

@@ -55,7 +55,7 @@ def run_macro_mvm(req, progress: bool = True, model: MacroModel | None = None) -
                                               req.mapping))  # (batch, planes, n_neurons)
     g_neuron = s_raw  # conductance on each sensed line (transposable: its column, G+ and G-)
     m.check_range(n_rows=n_drive_lines, g_sum_s=g_neuron, temp_c=req.temp_c, vdd_v=req.vdd_v,
-                  in_bits=req.in_bits, out_bits=req.out_bits)
+                  in_bits=req.in_bits, out_bits=req.out_bits, read_pulse_s=req.read_pulse_s)
     if m.ranges and req.corner not in m.fits.get("_conditions", {}).get("corners", [req.corner]):
         warnings.warn(f"corner {req.corner} lies outside the fitted corners of model "
                       f"'{m.source}'", OutOfRangeWarning, stacklevel=2)
