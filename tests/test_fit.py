@@ -563,8 +563,18 @@ def test_default_model_energy_recomputed_from_the_committed_mvms():
     assert e_rel.size >= 15 and (e_dir == "backward").sum() >= 15
     assert (e_dir == "forward_sparse").sum() >= 3
     # forward, dense: the 2 % above plus 0.5 % for one set of coefficients from 8 x 8 to the
-    # full cores (whose own forward MVMs the fit meets within 1.5 %)
-    assert np.max(np.abs(e_rel[e_dir == "forward"])) <= 0.025
+    # full cores (whose own forward MVMs the fit meets within 1.5 %), plus the array formula's
+    # own error (its fitted residual RMS) on the largest array share of a forward MVM: at the
+    # 20 ns read pulse the cells conduct twice as long as at 10 ns, and the array's share of
+    # the total went from 0.2-2.4 % to 0.4-4.8 % on the fit's small arrays (6 % on full cores)
+    from pycim.characterize.tables import load_results
+
+    t = pd.concat([load_results(d)["mvm_fit"] for d in DEFAULT_FIT_DIRS], ignore_index=True)
+    t = t[(t["record"] == "energy") & (t["direction"] == "forward")]
+    share = float((t["e_array_j"] / t["e_total_j"]).max())
+    assert 0.02 < share < 0.1, share
+    budget = 0.025 + m.fits["energy_array"]["rms"] * share
+    assert np.max(np.abs(e_rel[e_dir == "forward"])) <= budget, budget
     assert np.max(np.abs(e_rel[e_dir != "forward"])) <= 0.05
     # the model's own report says the same (so the report is not stale)
     assert m.fits["energy_total"]["max"] == pytest.approx(np.max(np.abs(e_rel)), abs=1e-6)

@@ -166,9 +166,6 @@ def test_macro_vs_spice_other_size():
 
 
 @pytest.mark.slow
-@pytest.mark.xfail(strict=True, reason="issue 18 finding (eighth round): the default model, now "
-                   "fitted on full and sparse cores too (characterization/fit_full, fit_sparse, "
-                   "fit_mid), trades small dense arrays for full cores: SPICE [-12,-3,0,5], macro [-12,-3,-1,4], RMS 0.71 against 0.5 (0.71 also in the seventh round's refit)")
 def test_macro_vs_spice_backward():
     """4 x 8 backward (the 4 bit-line pairs sensed, the 8 source-lines driven), fitted on
     characterization/fit.toml's backward MVMs (seeds 5-12; this is seed 200)."""

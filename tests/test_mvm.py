@@ -442,16 +442,7 @@ def _nonideal_check(corner, **neuron):
             "hit": hit, "bias": bias, "bias_max": bias_max}
 
 
-@pytest.mark.parametrize("corner", [pytest.param("tt", marks=pytest.mark.xfail(
-    strict=True, reason="issue 18 finding (eighth round): with the default model fitted on full "
-    "and sparse cores too, 22 of 24 codes (0.917) lie in the bound against 0.95; bias -0.458 LSB "
-    "(max 0.444 since the ninth round's refit): the model trades small dense arrays for full "
-    "cores")), pytest.param("ss", marks=pytest.mark.xfail(
-    strict=True, reason="issue 18 finding (ninth round): every code in its bound (1.000), but "
-    "the bias -0.667 LSB exceeds its budget 0.635: the budget's 3-sigma term takes the fit's "
-    "forward code RMS, which the hold pedestal brought from 0.49 to 0.41 (full cores 0.51 -> "
-    "0.34; small arrays unchanged at 0.48), so it fell from 0.30 to 0.25 LSB; the codes are "
-    "those of the eighth round"))])
+@pytest.mark.parametrize("corner", ["tt", "ss"])
 def test_nonideal_sky130_with_wires_completes(corner, capsys):
     """The realistic transistor-level case (SKY130 access FETs and drivers, RRAM cells, wire
     R/C, transistor neurons; 16 x 8, 4-bit in / 6-bit out, default programming error) against
