@@ -17,10 +17,12 @@ from pycim.sim import Op
 V_REF, V_READ = 0.9, 0.2
 
 
-def _spice_lines(ngspice, g_phys, v_drive, r_drive, direction):
+def _spice_lines(ngspice, g_phys, v_drive, r_drive, direction, spec=None):
     """Floating-line voltages minus Vref of ``g_phys`` (rows x cols) with the rows (forward)
-    or the columns (backward) driven to ``v_drive`` + Vref through ``r_drive``."""
-    c = array_circuit(ArraySpec(g_phys, cell="resistor", access=IDEAL_ACCESS, wire=IDEAL_WIRES))
+    or the columns (backward) driven to ``v_drive`` + Vref through ``r_drive`` (``spec``: the
+    array, default resistor cells with ideal wires), read at the lines' ports."""
+    c = array_circuit(spec or ArraySpec(g_phys, cell="resistor", access=IDEAL_ACCESS,
+                                        wire=IDEAL_WIRES))
     port = "bl" if direction == "forward" else "sl"
     for i, (v, r) in enumerate(zip(v_drive, r_drive)):
         c.add(VSource(f"VD{i}", f"drv{i}", "0", dc_v=float(V_REF + v)),
@@ -89,19 +91,11 @@ def test_equal_inputs_lose_nothing(rng):
 # -- the wires resolved by position (wire_line_operator) ---------------------------------------
 
 def _spice_wired_lines(ngspice, g_phys, v_drive, r_drive, direction, wire, taps):
-    """As :func:`_spice_lines`, on the array generator's own wire ladders (one node per cell)
-    with every port at its TNSA tap: the sensed lines read at their ports."""
+    """:func:`_spice_lines` on the array generator's own wire ladders (one node per cell) with
+    every port at its TNSA tap: the sensed lines read at their ports."""
     spec = ArraySpec(g_phys, cell="resistor", access=IDEAL_ACCESS, wire=wire,
                      bl_tap=taps[0], sl_tap=taps[1])
-    c = array_circuit(spec)
-    port = "bl" if direction == "forward" else "sl"
-    for i, (v, r) in enumerate(zip(v_drive, r_drive)):
-        c.add(VSource(f"VD{i}", f"drv{i}", "0", dc_v=float(V_REF + v)),
-              Resistor(f"RD{i}", f"drv{i}", f"{port}{i}", float(r)))
-    res = ngspice.run(c, Op())
-    n = g_phys.shape[1] if direction == "forward" else g_phys.shape[0]
-    other = "sl" if direction == "forward" else "bl"
-    return np.array([res.value(f"{other}{j}") for j in range(n)]) - V_REF
+    return _spice_lines(ngspice, g_phys, v_drive, r_drive, direction, spec)
 
 
 @pytest.mark.parametrize("direction", ["forward", "backward"])
