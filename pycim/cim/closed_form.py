@@ -144,11 +144,17 @@ def line_operator(g_pos, g_neg, direction: str, mapping: str = "row_pair",
     k = 1.0 / (1.0 + r * gr)
     m = np.diag(g.sum(axis=0)) - (g.T * (r * k)) @ g
     t = np.linalg.solve(m, g.T * k)  # (floating lines, driven lines)
-    a = t.T  # physical drive -> floating line voltage
-    if direction == "forward" or mapping == "transposable":  # pairs: +x on even, -x on odd
+    return _drive_inputs(t.T, direction, mapping)  # physical drive -> floating line voltage
+
+
+def _drive_inputs(a: np.ndarray, direction: str, mapping: str) -> np.ndarray:
+    """An operator (physical driven lines x floating lines) as one on the inputs and the
+    sensed lines: a row pair drives +x on its even and -x on its odd line, and in the
+    transposable mapping only the even floating lines are sensed (odd: the spare copies)."""
+    if direction == "forward" or mapping == "transposable":
         a = a[0::2] - a[1::2]
         if mapping == "transposable":
-            a = a[:, 0::2]  # the sensed lines (odd: the spare negated copies)
+            a = a[:, 0::2]
     return a
 
 
@@ -254,13 +260,9 @@ def wire_line_operator(g_pos, g_neg, direction: str, mapping: str = "row_pair",
     else:
         raise RuntimeError(f"wire_line_operator: no convergence in {WIRE_MAX_ITER} sweeps "
                            f"(last change {moved:.3g} per unit drive)")
-    a = (vs[np.arange(n_c), sl_tap, :].T if fwd  # (driven lines, sensed taps)
+    a = (vs[np.arange(n_c), sl_tap, :].T if fwd  # (driven lines, floating lines' taps)
          else vb[np.arange(n_r), bl_tap, :].T)
-    if fwd or mapping == "transposable":  # pairs: +x on even, -x on odd
-        a = a[0::2] - a[1::2]
-        if mapping == "transposable":
-            a = a[:, 0::2]  # the sensed lines (odd: the spare negated copies)
-    return a
+    return _drive_inputs(a, direction, mapping)
 
 
 def ideal_output(plane_v: np.ndarray, in_bits: int, lsb_v: float,

@@ -471,7 +471,8 @@ def fit_offset(points: list[MvmPoint], m: MacroModel) -> Fit:
     # the pedestal scales with cells on the sensed and driven lines (/ CELLS_REF): on small
     # arrays alone it moves no code and is left at 0 rather than fitted to rounding
     cells_f = max(pt.n_rows * pt.n_drive_cells for pt in fwd) / CELLS_REF
-    if cells_f >= PEDESTAL_MIN_CELLS:
+    fit_pedestal = cells_f >= PEDESTAL_MIN_CELLS
+    if fit_pedestal:
         b_ls, hold_f = (float(v) for v in least_squares(
             fwd, lambda x: _with_offsets(m, x[0], x[1], None), [0.0, 0.0]))
     else:
@@ -506,7 +507,7 @@ def fit_offset(points: list[MvmPoint], m: MacroModel) -> Fit:
         return scan(lambda b: code_rms(b, hold_v), lo, hi, centre)[0]
 
     b0 = scan_b0(hold_f, b_ls)
-    if cells_f >= PEDESTAL_MIN_CELLS and code_rms(b0, hold_f) > 0:
+    if fit_pedestal and code_rms(b0, hold_f) > 0:
         # the least-squares pedestal comes from quantised codes; where the pedestal is small
         # against an LSB it is poorly determined and b0 alone cannot absorb its error. One
         # round of coordinate descent: the pedestal scanned over the span that moves the
