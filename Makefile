@@ -41,7 +41,7 @@ demo: setup
 	$(BIN)/pycim demo --out out/demo
 
 test: setup chromium
-	$(BIN)/python -m pytest -q -n 2  # two workers: the 2-core budget (5.4 min measured, 7.5 serial)
+	$(BIN)/python -m pytest -q -n 2 --dist loadgroup  # two workers: the 2-core budget; loadgroup keeps xdist_group tests on one worker
 
 check: setup
 	$(BIN)/pycim netlist --check

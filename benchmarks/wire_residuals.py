@@ -11,7 +11,9 @@ each sensed line read at its tap). Its difference from the model's lumped networ
 (:meth:`MacroModel.line_operator`, same G) is added to the model's settled lines, and the residual against SPICE's settled lines (mV) is printed
 before and after, with the correlation of the residual and the correction. Nothing is fitted:
 R_drive defaults to the model's lumped drive resistance of the line less the wire's share
-(R_wire n / 6, a centre-tapped line of n cells under uniform load)."""
+(R_wire n / 6, a centre-tapped line of n cells under uniform load). For a model fitted with
+the wires lumped (``wire_scale`` 0, e.g. ``git show 9599b7a:pycim/macro/default_model.json``);
+a model that resolves them already is refused."""
 
 from __future__ import annotations
 
@@ -34,6 +36,9 @@ def main() -> None:
         sys.exit(__doc__)
     warnings.simplefilter("ignore")
     m = MacroModel.from_json(open(sys.argv[1]).read())
+    if m.line.get("wire_scale", 0.0):
+        sys.exit(f"{sys.argv[1]}: the model resolves the wires already (wire_scale "
+                 f"{m.line['wire_scale']}); this compares a lumped model with them")
     pts = [pt for pt in mvm_points(load_results(sys.argv[2])["mvm_fit"])
            if (pt.p["n_in"], pt.p["n_out"]) == (128, 256)]
     summary = {}

@@ -1,6 +1,7 @@
 """Macro-model and fitting: closed forms, parameter recovery on synthetic data, the committed
 default model, the Verilog-A export against the model in ngspice."""
 
+import functools
 import json
 import warnings
 from pathlib import Path
@@ -477,8 +478,10 @@ def test_settling_fit_is_a_single_pole():
     assert m.fits["settling"]["params"]["k_tau"] == pytest.approx(np.log(1e3), rel=0.1)
 
 
+@functools.cache
 def _committed_statistics():
-    """The default model's code errors (per point) and relative energy errors (per vector)
+    """Computed once per worker and shared by the two tests below (``xdist_group``: on the
+    same worker). The default model's code errors (per point) and relative energy errors (per vector)
     against every committed transistor-level MVM of the fit results, evaluated here through
     the public Core API (weights, inputs and programmed conductances regenerated from each
     point's seed; backward points through ``Core.backward_lines``, each bit-line's own code,
@@ -518,6 +521,7 @@ def _committed_statistics():
     return m, errs, dirs, (np.array(e_rel), np.array(e_dir))
 
 
+@pytest.mark.xdist_group("committed_statistics")
 def test_default_model_codes_recomputed_from_the_committed_mvms():
     """Budget: codes are floors of analog values, so a model whose analog error stays within
     +-1/4 LSB moves at most a quarter of the codes (uniform fractional parts) by one step:
@@ -548,6 +552,7 @@ def test_default_model_codes_recomputed_from_the_committed_mvms():
     assert r <= np.sqrt(0.5) and np.abs(e).max() <= 2, r
 
 
+@pytest.mark.xdist_group("committed_statistics")
 def test_default_model_energy_recomputed_from_the_committed_mvms():
     """The energy per MVM is dominated by the neurons, whose gated OTA the model gives an
     always-on and an enabled-time power (the schedule's en-high time), and the word-lines

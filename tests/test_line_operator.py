@@ -146,3 +146,71 @@ def test_wire_operator_refuses_bad_values(rng):
             wire_line_operator(gp, gn, "forward", **{"r_drive_ohm": 100.0, **kw})
     with pytest.raises(InputError):
         wire_line_operator(gp, gn, "sideways", r_drive_ohm=100.0)
+
+
+# -- the wires' term of the macro-model (wire_correction) ----------------------------------------
+
+@pytest.mark.parametrize("n_in,n_out,direction,mapping", [
+    (16, 40, "forward", "row_pair"), (40, 16, "backward", "row_pair"),
+    (12, 20, "forward", "transposable"), (20, 12, "backward", "transposable")])
+def test_wire_correction_is_the_wired_operator_less_the_lumped(rng, n_in, n_out, direction,
+                                                               mapping):
+    """The fixed-point iteration against the exact block Gauss-Seidel (itself against ngspice,
+    above), 5 ohm per cell pitch (the correction is then mV per unit drive, 4-30x a full
+    core's) and drivers of 100-400 ohm: equal to 1e-8 per unit drive; given planes, the
+    planes' rows of it."""
+    from pycim.cim.closed_form import wire_correction, wire_line_operator
+
+    gp, gn = _case(rng, n_in, n_out)
+    n_d = (2 * n_in if direction == "forward" else
+           (n_out if mapping == "row_pair" else 2 * n_out))
+    r_d = rng.uniform(100.0, 400.0, n_d)
+    kw = {"r_drive_ohm": r_d, "r_bl_cell_ohm": 5.0, "r_sl_cell_ohm": 5.0}
+    exact = (wire_line_operator(gp, gn, direction, mapping, **kw)
+             - line_operator(gp, gn, direction, mapping, r_d))
+    assert np.abs(exact).max() > 1e-3  # the wires do move the lines here
+    da = wire_correction(gp, gn, direction, mapping, **kw)
+    np.testing.assert_allclose(da, exact, atol=1e-8)
+    x = rng.choice([-1.0, -0.5, 0.0, 0.5, 1.0], (3, exact.shape[0]))
+    np.testing.assert_allclose(wire_correction(gp, gn, direction, mapping, planes=x, **kw),
+                               x @ exact, atol=1e-8)
+
+
+def test_wire_correction_refuses_what_it_cannot_solve(rng):
+    from pycim.cim.closed_form import wire_correction
+    from pycim.errors import InputError
+
+    gp, gn = _case(rng, 40, 16)
+    with pytest.raises(RuntimeError, match="does not converge"):  # 50 ohm per cell: r G ~ 1
+        wire_correction(gp, gn, "backward", r_drive_ohm=300.0, r_bl_cell_ohm=50.0,
+                        r_sl_cell_ohm=50.0)
+    for kw in ({"r_drive_ohm": -1.0}, {"tol": 0.0}, {"planes": np.ones((2, 3))},
+               {"planes": np.full((1, 40), np.nan)}, {"r_bl_cell_ohm": 0.0}):
+        with pytest.raises(InputError):
+            wire_correction(gp, gn, "forward", **kw)
+
+
+def test_model_plane_lines_take_the_wires_either_way(rng):
+    """A model with ``wire_scale`` 1: a request's few planes (the wires solved for them) and
+    many planes (through the whole operator) give planes @ line_operator; with 0, the wires
+    are absent (the lumped operator)."""
+    from pycim.cim.closed_form import wire_correction
+    from pycim.macro import model as model_mod
+    from pycim.macro.model import MacroModel
+
+    m0 = MacroModel.ideal()
+    m0 = m0.with_(line={**m0.line, "r_drive_ohm": 150.0, "r_series_ohm": 2e3})
+    m1 = m0.with_(line={**m0.line, "wire_scale": 1.0})
+    gp, gn = _case(rng, 24, 48)
+    a0, a1 = m0.line_operator(gp, gn, "forward"), m1.line_operator(gp, gn, "forward")
+    np.testing.assert_array_equal(a0, m1.lumped_operator(gp, gn, "forward"))
+    ge = (m1.effective_g_s(gp), m1.effective_g_s(gn))
+    tol = model_mod.WIRE_TOL  # the model's convergence per unit drive
+    np.testing.assert_allclose(a1 - a0, wire_correction(*ge, "forward", r_drive_ohm=150.0),
+                               atol=tol)
+    assert np.abs(a1 - a0).max() > 30 * tol
+    for n in (2, 60):  # fewer and more planes than 2 x 24 inputs
+        x = rng.choice([-1.0, 0.0, 1.0], (n, 24))
+        np.testing.assert_allclose(m1.plane_lines(gp, gn, x, "forward"), x @ a1,
+                                   atol=24 * tol)
+        np.testing.assert_allclose(m0.plane_lines(gp, gn, x, "forward"), x @ a0, atol=1e-12)

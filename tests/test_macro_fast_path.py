@@ -407,7 +407,7 @@ def test_clip_is_skipped_only_where_no_input_reaches_the_code_edges(model):
                 if ch is None:
                     continue
                 hi_x = input_range(in_bits)[1]
-                s = np.sign(core._a_fwd).T.astype(np.int64)  # (n_out, n_in): per line
+                s = np.sign(core._operator("forward")).T.astype(np.int64)  # (n_out, n_in): per line
                 x = np.vstack([s, -s, np.full((1, n_in), hi_x), np.full((1, n_in), -hi_x)])
                 x = np.clip(x * hi_x, *input_range(in_bits))
                 fast = core.forward(x, in_bits, out_bits).code

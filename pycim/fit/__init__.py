@@ -69,6 +69,9 @@ def _fit_tables(tables: dict, name: str):
     from ..macro.model import MacroModel
 
     base = MacroModel.ideal()
+    # the wires resolved by position (nothing fitted: the assumption's ohm per cell), so the
+    # lumped drive resistance fits the drivers, not a line's average IR drop
+    base = base.with_(line={**base.line, "wire_scale": 1.0})
     points = mvm_points(tables["mvm_fit"])
     conds = {(pt.p["corner"], pt.p["temp_c"]) for pt in points}
     f_line = fit_line(points, base)

@@ -128,9 +128,23 @@ class MvmPoint:
         op = self._ops.get(key)
         if op is None:
             if len(self._ops) > 64:
-                self._ops.clear()
-            op = self._ops[key] = model.line_operator(self.g_pos, self.g_neg, self.direction)
-        return self.v_read * (self.planes @ op)
+                self._ops = {k: v for k, v in self._ops.items() if k == "_wire"}
+            op = self._ops[key] = model.lumped_operator(self.g_pos, self.g_neg, self.direction)
+        v = self.planes @ op
+        k = float(ln.get("wire_scale", 0.0))
+        if k:
+            v = v + k * self.wire_term(model)
+        return self.v_read * v
+
+    def wire_term(self, model: MacroModel, refresh: bool = False) -> np.ndarray:
+        """The wires' share of the planes' lines per unit read (batch, planes, sensed), as
+        :meth:`MacroModel.plane_lines` adds it, frozen at the first ``model`` it is asked for
+        (or again with ``refresh``): it moves by microvolts over a fit's steps in the drive
+        and series resistances, and costs a second per full core."""
+        if refresh or "_wire" not in self._ops:
+            self._ops["_wire"] = model.wire_lines(self.g_pos, self.g_neg, self.planes,
+                                                  self.direction)
+        return self._ops["_wire"]
 
     @property
     def act(self) -> np.ndarray:
@@ -322,6 +336,12 @@ def fit_line(points: list[MvmPoint], base: MacroModel,
                   "c_settle_row_f", "k_mem"):  # physical: >= 0
             lo[i] = 0.0
     sol = optimize.least_squares(resid, x0, bounds=(lo, np.inf))
+    if base.line.get("wire_scale", 0.0):  # the wires' term again at the fitted resistances
+        m1 = model_of(sol.x)
+        for pt in points:
+            pt.wire_term(pt.model(m1), refresh=True)
+        sol = optimize.least_squares(resid, sol.x, bounds=(lo, np.inf))
+        # (and once more at the end, for the model's own resistances: below)
     x = sol.x
     # a term kept only where it explains the data: the cubic gain term (a_cubic, each
     # direction's) is refitted at 0, and dropped when that raises the weighted residual by
@@ -341,6 +361,9 @@ def fit_line(points: list[MvmPoint], base: MacroModel,
             x = np.zeros(len(names))
             x[keep] = sol_wo.x
     m = model_of(x)
+    if base.line.get("wire_scale", 0.0):  # the wires' term at the model's own resistances
+        for pt in points:
+            pt.wire_term(pt.model(m), refresh=True)
     r = resid(x, False) * 1e-3
     rms, mx = _stats(r)
     r0 = resid(np.zeros(len(names)), False) * 1e-3

@@ -880,12 +880,9 @@ class Core:
         # precomputed float32 operators (Vread folded in): volts summed over planes per unit x,
         # on the effective conductances (each direction's model); forward normalises per
         # column, backward per bit-line
-        def transfer(d):
-            md = self.model.for_direction(d)
-            a = md.line_operator(self.g_pos_s, self.g_neg_s, d)
-            return (self.v_read_v * a).astype(np.float32)
-
-        self._a_fwd, self._a_bwd = transfer("forward"), transfer("backward")
+        # each direction's on first use: with the wires resolved (a fitted model's
+        # wire_scale) a full core's operator costs ~5 CPU-s
+        self._a_dir: dict[str, np.ndarray] = {}
         # stacked active fractions of each sensed line per unit |drive| (the model's b_act_v
         # and b_load_v terms; on the programmed conductances, as the fit): forward
         # (2, n_in, n_out), backward (2, n_out, 2 n_in)
@@ -925,6 +922,16 @@ class Core:
         self.calibrations: dict[tuple[str, int, int], Calibration] = {}
 
     # -- helpers ---------------------------------------------------------------------------
+    def _operator(self, direction: str) -> np.ndarray:
+        """float32 line operator of ``direction`` with Vread folded in (volts per unit x on
+        the effective conductances, that direction's model), made on first use."""
+        a = self._a_dir.get(direction)
+        if a is None:
+            md = self.model.for_direction(direction)
+            a = md.line_operator(self.g_pos_s, self.g_neg_s, direction)
+            a = self._a_dir[direction] = (self.v_read_v * a).astype(np.float32)
+        return a
+
     def lsb_v(self, out_bits: int) -> float:
         """Line-referred volts (summed over planes) per output code step."""
         return self.model.lsb_v(out_bits)
@@ -953,9 +960,39 @@ class Core:
 
     def _volts(self, x, in_bits: int, fwd: bool) -> np.ndarray:
         """sum_p w'_p v_p (float32) of checked integer inputs: one matmul of the drives, or
-        one per plane when the lines' plane weights differ (:meth:`line_weights`)."""
-        return self._plane_sum(x, in_bits, "forward" if fwd else "backward",
-                               self._a_fwd if fwd else self._a_bwd, np.float32)
+        one per plane when the lines' plane weights differ (:meth:`line_weights`); a few
+        inputs on a model that resolves the wires (:meth:`_wires_per_vector`): the wires'
+        term solved for these drives alone."""
+        d = "forward" if fwd else "backward"
+        if not self._wires_per_vector(d, x, in_bits):
+            return self._plane_sum(x, in_bits, d, self._operator(d), np.float32)
+        md = self.model.for_direction(d)
+        w = self.line_weights(d, in_bits)
+        if w is None:
+            drives, wts = self.model.drive(x, in_bits)[:, None, :], None
+        else:
+            drives, wts = bit_planes(np.asarray(x).astype(np.int16), in_bits, float), w
+        v = md.plane_lines(self.g_pos_s, self.g_neg_s, drives, d)  # (batch, planes, lines)
+        v = v[:, 0] if wts is None else np.einsum("bpn,pn->bn", v, wts)
+        return (self.v_read_v * v).astype(np.float32)
+
+    #: a model that resolves the wires (``wire_scale``) solves them per drive vector when a
+    #: call has at most this fraction of the driven lines' count of vectors (the operator
+    #: costs one solve per driven line: a full core ~5 CPU-s, a vector ~25 ms)
+    WIRES_PER_VECTOR_FRACTION = 1 / 8
+
+    def _wires_per_vector(self, direction: str, x, in_bits: int) -> bool:
+        """Whether this call's few drive vectors take the wires' term on their own
+        (:meth:`MacroModel.plane_lines`) rather than through the whole operator: the same
+        numbers within the model's ``WIRE_TOL``; decided by the call alone."""
+        if not self.model.for_direction(direction).line.get("wire_scale", 0.0):
+            return False
+        fwd = direction == "forward"
+        n_d = 2 * self.n_in if fwd else self.n_out
+        n_b = np.shape(x)[0] if np.ndim(x) == 2 else 1
+        n_vec = n_b * (1 if self.line_weights(direction, in_bits) is None
+                       else max(in_bits - 1, 1))
+        return n_vec <= self.WIRES_PER_VECTOR_FRACTION * n_d
 
     def _plane_sum(self, x, in_bits: int, direction: str, op: np.ndarray, dtype,
                    magnitude: bool = False) -> np.ndarray:
@@ -1090,10 +1127,10 @@ class Core:
         key = (direction, in_bits, out_bits)
         if key not in self._fast:
             if direction == "forward":
-                a, n_rows, g = self._a_fwd.astype(float), 2 * self.n_in, self.g_sum_fwd_s
+                a, n_rows, g = self._operator("forward").astype(float), 2 * self.n_in, self.g_sum_fwd_s
                 n_cells = self.n_out
             else:
-                a, n_rows, g = self._a_bwd.astype(float), self.n_out, self.g_sum_bwd_s
+                a, n_rows, g = self._operator("backward").astype(float), self.n_out, self.g_sum_bwd_s
                 n_cells = 2 * self.n_in
             model = self.model.for_direction(direction)
             self._fast[key] = _fold_chain(model, a, in_bits, n_rows, g, out_bits,
@@ -1245,7 +1282,9 @@ class Core:
         n_rows = 2 * self.n_in if fwd else self.n_out  # driven physical lines
         n_sense = self.n_out if fwd else 2 * self.n_in
         g_sum = self.g_sum_fwd_s if fwd else self.g_sum_bwd_s
-        chain = None if (keep_y or exact) else self.fast_chain(direction, in_bits, out_bits)
+        few = self._wires_per_vector(direction, x, in_bits)  # then the model's own chain
+        chain = None if (keep_y or exact or few) else self.fast_chain(direction, in_bits,
+                                                                      out_bits)
         # signed integers on the fast path: the lookup's index checks the range in one pass
         defer = chain is not None and bool(chain.n_levels) and \
             np.asarray(x).dtype.kind == "i"

@@ -51,8 +51,8 @@ def run_macro_mvm(req, progress: bool = True, model: MacroModel | None = None) -
         else g_phys.shape[::-1]
     # the model on effective conductances, per sensed neuron
     num, s_raw = sense_views(prog.g_pos_s, prog.g_neg_s, req.direction, req.mapping)
-    v_pl = v_read * (planes @ m.line_operator(prog.g_pos_s, prog.g_neg_s, req.direction,
-                                              req.mapping))  # (batch, planes, n_neurons)
+    v_pl = v_read * m.plane_lines(prog.g_pos_s, prog.g_neg_s, planes, req.direction,
+                                  req.mapping)  # (batch, planes, n_neurons)
     g_neuron = s_raw  # conductance on each sensed line (transposable: its column, G+ and G-)
     m.check_range(n_rows=n_drive_lines, g_sum_s=g_neuron, temp_c=req.temp_c, vdd_v=req.vdd_v,
                   in_bits=req.in_bits, out_bits=req.out_bits, read_pulse_s=req.read_pulse_s)

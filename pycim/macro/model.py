@@ -27,7 +27,10 @@ Signal chain per output (line-referred volts, summed over the planes with the he
    on these (:meth:`MacroModel.line_operator`, :func:`pycim.cim.closed_form.line_operator`;
    the closed form sum (G+ - G-) / sum (G+ + G-) when both are 0) gives ``v_ideal``. The
    sag is what halves a full core's line gain: its driven lines carry 256 cells, ~2.7 mS;
-   a 16 x 16 array's 16 cells;
+   a 16 x 16 array's 16 cells. With ``wire_scale`` = 1 (fitted models) the wires are
+   resolved by position on top of it: every line a ladder of wire segments, driven and read
+   at its TNSA tap (:func:`pycim.cim.closed_form.wire_correction`; ~1 mV on a full core,
+   nothing fitted: the wire's resistance per cell is the assumption's); 0: lumped only;
 2. line (:meth:`MacroModel.line_transfer`)::
 
        u    = v_ideal / (W v_read)                        (mean drive per plane, |u| <= 1)
@@ -105,7 +108,7 @@ from pathlib import Path
 import numpy as np
 
 from .. import assumptions
-from ..cim.closed_form import held_plane_weights, line_operator
+from ..cim.closed_form import held_plane_weights, line_operator, wire_correction
 from ..errors import InputError
 from ..specs.neuron import MAX_OUT_BITS
 
@@ -115,6 +118,9 @@ CELLS_REF = 256.0 * 256.0  # the cell count at which ``b_hold_v`` is the hold pe
 G_REF_S = 1e-3  # conductance normalisation of the line-gain terms
 G_INV_REF_S = 1e-4  # conductance normalisation of the 1/g_sum offset term
 GROUPS = ("array", "drivers", "wordlines", "neuron")
+#: convergence of the wires' term per unit drive (0.2 uV at a 0.2 V read; a full core's
+#: operator costs ~2/3 of what 1e-8 does)
+WIRE_TOL = 1e-6
 
 
 class OutOfRangeWarning(UserWarning):
@@ -157,7 +163,7 @@ def _line_defaults() -> dict[str, float]:
             "a0": 0.0, "a_rows": 0.0, "a_g": 0.0, "a_rg": 0.0,
             "a_cubic": 0.0, "b0_v": 0.0, "b_g_v": 0.0, "b_ig_v": 0.0, "b_line_v": 0.0,
             "b_kick_v": 0.0, "b_act_v": 0.0, "b_load_v": 0.0, "r_drive_ohm": 0.0,
-            "r_drive_cell_ohm": 0.0, "b_hold_v": 0.0}
+            "r_drive_cell_ohm": 0.0, "b_hold_v": 0.0, "wire_scale": 0.0}
 
 
 def _adc_defaults() -> dict:
@@ -377,14 +383,54 @@ class MacroModel:
         return ln.get("r_drive_ohm", 0.0) + ln.get("r_drive_cell_ohm", 0.0) * np.asarray(
             n_cells, dtype=float)
 
+    def _wired(self, g_pos_s, g_neg_s, direction: str):
+        """(effective G+, effective G-, drive resistance per driven line, wire_scale)."""
+        gp, gn = self.effective_g_s(g_pos_s), self.effective_g_s(g_neg_s)
+        n_cells = gp.shape[1] if direction == "forward" else 2 * gp.shape[0]
+        return gp, gn, self.drive_resistance_ohm(n_cells), float(self.line.get("wire_scale", 0.0))
+
+    def lumped_operator(self, g_pos_s, g_neg_s, direction: str, mapping: str = "row_pair"):
+        """:meth:`line_operator` without the wires' term (every line one node)."""
+        gp, gn, r_d, _ = self._wired(g_pos_s, g_neg_s, direction)
+        return line_operator(gp, gn, direction, mapping, r_d)
+
     def line_operator(self, g_pos_s, g_neg_s, direction: str, mapping: str = "row_pair"):
         """A with ``line volts - Vref = v_read * plane @ A`` (drive inputs x sensed neurons) on
         this model's effective conductances (:meth:`effective_g_s`) with every driven line
-        behind :meth:`drive_resistance_ohm` (:func:`pycim.cim.closed_form.line_operator`).
-        Call it on :meth:`for_direction`'s model. The closed form N / S when both are 0."""
-        gp, gn = self.effective_g_s(g_pos_s), self.effective_g_s(g_neg_s)
-        n_cells = gp.shape[1] if direction == "forward" else 2 * gp.shape[0]
-        return line_operator(gp, gn, direction, mapping, self.drive_resistance_ohm(n_cells))
+        behind :meth:`drive_resistance_ohm` (:func:`pycim.cim.closed_form.line_operator`), plus
+        ``wire_scale`` times the wires' term (:func:`pycim.cim.closed_form.wire_correction`;
+        a full core: ~5 CPU-s per direction). Call it on :meth:`for_direction`'s model. The
+        closed form N / S when all three are 0."""
+        gp, gn, r_d, k = self._wired(g_pos_s, g_neg_s, direction)
+        a = line_operator(gp, gn, direction, mapping, r_d)
+        if k:
+            a = a + k * wire_correction(gp, gn, direction, mapping, r_d, tol=WIRE_TOL)
+        return a
+
+    def plane_lines(self, g_pos_s, g_neg_s, planes, direction: str,
+                    mapping: str = "row_pair") -> np.ndarray:
+        """``planes @ line_operator(...)`` for input planes (..., inputs): the same numbers,
+        but the wires' term solved for these drives alone when they are fewer than twice the
+        inputs (a request's few planes on a full core: ~0.1 s, not the operator's ~5)."""
+        planes = np.asarray(planes, dtype=float)
+        gp, gn, r_d, k = self._wired(g_pos_s, g_neg_s, direction)
+        flat = planes.reshape(-1, planes.shape[-1])
+        if k and flat.shape[0] >= 2 * planes.shape[-1]:
+            return planes @ self.line_operator(g_pos_s, g_neg_s, direction, mapping)
+        v = planes @ line_operator(gp, gn, direction, mapping, r_d)
+        if k:
+            v = v + k * self.wire_lines(g_pos_s, g_neg_s, planes, direction, mapping)
+        return v
+
+    def wire_lines(self, g_pos_s, g_neg_s, planes, direction: str,
+                   mapping: str = "row_pair") -> np.ndarray:
+        """The wires' term of :meth:`plane_lines` at ``wire_scale`` 1, solved for ``planes``
+        (..., inputs) alone (:func:`pycim.cim.closed_form.wire_correction`)."""
+        planes = np.asarray(planes, dtype=float)
+        gp, gn, r_d, _ = self._wired(g_pos_s, g_neg_s, direction)
+        dv = wire_correction(gp, gn, direction, mapping, r_d,
+                             planes=planes.reshape(-1, planes.shape[-1]), tol=WIRE_TOL)
+        return dv.reshape(*planes.shape[:-1], dv.shape[-1])
 
     # -- the held-line scheme ----------------------------------------------------------------
     def plane_weights(self, in_bits: int) -> np.ndarray:
