@@ -219,20 +219,12 @@ def wire_line_operator(g_pos, g_neg, direction: str, mapping: str = "row_pair",
 
     Returns A with ``line volts - Vref = v_read * plane @ A``, shaped as :func:`line_operator`'s.
     """
-    from .mapping import physical_conductances, tnsa_taps
-
-    if direction not in ("forward", "backward"):
-        raise InputError(f"direction must be 'forward' or 'backward', got {direction!r}")
-    r_bl, r_sl = _wire_cell_ohm(r_bl_cell_ohm, r_sl_cell_ohm)
-    g = physical_conductances(np.asarray(g_pos, dtype=float), np.asarray(g_neg, dtype=float),
-                              mapping)
+    g, r, r_bl, r_sl, bl_tap, sl_tap = _wired_array(g_pos, g_neg, direction, mapping,
+                                                     r_drive_ohm, r_bl_cell_ohm, r_sl_cell_ohm,
+                                                     zero_drive=False)
     n_r, n_c = g.shape
     fwd = direction == "forward"
-    n_d = n_r if fwd else n_c
-    r = np.broadcast_to(np.asarray(r_drive_ohm, dtype=float), (n_d,))
-    if np.any(~np.isfinite(r)) or np.any(r <= 0):
-        raise InputError(f"r_drive_ohm must be finite and > 0, got {r_drive_ohm!r}")
-    bl_tap, sl_tap = (np.asarray(t) for t in tnsa_taps(n_r, n_c))
+    n_d = r.size
     g_wb, g_ws = 1.0 / r_bl, 1.0 / r_sl
     g_d = 1.0 / r
     zero_r, zero_c = np.zeros(n_r), np.zeros(n_c)
@@ -316,21 +308,14 @@ def wire_correction(g_pos, g_neg, direction: str, mapping: str = "row_pair",
     tol : float
         Convergence per unit drive, > 0.
     """
-    from .mapping import physical_conductances, tnsa_taps
-
-    if direction not in ("forward", "backward"):
-        raise InputError(f"direction must be 'forward' or 'backward', got {direction!r}")
     if not (np.isfinite(tol) and tol > 0):
         raise InputError(f"tol must be finite and > 0, got {tol!r}")
-    r_bl, r_sl = _wire_cell_ohm(r_bl_cell_ohm, r_sl_cell_ohm)
-    g = physical_conductances(np.asarray(g_pos, dtype=float), np.asarray(g_neg, dtype=float),
-                              mapping)
+    g, r, r_bl, r_sl, bl_tap, sl_tap = _wired_array(g_pos, g_neg, direction, mapping,
+                                                     r_drive_ohm, r_bl_cell_ohm, r_sl_cell_ohm,
+                                                     zero_drive=True)
     n_r, n_c = g.shape
     fwd = direction == "forward"
-    n_d = n_r if fwd else n_c
-    r = np.broadcast_to(np.asarray(r_drive_ohm, dtype=float), (n_d,))
-    if np.any(~np.isfinite(r)) or np.any(r < 0):
-        raise InputError(f"r_drive_ohm must be finite and >= 0, got {r_drive_ohm!r}")
+    n_d = r.size
     pair = fwd or mapping == "transposable"  # inputs drive line pairs +x / -x
     if planes is None:
         u = np.eye(n_d)  # one unit drive per physical line
@@ -344,7 +329,6 @@ def wire_correction(g_pos, g_neg, direction: str, mapping: str = "row_pair",
             u[0::2], u[1::2] = x.T, -x.T
         else:
             u[:] = x.T
-    bl_tap, sl_tap = (np.asarray(t) for t in tnsa_taps(n_r, n_c))
     # the lumped nodal matrix over (rows, cols); a driven line's source is an ideal one when
     # its R is 0, so its node is held (eliminated) rather than given an infinite conductance
     g_d = np.where(r > 0, 1.0 / np.where(r > 0, r, 1.0), 0.0)
@@ -414,6 +398,28 @@ def _lu_solve(lu, b):
     import scipy.linalg
 
     return scipy.linalg.lu_solve(lu, b, check_finite=False)
+
+
+def _wired_array(g_pos, g_neg, direction, mapping, r_drive_ohm, r_bl_cell_ohm, r_sl_cell_ohm,
+                 zero_drive: bool):
+    """The checked inputs of the wired-array solvers: (physical G, drive R per driven line,
+    wire ohm per cell along a bit-line and a source-line, bit-line taps, source-line taps);
+    ``zero_drive``: whether a drive resistance may be 0 (an ideal source at the tap)."""
+    from .mapping import physical_conductances, tnsa_taps
+
+    if direction not in ("forward", "backward"):
+        raise InputError(f"direction must be 'forward' or 'backward', got {direction!r}")
+    r_bl, r_sl = _wire_cell_ohm(r_bl_cell_ohm, r_sl_cell_ohm)
+    g = physical_conductances(np.asarray(g_pos, dtype=float), np.asarray(g_neg, dtype=float),
+                              mapping)
+    n_r, n_c = g.shape
+    r = np.broadcast_to(np.asarray(r_drive_ohm, dtype=float),
+                        (n_r if direction == "forward" else n_c,))
+    if np.any(~np.isfinite(r)) or np.any(r < 0) or (not zero_drive and np.any(r == 0)):
+        raise InputError(f"r_drive_ohm must be finite and {'>=' if zero_drive else '>'} 0, "
+                         f"got {r_drive_ohm!r}")
+    bl_tap, sl_tap = (np.asarray(t) for t in tnsa_taps(n_r, n_c))
+    return g, r, r_bl, r_sl, bl_tap, sl_tap
 
 
 def _wire_cell_ohm(r_bl_cell_ohm, r_sl_cell_ohm):
