@@ -41,9 +41,7 @@ demo: setup
 	$(BIN)/pycim demo --out out/demo
 
 test: setup chromium
-	OPENBLAS_NUM_THREADS=1 OMP_NUM_THREADS=1 $(BIN)/python -m pytest -q -n 2 --dist loadgroup
-# two workers: the 2-core budget; one BLAS thread each (two workers of two spinning threads on
-# two cores ran a BLAS-heavy subset 30 % slower); loadgroup keeps xdist_group tests on one worker
+	$(BIN)/python -m pytest -q -n 2 --dist loadgroup  # two workers: the 2-core budget; loadgroup keeps xdist_group tests on one worker
 
 check: setup
 	$(BIN)/pycim netlist --check
