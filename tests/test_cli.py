@@ -5,6 +5,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 PYCIM = [sys.executable, "-m", "pycim.cli"]
 
 
@@ -35,6 +37,7 @@ def test_unknown_option_is_an_error():
     assert p.returncode == 2 and "unrecognized arguments" in p.stderr
 
 
+@pytest.mark.heavy  # `make demo` end to end (a minute); `make test-all` runs it
 def test_demo_writes_plot_and_summary(tmp_path):
     p = run(["demo", "--out", str(tmp_path)])
     assert p.returncode == 0, p.stderr

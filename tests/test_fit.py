@@ -335,6 +335,7 @@ def test_fits_recover_per_direction_line_parameters_from_synthetic_data():
         assert params[k] == pytest.approx(truth.energy[k], rel=1e-4), k
 
 
+@pytest.mark.heavy  # full-core synthetic fits (~2 CPU-minutes); `make test-all`
 def test_fit_offset_recovers_the_hold_pedestal_per_direction():
     """A core whose hold capacitor takes a pedestal beyond the settled line (forward -3 mV,
     backward -1 mV per plane at 256 x 256 cells, scaled by the cells) and whose neuron adds
@@ -586,6 +587,7 @@ def test_default_model_energy_recomputed_from_the_committed_mvms():
 
 
 @pytest.mark.slow
+@pytest.mark.heavy  # the whole `make fit` (~2 CPU-minutes); `make test-all`
 def test_default_model_regenerates_from_committed_results(tmp_path):
     """`make fit` (`pycim fit characterization/results/{fit,fit_full,fit_sparse,fit_mid}
     -o ...`) reproduces the committed model."""

@@ -136,7 +136,16 @@ def _nonideal_model():
         adc={"gain": 0.97, "offset_lsb": 0.25, "noise_lsb": 0.3, "inl_lsb": {"6": inl}})
 
 
-MODELS = {"default": MacroModel.load, "ideal": MacroModel.ideal, "nonideal": _nonideal_model}
+def _default_lumped():
+    """The packaged model with its wires lumped (``wire_scale`` 0): the fast path folds
+    whatever operator the model gives, and a full core's wired one costs ~5 CPU-s per Core
+    (``tests/test_line_operator.py`` checks the wired operator and ``tests/test_fit.py`` the
+    packaged model through ``Core``)."""
+    m = MacroModel.load()
+    return m.with_(line={**m.line, "wire_scale": 0.0})
+
+
+MODELS = {"default": _default_lumped, "ideal": MacroModel.ideal, "nonideal": _nonideal_model}
 
 
 def _check_same(core, x, direction, in_bits, out_bits, noise_seed=None):

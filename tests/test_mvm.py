@@ -442,7 +442,7 @@ def _nonideal_check(corner, **neuron):
             "hit": hit, "bias": bias, "bias_max": bias_max}
 
 
-@pytest.mark.parametrize("corner", ["tt", "ss"])
+@pytest.mark.parametrize("corner", ["tt", pytest.param("ss", marks=pytest.mark.heavy)])
 def test_nonideal_sky130_with_wires_completes(corner, capsys):
     """The realistic transistor-level case (SKY130 access FETs and drivers, RRAM cells, wire
     R/C, transistor neurons; 16 x 8, 4-bit in / 6-bit out, default programming error) against
