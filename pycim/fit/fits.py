@@ -271,6 +271,12 @@ IDLE_TERM_REL = 0.005
 ACT_DIRECTIONS = ("forward", "backward")
 
 
+def _refresh_wires(points: list[MvmPoint], m: MacroModel) -> None:
+    """Every point's frozen wire term (:meth:`MvmPoint.wire_term`) again on ``m``."""
+    for pt in points:
+        pt.wire_term(pt.model(m), refresh=True)
+
+
 def fit_line(points: list[MvmPoint], base: MacroModel,
              backward_terms: tuple[str, ...] = BACKWARD_LINE_TERMS,
              act_directions: tuple[str, ...] = ACT_DIRECTIONS) -> Fit:
@@ -337,9 +343,7 @@ def fit_line(points: list[MvmPoint], base: MacroModel,
             lo[i] = 0.0
     sol = optimize.least_squares(resid, x0, bounds=(lo, np.inf))
     if base.line.get("wire_scale", 0.0):  # the wires' term again at the fitted resistances
-        m1 = model_of(sol.x)
-        for pt in points:
-            pt.wire_term(pt.model(m1), refresh=True)
+        _refresh_wires(points, model_of(sol.x))
         sol = optimize.least_squares(resid, sol.x, bounds=(lo, np.inf))
         # (and once more at the end, for the model's own resistances: below)
     x = sol.x
@@ -362,8 +366,7 @@ def fit_line(points: list[MvmPoint], base: MacroModel,
             x[keep] = sol_wo.x
     m = model_of(x)
     if base.line.get("wire_scale", 0.0):  # the wires' term at the model's own resistances
-        for pt in points:
-            pt.wire_term(pt.model(m), refresh=True)
+        _refresh_wires(points, m)
     r = resid(x, False) * 1e-3
     rms, mx = _stats(r)
     r0 = resid(np.zeros(len(names)), False) * 1e-3

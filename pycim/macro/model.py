@@ -402,7 +402,7 @@ class MacroModel:
         a full core: ~5 CPU-s per direction). Call it on :meth:`for_direction`'s model. The
         closed form N / S when all three are 0."""
         gp, gn, r_d, k = self._wired(g_pos_s, g_neg_s, direction)
-        a = line_operator(gp, gn, direction, mapping, r_d)
+        a = self.lumped_operator(g_pos_s, g_neg_s, direction, mapping)
         if k:
             a = a + k * wire_correction(gp, gn, direction, mapping, r_d, tol=WIRE_TOL)
         return a
@@ -413,11 +413,11 @@ class MacroModel:
         but the wires' term solved for these drives alone when they are fewer than twice the
         inputs (a request's few planes on a full core: ~0.1 s, not the operator's ~5)."""
         planes = np.asarray(planes, dtype=float)
-        gp, gn, r_d, k = self._wired(g_pos_s, g_neg_s, direction)
+        k = float(self.line.get("wire_scale", 0.0))
         flat = planes.reshape(-1, planes.shape[-1])
         if k and flat.shape[0] >= 2 * planes.shape[-1]:
             return planes @ self.line_operator(g_pos_s, g_neg_s, direction, mapping)
-        v = planes @ line_operator(gp, gn, direction, mapping, r_d)
+        v = planes @ self.lumped_operator(g_pos_s, g_neg_s, direction, mapping)
         if k:
             v = v + k * self.wire_lines(g_pos_s, g_neg_s, planes, direction, mapping)
         return v
