@@ -92,7 +92,7 @@ def _run(in_bits: int):
     return out, wf.runs
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")  # shared on one worker: tests/conftest.py
 def runs():
     return {b: _run(b) for b in CASES}
 

@@ -45,7 +45,7 @@ def _spice_and_macro(n_in, n_out, in_bits=4, out_bits=6, **kw):
     return spice, macro, [str(c.message) for c in caught]
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")  # shared on one worker: tests/conftest.py
 def at_27c():
     return _spice_and_macro(8, 8)
 

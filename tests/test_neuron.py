@@ -235,7 +235,7 @@ def _adc_inputs(bits):
     return np.linspace(-SPEC.adc_fs_v - q / 3, SPEC.adc_fs_v + q / 3, ADC_POINTS[bits]) + 0.29e-3
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")  # shared on one worker: tests/conftest.py
 def sims():
     jobs = {}
     s_mvm = mvm_schedule(SPEC, 4, 6)

@@ -73,7 +73,7 @@ def _bench(spec, in_bits, out_bits):
 CASES = {(1, 3): 0.05, (2, 4): 0.08, (4, 6): 0.25, (6, 8): 0.4}  # adc_fs_v per (in, out)
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")  # shared on one worker: tests/conftest.py
 def sims():
     jobs = {k: (replace(SPEC, adc_fs_v=fs), *k) for k, fs in CASES.items()}
     jobs["gain"] = (replace(SPEC, adc_fs_v=0.25, c_integ_f=1.1 * SPEC.c_integ_f), 4, 6)

@@ -83,9 +83,9 @@ def test_cli_partition_and_jobs(tmp_path, capsys):
 
     rng = np.random.default_rng(6)
     np.save(tmp_path / "w.npy", rng.uniform(-1, 1, (3, 20)))  # 20 sensed lines: two banks
-    np.save(tmp_path / "x.npy", np.array([[3, -5, 7]]))
+    np.save(tmp_path / "x.npy", np.array([[1, -1, 1]]))
     base = ["mvm", "--weights", str(tmp_path / "w.npy"), "--x", str(tmp_path / "x.npy"),
-            "--ideal"]
+            "--ideal", "--in-bits", "2", "--out-bits", "4"]  # one plane: the wiring, cheaply
     assert main(base + ["--jobs", "2", "--json", str(tmp_path / "r.json")]) == 2
     assert "--partition" in capsys.readouterr().err and not (tmp_path / "r.json").exists()
     assert main(base + ["--json", str(tmp_path / "full.json")]) == 0

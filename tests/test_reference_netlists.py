@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 from pycim import assumptions
+from pycim.errors import InputError
 from pycim.netlist import reference
 from pycim.sim import Op
 
@@ -18,14 +19,22 @@ def test_committed_netlists_are_current():
 
 
 def test_check_names_a_stale_file(tmp_path):
-    for f in reference.REFERENCE:
+    """An edited file, a missing one and an untouched one (three of the references: the check
+    of all of them is the test above)."""
+    names = ["array_16x16.cir", "cell.cir", "core_16x16.cir"]
+    assert set(names) <= set(reference.REFERENCE)
+    for f in names:
         shutil.copy(reference.NETLISTS_DIR / f, tmp_path / f)
     p = tmp_path / "array_16x16.cir"
     p.write_text(p.read_text().replace("VB0 bl0 0 dc", "VB0 bl0 0 dc 0.1 *", 1))
     (tmp_path / "cell.cir").unlink()
     msgs = []
-    assert sorted(reference.check_all(tmp_path, echo=msgs.append)) == ["array_16x16.cir", "cell.cir"]
+    assert sorted(reference.check_all(tmp_path, echo=msgs.append, names=names)) == [
+        "array_16x16.cir", "cell.cir"]
     assert any("DIFFERS" in m and "array_16x16.cir" in m for m in msgs)
+    assert any(m.startswith("ok ") and "core_16x16.cir" in m for m in msgs)
+    with pytest.raises(InputError, match="not reference netlists"):
+        reference.check_all(tmp_path, names=["nope.cir"])
 
 
 @pytest.mark.parametrize("fname", SMALL)

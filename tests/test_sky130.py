@@ -174,6 +174,7 @@ def test_bin_selection_matches_ngspice():
 
 
 @pytest.mark.slow
+@pytest.mark.heavy  # ngspice parses the whole PDK library (~21 s); `make test-all`
 def test_lib_statement_gives_the_same_currents(ngspice):
     """The literal ``.lib "<path>" tt`` deck (what subckt_instance_text writes by default; ~21 s
     to load) against the flat cards, and so against the expanded section used above."""
