@@ -35,7 +35,6 @@ LONG_FIRST = (
     "tests/test_mvm.py::test_nonideal_catches_integration_capacitor_10_percent_off",
     "tests/test_partition.py::test_cli_partition_and_jobs",
     "tests/test_mvm.py::test_backward_uses_the_same_array",
-    "tests/test_sky130.py::test_lib_statement_gives_the_same_currents",
     "tests/test_mvm.py::test_code_check_catches_integration_capacitor_10_percent_off",
     "tests/test_mvm.py::test_backward_code_check_catches_integration_capacitor_10_percent_off",
     "tests/test_fit.py::test_default_model_codes_recomputed_from_the_committed_mvms",
