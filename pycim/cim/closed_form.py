@@ -252,29 +252,41 @@ def wire_line_operator(g_pos, g_neg, direction: str, mapping: str = "row_pair",
 
 
 class _Ladders:
-    """L ladders of P nodes with their taps: :meth:`drop` gives the node volts minus the tap's
-    when node p sinks ``s[l, p]`` (into its cells) and line l's net current enters at its tap;
-    segment p joins nodes p and p + 1 (``r_seg`` ohm)."""
+    """L ladders of P nodes with their taps, along ``axis`` of a (rows, cols) array of node
+    sinks (axis 1: each row a ladder; axis 0: each column). :meth:`drop` gives the node volts
+    minus the tap's when node p sinks ``s`` (into its cells) and each line's net current
+    enters at its tap; segment p joins nodes p and p + 1 (``r_seg`` ohm)."""
 
-    def __init__(self, n_l: int, n_p: int, tap, r_seg: float):
-        tap = np.asarray(tap)
-        # a segment beyond the tap carries the sinks past it; one before the tap, less the
-        # line's whole current (the tap's feed flows the other way)
-        self.after_tap = (np.arange(n_p - 1)[None, :] >= tap[:, None]).astype(float) - 1.0
-        self.tap_flat = np.arange(n_l) * n_p + tap
+    def __init__(self, n_l: int, n_p: int, tap, r_seg: float, axis: int):
+        self.tap = np.asarray(tap)
+        self.lines = np.arange(n_l)
+        # past the tap every segment carries the line's whole current less the sinks before
+        # it, the other way round before the tap: the node's drop gains r_seg x the total
+        # per segment beyond the tap
+        ramp = r_seg * np.maximum(np.arange(n_p)[None, :] - self.tap[:, None], 0)
+        self.ramp = ramp if axis == 1 else np.ascontiguousarray(ramp.T)
         self.r_seg = r_seg
+        self.axis = axis
 
     def drop(self, s):
-        csum = np.cumsum(s, axis=1)
-        j = self.after_tap * csum[:, -1:]
-        j += csum[:, -1:]
-        j -= csum[:, :-1]
-        v = np.empty_like(csum)
-        v[:, 0] = 0.0
-        np.cumsum(j, axis=1, out=v[:, 1:])
-        v *= -self.r_seg
-        v -= v.ravel()[self.tap_flat][:, None]
-        return v
+        """delta(p) = r_seg (S(p) - S(tap)) - r_seg total max(p - tap, 0), with c(q) the sinks
+        of nodes 0..q (inclusive cumulative sum) and S(p) = sum of c(q) over q < p."""
+        c = np.cumsum(s, axis=self.axis)
+        out = np.empty_like(c)
+        if self.axis == 1:
+            total = c[:, -1:].copy()
+            out[:, 0] = 0.0
+            np.cumsum(c[:, :-1], axis=1, out=out[:, 1:])
+            out -= out[self.lines, self.tap][:, None]
+        else:
+            total = c[-1:, :].copy()
+            out[0, :] = 0.0
+            np.cumsum(c[:-1, :], axis=0, out=out[1:, :])
+            out -= out[self.tap, self.lines][None, :]
+        out *= self.r_seg
+        total = total * self.ramp
+        out -= total
+        return out
 
 
 def wire_correction(g_pos, g_neg, direction: str, mapping: str = "row_pair",
@@ -317,18 +329,20 @@ def wire_correction(g_pos, g_neg, direction: str, mapping: str = "row_pair",
     fwd = direction == "forward"
     n_d = r.size
     pair = fwd or mapping == "transposable"  # inputs drive line pairs +x / -x
+    n_in = n_d // 2 if pair else n_d
     if planes is None:
-        u = np.eye(n_d)  # one unit drive per physical line
+        # one unit drive per input: a row pair's +1 / -1 drive at once (its operator row is
+        # the difference of its two lines' rows, by linearity: half the solves)
+        x = np.eye(n_in)
     else:
         x = np.atleast_2d(np.asarray(planes, dtype=float))
-        n_in = n_d // 2 if pair else n_d
         if x.ndim != 2 or x.shape[1] != n_in or not np.all(np.isfinite(x)):
             raise InputError(f"planes must be finite, shaped (K, {n_in}); got {x.shape}")
-        u = np.zeros((n_d, x.shape[0]))
-        if pair:
-            u[0::2], u[1::2] = x.T, -x.T
-        else:
-            u[:] = x.T
+    u = np.zeros((n_d, x.shape[0]))
+    if pair:
+        u[0::2], u[1::2] = x.T, -x.T
+    else:
+        u[:] = x.T
     # the lumped nodal matrix over (rows, cols); a driven line's source is an ideal one when
     # its R is 0, so its node is held (eliminated) rather than given an infinite conductance
     g_d = np.where(r > 0, 1.0 / np.where(r > 0, r, 1.0), 0.0)
@@ -348,14 +362,13 @@ def wire_correction(g_pos, g_neg, direction: str, mapping: str = "row_pair",
     rhs -= y[:, ~free] @ v0[~free]
     lu = _lu(y[np.ix_(free, free)])
     v0[free] = _lu_solve(lu, rhs[free])
-    ladders = (_Ladders(n_r, n_c, bl_tap, r_bl), _Ladders(n_c, n_r, sl_tap, r_sl))
+    ladders = (_Ladders(n_r, n_c, bl_tap, r_bl, axis=1),
+               _Ladders(n_c, n_r, sl_tap, r_sl, axis=0))
     dv = np.zeros_like(v0)
     for k in range(u.shape[1]):  # one drive at a time: rows x cols arrays stay in cache
         dv[:, k] = _wire_drive(g, v0[:, k], free, lu, ladders, tol)
-    a = (dv[n_r:] if fwd else dv[:n_r]).T  # (drives, floating lines), read at their taps
-    if planes is None:
-        return _drive_inputs(a, direction, mapping)
-    return a[:, 0::2] if mapping == "transposable" else a
+    a = (dv[n_r:] if fwd else dv[:n_r]).T  # (inputs or planes, floating lines), at their taps
+    return a[:, 0::2] if mapping == "transposable" else a  # the sensed lines
 
 
 def _wire_drive(g, v0, free, lu, ladders, tol):
@@ -369,9 +382,10 @@ def _wire_drive(g, v0, free, lu, ladders, tol):
         cur = v[:n_r, None] - v[None, n_r:]
         cur *= g
         cur += extra_i  # BL node -> SL node, per cell
-        # BL drops minus SL drops (an SL sinks -cur: its drop is the negated one of cur.T)
+        # BL drops minus SL drops (an SL sinks -cur: its drop is the negated one of cur's,
+        # along the columns)
         extra_i = ladders[0].drop(cur)
-        extra_i += ladders[1].drop(cur.T).T
+        extra_i += ladders[1].drop(cur)
         extra_i *= g
         extra = np.concatenate([extra_i.sum(axis=1), -extra_i.sum(axis=0)])
         v_new = v0.copy()
