@@ -158,13 +158,20 @@ def _inv(c: Circuit, spec: NeuronSpec, name: str, inp: str, out: str) -> None:
     _fet(c, spec, "p", f"M{name}p", out, inp, "vdd", spec.inv_wp_um, spec.sw_l_um)
 
 
-def _latch(c: Circuit, spec: NeuronSpec, p: str, tag: str, d: str, clk: str) -> tuple[str, str]:
-    """Static D-latch: transparent while ``clk`` is high; returns (q, qb) nodes."""
+def _latch(c: Circuit, spec: NeuronSpec, p: str, tag: str, d: str, clk: str,
+           rst: str) -> tuple[str, str]:
+    """Static D-latch: transparent while ``clk`` is high; returns (q, qb) nodes.
+
+    An NFET clears it (q low) while ``rst`` is high: the reset phase, where every MVM starts,
+    so the operating point at t = 0 has one solution. Without it the latch's loop also has
+    its metastable point (both nodes near VDD / 2, both inverters conducting), which VACASK's
+    operating point found: +30 % of neuron energy until the first reset ended (issue 17)."""
     s, qb, q = f"{p}{tag}s", f"{p}{tag}b", f"{p}{tag}q"
     _tg(c, spec, f"{p}{tag}i", d, s, clk, f"{clk}_b")
     _inv(c, spec, f"{p}{tag}1", s, qb)
     _inv(c, spec, f"{p}{tag}2", qb, q)
     _tg(c, spec, f"{p}{tag}f", q, s, f"{clk}_b", clk)
+    _fet(c, spec, "n", f"M{p}{tag}r", s, rst, "0", 2 * spec.sw_wn_um, spec.sw_l_um)
     c.add(Capacitor(f"C{p}{tag}s", s, "0", spec.c_latch_f))
     return q, qb
 
@@ -390,10 +397,10 @@ def add_neuron(circuit: Circuit, spec: NeuronSpec, prefix: str, line_node: str,
         tg("azo", azm, o, "az")
         _tg(circuit, spec, f"{p}azr", azm, vref, f"{k('az')}_b", k("az"))
     # decision latch and packet multiplexer: q high (positive residue) -> vdacn
-    q, qb = _latch(circuit, spec, p, "l", o, k("lat"))
+    q, qb = _latch(circuit, spec, p, "l", o, k("lat"), k("rst"))
     sign_q = ""
     if spec.relu:
-        sign_q, sign_qb = _latch(circuit, spec, p, "g", o, k("lats"))
+        sign_q, sign_qb = _latch(circuit, spec, p, "g", o, k("lats"), k("rst"))
         tg("pk", a, f"{p}m1", "pk")
         _tg(circuit, spec, f"{p}en", f"{p}m1", m, sign_q, sign_qb)
     else:
