@@ -1,3 +1,5 @@
+from pathlib import Path
+
 import numpy as np
 import pytest
 
@@ -59,7 +61,7 @@ def pytest_itemcollected(item):
     # at collection, before any pytest_collection_modifyitems (xdist's reads the groups there)
     for module, fixture in SHARED_SIMULATIONS:
         if item.nodeid.startswith(module + "::") and fixture in item.fixturenames:
-            item.add_marker(pytest.mark.xdist_group(f"{module[6:-3]}.{fixture}"))
+            item.add_marker(pytest.mark.xdist_group(f"{Path(module).stem}.{fixture}"))
 
 
 def pytest_collection_modifyitems(config, items):
