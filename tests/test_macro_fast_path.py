@@ -138,7 +138,7 @@ def _nonideal_model():
 
 def _default_lumped():
     """The packaged model with its wires lumped (``wire_scale`` 0): the fast path folds
-    whatever operator the model gives, and a full core's wired one costs ~5 CPU-s per Core
+    whatever operator the model gives, and a full core's wired one costs 2-4 CPU-s per Core
     (``tests/test_line_operator.py`` checks the wired operator and ``tests/test_fit.py`` the
     packaged model through ``Core``)."""
     m = MacroModel.load()

@@ -881,7 +881,7 @@ class Core:
         # on the effective conductances (each direction's model); forward normalises per
         # column, backward per bit-line
         # each direction's on first use: with the wires resolved (a fitted model's
-        # wire_scale) a full core's operator costs ~5 CPU-s
+        # wire_scale) a full core's operator costs 2.4 / 3.9 CPU-s forward / backward
         self._a_dir: dict[str, np.ndarray] = {}
         # stacked active fractions of each sensed line per unit |drive| (the model's b_act_v
         # and b_load_v terms; on the programmed conductances, as the fit): forward
@@ -978,7 +978,7 @@ class Core:
 
     #: a model that resolves the wires (``wire_scale``) solves them per drive vector when a
     #: call has at most this fraction of the driven lines' count of vectors (the operator
-    #: costs one solve per driven line: a full core ~5 CPU-s, a vector ~25 ms)
+    #: costs one solve per input: a full core 2.4 / 3.9 CPU-s, a vector ~25 ms)
     WIRES_PER_VECTOR_FRACTION = 1 / 8
 
     def _wires_per_vector(self, direction: str, x, in_bits: int) -> bool:
