@@ -4,7 +4,10 @@
 
 The packaged model's whole line operator with the wires (what ``Core`` makes on the first
 large call of each direction), the wires solved for three planes alone (``plane_lines``: a
-request of the macro engine, or a ``Core`` call of few vectors) and the lumped operator."""
+request of the macro engine, or a ``Core`` call of few vectors) and the lumped operator; then
+the wires solved for half, one and one and a half times the inputs' count of random planes
+alone (``wire_lines``) against the whole operator, where ``MacroModel.plane_lines`` switches
+from one to the other (at half the inputs)."""
 
 import time
 import warnings
@@ -31,6 +34,14 @@ def main() -> None:
             call()
             cost[name] = time.process_time() - t
         print(f"{d}: " + ", ".join(f"{k} {v:.2f} CPU-s" for k, v in cost.items()))
+        n_x = x.shape[1]
+        for k in (n_x // 2, n_x, 3 * n_x // 2):
+            pk = np.random.default_rng(2).choice([-1.0, 0.0, 1.0], (k, n_x))
+            t = time.process_time()
+            md.wire_lines(p.g_pos_s, p.g_neg_s, pk, d)
+            print(f"  {k} planes alone ({k / n_x:.1f} x the inputs): "
+                  f"{time.process_time() - t:.2f} CPU-s (the whole wired operator: "
+                  f"{cost['wired operator']:.2f})")
 
 
 if __name__ == "__main__":

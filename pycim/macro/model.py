@@ -410,12 +410,17 @@ class MacroModel:
     def plane_lines(self, g_pos_s, g_neg_s, planes, direction: str,
                     mapping: str = "row_pair") -> np.ndarray:
         """``planes @ line_operator(...)`` for input planes (..., inputs): the same numbers,
-        but the wires' term solved for these drives alone when they are fewer than twice the
-        inputs (a request's few planes on a full core: ~0.1-0.2 s, not the operator's 2-4)."""
+        but the wires' term solved for these drives alone when they are fewer than two thirds
+        of the inputs (a request's few planes on a full core: ~0.1-0.5 s, not the operator's
+        2-4). A plane's solve costs about 1.3-1.9 of the operator's per-input solves (a plane
+        drives many inputs at once, so the wires' fixed point takes more iterations); on a
+        full core (``PYTHONPATH=. python benchmarks/wire_cost.py``) 0.5 / 1 / 1.5 x the
+        inputs' count of planes cost 1.82 / 3.35 / 5.11 CPU-s forward against the operator's
+        2.24, 2.77 / 4.79 / 6.89 backward against 3.78: break-even near 0.6-0.7 x."""
         planes = np.asarray(planes, dtype=float)
         k = float(self.line.get("wire_scale", 0.0))
         flat = planes.reshape(-1, planes.shape[-1])
-        if k and flat.shape[0] >= 2 * planes.shape[-1]:
+        if k and 3 * flat.shape[0] >= 2 * planes.shape[-1]:
             return planes @ self.line_operator(g_pos_s, g_neg_s, direction, mapping)
         v = planes @ self.lumped_operator(g_pos_s, g_neg_s, direction, mapping)
         if k:
