@@ -6,7 +6,7 @@ integrator whose virtual ground is Vref, repeats that for every input bit plane 
 plane 2^(n-1) times), then reuses its amplifier open loop as a comparator for the sign and for a
 charge-decrement binary search: after each decision a charge packet of the opposite sign, halved
 every step, is integrated. The decision -> packet-polarity feedback is transistor-level inside the
-simulation (a static D-latch and a transmission-gate multiplexer).
+simulation (a static D-latch behind a clocked inverter and a transmission-gate multiplexer).
 
 Circuit (one neuron; nodes carry the caller's prefix ``P``: ``Pa``, ``Pb``, ``Px``, ``Py``,
 ``Po``, ``Pm``, ``Plq``...; clocks are global nets ``<clk_prefix><name>`` plus ``_b``
@@ -18,7 +18,7 @@ complements)::
    (TG mux:        = C_sample                  │   rst: x ──TG── y
     vdacn if lq,   │                           │
     else vdacp)    b ──TG(s1b)── vref          │     OTA: two-stage Miller, NMOS input
-                   └──TG(s2b)─────────── x ────┴── (-) ──► o ──TG(lat)── D-latch ── lq, lb
+                   └──TG(s2b)─────────── x ────┴── (-) ──► o ──CINV(lat)── D-latch ── lq, lb
                                         vref ──── (+)
 
 * track/hold (trk): during each plane's read pulse the hold capacitor C_hold (node ``h``, to
@@ -38,7 +38,9 @@ complements)::
   disconnected by a TG on ``fb``), drives ``o`` to a rail: high means the residue V_int - Vref is
   positive. ``x`` only touches a gate, C_integ and open switches, so its charge, hence the
   residue, is untouched; closing ``fb`` again restores V_int. The static D-latch (transparent
-  while ``lat`` is high) stores the decision: ``lq`` high = positive.
+  while ``lat`` is high) stores the decision: ``lq`` high = positive. It takes ``o`` through a
+  clocked inverter (``spec.latch_clocked_input``; a TG before), so its storage node, at the
+  previous decision's rail, cannot kick the open-loop output when it turns transparent.
 * packet (pk + s1b, then s2a + s2b): the top plate is charged to ``vdacn`` (= Vref - V_dac,k) if
   the latched decision is positive, else to ``vdacp`` (= Vref + V_dac,k), then integrated, so the
   residue moves towards zero by (C_s/C_i) V_dac,k = adc_fs / 2^k. V_dac,k halves every step: a
@@ -74,8 +76,8 @@ Design (tt, 27 C; measured with :func:`pycim.measure.neuron.ota_metrics` and the
   stage 6 x (2/0.4 um) on 1.5 uA, Cc = 55 fF with Rz = 170 kOhm: A0 = 71.5 dB, GBW = 26.6 MHz,
   PM = 80 deg at 40 fF (64.5 deg at 100 fF), systematic offset -0.07 mV (before auto-zero).
 * Comparator: the same OTA open loop with Cc disconnected; the decision latch is transparent
-  only in the last ``t_latch_s`` of the compare phase (no crowbar current while the output
-  regenerates through mid-rail).
+  only in the last ``t_latch_s`` of the compare phase (no crowbar current in its clocked
+  inverter while the output regenerates through mid-rail).
 * Switches: minimum-length TGs, NFET 0.5 um / PFET 0.9 um; bottom-plate sampling and
   early-opening virtual-ground switches keep what remains signal-independent.
 
@@ -162,18 +164,34 @@ def _latch(c: Circuit, spec: NeuronSpec, p: str, tag: str, d: str, clk: str,
            rst: str) -> tuple[str, str]:
     """Static D-latch: transparent while ``clk`` is high; returns (q, qb) nodes.
 
-    An NFET clears it (q low) while ``rst`` is high: the reset phase, where every MVM starts,
+    Input: a clocked inverter (``spec.latch_clocked_input``, default) or a TG from ``d``.
+    Through the TG, the storage node, at the previous decision's rail, kicked the open-loop
+    OTA output ~190 mV towards that decision as the latch turned transparent
+    (benchmarks/neuron_conv_diag.py): sub-mV residues were decided by history.
+
+    A FET clears it (q low) while ``rst`` is high: the reset phase, where every MVM starts,
     so the operating point at t = 0 has one solution. Without it the latch's loop also has
     its metastable point (both nodes near VDD / 2, both inverters conducting), which VACASK's
     operating point found: +30 % of neuron energy until the first reset ended (issue 17)."""
     s, qb, q = f"{p}{tag}s", f"{p}{tag}b", f"{p}{tag}q"
-    _tg(c, spec, f"{p}{tag}i", d, s, clk, f"{clk}_b")
+    if spec.latch_clocked_input:
+        # clocked inverter (data FETs at the rails, clock FETs at s): d only sees the data
+        # FETs' gates, so s, at the previous decision's rail, cannot kick it; s = not d, hence
+        # the returned nodes swap and the reset pulls s high (returned q low, as the TG's)
+        dn, dp = f"{p}{tag}cn", f"{p}{tag}cp"
+        _fet(c, spec, "n", f"M{p}{tag}dn", dn, d, "0", spec.inv_wn_um, spec.sw_l_um)
+        _fet(c, spec, "n", f"M{p}{tag}kn", s, clk, dn, spec.inv_wn_um, spec.sw_l_um)
+        _fet(c, spec, "p", f"M{p}{tag}dp", dp, d, "vdd", spec.inv_wp_um, spec.sw_l_um)
+        _fet(c, spec, "p", f"M{p}{tag}kp", s, f"{clk}_b", dp, spec.inv_wp_um, spec.sw_l_um)
+        _fet(c, spec, "p", f"M{p}{tag}r", s, f"{rst}_b", "vdd", 2 * spec.sw_wp_um, spec.sw_l_um)
+    else:
+        _tg(c, spec, f"{p}{tag}i", d, s, clk, f"{clk}_b")
+        _fet(c, spec, "n", f"M{p}{tag}r", s, rst, "0", 2 * spec.sw_wn_um, spec.sw_l_um)
     _inv(c, spec, f"{p}{tag}1", s, qb)
     _inv(c, spec, f"{p}{tag}2", qb, q)
     _tg(c, spec, f"{p}{tag}f", q, s, f"{clk}_b", clk)
-    _fet(c, spec, "n", f"M{p}{tag}r", s, rst, "0", 2 * spec.sw_wn_um, spec.sw_l_um)
     c.add(Capacitor(f"C{p}{tag}s", s, "0", spec.c_latch_f))
-    return q, qb
+    return (qb, q) if spec.latch_clocked_input else (q, qb)
 
 
 def add_neuron_bias(circuit: Circuit, spec: NeuronSpec, n_neurons: int = 1) -> str:

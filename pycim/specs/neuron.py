@@ -96,6 +96,13 @@ class NeuronSpec:
     inv_wp_um: float = 0.9
     cc_switch: bool = True  # disconnect Cc in comparator mode (faster open-loop decisions)
     c_latch_f: float = A("neuron_c_latch_f")
+    #: the decision latches take the OTA output through a clocked inverter instead of a TG
+    #: (:func:`pycim.netlist.neuron._latch`): no kick from the latch back onto the output.
+    #: Measured on the 16 x 16 ideal core's (8,10) spread problem (``make bench`` mvm_codes'
+    #: case; TG / clocked): code error RMS 11.4 / 8.1 LSB, max 17 / 9, the high phase's mean
+    #: +1.19 / +0.88 codes (max 2 / 1); the conversion alone (benchmarks/neuron_mvm_diag.py
+    #: 8 10 hi 0): 11 / 6 of 16 codes above floor(v_int / LSB)
+    latch_clocked_input: bool = True
     corner: str = "tt"
     #: False: every FET card without BSIM4's body resistance network (three internal nodes
     #: fewer per FET). The MVM keeps it (pycim.netlist.core.mvm_core_spec says why)
