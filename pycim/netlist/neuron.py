@@ -176,8 +176,8 @@ def _latch(c: Circuit, spec: NeuronSpec, p: str, tag: str, d: str, clk: str,
     s, qb, q = f"{p}{tag}s", f"{p}{tag}b", f"{p}{tag}q"
     if spec.latch_clocked_input:
         # clocked inverter (data FETs at the rails, clock FETs at s): d only sees the data
-        # FETs' gates, so s, at the previous decision's rail, cannot kick it; s = not d, hence
-        # the returned nodes swap and the reset pulls s high (returned q low, as the TG's)
+        # FETs' gates, so s, at the previous decision's rail, cannot kick it; s = not d, so the
+        # first inverter gives q and the reset pulls s high (q low, as with the TG)
         dn, dp = f"{p}{tag}cn", f"{p}{tag}cp"
         _fet(c, spec, "n", f"M{p}{tag}dn", dn, d, "0", spec.inv_wn_um, spec.sw_l_um)
         _fet(c, spec, "n", f"M{p}{tag}kn", s, clk, dn, spec.inv_wn_um, spec.sw_l_um)
@@ -187,11 +187,12 @@ def _latch(c: Circuit, spec: NeuronSpec, p: str, tag: str, d: str, clk: str,
     else:
         _tg(c, spec, f"{p}{tag}i", d, s, clk, f"{clk}_b")
         _fet(c, spec, "n", f"M{p}{tag}r", s, rst, "0", 2 * spec.sw_wn_um, spec.sw_l_um)
-    _inv(c, spec, f"{p}{tag}1", s, qb)
-    _inv(c, spec, f"{p}{tag}2", qb, q)
-    _tg(c, spec, f"{p}{tag}f", q, s, f"{clk}_b", clk)
+    first, second = (q, qb) if spec.latch_clocked_input else (qb, q)
+    _inv(c, spec, f"{p}{tag}1", s, first)
+    _inv(c, spec, f"{p}{tag}2", first, second)
+    _tg(c, spec, f"{p}{tag}f", second, s, f"{clk}_b", clk)
     c.add(Capacitor(f"C{p}{tag}s", s, "0", spec.c_latch_f))
-    return (qb, q) if spec.latch_clocked_input else (q, qb)
+    return q, qb
 
 
 def add_neuron_bias(circuit: Circuit, spec: NeuronSpec, n_neurons: int = 1) -> str:
