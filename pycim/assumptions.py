@@ -99,15 +99,21 @@ _A = [
                "off, at 1.2 um +0.01 mV (line bench, 4-bit in / 7-bit out, FS 0.05 V, no "
                "bypass: python benchmarks/neuron_conv_diag.py 4 7 0.05 0 5 -5 15 -15, 'v0'); "
                "-1.9 mV per um"),
-    Assumption("neuron_az_sw_wp_um", 1.14, "um",
+    Assumption("neuron_az_sw_wp_um", 1.20, "um",
                "PFET width of the neuron's az switch on C_az's OTA side (NFET 0.5 um): its charge "
                "when it opens moves the stored offset, so the virtual ground sits off Vref and "
                "every transfer integrates (C_s/C_i) x that error; with it the bottom-plate "
                "switches' own charge. At 0.9 um: +0.117 mV per integration, +0.146 mV per DAC "
                "packet (j >= 2); at 1.14 um: -0.001 and +0.026 mV (the same bench with the bias "
-               "net's 2 pF of then; -0.5 and -0.7 mV per um; with neuron_c_bias_per_neuron_f "
-               "+0.044 and +0.012 mV, and on the 16 x 16 ideal core's (6,8) high phase "
-               "-0.01 mV per integration). Both "
+               "net's 2 pF of then). Re-centred in the fourteenth round (per-neuron bias "
+               "decoupling, clocked latch input; python benchmarks/neuron_conv_diag.py 4 7 0.05 "
+               "0 5 -5 15 -15 az_sw_wp_um=W): per integration +0.0169 / +0.0122 / +0.0074 / "
+               "+0.0027 / -0.0021 mV, per packet (j >= 2) +0.0105 / +0.0053 / -0.0006 / -0.0058 "
+               "/ -0.0111 mV, starting level +0.018 / -0.004 / -0.025 / -0.046 / -0.067 mV at "
+               "W = 1.14 / 1.16 / 1.18 / 1.20 / 1.22 um: 1.20 sits between the integrations' "
+               "zero (1.21) and the packets' (1.18). On the 16 x 16 ideal core's spread problem "
+               "(make bench mvm_codes' case) codes within +-1 LSB went 0.9375 -> 1.0 at (6,8), "
+               "0.125 -> 0.5625 at (8,10) (error RMS 1.06 -> 0.25 and 8.08 -> 5.41 LSB). Both "
                "widths hold at tt only: another corner moves the NFET's and PFET's charge apart"),
     Assumption("neuron_c_sample_eff_f", 53.0e-15, "F",
                "C_sample as the hold capacitor sees it in charge sharing (y_ideal's plane "
