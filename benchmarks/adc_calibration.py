@@ -28,8 +28,24 @@ import warnings
 import numpy as np
 
 
-def run(batch: int = 1024, cal_batch: int = 256, seed: int = 0) -> dict:
+def to_xw(core, levels, in_bits: int = 4, out_bits: int = 6) -> np.ndarray:
+    """Codes or calibrated values of a forward call back in units of x.W (the module's y_hat):
+    levels x LSB x the target columns' conductance sums / (Vread (G_max - G_min)), times
+    (2^P - 1) / W for the held line's full-scale drive."""
     from pycim import assumptions
+
+    span = assumptions.value("g_max_s") - assumptions.value("g_min_s")
+    s_col = (core.target_g_pos_s + core.target_g_neg_s).sum(axis=0)
+    kappa = (2 ** (in_bits - 1) - 1) / core.model.weight_sum(in_bits)
+    return levels * core.lsb_v(out_bits) * s_col / (core.v_read_v * span) * kappa
+
+
+def nrmse(y_hat: np.ndarray, y: np.ndarray) -> float:
+    """rms(y_hat - y) / rms(y)."""
+    return float(np.sqrt(np.mean((y_hat - y) ** 2)) / np.sqrt(np.mean(y ** 2)))
+
+
+def run(batch: int = 1024, cal_batch: int = 256, seed: int = 0) -> dict:
     from pycim.macro.core import Core
     from pycim.macro.model import OutOfRangeWarning
 
@@ -39,28 +55,21 @@ def run(batch: int = 1024, cal_batch: int = 256, seed: int = 0) -> dict:
     x = rng.integers(-7, 8, (batch, 128))
     x_cal = rng.integers(-7, 8, (cal_batch, 128))
     y = x @ w
-    span = assumptions.value("g_max_s") - assumptions.value("g_min_s")
     out = {"shape": [128, 256], "in_bits": 4, "out_bits": 6, "batch": batch,
            "cal_batch": cal_batch, "seed": seed}
     for name in ("default", "calibrated"):
         core = Core(w, seed=seed)
-        s_col = (core.target_g_pos_s + core.target_g_neg_s).sum(axis=0)
         if name == "calibrated":
             fsc = core.calibrate_full_scale(x_cal, 4, 6)
             out["fs_calibration"] = {"wanted_v": fsc.wanted_v, "limited": fsc.limited,
                                      "clip_fraction": fsc.clip_fraction}
         core.calibrate("forward", 4, 6, seed=seed + 1)
         r = core.forward(x, 4, 6)
-        kappa = 7.0 / core.model.weight_sum(4)  # held-line full-scale drive -> 2^3 - 1
-        y_hat = r.value * core.lsb_v(6) * s_col / (core.v_read_v * span) * kappa
-        err = float(np.sqrt(np.mean((y_hat - y) ** 2)) / np.sqrt(np.mean(y ** 2)))
-        raw = (r.code + 0.5) * core.lsb_v(6) * s_col / (core.v_read_v * span) * kappa
         out[name] = {"adc_fs_v": core.adc_fs_v, "lsb_line_v": core.lsb_v(6),
                      "code_min": int(r.code.min()), "code_max": int(r.code.max()),
                      "clipped_fraction": float(np.mean((r.code == -32) | (r.code == 31))),
-                     "nrmse_vs_xw": err,
-                     "nrmse_uncalibrated_codes": float(np.sqrt(np.mean((raw - y) ** 2))
-                                                       / np.sqrt(np.mean(y ** 2)))}
+                     "nrmse_vs_xw": nrmse(to_xw(core, r.value), y),
+                     "nrmse_uncalibrated_codes": nrmse(to_xw(core, r.code + 0.5), y)}
     return out
 
 

@@ -22,7 +22,7 @@ import numpy as np
 
 
 def main() -> dict:
-    from pycim import assumptions
+    from benchmarks.adc_calibration import nrmse, to_xw
     from pycim.macro.core import Core
     from pycim.macro.model import MacroModel, OutOfRangeWarning
 
@@ -31,20 +31,16 @@ def main() -> dict:
     w = rng.uniform(-1, 1, (128, 256))
     x, x_cal = rng.integers(-7, 8, (256, 128)), rng.integers(-7, 8, (256, 128))
     y = x @ w
-    span = assumptions.value("g_max_s") - assumptions.value("g_min_s")
     base = MacroModel.load()
     w_sum = base.weight_sum(4)
 
     def run(model):
         core = Core(w, model=model, seed=0)
-        s_col = (core.target_g_pos_s + core.target_g_neg_s).sum(axis=0)
         core.calibrate_full_scale(x_cal, 4, 6)
         core.calibrate("forward", 4, 6, seed=1)
         r = core.forward(x, 4, 6)
-        y_hat = r.value * core.lsb_v(6) * s_col / (core.v_read_v * span) * 7.0 / w_sum
         return core, {"adc_fs_v": core.adc_fs_v, "codes": [int(r.code.min()), int(r.code.max())],
-                      "nrmse_vs_xw": float(np.sqrt(np.mean((y_hat - y) ** 2))
-                                           / np.sqrt(np.mean(y ** 2)))}
+                      "nrmse_vs_xw": nrmse(to_xw(core, r.value), y)}
 
     def offset_v(model):  # the calibration batch's mean integrated line offset
         core = Core(w, model=model, seed=0)

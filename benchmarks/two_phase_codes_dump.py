@@ -5,7 +5,7 @@ quantisation, flagging outputs off by more than one LSB.
 
     PYTHONPATH=. python benchmarks/two_phase_codes_dump.py IN_BITS OUT_BITS [name=value ...]
 
-``name=value``: NeuronSpec overrides (floats; True / False for flags), e.g.
+``name=value``: NeuronSpec overrides (``benchmarks.neuron_issue17.spec_kwargs``), e.g.
 ``az_sw_wp_um=1.14`` for the az switch before the fourteenth round: at (6, 8) its three misses
 were one weight column with y_hi = 4.914 (0.914 above the boundary 4, 0.086 under 5)
 converted as 5; with the default (1.20 um) none.
@@ -20,6 +20,8 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from benchmarks.neuron_issue17 import spec_kwargs  # noqa: E402
 
 
 def main(in_bits: int, out_bits: int, overrides: dict) -> None:
@@ -48,15 +50,7 @@ def main(in_bits: int, out_bits: int, overrides: dict) -> None:
     print(f"within +-1 LSB: {np.mean(np.abs(code - q) <= 1):.4f} of {code.size}")
 
 
-def _overrides(items) -> dict:
-    out = {}
-    for item in items:
-        k, v = item.split("=", 1)
-        out[k] = (v == "True") if v in ("True", "False") else float(v)
-    return out
-
-
 if __name__ == "__main__":
     if len(sys.argv) < 3:
         raise SystemExit(__doc__)
-    main(int(sys.argv[1]), int(sys.argv[2]), _overrides(sys.argv[3:]))
+    main(int(sys.argv[1]), int(sys.argv[2]), spec_kwargs(sys.argv[3:]))

@@ -7,7 +7,7 @@ large call of each direction), the wires solved for three planes alone (``plane_
 request of the macro engine, or a ``Core`` call of few vectors) and the lumped operator; then
 the wires solved for half, one and one and a half times the inputs' count of random planes
 alone (``wire_lines``) against the whole operator, where ``MacroModel.plane_lines`` switches
-from one to the other (at half the inputs)."""
+from one to the other (at two thirds of the inputs)."""
 
 import time
 import warnings
