@@ -138,10 +138,12 @@ def test_cli_engine_macro_writes_the_spice_keys(tmp_path):
 
 @pytest.mark.slow
 def test_macro_matches_spice_on_held_out_16x16():
-    """Done-when criterion at 16 x 16, 4-bit in / 6-bit out, two held-out vectors (seed 100;
-    the fit used seeds 1-4): codes RMS <= 0.5 LSB, max <= 2 LSB, energy per MVM within 5 %,
-    identical conductances, identical keys."""
-    p = {"n_in": 16, "n_out": 16, "in_bits": 4, "w_scale": 1.0, "batch": 2, "seed": 100}
+    """Done-when criterion at 16 x 16, 4-bit in / 6-bit out, one held-out vector (seed 100;
+    the fit used seeds 1-28): codes RMS <= 0.5 LSB, max <= 2 LSB, energy per MVM within 5 %,
+    identical conductances, identical keys. One vector (16 codes, 64 settled lines), not two:
+    the CI budget (a second vector cost 33 s of the suite's ~1040 CPU-s, fifteenth round);
+    ``make bench`` macro_vs_spice runs two held-out vectors at 64 x 64."""
+    p = {"n_in": 16, "n_out": 16, "in_bits": 4, "w_scale": 1.0, "batch": 1, "seed": 100}
     w, x = problem(p)
     spice = run_mvm(MvmRequest(w, x, seed=100), progress=False)
     macro = run_mvm(MvmRequest(w, x, seed=100, engine="macro"), progress=False)
