@@ -9,8 +9,10 @@ the same with the model's constant line offset ``b_line_v`` moved by the calibra
 mean line offset per plane: what a per-layer shift of the neuron's sampling reference
 would do (no such circuit knob exists; this edits the model only), and with the activity
 offset terms removed as well (the bound: no offset at all), and that with the wires lumped
-(``wire_scale`` 0: what the wires' IR drop by position costs). Printed: full scale, codes
-used and the normalised RMS error vs x.W of each.
+(``wire_scale`` 0: what the wires' IR drop by position costs); and the packaged model with
+the wires' term scaled by 0.5 and 0.25 (about wires of half and a quarter the resistance per
+cell: wider or thicker metal). Printed: full scale, codes used and the normalised RMS error vs
+x.W of each.
 """
 
 from __future__ import annotations
@@ -62,8 +64,17 @@ def main() -> dict:
     d["line"]["b_line_v"] = base.line["b_line_v"]
     d["line"]["b_line_v"] -= offset_v(MacroModel.from_json(json.dumps(d))) / w_sum
     _, out["no_offset_wires_lumped"] = run(MacroModel.from_json(json.dumps(d)))
+    # wider wires: the wires' term scaled (first order in the wire resistance per cell; the
+    # term is the converged IR drop at the assumption's 0.9 ohm/um, so a scale s stands for
+    # about s x 0.9 ohm/um, e.g. a met1 line s^-1 times the 0.14 um minimum width)
+    scales = (0.5, 0.25)
+    for s_w in scales:
+        d = json.loads(base.to_json())
+        d["line"]["wire_scale"] = s_w * float(base.line.get("wire_scale", 0.0))
+        _, out[f"wires_x{s_w:g}"] = run(MacroModel.from_json(json.dumps(d)))
     print(f"mean line offset {1e3 * out['mean_offset_per_plane_v']:.1f} mV per plane")
-    for k in ("packaged", "constant_shift", "no_offset_at_all", "no_offset_wires_lumped"):
+    for k in ("packaged", "constant_shift", "no_offset_at_all", "no_offset_wires_lumped",
+              *(f"wires_x{s_w:g}" for s_w in scales)):
         r = out[k]
         print(f"{k:17s} full scale {r['adc_fs_v']:.4f} V, codes {r['codes'][0]}..{r['codes'][1]}, "
               f"normalised RMS error vs x.W {r['nrmse_vs_xw']:.3f}")
