@@ -214,3 +214,12 @@ def test_model_plane_lines_take_the_wires_either_way(rng):
         np.testing.assert_allclose(m1.plane_lines(gp, gn, x, "forward"), x @ a1,
                                    atol=24 * tol)
         np.testing.assert_allclose(m0.plane_lines(gp, gn, x, "forward"), x @ a0, atol=1e-12)
+    # a kept system (a Core's) serves any later planes of the same array with the same numbers,
+    # and refuses a call of the other direction
+    sys_ = m1.plane_system(gp, gn, "forward")
+    for n in (1, 3):
+        x = rng.choice([-1.0, 0.0, 1.0], (n, 2, 24))  # (batch, planes, inputs)
+        np.testing.assert_array_equal(m1.plane_lines(gp, gn, x, "forward", system=sys_),
+                                      m1.plane_lines(gp, gn, x, "forward"))
+    with pytest.raises(ValueError, match="forward"):
+        m1.plane_lines(gp, gn, np.ones((1, 48)), "backward", system=sys_)

@@ -918,6 +918,9 @@ class Core:
         self._energy_cache: dict = {}
         self._fast: dict[tuple, FastChain | None] = {}
         self._w_lines: dict[tuple, np.ndarray | None] = {}
+        #: per direction, the lumped operator and the wires' factorisation of a few-vector call
+        #: (:meth:`MacroModel.plane_system`), made on first use
+        self._systems: dict[str, object] = {}
         #: foreground calibrations by (direction, in_bits, out_bits) (:meth:`calibrate`)
         self.calibrations: dict[tuple[str, int, int], Calibration] = {}
 
@@ -972,7 +975,10 @@ class Core:
             drives, wts = self.model.drive(x, in_bits)[:, None, :], None
         else:
             drives, wts = bit_planes(np.asarray(x).astype(np.int16), in_bits, float), w
-        v = md.plane_lines(self.g_pos_s, self.g_neg_s, drives, d)  # (batch, planes, lines)
+        sys_ = self._systems.get(d)
+        if sys_ is None:
+            sys_ = self._systems[d] = md.plane_system(self.g_pos_s, self.g_neg_s, d)
+        v = md.plane_lines(self.g_pos_s, self.g_neg_s, drives, d, system=sys_)  # (b, p, lines)
         v = v[:, 0] if wts is None else np.einsum("bpn,pn->bn", v, wts)
         return (self.v_read_v * v).astype(np.float32)
 

@@ -108,7 +108,8 @@ from pathlib import Path
 import numpy as np
 
 from .. import assumptions
-from ..cim.closed_form import held_plane_weights, line_operator, wire_correction
+from ..cim.closed_form import (WireSystem, held_plane_weights, line_operator, wire_correction,
+                                wire_system)
 from ..errors import InputError
 from ..specs.neuron import MAX_OUT_BITS
 
@@ -168,6 +169,18 @@ def _line_defaults() -> dict[str, float]:
 
 def _adc_defaults() -> dict:
     return {"gain": 1.0, "offset_lsb": 0.0, "noise_lsb": 0.0, "inl_lsb": {}}
+
+
+@dataclass(frozen=True)
+class PlaneSystem:
+    """:meth:`MacroModel.plane_system`'s result: the lumped operator (inputs x sensed lines)
+    and the wires' factored network (None when the model lumps them), for one direction and
+    mapping of one array's conductances."""
+
+    direction: str
+    mapping: str
+    lumped: np.ndarray
+    wires: WireSystem | None
 
 
 @dataclass(frozen=True)
@@ -407,8 +420,19 @@ class MacroModel:
             a = a + k * wire_correction(gp, gn, direction, mapping, r_d, tol=WIRE_TOL)
         return a
 
+    def plane_system(self, g_pos_s, g_neg_s, direction: str,
+                     mapping: str = "row_pair") -> "PlaneSystem":
+        """What :meth:`plane_lines` computes from the conductances alone, for a caller that
+        keeps it (a :class:`pycim.macro.core.Core`): the lumped operator and, when the model
+        resolves the wires, their factored network
+        (:class:`pycim.cim.closed_form.WireSystem`)."""
+        gp, gn, r_d, k = self._wired(g_pos_s, g_neg_s, direction)
+        return PlaneSystem(direction, mapping, line_operator(gp, gn, direction, mapping, r_d),
+                           wire_system(gp, gn, direction, mapping, r_d) if k else None)
+
     def plane_lines(self, g_pos_s, g_neg_s, planes, direction: str,
-                    mapping: str = "row_pair") -> np.ndarray:
+                    mapping: str = "row_pair", system: "PlaneSystem | None" = None
+                    ) -> np.ndarray:
         """``planes @ line_operator(...)`` for input planes (..., inputs): the same numbers,
         but the wires' term solved for these drives alone when they are fewer than two thirds
         of the inputs (a request's few planes on a full core: ~0.1-0.5 s, not the operator's
@@ -416,15 +440,25 @@ class MacroModel:
         drives many inputs at once, so the wires' fixed point takes more iterations); on a
         full core (``PYTHONPATH=. python benchmarks/wire_cost.py``) 0.5 / 1 / 1.5 x the
         inputs' count of planes cost 1.82 / 3.35 / 5.11 CPU-s forward against the operator's
-        2.24, 2.77 / 4.79 / 6.89 backward against 3.78: break-even near 0.6-0.7 x."""
+        2.24, 2.77 / 4.79 / 6.89 backward against 3.78: break-even near 0.6-0.7 x.
+
+        ``system``: :meth:`plane_system` of the same conductances, direction and mapping (kept
+        by the caller: the lumped operator and the wires' factorisation are not recomputed;
+        the same numbers)."""
         planes = np.asarray(planes, dtype=float)
         k = float(self.line.get("wire_scale", 0.0))
         flat = planes.reshape(-1, planes.shape[-1])
         if k and 3 * flat.shape[0] >= 2 * planes.shape[-1]:
             return planes @ self.line_operator(g_pos_s, g_neg_s, direction, mapping)
-        v = planes @ self.lumped_operator(g_pos_s, g_neg_s, direction, mapping)
+        if system is None:
+            system = self.plane_system(g_pos_s, g_neg_s, direction, mapping)
+        elif (system.direction, system.mapping) != (direction, mapping):
+            raise ValueError(f"plane_lines: a {system.direction} / {system.mapping} system for "
+                             f"a {direction} / {mapping} call")
+        v = planes @ system.lumped
         if k:
-            v = v + k * self.wire_lines(g_pos_s, g_neg_s, planes, direction, mapping)
+            dv = system.wires.correction(flat, tol=WIRE_TOL)
+            v = v + k * dv.reshape(*planes.shape[:-1], dv.shape[-1])
         return v
 
     def wire_lines(self, g_pos_s, g_neg_s, planes, direction: str,
