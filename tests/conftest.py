@@ -40,6 +40,7 @@ LONG_FIRST = (
     "tests/test_mvm.py::test_code_check_catches_integration_capacitor_10_percent_off",
     "tests/test_mvm.py::test_backward_code_check_catches_integration_capacitor_10_percent_off",
     "tests/test_fit.py::test_default_model_codes_recomputed_from_the_committed_mvms",
+    "tests/test_held_out.py::test_macro_vs_spice_backward_64_cells_per_line",
 )
 
 
