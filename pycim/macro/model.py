@@ -457,18 +457,20 @@ class MacroModel:
                              f"a {direction} / {mapping} call")
         v = planes @ system.lumped
         if k:
-            dv = system.wires.correction(flat, tol=WIRE_TOL)
-            v = v + k * dv.reshape(*planes.shape[:-1], dv.shape[-1])
+            v = v + k * self.wire_lines(g_pos_s, g_neg_s, planes, direction, mapping,
+                                        wires=system.wires)
         return v
 
     def wire_lines(self, g_pos_s, g_neg_s, planes, direction: str,
-                   mapping: str = "row_pair") -> np.ndarray:
+                   mapping: str = "row_pair", wires: WireSystem | None = None) -> np.ndarray:
         """The wires' term of :meth:`plane_lines` at ``wire_scale`` 1, solved for ``planes``
-        (..., inputs) alone (:func:`pycim.cim.closed_form.wire_correction`)."""
+        (..., inputs) alone (:func:`pycim.cim.closed_form.wire_correction`); ``wires``: the
+        same conductances' factored network, kept by the caller (:meth:`plane_system`)."""
         planes = np.asarray(planes, dtype=float)
-        gp, gn, r_d, _ = self._wired(g_pos_s, g_neg_s, direction)
-        dv = wire_correction(gp, gn, direction, mapping, r_d,
-                             planes=planes.reshape(-1, planes.shape[-1]), tol=WIRE_TOL)
+        if wires is None:
+            gp, gn, r_d, _ = self._wired(g_pos_s, g_neg_s, direction)
+            wires = wire_system(gp, gn, direction, mapping, r_d)
+        dv = wires.correction(planes.reshape(-1, planes.shape[-1]), tol=WIRE_TOL)
         return dv.reshape(*planes.shape[:-1], dv.shape[-1])
 
     # -- the held-line scheme ----------------------------------------------------------------
