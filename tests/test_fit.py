@@ -122,6 +122,37 @@ def test_check_range_warns_only_outside():
         m.check_range(n_rows=256)
 
 
+def test_fit_records_and_checks_the_wires_of_its_data():
+    """The wires the mvm_fit data were simulated with (their summaries' wire_r_ohm_per_um)
+    are the fitted model's range; data of other wires than the ones the fit resolves
+    (pycim.assumptions), or of mixed or half-recorded wires, are refused; and a model fitted
+    on other wires than the assumption's warns on use."""
+    from pycim.fit import _data_wires
+
+    now = float(assumptions.value("wire_r_ohm_per_um"))
+
+    def summary(*wires):
+        return pd.DataFrame({"kind": ["mvm_fit"] * len(wires) + ["ir_drop"],
+                             "wire_r_ohm_per_um": [*wires, 5.0]})
+
+    assert _data_wires(summary(now, now)) == pytest.approx(now)
+    assert _data_wires(summary(np.nan, np.nan)) is None  # data from before the record
+    assert _data_wires(None) is None
+    with pytest.raises(InputError, match=f"{3 * now:g} ohm/um.*is {now:g}"):
+        _data_wires(summary(3 * now, 3 * now))
+    with pytest.raises(InputError, match="wires of"):
+        _data_wires(summary(now, 3 * now))
+    with pytest.raises(InputError, match="some do not"):
+        _data_wires(summary(now, np.nan))
+    wired = MacroModel.ideal().with_(line={**MacroModel.ideal().line, "wire_scale": 1.0})
+    assert wired.with_(ranges={"wire_r_ohm_per_um": [now, now]}).range_warnings() == []
+    msgs = wired.with_(ranges={"wire_r_ohm_per_um": [3 * now, 3 * now]}).range_warnings()
+    assert len(msgs) == 1 and f"fitted on wires of {3 * now:.4g}" in msgs[0]
+    # a model that lumps the wires into its drive resistance resolves none: no warning
+    assert MacroModel.ideal().with_(
+        ranges={"wire_r_ohm_per_um": [3 * now, 3 * now]}).range_warnings() == []
+
+
 def _held_weights(in_bits: int) -> np.ndarray:
     """The chip's plane weights written out: plane n (LSB first) is held on C_hold and sampled
     2^(n-1) times, sample k sharing charge with C_s: w_n = sum_{k=1}^{2^(n-1)} r^k with

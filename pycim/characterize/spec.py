@@ -75,14 +75,16 @@ KINDS: dict[str, tuple[Param, ...]] = {
     "ir_drop": (
         Param("rows", "rows", int, lo=2, hi=512),
         Param("cols", "cols", int, lo=1, hi=256),
-        Param("wire_r_ohm_per_um", "wire_r_ohm_per_um", float, 0.9, lo=0.0, hi=1e3),
+        Param("wire_r_ohm_per_um", "wire_r_ohm_per_um", float,
+              assumptions.value("wire_r_ohm_per_um"), lo=0.0, hi=1e3),
         Param("seeds", "seed", int, 0, lo=0, hi=2**32 - 1),
     ),
     "settling": (
         Param("rows", "rows", int, lo=2, hi=512),
         Param("cols", "cols", int, 4, lo=1, hi=256),
         Param("g_cell_us", "g_cell_us", float, 20.0, lo=1.0, hi=40.0),
-        Param("wire_r_ohm_per_um", "wire_r_ohm_per_um", float, 0.9, lo=0.0, hi=1e3),
+        Param("wire_r_ohm_per_um", "wire_r_ohm_per_um", float,
+              assumptions.value("wire_r_ohm_per_um"), lo=0.0, hi=1e3),
         Param("c_sense_f", "c_sense_f", float, 50e-15, lo=0.0, hi=1e-11),
         Param("tol", "tol", float, 1e-3, lo=1e-6, hi=0.1),
         Param("access", "access", str, "ideal", choices=("ideal", "sky130")),

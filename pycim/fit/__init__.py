@@ -68,6 +68,7 @@ def fit_tables(tables: dict, name: str) -> tuple["MacroModel", list[Fit]]:  # no
 def _fit_tables(tables: dict, name: str):
     from ..macro.model import MacroModel
 
+    wire_r = _data_wires(tables.get("summary"))
     base = MacroModel.ideal()
     # the wires resolved by position (nothing fitted: the assumption's ohm per cell), so the
     # lumped drive resistance fits the drivers, not a line's average IR drop
@@ -104,12 +105,39 @@ def _fit_tables(tables: dict, name: str):
     pulses = sorted({float(pt.p["read_pulse_s"]) for pt in points})
     ranges["read_pulse_s"] = [pulses[0], pulses[-1]]
     ranges["vdd_v"] = [1.8, 1.8]
+    if wire_r is not None:  # the wires the data had, which the fit's wire term resolved
+        ranges["wire_r_ohm_per_um"] = [wire_r, wire_r]
     report = {f.name: _clean(f.report()) for f in fits}
     report["_conditions"] = {"corners": sorted({c for c, _ in conds}), "temp_c": temps,
                              "results_dir": name}
     m = m.with_(ranges=ranges, fits=report,
                 source=f"fit of {name} ({len(points)} mvm_fit points)")
     return m, fits
+
+
+def _data_wires(summary) -> float | None:
+    """The wire resistance (ohm/um) every ``mvm_fit`` point of the data was simulated with
+    (its summary's ``wire_r_ohm_per_um``), or None when the data predate that record. The
+    fit resolves the wires at :mod:`pycim.assumptions`' value, so data of other wires, or of
+    several, are refused rather than fitted with the wrong network."""
+    from .. import assumptions
+
+    if summary is None or "wire_r_ohm_per_um" not in summary or "kind" not in summary:
+        return None
+    w = summary.loc[summary["kind"] == "mvm_fit", "wire_r_ohm_per_um"].astype(float)
+    if w.empty or w.isna().any():
+        if w.notna().any():
+            raise InputError("RESULTS_DIR: some mvm_fit points record their wires "
+                             "(wire_r_ohm_per_um) and some do not: rerun the older sweeps")
+        return None
+    vals = sorted(set(w.round(12)))
+    now = float(assumptions.value("wire_r_ohm_per_um"))
+    if len(vals) > 1 or not math.isclose(vals[0], now, rel_tol=1e-9):
+        raise InputError(f"RESULTS_DIR: the mvm_fit points were simulated with wires of "
+                         f"{', '.join(f'{v:g}' for v in vals)} ohm/um, but "
+                         f"pycim.assumptions' wire_r_ohm_per_um is {now:g} (the fit "
+                         f"resolves the wires at it): rerun the sweeps")
+    return vals[0]
 
 
 def _clean(v):

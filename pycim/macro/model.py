@@ -719,8 +719,17 @@ class MacroModel:
             warnings.warn(msg, OutOfRangeWarning, stacklevel=2)
 
     def range_warnings(self, **values) -> list[str]:
-        """The messages :meth:`check_range` warns with for these values (none: in range)."""
+        """The messages :meth:`check_range` warns with for these values (none: in range).
+        A model fitted on data of known wires (range ``wire_r_ohm_per_um``) is also checked
+        against the wires it resolves now (:mod:`pycim.assumptions`)."""
         out = []
+        fitted = self.ranges.get("wire_r_ohm_per_um")
+        if fitted is not None and float(self.line.get("wire_scale", 0.0)):
+            now = float(assumptions.value("wire_r_ohm_per_um"))
+            if not (fitted[0] * (1 - 1e-9) <= now <= fitted[1] * (1 + 1e-9)):
+                out.append(f"model '{self.source}' was fitted on wires of {fitted[0]:.4g} "
+                           f"ohm/um; pycim.assumptions' wire_r_ohm_per_um is {now:.4g}: its "
+                           f"line parameters may not hold (refit: make fit)")
         for name, val in values.items():
             rng = self.ranges.get(name)
             if rng is None or val is None:
