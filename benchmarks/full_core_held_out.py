@@ -42,6 +42,7 @@ def _problem(in_bits: int, direction: str, seed: int):
 
 def run(in_bits: int, out_bits: int, direction: str, seed: int, out: Path,
         compact_dir: Path | None = None) -> None:
+    from pycim import assumptions
     from pycim.cim.request import MvmRequest
     from pycim.dispatch import run_mvm
 
@@ -50,6 +51,7 @@ def run(in_bits: int, out_bits: int, direction: str, seed: int, out: Path,
     res = run_mvm(MvmRequest(w, x, in_bits, out_bits, seed=seed, direction=direction,
                              partition=True, wire_segment_cells=32), progress=False)
     res["wall_s"] = time.perf_counter() - t0
+    res["wire_r_ohm_per_um"] = assumptions.value("wire_r_ohm_per_um")  # the run's wires
     out.mkdir(parents=True, exist_ok=True)
     p = out / f"spice_{direction}_{in_bits}_{out_bits}_{seed}.json"
     p.write_text(json.dumps(res))
@@ -61,15 +63,21 @@ def run(in_bits: int, out_bits: int, direction: str, seed: int, out: Path,
 #: what a compact record keeps (the problem regenerates from its seed: kinds_fit.problem)
 COMPACT_KEYS = ("direction", "in_bits", "out_bits", "seed", "phases", "energy_j", "latency_s",
                 "code", "y_ideal", "wall_s", "pycim_version", "corner", "temp_c",
-                "read_pulse_s")
+                "read_pulse_s", "wire_r_ohm_per_um")
 
 
 def compact(path: Path, out: Path) -> Path:
     """A saved run's small record for ``characterization/results/full_core_held_out`` (what
     ``pycim report`` checks its energy model against): energies, codes, the request's keys."""
+    from pycim import assumptions
+
     res = json.loads(Path(path).read_text())
     rec = {"n_in": 128, "n_out": 256, "partition": True, "wire_segment_cells": 32,
            **{k: res[k] for k in COMPACT_KEYS if k in res}}
+    if "wire_r_ohm_per_um" not in rec:  # a run from before the record: this tree's wires
+        rec["wire_r_ohm_per_um"] = assumptions.value("wire_r_ohm_per_um")
+        print(f"{path}: no wires recorded, taken as this tree's {rec['wire_r_ohm_per_um']:g} "
+              f"ohm/um")
     out.mkdir(parents=True, exist_ok=True)
     p = out / Path(path).name
     p.write_text(json.dumps(rec, indent=1, sort_keys=True) + "\n")
@@ -82,7 +90,10 @@ def evaluate(model_path: str, out: Path) -> None:
     from pycim.macro.engine import run_macro_mvm
     from pycim.macro.model import MacroModel
 
+    from pycim import assumptions
+
     m = MacroModel.load(model_path)
+    wire_now = assumptions.value("wire_r_ohm_per_um")
     files = sorted(out.glob("spice_*.json"))
     if not files:
         raise SystemExit(f"no runs in {out}: run `... run IN OUT DIRECTION SEED` first")
@@ -90,6 +101,9 @@ def evaluate(model_path: str, out: Path) -> None:
         sp = json.loads(f.read_text())
         d, bi, bo, seed = sp["direction"], sp["in_bits"], sp["out_bits"], sp["seed"]
         w, x = _problem(bi, d, seed)
+        if sp.get("wire_r_ohm_per_um", wire_now) != wire_now:
+            print(f"{f.name}: SPICE run with {sp['wire_r_ohm_per_um']:g} ohm/um wires, the "
+                  f"macro model resolves {wire_now:g} (pycim.assumptions): not like with like")
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
             mac = run_macro_mvm(MvmRequest(w, x, bi, bo, seed=seed, direction=d,

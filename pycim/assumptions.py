@@ -22,10 +22,18 @@ _A = [
     Assumption("cell_pitch_x_um", 1.6, "um",
                "1T1R pitch along a row: 5 V access FET + RRAM via; not given in the paper"),
     Assumption("cell_pitch_y_um", 1.6, "um", "1T1R pitch along a column; square cell assumed"),
-    Assumption("wire_r_ohm_per_um", 0.9, "ohm/um",
-               "SKY130 met1 0.125 ohm/sq at 0.14 um minimum width"),
+    Assumption("wire_r_ohm_per_um", 0.3, "ohm/um",
+               "SKY130 met1 / met2 0.125 ohm/sq (the SkyWater ReRAM sits between met1 and "
+               "met2) at 0.42 um, three times the 0.14 um minimum width, which the 1.6 um "
+               "pitch leaves room for: a 256-cell line's IR drop is a weight error by "
+               "position that per-line calibration cannot remove (issue 17 item 6, "
+               "benchmarks/adc_calibration.py on the fifteenth round's model: 0.172 at "
+               "minimum width, 0.9 ohm/um, 0.124 at 0.45, 0.110 at 0.3 against a budget "
+               "of 0.12)"),
     Assumption("wire_c_f_per_um", 0.2e-15, "F/um",
-               "typical 130 nm met1 line capacitance to ground and neighbours"),
+               "typical 130 nm met1 line capacitance to ground and neighbours; kept for the "
+               "0.42 um line (SKY130 met1: 25.8 aF/um^2 area, 40.5 aF/um fringe per edge: "
+               "0.09 fF/um before coupling)"),
     # -- conductances and voltages -------------------------------------------------------------
     Assumption("g_min_s", 1e-6, "S", "low end of the weight window (authors' code: ~1-40 uS)"),
     Assumption("g_max_s", 40e-6, "S", "high end of the weight window (authors' code)"),
