@@ -86,11 +86,10 @@ def compact(path: Path, out: Path) -> Path:
 
 
 def evaluate(model_path: str, out: Path) -> None:
+    from pycim import assumptions
     from pycim.cim.request import MvmRequest
     from pycim.macro.engine import run_macro_mvm
     from pycim.macro.model import MacroModel
-
-    from pycim import assumptions
 
     m = MacroModel.load(model_path)
     wire_now = assumptions.value("wire_r_ohm_per_um")
