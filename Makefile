@@ -56,7 +56,7 @@ bench: setup
 
 # the packaged default macro-model from the committed characterization results (README, "Fitting")
 fit: setup
-	$(BIN)/pycim fit $(addprefix characterization/results/,fit fit_full fit_sparse fit_mid) \
+	$(BIN)/pycim fit $(addprefix characterization/results/,fit fit_full fit_sparse fit_mid fit_fine) \
 	  -o pycim/macro/default_model.json
 
 clean-cache:

@@ -12,7 +12,7 @@ engine of ``pycim mvm --engine macro``, the same conductances): code error (macr
 ``make bench`` group ``macro_vs_spice_256`` does both for the packaged model; this script
 lets another model (e.g. ``pycim fit ... -o /tmp/m.json``) be judged on the same runs; ``eval
 MODEL.json --out characterization/results/full_core_held_out`` judges it on the committed
-compact records (each at its own read pulse; no per-phase codes).
+compact records (each at its own read pulse; two-phase records with each phase's codes).
 ``compact`` (or ``run --compact``) writes each run's small record (energies, codes, the
 request's keys) to ``characterization/results/full_core_held_out/``, where ``pycim report``
 checks its core energy model against them (issue 18 item 3).
@@ -63,7 +63,8 @@ def run(in_bits: int, out_bits: int, direction: str, seed: int, out: Path,
 #: what a compact record keeps (the problem regenerates from its seed: kinds_fit.problem)
 COMPACT_KEYS = ("direction", "in_bits", "out_bits", "seed", "phases", "energy_j", "latency_s",
                 "code", "y_ideal", "wall_s", "pycim_version", "corner", "temp_c",
-                "read_pulse_s", "wire_r_ohm_per_um")
+                "read_pulse_s", "wire_r_ohm_per_um", "adc_full_scale_v", "phase_codes",
+                "phase_in_bits", "phase_out_bits", "phase_adc_full_scale_v")
 
 
 def compact(path: Path, out: Path) -> Path:

@@ -32,8 +32,10 @@ FIT_FULL_DIR = ROOT / "characterization" / "results" / "fit_full"
 FIT_SPARSE_DIR = ROOT / "characterization" / "results" / "fit_sparse"
 #: backward bit-lines of 64 and 128 cells (characterization/fit_mid.toml)
 FIT_MID_DIR = ROOT / "characterization" / "results" / "fit_mid"
+#: full cores at a fine ADC step (the offsets' leverage; characterization/fit_fine.toml)
+FIT_FINE_DIR = ROOT / "characterization" / "results" / "fit_fine"
 #: every results directory the packaged default model is fitted on (`make fit`)
-DEFAULT_FIT_DIRS = (FIT_DIR, FIT_FULL_DIR, FIT_SPARSE_DIR, FIT_MID_DIR)
+DEFAULT_FIT_DIRS = (FIT_DIR, FIT_FULL_DIR, FIT_SPARSE_DIR, FIT_MID_DIR, FIT_FINE_DIR)
 DEFAULT = ROOT / "pycim" / "macro" / "default_model.json"
 
 
@@ -527,15 +529,19 @@ def _committed_statistics():
     df = pd.concat([load_results(d)["mvm_fit"] for d in DEFAULT_FIT_DIRS],
                    ignore_index=True)
     df["density"] = df["density"].fillna(1.0) if "density" in df else 1.0  # dense before
+    fs0 = assumptions.value("neuron_adc_fs_v")  # the full scale of points that predate it
+    df["adc_full_scale_v"] = df["adc_full_scale_v"].fillna(fs0) if "adc_full_scale_v" in df \
+        else fs0
     keys = ["n_in", "n_out", "in_bits", "out_bits", "w_scale", "corner", "temp_c", "batch",
-            "seed", "direction", "read_pulse_s", "density"]
+            "seed", "direction", "read_pulse_s", "density", "adc_full_scale_v"]
     errs, dirs, e_rel, e_dir = {}, {}, [], []
     for key, g in df.groupby(keys, sort=False):
         p = dict(zip(keys, key))
         p = {k: (int(v) if k in ("n_in", "n_out", "in_bits", "out_bits", "batch", "seed")
                  else v) for k, v in p.items()}
         w, x = problem(p)
-        core = Core(w, model=m.with_read_pulse(float(p["read_pulse_s"])), seed=p["seed"])
+        core = Core(w, model=m.with_read_pulse(float(p["read_pulse_s"])), seed=p["seed"],
+                    adc_fs_v=float(p["adc_full_scale_v"]))
         fwd = p["direction"] == "forward"
         run = core.forward if fwd else core.backward_lines
         n_sense = p["n_out"] if fwd else 2 * p["n_in"]
@@ -620,8 +626,9 @@ def test_default_model_energy_recomputed_from_the_committed_mvms():
 @pytest.mark.slow
 @pytest.mark.heavy  # the whole `make fit` (~2 CPU-minutes); `make test-all`
 def test_default_model_regenerates_from_committed_results(tmp_path):
-    """`make fit` (`pycim fit characterization/results/{fit,fit_full,fit_sparse,fit_mid}
-    -o ...`) reproduces the committed model."""
+    """`make fit` (`pycim fit
+    characterization/results/{fit,fit_full,fit_sparse,fit_mid,fit_fine} -o ...`) reproduces
+    the committed model."""
     out = tmp_path / "m.json"
     assert main(["fit", *map(str, DEFAULT_FIT_DIRS), "-o", str(out)]) == 0
     new, old = json.loads(out.read_text()), json.loads(DEFAULT.read_text())
@@ -717,22 +724,30 @@ def test_verilog_a_refuses_bad_names():
 def test_active_fraction_is_the_driven_share_of_each_sensed_line():
     """All inputs zero: 0; all non-zero: 1; one input driven: its cells' share of the
     conductance (forward, mean field: the row pair's G+ + G- over the whole array's, the same
-    for every source-line; backward: each bit-line's cell over that bit-line's)."""
+    for every source-line; backward: each bit-line's cell over that bit-line's). The third
+    term, forward: each source-line's own share minus the mean field's, times the driven
+    rows / 256; backward 0."""
     from pycim.cim.closed_form import active_fraction
 
     rng = np.random.default_rng(4)
     gp, gn = rng.uniform(1e-6, 4e-5, (3, 5)), rng.uniform(1e-6, 4e-5, (3, 5))
     assert np.all(active_fraction(gp, gn, np.zeros((1, 3)), "forward") == 0)
-    assert active_fraction(gp, gn, np.array([[1, -1, 1]]), "forward")[0] == pytest.approx(1.0)
-    act_f, load_f = active_fraction(gp, gn, np.array([[0, -1, 0]]), "forward")[:, 0]
+    full = active_fraction(gp, gn, np.array([[1, -1, 1]]), "forward")
+    assert full[0] == pytest.approx(1.0)
+    assert full[2] == pytest.approx(0.0, abs=1e-12)  # every line's share is 1: no deviation
+    act_f, load_f, dev_f = active_fraction(gp, gn, np.array([[0, -1, 0]]), "forward")[:, 0]
     g_all = (gp + gn).sum()
     assert act_f == pytest.approx(np.full(5, (gp[1] + gn[1]).sum() / g_all))
     # the load: each driven row (G+ row, G- row) weighted by its own total conductance / 1 mS
     assert load_f == pytest.approx(np.full(5, (gp[1].sum() ** 2 + gn[1].sum() ** 2) / g_all
                                            / 1e-3))
-    act, load = active_fraction(gp, gn, np.array([[0, 0, 1, 0, 0]]), "backward")[:, 0]
+    # source-line j's own share: row pair 1's cells on it over the line's 6 cells; 6 rows
+    own = (gp[1] + gn[1]) / (gp + gn).sum(axis=0)
+    assert dev_f == pytest.approx((own - (gp[1] + gn[1]).sum() / g_all) * 6 / 256)
+    act, load, dev = active_fraction(gp, gn, np.array([[0, 0, 1, 0, 0]]), "backward")[:, 0]
     assert act[0::2] == pytest.approx(gp[:, 2] / gp.sum(axis=1))  # bit-lines of G+ rows
     assert act[1::2] == pytest.approx(gn[:, 2] / gn.sum(axis=1))
+    assert np.all(dev == 0)
     # the load term: the same share times source-line 2's total conductance (/ 1 mS)
     assert load[0::2] == pytest.approx(act[0::2] * (gp[:, 2] + gn[:, 2]).sum() / 1e-3)
     assert active_fraction(gp, gn, -np.ones((1, 5)), "backward")[0] == pytest.approx(1.0)

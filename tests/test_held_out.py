@@ -127,11 +127,9 @@ def _check_macro(spice, macro, tag):
     assert macro["energy_j"]["total"] == pytest.approx(spice["energy_j"]["total"], rel=0.05)
 
 
-@pytest.mark.xfail(strict=True, reason="issue 18 finding (eighth round; the same codes with the "
-                   "twelfth round's model, wires resolved): the default model, fitted on full and "
-                   "sparse cores too (characterization/fit_full, fit_sparse, fit_mid), trades "
-                   "small dense arrays for full cores: SPICE [-3,-2,-12,-2,1,-5,-9,3], macro "
-                   "[-3,-1,-11,-1,1,-5,-9,3], RMS 0.61 against 0.5")
+# Seventeenth round (per-line active share, full cores at a fine ADC step in the fit): SPICE
+# [-3,-2,-12,-2,1,-5,-9,3], macro [-3,-1,-12,-1,1,-5,-9,3], RMS 0.50, at its budget (a strict
+# xfail since the eighth round: 0.61 with the model fitted on full and sparse cores).
 def test_macro_vs_spice_at_27c_8x8(at_27c):
     spice, macro, _ = at_27c
     _check_macro(spice, macro, "8x8 4/6 tt")
@@ -144,11 +142,9 @@ def test_macro_vs_spice_other_bit_width():
     _check_macro(spice, macro, "8x8 3/8 tt")
 
 
-@pytest.mark.heavy  # a strict xfail (a recorded finding) of > 10 s CPU: `make test-all`
+@pytest.mark.heavy  # > 10 s CPU: `make test-all` (a strict xfail until the seventeenth round,
+# RMS 0.61; now the same codes as at tt, 0.50)
 @pytest.mark.slow
-@pytest.mark.xfail(strict=True, reason="issue 18 finding (eighth round; unchanged in the twelfth, "
-                   "wires resolved): the default model trades small dense arrays for full cores: "
-                   "at ss the same codes as at tt, RMS 0.61 against 0.5")
 def test_macro_vs_spice_ss_corner():
     """ss: the model is fitted at tt and says so; at this size the corner's slower FETs (higher
     Ron, more series compression) stay inside the code budget."""
@@ -163,7 +159,8 @@ def test_macro_vs_spice_ss_corner():
                    "(20 ns default, wires resolved): at 24 x 8 (48 driven rows) the default "
                    "macro-model's codes sit one below SPICE's on 4 of 8 outputs (SPICE "
                    "[-3,2,2,-4,0,0,-1,-3], macro [-4,2,2,-4,0,-1,-2,-4], RMS 0.71 LSB; 0.79 "
-                   "before): a size-dependent offset the fit misses")
+                   "before; seventeenth round: SPICE [-3,2,2,-4,0,0,-2,-3], 3 of 8, RMS 0.61): "
+                   "a size-dependent offset the fit misses")
 def test_macro_vs_spice_other_size():
     spice, macro, _ = _spice_and_macro(24, 8)
     _check_macro(spice, macro, "24x8 4/6 tt")
@@ -198,3 +195,83 @@ def test_macro_vs_spice_backward_64_cells_per_line(in_bits, out_bits, fs_v):
     spice, macro, _ = _spice_and_macro(8, 64, in_bits, out_bits, direction="backward",
                                        read_pulse_s=None, adc_full_scale_v=fs_v)
     _check_macro(spice, macro, f"8x64 backward {in_bits}/{out_bits} tt")
+
+
+# -- issue 18 item 2 on the committed full-core records ----------------------------------------
+
+def _full_core_records() -> list[dict]:
+    import json
+
+    from pycim.toolchain import ROOT
+
+    d = ROOT / "characterization" / "results" / "full_core_held_out"
+    return [json.loads(p.read_text()) for p in sorted(d.glob("spice_*.json"))]
+
+
+def _macro_on_record(rec: dict, model=None) -> dict:
+    """The macro engine on a committed full-core record's request (the problem regenerated
+    from its seed: benchmarks/full_core_held_out.py)."""
+    from pycim.macro.engine import run_macro_mvm
+
+    w, x = problem({"n_in": rec["n_in"], "n_out": rec["n_out"], "in_bits": rec["in_bits"],
+                    "w_scale": 1.0, "batch": 1, "seed": rec["seed"],
+                    "direction": rec["direction"]})
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return run_macro_mvm(MvmRequest(w, x, rec["in_bits"], rec["out_bits"], seed=rec["seed"],
+                                        direction=rec["direction"], engine="macro",
+                                        read_pulse_s=rec.get("read_pulse_s"),
+                                        adc_full_scale_v=rec.get("adc_full_scale_v")),
+                             model=model)
+
+
+def _rms_max(a, b) -> tuple[float, float]:
+    e = np.asarray(a) - np.asarray(b)
+    return float(np.sqrt(np.mean(e ** 2))), float(np.abs(e).max())
+
+
+@pytest.mark.slow
+def test_macro_on_held_out_full_cores():
+    """The packaged macro-model against transistor-level full 256 x 256 cores it was not
+    fitted on (``characterization/results/full_core_held_out``: seeds 300-305, partitioned
+    transients, 32-cell wire segments; ``make bench`` macro_vs_spice_256 reruns them). One-
+    phase MVMs (2/4, 4/6), both directions: issue 18's budget, codes RMS <= 0.5 LSB, max <= 2.
+    Two-phase 6/8 forward: each phase's own codes (4/6 and 3/6 at a 0.1 V full scale, whose
+    codes span ~8 steps) within the same budget; the shift-added output is not (one code of
+    the high phase is 4 output LSB: README, issue 18), nor are the backward phases
+    (:func:`test_macro_on_held_out_full_core_backward_phases`). The check discriminates: the
+    same model with its ADC gain 10 % high fails the forward phases."""
+    recs = _full_core_records()
+    assert {(r["direction"], r["in_bits"]) for r in recs} >= {
+        (d, b) for d in ("forward", "backward") for b in (2, 4, 6)}
+    for rec in recs:
+        mac = _macro_on_record(rec)
+        tag = (rec["direction"], rec["in_bits"], rec["out_bits"], rec["seed"])
+        if rec.get("phases", 1) == 1:
+            rms, mx = _rms_max(mac["code"], rec["code"])
+            assert rms <= 0.5 and mx <= 2, (tag, rms, mx)
+        elif rec["direction"] == "forward":
+            for k in range(2):
+                rms, mx = _rms_max(mac["phase_codes"][k], rec["phase_codes"][k])
+                assert rms <= 0.5 and mx <= 2, (tag, k, rms, mx)
+    from pycim.macro.model import MacroModel
+
+    m = MacroModel.load()
+    hot = m.with_(adc={**m.adc, "gain": 1.1 * m.adc["gain"]})
+    rec = next(r for r in recs if r["direction"] == "forward" and r.get("phases") == 2)
+    mac = _macro_on_record(rec, hot)
+    assert max(_rms_max(mac["phase_codes"][k], rec["phase_codes"][k])[0] for k in range(2)) > 0.5
+
+
+@pytest.mark.xfail(strict=True, reason="issue 18 finding (seventeenth round): backward, the 6/8 "
+                   "full core's high phase (4/6 at 0.1 V) differs from SPICE by RMS 0.71 LSB "
+                   "of the phase (max 2), its low phase 0.41-0.43; the bit-lines' own "
+                   "line model is 1.7 mV RMS per plane on this core")
+def test_macro_on_held_out_full_core_backward_phases():
+    """Backward, two-phase 6/8 full core: each phase's codes within RMS 0.5, max 2."""
+    rec = next(r for r in _full_core_records()
+               if r["direction"] == "backward" and r.get("phases") == 2)
+    mac = _macro_on_record(rec)
+    for k in range(2):
+        rms, mx = _rms_max(mac["phase_codes"][k], rec["phase_codes"][k])
+        assert rms <= 0.5 and mx <= 2, (k, rms, mx)

@@ -377,14 +377,20 @@ def test_a_non_positive_line_gain_is_warned():
 
 
 def test_low_rank_offsets_equal_the_dense_operator():
-    """The forward active-fraction offsets are mean-field (one value per vector and plane for
-    every line): the chain applies them through rank-r factors, equal to the dense operator
-    to float32 rounding; a full-rank operator stays dense."""
+    """The forward active-fraction offsets without the per-line term (``b_act_line_v`` = 0)
+    are mean-field (one value per vector and plane for every line): the chain applies them
+    through rank-r factors, equal to the dense operator to float32 rounding; a full-rank
+    operator stays dense, as the packaged model's forward one (its per-line term)."""
     from pycim.macro.core import _low_rank
 
     m = MacroModel.load()
     assert m.line["b_act_v"] or m.line["b_load_v"]  # the packaged model has them forward
-    core = Core(np.random.default_rng(7).uniform(-1, 1, (128, 256)), model=m, seed=0)
+    w = np.random.default_rng(7).uniform(-1, 1, (128, 256))
+    assert m.line["b_act_line_v"]
+    ch = Core(w, model=m, seed=0).fast_chain("forward", 4, 6)
+    assert ch is not None and ch.a_abs is not None and ch.abs_factors is None  # dense
+    m = m.with_(line={**m.line, "b_act_line_v": 0.0})
+    core = Core(w, model=m, seed=0)
     ch = core.fast_chain("forward", 4, 6)
     assert ch is not None and ch.a_abs is not None and ch.abs_factors is not None
     u, v_ext = ch.abs_factors

@@ -368,7 +368,8 @@ SS_EXTRA_FRAC = 0.5
 def _macro_y(out, in_bits, out_bits, n_rows, gain_terms=True):
     """Continuous output (LSB) the packaged macro-model predicts for a forward run's programmed
     conductances and inputs: effective conductances, the driven rows' sag through the drive
-    resistance, per plane, the active-fraction offsets, line transfer, ADC gain and offset
+    resistance, per plane, the active-fraction offsets (mean field and each line's own share),
+    line transfer, ADC gain and offset
     (pycim/macro/model.py, module docstring), written out here; ``gain_terms=False`` drops the
     line-gain terms a0, a_rows, a_g, a_rg, a_cubic. ``n_rows``: driven physical rows."""
     from pycim.macro.model import MacroModel
@@ -388,7 +389,7 @@ def _macro_y(out, in_bits, out_bits, n_rows, gain_terms=True):
     c_mem = ln["k_mem"] * np.exp(-m.timing["t_track_s"] * g_sum / c_line)
     n_pl = max(in_bits - 1, 1)
     v_e = np.zeros((x.shape[0], gp.shape[1]))
-    act = np.zeros((2, x.shape[0], gp.shape[1]))
+    act = np.zeros((3, x.shape[0], gp.shape[1]))
     # each driven row (G+ rows at +x, G- rows at -x) behind r_drive + r_drive_cell n_out: its
     # voltage sags by the current it sends into the floating source-lines, solved here by
     # fixed-point iteration (not the model's linear solve)
@@ -401,6 +402,8 @@ def _macro_y(out, in_bits, out_bits, n_rows, gain_terms=True):
     g_all = (gp + gn).sum()
     q_act = (gp + gn).sum(axis=1) / g_all
     q_load = (gp.sum(axis=1) ** 2 + gn.sum(axis=1) ** 2) / g_all / 1e-3
+    # and each source-line's own share against that mean field, times the driven rows / 256
+    q_line = (gp + gn) / (gp + gn).sum(axis=0)
     for j in range(n_pl):
         plane = ((np.abs(x) >> j) & 1) * np.sign(x)
         w_j = sum(ref.plane_weight(n) * c_mem ** (n - j) for n in range(j, n_pl))
@@ -418,6 +421,8 @@ def _macro_y(out, in_bits, out_bits, n_rows, gain_terms=True):
         v_e += w_j * v
         act[0] += w_j * (np.abs(plane) @ q_act)[:, None]
         act[1] += w_j * (np.abs(plane) @ q_load)[:, None]
+        act[2] += w_j * (np.abs(plane) @ q_line - (np.abs(plane) @ q_act)[:, None]) \
+            * n_rows / 256
     # the hold pedestal scales with the cells: n_rows on each line x gp.shape[1] lines
     v_line = m.line_transfer(v_e, in_bits, n_rows, g_sum, act, n_cells=gp.shape[1])
     assert not m.adc.get("inl_lsb", {}).get(str(out_bits))  # no INL table to apply

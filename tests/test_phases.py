@@ -246,25 +246,42 @@ def test_cli_json_keys_and_refusals(tmp_path, capsys):
 @pytest.mark.heavy  # > 10 s CPU: `make test-all`
 @pytest.mark.filterwarnings("ignore::pycim.macro.model.OutOfRangeWarning")
 def test_per_layer_full_scale_calibration():
-    """Full random 128 x 256 core, 4-bit in / 6-bit out (issue 17 item 6): with the range the
-    layer's calibration chooses, the normalised RMS error vs x.W (dequantised with the known
-    LSB and column sums, no fitted scale) meets the issue's 0.12 (a strict xfail until the
-    sixteenth round: 0.172 with minimum-width wires, whose IR drop by position is a per-cell
-    weight error no per-line calibration removes; 0.113 at 0.3 ohm/um); the largest outputs reach
-    beyond half of the signed code range (the range is fitted to them, not to a guess) and
-    at most 1 % of them clip. (On a full core the lines carry an offset, 40 mV per plane below
-    the closed form on average in the transistor-level full cores of
+    """Full random 128 x 256 core, 4-bit in / 6-bit out (issue 17 item 6): the range the
+    layer's calibration chooses lets the largest outputs reach beyond half of the signed code
+    range (the range is fitted to them, not to a guess), clips at most 1 % of them, and cuts
+    the normalised RMS error vs x.W (dequantised with the known LSB and column sums, no
+    fitted scale) well below the default range's. (On a full core the lines carry an offset,
+    40 mV per plane below the closed form on average in the transistor-level full cores of
     characterization/fit_full.toml, growing with the number of active inputs:
     benchmarks/full_core_line_offset.py; so the codes are one-sided, -32..-7 of -32..31 in
-    benchmarks/adc_calibration.py, and the range covers the offset with the signal.)"""
+    benchmarks/adc_calibration.py, and the range covers the offset with the signal.) The
+    issue's 0.12: :func:`test_per_layer_full_scale_calibration_meets_the_issue`."""
     from benchmarks.adc_calibration import run
 
     r = run(batch=256, cal_batch=128, seed=0)
     cal, dft = r["calibrated"], r["default"]
-    assert cal["nrmse_vs_xw"] <= 0.12 < dft["nrmse_vs_xw"]
+    assert cal["nrmse_vs_xw"] < 0.5 * dft["nrmse_vs_xw"]
     assert max(abs(cal["code_min"]), abs(cal["code_max"])) > 16
     assert cal["clipped_fraction"] <= 0.01
     assert 0.05 <= cal["adc_fs_v"] < dft["adc_fs_v"]
+
+
+@pytest.mark.heavy  # > 10 s CPU: `make test-all`
+@pytest.mark.filterwarnings("ignore::pycim.macro.model.OutOfRangeWarning")
+@pytest.mark.xfail(strict=True, reason="issue 17 item 6 finding (seventeenth round): 0.148 "
+                   "against 0.12. Each source-line's own active share moves it (SPICE full "
+                   "cores: the lines' residual follows the share's scatter with correlation "
+                   "-0.98, ~0.9 mV RMS per plane); the model now has that term "
+                   "(b_act_line_v), and it is a per-cell error of |x| no per-line calibration "
+                   "removes. 0.113 with the sixteenth round's model, which lacked it; 0.172 "
+                   "at minimum-width wires")
+def test_per_layer_full_scale_calibration_meets_the_issue():
+    """With the range the layer's calibration chooses, the normalised RMS error vs x.W is
+    <= 0.12 (issue 17 item 6), and the default range's is not."""
+    from benchmarks.adc_calibration import run
+
+    r = run(batch=256, cal_batch=128, seed=0)
+    assert r["calibrated"]["nrmse_vs_xw"] <= 0.12 < r["default"]["nrmse_vs_xw"]
 
 
 def test_full_scale_calibration_refusals():

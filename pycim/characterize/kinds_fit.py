@@ -11,7 +11,8 @@ inputs, n_out of them, drive the source-lines; every bit-line is sensed by its o
 ``line`` and ``code`` records are per sensed bit-line (``output`` = physical row r, 0..2 n_in - 1,
 row 2i holds G+), before the row-pair difference the MVM reports: what each neuron saw and
 converted, with the bit-line's own closed form and conductance sum. ``read_pulse_s`` is the
-read pulse per plane (default 20 ns: ``read_pulse_s`` in :mod:`pycim.assumptions`).
+read pulse per plane (default 20 ns: ``read_pulse_s`` in :mod:`pycim.assumptions`),
+``adc_full_scale_v`` the ADC's full scale (default the neuron's, ``neuron_adc_fs_v``).
 
 The problem (weights, inputs, programmed conductances) is a pure function of the point
 (:func:`problem`), so the fit recomputes the conductances rather than storing n_in x n_out
@@ -50,6 +51,10 @@ PARAMS = {
         Param("wire_segment_cells", "wire_segment_cells", int, 1, lo=1, hi=256),
         # sparse inputs: the share of inputs left nonzero (the active fraction's leverage)
         Param("density", "density", float, 1.0, lo=0.05, hi=1.0),
+        # the ADC full scale (V, integrator-referred; the LSB is 2 FS / 2^out_bits): a small
+        # one gives a full core's few-code outputs a fine LSB (the neuron's offsets' leverage)
+        Param("adc_full_scale_v", "adc_full_scale_v", float,
+              assumptions.value("neuron_adc_fs_v"), lo=0.05, hi=0.8),
     ),
 }
 
@@ -83,7 +88,8 @@ def mvm_fit(p: dict) -> dict:
                          direction=direction,
                          read_pulse_s=p.get("read_pulse_s", assumptions.value("read_pulse_s")),
                          partition=p.get("partition", False),
-                         wire_segment_cells=p.get("wire_segment_cells", 1))
+                         wire_segment_cells=p.get("wire_segment_cells", 1),
+                         adc_full_scale_v=p.get("adc_full_scale_v"))
         wf: dict = {}
         outs.append(run_mvm(req, progress=False, waveforms=wf))
         # every sensed neuron's own line and code (backward: each bit-line, before the pair

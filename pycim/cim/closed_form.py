@@ -47,21 +47,29 @@ def neuron_lines_v(g_pos, g_neg, planes, v_read: float, direction: str,
 
 def active_fraction(g_pos, g_neg, planes, direction: str,
                     mapping: str = "row_pair") -> np.ndarray:
-    """Per plane and sensed line, (2, ..., n_neurons) from planes (..., n_drive):
+    """Per plane and sensed line, (3, ..., n_neurons) from planes (..., n_drive):
 
     0. the share of the line's conductance driven away from Vref, in [0, 1]:
        sum_i |s_i| G_i / sum_i G_i over the line's cells (s_i the cell's drive level, -1, 0
        or +1; forward, and backward transposable, a row pair is driven with +-x alike);
     1. the same with each cell weighted by the total conductance its driven line carries
-       (over every sensed line), in units of ``G_LOAD_REF_S``: the driven lines' load.
+       (over every sensed line), in units of ``G_LOAD_REF_S``: the driven lines' load;
+    2. forward only (0 backward): the line's own share 0. minus the array's, times
+       n_rows / 256 (n_rows the driven physical rows, 2 n_in; 256 a full core's).
 
-    Forward, both are taken over the whole array (mean field: sum_i |s_i| Gr_i / sum Gr,
-    Gr_i the row pair's conductance, the same for every source-line): the per-line form
-    costs the macro-model's forward call a second matmul, and on a 64 x 64 core with sparse
-    inputs the mean field gave the SPICE lines within -2.3 mV mean against -2.4 mV for the
-    per-line form (-6.1 mV without the terms; issue 18 notes). Backward, per bit-line.
+    Forward, 0. and 1. are taken over the whole array (mean field: sum_i |s_i| Gr_i / sum Gr,
+    Gr_i the row pair's conductance, the same for every source-line): on a 64 x 64 core with
+    sparse inputs the mean field gave the SPICE lines within -2.3 mV mean against -2.4 mV for
+    the per-line form (-6.1 mV without the terms). Each source-line's own share scatters
+    about the array's (0.022 RMS on the fit sweeps' full cores),
+    and the settled lines follow that scatter: in the fit data the residual of a mean-field
+    model falls with it at 3, 8, 16, 25 and 36 mV per unit of share on 8 x 8, 16 x 16,
+    32 x 32, 64 x 64 and 128 x 256 cores (16 to 256 driven rows; one slope over all of them
+    on the share scaled by n_rows / 256: full cores 0.94 -> 0.50 mV RMS;
+    ``benchmarks/act_share_residual.py``). 2. is that deviation, the macro-model's
+    ``b_act_line_v`` term; backward, 0. is per line already.
 
-    The macro-model's ``b_act_v`` and ``b_load_v`` terms."""
+    The macro-model's ``b_act_v``, ``b_load_v`` and ``b_act_line_v`` terms."""
     a = np.abs(np.asarray(planes, dtype=float))
     if direction == "forward":  # driven row pair i: rows of G+ and G-, each its own load
         g = g_pos + g_neg
@@ -70,8 +78,9 @@ def active_fraction(g_pos, g_neg, planes, direction: str,
         act = (a @ g.sum(axis=1)) / gt
         load = (a @ gl.sum(axis=1)) / gt / G_LOAD_REF_S
         shp = (*act.shape, g.shape[1])
+        dev = ((a @ g) / g.sum(axis=0) - act[..., None]) * (2 * g.shape[0] / ACT_LINE_REF_ROWS)
         return np.stack([np.broadcast_to(act[..., None], shp),
-                         np.broadcast_to(load[..., None], shp)])
+                         np.broadcast_to(load[..., None], shp), dev])
     else:
         if mapping == "transposable":
             g = (g_pos + g_neg).T
@@ -79,9 +88,13 @@ def active_fraction(g_pos, g_neg, planes, direction: str,
             g, _ = sense_views(g_pos, g_neg, direction, mapping)
         gl = g * g.sum(axis=1, keepdims=True)
     s = g.sum(axis=0)
-    return np.stack([(a @ g) / s, (a @ gl) / s / G_LOAD_REF_S])
+    act = (a @ g) / s
+    return np.stack([act, (a @ gl) / s / G_LOAD_REF_S, np.zeros_like(act)])
 
 
+#: driven physical rows at which :func:`active_fraction`'s per-line term takes its share
+#: unscaled (a full core)
+ACT_LINE_REF_ROWS = 256
 #: conductance normalisation of :func:`active_fraction`'s load term
 G_LOAD_REF_S = 1e-3
 

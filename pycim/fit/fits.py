@@ -59,10 +59,10 @@ def _stats(res) -> tuple[float, float]:
 
 # -- MVM data, regrouped per point ------------------------------------------------------------
 POINT_KEYS = ("n_in", "n_out", "in_bits", "out_bits", "w_scale", "corner", "temp_c", "batch",
-              "seed", "direction", "read_pulse_s", "density")
+              "seed", "direction", "read_pulse_s", "density", "adc_full_scale_v")
 #: values of point keys a table from before they existed does not have
 POINT_DEFAULTS = {"direction": "forward", "read_pulse_s": assumptions.value("read_pulse_s"),
-                  "density": 1.0}
+                  "density": 1.0, "adc_full_scale_v": assumptions.value("neuron_adc_fs_v")}
 
 
 def _by_direction(res, dirs) -> dict:
@@ -115,8 +115,12 @@ class MvmPoint:
         return line_conductance_s(self.g_pos, self.g_neg, self.direction)
 
     def model(self, m: MacroModel) -> MacroModel:
-        """``m`` for this point: its direction's line parameters, its read pulse."""
-        return m.with_read_pulse(self.p["read_pulse_s"]).for_direction(self.direction)
+        """``m`` for this point: its direction's line parameters, its read pulse, its ADC
+        full scale (points from before the sweep recorded one: the neuron's default, which
+        they ran with, :data:`POINT_DEFAULTS`)."""
+        m = m.with_read_pulse(self.p["read_pulse_s"]).for_direction(self.direction)
+        fs = self.p.get("adc_full_scale_v", m.adc_fs_v)
+        return m if fs == m.adc_fs_v else m.with_(adc_fs_v=fs)
 
     def v_eff_planes(self, model: MacroModel) -> np.ndarray:
         """Closed form per plane and sensed line on ``model``'s effective conductances
@@ -174,7 +178,7 @@ def mvm_points(df: pd.DataFrame) -> list[MvmPoint]:
         p = dict(zip(POINT_KEYS, key))
         p = {k: (int(v) if k in ("n_in", "n_out", "in_bits", "out_bits", "batch", "seed")
                  else v) for k, v in p.items()}
-        for k in ("temp_c", "w_scale", "read_pulse_s", "density"):
+        for k in ("temp_c", "w_scale", "read_pulse_s", "density", "adc_full_scale_v"):
             p[k] = float(p[k])
         if p["direction"] not in ("forward", "backward"):
             raise InputError(f"mvm_fit point {p}: unknown direction {p['direction']!r}")
@@ -211,11 +215,11 @@ def mvm_points(df: pd.DataFrame) -> list[MvmPoint]:
 # -- line transfer --------------------------------------------------------------------------
 LINE_TERMS = ("r_series_ohm", "c_settle_f", "c_settle_row_f", "k_mem", "a0", "a_rows", "a_g",
               "a_rg", "a_cubic", "b_line_v", "b_g_v", "b_ig_v", "b_kick_v", "b_act_v",
-              "b_load_v", "r_drive_ohm", "r_drive_cell_ohm")
+              "b_load_v", "b_act_line_v", "r_drive_ohm", "r_drive_cell_ohm")
 #: least_squares works on O(1) unknowns: kOhm and mV
 _SCALE = {"r_series_ohm": 1e3, "r_drive_ohm": 1e2, "b_line_v": 1e-3, "b_g_v": 1e-3,
           "b_ig_v": 1e-3, "b_kick_v": 1e-3,
-          "b_act_v": 1e-3, "b_load_v": 1e-3,
+          "b_act_v": 1e-3, "b_load_v": 1e-3, "b_act_line_v": 1e-3,
           "c_settle_f": 1e-13, "c_settle_row_f": 1e-15}
 
 
@@ -232,7 +236,9 @@ _SCALE = {"r_series_ohm": 1e3, "r_drive_ohm": 1e2, "b_line_v": 1e-3, "b_g_v": 1e
 #: pulses, ``b_act_v`` and ``b_load_v`` (the active-fraction offsets: the share of a line's
 #: conductance driven away from Vref, plain and weighted by the driven lines' load,
 #: :func:`pycim.cim.closed_form.active_fraction`; forward in its mean-field form) in both
-#: directions; characterization/fit_sparse.toml's sparse inputs give them their leverage.
+#: directions; characterization/fit_sparse.toml's sparse inputs give them their leverage;
+#: ``b_act_line_v`` (a forward line's own active share against the array's, scaled by the
+#: driven rows) forward only, where the mean field leaves it out.
 #: ``r_drive_ohm`` and ``r_drive_cell_ohm`` (the driven lines' series resistance,
 #: :meth:`MacroModel.line_operator`) are fitted per direction too: a forward drive is a
 #: row's driver, a backward one a source-line's. The neuron's terms (``b0_v``,
@@ -242,7 +248,7 @@ BACKWARD_LINE_TERMS = LINE_TERMS
 
 def _line_terms(points: list[MvmPoint], kick: bool = False, act: bool = False) -> list[str]:
     """The line terms whose regressors vary over ``points`` (``b_kick_v`` if ``kick``,
-    ``b_act_v`` and ``b_load_v`` if ``act``)."""
+    ``b_act_v`` and ``b_load_v`` if ``act``, and ``b_act_line_v`` for forward points)."""
     rows = {pt.n_rows for pt in points}
     free = ["r_series_ohm", "r_drive_ohm", "c_settle_f", "a0", "a_g", "a_cubic", "b_line_v",
             "b_g_v", "b_ig_v"]
@@ -259,6 +265,8 @@ def _line_terms(points: list[MvmPoint], kick: bool = False, act: bool = False) -
         free.append("b_kick_v")
     if act:
         free += ["b_act_v", "b_load_v"]
+        if any(pt.direction == "forward" for pt in points):  # 0 backward: per line already
+            free.append("b_act_line_v")
     return free
 
 

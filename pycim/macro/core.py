@@ -419,9 +419,10 @@ class FastChain:
     #: > 0: ``a`` stacks one operator per magnitude plane (per-line plane weights, the
     #: model's memory term) and the work array holds the signed bit planes side by side
     n_planes: int = 0
-    #: the model's active-fraction offsets (``b_act_v``, ``b_load_v``): an operator on the
-    #: magnitudes of the drives (or bit planes), |d(x)| @ a_abs, added after the line's cubic
-    #: and offset; the work array holds the magnitudes after its ones column; None: none
+    #: the model's active-fraction offsets (``b_act_v``, ``b_load_v``, ``b_act_line_v``): an
+    #: operator on the magnitudes of the drives (or bit planes), |d(x)| @ a_abs, added after
+    #: the line's cubic and offset; the work array holds the magnitudes after its ones
+    #: column; None: none
     a_abs: np.ndarray | None = None
     #: ``a`` with the offset as a last row (against a ones column of the work array) when
     #: there is no cubic term and the chain is not :attr:`contiguous`, else with a zero row
@@ -816,11 +817,11 @@ def _fold_chain(model, a_v: np.ndarray, in_bits: int, n_rows: int, g_sum_s: np.n
     xs = np.arange(x_lo, x_hi + 1)
     common = {"off": (k * off + float(adc["offset_lsb"])).astype(np.float32), "cubic": cubic,
               "inl": inl, "noise_lsb": float(adc["noise_lsb"]), "lo": lo, "hi": hi}
-    # the active-fraction offsets b_act act + b_load load (sum_p w_p of each): linear in the
-    # drives' magnitudes (act_op: the stacked (2, drives, lines) operators)
-    b_act = (float(model.line.get("b_act_v", 0.0)), float(model.line.get("b_load_v", 0.0)))
+    # the active-fraction offsets b_act act + b_load load + b_act_line dev (sum_p w_p of
+    # each): linear in the drives' magnitudes (act_op: the stacked (3, drives, lines) operators)
+    b_act = model.act_coefs()
     if act_op is not None and any(b_act):
-        act_op = k * (b_act[0] * act_op[0] + b_act[1] * act_op[1])
+        act_op = k * sum(b * op for b, op in zip(b_act, act_op) if b)
     else:
         act_op = None
     if w_lines is None:  # every line weighs the planes alike: one operator on the drives
@@ -883,9 +884,9 @@ class Core:
         # each direction's on first use: with the wires resolved (a fitted model's
         # wire_scale) a full core's operator costs 2.4 / 3.9 CPU-s forward / backward
         self._a_dir: dict[str, np.ndarray] = {}
-        # stacked active fractions of each sensed line per unit |drive| (the model's b_act_v
-        # and b_load_v terms; on the programmed conductances, as the fit): forward
-        # (2, n_in, n_out), backward (2, n_out, 2 n_in)
+        # stacked active fractions of each sensed line per unit |drive| (the model's b_act_v,
+        # b_load_v and b_act_line_v terms; on the programmed conductances, as the fit):
+        # forward (3, n_in, n_out), backward (3, n_out, 2 n_in)
         self._act_op = {d: active_fraction(self.g_pos_s, self.g_neg_s,
                                            np.eye(self.n_in if d == "forward" else self.n_out),
                                            d) for d in ("forward", "backward")}
@@ -1017,10 +1018,10 @@ class Core:
     def _act_sum(self, x, in_bits: int, fwd: bool) -> np.ndarray | None:
         """sum_p w'_p act_p (float64, (2, batch, lines)) of checked integer inputs: the stacked
         active fractions (:func:`pycim.cim.closed_form.active_fraction`) summed like
-        :meth:`_volts`; None when the model has neither ``b_act_v`` nor ``b_load_v``."""
+        :meth:`_volts`; None when the model has none of ``b_act_v``, ``b_load_v``,
+        ``b_act_line_v``."""
         d = "forward" if fwd else "backward"
-        ln = self.model.for_direction(d).line
-        if not (ln.get("b_act_v", 0.0) or ln.get("b_load_v", 0.0)):
+        if not any(self.model.for_direction(d).act_coefs()):
             return None
         return self._plane_sum(x, in_bits, d, self._act_op[d], np.float64, magnitude=True)
 

@@ -118,6 +118,9 @@ ROWS_REF = 128.0  # row-count normalisation of the line-gain terms
 CELLS_REF = 256.0 * 256.0  # the cell count at which ``b_hold_v`` is the hold pedestal
 G_REF_S = 1e-3  # conductance normalisation of the line-gain terms
 G_INV_REF_S = 1e-4  # conductance normalisation of the 1/g_sum offset term
+#: the line parameters weighing the stacked active fractions
+#: (:func:`pycim.cim.closed_form.active_fraction`), in its order
+ACT_TERMS = ("b_act_v", "b_load_v", "b_act_line_v")
 GROUPS = ("array", "drivers", "wordlines", "neuron")
 #: convergence of the wires' term per unit drive (0.2 uV at a 0.2 V read; a full core's
 #: operator costs ~2/3 of what 1e-8 does)
@@ -163,8 +166,8 @@ def _line_defaults() -> dict[str, float]:
     return {"r_series_ohm": 0.0, "c_settle_f": 0.0, "c_settle_row_f": 0.0, "k_mem": 0.0,
             "a0": 0.0, "a_rows": 0.0, "a_g": 0.0, "a_rg": 0.0,
             "a_cubic": 0.0, "b0_v": 0.0, "b_g_v": 0.0, "b_ig_v": 0.0, "b_line_v": 0.0,
-            "b_kick_v": 0.0, "b_act_v": 0.0, "b_load_v": 0.0, "r_drive_ohm": 0.0,
-            "r_drive_cell_ohm": 0.0, "b_hold_v": 0.0, "wire_scale": 0.0}
+            "b_kick_v": 0.0, "b_act_v": 0.0, "b_load_v": 0.0, "b_act_line_v": 0.0,
+            "r_drive_ohm": 0.0, "r_drive_cell_ohm": 0.0, "b_hold_v": 0.0, "wire_scale": 0.0}
 
 
 def _adc_defaults() -> dict:
@@ -580,7 +583,8 @@ class MacroModel:
         n_rows : driven physical rows. g_sum_s : per-output sum(G+ + G-) (broadcastable).
         act : the stacked active fractions (2, ...) summed like ``v_ideal_v`` (sum_n w_n
             act_n with the same plane weights; :func:`pycim.cim.closed_form.active_fraction`)
-            for the ``b_act_v`` / ``b_load_v`` offset (:meth:`act_offset_v`); None: 0.
+            for the ``b_act_v`` / ``b_load_v`` / ``b_act_line_v`` offset
+            (:meth:`act_offset_v`); None: 0.
         n_cells : cells on each driven line (the sensed lines: forward n_out, backward
             2 n_in) for the hold pedestal (:meth:`hold_pedestal_v`); required when the model
             has one (``b_hold_v`` != 0).
@@ -616,13 +620,19 @@ class MacroModel:
         return out + self.act_offset_v(act)
 
     def act_offset_v(self, act):
-        """``b_act_v`` act[0] + ``b_load_v`` act[1] of the stacked active fractions ``act``
-        (:func:`pycim.cim.closed_form.active_fraction`, (2, ...)); 0 for None."""
-        b = (self.line.get("b_act_v", 0.0), self.line.get("b_load_v", 0.0))
+        """``b_act_v`` act[0] + ``b_load_v`` act[1] + ``b_act_line_v`` act[2] of the stacked
+        active fractions ``act`` (:func:`pycim.cim.closed_form.active_fraction`, (3, ...));
+        0 for None."""
+        b = self.act_coefs()
         if act is None or not any(b):
             return 0.0
         a = np.asarray(act, dtype=float)
-        return b[0] * a[0] + b[1] * a[1]
+        return b[0] * a[0] + b[1] * a[1] + b[2] * a[2]
+
+    def act_coefs(self) -> tuple[float, float, float]:
+        """(``b_act_v``, ``b_load_v``, ``b_act_line_v``): the weights of
+        :meth:`act_offset_v`'s three active-fraction terms (0 where the model has none)."""
+        return tuple(float(self.line.get(k, 0.0)) for k in ACT_TERMS)
 
     def lsb_v(self, out_bits: int) -> float:
         """Line-referred volts per output code step: 2 adc_fs / 2^out_bits / (C_s / C_i)."""
