@@ -1,7 +1,7 @@
 """Profile one :class:`pycim.macro.core.Core` forward call (the ``macro_throughput`` workload).
 
-A calibrated 128 x 256 core (default fitted model, seed 0), 4-bit inputs, 6-bit codes, one
-BLAS thread: thread CPU time and minor page faults per call (medians / means over the calls),
+A calibrated 128 x 256 core (default fitted model or ``--model``, seed 0), 4-bit inputs, 6-bit
+codes, one BLAS thread: thread CPU time and minor page faults per call (medians / means over the calls),
 then cProfile's functions by own time. Only the public API is used, so the same script
 profiles another checkout: run it from a directory without a ``pycim`` package, with
 ``PYTHONPATH`` at the tree to profile, e.g.::
@@ -26,6 +26,9 @@ def main(argv=None) -> int:
     ap.add_argument("--batch", type=int, default=1024)
     ap.add_argument("--calls", type=int, default=200)
     ap.add_argument("--top", type=int, default=15)
+    ap.add_argument("--model", default=None,
+                    help="a model file (default: the packaged model), e.g. an earlier round's "
+                         "from `git show REV:pycim/macro/default_model.json`")
     args = ap.parse_args(argv)
     if args.batch < 1 or args.calls < 1:
         ap.error("--batch and --calls must be >= 1")
@@ -37,7 +40,7 @@ def main(argv=None) -> int:
     with threadpool_limits(limits=1), warnings.catch_warnings():
         warnings.simplefilter("ignore")  # a full core is outside the fit's row range
         rng = np.random.default_rng(0)
-        core = Core(rng.uniform(-1, 1, (128, 256)), model=MacroModel.load(), seed=0)
+        core = Core(rng.uniform(-1, 1, (128, 256)), model=MacroModel.load(args.model), seed=0)
         x = rng.integers(-7, 8, (args.batch, 128))
         a = rng.standard_normal((args.batch, 128)).astype(np.float32)
         b = rng.standard_normal((128, 256)).astype(np.float32)

@@ -38,8 +38,11 @@ signed-integer inputs are range-checked on the lookup's index (one unsigned pass
 ``take`` of the drive table fills a reused work array (contiguous, without a ones column, when
 the chain has a cubic term or low-rank offsets: the offset is added after the cubic or rides
 in the low-rank product); the cubic's and the calibration's
-per-line constants are tiled over whole rows (long numpy inner loops); the low-rank
-active-fraction offsets and the calibration's shift and activity term are added by BLAS
+per-line constants are tiled over whole rows (long numpy inner loops); the active-fraction
+offsets ride in the matmul as a block on the drives' magnitudes (dense: backward, and forward
+with the lines' own shares, ``b_act_line_v``) or, when they are mean-field alone (forward
+without that term), as low-rank factors, which with the calibration's shift and activity term
+are added by BLAS
 products with beta = 1 (``_add_matmul``: no temporary, one pass), the calibration's activity
 computed in the low-rank matmul itself; the ADC's clip is skipped where no allowed input can
 leave the code range (``_reach_lsb``); the int64 codes go through an int32 work array (the
