@@ -86,10 +86,26 @@ def compact(path: Path, out: Path) -> Path:
     return p
 
 
-def evaluate(model_path: str, out: Path) -> None:
-    from pycim import assumptions
+def macro_on(rec: dict, model=None) -> tuple[dict, list]:
+    """(result, warnings caught) of the macro engine on a saved run's or a compact record's
+    request (the problem regenerated from its seed; its read pulse and ADC full scale),
+    through ``model`` (None: the packaged one)."""
     from pycim.cim.request import MvmRequest
     from pycim.macro.engine import run_macro_mvm
+
+    w, x = _problem(rec["in_bits"], rec["direction"], rec["seed"])
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        mac = run_macro_mvm(MvmRequest(w, x, rec["in_bits"], rec["out_bits"], seed=rec["seed"],
+                                       direction=rec["direction"], engine="macro",
+                                       read_pulse_s=rec.get("read_pulse_s"),
+                                       adc_full_scale_v=rec.get("adc_full_scale_v")),
+                            model=model)
+    return mac, caught
+
+
+def evaluate(model_path: str, out: Path) -> None:
+    from pycim import assumptions
     from pycim.macro.model import MacroModel
 
     m = MacroModel.load(model_path)
@@ -100,15 +116,10 @@ def evaluate(model_path: str, out: Path) -> None:
     for f in files:
         sp = json.loads(f.read_text())
         d, bi, bo, seed = sp["direction"], sp["in_bits"], sp["out_bits"], sp["seed"]
-        w, x = _problem(bi, d, seed)
         if sp.get("wire_r_ohm_per_um", wire_now) != wire_now:
             print(f"{f.name}: SPICE run with {sp['wire_r_ohm_per_um']:g} ohm/um wires, the "
                   f"macro model resolves {wire_now:g} (pycim.assumptions): not like with like")
-        with warnings.catch_warnings(record=True) as caught:
-            warnings.simplefilter("always")
-            mac = run_macro_mvm(MvmRequest(w, x, bi, bo, seed=seed, direction=d,
-                                           engine="macro", read_pulse_s=sp.get("read_pulse_s")),
-                                model=m)
+        mac, caught = macro_on(sp, m)
         if "g_pos_s" in sp:  # a full run (a compact record regenerates them from the seed)
             assert mac["g_pos_s"] == sp["g_pos_s"]  # the same programmed conductances
         cs, cm = np.array(sp["code"]), np.array(mac["code"])

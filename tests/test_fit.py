@@ -18,7 +18,8 @@ from pycim.cim.mapping import interleave_rows
 from pycim.cim.programming import program
 from pycim.cli import main
 from pycim.errors import InputError
-from pycim.fit.fits import fit_energy, fit_line, fit_offset, mvm_points
+from pycim.fit.fits import (POINT_DEFAULTS, POINT_KEYS, fit_energy, fit_line, fit_offset,
+                            mvm_points)
 from pycim.macro.model import MacroModel, OutOfRangeWarning
 from pycim.netlist.neuron import NeuronSpec, mvm_schedule
 
@@ -528,12 +529,9 @@ def _committed_statistics():
     m = MacroModel.load()
     df = pd.concat([load_results(d)["mvm_fit"] for d in DEFAULT_FIT_DIRS],
                    ignore_index=True)
-    df["density"] = df["density"].fillna(1.0) if "density" in df else 1.0  # dense before
-    fs0 = assumptions.value("neuron_adc_fs_v")  # the full scale of points that predate it
-    df["adc_full_scale_v"] = df["adc_full_scale_v"].fillna(fs0) if "adc_full_scale_v" in df \
-        else fs0
-    keys = ["n_in", "n_out", "in_bits", "out_bits", "w_scale", "corner", "temp_c", "batch",
-            "seed", "direction", "read_pulse_s", "density", "adc_full_scale_v"]
+    for k, v in POINT_DEFAULTS.items():  # the keys of points that predate them (dense, 0.4 V)
+        df[k] = df[k].fillna(v) if k in df else v
+    keys = list(POINT_KEYS)
     errs, dirs, e_rel, e_dir = {}, {}, [], []
     for key, g in df.groupby(keys, sort=False):
         p = dict(zip(keys, key))

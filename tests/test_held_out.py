@@ -209,20 +209,11 @@ def _full_core_records() -> list[dict]:
 
 
 def _macro_on_record(rec: dict, model=None) -> dict:
-    """The macro engine on a committed full-core record's request (the problem regenerated
-    from its seed: benchmarks/full_core_held_out.py)."""
-    from pycim.macro.engine import run_macro_mvm
+    """The macro engine on a committed full-core record's request
+    (``benchmarks/full_core_held_out.py``'s ``macro_on``: the problem from its seed)."""
+    from benchmarks.full_core_held_out import macro_on
 
-    w, x = problem({"n_in": rec["n_in"], "n_out": rec["n_out"], "in_bits": rec["in_bits"],
-                    "w_scale": 1.0, "batch": 1, "seed": rec["seed"],
-                    "direction": rec["direction"]})
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        return run_macro_mvm(MvmRequest(w, x, rec["in_bits"], rec["out_bits"], seed=rec["seed"],
-                                        direction=rec["direction"], engine="macro",
-                                        read_pulse_s=rec.get("read_pulse_s"),
-                                        adc_full_scale_v=rec.get("adc_full_scale_v")),
-                             model=model)
+    return macro_on(rec, model)[0]
 
 
 def _rms_max(a, b) -> tuple[float, float]:

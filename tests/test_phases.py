@@ -8,6 +8,7 @@ the LSB is 2 FS / 2^out_bits / (C_s / C_i) from the assumption values.
 
 from __future__ import annotations
 
+import functools
 import json
 import warnings
 
@@ -243,8 +244,17 @@ def test_cli_json_keys_and_refusals(tmp_path, capsys):
         assert not (tmp_path / "bad.json").exists()
 
 
+@functools.cache
+def _layer_calibration() -> dict:
+    """``benchmarks/adc_calibration.py``'s run, shared by the two tests below."""
+    from benchmarks.adc_calibration import run
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", OutOfRangeWarning)  # a full core: outside the fit's rows
+        return run(batch=256, cal_batch=128, seed=0)
+
+
 @pytest.mark.heavy  # > 10 s CPU: `make test-all`
-@pytest.mark.filterwarnings("ignore::pycim.macro.model.OutOfRangeWarning")
 def test_per_layer_full_scale_calibration():
     """Full random 128 x 256 core, 4-bit in / 6-bit out (issue 17 item 6): the range the
     layer's calibration chooses lets the largest outputs reach beyond half of the signed code
@@ -256,9 +266,7 @@ def test_per_layer_full_scale_calibration():
     benchmarks/full_core_line_offset.py; so the codes are one-sided, -32..-7 of -32..31 in
     benchmarks/adc_calibration.py, and the range covers the offset with the signal.) The
     issue's 0.12: :func:`test_per_layer_full_scale_calibration_meets_the_issue`."""
-    from benchmarks.adc_calibration import run
-
-    r = run(batch=256, cal_batch=128, seed=0)
+    r = _layer_calibration()
     cal, dft = r["calibrated"], r["default"]
     assert cal["nrmse_vs_xw"] < 0.5 * dft["nrmse_vs_xw"]
     assert max(abs(cal["code_min"]), abs(cal["code_max"])) > 16
@@ -267,7 +275,6 @@ def test_per_layer_full_scale_calibration():
 
 
 @pytest.mark.heavy  # > 10 s CPU: `make test-all`
-@pytest.mark.filterwarnings("ignore::pycim.macro.model.OutOfRangeWarning")
 @pytest.mark.xfail(strict=True, reason="issue 17 item 6 finding (seventeenth round): 0.148 "
                    "against 0.12. Each source-line's own active share moves it (SPICE full "
                    "cores: the lines' residual follows the share's scatter with correlation "
@@ -278,9 +285,7 @@ def test_per_layer_full_scale_calibration():
 def test_per_layer_full_scale_calibration_meets_the_issue():
     """With the range the layer's calibration chooses, the normalised RMS error vs x.W is
     <= 0.12 (issue 17 item 6), and the default range's is not."""
-    from benchmarks.adc_calibration import run
-
-    r = run(batch=256, cal_batch=128, seed=0)
+    r = _layer_calibration()
     assert r["calibrated"]["nrmse_vs_xw"] <= 0.12 < r["default"]["nrmse_vs_xw"]
 
 
