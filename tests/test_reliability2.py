@@ -579,6 +579,17 @@ def _wait(cond, timeout_s: float = 60.0) -> None:
         time.sleep(0.05)
 
 
+def _proc_state(pid: int) -> str:
+    """``pid``: its state and kernel wait channel, or gone."""
+    try:
+        st = Path(f"/proc/{pid}/status").read_text().splitlines()
+        wchan = Path(f"/proc/{pid}/wchan").read_text()
+    except OSError:
+        return f"{pid} gone"
+    state = next((ln.split(":", 1)[1].strip() for ln in st if ln.startswith("State:")), "?")
+    return f"{pid} {state} in {wchan or '-'}"
+
+
 def _kill_all(p: subprocess.Popen, t: Path) -> None:
     """Test hygiene, whatever the code under test does: SIGKILL pycim's process group (it and
     its pool workers) and every fake simulator that recorded its pid."""
@@ -673,7 +684,11 @@ def test_signals_stop_everything(case: Sig, tmp_path: Path):
             os.killpg(p.pid, case.sig)
         else:
             os.kill(p.pid, case.sig)
-        out, err = p.communicate(timeout=30)
+        try:
+            out, err = p.communicate(timeout=30)
+        except subprocess.TimeoutExpired:  # say who kept pycim's output pipes open, and where
+            raise AssertionError("pycim's stdout/stderr still open 30 s after the signal: "
+                                 + "; ".join(_proc_state(q) for q in workers + sims)) from None
         stop_s = time.monotonic() - t0
         # nothing outlives pycim: pool workers and simulators gone, no simulator started later
         _wait(lambda: not any(_alive(q) for q in workers + sims), 3.0)
@@ -736,6 +751,44 @@ def test_a_killed_pool_worker_leaves_no_temp_files(tmp_path: Path):
     assert "Traceback" not in out + err, err
     assert list(systmp.iterdir()) == [], sorted(str(q.relative_to(systmp))
                                                 for q in systmp.rglob("*"))
+
+
+_ORPHAN = """
+import os, signal, sys, tempfile, time
+from pycim.characterize import runner
+root = tempfile.mkdtemp(prefix=runner.POOL_TMP_PREFIX, dir=sys.argv[1])
+open(os.path.join(root, "point-temp"), "w").close()
+parent = os.getpid()
+if os.fork() == 0:  # a pool worker whose SIGTERM can never run (blocked: the worst case)
+    runner._worker_init(parent, root)
+    signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGTERM})
+    print(os.getpid(), flush=True)
+    time.sleep(120)
+    os._exit(0)
+time.sleep(120)
+"""
+
+
+def test_an_orphaned_pool_worker_exits_even_if_its_sigterm_cannot_run(tmp_path: Path):
+    """The fallback behind PR_SET_PDEATHSIG (runner._orphan_watch): a pool worker whose
+    parent is SIGKILLed, and in which the SIGTERM that should unwind it never runs, still exits
+    within the grace period and takes the pool's temp directory with it."""
+    from pycim.characterize.runner import ORPHAN_GRACE_S
+
+    p = subprocess.Popen([sys.executable, "-c", _ORPHAN, str(tmp_path)], env=ENV_SUB,
+                         stdout=subprocess.PIPE, text=True, start_new_session=True)
+    try:
+        child = int(p.stdout.readline())
+        assert any(tmp_path.iterdir())
+        os.kill(p.pid, signal.SIGKILL)
+        p.wait()
+        t0 = time.monotonic()
+        _wait(lambda: not _alive(child), ORPHAN_GRACE_S + 3.0)
+        assert time.monotonic() - t0 >= ORPHAN_GRACE_S - 0.5  # the SIGTERM's turn came first
+        assert list(tmp_path.iterdir()) == []
+    finally:
+        with contextlib.suppress(OSError):
+            os.killpg(p.pid, signal.SIGKILL)
 
 
 def test_two_sweeps_into_one_directory(tmp_path: Path):

@@ -142,6 +142,31 @@ def _worker_init(parent_pid: int, tmp_root: str | None = None) -> None:
     _die_with_parent(signal.SIGTERM)
     if os.getppid() != parent_pid:  # the parent died before prctl took effect
         os._exit(1)
+    import threading
+
+    threading.Thread(target=_orphan_watch, args=(parent_pid,), daemon=True,
+                     name="pycim-orphan-watch").start()
+
+
+#: seconds an orphaned pool worker is given to unwind on its SIGTERM before it exits anyway
+ORPHAN_GRACE_S = 2.0
+
+
+def _orphan_watch(parent_pid: int, poll_s: float = 0.2) -> None:
+    """Pool worker thread, the fallback behind PR_SET_PDEATHSIG: once the parent is gone
+    (reparented), give the SIGTERM ``ORPHAN_GRACE_S`` to unwind the point, then remove the
+    pool's temp directory and exit. A Python signal handler runs only where the main thread
+    executes bytecode; a SIGTERM that lands between two points, or in a C call that does not
+    return, would leave the worker running on with pycim's stdout and stderr (seen once in CI:
+    a SIGKILLed ``pycim sweep --jobs 2`` whose output pipes stayed open past 30 s). The
+    worker's simulator, run under ``setpriv --pdeathsig KILL``, dies with it."""
+    while os.getppid() == parent_pid:
+        time.sleep(poll_s)
+    time.sleep(ORPHAN_GRACE_S)
+    root = tempfile.tempdir
+    if root and Path(root).name.startswith(POOL_TMP_PREFIX):
+        shutil.rmtree(root, ignore_errors=True)
+    os._exit(128 + signal.SIGTERM)
 
 
 def _run_point(kind: str, point: dict, key: str, cache_dir: str) -> tuple[str, bool, object, float]:
