@@ -7,7 +7,7 @@ Runs the partitioned flow's array stage (:mod:`benchmarks.array_stage`: the whol
 core, SKY130 drivers and access FETs, RRAM read model, 32-cell wire segments, the neurons'
 track/hold front ends) for one forward 4-bit vector of
 :func:`pycim.characterize.kinds_fit.problem` with every line driver's pFETs ``P`` times and
-nFETs ``N`` times the assumption's ``switch_w_um`` (20 um each), reads the settled sensed
+nFETs ``N`` times the assumption's ``switch_w_um`` (the nFET's, 20 um), reads the settled sensed
 lines per plane, and fits them as gain x closed form + one offset per plane + a slope on each
 line's own active share minus the array's (what ``b_act_line_v`` models; no macro-model in
 it). About 9 CPU-minutes per run.
@@ -42,9 +42,8 @@ def run(p_scale: float = 1.0, n_scale: float = 1.0, seed: int = 28) -> dict:
 
     orig = nc.switch_cards
 
-    def scaled(corner, w_um, l_um, body_network=True):
-        return (orig(corner, w_um * n_scale, l_um, body_network)[0],
-                orig(corner, w_um * p_scale, l_um, body_network)[1])
+    def scaled(corner, w_um, l_um, body_network=True, p_w_um=None):
+        return orig(corner, w_um * n_scale, l_um, body_network, p_w_um=w_um * p_scale)
 
     req = problem_request(128, 256, "forward", seed, 32, 1.0)
     t0 = time.perf_counter()

@@ -70,3 +70,25 @@ def test_core_spec_validates_wl_levels():
     text = "\n".join(ngspice_lines(core.circuit))
     assert "VWLH vwlh 0" in text and "VWLL vwll 0" in text
     assert core.groups["vwlh"] == core.groups["vwll"] == "wordlines"
+
+
+def test_driver_pfet_width_reaches_the_deck():
+    """The line drivers' TG widths: the pFET card follows ``switch_p_w_um`` and the nFET's
+    ``switch_w_um`` independently (the pFET carries the Vref + Vread rail's current); the
+    digest tells the two apart; a bad width is refused."""
+    from pycim.netlist.core import assemble_core, core_digest
+
+    arr = ArraySpec(np.full((2, 2), 10e-6))
+
+    def models(spec):
+        return {ln.split()[1] for ln in ngspice_lines(assemble_core(spec).circuit)
+                if ln.startswith(".model") and "01v8" in ln.split()[1]}
+
+    assert models(CoreSpec(arr, switch_w_um=20, switch_p_w_um=100)) == {
+        "nfet_01v8__tt__w20__l0p15", "pfet_01v8__tt__w100__l0p15"}
+    assert models(CoreSpec(arr, switch_w_um=10, switch_p_w_um=10)) == {
+        "nfet_01v8__tt__w10__l0p15", "pfet_01v8__tt__w10__l0p15"}
+    assert (core_digest(CoreSpec(arr, switch_p_w_um=100))
+            != core_digest(CoreSpec(arr, switch_p_w_um=50)))
+    with pytest.raises(InputError, match="switch_p_w_um"):
+        CoreSpec(arr, switch_p_w_um=0.0)

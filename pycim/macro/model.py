@@ -277,7 +277,8 @@ class MacroModel:
         cox_f_per_um2 = A("cox_1v8_f_per_um2")
         cox5_f_per_um2 = A("cox_5v_f_per_um2")
         vdd = spec.vdd_v
-        c_sw = 6 * cox_f_per_um2 * A("switch_w_um") * A("switch_l_um")  # 3 TGs = 6 gates
+        c_sw = (3 * cox_f_per_um2 * (A("switch_w_um") + A("switch_p_w_um"))
+                * A("switch_l_um"))  # 3 TGs: 3 nFET and 3 pFET gates
         c_wl_cell = cox5_f_per_um2 * A("access_w_um") * A("access_l_um")
         energy = {"k_array": 1.0, "activity_default": 0.5, "e_arr_line_j": 0.0, "e_arr_0_j": 0.0,
                   "e_drv_row_j": c_sw * vdd ** 2, "e_drv_col_j": c_sw * vdd ** 2 / 3,

@@ -77,6 +77,8 @@ class CoreSpec:
         WL on / off levels, V: the WL inverters' rails (the paper's 2.2 / 0.9 V by default).
     wl_nfet_w_um, wl_pfet_w_um : float
         WL inverter widths, um (5 V FETs, 0.5 um long), sized for a 256-cell row.
+    switch_w_um, switch_p_w_um, switch_l_um : float
+        The line drivers' transmission gates: nFET and pFET widths and their length, um.
     body_network : bool
         False: the drivers' and WL inverters' cards without BSIM4's body resistance network
         (:meth:`pycim.tech.sky130.FetCard.without_body_network`), as the MVM transient runs
@@ -99,6 +101,7 @@ class CoreSpec:
     wl_nfet_w_um: float = assumptions.value("wl_nfet_w_um")
     wl_pfet_w_um: float = assumptions.value("wl_pfet_w_um")
     switch_w_um: float = assumptions.value("switch_w_um")
+    switch_p_w_um: float = assumptions.value("switch_p_w_um")
     switch_l_um: float = assumptions.value("switch_l_um")
     corner: str = "tt"
     neuron: NeuronSpec | None = field(default=None)
@@ -124,6 +127,7 @@ class CoreSpec:
         number(self.wl_nfet_w_um, "wl_nfet_w_um", lo=0.42, hi=1000)
         number(self.wl_pfet_w_um, "wl_pfet_w_um", lo=0.42, hi=1000)
         number(self.switch_w_um, "switch_w_um", lo=0.15, hi=100)
+        number(self.switch_p_w_um, "switch_p_w_um", lo=0.15, hi=500)
         number(self.switch_l_um, "switch_l_um", lo=0.15, hi=100)
         ident(self.corner, "corner")
         if self.neuron is not None and not isinstance(self.neuron, NeuronSpec):
@@ -227,7 +231,7 @@ def assemble_core(spec: CoreSpec, title: str | None = None,
                VSource("VNEG", "vneg", "0", dc_v=spec.v_ref_v - a.v_read_v),
                VSource("VREFD", "vrefd", "0", dc_v=spec.v_ref_v))
         nsw, psw = switch_cards(spec.corner, spec.switch_w_um, spec.switch_l_um,
-                                spec.body_network)
+                                spec.body_network, p_w_um=spec.switch_p_w_um)
         c.add_model(card_model(nsw))
         c.add_model(card_model(psw))
         lines = spec.lines
@@ -305,14 +309,17 @@ def wl_inverter(r: int, nwl, pwl) -> Iterator:
     yield card_mosfet(nwl, f"MWN{r}", f"wl{r}", f"wc{r}", "vwll", "0")
 
 
-def switch_cards(corner: str, w_um: float, l_um: float, body_network: bool = True):
-    """(nfet, pfet) 1.8 V flat cards of the driver switches (``body_network`` False: without
-    BSIM4's body resistance network)."""
+def switch_cards(corner: str, w_um: float, l_um: float, body_network: bool = True,
+                 p_w_um: float | None = None):
+    """(nfet, pfet) 1.8 V flat cards of the driver switches: nFET ``w_um`` wide, pFET
+    ``p_w_um`` (default ``w_um``), both ``l_um`` long (``body_network`` False: without BSIM4's
+    body resistance network)."""
     from ..tech import sky130
 
+    p_w_um = w_um if p_w_um is None else p_w_um
     return (sky130.flat_card("nfet_01v8", w_um * 1e-6, l_um * 1e-6, corner,
                              body_network=body_network),
-            sky130.flat_card("pfet_01v8", w_um * 1e-6, l_um * 1e-6, corner,
+            sky130.flat_card("pfet_01v8", p_w_um * 1e-6, l_um * 1e-6, corner,
                              body_network=body_network))
 
 
@@ -336,6 +343,8 @@ def core_digest(spec: CoreSpec) -> str:
                    spec.switch_w_um, spec.switch_l_um, spec.corner, spec.neuron,
                    spec.neuron_stride)).encode())
     h.update(repr((spec.v_wl_low_v, spec.wl_nfet_w_um, spec.wl_pfet_w_um)).encode())
+    if spec.switch_p_w_um != spec.switch_w_um:  # equal widths: the digest as before
+        h.update(repr(("switch_p_w_um", spec.switch_p_w_um)).encode())
     if spec.neuron_part != "full":  # the digest of every full core is unchanged
         h.update(spec.neuron_part.encode())
     return h.hexdigest()

@@ -21,7 +21,8 @@ No new SPICE runs: each assumption acts on the fitted :class:`~pycim.macro.model
   per step (C_s v_read vdd per integration step, C_s fs vdd per ADC packet); the OTA bias is held
   fixed (a bigger C with the same settling needs more bias: see the OTA-bias bar for that).
 * ``g_max_s``: the mean cell conductance, hence cell dissipation, moves with g_max.
-* ``switch_w_um``: the driver switches' gate charge (the fitted driver energy) scales with W.
+* ``switch_w_um``, ``switch_p_w_um``: the driver switches' gate charge (the fitted driver energy)
+  scales with their width (both scaled together).
 """
 
 from __future__ import annotations
@@ -140,7 +141,7 @@ RULES: tuple[Rule, ...] = (
     Rule("neuron_c_sample_f, neuron_c_integ_f", "C_sample and C_integ (bias fixed)",
          "capacitor charge per step from vdd", _caps),
     Rule("g_max_s", "conductance window top", "cell energy ∝ mean G", _gmax),
-    Rule("switch_w_um", "driver switch width", "driver gate charge ∝ W",
+    Rule("switch_w_um, switch_p_w_um", "driver switch widths", "driver gate charge ∝ W",
          _scale("e_drv_row_j", "e_drv_col_j", "e_drv_0_j")),
 )
 
