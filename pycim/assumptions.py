@@ -255,6 +255,12 @@ _A = [
 ASSUMPTIONS: dict[str, Assumption] = {a.name: a for a in _A}
 
 
+#: circuit assumptions every ``mvm_fit`` point records in its summary: a model fitted on those
+#: points holds each as a one-value range (it is valid for that circuit only); the fit refuses
+#: data simulated at other values than these, or at several
+CIRCUIT_PROVENANCE = ("wire_r_ohm_per_um", "switch_w_um", "switch_p_w_um")
+
+
 def value(name: str) -> float:
     """The value of assumption ``name`` (KeyError names the unknown key)."""
     return ASSUMPTIONS[name].value

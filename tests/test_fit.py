@@ -143,7 +143,7 @@ def test_fit_records_and_checks_the_wires_of_its_data():
     assert _data_wires(None) is None
     with pytest.raises(InputError, match=f"{3 * now:g} ohm/um.*is {now:g}"):
         _data_wires(summary(3 * now, 3 * now))
-    with pytest.raises(InputError, match="wires of"):
+    with pytest.raises(InputError, match="wire_r_ohm_per_um of"):
         _data_wires(summary(now, 3 * now))
     with pytest.raises(InputError, match="some do not"):
         _data_wires(summary(now, np.nan))
@@ -154,6 +154,27 @@ def test_fit_records_and_checks_the_wires_of_its_data():
     # a model that lumps the wires into its drive resistance resolves none: no warning
     assert MacroModel.ideal().with_(
         ranges={"wire_r_ohm_per_um": [3 * now, 3 * now]}).range_warnings() == []
+
+
+def test_fit_records_and_checks_the_line_drivers_of_its_data():
+    """The line drivers' TG widths (switch_w_um, switch_p_w_um) are part of a fit's
+    provenance as the wires are: recorded by every mvm_fit point, one value in the data,
+    the assumption's now, else refused; a model fitted at other widths warns on use, whether
+    or not it resolves the wires."""
+    from pycim.fit import _data_circuit
+
+    for name in ("switch_w_um", "switch_p_w_um"):
+        assert name in assumptions.CIRCUIT_PROVENANCE
+        now = float(assumptions.value(name))
+        summary = pd.DataFrame({"kind": ["mvm_fit", "mvm_fit"], name: [now, now]})
+        assert _data_circuit(summary, name) == pytest.approx(now)
+        with pytest.raises(InputError, match=f"{name} of {2 * now:g} um.*is {now:g}"):
+            _data_circuit(summary.assign(**{name: [2 * now, 2 * now]}), name)
+        with pytest.raises(InputError, match=f"{name} of {now:g}, {2 * now:g} um"):
+            _data_circuit(summary.assign(**{name: [now, 2 * now]}), name)
+        assert MacroModel.ideal().with_(ranges={name: [now, now]}).range_warnings() == []
+        msgs = MacroModel.ideal().with_(ranges={name: [2 * now, 2 * now]}).range_warnings()
+        assert len(msgs) == 1 and f"fitted on {name} = {2 * now:.4g} um" in msgs[0], msgs
 
 
 def _held_weights(in_bits: int) -> np.ndarray:

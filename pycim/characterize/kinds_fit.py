@@ -132,8 +132,9 @@ def mvm_fit(p: dict) -> dict:
         "mean_err_vs_floor_lsb": float(np.mean(err)),
         "energy_per_mvm_j": float(np.mean([o["energy_j"]["total"] for o in outs])),
         "latency_s": float(out["latency_s"]),
-        # the wires every run of the point had (the assumption's: a fit's provenance)
-        "wire_r_ohm_per_um": float(assumptions.value("wire_r_ohm_per_um")),
+        # the wires and drivers every run of the point had (the assumptions': a fit's
+        # provenance, checked by pycim.fit)
+        **{k: float(assumptions.value(k)) for k in assumptions.CIRCUIT_PROVENANCE},
         "wall_s": float(sum(o["wall_s"] for o in outs))}}
 
 

@@ -15,6 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
+from .. import assumptions
 from ..errors import InputError
 from .fits import (POINT_KEYS, Fit, _with_offsets, fit_adc, fit_cell_iv, fit_energy,
                    fit_ir_drop, fit_line, fit_offset, fit_settling, mvm_points)
@@ -68,7 +69,8 @@ def fit_tables(tables: dict, name: str) -> tuple["MacroModel", list[Fit]]:  # no
 def _fit_tables(tables: dict, name: str):
     from ..macro.model import MacroModel
 
-    wire_r = _data_wires(tables.get("summary"))
+    circuit = {k: _data_circuit(tables.get("summary"), k)
+               for k in assumptions.CIRCUIT_PROVENANCE}
     base = MacroModel.ideal()
     # the wires resolved by position (nothing fitted: the assumption's ohm per cell), so the
     # lumped drive resistance fits the drivers, not a line's average IR drop
@@ -105,8 +107,9 @@ def _fit_tables(tables: dict, name: str):
     pulses = sorted({float(pt.p["read_pulse_s"]) for pt in points})
     ranges["read_pulse_s"] = [pulses[0], pulses[-1]]
     ranges["vdd_v"] = [1.8, 1.8]
-    if wire_r is not None:  # the wires the data had, which the fit's wire term resolved
-        ranges["wire_r_ohm_per_um"] = [wire_r, wire_r]
+    for k, v in circuit.items():  # the wires and drivers the data had (None: not recorded)
+        if v is not None:
+            ranges[k] = [v, v]
     report = {f.name: _clean(f.report()) for f in fits}
     report["_conditions"] = {"corners": sorted({c for c, _ in conds}), "temp_c": temps,
                              "results_dir": name}
@@ -116,27 +119,33 @@ def _fit_tables(tables: dict, name: str):
 
 
 def _data_wires(summary) -> float | None:
-    """The wire resistance (ohm/um) every ``mvm_fit`` point of the data was simulated with
-    (its summary's ``wire_r_ohm_per_um``), or None when the data predate that record. The
-    fit resolves the wires at :mod:`pycim.assumptions`' value, so data of other wires, or of
-    several, are refused rather than fitted with the wrong network."""
-    from .. import assumptions
+    """The wire resistance (ohm/um) every ``mvm_fit`` point of the data was simulated with:
+    :func:`_data_circuit` for ``wire_r_ohm_per_um``."""
+    return _data_circuit(summary, "wire_r_ohm_per_um")
 
-    if summary is None or "wire_r_ohm_per_um" not in summary or "kind" not in summary:
+
+def _data_circuit(summary, name: str) -> float | None:
+    """The value of circuit assumption ``name`` (one of
+    :data:`pycim.assumptions.CIRCUIT_PROVENANCE`) every ``mvm_fit`` point of the data was
+    simulated with (its summary's column ``name``), or None when the data predate that record.
+    The fit resolves the circuit at :mod:`pycim.assumptions`' values, so data of another
+    value, or of several, are refused rather than fitted with the wrong circuit."""
+    if summary is None or name not in summary or "kind" not in summary:
         return None
-    w = summary.loc[summary["kind"] == "mvm_fit", "wire_r_ohm_per_um"].astype(float)
+    w = summary.loc[summary["kind"] == "mvm_fit", name].astype(float)
     if w.empty or w.isna().any():
         if w.notna().any():
-            raise InputError("RESULTS_DIR: some mvm_fit points record their wires "
-                             "(wire_r_ohm_per_um) and some do not: rerun the older sweeps")
+            raise InputError(f"RESULTS_DIR: some mvm_fit points record {name} and some do "
+                             f"not: rerun the older sweeps")
         return None
     vals = sorted(set(w.round(12)))
-    now = float(assumptions.value("wire_r_ohm_per_um"))
+    now = float(assumptions.value(name))
+    unit = assumptions.ASSUMPTIONS[name].unit
     if len(vals) > 1 or not math.isclose(vals[0], now, rel_tol=1e-9):
-        raise InputError(f"RESULTS_DIR: the mvm_fit points were simulated with wires of "
-                         f"{', '.join(f'{v:g}' for v in vals)} ohm/um, but "
-                         f"pycim.assumptions' wire_r_ohm_per_um is {now:g} (the fit "
-                         f"resolves the wires at it): rerun the sweeps")
+        raise InputError(f"RESULTS_DIR: the mvm_fit points were simulated with {name} of "
+                         f"{', '.join(f'{v:g}' for v in vals)} {unit}, but "
+                         f"pycim.assumptions' {name} is {now:g} (the fit resolves the "
+                         f"circuit at it): rerun the sweeps")
     return vals[0]
 
 

@@ -731,17 +731,16 @@ class MacroModel:
 
     def range_warnings(self, **values) -> list[str]:
         """The messages :meth:`check_range` warns with for these values (none: in range).
-        A model fitted on data of known wires (range ``wire_r_ohm_per_um``) is also checked
-        against the wires it resolves now (:mod:`pycim.assumptions`)."""
+        A model fitted on data of a known circuit (one-value ranges of
+        :data:`pycim.assumptions.CIRCUIT_PROVENANCE`: wires, line-driver widths) is also
+        checked against the circuit pycim builds now (:mod:`pycim.assumptions`); the wires only
+        when the model resolves them (``wire_scale`` nonzero; lumped, they are part of the
+        fitted drive resistance)."""
+        circuit = {name: float(assumptions.value(name))
+                   for name in assumptions.CIRCUIT_PROVENANCE
+                   if name != "wire_r_ohm_per_um" or float(self.line.get("wire_scale", 0.0))}
         out = []
-        fitted = self.ranges.get("wire_r_ohm_per_um")
-        if fitted is not None and float(self.line.get("wire_scale", 0.0)):
-            now = float(assumptions.value("wire_r_ohm_per_um"))
-            if not (fitted[0] * (1 - 1e-9) <= now <= fitted[1] * (1 + 1e-9)):
-                out.append(f"model '{self.source}' was fitted on wires of {fitted[0]:.4g} "
-                           f"ohm/um; pycim.assumptions' wire_r_ohm_per_um is {now:.4g}: its "
-                           f"line parameters may not hold (refit: make fit)")
-        for name, val in values.items():
+        for name, val in {**circuit, **values}.items():
             rng = self.ranges.get(name)
             if rng is None or val is None:
                 continue
@@ -750,7 +749,14 @@ class MacroModel:
                 continue
             lo, hi = float(np.min(a)), float(np.max(a))
             tol = 1e-9 * max(abs(rng[0]), abs(rng[1]), 1e-30)
-            if lo < rng[0] - tol or hi > rng[1] + tol:
+            if not (lo < rng[0] - tol or hi > rng[1] + tol):
+                continue
+            if name in circuit:
+                what = "wires of" if name == "wire_r_ohm_per_um" else f"{name} ="
+                out.append(f"model '{self.source}' was fitted on {what} {rng[0]:.4g} "
+                           f"{assumptions.ASSUMPTIONS[name].unit}; pycim.assumptions' {name} "
+                           f"is {lo:.4g}: its parameters may not hold (refit: make fit)")
+            else:
                 out.append(f"{name} = [{lo:.4g}, {hi:.4g}] lies outside the fitted range "
                            f"[{rng[0]:.4g}, {rng[1]:.4g}] of model '{self.source}'")
         return out
