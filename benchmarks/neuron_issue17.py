@@ -40,7 +40,8 @@ def spec_kwargs(overrides) -> dict:
         k, v = item.split("=", 1)
         if k not in types:
             raise SystemExit(f"unknown NeuronSpec field {k!r}")
-        kw[k] = (v == "True") if types[k] is bool else types[k](float(v))
+        t = float if types[k] is type(None) else types[k]  # optional fields: floats
+        kw[k] = (v == "True") if t is bool else v if t is str else t(float(v))
     return kw
 
 

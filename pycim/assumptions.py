@@ -114,6 +114,16 @@ _A = [
                "off, at 1.2 um +0.01 mV (line bench, 4-bit in / 7-bit out, FS 0.05 V, no "
                "bypass: python benchmarks/neuron_conv_diag.py 4 7 0.05 0 5 -5 15 -15, 'v0'); "
                "-1.9 mV per um"),
+    Assumption("neuron_out_sw_wp_um", 1.25, "um",
+               "PFET width of the fb and cc switches on the OTA output (NFET 0.5 um), which open "
+               "as the OTA turns comparator: their charge kicks the open-loop output, and what "
+               "the output has not undone when the latch samples is the comparator's threshold. "
+               "Residue (V_int - Vref) at which decisions turn positive, tt / ss / ff: -0.29 / "
+               "-0.43 / -0.28 mV at 0.9 um (the unit switch's), -0.08 / -0.16 / ~0 at 1.2, "
+               "-0.055..+0.056 / -0.13 / +0.075 at 1.25, +0.02 / -0.07 / +0.08..0.15 at 1.3 "
+               "(python benchmarks/neuron_conv_diag.py 5 7 0.05 <23 DVs within 3.3 mV> "
+               "out_sw_wp_um=W corner=C: 4 magnitude planes, 7-bit out, the (8,10) high phase's "
+               "0.78 mV LSB, where -0.29 mV left the conversion +0.41 LSB high)"),
     Assumption("neuron_az_sw_wp_um", 1.20, "um",
                "PFET width of the neuron's az switch on C_az's OTA side (NFET 0.5 um): its charge "
                "when it opens moves the stored offset, so the virtual ground sits off Vref and "

@@ -105,8 +105,16 @@ def test_codes_equal_ideal_quantisation(spread_runs, in_bits, out_bits, capsys):
 #: (4, 8): the bias bound is 0.99 LSB, so a one-code shift is caught only while the neuron's own
 #: bias is near 0. With the decision latch's TG input it was +0.29 LSB and the shift down
 #: (-0.71) stayed inside (a strict xfail, h42); with the clocked inverter (fourteenth round)
-#: the unshifted bias is 0.00 and both shifts (+-1.00) leave the bound.
-@pytest.mark.parametrize("in_bits,out_bits", PAIRS)
+#: the unshifted bias was 0.00 and both shifts (+-1.00) left the bound. Eighteenth round: with
+#: the comparator's threshold centred (neuron_out_sw_wp_um 1.25: it was -0.29 mV of residue,
+#: which had pushed codes up) the bias is -0.083 (2 of 24 outputs one code low, from the
+#: integration's -0.5 % gain) and the shift up (+0.917) stays inside the bound.
+_OFFSET_PAIRS = [p if p != (4, 8) else pytest.param(*p, marks=pytest.mark.xfail(
+    strict=True, reason="(4,8): the budget's bias bound (0.99 LSB) admits a one-code shift up "
+    "of the neuron's own -0.083 LSB bias (comment above)")) for p in PAIRS]
+
+
+@pytest.mark.parametrize("in_bits,out_bits", _OFFSET_PAIRS)
 def test_code_check_catches_a_one_code_offset(spread_runs, in_bits, out_bits, capsys):
     """Mutation (post-processing): every code one step up, or down. The budget criterion must
     fall below 95 % or the mean error leave its bound; the +-1 LSB criterion alone cannot see

@@ -265,7 +265,7 @@ def add_ota(c: Circuit, spec: NeuronSpec, p: str, inp: str, inm: str, out: str,
     cc_out = out
     if cc_clock is not None:
         cc_out = f"{p}cco"
-        _tg(c, spec, f"{p}cc", cc_out, out, cc_clock, f"{cc_clock}_b")
+        _tg(c, spec, f"{p}cc", cc_out, out, cc_clock, f"{cc_clock}_b", None, spec.out_sw_wp_um)
     if spec.rz_ohm > 0:
         c.add(Resistor(f"R{p}z", d2, z, spec.rz_ohm))
         c.add(Capacitor(f"C{p}c", z, cc_out, spec.cc_f))
@@ -405,7 +405,7 @@ def add_neuron(circuit: Circuit, spec: NeuronSpec, prefix: str, line_node: str,
     else:
         tg("s2b", b, x, "s2b")
     tg("rst", x, y, "rst", None, spec.rst_sw_wp_um)  # charge-balanced at Vref
-    tg("fb", y, o, "fb")
+    tg("fb", y, o, "fb", None, spec.out_sw_wp_um)
     tg("cy", y, vref, "cy")
     if spec.auto_zero:
         # T-switch: two TGs in series, the middle node tied to Vref while they are off, so the

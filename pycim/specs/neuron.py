@@ -87,6 +87,10 @@ class NeuronSpec:
     #: (the stored offset, which every transfer integrates as (C_s/C_i) x its error)
     rst_sw_wp_um: float = A("neuron_rst_sw_wp_um")
     az_sw_wp_um: float = A("neuron_az_sw_wp_um")
+    #: PFET width of the two TGs that open on the OTA output when it turns comparator (``fb``,
+    #: C_integ's output plate; ``cc``, the Miller capacitor's), NFET the unit switch's: their
+    #: charge is the comparator's threshold (see the assumption)
+    out_sw_wp_um: float = A("neuron_out_sw_wp_um")
     # the track switch (line -> C_hold): wide, since C_hold must follow the line within the read
     # pulse (a unit TG at mid-rail is ~24 kOhm: tau 6 ns on 250 fF)
     trk_wn_um: float = A("neuron_trk_wn_um")
@@ -145,7 +149,8 @@ class NeuronSpec:
         number(self.cc_f, "cc_f", lo=1e-15, hi=10e-12)
         number(self.rz_ohm, "rz_ohm", lo=0.0, hi=1e7)
         for k in ("ota_ln_um", "ota_lp_um", "p_unit_w_um", "n_unit_w_um", "sw_wn_um",
-                  "sw_wp_um", "rst_sw_wp_um", "az_sw_wp_um", "sw_l_um", "inv_wn_um",
+                  "sw_wp_um", "rst_sw_wp_um", "az_sw_wp_um", "out_sw_wp_um", "sw_l_um",
+                  "inv_wn_um",
                   "inv_wp_um", "trk_wn_um", "trk_wp_um"):
             number(getattr(self, k), k, lo=0.15, hi=100.0)
         for k in ("m_tail", "m_out", "m_in", "m_load"):
