@@ -45,9 +45,10 @@ def nrmse(y_hat: np.ndarray, y: np.ndarray) -> float:
     return float(np.sqrt(np.mean((y_hat - y) ** 2)) / np.sqrt(np.mean(y ** 2)))
 
 
-def run(batch: int = 1024, cal_batch: int = 256, seed: int = 0) -> dict:
+def run(batch: int = 1024, cal_batch: int = 256, seed: int = 0, model: str | None = None) -> dict:
+    """The workload above; ``model``: a model file (default: the packaged model)."""
     from pycim.macro.core import Core
-    from pycim.macro.model import OutOfRangeWarning
+    from pycim.macro.model import MacroModel, OutOfRangeWarning
 
     warnings.simplefilter("ignore", OutOfRangeWarning)  # 256 rows: beyond the fitted sizes
     rng = np.random.default_rng(seed)
@@ -58,7 +59,7 @@ def run(batch: int = 1024, cal_batch: int = 256, seed: int = 0) -> dict:
     out = {"shape": [128, 256], "in_bits": 4, "out_bits": 6, "batch": batch,
            "cal_batch": cal_batch, "seed": seed}
     for name in ("default", "calibrated"):
-        core = Core(w, seed=seed)
+        core = Core(w, seed=seed, model=None if model is None else MacroModel.load(model))
         if name == "calibrated":
             fsc = core.calibrate_full_scale(x_cal, 4, 6)
             out["fs_calibration"] = {"wanted_v": fsc.wanted_v, "limited": fsc.limited,
@@ -78,8 +79,10 @@ def main() -> None:
     ap.add_argument("--batch", type=int, default=1024)
     ap.add_argument("--cal-batch", type=int, default=256)
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--model", default=None,
+                    help="a model file (default: the packaged model), e.g. one fitted on rerun sweeps")
     a = ap.parse_args()
-    res = run(a.batch, a.cal_batch, a.seed)
+    res = run(a.batch, a.cal_batch, a.seed, a.model)
     print(json.dumps(res, indent=1))
     for k in ("default", "calibrated"):
         r = res[k]
