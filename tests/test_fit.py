@@ -130,7 +130,10 @@ def test_fit_records_and_checks_the_wires_of_its_data():
     are the fitted model's range; data of other wires than the ones the fit resolves
     (pycim.assumptions), or of mixed or half-recorded wires, are refused; and a model fitted
     on other wires than the assumption's warns on use."""
-    from pycim.fit import _data_wires
+    from pycim.fit import _data_circuit
+
+    def _data_wires(summary):
+        return _data_circuit(summary, "wire_r_ohm_per_um")
 
     now = float(assumptions.value("wire_r_ohm_per_um"))
 

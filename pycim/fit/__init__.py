@@ -118,12 +118,6 @@ def _fit_tables(tables: dict, name: str):
     return m, fits
 
 
-def _data_wires(summary) -> float | None:
-    """The wire resistance (ohm/um) every ``mvm_fit`` point of the data was simulated with:
-    :func:`_data_circuit` for ``wire_r_ohm_per_um``."""
-    return _data_circuit(summary, "wire_r_ohm_per_um")
-
-
 def _data_circuit(summary, name: str) -> float | None:
     """The value of circuit assumption ``name`` (one of
     :data:`pycim.assumptions.CIRCUIT_PROVENANCE`) every ``mvm_fit`` point of the data was
