@@ -143,6 +143,9 @@ def _parser() -> argparse.ArgumentParser:
                     help="also emit a behavioural Verilog-A core (needs --weights)")
     ft.add_argument("--weights", default=None, help="W.npy of the core for --verilog-a")
     ft.add_argument("--seed", type=_int_in(0), default=0, help="programming seed for --verilog-a")
+    ft.add_argument("--drop-term", action="append", default=None, metavar="TERM",
+                    help="hold this line term at 0 in the fit (repeatable), e.g. b_act_line_v: "
+                         "a simpler model to compare against the full one")
     rp = sub.add_parser("report", help="paper comparison report: HTML + report.json",
                         description="Energy per MAC, TOPS/W, breakdown, latency and EDP vs the "
                                     "NeuRRAM paper, from the cached report sweep.")
@@ -327,7 +330,8 @@ def _prepare_netlist(args, outs, parser):
 def _prepare_fit(args, outs):
     from .fit import prepare_fit
 
-    return prepare_fit(args.results, args.output, args.verilog_a, args.weights, args.seed, outs)
+    return prepare_fit(args.results, args.output, args.verilog_a, args.weights, args.seed, outs,
+                       tuple(args.drop_term or ()))
 
 
 def _prepare_report(args, outs):

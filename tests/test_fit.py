@@ -324,6 +324,29 @@ def test_fits_recover_known_parameters_from_synthetic_data():
         assert params[k] == pytest.approx(truth.energy[k], rel=1e-4), k
 
 
+def test_a_dropped_line_term_is_held_at_zero_and_costs_its_share_of_the_fit():
+    """``pycim fit --drop-term``: the term stays 0 in the fitted model and the fit then cannot
+    reproduce data that has it exactly (a -0.3 mV line offset, which the other offset terms
+    take up only in part), while the full fit is exact; unknown or indispensable terms are
+    refused."""
+    from pycim.fit.fits import check_drop_terms
+
+    base = MacroModel.ideal()
+    truth = base.with_(line={**base.line, "r_series_ohm": 2500.0, "b_line_v": -3e-4,
+                             "c_settle_f": 7e-13})
+    points = mvm_points(_synthetic_table(truth, [_pt(8, 8, 11), _pt(16, 8, 12)]))
+    full = fit_line(points, base)
+    assert full.params["b_line_v"] == pytest.approx(-3e-4, rel=0.02) and full.rms < 1e-6
+    dropped = fit_line(points, base, drop_terms=("b_line_v",))
+    assert dropped.params["b_line_v"] == 0.0
+    assert dropped.rms > 10 * max(full.rms, 1e-6)  # left to the other terms: not reproduced
+    with pytest.raises(InputError, match="unknown line term 'b_nope'"):
+        check_drop_terms(["b_nope"])
+    with pytest.raises(InputError, match="cannot be dropped"):
+        check_drop_terms(["r_series_ohm"])
+    assert check_drop_terms(["b_act_line_v", "b_act_line_v"]) == ("b_act_line_v",)
+
+
 def test_fit_offset_finds_a_small_pedestal_the_least_squares_misses():
     """A full-core-sized pedestal (-0.4 mV at 256 x 256 cells, a 128 x 128 array's is half of
     it: a fraction of a 6-bit LSB) on exact synthetic codes: least squares on the quantised
@@ -683,6 +706,9 @@ def test_fit_cli_errors(tmp_path, capsys):
     # several results directories are joined; the same points twice are refused
     assert main(["fit", str(FIT_DIR), str(FIT_DIR), "-o", str(tmp_path / "m.json")]) == 2
     assert "more than one of" in capsys.readouterr().err
+    assert not (tmp_path / "m.json").exists()
+    assert main(["fit", str(FIT_DIR), "-o", str(tmp_path / "m.json"), "--drop-term", "x"]) == 2
+    assert "unknown line term 'x'" in capsys.readouterr().err
     assert not (tmp_path / "m.json").exists()
 
 

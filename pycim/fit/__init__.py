@@ -17,14 +17,16 @@ import numpy as np
 
 from .. import assumptions
 from ..errors import InputError
-from .fits import (POINT_KEYS, Fit, _with_offsets, fit_adc, fit_cell_iv, fit_energy,
-                   fit_ir_drop, fit_line, fit_offset, fit_settling, mvm_points)
+from .fits import (POINT_KEYS, Fit, _with_offsets, check_drop_terms, fit_adc, fit_cell_iv,
+                   fit_energy, fit_ir_drop, fit_line, fit_offset, fit_settling, mvm_points)
 
 
-def fit_results(*results_dirs: str | Path) -> tuple["MacroModel", list[Fit]]:  # noqa: F821
+def fit_results(*results_dirs: str | Path, drop_terms: tuple[str, ...] = ()
+                ) -> tuple["MacroModel", list[Fit]]:  # noqa: F821
     """Fit a macro-model to the sweep results in ``results_dirs`` (one or more sweep output
     directories, e.g. of characterization/fit.toml and fit_full.toml; their tables of each
-    kind are joined; ``mvm_fit`` needed)."""
+    kind are joined; ``mvm_fit`` needed). ``drop_terms``: line terms held at 0
+    (:func:`pycim.fit.fits.check_drop_terms`)."""
     import pandas as pd
 
     from ..characterize.tables import load_results
@@ -52,21 +54,23 @@ def fit_results(*results_dirs: str | Path) -> tuple["MacroModel", list[Fit]]:  #
             raise InputError(f"RESULTS_DIR: the mvm_fit point n_in={row['n_in']} "
                              f"n_out={row['n_out']} seed={row['seed']} is in more than one of "
                              f"{', '.join(map(str, results_dirs))}")
-    return fit_tables(tables, " + ".join(Path(d).name for d in results_dirs))
+    return fit_tables(tables, " + ".join(Path(d).name for d in results_dirs), drop_terms)
 
 
-def fit_tables(tables: dict, name: str) -> tuple["MacroModel", list[Fit]]:  # noqa: F821
+def fit_tables(tables: dict, name: str, drop_terms: tuple[str, ...] = ()
+               ) -> tuple["MacroModel", list[Fit]]:  # noqa: F821
     """:func:`fit_results` on loaded tables ({kind: DataFrame}, ``mvm_fit`` needed);
     ``name`` names the results in the model's ``source``. Runs with one BLAS thread: the
     fit's many small solves are faster so (and a shared machine does not oversubscribe),
     and the result does not depend on the machine's thread count."""
     from threadpoolctl import threadpool_limits
 
+    drop_terms = check_drop_terms(drop_terms)
     with threadpool_limits(limits=1):
-        return _fit_tables(tables, name)
+        return _fit_tables(tables, name, drop_terms)
 
 
-def _fit_tables(tables: dict, name: str):
+def _fit_tables(tables: dict, name: str, drop_terms: tuple[str, ...] = ()):
     from ..macro.model import MacroModel
 
     circuit = {k: _data_circuit(tables.get("summary"), k)
@@ -77,7 +81,7 @@ def _fit_tables(tables: dict, name: str):
     base = base.with_(line={**base.line, "wire_scale": 1.0})
     points = mvm_points(tables["mvm_fit"])
     conds = {(pt.p["corner"], pt.p["temp_c"]) for pt in points}
-    f_line = fit_line(points, base)
+    f_line = fit_line(points, base, drop_terms=drop_terms)
     line_p = dict(f_line.params)
     m = base.with_(line={**base.line, **{k: v for k, v in line_p.items() if k != "line_backward"}},
                    line_backward=line_p.get("line_backward", {}))
@@ -113,8 +117,11 @@ def _fit_tables(tables: dict, name: str):
     report = {f.name: _clean(f.report()) for f in fits}
     report["_conditions"] = {"corners": sorted({c for c, _ in conds}), "temp_c": temps,
                              "results_dir": name}
+    if drop_terms:
+        report["_conditions"]["dropped_terms"] = list(drop_terms)
+    dropped = f"; without {', '.join(drop_terms)}" if drop_terms else ""
     m = m.with_(ranges=ranges, fits=report,
-                source=f"fit of {name} ({len(points)} mvm_fit points)")
+                source=f"fit of {name} ({len(points)} mvm_fit points{dropped})")
     return m, fits
 
 
@@ -170,7 +177,8 @@ def fit_table(fits: list[Fit]) -> str:
 __all__ = ["fit_results", "fit_table", "fit_tables", "prepare_fit", "run_fit_cli"]
 
 
-def prepare_fit(results_dir, output, verilog_a=None, weights=None, seed=0, outs=None):
+def prepare_fit(results_dir, output, verilog_a=None, weights=None, seed=0, outs=None,
+                drop_terms=()):
     """``pycim fit``'s argument phase (``results_dir``: one directory or several): check every
     argument (results manifests, weights, seed)
     and reserve both outputs in ``outs`` (:class:`pycim.files.Outputs`) before any work;
@@ -190,6 +198,7 @@ def prepare_fit(results_dir, output, verilog_a=None, weights=None, seed=0, outs=
         raise InputError("--weights is only used with --verilog-a OUT.va")
     if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
         raise InputError(f"--seed must be an integer >= 0, got {seed!r}")
+    drop_terms = check_drop_terms(drop_terms or ())
     for d in dirs:
         if not d.is_dir():
             raise InputError(f"RESULTS_DIR: not a directory: {d}")
@@ -202,7 +211,7 @@ def prepare_fit(results_dir, output, verilog_a=None, weights=None, seed=0, outs=
         w = check_weights(load_npy(weights, "--weights"))
 
     def work() -> int:
-        model, fits = fit_results(*dirs)
+        model, fits = fit_results(*dirs, drop_terms=drop_terms)
         print(fit_table(fits))
         o_model.write_text(model.to_json() + "\n")
         if o_va is not None:
@@ -216,12 +225,12 @@ def prepare_fit(results_dir, output, verilog_a=None, weights=None, seed=0, outs=
     return work
 
 
-def run_fit_cli(results_dir, output, verilog_a=None, weights=None, seed=0) -> int:
+def run_fit_cli(results_dir, output, verilog_a=None, weights=None, seed=0, drop_terms=()) -> int:
     """``pycim fit``: fit, print the residual table, write the model (and Verilog-A); both
     outputs are reserved before the fit and committed together."""
     from ..files import Outputs
 
     with Outputs() as outs:
-        rc = prepare_fit(results_dir, output, verilog_a, weights, seed, outs)()
+        rc = prepare_fit(results_dir, output, verilog_a, weights, seed, outs, drop_terms)()
         outs.commit()
     return rc

@@ -270,6 +270,20 @@ def _line_terms(points: list[MvmPoint], kick: bool = False, act: bool = False) -
     return free
 
 
+def check_drop_terms(names) -> tuple[str, ...]:
+    """``names`` as a tuple of line terms (:data:`LINE_TERMS`) a fit may hold at 0 (``pycim
+    fit --drop-term``); InputError names an unknown one. The terms every model needs (the
+    series resistance and the settling capacitance) cannot be dropped."""
+    names = tuple(names)
+    for k in names:
+        if not isinstance(k, str) or k not in LINE_TERMS:
+            raise InputError(f"--drop-term: unknown line term {k!r} (one of "
+                             f"{', '.join(LINE_TERMS)})")
+        if k in ("r_series_ohm", "c_settle_f"):
+            raise InputError(f"--drop-term: {k} cannot be dropped (the line transfer needs it)")
+    return tuple(dict.fromkeys(names))
+
+
 #: line terms :func:`fit_line` drops (refits at 0) when they explain less than
 #: ``IDLE_TERM_REL`` of the weighted RMS residual
 IDLE_TERMS = ("a_cubic",)
@@ -287,7 +301,8 @@ def _refresh_wires(points: list[MvmPoint], m: MacroModel) -> None:
 
 def fit_line(points: list[MvmPoint], base: MacroModel,
              backward_terms: tuple[str, ...] = BACKWARD_LINE_TERMS,
-             act_directions: tuple[str, ...] = ACT_DIRECTIONS) -> Fit:
+             act_directions: tuple[str, ...] = ACT_DIRECTIONS,
+             drop_terms: tuple[str, ...] = ()) -> Fit:
     """Settled line voltage per plane against the closed form: effective conductance
     G / (1 + G r_series), the line's settling in the read pulse (capacitance c_settle +
     c_settle_row rows), the gain terms and an offset (module docstring of
@@ -296,7 +311,8 @@ def fit_line(points: list[MvmPoint], base: MacroModel,
     Backward points (bit-lines sensed) share every term but ``backward_terms``
     (:data:`BACKWARD_LINE_TERMS`), which are fitted on them alone as overrides
     (``params["line_backward"]``); without backward points the fit is forward-only.
-    ``act_directions``: the directions fitted with ``b_act_v`` and ``b_load_v``."""
+    ``act_directions``: the directions fitted with ``b_act_v`` and ``b_load_v``.
+    ``drop_terms``: line terms held at 0 in both directions (:func:`check_drop_terms`)."""
     fwd = [pt for pt in points if pt.direction == "forward"]
     bwd = [pt for pt in points if pt.direction == "backward"]
     if not fwd:
@@ -313,9 +329,12 @@ def fit_line(points: list[MvmPoint], base: MacroModel,
         return len({pt.p["read_pulse_s"] for pt in pts}) > 1
 
     act_f, act_b = "forward" in act_directions, "backward" in act_directions
-    shared = [k for k in _line_terms(points, kick(points), act_f and act_b) if k not in bterms]
-    own_f = [k for k in _line_terms(fwd, kick(fwd), act_f) if k in bterms]
-    own_b = [k for k in _line_terms(bwd, kick(bwd), act_b) if k in bterms] if bwd else []
+    drop = set(check_drop_terms(drop_terms))
+    shared = [k for k in _line_terms(points, kick(points), act_f and act_b)
+              if k not in bterms and k not in drop]
+    own_f = [k for k in _line_terms(fwd, kick(fwd), act_f) if k in bterms and k not in drop]
+    own_b = ([k for k in _line_terms(bwd, kick(bwd), act_b) if k in bterms and k not in drop]
+             if bwd else [])
     names = [*shared, *own_f, *[f"{k}@backward" for k in own_b]]
     target = np.concatenate([pt.v_settled.ravel() for pt in points])
 
