@@ -51,7 +51,8 @@ def run(in_bits: int, out_bits: int, direction: str, seed: int, out: Path,
     res = run_mvm(MvmRequest(w, x, in_bits, out_bits, seed=seed, direction=direction,
                              partition=True, wire_segment_cells=32), progress=False)
     res["wall_s"] = time.perf_counter() - t0
-    res["wire_r_ohm_per_um"] = assumptions.value("wire_r_ohm_per_um")  # the run's wires
+    for k in assumptions.CIRCUIT_PROVENANCE:  # the run's wires and line drivers
+        res[k] = assumptions.value(k)
     out.mkdir(parents=True, exist_ok=True)
     p = out / f"spice_{direction}_{in_bits}_{out_bits}_{seed}.json"
     p.write_text(json.dumps(res))
@@ -64,7 +65,8 @@ def run(in_bits: int, out_bits: int, direction: str, seed: int, out: Path,
 COMPACT_KEYS = ("direction", "in_bits", "out_bits", "seed", "phases", "energy_j", "latency_s",
                 "code", "y_ideal", "wall_s", "pycim_version", "corner", "temp_c",
                 "read_pulse_s", "wire_r_ohm_per_um", "adc_full_scale_v", "phase_codes",
-                "phase_in_bits", "phase_out_bits", "phase_adc_full_scale_v")
+                "phase_in_bits", "phase_out_bits", "phase_adc_full_scale_v", "switch_w_um",
+                "switch_p_w_um")
 
 
 def compact(path: Path, out: Path) -> Path:
@@ -75,10 +77,11 @@ def compact(path: Path, out: Path) -> Path:
     res = json.loads(Path(path).read_text())
     rec = {"n_in": 128, "n_out": 256, "partition": True, "wire_segment_cells": 32,
            **{k: res[k] for k in COMPACT_KEYS if k in res}}
-    if "wire_r_ohm_per_um" not in rec:  # a run from before the record: this tree's wires
-        rec["wire_r_ohm_per_um"] = assumptions.value("wire_r_ohm_per_um")
-        print(f"{path}: no wires recorded, taken as this tree's {rec['wire_r_ohm_per_um']:g} "
-              f"ohm/um")
+    for k in assumptions.CIRCUIT_PROVENANCE:  # a run from before the record: this tree's
+        if k not in rec:
+            rec[k] = assumptions.value(k)
+            print(f"{path}: no {k} recorded, taken as this tree's {rec[k]:g} "
+                  f"{assumptions.ASSUMPTIONS[k].unit}")
     out.mkdir(parents=True, exist_ok=True)
     p = out / Path(path).name
     p.write_text(json.dumps(rec, indent=1, sort_keys=True) + "\n")
@@ -109,16 +112,17 @@ def evaluate(model_path: str, out: Path) -> None:
     from pycim.macro.model import MacroModel
 
     m = MacroModel.load(model_path)
-    wire_now = assumptions.value("wire_r_ohm_per_um")
+    now = {k: assumptions.value(k) for k in assumptions.CIRCUIT_PROVENANCE}
     files = sorted(out.glob("spice_*.json"))
     if not files:
         raise SystemExit(f"no runs in {out}: run `... run IN OUT DIRECTION SEED` first")
     for f in files:
         sp = json.loads(f.read_text())
         d, bi, bo, seed = sp["direction"], sp["in_bits"], sp["out_bits"], sp["seed"]
-        if sp.get("wire_r_ohm_per_um", wire_now) != wire_now:
-            print(f"{f.name}: SPICE run with {sp['wire_r_ohm_per_um']:g} ohm/um wires, the "
-                  f"macro model resolves {wire_now:g} (pycim.assumptions): not like with like")
+        for k, v in now.items():
+            if sp.get(k, v) != v:
+                print(f"{f.name}: SPICE run with {k} {sp[k]:g}, the macro model resolves "
+                      f"{v:g} (pycim.assumptions): not like with like")
         mac, caught = macro_on(sp, m)
         if "g_pos_s" in sp:  # a full run (a compact record regenerates them from the seed)
             assert mac["g_pos_s"] == sp["g_pos_s"]  # the same programmed conductances
