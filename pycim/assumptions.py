@@ -72,13 +72,13 @@ _A = [
                "driver TG nFET width. At mid-rail (0.9 +- 0.1 V) the 1.8 V TG has little overdrive: "
                "measured on a 32 x 16 core, 2 um drooped the 1.0 V rail by 70 mV (MVM gain 0.56, "
                "-26 mV offset); 20 um gives gain 0.90, -5 mV"),
-    Assumption("switch_p_w_um", 20.0, "um",
+    Assumption("switch_p_w_um", 100.0, "um",
                "driver TG pFET width (switch_w_um is the nFET's). Equal widths leave the gate at "
                "the Vref + Vread rail weaker than the one at Vref - Vread (there the pFET, of "
                "lower mobility, carries the current), so a full core's lines sag by their own "
                "share of driven conductance: on the array stage of a 128 x 256 core (seed 28), "
                "per-line share slope / plane offsets / gain -36 mV / -35..-41 mV / 0.51 at 1x "
-               "the nFET, -5.0 / -5.0..-6.1 / 0.70 at 5x (benchmarks/driver_asymmetry.py)"),
+               "the nFET, -5.0 / -5.0..-6.1 / 0.70 at 5x (benchmarks/driver_asymmetry.py); 5x it is"),
     Assumption("switch_l_um", 0.15, "um", "driver switch FET length"),
     Assumption("vdd_v", 1.8, "V", "core and neuron supply (CiMLoop model of the macro: 1.8 V)"),
     # -- neuron (voltage-mode switched-capacitor integrator + charge-decrement ADC) ---------------
