@@ -22,7 +22,11 @@ is the neuron's: its samples have shared it down since the last pulse. Where the
 within the pulse (:func:`settling_miss` below :data:`SAMPLING_MISS`: every full core) that
 start value is forgotten and the array stage carries the track/hold alone; where they do not,
 it also carries C_sample's top plate and its switches (``neuron_part="front_sampling"``), so
-the samples share C_hold down as in the neuron. The coupling error, measured against the full
+the samples share C_hold down as in the neuron. Unsettled lines also carry their own memory from pulse
+to pulse (they float between pulses and drift with the off drivers' leakage), so that array
+stage takes the neuron stage's largest step, not :data:`ARRAY_MAX_STEP_S` (with the 100 um
+driver pFETs the 500 ns step put a 4 x 8 core's lines 0.55 mV off at a 40 ns pulse; 0.015 mV
+at the neuron's step). The coupling error, measured against the full
 deck, is in ``benchmarks/partition_error.py``.
 
 Energy: the array stage counts the array, drivers and word-lines (and the supply's leakage
@@ -168,10 +172,14 @@ def run_vector(req, setup: MvmSetup, b: int, array_engine, neuron_engine, neuron
     ``array_engine`` runs the array stage, ``neuron_engine`` the banks with ``neuron_tran``."""
     sched, spec = setup.schedule, setup.neuron
     miss = settling_miss(req, setup, spec.t_edge_s)
-    core = mvm_deck(req, setup, b,
-                    neuron_part="front_sampling" if miss > part.sampling_miss else "front")
+    sampling = miss > part.sampling_miss
+    core = mvm_deck(req, setup, b, neuron_part="front_sampling" if sampling else "front")
     apply_mismatch(core.circuit, req.seed, req.mismatch)  # a no-op without mismatch
-    res = array_engine.run(core.circuit, Tran(1e-9, sched.t_stop, part.array_max_step_s),
+    max_step = part.array_max_step_s
+    if sampling:  # unsettled lines remember the last pulse: their drift between pulses (the
+        # off drivers' leakage) is integrated at the neuron stage's step, not the static one
+        max_step = min(max_step, neuron_tran.max_step_s or neuron_tran.step_s)
+    res = array_engine.run(core.circuit, Tran(1e-9, sched.t_stop, max_step),
                            temp_c=req.temp_c, save=saved_vectors(core))
     # the front ends' clocks and the neurons' Vref (here it only feeds the emulated samples)
     # belong to the neurons: the neuron stage counts them
