@@ -305,8 +305,8 @@ def _line_fit(y, a):
     return float(c[0]), float(np.sqrt(np.mean((A @ c - a) ** 2)))
 
 
-@pytest.mark.parametrize("out_bits", [8, 6])
-def test_calibration_reduces_column_error_of_the_fitted_model(out_bits):
+@pytest.mark.parametrize("out_bits,adc_offset_lsb", [(8, 0.0), (6, 0.0), (8, 2.0)])
+def test_calibration_reduces_column_error_of_the_fitted_model(out_bits, adc_offset_lsb):
     """Foreground calibration against the closed form, default (fitted) model: a digits-sized
     64 x 64 core, held-out sparse non-negative inputs (as the demo's). Bounds derived from the
     model's analog column transfer, computed here from its pre-ADC values (``keep_y``) and its
@@ -320,9 +320,15 @@ def test_calibration_reduces_column_error_of_the_fitted_model(out_bits):
       no line removes it, once for a line fitted over another input range;
     * the fitted gains are the analog slopes (series resistance and rows / g_sum terms only
       compress: slope < 1), to within 2 NL / std(y_ref) + the quantisation's standard error
-      over the calibration vectors."""
+      over the calibration vectors.
+
+    Since the twentieth round's refit (100 um driver pFETs) a 64 x 64 core's columns are within
+    a code of the closed form at 8 bits before calibration (median raw RMS 0.74 LSB,
+    calibrated 0.45); the case with the ADC 2 LSB off (a comparator offset on top of the
+    fitted model) is the one whose columns are off by codes."""
     model = MacroModel.load()
     assert model.source != IDEAL.source  # the packaged fit, not the closed form
+    model = model.with_(adc={**model.adc, "offset_lsb": model.adc["offset_lsb"] + adc_offset_lsb})
     rng = np.random.default_rng(7)
     # trained-like weights (mostly small): column sums inside the fitted g_sum range
     core = Core(np.clip(rng.normal(0, 0.35, (64, 64)), -1, 1), model=model, seed=2)
@@ -350,7 +356,7 @@ def test_calibration_reduces_column_error_of_the_fitted_model(out_bits):
     cal_hi = (np.sqrt(1 / 12) + inl) / slope + 2 * nl / slope
     assert np.all(raw >= raw_lo)
     assert np.all(calibrated <= cal_hi), (calibrated.max(), cal_hi.min())
-    if out_bits == 8:  # 1 LSB at 8 bits is a quarter of 6 bits': columns are off by codes
+    if adc_offset_lsb:  # columns off by codes: calibration must bring them back
         assert np.median(raw_lo) > 1.0
     assert np.median(raw / calibrated) >= np.median(raw_lo / cal_hi)
     bias = np.abs(np.where(ok, r.value - y_ref, 0).sum(0) / ok.sum(0))
@@ -473,16 +479,23 @@ def test_calibration_is_folded_into_the_fast_path(rng):
 @pytest.mark.filterwarnings("ignore::pycim.macro.model.OutOfRangeWarning")  # 144 / 256 rows
 def test_calibrated_chip_layer_with_the_fitted_model(rng):
     """A 200 x 40 layer on 2 cores, fitted model: calibration brings the layer's error against
-    x W from several column factors to under one."""
+    x W under 1.5 units (half a code times the column factor, summed over the row tiles) and
+    below the uncalibrated error; with the ADC 2 LSB off (a comparator offset on top of the
+    fitted model) from several units to the same bound. (Since the twentieth round's refit,
+    100 um driver pFETs, the fitted model alone is within ~1.3 units uncalibrated: 10.1 against
+    a unit of 7.5, calibrated 5.6.)"""
     w = rng.normal(0, 1, (200, 40))
     x = rng.integers(0, 8, (100, 200)) * (rng.random((100, 200)) < 0.5)
     ref = x @ w
-    err = {}
-    for cal in (False, True):
-        chip = Chip([Dense("fc", w)], model=MacroModel.load(), in_bits=4, out_bits=8,
-                    calibrate=cal)
-        err[cal] = np.sqrt(np.mean((chip.forward_layer("fc", x).y - ref) ** 2))
-    unit = np.mean(_tile_bound(chip, "fc", 100))  # half a code, summed over the row tiles
-    print(f"\nuncalibrated {err[False]:.3g}, calibrated {err[True]:.3g}, unit {unit:.3g}")
-    assert err[False] > 3 * unit
-    assert err[True] < 1.5 * unit
+    fitted = MacroModel.load()
+    off = fitted.with_(adc={**fitted.adc, "offset_lsb": fitted.adc["offset_lsb"] + 2.0})
+    for model in (fitted, off):
+        err = {}
+        for cal in (False, True):
+            chip = Chip([Dense("fc", w)], model=model, in_bits=4, out_bits=8, calibrate=cal)
+            err[cal] = np.sqrt(np.mean((chip.forward_layer("fc", x).y - ref) ** 2))
+        unit = np.mean(_tile_bound(chip, "fc", 100))
+        print(f"\nuncalibrated {err[False]:.3g}, calibrated {err[True]:.3g}, unit {unit:.3g}")
+        assert err[True] < 1.5 * unit and err[True] < err[False]
+        if model is off:
+            assert err[False] > 3 * unit
