@@ -2,7 +2,7 @@
 
     PYTHONPATH=. python benchmarks/hold_pedestal.py N_IN N_OUT DIRECTION [--seed S]
         [--seg K] [--density D] [--json OUT]
-    PYTHONPATH=. python benchmarks/hold_pedestal.py --reference   (the committed cases)
+    PYTHONPATH=. python benchmarks/hold_pedestal.py --reference [--jobs 2]   (the committed cases)
 
 Runs the partitioned flow's array stage (:mod:`pycim.flows.partition`: the whole core with
 each neuron's track/hold front end, SKY130 drivers and access FETs, RRAM read model) for one
@@ -20,14 +20,18 @@ model's :meth:`pycim.macro.model.MacroModel.hold_pedestal_v` (``b_hold_v``, whic
 still moving when the switch opens (the word lines' turn-on kick relaxing), so C_hold takes
 a few mV more than the settled reading.
 
-``--reference`` runs the cases of ``benchmarks/reference/hold_pedestal.json`` (about 35
-CPU-minutes) and rewrites it; ``tests/test_fit.py`` compares the packaged model with it.
+``--reference`` runs the cases of ``benchmarks/reference/hold_pedestal.json`` (about 55
+CPU-minutes; ``--jobs N`` runs N cases at a time) and rewrites it with the circuit's
+provenance values (:data:`pycim.assumptions.CIRCUIT_PROVENANCE`: wires, driver widths);
+``tests/test_fit.py`` compares the packaged model with it and refuses a reference of another
+circuit.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 import numpy as np
@@ -78,6 +82,11 @@ def measure(n_in: int, n_out: int, direction: str, seed: int = 13, seg: int = 32
             "model_source": model.source, "array_stage_wall_s": st.wall_s}
 
 
+def _measure_case(case: tuple) -> dict:
+    """:func:`measure` of one entry of :data:`CASES` (a picklable task for the pool)."""
+    return measure(*case)
+
+
 def _print(r: dict) -> None:
     per = ", ".join(f"{p['mean_v'] * 1e3:+.2f} (sd {p['sd_v'] * 1e3:.2f}; line moving "
                     f"{p['line_slope_v_per_s'] * 1e3 / 1e9:+.2f} mV/ns)" for p in r["planes"])
@@ -98,18 +107,24 @@ def main() -> None:
     ap.add_argument("--json", type=Path)
     ap.add_argument("--reference", action="store_true",
                     help=f"run the committed cases and rewrite {REFERENCE}")
+    ap.add_argument("--jobs", type=int, default=1, help="--reference: cases run at a time")
     a = ap.parse_args()
     if a.reference:
+        from pycim.assumptions import CIRCUIT_PROVENANCE, value
+
+        if not 1 <= a.jobs <= 16:
+            ap.error("--jobs must be 1..16")
         out = []
-        for n_in, n_out, d, seed, seg, density in CASES:
-            r = measure(n_in, n_out, d, seed, seg, density)
-            _print(r)
-            out.append(r)
+        with ProcessPoolExecutor(max_workers=a.jobs) as pool:
+            for r in pool.map(_measure_case, CASES):  # in CASES' order, printed as they end
+                _print(r)
+                out.append(r)
         # SPICE only: the model's value is printed above, not kept with the measurement
         cases = [{k: v for k, v in r.items() if k not in ("model_v", "model_source")}
                  for r in out]
         REFERENCE.write_text(json.dumps({"command": "PYTHONPATH=. python "
                                          "benchmarks/hold_pedestal.py --reference",
+                                         "circuit": {k: value(k) for k in CIRCUIT_PROVENANCE},
                                          "cases": cases}, indent=1) + "\n")
         print(f"wrote {REFERENCE}")
         return

@@ -54,7 +54,9 @@ def test_demo_digits_cli(tmp_path, capsys):
                             + c["e_neuron_0_j"]) + c["p_shared_w"] * t_lat)
         g_max_tot = rows * n_out * 1.1 * assumptions.value("g_max_s")
         cells = c["k_array"] * 4.0 * g_max_tot * m.v_read_v ** 2 * nw * m.timing["t_window_s"]
-        lo, hi = lo + fixed, hi + fixed + cells
+        # the drivers' switched lines: activity 0 .. 4 as the cells' (V_row - V_line)^2 / v_read^2
+        drv_act = c.get("e_drv_act_j", 0.0) * 4.0 * nw * rows
+        lo, hi = lo + fixed, hi + fixed + cells + drv_act
     assert lo <= s["energy_per_inference_j"] <= hi, (lo, s["energy_per_inference_j"], hi)
     assert wall < 120
     out = capsys.readouterr().out

@@ -628,11 +628,18 @@ class EnergyRow:
     direction: str = "forward"  # reported only (residuals per direction)
 
 
-#: the fit stage's tie: a sensed line's hold switch is 1/3 of a driven line's three switches
-#: (``mvm_fit`` sweeps are square, so rows and columns are collinear and cannot be separated)
+#: a tie a caller may pass to :func:`fit_energy_rows` when its sweep is square (rows and
+#: columns collinear): a sensed line's hold switch is 1/3 of a driven line's three switches.
+#: The fit stage applied it until the twentieth round; its sweeps now hold 128x256 cores and
+#: 8-row backward arrays, which separate rows from columns, and with the 100 um driver pFETs
+#: the tie cost the drivers 0.235 relative RMS (0.026 free) and the total 6.3 % max (4.4 %
+#: free): ``PYTHONPATH=. python benchmarks/energy_tie.py``
 DRIVER_TIE = {"e_drv_col_j": ("e_drv_row_j", 1.0 / 3.0)}
 #: coefficients of the energy formula that are not fitted
 _NOT_FITTED = ("activity_default",)
+#: coefficients whose column is another's times the activity: fitted only on rows of several
+#: activities (else held at the base model's value)
+ACTIVITY_ONLY = ("e_drv_act_j",)
 
 
 def energy_design(rows: list[EnergyRow], base: MacroModel,
@@ -649,6 +656,9 @@ def energy_design(rows: list[EnergyRow], base: MacroModel,
         if t not in base.energy or f not in base.energy or not r > 0:
             raise InputError(f"energy tie {t} = {r!r} x {f}: unknown coefficient or ratio <= 0")
     keys = [k for k in base.energy if k not in _NOT_FITTED and k not in ties]
+    acts = {base.energy["activity_default"] if r.activity is None else r.activity for r in rows}
+    if len(acts) < 2:  # one activity for every row: the switched-lines term is e_drv_row's
+        keys = [k for k in keys if k not in ACTIVITY_ONLY]
     zero = {k: 0.0 for k in base.energy if k not in _NOT_FITTED}
     groups_all = ("array", "drivers", "wordlines", "neuron")
     cols: dict[str, dict[str, np.ndarray]] = {}
@@ -694,7 +704,8 @@ def fit_energy_rows(rows: list[EnergyRow], base: MacroModel,
     sweep) and a fit relative to it alone drove k_array to 0 (the cells' G V^2 t lost at
     every size).
 
-    Returns the fitted coefficients (tied ones included) and one :class:`Fit` per group plus
+    Returns the fitted coefficients (tied ones and :data:`ACTIVITY_ONLY` ones held at the base
+    model's value included) and one :class:`Fit` per group plus
     ``energy_total`` (relative residuals, data ranges).
     """
     if not rows:
@@ -724,6 +735,8 @@ def fit_energy_rows(rows: list[EnergyRow], base: MacroModel,
                         len(y), "relative", note=f"measured {y.min():.3g}..{y.max():.3g} J{per}"))
     for t, (f, r) in ties.items():
         params[t] = params[f] * r
+    for k in ACTIVITY_ONLY:  # not fitted on rows of one activity: the base model's value
+        params.setdefault(k, float(base.energy[k]))
     rel = (totals_fit - totals_meas) / totals_meas
     rng = {"n_rows": _rng([r.n_rows for r in rows]), "n_cols": _rng([r.n_cols for r in rows]),
            "in_bits": _rng([r.in_bits for r in rows]),
@@ -759,9 +772,9 @@ def energy_rows(points: list[MvmPoint]) -> list[EnergyRow]:
 
 
 def fit_energy(points: list[MvmPoint], base: MacroModel) -> tuple[dict, list[Fit]]:
-    """:func:`fit_energy_rows` on every vector of the ``mvm_fit`` points, drivers tied by
-    :data:`DRIVER_TIE` (rows and columns are collinear in square sweeps)."""
-    return fit_energy_rows(energy_rows(points), base, DRIVER_TIE)
+    """:func:`fit_energy_rows` on every vector of the ``mvm_fit`` points, every coefficient
+    free (the sweeps' non-square cores separate rows from columns; see :data:`DRIVER_TIE`)."""
+    return fit_energy_rows(energy_rows(points), base)
 
 
 # -- reported component fits (cell, IR drop, settling) ----------------------------------------

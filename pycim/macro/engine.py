@@ -36,7 +36,8 @@ def run_macro_mvm(req, progress: bool = True, model: MacroModel | None = None) -
         ideal = MacroModel.ideal()
         m = m.with_(line={**ideal.line, "b0_v": m.line["b0_v"]}, line_backward={},
                     energy={**m.energy, **{k: 0.0 for k in ("e_drv_row_j", "e_drv_col_j",
-                                                            "e_drv_0_j", "e_wl_row_j",
+                                                            "e_drv_0_j", "e_drv_act_j",
+                                                            "e_wl_row_j",
                                                             "e_wl_cell_j", "e_wl_0_j")}})
     w = req.weights
     v_read = assumptions.value("v_read_v")

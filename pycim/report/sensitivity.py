@@ -61,7 +61,7 @@ def _vdd(model, f, in_bits):
                         p_neuron_on_w=e["p_neuron_on_w"] * f,
                         e_neuron_0_j=e["e_neuron_0_j"] * q, p_shared_w=e["p_shared_w"] * f,
                         e_drv_row_j=e["e_drv_row_j"] * q, e_drv_col_j=e["e_drv_col_j"] * q,
-                        e_drv_0_j=e["e_drv_0_j"] * q)
+                        e_drv_0_j=e["e_drv_0_j"] * q, e_drv_act_j=e["e_drv_act_j"] * q)
 
 
 def _vread(model, f, in_bits):
@@ -142,7 +142,7 @@ RULES: tuple[Rule, ...] = (
          "capacitor charge per step from vdd", _caps),
     Rule("g_max_s", "conductance window top", "cell energy ∝ mean G", _gmax),
     Rule("switch_w_um, switch_p_w_um", "driver switch widths", "driver gate charge ∝ W",
-         _scale("e_drv_row_j", "e_drv_col_j", "e_drv_0_j")),
+         _scale("e_drv_row_j", "e_drv_col_j", "e_drv_0_j", "e_drv_act_j")),
 )
 
 
