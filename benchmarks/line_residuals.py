@@ -9,9 +9,12 @@ model - SPICE of the settled lines per plane (RMS, max, mean in mV) beside the p
 LSB. Then, on the backward points of at most 16 driven rows, it regresses the residual on the
 driven lines' current-weighted share per polarity (each driven line j's current
 I_j = sum_i G_ij (s_j v_read - V_i), seen by sensed line i as sum_j G_ij I_j / sum_j G_ij,
-for the lines driven up, down and held at Vref) and prints the RMS the regression leaves: the
-part a polarity-dependent driver resistance could take (twentieth round: 2.32 -> 2.20 mV,
-10 % of the variance).
+for the lines driven up, down and held at Vref), and on each cell's series resistance per
+polarity of its drive (sum_j G_ij^2 (s_j v_read - V_i) / sum_j G_ij over the cells driven up,
+down and held: the access FET's on-resistance moves with the driven source-line's voltage),
+and prints the RMS each regression leaves (twentieth round: 2.32 mV -> 2.20 with the drivers'
+IR drop, 1.98 with the cells' series resistance, +805 / -972 ohm up / down against the
+model's: the part such terms could take).
 """
 
 from __future__ import annotations
@@ -55,7 +58,12 @@ def main(argv: list[str]) -> None:
                 i_j = ((pl[..., :, None] * pt.v_read - pt.v_ideal[..., None, :]) * g).sum(-1)
                 share = [np.einsum("bpj,ji->bpi", i_j * sel, g) / s * 1e3
                          for sel in (pl > 0, pl < 0, pl == 0)]
-                feats.append(np.stack([np.ones(r.size), *(x.ravel() for x in share)], 1))
+                # each cell's series resistance per drive polarity: sum_j G_ij^2 dV_ij / S_i
+                dv = pl[..., :, None] * pt.v_read - pt.v_settled[..., None, :]
+                ser = [((g ** 2) * dv * sel[..., :, None]).sum(-2) / s * 1e3
+                       for sel in (pl > 0, pl < 0, pl == 0)]
+                feats.append(np.stack([np.ones(r.size), *(x.ravel() for x in share),
+                                       *(x.ravel() for x in ser)], 1))
                 ys.append(r.ravel())
     t = pd.DataFrame(rows, columns=["direction", "n_in", "n_out", "in_bits", "out_bits",
                                     "seed", "pulse_ns", "density", "rms_mV", "max_mV",
@@ -69,10 +77,15 @@ def main(argv: list[str]) -> None:
               f"<= 16 driven rows {np.sqrt((small['rms_mV'] ** 2).mean()):.3f} mV")
     if ys:
         f, y = np.concatenate(feats), np.concatenate(ys)
-        c, *_ = np.linalg.lstsq(f, y, rcond=None)
-        print(f"backward, <= 16 driven rows: residual {y.std():.3f} mV RMS about its mean; "
-              f"after the driven lines' IR drop per polarity {np.std(y - f @ c):.3f} mV "
-              f"(n = {y.size})")
+        print(f"backward, <= 16 driven rows: residual {y.std():.3f} mV RMS about its mean "
+              f"(n = {y.size}); what each regression leaves:")
+        for name, cols in (("the driven lines' IR drop per polarity", [0, 1, 2, 3]),
+                           ("each cell's series resistance per polarity", [0, 4, 5, 6]),
+                           ("both", list(range(7)))):
+            c, *_ = np.linalg.lstsq(f[:, cols], y, rcond=None)
+            extra = (f"; extra series resistance +, -, 0: {c[1]:+.0f}, {c[2]:+.0f}, "
+                     f"{c[3]:+.0f} ohm" if cols[1] == 4 else "")
+            print(f"  {name}: {np.std(y - f[:, cols] @ c):.3f} mV{extra}")
 
 
 if __name__ == "__main__":
