@@ -308,6 +308,11 @@ def test_fits_recover_known_parameters_from_synthetic_data():
     points = mvm_points(_synthetic_table(truth, pts))
     f = fit_line(points, base)
     assert f.rms < 1e-6  # volts: an exact model is fitted exactly
+    # whatever the points' weights (each line alike, the default, or each point about alike)
+    assert fit_line(points, base, size_weight_exp=0.5).rms < 1e-6
+    for bad in (-0.1, 1.5, float("nan"), "0"):
+        with pytest.raises(InputError, match="size_weight_exp"):
+            fit_line(points, base, size_weight_exp=bad)
     for k in ("r_series_ohm", "c_settle_f", "k_mem", "a0", "a_rows", "a_g", "a_cubic",
               "b_line_v"):
         tol = 0.0 if k in ("r_series_ohm", "c_settle_f", "k_mem") else 2e-4

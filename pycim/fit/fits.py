@@ -327,6 +327,9 @@ def fit_line(points: list[MvmPoint], base: MacroModel,
     held-out full cores (``benchmarks/full_core_held_out.py eval``) the backward 6/8 core's
     high and low phases read 0.59 / 0.15 LSB at 0.5, 0.48 / 0.18 at 0.25 and 0.41 / 0.23 at
     0; forward 6/8 0.19 / 0.13, 0.17 / 0.13 and 0.19 / 0.13."""
+    if not (isinstance(size_weight_exp, (int, float)) and 0.0 <= size_weight_exp <= 1.0):
+        raise InputError(f"line fit: size_weight_exp must be a number in [0, 1], got "
+                         f"{size_weight_exp!r}")
     fwd = [pt for pt in points if pt.direction == "forward"]
     bwd = [pt for pt in points if pt.direction == "backward"]
     if not fwd:
