@@ -146,6 +146,9 @@ def _parser() -> argparse.ArgumentParser:
     ft.add_argument("--drop-term", action="append", default=None, metavar="TERM",
                     help="hold this line term at 0 in the fit (repeatable), e.g. b_act_line_v: "
                          "a simpler model to compare against the full one")
+    ft.add_argument("--line-size-weight", type=float, default=0.0, metavar="E",
+                    help="weigh each point's settled lines by (median size / size)^E in the line "
+                         "fit, 0..1 (default 0: every line alike; 0.5: every point about alike)")
     rp = sub.add_parser("report", help="paper comparison report: HTML + report.json",
                         description="Energy per MAC, TOPS/W, breakdown, latency and EDP vs the "
                                     "NeuRRAM paper, from the cached report sweep.")
@@ -331,7 +334,7 @@ def _prepare_fit(args, outs):
     from .fit import prepare_fit
 
     return prepare_fit(args.results, args.output, args.verilog_a, args.weights, args.seed, outs,
-                       tuple(args.drop_term or ()))
+                       tuple(args.drop_term or ()), args.line_size_weight)
 
 
 def _prepare_report(args, outs):

@@ -742,6 +742,11 @@ def test_fit_cli_errors(tmp_path, capsys):
     assert main(["fit", str(FIT_DIR), "-o", str(tmp_path / "m.json"), "--drop-term", "x"]) == 2
     assert "unknown line term 'x'" in capsys.readouterr().err
     assert not (tmp_path / "m.json").exists()
+    for bad in ("-0.5", "1.5", "nan", "inf"):
+        assert main(["fit", str(FIT_DIR), "-o", str(tmp_path / "m.json"),
+                     "--line-size-weight", bad]) == 2
+        assert "--line-size-weight" in capsys.readouterr().err
+        assert not (tmp_path / "m.json").exists()
 
 
 def test_fit_cli_writes_model_and_verilog_a(tmp_path):

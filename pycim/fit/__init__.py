@@ -17,16 +17,18 @@ import numpy as np
 
 from .. import assumptions
 from ..errors import InputError
-from .fits import (POINT_KEYS, Fit, _with_offsets, check_drop_terms, fit_adc, fit_cell_iv,
-                   fit_energy, fit_ir_drop, fit_line, fit_offset, fit_settling, mvm_points)
+from .fits import (POINT_KEYS, Fit, _with_offsets, check_drop_terms, check_size_weight_exp,
+                   fit_adc, fit_cell_iv, fit_energy, fit_ir_drop, fit_line, fit_offset,
+                   fit_settling, mvm_points)
 
 
-def fit_results(*results_dirs: str | Path, drop_terms: tuple[str, ...] = ()
-                ) -> tuple["MacroModel", list[Fit]]:  # noqa: F821
+def fit_results(*results_dirs: str | Path, drop_terms: tuple[str, ...] = (),
+                size_weight_exp: float = 0.0) -> tuple["MacroModel", list[Fit]]:  # noqa: F821
     """Fit a macro-model to the sweep results in ``results_dirs`` (one or more sweep output
     directories, e.g. of characterization/fit.toml and fit_full.toml; their tables of each
     kind are joined; ``mvm_fit`` needed). ``drop_terms``: line terms held at 0
-    (:func:`pycim.fit.fits.check_drop_terms`)."""
+    (:func:`pycim.fit.fits.check_drop_terms`); ``size_weight_exp``: the line fit's weighting
+    of the points (:func:`pycim.fit.fits.fit_line`; 0, the default, every line alike)."""
     import pandas as pd
 
     from ..characterize.tables import load_results
@@ -54,11 +56,12 @@ def fit_results(*results_dirs: str | Path, drop_terms: tuple[str, ...] = ()
             raise InputError(f"RESULTS_DIR: the mvm_fit point n_in={row['n_in']} "
                              f"n_out={row['n_out']} seed={row['seed']} is in more than one of "
                              f"{', '.join(map(str, results_dirs))}")
-    return fit_tables(tables, " + ".join(Path(d).name for d in results_dirs), drop_terms)
+    return fit_tables(tables, " + ".join(Path(d).name for d in results_dirs), drop_terms,
+                      size_weight_exp)
 
 
-def fit_tables(tables: dict, name: str, drop_terms: tuple[str, ...] = ()
-               ) -> tuple["MacroModel", list[Fit]]:  # noqa: F821
+def fit_tables(tables: dict, name: str, drop_terms: tuple[str, ...] = (),
+               size_weight_exp: float = 0.0) -> tuple["MacroModel", list[Fit]]:  # noqa: F821
     """:func:`fit_results` on loaded tables ({kind: DataFrame}, ``mvm_fit`` needed);
     ``name`` names the results in the model's ``source``. Runs with one BLAS thread: the
     fit's many small solves are faster so (and a shared machine does not oversubscribe),
@@ -66,11 +69,13 @@ def fit_tables(tables: dict, name: str, drop_terms: tuple[str, ...] = ()
     from threadpoolctl import threadpool_limits
 
     drop_terms = check_drop_terms(drop_terms)
+    size_weight_exp = check_size_weight_exp(size_weight_exp)
     with threadpool_limits(limits=1):
-        return _fit_tables(tables, name, drop_terms)
+        return _fit_tables(tables, name, drop_terms, size_weight_exp)
 
 
-def _fit_tables(tables: dict, name: str, drop_terms: tuple[str, ...] = ()):
+def _fit_tables(tables: dict, name: str, drop_terms: tuple[str, ...] = (),
+                size_weight_exp: float = 0.0):
     from ..macro.model import MacroModel
 
     circuit = {k: _data_circuit(tables.get("summary"), k)
@@ -81,7 +86,7 @@ def _fit_tables(tables: dict, name: str, drop_terms: tuple[str, ...] = ()):
     base = base.with_(line={**base.line, "wire_scale": 1.0})
     points = mvm_points(tables["mvm_fit"])
     conds = {(pt.p["corner"], pt.p["temp_c"]) for pt in points}
-    f_line = fit_line(points, base, drop_terms=drop_terms)
+    f_line = fit_line(points, base, drop_terms=drop_terms, size_weight_exp=size_weight_exp)
     line_p = dict(f_line.params)
     m = base.with_(line={**base.line, **{k: v for k, v in line_p.items() if k != "line_backward"}},
                    line_backward=line_p.get("line_backward", {}))
@@ -120,6 +125,9 @@ def _fit_tables(tables: dict, name: str, drop_terms: tuple[str, ...] = ()):
     if drop_terms:
         report["_conditions"]["dropped_terms"] = list(drop_terms)
     dropped = f"; without {', '.join(drop_terms)}" if drop_terms else ""
+    if size_weight_exp:
+        report["_conditions"]["line_size_weight"] = size_weight_exp
+        dropped += f"; line points weighted by size^-{size_weight_exp:g}"
     m = m.with_(ranges=ranges, fits=report,
                 source=f"fit of {name} ({len(points)} mvm_fit points{dropped})")
     return m, fits
@@ -178,7 +186,7 @@ __all__ = ["fit_results", "fit_table", "fit_tables", "prepare_fit", "run_fit_cli
 
 
 def prepare_fit(results_dir, output, verilog_a=None, weights=None, seed=0, outs=None,
-                drop_terms=()):
+                drop_terms=(), size_weight_exp=0.0):
     """``pycim fit``'s argument phase (``results_dir``: one directory or several): check every
     argument (results manifests, weights, seed)
     and reserve both outputs in ``outs`` (:class:`pycim.files.Outputs`) before any work;
@@ -199,6 +207,7 @@ def prepare_fit(results_dir, output, verilog_a=None, weights=None, seed=0, outs=
     if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
         raise InputError(f"--seed must be an integer >= 0, got {seed!r}")
     drop_terms = check_drop_terms(drop_terms or ())
+    size_weight_exp = check_size_weight_exp(size_weight_exp)
     for d in dirs:
         if not d.is_dir():
             raise InputError(f"RESULTS_DIR: not a directory: {d}")
@@ -211,7 +220,8 @@ def prepare_fit(results_dir, output, verilog_a=None, weights=None, seed=0, outs=
         w = check_weights(load_npy(weights, "--weights"))
 
     def work() -> int:
-        model, fits = fit_results(*dirs, drop_terms=drop_terms)
+        model, fits = fit_results(*dirs, drop_terms=drop_terms,
+                                  size_weight_exp=size_weight_exp)
         print(fit_table(fits))
         o_model.write_text(model.to_json() + "\n")
         if o_va is not None:

@@ -284,6 +284,15 @@ def check_drop_terms(names) -> tuple[str, ...]:
     return tuple(dict.fromkeys(names))
 
 
+def check_size_weight_exp(value) -> float:
+    """``value`` as :func:`fit_line`'s ``size_weight_exp`` (``pycim fit --line-size-weight``):
+    a number in [0, 1]; InputError otherwise."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0.0 <= value <= 1.0:
+        raise InputError(f"line fit: size_weight_exp (--line-size-weight) must be a number in "
+                         f"[0, 1], got {value!r}")
+    return float(value)
+
+
 #: line terms :func:`fit_line` drops (refits at 0) when they explain less than
 #: ``IDLE_TERM_REL`` of the weighted RMS residual
 IDLE_TERMS = ("a_cubic",)
@@ -321,15 +330,14 @@ def fit_line(points: list[MvmPoint], base: MacroModel,
     not outvote the small arrays in the terms they share. With the 100 um driver pFETs the
     small backward arrays scatter 2-3 mV per plane about any fitted model
     (``benchmarks/line_residuals.py``) and 0.5 let that scatter pull the terms the full
-    cores need: on the fit's own data (``pycim fit`` of the five sweeps) the code RMS is
+    cores need: on the fit's own data (``pycim fit`` of the five sweeps, ``--line-size-weight
+    E``) the code RMS is
     0.266 LSB at 0.5, 0.249 at 0.25, 0.245 at 0 (backward bit-lines 0.320 / 0.294 / 0.287),
     forward lines 0.22 mV at all three; 0 is chosen on that, the fit's own code RMS. On the
     held-out full cores (``benchmarks/full_core_held_out.py eval``) the backward 6/8 core's
     high and low phases read 0.59 / 0.15 LSB at 0.5, 0.48 / 0.18 at 0.25 and 0.41 / 0.23 at
     0; forward 6/8 0.19 / 0.13, 0.17 / 0.13 and 0.19 / 0.13."""
-    if not (isinstance(size_weight_exp, (int, float)) and 0.0 <= size_weight_exp <= 1.0):
-        raise InputError(f"line fit: size_weight_exp must be a number in [0, 1], got "
-                         f"{size_weight_exp!r}")
+    size_weight_exp = check_size_weight_exp(size_weight_exp)
     fwd = [pt for pt in points if pt.direction == "forward"]
     bwd = [pt for pt in points if pt.direction == "backward"]
     if not fwd:
@@ -878,6 +886,7 @@ def fit_settling(df: pd.DataFrame | None, t_window_s: float) -> Fit | None:
                note="t_settle = k_tau (C_sense + c_row rows) / (rows g_cell)")
 
 
-__all__ = ["DRIVER_TIE", "EnergyRow", "Fit", "MvmPoint", "energy_design", "energy_rows",
-           "fit_adc", "fit_cell_iv", "fit_energy", "fit_energy_rows", "fit_ir_drop", "fit_line",
-           "fit_offset", "fit_settling", "mvm_points"]
+__all__ = ["DRIVER_TIE", "EnergyRow", "Fit", "MvmPoint", "check_size_weight_exp",
+           "energy_design", "energy_rows", "fit_adc", "fit_cell_iv", "fit_energy",
+           "fit_energy_rows", "fit_ir_drop", "fit_line", "fit_offset", "fit_settling",
+           "mvm_points"]
