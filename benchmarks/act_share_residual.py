@@ -23,11 +23,10 @@ from __future__ import annotations
 
 import sys
 import warnings
-from pathlib import Path
 
 import numpy as np
 
-RESULTS = ("fit", "fit_full", "fit_sparse", "fit_mid", "fit_fine")
+from benchmarks.fit_data import result_dirs
 
 
 def main(argv: list[str]) -> dict:
@@ -41,8 +40,7 @@ def main(argv: list[str]) -> dict:
     warnings.simplefilter("ignore")
     m = MacroModel.load(argv[0])
     m = m.with_(line={**m.line, "b_act_line_v": 0.0})
-    root = Path(__file__).parents[1] / "characterization" / "results"
-    dirs = argv[1:] or [str(root / r) for r in RESULTS]
+    dirs = result_dirs(argv[1:])
     by_size: dict[tuple[int, int], list[np.ndarray]] = {}
     for rd in dirs:
         for pt in mvm_points(load_results(rd)["mvm_fit"]):

@@ -15,20 +15,15 @@ from __future__ import annotations
 
 import sys
 import warnings
-from pathlib import Path
 
-import pandas as pd
-
-RESULTS = ("fit", "fit_full", "fit_sparse", "fit_mid", "fit_fine")
+from benchmarks.fit_data import mvm_fit_table
 
 
 def main(argv: list[str]) -> None:
-    from pycim.characterize.tables import load_results
     from pycim.fit.fits import DRIVER_TIE, energy_rows, fit_energy_rows, mvm_points
     from pycim.macro.model import MacroModel
 
-    dirs = argv or [str(Path("characterization/results") / r) for r in RESULTS]
-    df = pd.concat([load_results(d)["mvm_fit"] for d in dirs], ignore_index=True)
+    df = mvm_fit_table(argv)
     base = MacroModel.load()
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")

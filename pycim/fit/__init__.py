@@ -69,8 +69,7 @@ def fit_tables(tables: dict, name: str, drop_terms: tuple[str, ...] = (),
     from threadpoolctl import threadpool_limits
 
     drop_terms = check_drop_terms(drop_terms)
-    size_weight_exp = check_size_weight_exp(size_weight_exp)
-    with threadpool_limits(limits=1):
+    with threadpool_limits(limits=1):  # (fit_line checks size_weight_exp)
         return _fit_tables(tables, name, drop_terms, size_weight_exp)
 
 
