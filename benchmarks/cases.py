@@ -138,15 +138,21 @@ CASES["sweep_throughput"] = sweep_throughput
 
 def reference_core_op(engine: str) -> dict:
     """DC op of the committed 256 x 256 reference core (stateful RRAM, SKY130 access FETs, TG
-    drivers, WL inverters, per-cell wire R/C) in ngspice (the file) or VACASK (same circuit)."""
+    drivers, WL inverters, per-cell wire R/C, 256 neurons) in ngspice (the file) or VACASK (same
+    circuit), each straight to its homotopy (ngspice ``noopiter``, pycim's ``OP_OPTIONS``;
+    VACASK ``op_skipinitial``): a core's direct Newton solve does not converge, and its
+    failed iterations cost each engine about half of its time (``benchmarks/core_op.py``)."""
+    from pycim.flows.mvm import OP_OPTIONS
     from pycim.netlist.reference import NETLISTS_DIR, REFERENCE
     from pycim.sim import NgspiceEngine, Op, VacaskEngine
 
     t0 = time.perf_counter()
     if engine == "ngspice":
-        res = NgspiceEngine(timeout_s=1800).run((NETLISTS_DIR / "core_256x256.cir").read_text(), Op())
+        res = NgspiceEngine(timeout_s=3600, options=OP_OPTIONS).run(
+            (NETLISTS_DIR / "core_256x256.cir").read_text(), Op())
     else:
-        res = VacaskEngine(timeout_s=1800).run(REFERENCE["core_256x256.cir"].circuit(), Op())
+        res = VacaskEngine(timeout_s=3600, options={"op_skipinitial": 1}).run(
+            REFERENCE["core_256x256.cir"].circuit(), Op())
     v = np.array([res.value(f"sl{j}") for j in range(256)])
     return {"sim_s": time.perf_counter() - t0, "sl_mean_v": float(v.mean())}
 

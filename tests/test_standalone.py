@@ -110,7 +110,13 @@ def test_standalone_op_deck_runs_in_stock_ngspice(tmp_path, kind, extra, nodes):
     written = sorted(p.name for p in out.parent.iterdir())
     assert f"{kind}.rebuild.sh" in written and any(n.endswith(".osdi") for n in written) \
         and any(n.endswith(".va") for n in written)
-    assert "pycim-osdi" not in out.read_text()  # no pycim runner tags: the deck loads itself
+    text = out.read_text()
+    assert "pycim-osdi" not in text  # no pycim runner tags: the deck loads itself
+    # a core's op goes straight to gmin stepping (its direct solve does not converge); the
+    # reference below takes ngspice's default path (direct solve first), so this also checks
+    # that both reach the same operating point
+    opts = [ln.split()[1:] for ln in text.splitlines() if ln.startswith(".options")]
+    assert ("noopiter" in sum(opts, [])) == (kind == "core"), opts
     plot = _stock_ngspice(out.parent, kind, tmp_path)
     rows = 1 if kind == "cell" else int(extra[1])
     cols = 1 if kind == "cell" else int(extra[3])

@@ -3,7 +3,8 @@
 A plain netlist names its Verilog-A models in ``* pycim-osdi:`` lines (pycim's runner loads
 them). A stand-alone deck (:func:`pycim.sim.standalone.write_standalone`) carries its OSDI
 libraries, their sources and a generated ``.control`` block: ``.op`` for cell, array and core
-decks (printing the sensed line ports), or, for a core with ``--weights`` and ``--x``, the MVM
+decks (printing the sensed line ports; a core's with ``.options noopiter``, as ``pycim mvm``'s
+transients: :data:`~pycim.flows.mvm.OP_OPTIONS`), or, for a core with ``--weights`` and ``--x``, the MVM
 transient ``pycim mvm`` runs, with the same options, writing the sensed-line, neuron-output and
 latch waveforms to ``NAME.raw``.
 """
@@ -16,7 +17,7 @@ from ..netlist.mvm_deck import saved_vectors
 from ..netlist.reference import NetlistRequest
 from ..sim import Op, Tran
 from ..sim.standalone import deck_name, write_standalone
-from .mvm import max_step_s, mvm_options
+from .mvm import OP_OPTIONS, max_step_s, mvm_options
 
 
 def printed_nodes(req: NetlistRequest) -> list[str]:
@@ -38,8 +39,12 @@ def deck_circuit(req: NetlistRequest):
             sched = setup.schedule
             return core.circuit, Tran(1e-9, sched.t_stop, max_step_s(setup.neuron, sched)), {
                 "save": saved_vectors(core), "options": mvm_options(setup.neuron, sched)}
-        return core.circuit, Op(), {"prints": core.spec.sense_lines}
-    return req.circuit(), Op(), {"prints": printed_nodes(req)}
+        return core.circuit, Op(), {"prints": core.spec.sense_lines, "options": OP_OPTIONS}
+    # a core's operating point: straight to gmin stepping (OP_OPTIONS; its direct Newton solve
+    # does not converge, the neurons' amplifiers in their auto-zero loops), 3.6x faster at
+    # 128 x 128 (benchmarks/core_op.py)
+    kw = {"options": OP_OPTIONS} if req.kind == "core" else {}
+    return req.circuit(), Op(), {"prints": printed_nodes(req), **kw}
 
 
 def write_deck(req: NetlistRequest, out: str | Path, standalone: bool = False,

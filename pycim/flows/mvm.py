@@ -76,10 +76,14 @@ STEP_ERR_MAX_LSB = 0.05
 MVM_TIMEOUT_S = 4 * 3600.0
 
 
-#: ``noopiter`` (every MVM transient): the operating point goes straight to gmin stepping. The
-#: direct Newton solve of an MVM core never converges (the neurons' latches), so it only cost its
-#: 100 iterations (16 x 16 SKY130, 4 x 3 SKY130 and ideal cores: 292 -> 191 op iterations, codes
-#: and energy identical).
+#: ``noopiter`` (every MVM transient, and a stand-alone core's ``.op`` deck): the operating
+#: point goes straight to gmin stepping. The direct Newton solve of a core with its neurons
+#: never converges, so it only cost its 100 iterations (16 x 16 SKY130, 4 x 3 SKY130 and ideal
+#: cores: 292 -> 191 op iterations, codes and energy identical). The cause is the neurons'
+#: amplifiers in their auto-zero loops: with every amplifier held off the 16 x 16 core's direct
+#: solve converges in 51 iterations (``benchmarks/core_op.py 16 --disable-ota``); a
+#: ``.nodeset`` of each amplifier's output at Vref also converges it (39 iterations) but makes
+#: each iteration's load 4-7x dearer at 64 x 64 and 128 x 128, a net loss.
 OP_OPTIONS: dict = {"noopiter": None}
 #: ngspice options of the MVM transient where the LSB allows (:func:`mvm_options`): device
 #: bypass (a transistor whose terminal voltages moved less than reltol |V| + vntol, ~0.9 mV at
