@@ -142,7 +142,7 @@ def reference_core_op(engine: str) -> dict:
     circuit), each straight to its homotopy (ngspice ``noopiter``, pycim's ``OP_OPTIONS``;
     VACASK ``op_skipinitial``): a core's direct Newton solve does not converge, and its
     failed iterations cost each engine about half of its time (``benchmarks/core_op.py``)."""
-    from pycim.flows.mvm import OP_OPTIONS
+    from pycim.flows.mvm import OP_OPTIONS, VACASK_OP_OPTIONS
     from pycim.netlist.reference import NETLISTS_DIR, REFERENCE
     from pycim.sim import NgspiceEngine, Op, VacaskEngine
 
@@ -151,7 +151,7 @@ def reference_core_op(engine: str) -> dict:
         res = NgspiceEngine(timeout_s=3600, options=OP_OPTIONS).run(
             (NETLISTS_DIR / "core_256x256.cir").read_text(), Op())
     else:
-        res = VacaskEngine(timeout_s=3600, options={"op_skipinitial": 1}).run(
+        res = VacaskEngine(timeout_s=3600, options=VACASK_OP_OPTIONS).run(
             REFERENCE["core_256x256.cir"].circuit(), Op())
     v = np.array([res.value(f"sl{j}") for j in range(256)])
     return {"sim_s": time.perf_counter() - t0, "sl_mean_v": float(v.mean())}

@@ -15,36 +15,21 @@ direct solve fails (ngspice then converges directly).
 from __future__ import annotations
 
 import argparse
-import re
 import time
 
 
 def _ngspice(circuit, options: dict) -> tuple[float, dict, object]:
-    import pycim.sim.ngspice as ng
+    from benchmarks.ngspice_stats import ngspice_rusage
     from pycim.sim import NgspiceEngine, Op
 
-    stats: dict = {}
-    run_simulator = ng.run_simulator
-
-    def run(cmd, cwd, *a, **k):  # ngspice's own counters, appended to the deck
-        deck = (cwd / "deck.cir").read_text()
-        (cwd / "deck.cir").write_text(deck.replace("write out.raw", "write out.raw\nrusage all"))
-        log, elapsed = run_simulator(cmd, cwd, *a, **k)
-        for key, pat in (("iterations", r"Total iterations = (\d+)"),
-                         ("load_s", r"Matrix load time = ([\d.e+-]+)"),
-                         ("factor_s", r"Matrix factor time = ([\d.e+-]+)")):
-            m = re.search(pat, str(log))
-            stats[key] = float(m.group(1)) if m else None
-        stats["gmin_stepping"] = "gmin stepping" in str(log)
-        return log, elapsed
-
-    ng.run_simulator = run
-    try:
+    with ngspice_rusage() as runs:
         t0 = time.perf_counter()
         res = NgspiceEngine(timeout_s=3600, retry=False, options=options).run(circuit, Op())
-        return time.perf_counter() - t0, stats, res
-    finally:
-        ng.run_simulator = run_simulator
+        wall = time.perf_counter() - t0
+    r = runs[-1]
+    stats = {"iterations": r.get("Total iterations"), "load_s": r.get("Matrix load time"),
+             "factor_s": r.get("Matrix factor time"), "gmin_stepping": "gmin stepping" in r["log"]}
+    return wall, stats, res
 
 
 def main(argv=None) -> int:
@@ -56,21 +41,21 @@ def main(argv=None) -> int:
     args = ap.parse_args(argv)
     import numpy as np
 
-    from pycim.flows.mvm import OP_OPTIONS
+    from pycim.flows.mvm import OP_OPTIONS, VACASK_OP_OPTIONS
     from pycim.netlist.circuit import VSource
     from pycim.netlist.reference import NetlistRequest
     from pycim.sim import Op, VacaskEngine
 
     c = NetlistRequest("core", args.n, args.n).circuit()
     if args.disable_ota:
-        c.map_elements(lambda e: VSource(e.name, e.np_, e.nn, 1.8 - e.dc_v) if isinstance(e, VSource)
-              and e.name.lower() in ("vnc_en", "vnc_en_b") else e)
+        flip = ("vnc_en", "vnc_en_b")  # the enable and its complement, swapped between rails
+        c.map_elements(lambda e: VSource(e.name, e.np_, e.nn, 1.8 - e.dc_v)
+                       if isinstance(e, VSource) and e.name.lower() in flip else e)
     lines = [f"sl{j}" for j in range(args.n)]
     ref = None
     for engine in args.engines:
-        for label, opts in (("default", {}), ("direct solve skipped",
-                                              OP_OPTIONS if engine == "ngspice"
-                                              else {"op_skipinitial": 1})):
+        skip = OP_OPTIONS if engine == "ngspice" else VACASK_OP_OPTIONS
+        for label, opts in (("default", {}), ("direct solve skipped", skip)):
             if engine == "ngspice":
                 wall, stats, res = _ngspice(c, opts)
             else:

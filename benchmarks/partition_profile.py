@@ -22,7 +22,7 @@ import numpy as np
 
 def main() -> None:
     warnings.simplefilter("ignore")
-    import pycim.sim.ngspice as ng
+    from benchmarks.ngspice_stats import ngspice_rusage
     from pycim.cim.request import MvmRequest
     from pycim.flows import partition as part
     from pycim.netlist.mvm_deck import mvm_deck, mvm_setup, saved_vectors
@@ -32,21 +32,6 @@ def main() -> None:
     n = int(sys.argv[1])
     seg = int(sys.argv[2]) if len(sys.argv) > 2 else 1
     max_step = float(sys.argv[3]) if len(sys.argv) > 3 else part.ARRAY_MAX_STEP_S
-    stats: dict = {}
-    run_simulator = ng.run_simulator
-
-    def run(cmd, cwd, *a, **k):
-        deck = (cwd / "deck.cir").read_text()
-        (cwd / "deck.cir").write_text(deck.replace("write out.raw", "write out.raw\nrusage all"))
-        log, el = run_simulator(cmd, cwd, *a, **k)
-        for key in ("Transient iterations", "Transient timepoints", "Rejected timepoints"):
-            m = re.search(key + r"\s*=\s*(\d+)", log)
-            stats[key] = int(m.group(1)) if m else None
-        for key in ("load", "factor", "solve"):
-            m = re.search("Transient " + key + r" time\s*=\s*([\d.e+-]+)", log)
-            stats[f"{key}_s"] = float(m.group(1)) if m else None
-        return log, el
-    ng.run_simulator = run
 
     rng = np.random.default_rng(0)
     w = rng.uniform(-1, 1, (n // 2, n))
@@ -57,11 +42,16 @@ def main() -> None:
     kind = sys.argv[4] if len(sys.argv) > 4 else (
         "front_sampling" if miss > part.SAMPLING_MISS else "front")
     core = mvm_deck(req, setup, 0, neuron_part=kind)
-    t0 = time.perf_counter()
-    res = NgspiceEngine(timeout_s=3600).run(core.circuit, Tran(1e-9, setup.schedule.t_stop,
-                                                                max_step),
-                                            save=saved_vectors(core))
-    wall = time.perf_counter() - t0
+    with ngspice_rusage() as runs:
+        t0 = time.perf_counter()
+        res = NgspiceEngine(timeout_s=3600).run(core.circuit, Tran(1e-9, setup.schedule.t_stop,
+                                                                    max_step),
+                                                save=saved_vectors(core))
+        wall = time.perf_counter() - t0
+    r = runs[-1]
+    stats = {k: int(r[k]) if k in r else None
+             for k in ("Transient iterations", "Transient timepoints", "Rejected timepoints")}
+    stats.update({f"{k}_s": r.get(f"Transient {k} time") for k in ("load", "factor", "solve")})
     t = np.asarray(res["time"])
     inside = [int(((t > t0_ - 30e-9) & (t < t1 + 40e-9)).sum())
               for _, _, t0_, t1 in input_windows(setup.schedule)]

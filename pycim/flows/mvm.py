@@ -85,6 +85,8 @@ MVM_TIMEOUT_S = 4 * 3600.0
 #: ``.nodeset`` of each amplifier's output at Vref also converges it (39 iterations) but makes
 #: each iteration's load 4-7x dearer at 64 x 64 and 128 x 128, a net loss.
 OP_OPTIONS: dict = {"noopiter": None}
+#: VACASK's same choice (its operating point straight to the homotopy), for a core's op
+VACASK_OP_OPTIONS: dict = {"op_skipinitial": 1}
 #: ngspice options of the MVM transient where the LSB allows (:func:`mvm_options`): device
 #: bypass (a transistor whose terminal voltages moved less than reltol |V| + vntol, ~0.9 mV at
 #: Vref, keeps its last evaluation, charges included). It saves ~25 % CPU on the 16 x 16 4-bit
