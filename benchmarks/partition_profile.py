@@ -12,7 +12,6 @@ the points inside each read pulse (30 ns before its start to 40 ns after its end
 
 from __future__ import annotations
 
-import re
 import sys
 import time
 import warnings
