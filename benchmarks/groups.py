@@ -299,6 +299,60 @@ def mvm_codes(run_case, quick=False):
     return figs, targets
 
 
+#: The tree of issue 17's "no slower than now" (10.2 s on the bench machine then): v0.1.
+V01_COMMIT = "1ee9fe5"
+
+
+def mvm_speed_v01(run_case, quick=False):
+    """Issue 17's speed criterion, like with like in one run: the 16 x 16 4-bit MVM transient
+    (``mvm_core(n=16)``, one vector) in the v0.1 tree (:data:`V01_COMMIT`, a detached git
+    worktree run by this Python) and in this tree, whole (one deck) and partitioned (the
+    array stage, then banks of neurons; 1 and 2 worker processes), each case in its own child
+    process, rounds interleaved so every case sees the same load; medians of the rounds.
+    Without git or that commit (a shallow clone) the group records why and sets no target."""
+    import shutil
+    import tempfile
+
+    repo = Path(__file__).resolve().parent.parent
+    tmp = Path(tempfile.mkdtemp(prefix="pycim_v01_"))
+    old = tmp / "v01"
+    add = subprocess.run(["git", "-C", str(repo), "worktree", "add", "--detach", str(old),
+                          V01_COMMIT], capture_output=True, text=True)
+    if add.returncode != 0:
+        shutil.rmtree(tmp, ignore_errors=True)
+        return {"setup": {"skipped": f"no worktree of {V01_COMMIT}: "
+                                     f"{add.stderr.strip()[-200:]}"}}, []
+    cases = {"v01_full": ({}, old), "full": ({}, None),
+             "partitioned_1job": ({"partition": True, "jobs": 1}, None),
+             "partitioned_2jobs": ({"partition": True, "jobs": 2}, None)}
+    runs = {k: [] for k in cases}
+    try:
+        for r in range(1 if quick else 2):
+            for name in (list(cases) if r % 2 == 0 else list(cases)[::-1]):
+                kw, root = cases[name]
+                runs[name].append(run_case("mvm_core", root=root, n=16, **kw))
+    finally:
+        subprocess.run(["git", "-C", str(repo), "worktree", "remove", "--force", str(old)],
+                       capture_output=True)
+        shutil.rmtree(tmp, ignore_errors=True)
+    figs = {"setup": {"v01_commit": V01_COMMIT, "rounds": len(runs["full"]), "n": 16,
+                      "in_bits": 4, "out_bits": 6}}
+    for name, rs in runs.items():
+        figs[name] = {"wall_s": float(np.median([x["wall_s"] for x in rs])),
+                      "cpu_s": float(np.median([x["cpu_s"] for x in rs])),
+                      "codes": rs[0]["codes"], "energy_j": rs[0]["energy_j"],
+                      "max_code_err_lsb": rs[0]["max_code_err_lsb"],
+                      "walls_s": [x["wall_s"] for x in rs]}
+    base = figs["v01_full"]["wall_s"]
+    for name in ("full", "partitioned_1job", "partitioned_2jobs"):
+        figs[name]["wall_over_v01"] = figs[name]["wall_s"] / base
+        figs[name]["cpu_over_v01"] = figs[name]["cpu_s"] / figs["v01_full"]["cpu_s"]
+        figs[name]["codes_equal_full"] = figs[name]["codes"] == figs["full"]["codes"]
+    r1 = figs["partitioned_1job"]["wall_over_v01"]
+    return figs, [_target("16x16 4-bit MVM, partitioned, 1 process: wall / v0.1's (same run)",
+                          r1, "<= 1", r1 <= 1)]
+
+
 def adc_range(run_case, quick=False):
     """Issue 17 item 6: a full random 128 x 256 core (macro-model, 4-bit in / 6-bit out),
     normalised RMS error of its dequantised outputs against x.W with the default ADC full
@@ -316,4 +370,5 @@ GROUPS = {"macro_vs_spice": macro_vs_spice, "macro_vs_spice_256": macro_vs_spice
           "mvm_transient_256": mvm_transient_256,
           "characterization_throughput": characterization_throughput,
           "engines_side_by_side": engines_side_by_side, "macro_throughput": macro_throughput,
-          "paper_energy": paper_energy, "mvm_codes": mvm_codes, "adc_range": adc_range}
+          "paper_energy": paper_energy, "mvm_codes": mvm_codes, "adc_range": adc_range,
+          "mvm_speed_v01": mvm_speed_v01}

@@ -35,8 +35,10 @@ print("RESULT " + json.dumps({{"wall_s": wall, "cpu_s": cpu, "child_peak_rss_b":
 """
 
 
-def run_case(case: str, timeout_s: float = 3600, **kwargs) -> dict:
-    code = CHILD.format(root=str(HERE.parent), case=case, kwargs=kwargs)
+def run_case(case: str, timeout_s: float = 3600, root: Path | None = None, **kwargs) -> dict:
+    """Run benchmark case ``case`` in a fresh child process; ``root``: the tree whose
+    ``benchmarks.cases`` and ``pycim`` it imports (default this one)."""
+    code = CHILD.format(root=str(root or HERE.parent), case=case, kwargs=kwargs)
     p = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                        timeout=timeout_s)
     for line in p.stdout.splitlines():

@@ -41,6 +41,47 @@ def test_rc_step_response_matches_closed_form():
         assert np.max(np.abs(np.interp(t, res["time"], res["te"]) - exact)) < 2e-5 * 0.9, eng.name
 
 
+def test_pwl_without_breakpoints_matches_closed_form():
+    """A recorded waveform of 801 points, v_in = A (1 - exp(-t / tau1)), into RC (ngspice):
+    with ``breakpoints=False`` (a behavioural PWL and a 0 V source in series) the RC node
+    still follows the closed form v = A (1 - (tau1 e^(-t/tau1) - tau e^(-t/tau)) / (tau1 -
+    tau)) and ``i(V1)`` is the resistor's current (SPICE sign: into the + node), at a fraction
+    of the time points the breakpoint at every sample costs."""
+    a, tau1, r, cap = 0.9, 100e-9, 20e3, 1e-12
+    tau = r * cap
+    ts = np.linspace(0.0, 1.6e-6, 801)  # 2 ns apart: linear interpolation within 5e-5 V
+    pwl = tuple((float(t), float(a * (1 - np.exp(-t / tau1)))) for t in ts)
+    runs = {}
+    for bp in (True, False):
+        c = Circuit("rc recorded")
+        c.add(VSource("V1", "in", "0", pwl=pwl, breakpoints=bp), Resistor("R1", "in", "te", r),
+              Capacitor("C1", "te", "0", cap))
+        runs[bp] = NgspiceEngine(options=TIGHT_NG).run(c, Tran(1e-9, 1.6e-6, 10e-9))
+    for bp, res in runs.items():  # at the simulator's own points (no interpolation error)
+        t = np.asarray(res["time"])
+        exact = a * (1 - (tau1 * np.exp(-t / tau1) - tau * np.exp(-t / tau)) / (tau1 - tau))
+        assert np.max(np.abs(np.asarray(res["te"]) - exact)) < 2e-4, bp
+        i_r = (np.asarray(res["in"]) - np.asarray(res["te"])) / r
+        assert np.max(np.abs(np.asarray(res["i(v1)"]) + i_r)) < 1e-3 * a / r, bp
+    n_bp, n_free = len(runs[True]["time"]), len(runs[False]["time"])
+    assert n_bp >= 801 and n_free < n_bp / 3, (n_bp, n_free)
+
+
+def test_pwl_without_breakpoints_is_written_as_a_behavioural_source():
+    from pycim.netlist.circuit import ngspice_lines
+
+    c = Circuit("t")
+    c.add(VSource("VLNsl0", "sl0", "0", dc_v=0.9, pwl=((0, 0.9), (1e-9, 0.95)),
+                  breakpoints=False))
+    body = [ln for ln in ngspice_lines(c) if not ln.startswith("*")]
+    assert body == ["BVLNsl0 sl0_nbp 0 V=pwl(time, 0, 0.9, 1e-09, 0.95)",
+                    "VLNsl0 sl0 sl0_nbp dc 0"]
+    with pytest.raises(InputError, match="needs a pwl"):
+        VSource("V2", "a", "0", breakpoints=False)
+    with pytest.raises(InputError, match="True or False"):
+        VSource("V2", "a", "0", pwl=((0, 0),), breakpoints=0)
+
+
 def test_rc_rram_transient_agrees_between_engines():
     # VACASK's first step after a breakpoint is first-order and not LTE-checked (measured:
     # 4e-4 V error at maxstep 1 ns on this RC); 0.1 ns bounds it in both engines.

@@ -16,7 +16,8 @@ NUM = r"-?[0-9]+(\.[0-9]+)?(e[+-]?[0-9]+)?"
 LINE = re.compile(
     rf"^(\* [ -~]*|\.temp {NUM}|\.model [A-Za-z_]\w* [A-Za-z_]\w*( [A-Za-z_]\w*={NUM})*|"
     rf"[RCVNM][A-Za-z0-9_]* [A-Za-z0-9_]+( [A-Za-z0-9_]+)+( {NUM})?( dc {NUM})?"
-    rf"( pwl\({NUM}( {NUM})*\))?( [A-Za-z_]\w*={NUM})*)$")
+    rf"( pwl\({NUM}( {NUM})*\))?( [A-Za-z_]\w*={NUM})*|"
+    rf"BV[A-Za-z0-9_]* [A-Za-z0-9_]+ [A-Za-z0-9_]+ V=pwl\(time(, {NUM}, {NUM})+\))$")
 
 # Deterministic example generation keeps CI reproducible; raise PYCIM_HYPOTHESIS_SCALE locally to
 # explore further (it found 'inf' written for huge values and control characters in titles).
@@ -114,6 +115,13 @@ def test_valid_elements_are_accepted(name, n1, value):
 @given(pts=st.lists(st.tuples(nums, nums), min_size=0, max_size=6))
 def test_pwl_grammar(pts):
     _emit_or_refuse(lambda: _one(VSource("V1", "a", "0", pwl=tuple(pts))))
+
+
+@settings(max_examples=100 * SCALE, deadline=None, derandomize=DERANDOMIZE)
+@given(pts=st.lists(st.tuples(nums, nums), min_size=0, max_size=6), np_=text)
+def test_pwl_without_breakpoints_grammar(pts, np_):
+    """A source without breakpoints (a behavioural PWL and a 0 V source): the same rule."""
+    _emit_or_refuse(lambda: _one(VSource("V1", np_, "0", pwl=tuple(pts), breakpoints=False)))
 
 
 def _one(e):

@@ -74,6 +74,29 @@ def test_partitioned_mvm_equals_the_full_deck(read_pulse_s, sampling):
         assert part.energy[g] == pytest.approx(e_full[g], rel=5e-3, abs=0.01e-12), g
 
 
+def test_bank_bias_net_gets_its_share_of_the_core_decoupling():
+    """A bank of k of a core's N neurons: (c_bias_f + N c_per_neuron) k / N on its bias net,
+    so k simultaneous kicks move it as N move the core's; refused for k > N."""
+    from pycim.errors import InputError
+    from pycim.netlist.circuit import Capacitor, Circuit
+    from pycim.netlist.neuron import add_neuron_bias
+    from pycim.specs.neuron import NeuronSpec
+
+    spec = NeuronSpec()
+
+    def cap(**kw):
+        c = Circuit("t")
+        add_neuron_bias(c, spec, **kw)
+        return sum(e.c_f for e in c.iter_elements() if isinstance(e, Capacitor))
+
+    core = spec.c_bias_f + 256 * spec.c_bias_per_neuron_f
+    assert cap(n_neurons=256) == pytest.approx(core)
+    assert cap(n_neurons=4, core_neurons=256) == pytest.approx(core * 4 / 256)
+    assert cap(n_neurons=4) == pytest.approx(spec.c_bias_f + 4 * spec.c_bias_per_neuron_f)
+    with pytest.raises(InputError):
+        cap(n_neurons=8, core_neurons=4)
+
+
 def test_cli_partition_and_jobs(tmp_path, capsys):
     """``pycim mvm --partition --jobs 2`` gives the full deck's codes on a tiny ideal core (two
     banks of neurons in worker processes); ``--jobs`` without ``--partition`` is refused."""

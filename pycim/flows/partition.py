@@ -56,8 +56,12 @@ from ..validate import integer, number
 #: piecewise-linear fit per bank): 10 uV, below a 10-bit MVM's line-referred LSB (0.8 mV at
 #: the 0.2 V read) by ~80x.
 PWL_TOL_V = 10e-6
-#: Neurons per bank of the neuron stage (the 16 x 16 MVM's deck has 16).
-BANK_NEURONS = 16
+#: Neurons per bank of the neuron stage. Smaller decks cost less per neuron: the 16 x 16 4-bit
+#: MVM (``benchmarks/partition_error.py 16 16 --bank K``, 1 job) 8.6 s with one bank of 16,
+#: 7.2 s with banks of 4 or 2 (the full deck 10.6 s); 64 x 64 with 2 jobs 29.5 s -> 26.5 s;
+#: the 256 x 256 core (``mvm_transient_256``'s case, 2 jobs) 5.6 min wall, 6.1 CPU-min with
+#: banks of 4 (8.3 / 9.9 with 16 before the line sources lost their breakpoints).
+BANK_NEURONS = 4
 #: Above this settling miss (:func:`settling_miss`) the array stage carries C_sample's
 #: top-plate switches too (``neuron_part="front_sampling"``), so the hold capacitor enters each
 #: read pulse shared down by the samples as in the neuron; below it the track/hold alone (the

@@ -72,18 +72,36 @@ class Capacitor:
 
 @dataclass(frozen=True)
 class VSource:
-    """Voltage source: DC, or piecewise-linear ``pwl`` of (t_s, v_v) pairs (t increasing)."""
+    """Voltage source: DC, or piecewise-linear ``pwl`` of (t_s, v_v) pairs (t increasing).
+
+    ``breakpoints`` False (a ``pwl`` source, ngspice): the waveform without a breakpoint at
+    each of its points. ngspice lands a time point on every PWL point and restarts after it at
+    a tenth of its step (:data:`pycim.flows.mvm.MAX_STEP_S`), which suits a clock's edges and
+    not a recorded waveform of hundreds of points (a partitioned MVM's sensed lines,
+    :func:`pycim.netlist.stimulus.add_line_sources`): its step then follows the circuit's own
+    truncation error. Written as a behavioural source ``B<name>`` (``V = pwl(time, ...)``)
+    on an internal node ``<np>_nbp`` and this 0 V source in series, so ``i(<name>)`` and the
+    node names stay. VACASK writes the plain PWL source (its breakpoints as they are).
+    """
 
     name: str
     np_: str
     nn: str
     dc_v: float = 0.0
     pwl: tuple[tuple[float, float], ...] | None = None
+    breakpoints: bool = True
 
     def __post_init__(self) -> None:
         _check_name(self, "V")
         node(self.np_), node(self.nn)
         number(self.dc_v, f"{self.name} dc")
+        if not isinstance(self.breakpoints, bool):
+            raise InputError(f"{self.name}: breakpoints must be True or False, "
+                             f"got {self.breakpoints!r}")
+        if not self.breakpoints:
+            if self.pwl is None:
+                raise InputError(f"{self.name}: breakpoints=False needs a pwl waveform")
+            node(self.inner_node, f"{self.name} internal node")
         if self.pwl is not None:
             if len(self.pwl) < 1:
                 raise InputError(f"{self.name}: pwl needs at least one point")
@@ -94,6 +112,11 @@ class VSource:
                 if t <= last:
                     raise InputError(f"{self.name}: pwl times must increase strictly")
                 last = t
+
+    @property
+    def inner_node(self) -> str:
+        """The internal node of a source without breakpoints (ngspice)."""
+        return f"{self.np_}_nbp"
 
 
 @dataclass(frozen=True)
@@ -306,10 +329,11 @@ def ngspice_lines(c: Circuit, *, options: Mapping[str, float | None] | None = No
         else:
             yield f".model {m.name} {m.kind}{_ng_params(m.params)}"
     for e in c.iter_elements():
-        yield _ng_element(e)
+        yield from _ng_element(e).split("\n")
 
 
 def _ng_element(e: Element) -> str:
+    """The element's ngspice line (two lines for a source without breakpoints)."""
     if isinstance(e, Comment):
         return f"* {e.text}"
     if isinstance(e, Resistor):
@@ -319,6 +343,10 @@ def _ng_element(e: Element) -> str:
     if isinstance(e, VSource):
         if e.pwl is None:
             return f"{e.name} {e.np_} {e.nn} dc {fmt(e.dc_v)}"
+        if not e.breakpoints:  # behavioural PWL (no breakpoints) + the 0 V source in series
+            pts = ", ".join(f"{fmt(t)}, {fmt(v)}" for t, v in e.pwl)
+            return (f"B{e.name} {e.inner_node} {e.nn} V=pwl(time, {pts})\n"
+                    f"{e.name} {e.np_} {e.inner_node} dc 0")
         pts = " ".join(f"{fmt(t)} {fmt(v)}" for t, v in e.pwl)
         return f"{e.name} {e.np_} {e.nn} dc {fmt(e.dc_v)} pwl({pts})"
     if isinstance(e, VaDevice):

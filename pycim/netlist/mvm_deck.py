@@ -80,7 +80,7 @@ def neuron_bank_deck(req: MvmRequest, setup: MvmSetup, vector: int,
     c.add(VSource("VDD", "vdd", "0", dc_v=spec.vdd_v),
           VSource("VREF", "vref", "0", dc_v=spec.v_ref_v))
     groups = {"vdd": "neuron", "vref": "neuron"}
-    bias = add_neuron_bias(c, nspec, len(line_pwl))
+    bias = add_neuron_bias(c, nspec, len(line_pwl), core_neurons=len(spec.neuron_lines))
     nodes = [add_neuron(c, nspec, f"n{index[ln]}_", ln, bias=bias) for ln in line_pwl]
     core = CoreCircuit(c, spec, groups, nodes)
     mark_stimulus(core)

@@ -195,20 +195,30 @@ def _latch(c: Circuit, spec: NeuronSpec, p: str, tag: str, d: str, clk: str,
     return q, qb
 
 
-def add_neuron_bias(circuit: Circuit, spec: NeuronSpec, n_neurons: int = 1) -> str:
+def add_neuron_bias(circuit: Circuit, spec: NeuronSpec, n_neurons: int = 1,
+                    core_neurons: int | None = None) -> str:
     """The ONE bias generator of a core: a resistor from ``vdd`` into a diode-connected NFET
     (one OTA unit finger) carrying ``spec.ibias_a``; every neuron's OTA mirrors its gate net
     :attr:`NeuronSpec.bias_net`. Call once per circuit; returns the net.
 
     Decoupling: ``c_bias_f + n_neurons * c_bias_per_neuron_f`` (every power-gated OTA kicks
     the net when its second stage wakes, so the kick grows with the ``n_neurons`` sharing it).
+    ``core_neurons``: the circuit holds ``n_neurons`` of a core's ``core_neurons`` (a
+    partitioned MVM's neuron bank): its net gets that share of the core's decoupling,
+    ``(c_bias_f + core_neurons * c_bias_per_neuron_f) * n_neurons / core_neurons``, so its
+    neurons' simultaneous kicks move it as the core's do (with the whole ``c_bias_f`` in each
+    bank of two neurons a 16 x 16 MVM's energy came out 0.13 % higher than with this share).
     """
     integer(n_neurons, "n_neurons", 1, 1 << 20)
+    if core_neurons is not None:
+        integer(core_neurons, "core_neurons", n_neurons, 1 << 20)
     nb = spec.bias_net
     _fet(circuit, spec, "n", f"M{spec.clk_prefix}bias", nb, nb, "0", spec.n_unit_w_um,
          spec.ota_ln_um)
     circuit.add(Resistor(f"R{spec.clk_prefix}bias", "vdd", nb, spec.rbias()))
     c_f = spec.c_bias_f + n_neurons * spec.c_bias_per_neuron_f
+    if core_neurons is not None:
+        c_f = (spec.c_bias_f + core_neurons * spec.c_bias_per_neuron_f) * n_neurons / core_neurons
     if c_f > 0:
         circuit.add(Capacitor(f"C{spec.clk_prefix}bias", nb, "0", c_f))
     return nb
