@@ -111,13 +111,17 @@ def _parser() -> argparse.ArgumentParser:
     m.add_argument("--mapping", default="row_pair",
                    help="row_pair (G+/G- on adjacent rows, default) or transposable (2x2 block "
                         "per weight: backward on W equals forward on W^T)")
-    m.add_argument("--partition", action="store_true",
-                   help="run each vector partitioned: the array with the neurons' track/hold "
-                        "front ends, then the neurons in banks on the recorded lines (a 256 x "
-                        "256 core in minutes; error against the full deck: "
-                        "benchmarks/partition_error.py)")
+    part = m.add_mutually_exclusive_group()
+    part.add_argument("--partition", action="store_true", default=None,
+                      help="run each vector partitioned: the array with the neurons' "
+                           "track/hold front ends, then the neurons in banks on the recorded "
+                           "lines (the default in ngspice; a 256 x 256 core in minutes; error "
+                           "against the full deck: benchmarks/partition_error.py)")
+    part.add_argument("--full-deck", dest="partition", action="store_false",
+                      help="run each vector as one deck of the whole core (the default in "
+                           "VACASK)")
     m.add_argument("--jobs", type=_int_in(1, 256), default=1,
-                   help="with --partition: neuron banks run at a time (worker processes; "
+                   help="neuron banks of a partitioned run at a time (worker processes; "
                         "default 1)")
     m.add_argument("--json", required=True, help="output JSON file")
     sw = sub.add_parser("sweep", help="run a declarative characterization sweep (TOML spec)",
@@ -182,7 +186,7 @@ def _run_phases(args, prepare) -> int:
 def _prepare_mvm(args, outs):
     import json
 
-    from .cim.request import MvmRequest
+    from .cim.request import MvmRequest, partitioned
     from .files import load_npy
     from .resources import check_mvm
 
@@ -195,8 +199,9 @@ def _prepare_mvm(args, outs):
                      wire_segment_cells=args.wire_segment_cells, phases=args.phases,
                      adc_full_scale_v=args.adc_full_scale_v, read_pulse_s=args.read_pulse_s,
                      partition=args.partition)
-    if args.jobs > 1 and not args.partition:
-        raise InputError("--jobs runs the neuron banks of --partition: add --partition")
+    if args.jobs > 1 and not partitioned(req):
+        raise InputError("--jobs runs the neuron banks of a partitioned run (ngspice's default; "
+                         "--partition for VACASK): drop --full-deck or --jobs")
     check_mvm(req)  # refuse up front what would not fit in memory
 
     def work() -> int:

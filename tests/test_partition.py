@@ -98,8 +98,10 @@ def test_bank_bias_net_gets_its_share_of_the_core_decoupling():
 
 
 def test_cli_partition_and_jobs(tmp_path, capsys):
-    """``pycim mvm --partition --jobs 2`` gives the full deck's codes on a tiny ideal core (two
-    banks of neurons in worker processes); ``--jobs`` without ``--partition`` is refused."""
+    """``pycim mvm --partition --jobs 2`` gives the full deck's codes on a tiny ideal core (banks
+    of neurons in worker processes), and so does the default (partitioned in ngspice: the
+    result's ``partition`` says so); ``--jobs`` with ``--full-deck`` is refused, and so is
+    ``--partition`` with ``--full-deck``."""
     import json
 
     from pycim.cli import main
@@ -112,10 +114,17 @@ def test_cli_partition_and_jobs(tmp_path, capsys):
     np.save(tmp_path / "x.npy", np.array([[1, 1, 1]]))
     base = ["mvm", "--weights", str(tmp_path / "w.npy"), "--x", str(tmp_path / "x.npy"),
             "--ideal", "--in-bits", "2", "--out-bits", "4"]  # one plane: the wiring, cheaply
-    assert main(base + ["--jobs", "2", "--json", str(tmp_path / "r.json")]) == 2
-    assert "--partition" in capsys.readouterr().err and not (tmp_path / "r.json").exists()
-    assert main(base + ["--json", str(tmp_path / "full.json")]) == 0
+    assert main(base + ["--full-deck", "--jobs", "2", "--json", str(tmp_path / "r.json")]) == 2
+    assert "--full-deck" in capsys.readouterr().err and not (tmp_path / "r.json").exists()
+    with pytest.raises(SystemExit):  # argparse: not allowed with each other
+        main(base + ["--full-deck", "--partition", "--json", str(tmp_path / "r.json")])
+    assert "not allowed" in capsys.readouterr().err and not (tmp_path / "r.json").exists()
+    assert main(base + ["--full-deck", "--json", str(tmp_path / "full.json")]) == 0
     assert main(base + ["--partition", "--jobs", "2", "--json", str(tmp_path / "p.json")]) == 0
-    full, part = (json.loads((tmp_path / f).read_text()) for f in ("full.json", "p.json"))
-    assert np.max(np.abs(np.array(part["code"]) - np.array(full["code"]))) <= 1
-    assert part["energy_j"]["total"] == pytest.approx(full["energy_j"]["total"], rel=5e-3)
+    assert main(base + ["--json", str(tmp_path / "d.json")]) == 0
+    full, part, dflt = (json.loads((tmp_path / f).read_text())
+                        for f in ("full.json", "p.json", "d.json"))
+    assert (full["partition"], part["partition"], dflt["partition"]) == (False, True, True)
+    for r in (part, dflt):
+        assert np.max(np.abs(np.array(r["code"]) - np.array(full["code"]))) <= 1
+        assert r["energy_j"]["total"] == pytest.approx(full["energy_j"]["total"], rel=5e-3)

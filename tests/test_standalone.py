@@ -70,7 +70,7 @@ def test_mvm_runs_the_circuit_netlist_core_writes(tmp_path, monkeypatch):
         decks.append(text)
         return text
     monkeypatch.setattr(_Engine, "deck", spy)
-    run_mvm(MvmRequest(w, x, in_bits=3, out_bits=5, seed=7), progress=False)
+    run_mvm(MvmRequest(w, x, in_bits=3, out_bits=5, seed=7, partition=False), progress=False)
     monkeypatch.undo()
     assert len(decks) == 1
     args = ["netlist", "core", "--weights", str(tmp_path / "w.npy"), "--seed", "7"]
@@ -139,7 +139,8 @@ def test_standalone_mvm_deck_gives_pycim_mvm_codes(tmp_path):
                  str(tmp_path / "x.npy"), "--in-bits", "3", "--out-bits", "5", "--seed", "2",
                  "--standalone", "-o", str(out)]) == 0
     plot = _stock_ngspice(out.parent, "mvm", tmp_path)
-    ref = run_mvm(MvmRequest(w, x, in_bits=3, out_bits=5, seed=2), progress=False)
+    ref = run_mvm(MvmRequest(w, x, in_bits=3, out_bits=5, seed=2, partition=False),
+                  progress=False)  # the stock deck is the whole core
     # decode the stock run's waveforms with pycim's own measurement
     req = NetlistRequest("core", weights=w, x=x, in_bits=3, out_bits=5, seed=2)
     core, setup = req.mvm_core()

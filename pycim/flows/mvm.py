@@ -31,7 +31,7 @@ from tqdm import tqdm
 
 from .. import __version__
 from ..cim.closed_form import pair_difference
-from ..cim.request import MvmRequest, check_settling, phase_keys, run_two_phase
+from ..cim.request import MvmRequest, check_settling, partitioned, phase_keys, run_two_phase
 from ..errors import InputError, SettlingWarning
 from ..measure.energy import energy_by_group
 from ..measure.neuron import line_drift_v_per_s, read_neuron, settled_lines_v
@@ -188,8 +188,10 @@ def run_mvm(req: MvmRequest, progress: bool = True, waveforms: dict | None = Non
     ``schedule`` and ``spec``, and, unless partitioned, its ``result`` and ``nodes`` (one
     :class:`~pycim.netlist.neuron.NeuronNodes` per sensed line).
 
-    ``req.partition``: each vector runs as the array stage, then the neurons in banks
-    (:mod:`pycim.flows.partition`), ``jobs`` banks at a time in worker processes.
+    Partitioned (:func:`~pycim.cim.request.partitioned`: ``req.partition``, by default in
+    ngspice unless ``waveforms`` is given): each vector runs as the array stage, then the
+    neurons in banks (:mod:`pycim.flows.partition`), ``jobs`` banks at a time in worker
+    processes; the result's ``partition`` says which ran.
     """
     if req.engine not in ("spice", "vacask"):
         raise InputError(f"the SPICE flow runs engine spice or vacask, got {req.engine!r} "
@@ -205,15 +207,16 @@ def run_mvm(req: MvmRequest, progress: bool = True, waveforms: dict | None = Non
     engine = (NgspiceEngine(timeout_s=MVM_TIMEOUT_S, options=mvm_options(spec, sched))
               if req.engine == "spice"
               else get_engine("vacask", timeout_s=MVM_TIMEOUT_S))
+    split = partitioned(req, waveforms is not None)
     v_settled, codes, energies, drift = [], [], [], []
     t0 = time.perf_counter()
     tran = Tran(1e-9, sched.t_stop, max_step_s(spec, sched))
-    if req.partition:  # the array stage runs without the neurons' options (no latches there)
+    if split:  # the array stage runs without the neurons' options (no latches there)
         array_engine = (NgspiceEngine(timeout_s=MVM_TIMEOUT_S) if req.engine == "spice"
                         else engine)
         part = Partition(jobs=jobs)
     for b in tqdm(range(req.x.shape[0]), desc="mvm", unit="vector", disable=not progress):
-        if req.partition:
+        if split:
             vr = run_vector(req, setup, b, array_engine, engine, tran, part)
             v_settled.append(pair_difference(vr.v_lines, req.direction, req.mapping))
             codes.append(pair_difference(vr.codes, req.direction, req.mapping))
@@ -248,7 +251,7 @@ def run_mvm(req: MvmRequest, progress: bool = True, waveforms: dict | None = Non
         "latency_s": sched.t_stop, "engine": req.engine, "pycim_version": __version__,
         "in_bits": req.in_bits, "out_bits": req.out_bits, "direction": req.direction,
         "ideal": req.ideal, "corner": req.corner, "temp_c": req.temp_c, "seed": req.seed,
-        "mapping": req.mapping,
+        "mapping": req.mapping, "partition": split,
         "y_ideal_planes_v": pb.ideal_planes_v.tolist(), "wall_s": time.perf_counter() - t0,
         **phase_keys(req),
     }

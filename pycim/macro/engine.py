@@ -93,7 +93,7 @@ def run_macro_mvm(req, progress: bool = True, model: MacroModel | None = None) -
         "pycim_version": __version__,
         "in_bits": req.in_bits, "out_bits": req.out_bits, "direction": req.direction,
         "ideal": req.ideal, "corner": req.corner, "temp_c": req.temp_c, "seed": req.seed,
-        "mapping": req.mapping,
+        "mapping": req.mapping, "partition": False,  # no transient to split
         "y_ideal_planes_v": pb.ideal_planes_v.tolist(), "wall_s": time.perf_counter() - t0,
         **phase_keys(req),
     }
