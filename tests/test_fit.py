@@ -710,10 +710,32 @@ def test_default_model_regenerates_from_committed_results(tmp_path):
     assert main(["fit", *map(str, DEFAULT_FIT_DIRS), "-o", str(out)]) == 0
     new, old = json.loads(out.read_text()), json.loads(DEFAULT.read_text())
     _same(new, old, "model")
+    # what the model predicts, tightly: every line transfer within 10 uV (a 10-bit MVM's
+    # line-referred LSB is ~0.8 mV; the transfers reach 1.3 V: 1e-6 of it moved on a fresh
+    # venv) and the energy within 1e-6
+    from pycim.macro.model import MacroModel
+
+    m_new, m_old = MacroModel.load(out), MacroModel.load(DEFAULT)
+    g = np.linspace(0.1e-3, 3e-3, 7)
+    for direction in ("forward", "backward"):
+        a, b = m_new.for_direction(direction), m_old.for_direction(direction)
+        for in_bits in (1, 2, 4):
+            v = np.linspace(-1, 1, 9)[:, None] * a.weight_sum(in_bits) * a.v_read_v
+            for n_rows in (16, 64, 256):
+                ya = a.line_transfer(v, in_bits, n_rows, g, n_cells=n_rows)
+                yb = b.line_transfer(v, in_bits, n_rows, g, n_cells=n_rows)
+                assert np.max(np.abs(ya - yb)) < 1e-5, (direction, in_bits, n_rows)
+    ea, eb = (m.energy_j(4, 6, 256, 256, g_sum_s=np.full(256, 2e-3))["total"]
+              for m in (m_new, m_old))
+    assert ea == pytest.approx(eb, rel=1e-6)
 
 
 def _same(a, b, where):
-    """Equal JSON trees, floats within 1e-6 relative (BLAS rounding may differ by machine)."""
+    """Equal JSON trees, floats within 1e-3 relative: BLAS rounding differs by machine and the
+    least-squares fits amplify it in poorly determined parameters (on a fresh venv of the
+    twenty-third round, the commit before that round's changes included: the driver's
+    per-cell resistance 4.8e-5, a_g 1.0e-5, b_hold_v 1.2e-6 off the committed values). The
+    test's predictions, compared tightly, are what must reproduce."""
     if isinstance(a, dict):
         assert isinstance(b, dict) and set(a) == set(b), where
         for k in a:
@@ -723,7 +745,7 @@ def _same(a, b, where):
         for k, (x, y) in enumerate(zip(a, b)):
             _same(x, y, f"{where}[{k}]")
     elif isinstance(a, float):
-        assert b == pytest.approx(a, rel=1e-6, abs=1e-15), where
+        assert b == pytest.approx(a, rel=1e-3, abs=1e-15), where
     else:
         assert a == b, where
 
