@@ -67,6 +67,23 @@ def test_pwl_without_breakpoints_matches_closed_form():
     assert n_bp >= 801 and n_free < n_bp / 3, (n_bp, n_free)
 
 
+@pytest.mark.parametrize("pwl", [((50e-9, 0.7),), ((50e-9, 0.7), (100e-9, 0.9)),
+                                 ((0.0, 0.2), (100e-9, 0.9), (150e-9, 0.4))])
+def test_pwl_without_breakpoints_holds_its_ends_as_a_pwl_source_does(pwl):
+    """Before its first point and after its last a PWL source holds the end values; the
+    behavioural pwl() extrapolates its end segments (and refuses one point) unless the writer
+    holds them: both forms give the same node voltage everywhere (ngspice, into a resistor)."""
+    ts, vs = zip(*pwl)
+    for bp in (True, False):
+        c = Circuit("ends")
+        c.add(VSource("V1", "a", "0", dc_v=pwl[0][1], pwl=pwl, breakpoints=bp),
+              Resistor("R1", "a", "0", 1e3))
+        res = NgspiceEngine().run(c, Tran(1e-9, 300e-9, 5e-9))
+        t = np.asarray(res["time"])  # at the simulator's own points; np.interp holds the ends
+        assert t[-1] == pytest.approx(300e-9) and t.size > 20
+        assert np.max(np.abs(np.asarray(res["a"]) - np.interp(t, ts, vs))) < 1e-9, bp
+
+
 def test_pwl_without_breakpoints_is_written_as_a_behavioural_source():
     from pycim.netlist.circuit import ngspice_lines
 
@@ -74,7 +91,7 @@ def test_pwl_without_breakpoints_is_written_as_a_behavioural_source():
     c.add(VSource("VLNsl0", "sl0", "0", dc_v=0.9, pwl=((0, 0.9), (1e-9, 0.95)),
                   breakpoints=False))
     body = [ln for ln in ngspice_lines(c) if not ln.startswith("*")]
-    assert body == ["BVLNsl0 sl0_nbp 0 V=pwl(time, 0, 0.9, 1e-09, 0.95)",
+    assert body == ["BVLNsl0 sl0_nbp 0 V=pwl(time, 0, 0.9, 1e-09, 0.95, 1000000.0, 0.95)",
                     "VLNsl0 sl0 sl0_nbp dc 0"]
     with pytest.raises(InputError, match="needs a pwl"):
         VSource("V2", "a", "0", breakpoints=False)

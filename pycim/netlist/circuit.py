@@ -81,7 +81,10 @@ class VSource:
     :func:`pycim.netlist.stimulus.add_line_sources`): its step then follows the circuit's own
     truncation error. Written as a behavioural source ``B<name>`` (``V = pwl(time, ...)``)
     on an internal node ``<np>_nbp`` and this 0 V source in series, so ``i(<name>)`` and the
-    node names stay. VACASK writes the plain PWL source (its breakpoints as they are).
+    node names stay; it holds its first value before its first point and its last after its
+    last, as a PWL source does, and it is its waveform in every analysis (an ``.op`` sees the
+    value at t = 0, not ``dc_v``). VACASK writes the plain PWL source (its breakpoints as
+    they are).
     """
 
     name: str
@@ -344,7 +347,7 @@ def _ng_element(e: Element) -> str:
         if e.pwl is None:
             return f"{e.name} {e.np_} {e.nn} dc {fmt(e.dc_v)}"
         if not e.breakpoints:  # behavioural PWL (no breakpoints) + the 0 V source in series
-            pts = ", ".join(f"{fmt(t)}, {fmt(v)}" for t, v in e.pwl)
+            pts = ", ".join(f"{fmt(t)}, {fmt(v)}" for t, v in _held(e.pwl))
             return (f"B{e.name} {e.inner_node} {e.nn} V=pwl(time, {pts})\n"
                     f"{e.name} {e.np_} {e.inner_node} dc 0")
         pts = " ".join(f"{fmt(t)} {fmt(v)}" for t, v in e.pwl)
@@ -355,6 +358,18 @@ def _ng_element(e: Element) -> str:
         return (f"{e.name} {e.d} {e.g} {e.s} {e.b} {e.model} w={fmt(e.w_m)} l={fmt(e.l_m)}"
                 f"{param_text(tuple(e.params))}")
     raise TypeError(f"unknown element {e!r}")
+
+
+def _held(pwl: tuple[tuple[float, float], ...]) -> list[tuple[float, float]]:
+    """``pwl`` as a behavioural ``pwl(time, ...)`` must get it to act as a source's PWL: that
+    function extrapolates its end segments and needs two points, a PWL source holds its first
+    value before its first point and its last value after its last. So the first value at t = 0
+    (if the waveform starts later) and the last value again 1e6 s after the last point."""
+    pts = [(float(t), float(v)) for t, v in pwl]
+    if pts[0][0] > 0:
+        pts.insert(0, (0.0, pts[0][1]))
+    pts.append((pts[-1][0] + 1e6, pts[-1][1]))
+    return pts
 
 
 # ---------------------------------------------------------------------------------------------
