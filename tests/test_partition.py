@@ -128,3 +128,33 @@ def test_cli_partition_and_jobs(tmp_path, capsys):
     for r in (part, dflt):
         assert np.max(np.abs(np.array(r["code"]) - np.array(full["code"]))) <= 1
         assert r["energy_j"]["total"] == pytest.approx(full["energy_j"]["total"], rel=5e-3)
+
+
+def test_default_partitions_only_where_the_conversion_lsb_allows():
+    """The default (partition None) splits the transient where PARTITION_ERR_PER_TRANSFER_V
+    summed over the conversion stays a tenth of its LSB: the 4-bit / 6-bit default and the
+    (6, 8) slices do, (8, 10)'s slices and 10-bit outputs do not (partitioned, the code tests'
+    (8, 10) problem held 0.69 of its outputs within +-1 against 1.0 whole); a finer
+    conversion runs whole and says so, and jobs > 1 is then reported unused."""
+    import warnings
+
+    from pycim.cim.request import phase_requests
+    from pycim.flows.mvm import partition_within_lsb, run_mvm
+
+    w = np.random.default_rng(2).uniform(-1, 1, (3, 4))
+    expect = {(4, 6): [True], (4, 8): [True], (4, 10): [False], (6, 8): [True, True],
+              (8, 10): [False, False]}
+    for (a, b), want in expect.items():
+        req = MvmRequest(w, np.ones((1, 3), int), a, b)
+        reqs = phase_requests(req) if req.phases == 2 else (req,)
+        got = []
+        for r in reqs:
+            s = mvm_setup(r)
+            got.append(partition_within_lsb(s.neuron, s.schedule))
+        assert got == want, (a, b)
+    req = MvmRequest(w, np.array([[1, -1, 0]]), 2, 10, ideal=True)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        out = run_mvm(req, progress=False, jobs=2)
+    assert out["partition"] is False
+    assert any("jobs=2 unused" in str(c.message) for c in caught)

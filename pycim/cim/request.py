@@ -70,9 +70,11 @@ class MvmRequest:
     read_pulse_s: float | None = None
     #: run each vector partitioned (:mod:`pycim.flows.partition`): the array with the neurons'
     #: track/hold front ends, then the neurons in banks on the recorded line waveforms. None
-    #: (default): partitioned in ngspice (engine ``spice``), one whole deck in VACASK (the
-    #: cross-check engine solves the circuit as one matrix) and wherever the caller asks for the
-    #: transient's waveforms (:func:`partitioned`)
+    #: (default): partitioned in ngspice (engine ``spice``) where the conversion's LSB allows
+    #: (:func:`pycim.flows.mvm.partition_within_lsb`: up to (6, 8) and 8-bit outputs at 4 bits),
+    #: one whole deck in VACASK (the cross-check engine solves the circuit as one matrix), for
+    #: finer conversions and wherever the caller asks for the transient's waveforms
+    #: (:func:`partitioned`)
     partition: bool | None = None
 
     def __post_init__(self) -> None:
@@ -121,11 +123,13 @@ class MvmRequest:
 
 
 def partitioned(req: MvmRequest, waveforms: bool = False) -> bool:
-    """Whether the transistor-level flow runs ``req`` partitioned: ``req.partition`` if given,
-    else in ngspice unless the caller wants the transient's ``waveforms`` (a partitioned run
-    has no one transient of the whole core). The 16 x 16 4-bit MVM: 7.6 s partitioned against
-    11.6 s whole, codes equal (``make bench`` group ``mvm_speed_v01``); the coupling error
-    against the whole deck: README, Full cores."""
+    """Whether ``req`` asks for a partitioned run: ``req.partition`` if given, else in ngspice
+    unless the caller wants the transient's ``waveforms`` (a partitioned run has no one
+    transient of the whole core). The flow then also needs the conversion's LSB coarse enough
+    for the split's coupling error (:func:`pycim.flows.mvm.partition_within_lsb`; not for an
+    explicit ``partition=True``). The 16 x 16 4-bit MVM: 7.5 s partitioned against 11.2 s
+    whole, codes equal (``make bench`` group ``mvm_speed_v01``); the coupling error against
+    the whole deck: README, Full cores."""
     if req.partition is not None:
         return req.partition
     return req.engine == "spice" and not waveforms

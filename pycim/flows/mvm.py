@@ -117,6 +117,30 @@ def _within_lsb(spec, sched, err_per_transfer_v: float, max_lsb: float,
     return err_once_v + n_transfers * err_per_transfer_v <= max_lsb * 2 * spec.adc_fs_v / 2 ** bits
 
 
+#: Integrator error per transfer (integration step or DAC packet) that partitioning the
+#: transient may add (:mod:`pycim.flows.partition`: the neurons see their lines as ideal
+#: sources, so the samples' kicks through the open track switch no longer move the line and
+#: couple back). Measured against the whole deck: 16 x 16 SKY130 core at 4-bit in / 6-bit out
+#: (``benchmarks/partition_error.py 16 16 --bank 4``: max 0.124 mV over 12 transfers, 0.010 mV
+#: each); the code tests' ideal 16 x 16 array at (8, 10) (``benchmarks.codes_cases.
+#: mvm_codes_pair(8, 10)`` partitioned: its high slice's codes +0.31 of its 0.78 mV LSB on
+#: average over 21 transfers, 0.012 mV each), rounded up.
+PARTITION_ERR_PER_TRANSFER_V = 0.015e-3
+#: Largest share of the integrator LSB that error may add up to over a conversion where the
+#: flow partitions by default (``MvmRequest.partition`` None). 0.1: the 4-bit / 6-bit default
+#: and the two-phase (6, 8) slices partition (codes within +-1 of the reference for all 48
+#: outputs of the code tests' spread problem); (8, 10) and 10-bit outputs run the whole deck
+#: (partitioned, (8, 10) held 0.69 of its outputs within +-1 against 1.0 whole).
+PARTITION_MAX_LSB = 0.1
+
+
+def partition_within_lsb(spec, sched) -> bool:
+    """Whether a partitioned run's coupling error (:data:`PARTITION_ERR_PER_TRANSFER_V` per
+    transfer) stays within :data:`PARTITION_MAX_LSB` of the conversion's LSB: where the
+    default (``MvmRequest.partition`` None) partitions."""
+    return _within_lsb(spec, sched, PARTITION_ERR_PER_TRANSFER_V, PARTITION_MAX_LSB)
+
+
 def mvm_options(spec, sched) -> dict:
     """ngspice options of an MVM transient: :data:`MVM_OPTIONS` (device bypass) unless its
     error per transfer, summed over the conversion's transfers, exceeds :data:`BYPASS_MAX_LSB`
@@ -188,10 +212,11 @@ def run_mvm(req: MvmRequest, progress: bool = True, waveforms: dict | None = Non
     ``schedule`` and ``spec``, and, unless partitioned, its ``result`` and ``nodes`` (one
     :class:`~pycim.netlist.neuron.NeuronNodes` per sensed line).
 
-    Partitioned (:func:`~pycim.cim.request.partitioned`: ``req.partition``, by default in
-    ngspice unless ``waveforms`` is given): each vector runs as the array stage, then the
-    neurons in banks (:mod:`pycim.flows.partition`), ``jobs`` banks at a time in worker
-    processes; the result's ``partition`` says which ran.
+    Partitioned (``req.partition`` True, or None in ngspice without ``waveforms`` where
+    :func:`partition_within_lsb` holds: :func:`~pycim.cim.request.partitioned`): each vector
+    runs as the array stage, then the neurons in banks (:mod:`pycim.flows.partition`),
+    ``jobs`` banks at a time in worker processes; the result's ``partition`` says which ran
+    (two phases: the high slice's).
     """
     if req.engine not in ("spice", "vacask"):
         raise InputError(f"the SPICE flow runs engine spice or vacask, got {req.engine!r} "
@@ -207,7 +232,13 @@ def run_mvm(req: MvmRequest, progress: bool = True, waveforms: dict | None = Non
     engine = (NgspiceEngine(timeout_s=MVM_TIMEOUT_S, options=mvm_options(spec, sched))
               if req.engine == "spice"
               else get_engine("vacask", timeout_s=MVM_TIMEOUT_S))
-    split = partitioned(req, waveforms is not None)
+    # by default partitioned where its coupling error stays a tenth of the conversion's LSB
+    split = partitioned(req, waveforms is not None) and (
+        req.partition is True or partition_within_lsb(spec, sched))
+    if jobs > 1 and not split:
+        warnings.warn(f"jobs={jobs} unused: this MVM runs as one deck of the whole core (its "
+                      f"conversion's LSB is too fine for the partitioned run's coupling "
+                      f"error; --partition forces it)", RuntimeWarning, stacklevel=2)
     v_settled, codes, energies, drift = [], [], [], []
     t0 = time.perf_counter()
     tran = Tran(1e-9, sched.t_stop, max_step_s(spec, sched))
