@@ -186,7 +186,7 @@ def add_line_sources(core: CoreCircuit, line_pwl: Mapping[str, tuple]) -> None:
     schedule's clock edges set the neuron stage's time points, as in the full deck. With a
     breakpoint at every recorded point the 16 x 16 MVM's banks took ~2600 points instead of
     ~1760 and their integrators sat up to 0.029 conversion LSB off the full deck's, against
-    0.004 without (``benchmarks/partition_error.py 16 16 --bank 4``)."""
+    0.010 without (``benchmarks/partition_error.py 16 16 --bank 4``)."""
     core.add_sources("interface", lambda: (
         VSource(f"VLN{ln}", ln, "0", dc_v=pts[0][1], pwl=tuple(pts), breakpoints=False)
         for ln, pts in line_pwl.items()))
