@@ -44,7 +44,8 @@ def _error_figures(code, q, y, inside) -> dict:
 
 def mvm_codes_pair(in_bits: int, out_bits: int, n_in: int = 16, n_out: int = 16,
                    c_integ_scale: float = 1.0, ideal: bool = True, slices: bool = False,
-                   n_vectors: int | None = None, read_pulse_s: float | None = None) -> dict:
+                   n_vectors: int | None = None, read_pulse_s: float | None = None,
+                   partition: bool | None = None) -> dict:
     """One forward MVM at (``in_bits``, ``out_bits``) on an ``n_in`` x ``n_out`` weight core at
     tt on the spread problem (tests/mvm_reference.py), scored against the independent
     reference. ``in_bits`` >= 5: two phases (the reference: 2^L floor(y_hi) + floor(y_lo), each
@@ -60,7 +61,9 @@ def mvm_codes_pair(in_bits: int, out_bits: int, n_in: int = 16, n_out: int = 16,
     array): None = the code tests' 100 ns for one phase, 200 ns for two (their weights are
     small, |w| <= 0.02, so every cell sits near 1 uS and the 32-cell lines settle onto the hold
     capacitor with tau ~ 17 ns: the flow asks for ~120 ns; ``settling_warnings`` counts the
-    flow's warnings, 0 when the pulse settles the lines to 0.1 %)."""
+    flow's warnings, 0 when the pulse settles the lines to 0.1 %). ``partition``: the
+    request's (None: the flow's default; True forces the partitioned run, e.g. at (8, 10):
+    ``mvm_codes_pair(8, 10, partition=True)["pm1_share"]``)."""
     from pycim.cim.request import MvmRequest
     from pycim.dispatch import run_mvm
     from pycim.errors import SettlingWarning
@@ -79,6 +82,7 @@ def mvm_codes_pair(in_bits: int, out_bits: int, n_in: int = 16, n_out: int = 16,
     if read_pulse_s is not None:
         kw["read_pulse_s"] = read_pulse_s
     kw["adc_full_scale_v"] = fs
+    kw["partition"] = partition
     neuron = {} if c_integ_scale == 1.0 else {"c_integ_f": c_integ_scale * ref.C_I_F}
     t0 = time.perf_counter()
     with ref.neuron_defaults(**neuron), warnings.catch_warnings(record=True) as caught:

@@ -123,8 +123,8 @@ def _within_lsb(spec, sched, err_per_transfer_v: float, max_lsb: float,
 #: couple back). Measured against the whole deck: 16 x 16 SKY130 core at 4-bit in / 6-bit out
 #: (``benchmarks/partition_error.py 16 16 --bank 4``: max 0.124 mV over 12 transfers, 0.010 mV
 #: each); the code tests' ideal 16 x 16 array at (8, 10) (``benchmarks.codes_cases.
-#: mvm_codes_pair(8, 10)`` partitioned: its high slice's codes +0.31 of its 0.78 mV LSB on
-#: average over 21 transfers, 0.012 mV each), rounded up.
+#: mvm_codes_pair(8, 10, partition=True)``: its high slice's codes +0.31 of its 0.78 mV LSB
+#: on average over 21 transfers, 0.012 mV each), rounded up.
 PARTITION_ERR_PER_TRANSFER_V = 0.015e-3
 #: Largest share of the integrator LSB that error may add up to over a conversion where the
 #: flow partitions by default (``MvmRequest.partition`` None). 0.1: the 4-bit / 6-bit default
