@@ -206,8 +206,9 @@ def add_neuron_bias(circuit: Circuit, spec: NeuronSpec, n_neurons: int = 1,
     ``core_neurons``: the circuit holds ``n_neurons`` of a core's ``core_neurons`` (a
     partitioned MVM's neuron bank): its net gets that share of the core's decoupling,
     ``(c_bias_f + core_neurons * c_bias_per_neuron_f) * n_neurons / core_neurons``, so its
-    neurons' simultaneous kicks move it as the core's do (with the whole ``c_bias_f`` in each
-    bank of two neurons a 16 x 16 MVM's energy came out 0.13 % higher than with this share).
+    neurons' simultaneous kicks move it as the core's do (with it the 16 x 16 MVM in banks of
+    4 / 2 is within +0.02 / +0.10 % of the whole deck's energy:
+    ``benchmarks/partition_error.py 16 16 --bank K``).
     """
     integer(n_neurons, "n_neurons", 1, 1 << 20)
     if core_neurons is not None:
