@@ -733,7 +733,7 @@ def test_default_model_regenerates_from_committed_results(tmp_path):
 def _same(a, b, where):
     """Equal JSON trees, floats within 1e-3 relative: BLAS rounding differs by machine and the
     least-squares fits amplify it in poorly determined parameters (on a fresh venv of the
-    twenty-third round, the commit before that round's changes included: the driver's
+    twenty-second round, the commit before that round's changes included: the driver's
     per-cell resistance 4.8e-5, a_g 1.0e-5, b_hold_v 1.2e-6 off the committed values). The
     test's predictions, compared tightly, are what must reproduce."""
     if isinstance(a, dict):
