@@ -115,8 +115,10 @@ def _parser() -> argparse.ArgumentParser:
     part.add_argument("--partition", action="store_true", default=None,
                       help="run each vector partitioned: the array with the neurons' "
                            "track/hold front ends, then the neurons in banks on the recorded "
-                           "lines (the default in ngspice; a 256 x 256 core in minutes; error "
-                           "against the full deck: benchmarks/partition_error.py)")
+                           "lines (the default in ngspice where the conversion's LSB allows "
+                           "its coupling error, e.g. not at 10-bit outputs; a 256 x 256 core in "
+                           "minutes; error against the full deck: "
+                           "benchmarks/partition_error.py)")
     part.add_argument("--full-deck", dest="partition", action="store_false",
                       help="run each vector as one deck of the whole core (the default in "
                            "VACASK)")
