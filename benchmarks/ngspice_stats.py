@@ -9,10 +9,11 @@ _COUNTER = re.compile(r"^\s*([A-Za-z][A-Za-z ]*?)\s*=\s*([-+\d.eE]+)\s*$", re.M)
 
 
 @contextmanager
-def ngspice_rusage():
+def ngspice_rusage(keep_deck: bool = False):
     """Within the block every ngspice run of :class:`pycim.sim.NgspiceEngine` appends
     ``rusage all`` to its deck; yields a list that receives, per run, ngspice's counters
-    (``{"Total iterations": 226.0, "Matrix factor time": 0.2, ...}``) and its ``"log"``."""
+    (``{"Total iterations": 226.0, "Matrix factor time": 0.2, ...}``) and its ``"log"``
+    (``keep_deck``: also the deck's text as ``"deck"``)."""
     import pycim.sim.ngspice as ng
 
     runs: list[dict] = []
@@ -23,7 +24,7 @@ def ngspice_rusage():
         (cwd / "deck.cir").write_text(deck.replace("write out.raw", "write out.raw\nrusage all"))
         log, elapsed = run_simulator(cmd, cwd, *a, **k)
         runs.append({**{m.group(1): float(m.group(2)) for m in _COUNTER.finditer(str(log))},
-                     "log": str(log)})
+                     "log": str(log), **({"deck": deck} if keep_deck else {})})
         return log, elapsed
 
     ng.run_simulator = run

@@ -232,9 +232,10 @@ def run_mvm(req: MvmRequest, progress: bool = True, waveforms: dict | None = Non
     engine = (NgspiceEngine(timeout_s=MVM_TIMEOUT_S, options=mvm_options(spec, sched))
               if req.engine == "spice"
               else get_engine("vacask", timeout_s=MVM_TIMEOUT_S))
-    # by default partitioned where its coupling error stays a tenth of the conversion's LSB
+    # an explicit choice stands; by default partitioned where its coupling error stays a
+    # tenth of the conversion's LSB
     split = partitioned(req, waveforms is not None) and (
-        req.partition is True or partition_within_lsb(spec, sched))
+        req.partition is not None or partition_within_lsb(spec, sched))
     if jobs > 1 and not split:
         warnings.warn(f"jobs={jobs} unused: this MVM runs as one deck of the whole core (its "
                       f"conversion's LSB is too fine for the partitioned run's coupling "
