@@ -201,7 +201,9 @@ def macro_throughput(run_case, quick=False):
     machine, lower when other work preempts the longer call). Batch 1 is reported only: there a 2 us matmul sits
     beside the call's fixed per-call work (input checks, the model's range check, energy and
     latency accounting, result objects: tens of us of Python), so its ratio measures call
-    overhead, not the model's arithmetic."""
+    overhead, not the model's arithmetic. Beside it ``ratio_products_cpu``: the call's matrix
+    products alone against the same matmul, the ceiling the ratio cannot pass with this
+    model's operators (two products of the reference's shape: about 0.5)."""
     figs = {f"batch_{b}": run_case("macro_throughput", batch=b) for b in (1, 1024)}
     r = figs["batch_1024"]
     targets = [_target("macro Core / float32 matmul (same logical shape) throughput, batch 1024",

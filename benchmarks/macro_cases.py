@@ -52,7 +52,13 @@ def macro_throughput(batch: int, repeats: int = 200, model: str = "default") -> 
     ``ratio_cpu`` the same on the thread's CPU time (what the target uses: on a machine
     loaded by other work a niced benchmark is descheduled for milliseconds, more often
     during the longer call, which wall time counts and CPU time does not);
-    ``ratio_per_round`` the median of the per-round wall ratios. Both run with one
+    ``ratio_per_round`` the median of the per-round wall ratios. ``ratio_products_cpu``: the
+    same ratio for the call's matrix products alone (:func:`_chain_products`, interleaved
+    with the others), the ceiling of ``ratio_cpu`` with this model: its forward chain makes
+    ``n_products`` products of the reference's shape (the drives against the operator, and
+    their magnitudes against the per-line active-fraction operator, dense on random weights),
+    so with two the ceiling is about 0.5 however cheap the rest (``on_chain`` False: the call
+    solves the wires per vector instead, batch 1, and no products are timed). Both run with one
     BLAS thread (the core's elementwise work is single-threaded numpy, and threaded BLAS on a
     small shared machine measured 20 ms instead of 0.8 ms for the matmul).
     """
@@ -89,7 +95,14 @@ def _macro_throughput(batch: int, repeats: int, model: str) -> dict:
                              repeats // 2)
         cal = core.calibrate("forward", 4, 6)  # programming-time work
         assert core.forward(x).value is not None
-        r = _interleaved_s({"numpy": lambda: a @ b, "core": lambda: core.forward(x)}, repeats)
+        chain = core.fast_chain("forward", 4, 6)
+        # the call's own path: a few vectors solve the wires per vector instead of the chain
+        on_chain = fast and not core._wires_per_vector("forward", x, 4)
+        products = _chain_products(chain, x) if on_chain else None
+        fs = {"numpy": lambda: a @ b, "core": lambda: core.forward(x)}
+        if products is not None:
+            fs["products"] = products
+        r = _interleaved_s(fs, repeats)
     t_core, t_np = r["median_s"]["core"], r["median_s"]["numpy"]
     c_core, c_np = r["median_cpu_s"]["core"], r["median_cpu_s"]["numpy"]
     macs = batch * CORE_IN * CORE_OUT
@@ -103,7 +116,43 @@ def _macro_throughput(batch: int, repeats: int, model: str) -> dict:
                                        / raw["median_cpu_s"]["core"]),
             "core_macs_per_s": macs / t_core, "numpy_macs_per_s": macs / t_np,
             "ratio_time": t_np / t_core, "ratio_cpu": c_np / c_core,
-            "ratio_per_round": r["ratio_per_round"]["core"]}
+            "ratio_per_round": r["ratio_per_round"]["core"],
+            "on_chain": on_chain, **_products_figures(chain, r, c_np)}
+
+
+def _chain_products(chain, x):
+    """The folded chain's matrix products alone, on its own work arrays (what a call cannot do
+    without, whatever its elementwise passes cost): the drives against the operator (with the
+    offset row when the chain has a ones column) and, when the model's active-fraction
+    offsets form a dense operator (the per-line share term: full rank on random weights),
+    the drives' magnitudes against it; low-rank offsets cost (r + 1) / n of a product and
+    are left out. Returns a function of no arguments, or None for a per-plane chain."""
+    if chain.n_planes:
+        return None
+    op, mag = chain.inputs(x)
+    op, mag = op.copy(), None if mag is None else mag.copy()
+    a_main = chain.a if chain.contiguous else chain.a_ext
+    y = np.empty((x.shape[0], chain.a.shape[1]), np.float32)
+    t = np.empty_like(y)
+    dense = chain.a_abs is not None and chain.abs_factors is None
+
+    def products():
+        np.matmul(op, a_main, out=y)
+        if dense:
+            np.matmul(mag, chain.a_abs, out=t)
+    return products
+
+
+def _products_figures(chain, r: dict, c_np: float) -> dict:
+    """``products_cpu_s`` (median thread CPU time of :func:`_chain_products`, interleaved with
+    the same calls), ``n_products`` and ``ratio_products_cpu`` = numpy / products: the
+    ratio a call would reach if all its other work were free, i.e. the ceiling of
+    ``ratio_cpu`` with this model's operators."""
+    if "products" not in r["median_cpu_s"]:
+        return {}
+    c = r["median_cpu_s"]["products"]
+    n = 1 + int(chain.a_abs is not None and chain.abs_factors is None)
+    return {"products_cpu_s": c, "n_products": n, "ratio_products_cpu": c_np / c}
 
 
 def digits_demo() -> dict:
