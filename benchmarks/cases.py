@@ -43,6 +43,33 @@ def netlist_core(n: int) -> dict:
         return {"gen_s": time.perf_counter() - t0, "bytes": p.stat().st_size}
 
 
+def sky130_parse() -> dict:
+    """Flattening every SKY130 device card at every corner from the library (5 corners x 4
+    devices, W = L = 1 um) with an empty card cache, in a fresh cache directory: the parse
+    a new checkout pays once (was the timed assert of tests/test_sky130.py)."""
+    import os
+
+    from pycim.tech import sky130
+
+    with tempfile.TemporaryDirectory() as tmp:
+        old = os.environ.get("PYCIM_CACHE_DIR")
+        os.environ["PYCIM_CACHE_DIR"] = tmp
+        try:
+            sky130.clear_caches()
+            t0 = time.perf_counter()
+            for corner in sky130.CORNERS:
+                for dev in sky130.DEVICES:
+                    sky130.flat_card(dev, 1e-6, 1e-6, corner)
+            return {"parse_s": time.perf_counter() - t0,
+                    "cards": len(sky130.CORNERS) * len(sky130.DEVICES)}
+        finally:
+            if old is None:
+                os.environ.pop("PYCIM_CACHE_DIR", None)
+            else:
+                os.environ["PYCIM_CACHE_DIR"] = old
+            sky130.clear_caches()
+
+
 def runner_op(mode: str, n_runs: int = 30) -> dict:
     """Per-run overhead of the ngspice runner on a one-cell op (subprocess vs PySpice)."""
     from pycim.netlist import testbench as tb
@@ -78,7 +105,8 @@ def runner_op(mode: str, n_runs: int = 30) -> dict:
     return {"per_run_ms": (time.perf_counter() - t0) / n_runs * 1e3}
 
 
-CASES = {"dc_op": dc_op, "netlist_core": netlist_core, "runner_op": runner_op}
+CASES = {"dc_op": dc_op, "netlist_core": netlist_core, "runner_op": runner_op,
+         "sky130_parse": sky130_parse}
 
 
 def mvm_core(n: int, in_bits: int = 4, out_bits: int = 6, segment_cells: int = 1,

@@ -52,7 +52,9 @@ def netlist_generation(run_case, quick=False):
     figs = {}
     for n in ((16,) if quick else (16, 256)):
         figs[f"core_{n}"] = run_case("netlist_core", n=n)
-    return figs, []
+    r = figs["sky130_parse"] = run_case("sky130_parse")
+    return figs, [_target("SKY130 cards from the library, 5 corners x 4 devices [s]",
+                          r["parse_s"], "< 5", r["parse_s"] < 5)]
 
 
 def runner_choice(run_case, quick=False):

@@ -15,7 +15,10 @@ Monte Carlo codes with the check's own definitions.
 
 Prints, per (in, out): L, the integrator LSB, sigma per phase (in LSB) and the share of outputs
 within +-1 LSB with that noise alone, and the same for a noise-free neuron with a bias of b LSB
-in the high phase (what a deterministic simulation must stay under).
+in the high phase (what a deterministic simulation must stay under); then how well the chip
+repeats itself: two noisy reads of the same MVM, the RMS of their difference and the share of
+256-output reads whose largest difference is at most 2 LSB (issue 18's held-out bounds for a
+model against one simulation), two-phase and, for comparison, one-phase at the same LSB.
 """
 
 from __future__ import annotations
@@ -61,6 +64,24 @@ def pm1_share(low: int, sig_hi: float, sig_lo: float, bias_hi: float, n: int,
     return float(np.mean(np.abs(c - ref) <= 1))
 
 
+def read_to_read(low: int, sig_hi: float, sig_lo: float, n: int, rng: np.random.Generator,
+                 outputs: int = 256) -> tuple[float, float]:
+    """Two reads of the same outputs, each with its own noise (sigmas in LSB; ``low`` = 0: a
+    one-phase code, ``sig_lo`` unused): RMS of c1 - c2 in LSB of the MVM, and the share of
+    ``outputs``-output reads (a core's outputs) whose largest |c1 - c2| is at most 2."""
+    n = n - n % outputs
+    y_hi, y_lo = rng.uniform(-20, 20, n), rng.uniform(-20, 20, n)
+
+    def read():
+        c = np.floor(y_hi + sig_hi * rng.standard_normal(n))
+        if low:
+            c = 2 ** low * c + np.floor(y_lo + sig_lo * rng.standard_normal(n))
+        return c
+    d = read() - read()
+    return (float(np.sqrt(np.mean(d * d))),
+            float(np.mean(np.abs(d).reshape(-1, outputs).max(axis=1) <= 2)))
+
+
 def main(argv=None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--temp-k", type=float, default=300.0)
@@ -80,6 +101,12 @@ def main(argv=None) -> None:
         print(f"({in_bits},{out_bits}): L={low}, LSB {q * 1e3:.3f} mV; kT/C sigma hi "
               f"{s_hi:.3f} / lo {s_lo:.3f} LSB -> within +-1: {share:.3f}; noise-free with a "
               f"high-phase bias of " + ", ".join(f"{b} LSB: {v:.3f}" for b, v in bias.items()))
+        rms2, ok2 = read_to_read(low, s_hi, s_lo, args.n, rng)
+        s_one = phase_sigma_v(in_bits - 1, args.temp_k) / q
+        rms1, ok1 = read_to_read(0, s_one, 0.0, args.n, rng)
+        print(f"    read to read (two noisy reads of the same MVM, kT/C only): two-phase RMS "
+              f"{rms2:.3f} LSB, 256-output reads with max <= 2: {ok2:.3f}; one-phase "
+              f"(sigma {s_one:.3f} LSB) RMS {rms1:.3f}, max <= 2: {ok1:.3f}")
 
 
 if __name__ == "__main__":

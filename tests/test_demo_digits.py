@@ -1,7 +1,6 @@
 """``pycim demo digits``: trained with noise injection, mapped onto the chip macro-model."""
 
 import json
-import time
 
 import pytest
 
@@ -10,9 +9,7 @@ from pycim.cli import main
 
 @pytest.mark.slow
 def test_demo_digits_cli(tmp_path, capsys):
-    t0 = time.perf_counter()
     assert main(["demo", "digits", "--out", str(tmp_path)]) == 0
-    wall = time.perf_counter() - t0
     s = json.loads((tmp_path / "digits_summary.json").read_text())
     assert (tmp_path / "digits_chip.png").stat().st_size > 10_000
     assert not list(tmp_path.glob(".*.tmp"))  # no partial files left behind
@@ -58,7 +55,7 @@ def test_demo_digits_cli(tmp_path, capsys):
         drv_act = c.get("e_drv_act_j", 0.0) * 4.0 * nw * rows
         lo, hi = lo + fixed, hi + fixed + cells + drv_act
     assert lo <= s["energy_per_inference_j"] <= hi, (lo, s["energy_per_inference_j"], hi)
-    assert wall < 120
+    # the wall time's < 120 s is a `make bench` target (group macro_throughput, digits_demo)
     out = capsys.readouterr().out
     assert "chip macro-model" in out and "nJ" in out
 

@@ -409,7 +409,7 @@ def test_full_cycle_single_neuron_runtime(sims):
     assert ro.code == 4 and _code_ok(ro.code, ro.v_int, spec.lsb_v(6), 6)
     print(f"\none 4-bit-input / 6-bit-output cycle ({sched.t_stop * 1e6:.3f} us simulated): "
           f"{wall:.2f} s wall, {res.elapsed_s:.2f} s ngspice, {len(res['time'])} time points")
-    assert wall < 30
+    # its time is reported, not asserted: speed targets live in `make bench` (mvm_transient)
 
 
 # ---------------------------------------------------------------------------------------------

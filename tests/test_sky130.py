@@ -249,16 +249,23 @@ def test_card_is_deterministic(tmp_path):
     assert dict(c1.model_params)["rsh"] == pytest.approx(361 * 1 / 1.0 + 1489)  # swx_nrds
 
 
-def test_parse_time_is_small(monkeypatch, tmp_path):
+def test_every_card_parses_from_the_library(monkeypatch, tmp_path):
+    """Every device at every corner flattens from the library with an empty card cache (the
+    parse itself), one card per (device, corner), each its own: corners differ. Its time is a
+    ``make bench`` target (group ``netlist_generation``, case ``sky130_parse``: < 5 s), not an
+    assert here."""
     monkeypatch.setenv("PYCIM_CACHE_DIR", str(tmp_path))  # empty disk cache: the parse itself
     sky130.clear_caches()
     t0 = time.perf_counter()
+    params = {}
     for corner in sky130.CORNERS:
         for dev in sky130.DEVICES:
-            sky130.flat_card(dev, 1e-6, 1e-6, corner)
-    elapsed = time.perf_counter() - t0
-    MEASURED[("parse: 5 corners x 4 devices", "seconds")] = elapsed
-    assert elapsed < 5.0
+            card = sky130.flat_card(dev, 1e-6, 1e-6, corner)
+            assert (card.device, card.corner) == (dev, corner)
+            params[dev, corner] = tuple(sorted(dict(card.model_params).items()))
+    MEASURED[("parse: 5 corners x 4 devices", "seconds")] = time.perf_counter() - t0
+    for dev in sky130.DEVICES:  # the model parameters themselves differ between corners
+        assert len({params[dev, c] for c in sky130.CORNERS}) == len(sky130.CORNERS), dev
 
 
 def test_card_disk_cache(monkeypatch, tmp_path):
