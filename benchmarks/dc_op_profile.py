@@ -2,18 +2,20 @@
 1T1R array (read-model cells, SKY130 access FETs, per-cell wire R/C) and the crossbar of
 native resistors with the same wires, driven alike (``benchmarks.cases.dc_op``).
 
-    PYTHONPATH=. python benchmarks/dc_op_profile.py [N] [--no-body-network]
+    PYTHONPATH=. python benchmarks/dc_op_profile.py [N] [--no-body-network] [--variant V ...]
 
 Prints per deck: lines, equations, Newton iterations, netlist loading / expansion / parsing,
 KLU's analysis with the first factorization ("reorder"), the refactorizations ("factor"), the
 matrix loads and ngspice's elapsed time. ``--no-body-network``: the access FET's card without
 BSIM4's body resistance network (``AccessSpec(body_network=False)``, three nodes fewer per
-cell).
+cell). ``--variant``: the 1T1R deck also run with an edit (:func:`edit_deck`), with the
+largest difference of its node voltages from the generated deck's.
 """
 
 from __future__ import annotations
 
 import argparse
+import re
 import sys
 from pathlib import Path
 
@@ -24,10 +26,35 @@ KEYS = ("Number of lines in the deck", "Circuit Equations", "Total iterations",
         "Matrix reorder time", "Matrix factor time", "Matrix load time", "Matrix solve time")
 
 
+#: deck edits of the 1T1R deck (``--variant``), applied to the generated text
+VARIANTS = ("wl-one-node", "no-series-r")
+
+
+def edit_deck(deck: str, variant: str) -> str:
+    """The generated 1T1R deck with one change. ``wl-one-node``: every access FET's gate on one
+    node driven by the first word-line source, the word-line ladders and their capacitors
+    removed -- the same DC solution when every row's word line is at one voltage, as here,
+    since the gates draw no DC current (the card has igcmod = igbmod = 0); ``no-series-r``:
+    nrd = nrs = 0, dropping BSIM4's drain and source prime nodes and the diffusions' series
+    resistance (rsh x 0.035 squares, about 16 ohm: a different device)."""
+    if variant == "wl-one-node":
+        if len(set(re.findall(r"^VW\d+ \S+ 0 dc (\S+)$", deck, re.M))) != 1:
+            raise SystemExit("wl-one-node needs every word line at one voltage")
+        deck = re.sub(r"^(?:RW|CW)\S* .*\n", "", deck, flags=re.M)
+        deck = re.sub(r"^VW(?!0 )\d+ .*\n", "", deck, flags=re.M)
+        deck = re.sub(r"^VW0 \S+ ", "VW0 wl_all ", deck, flags=re.M)
+        return re.sub(r"^(M\S+ \S+) \S+ ", r"\1 wl_all ", deck, flags=re.M)
+    if variant == "no-series-r":
+        return re.sub(r" nrd=\S+ nrs=\S+", " nrd=0 nrs=0", deck)
+    raise ValueError(variant)
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("n", type=int, nargs="?", default=256)
     ap.add_argument("--no-body-network", action="store_true")
+    ap.add_argument("--variant", action="append", choices=VARIANTS, default=[],
+                    help="also run the 1T1R deck with this edit (repeatable; edit_deck)")
     args = ap.parse_args(argv)
     if not 2 <= args.n <= 512 or args.n % 2:
         ap.error("N must be an even integer in 2..512")
@@ -39,17 +66,33 @@ def main(argv=None) -> int:
     from pycim.sim import NgspiceEngine, Op
 
     rows = row_voltages(np.random.default_rng(1).choice([-1.0, 1.0], args.n // 2), 0.9, 0.1)
-    for name, cell, access in (("native-resistor crossbar", "resistor", "ideal"),
-                               ("1T1R array", "rram_read", "sky130")):
+    runs_to_do = [("native-resistor crossbar", "resistor", "ideal", None),
+                  ("1T1R array", "rram_read", "sky130", None)]
+    runs_to_do += [(f"1T1R array, {v}", "rram_read", "sky130", v) for v in args.variant]
+    base = None
+    for name, cell, access, variant in runs_to_do:
         spec = _array_spec(args.n, cell, access)
         if access == "sky130" and args.no_body_network:
             from dataclasses import replace
             spec = replace(spec, access=replace(spec.access, body_network=False))
-        with ngspice_rusage() as runs:
+        edit = None if variant is None else (lambda d, v=variant: edit_deck(d, v))
+        with ngspice_rusage(edit=edit) as runs:
             res = NgspiceEngine(klu=True, timeout_s=1800).run(dc_drive_circuit(spec, rows), Op())
         r = runs[0]
+        same = ""
+        if access == "sky130":
+            # the array's own nodes (cell middles, bit- and source-line taps) in both runs
+            volts = {k: float(res[k][0]) for k in res.names
+                     if re.fullmatch(r"(m|b|s|bl|sl)\d+(_\d+)?", k.lower())}
+            if base is None:
+                base = volts
+            else:
+                common = sorted(set(base) & set(volts))
+                dv = max(abs(volts[k] - base[k]) for k in common)
+                same = f"; node voltages vs the generated deck: max |dV| {dv:.2e} V " \
+                       f"over {len(common)} nodes"
         print(f"{name} {args.n}x{args.n}: ngspice elapsed {res.elapsed_s:.2f} s; "
-              + "; ".join(f"{k} {r.get(k, float('nan')):g}" for k in KEYS), flush=True)
+              + "; ".join(f"{k} {r.get(k, float('nan')):g}" for k in KEYS) + same, flush=True)
     return 0
 
 

@@ -9,11 +9,13 @@ import numpy as np
 
 def macro_vs_spice(n_in: int, n_out: int, n_vectors: int = 1, seed: int = 101,
                    in_bits: int = 4, out_bits: int = 6, direction: str = "forward",
-                   partition: bool = False, wire_segment_cells: int = 1, jobs: int = 1) -> dict:
+                   partition: bool = False, wire_segment_cells: int = 1, jobs: int = 1,
+                   phases: int | None = None) -> dict:
     """Held-out problem (seed not used by characterization/fit.toml or fit_full.toml): the
     same request through the transistor-level flow (ngspice; ``partition``: partitioned, with
     ``jobs`` neuron banks at a time) and the packaged default macro-model; code error
-    (macro - SPICE) in LSB and energy ratio."""
+    (macro - SPICE) in LSB and energy ratio. ``phases``: as ``MvmRequest.phases`` (None: two
+    from 5 input bits on)."""
     from pycim.characterize.kinds_fit import problem
     from pycim.cim.request import MvmRequest
     from pycim.dispatch import run_mvm
@@ -25,7 +27,7 @@ def macro_vs_spice(n_in: int, n_out: int, n_vectors: int = 1, seed: int = 101,
         t0 = time.perf_counter()
         out[eng] = run_mvm(MvmRequest(w, x, in_bits, out_bits, engine=eng, seed=seed,
                                       direction=direction, partition=partition,
-                                      wire_segment_cells=wire_segment_cells),
+                                      wire_segment_cells=wire_segment_cells, phases=phases),
                            progress=False, jobs=jobs)
         out[eng]["wall"] = time.perf_counter() - t0
     cs, cm = np.array(out["spice"]["code"]), np.array(out["macro"]["code"])

@@ -9,11 +9,13 @@ _COUNTER = re.compile(r"^\s*([A-Za-z][A-Za-z ]*?)\s*=\s*([-+\d.eE]+)\s*$", re.M)
 
 
 @contextmanager
-def ngspice_rusage(keep_deck: bool = False):
+def ngspice_rusage(keep_deck: bool = False, edit=None):
     """Within the block every ngspice run of :class:`pycim.sim.NgspiceEngine` appends
     ``rusage all`` to its deck; yields a list that receives, per run, ngspice's counters
     (``{"Total iterations": 226.0, "Matrix factor time": 0.2, ...}``) and its ``"log"``
-    (``keep_deck``: also the deck's text as ``"deck"``)."""
+    (``keep_deck``: also the deck's text as ``"deck"``). ``edit``: a function of the deck's
+    text returning the text ngspice runs (experiments on a generated deck; ``"deck"`` keeps
+    the generated one)."""
     import pycim.sim.ngspice as ng
 
     runs: list[dict] = []
@@ -21,7 +23,9 @@ def ngspice_rusage(keep_deck: bool = False):
 
     def run(cmd, cwd, *a, **k):
         deck = (cwd / "deck.cir").read_text()
-        (cwd / "deck.cir").write_text(deck.replace("write out.raw", "write out.raw\nrusage all"))
+        run_deck = deck if edit is None else edit(deck)
+        (cwd / "deck.cir").write_text(run_deck.replace("write out.raw",
+                                                       "write out.raw\nrusage all"))
         log, elapsed = run_simulator(cmd, cwd, *a, **k)
         runs.append({**{m.group(1): float(m.group(2)) for m in _COUNTER.finditer(str(log))},
                      "log": str(log), **({"deck": deck} if keep_deck else {})})
