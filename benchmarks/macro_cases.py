@@ -134,13 +134,18 @@ def _chain_products(chain, x):
     a_main = chain.a if chain.contiguous else chain.a_ext
     y = np.empty((x.shape[0], chain.a.shape[1]), np.float32)
     t = np.empty_like(y)
-    dense = chain.a_abs is not None and chain.abs_factors is None
+    dense = _dense_abs(chain)
 
     def products():
         np.matmul(op, a_main, out=y)
         if dense:
             np.matmul(mag, chain.a_abs, out=t)
     return products
+
+
+def _dense_abs(chain) -> bool:
+    """Whether the chain's active-fraction offsets are a dense operator (a second product)."""
+    return chain.a_abs is not None and chain.abs_factors is None
 
 
 def _products_figures(chain, r: dict, c_np: float) -> dict:
@@ -151,7 +156,7 @@ def _products_figures(chain, r: dict, c_np: float) -> dict:
     if "products" not in r["median_cpu_s"]:
         return {}
     c = r["median_cpu_s"]["products"]
-    n = 1 + int(chain.a_abs is not None and chain.abs_factors is None)
+    n = 1 + int(_dense_abs(chain))
     return {"products_cpu_s": c, "n_products": n, "ratio_products_cpu": c_np / c}
 
 
