@@ -87,6 +87,10 @@ def main(argv=None) -> None:
     ap.add_argument("--temp-k", type=float, default=300.0)
     ap.add_argument("--n", type=int, default=200_000)
     args = ap.parse_args(argv)
+    if args.n < 256:
+        ap.error(f"--n must be >= 256 (one core's outputs), got {args.n}")
+    if not args.temp_k > 0:
+        ap.error(f"--temp-k must be > 0, got {args.temp_k}")
     fs = assumptions.value("neuron_adc_fs_v")
     rng = np.random.default_rng(0)
     print(f"C_s,eff {assumptions.value('neuron_c_sample_eff_f') * 1e15:.1f} fF, C_hold,eff "
