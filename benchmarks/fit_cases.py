@@ -15,7 +15,9 @@ def macro_vs_spice(n_in: int, n_out: int, n_vectors: int = 1, seed: int = 101,
     same request through the transistor-level flow (ngspice; ``partition``: partitioned, with
     ``jobs`` neuron banks at a time) and the packaged default macro-model; code error
     (macro - SPICE) in LSB and energy ratio. ``phases``: as ``MvmRequest.phases`` (None: two
-    from 5 input bits on)."""
+    from 5 input bits on); a two-phase run also gives each phase's code error in the phase's
+    own LSB (``phase_code_rms_lsb`` / ``_max_lsb`` / ``_mean_lsb``, high phase first: one
+    high-phase code is 2^L codes of the shift-added output)."""
     from pycim.characterize.kinds_fit import problem
     from pycim.cim.request import MvmRequest
     from pycim.dispatch import run_mvm
@@ -33,6 +35,13 @@ def macro_vs_spice(n_in: int, n_out: int, n_vectors: int = 1, seed: int = 101,
     cs, cm = np.array(out["spice"]["code"]), np.array(out["macro"]["code"])
     err = cm - cs
     es, em = out["spice"]["energy_j"]["total"], out["macro"]["energy_j"]["total"]
+    phase = {}
+    if out["spice"].get("phases") == 2:  # each phase's own codes, in the phase's LSB
+        ep = [np.array(m) - np.array(s) for s, m in zip(out["spice"]["phase_codes"],
+                                                        out["macro"]["phase_codes"])]
+        phase = {"phase_code_rms_lsb": [float(np.sqrt(np.mean(e ** 2))) for e in ep],
+                 "phase_code_max_lsb": [float(np.max(np.abs(e))) for e in ep],
+                 "phase_code_mean_lsb": [float(np.mean(e)) for e in ep]}
     return {"code_rms_lsb": float(np.sqrt(np.mean(err ** 2))),
             "code_max_lsb": float(np.max(np.abs(err))),
             "code_mean_lsb": float(np.mean(err)),
@@ -41,7 +50,7 @@ def macro_vs_spice(n_in: int, n_out: int, n_vectors: int = 1, seed: int = 101,
             "energy_spice_j": es, "energy_macro_j": em, "energy_ratio": em / es,
             "spice_s": out["spice"]["wall"], "macro_s": out["macro"]["wall"],
             "same_conductances": out["spice"]["g_pos_s"] == out["macro"]["g_pos_s"],
-            "codes_spice": cs.tolist(), "codes_macro": cm.tolist()}
+            "codes_spice": cs.tolist(), "codes_macro": cm.tolist(), **phase}
 
 
 FIT_CASES = {"macro_vs_spice": macro_vs_spice}
