@@ -40,12 +40,11 @@ DEFAULT = ['{"max_step": 2e-9, "opts": {"reltol": 1e-4}}', '{"max_step": 5e-9}',
            '{"max_step": 1e-8}', '{"max_step": 2e-8}']
 
 CHILD = r"""
-import json, re, resource, sys, time, warnings
+import json, resource, sys, time, warnings
 warnings.simplefilter("ignore")
 sys.path.insert(0, {root!r})
 cfg = json.loads({cfg!r})
 import pycim.flows.mvm as fm
-import pycim.sim.ngspice as ng
 mvm_options = fm.mvm_options
 def patched_options(spec, sched):  # the flow's options of this MVM (bypass or not), then cfg's
     opts = {{**mvm_options(spec, sched), **cfg.get("opts", {{}})}}
@@ -53,28 +52,24 @@ def patched_options(spec, sched):  # the flow's options of this MVM (bypass or n
 fm.mvm_options = patched_options
 if "max_step" in cfg:
     fm.MAX_STEP_S = cfg["max_step"]
-stats, vint = {{}}, []
-run_simulator, read_neuron = ng.run_simulator, fm.read_neuron
-def run(cmd, cwd, *a, **k):
-    deck = (cwd / "deck.cir").read_text()
-    if cfg.get("ramp_end_breaks", True) is False:
-        from benchmarks.deck_edit import without_ramp_end_breakpoints
-        deck = without_ramp_end_breakpoints(deck)
-    (cwd / "deck.cir").write_text(deck.replace("write out.raw", "write out.raw\nrusage all"))
-    log, el = run_simulator(cmd, cwd, *a, **k)
-    for key in ("Total iterations", "Transient iterations", "Transient timepoints",
-                "Rejected timepoints"):
-        stats[key] = int(re.search(key + r"\s*=\s*(\d+)", log).group(1))
-    for key in ("load", "factor", "solve", "trunc"):
-        stats[key] = float(re.search("Transient " + key + r" time\s*=\s*([\d.e+-]+)", log).group(1))
-    return log, el
+vint = []
+read_neuron = fm.read_neuron
 def read(res, sched, nd, spec):
     r = read_neuron(res, sched, nd, spec)
     vint.append(float(r.residues[0]) / spec.lsb_v(6))
     return r
-ng.run_simulator, fm.read_neuron = run, read
+fm.read_neuron = read
+edit = None
+if cfg.get("ramp_end_breaks", True) is False:
+    from benchmarks.deck_edit import without_ramp_end_breakpoints as edit
 from benchmarks.cases import CASES
-out = CASES["mvm_core"](n=16)
+from benchmarks.ngspice_stats import ngspice_rusage
+with ngspice_rusage(edit=edit) as runs:
+    out = CASES["mvm_core"](n=16)
+c = runs[-1]
+stats = {{k: int(c[k]) for k in ("Total iterations", "Transient iterations",
+                                  "Transient timepoints", "Rejected timepoints")}}
+stats.update({{k: c["Transient " + k + " time"] for k in ("load", "factor", "solve", "trunc")}})
 ru = resource.getrusage(resource.RUSAGE_CHILDREN)
 print("RESULT " + json.dumps({{"sim_cpu_s": ru.ru_utime + ru.ru_stime, **stats, "vint_lsb": vint,
                               "codes": out["codes"], "energy_j": out["energy_j"]}}))
