@@ -48,14 +48,14 @@ def sky130_parse() -> dict:
     devices, W = L = 1 um) with an empty card cache, in a fresh cache directory: the parse
     a new checkout pays once (was the timed assert of tests/test_sky130.py)."""
     import os
+    from unittest import mock
 
     from pycim.tech import sky130
 
-    with tempfile.TemporaryDirectory() as tmp:
-        old = os.environ.get("PYCIM_CACHE_DIR")
-        os.environ["PYCIM_CACHE_DIR"] = tmp
+    with tempfile.TemporaryDirectory() as tmp, mock.patch.dict(os.environ,
+                                                               {"PYCIM_CACHE_DIR": tmp}):
+        sky130.clear_caches()
         try:
-            sky130.clear_caches()
             t0 = time.perf_counter()
             for corner in sky130.CORNERS:
                 for dev in sky130.DEVICES:
@@ -63,10 +63,6 @@ def sky130_parse() -> dict:
             return {"parse_s": time.perf_counter() - t0,
                     "cards": len(sky130.CORNERS) * len(sky130.DEVICES)}
         finally:
-            if old is None:
-                os.environ.pop("PYCIM_CACHE_DIR", None)
-            else:
-                os.environ["PYCIM_CACHE_DIR"] = old
             sky130.clear_caches()
 
 
