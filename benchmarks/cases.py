@@ -20,9 +20,29 @@ def _array_spec(n: int, cell: str, access: str, corner: str = "tt", wire_r: bool
                      wire=WireSpec() if wire_r else IDEAL_WIRES)
 
 
-def dc_op(n: int, cell: str, access: str, klu: bool, wire_r: bool = True) -> dict:
+#: ngspice's own counters (``rusage all``) a :func:`dc_op` run with ``counters`` reports, by
+#: the key it reports them under: its front end (reading the deck, expanding it, building the
+#: devices), the sparse solver (KLU's analysis with the first factorization, the
+#: refactorizations, the solves), the devices' matrix loads, the Newton iterations and the
+#: equations
+DC_OP_COUNTERS = {
+    "front_end_s": ("Netlist loading time", "Subckt and Param expansion time",
+                    "Netlist parsing time"),
+    "solver_s": ("Matrix reorder time", "Matrix factor time", "Matrix solve time"),
+    "load_s": ("Matrix load time",),
+    "iterations": ("Total iterations",),
+    "equations": ("Circuit Equations",),
+}
+
+
+def dc_op(n: int, cell: str, access: str, klu: bool, wire_r: bool = True,
+          counters: bool = False) -> dict:
     """DC operating point of an n x n array driven at Vref +- Vread (per-cell wire R and C on
-    BL, SL and WL when ``wire_r``). ``sim_s`` includes generating and writing the deck."""
+    BL, SL and WL when ``wire_r``). ``sim_s`` includes generating and writing the deck;
+    ``counters``: also ngspice's own counters (:data:`DC_OP_COUNTERS`)."""
+    from contextlib import nullcontext
+
+    from benchmarks.ngspice_stats import ngspice_rusage
     from pycim.netlist.array import dc_drive_circuit, row_voltages
     from pycim.sim import NgspiceEngine, Op
 
@@ -30,8 +50,15 @@ def dc_op(n: int, cell: str, access: str, klu: bool, wire_r: bool = True) -> dic
     rng = np.random.default_rng(1)
     c = dc_drive_circuit(spec, row_voltages(rng.choice([-1.0, 1.0], n // 2), 0.9, 0.1))
     t0 = time.perf_counter()
-    res = NgspiceEngine(klu=klu, timeout_s=1800).run(c, Op())
-    return {"sim_s": time.perf_counter() - t0, "ngspice_elapsed_s": res.elapsed_s}
+    with ngspice_rusage() if counters else nullcontext() as runs:
+        res = NgspiceEngine(klu=klu, timeout_s=1800).run(c, Op())
+    out = {"sim_s": time.perf_counter() - t0, "ngspice_elapsed_s": res.elapsed_s}
+    if counters:
+        missing = [k for keys in DC_OP_COUNTERS.values() for k in keys if k not in runs[0]]
+        if missing:
+            raise RuntimeError(f"ngspice's rusage lacks {missing}")
+        out.update({key: sum(runs[0][k] for k in keys) for key, keys in DC_OP_COUNTERS.items()})
+    return out
 
 
 def netlist_core(n: int) -> dict:

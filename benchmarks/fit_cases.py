@@ -1,4 +1,5 @@
-"""Benchmark cases of the fitted macro-model: macro vs SPICE on held-out random MVMs."""
+"""Benchmark cases of the fitted macro-model: macro vs SPICE on held-out MVMs (random, or
+spread over the code range)."""
 
 from __future__ import annotations
 
@@ -7,33 +8,87 @@ import time
 import numpy as np
 
 
+#: relative errors of the macro-model's integrator gain whose codes a ``teeth`` run of
+#: :func:`macro_vs_spice` also compares with the SPICE codes
+GAIN_ERRORS = (-0.1, 0.1)
+
+
+def spread_problem(n_in: int, n_out: int, in_bits: int, direction: str, seed: int):
+    """(w, x) of one vector whose outputs spread over the code range (a uniformly random
+    problem on 128 rows averages them down to a few codes: ``problem`` of
+    :mod:`pycim.characterize.kinds_fit` gives a full core's 4/6 outputs within +-3 codes).
+
+    Each weight is ``a_o s_d u``: ``s_d`` the sign of its driven line's input (random where the
+    input is 0), ``a_o`` its sensed output's scale, spread evenly over +-[0.1, 1] (alternating
+    signs, shuffled), ``u`` uniform in [0.25, 0.75] (column conductance sums inside the default
+    model's fitted range). Every driven line then pushes its sensed outputs the same way, by an
+    amount set by ``a_o``. Forward, outputs are columns and driven lines rows; backward, the
+    other way round. Seeded by ``(seed, 9)``, a stream of its own."""
+    rng = np.random.default_rng([seed, 9])
+    lim = 1 if in_bits == 1 else 2 ** (in_bits - 1) - 1
+    n_drive, n_sense = (n_out, n_in) if direction == "backward" else (n_in, n_out)
+    x = rng.integers(0 if in_bits == 1 else -lim, lim + 1, (1, n_drive))
+    s = np.sign(x[0]).astype(float)
+    s[s == 0] = rng.choice([-1.0, 1.0], int((s == 0).sum()))
+    a = rng.permutation(np.linspace(0.1, 1.0, n_sense) * np.resize([1.0, -1.0], n_sense))
+    u = rng.uniform(0.25, 0.75, (n_in, n_out))
+    w = u * (a[None, :] * s[:, None] if direction == "forward" else a[:, None] * s[None, :])
+    return w, x
+
+
 def macro_vs_spice(n_in: int, n_out: int, n_vectors: int = 1, seed: int = 101,
                    in_bits: int = 4, out_bits: int = 6, direction: str = "forward",
                    partition: bool = False, wire_segment_cells: int = 1, jobs: int = 1,
-                   phases: int | None = None) -> dict:
+                   phases: int | None = None, spread: bool = False,
+                   adc_full_scale_v: float | None = None, teeth: bool = False) -> dict:
     """Held-out problem (seed not used by characterization/fit.toml or fit_full.toml): the
     same request through the transistor-level flow (ngspice; ``partition``: partitioned, with
     ``jobs`` neuron banks at a time) and the packaged default macro-model; code error
     (macro - SPICE) in LSB and energy ratio. ``phases``: as ``MvmRequest.phases`` (None: two
     from 5 input bits on); a two-phase run also gives each phase's code error in the phase's
     own LSB (``phase_code_rms_lsb`` / ``_max_lsb`` / ``_mean_lsb``, high phase first: one
-    high-phase code is 2^L codes of the shift-added output)."""
+    high-phase code is 2^L codes of the shift-added output). ``spread``: the problem of
+    :func:`spread_problem` (one vector) instead of uniformly random weights and inputs;
+    ``adc_full_scale_v``: as ``MvmRequest``'s. ``teeth``: also the codes of the packaged
+    model with its integrator gain off by each of :data:`GAIN_ERRORS` against the same SPICE
+    codes (``gain_error_code_rms_lsb`` / ``_max_lsb``): whether the comparison can see a
+    model that is wrong by that much."""
+    from dataclasses import replace
+
     from pycim.characterize.kinds_fit import problem
     from pycim.cim.request import MvmRequest
     from pycim.dispatch import run_mvm
+    from pycim.macro.engine import run_macro_mvm
+    from pycim.macro.model import MacroModel
 
-    w, x = problem({"n_in": n_in, "n_out": n_out, "in_bits": in_bits, "w_scale": 1.0,
-                    "batch": n_vectors, "seed": seed, "direction": direction})
+    if spread:
+        if n_vectors != 1:
+            raise ValueError("a spread problem is one vector (its weights follow its signs)")
+        w, x = spread_problem(n_in, n_out, in_bits, direction, seed)
+    else:
+        w, x = problem({"n_in": n_in, "n_out": n_out, "in_bits": in_bits, "w_scale": 1.0,
+                        "batch": n_vectors, "seed": seed, "direction": direction})
+
+    def request(eng):
+        return MvmRequest(w, x, in_bits, out_bits, engine=eng, seed=seed, direction=direction,
+                          partition=partition, wire_segment_cells=wire_segment_cells,
+                          phases=phases, adc_full_scale_v=adc_full_scale_v)
+
     out = {}
     for eng in ("spice", "macro"):
         t0 = time.perf_counter()
-        out[eng] = run_mvm(MvmRequest(w, x, in_bits, out_bits, engine=eng, seed=seed,
-                                      direction=direction, partition=partition,
-                                      wire_segment_cells=wire_segment_cells, phases=phases),
-                           progress=False, jobs=jobs)
+        out[eng] = run_mvm(request(eng), progress=False, jobs=jobs)
         out[eng]["wall"] = time.perf_counter() - t0
     cs, cm = np.array(out["spice"]["code"]), np.array(out["macro"]["code"])
     err = cm - cs
+    extra = {}
+    if teeth:
+        m = MacroModel.load()
+        wrong = [np.array(run_macro_mvm(request("macro"), model=replace(
+            m, integ_gain=m.integ_gain * (1 + e)))["code"]) - cs for e in GAIN_ERRORS]
+        extra = {"gain_errors": list(GAIN_ERRORS),
+                 "gain_error_code_rms_lsb": [float(np.sqrt(np.mean(e ** 2))) for e in wrong],
+                 "gain_error_code_max_lsb": [float(np.max(np.abs(e))) for e in wrong]}
     es, em = out["spice"]["energy_j"]["total"], out["macro"]["energy_j"]["total"]
     phase = {}
     if out["spice"].get("phases") == 2:  # each phase's own codes, in the phase's LSB
@@ -50,7 +105,8 @@ def macro_vs_spice(n_in: int, n_out: int, n_vectors: int = 1, seed: int = 101,
             "energy_spice_j": es, "energy_macro_j": em, "energy_ratio": em / es,
             "spice_s": out["spice"]["wall"], "macro_s": out["macro"]["wall"],
             "same_conductances": out["spice"]["g_pos_s"] == out["macro"]["g_pos_s"],
-            "codes_spice": cs.tolist(), "codes_macro": cm.tolist(), **phase}
+            "codes_spice": cs.tolist(), "codes_macro": cm.tolist(),
+            "spice_code_range": [float(cs.min()), float(cs.max())], **phase, **extra}
 
 
 FIT_CASES = {"macro_vs_spice": macro_vs_spice}

@@ -1,7 +1,7 @@
 """A macro-model against held-out full 256 x 256 cores (issue 18 item 2), any model file.
 
     PYTHONPATH=. python benchmarks/full_core_held_out.py run IN OUT DIRECTION SEED [--out DIR]
-    PYTHONPATH=. python benchmarks/full_core_held_out.py eval MODEL.json [--out DIR]
+    PYTHONPATH=. python benchmarks/full_core_held_out.py eval MODEL.json [--out DIR] [--gain-error E]
     PYTHONPATH=. python benchmarks/full_core_held_out.py compact [--out DIR]
 
 ``run``: one transistor-level MVM (128 signed rows x 256 columns, ``problem`` of
@@ -12,7 +12,9 @@ engine of ``pycim mvm --engine macro``, the same conductances): code error (macr
 ``make bench`` group ``macro_vs_spice_256`` does both for the packaged model; this script
 lets another model (e.g. ``pycim fit ... -o /tmp/m.json``) be judged on the same runs; ``eval
 MODEL.json --out characterization/results/full_core_held_out`` judges it on the committed
-compact records (each at its own read pulse; two-phase records with each phase's codes).
+compact records (each at its own read pulse; two-phase records with each phase's codes);
+``--gain-error 0.1`` judges the model with its integrator gain 10 % high instead (can the runs
+tell it apart?).
 ``compact`` (or ``run --compact``) writes each run's small record (energies, codes, the
 request's keys) to ``characterization/results/full_core_held_out/``, where ``pycim report``
 checks its core energy model against them (issue 18 item 3).
@@ -107,11 +109,18 @@ def macro_on(rec: dict, model=None) -> tuple[dict, list]:
     return mac, caught
 
 
-def evaluate(model_path: str, out: Path) -> None:
+def evaluate(model_path: str, out: Path, gain_error: float = 0.0) -> None:
+    """Every saved run through the model at ``model_path``, its integrator gain scaled by
+    1 + ``gain_error``."""
+    from dataclasses import replace
+
     from pycim import assumptions
     from pycim.macro.model import MacroModel
 
     m = MacroModel.load(model_path)
+    if gain_error:
+        m = replace(m, integ_gain=m.integ_gain * (1 + gain_error))
+        print(f"the model's integrator gain x {1 + gain_error:g}")
     now = {k: assumptions.value(k) for k in assumptions.CIRCUIT_PROVENANCE}
     files = sorted(out.glob("spice_*.json"))
     if not files:
@@ -153,6 +162,9 @@ def main() -> None:
                    help=f"also write the compact record to {COMPACT_DIR}")
     e = sub.add_parser("eval")
     e.add_argument("model")
+    e.add_argument("--gain-error", type=float, default=0.0,
+                   help="judge the model with its integrator gain off by this fraction (e.g. "
+                        "0.1: 10 %% high): whether the runs can tell such a model apart")
     c = sub.add_parser("compact", help="compact records of every saved run")
     for p in (r, e, c):
         p.add_argument("--out", type=Path, default=Path("out/full_core_held_out"))
@@ -164,7 +176,9 @@ def main() -> None:
         for f in sorted(a.out.glob("spice_*.json")):
             compact(f, COMPACT_DIR)
     else:
-        evaluate(a.model, a.out)
+        if not -0.5 < a.gain_error < 0.5:
+            ap.error("--gain-error must lie in (-0.5, 0.5)")
+        evaluate(a.model, a.out, a.gain_error)
 
 
 if __name__ == "__main__":

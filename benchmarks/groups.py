@@ -15,21 +15,50 @@ def _target(what, value, limit, met):
     return {"what": what, "value": float(value), "target": limit, "met": bool(met)}
 
 
+#: interleaved runs of the 256 x 256 pair (crossbar, 1T1R with wires) in :func:`array_dc_op`,
+#: whose median runs make the ratio: a single run's ngspice time moves by tens of percent
+#: between identical decks on a busy host (the runs' times are recorded beside the median)
+DC_OP_REPEATS = 3
+
+
+def _median_run(runs: list[dict]) -> dict:
+    """The run of median ngspice time (an odd number of runs), with every run's time beside
+    it when there are several."""
+    order = sorted(runs, key=lambda r: r["ngspice_elapsed_s"])
+    med = dict(order[len(order) // 2])
+    if len(runs) > 1:
+        med["ngspice_elapsed_runs_s"] = [r["ngspice_elapsed_s"] for r in runs]
+    return med
+
+
 def array_dc_op(run_case, quick=False):
     """DC op of n x n 1T1R arrays (flat BSIM4 + OSDI RRAM read model), KLU vs Sparse, against a
     passive crossbar of native SPICE resistors (no OSDI) with the same wires, measured in the
-    same run. Ratios compare ngspice's own elapsed time (deck parse to op), not deck generation."""
+    same run. Ratios compare ngspice's own elapsed time (deck parse to op), not deck generation;
+    at 256 x 256 the medians of :data:`DC_OP_REPEATS` interleaved runs of each deck, with
+    ngspice's counters of both median runs and their ratios (front end, sparse solver, matrix
+    loads, Newton iterations, equations) beside them."""
     figs, targets = {}, []
     sizes = (64, 128) if quick else (64, 128, 256)
     for n in sizes:
-        passive = run_case("dc_op", n=n, cell="resistor", access="ideal", klu=True)
-        figs[f"passive_wireR_{n}_klu"] = passive
-        for klu in (True, False):
-            if n == 256 and not klu:
-                continue  # Sparse 1.3 at 256^2 with wire R: minutes; 64/128 show the trend
-            r = run_case("dc_op", n=n, cell="rram_read", access="sky130", klu=klu)
+        full = n == 256
+        pairs = [(run_case("dc_op", n=n, cell="resistor", access="ideal", klu=True,
+                           counters=full),
+                  run_case("dc_op", n=n, cell="rram_read", access="sky130", klu=True,
+                           counters=full))
+                 for _ in range(DC_OP_REPEATS if full else 1)]  # interleaved
+        passive = figs[f"passive_wireR_{n}_klu"] = _median_run([p for p, _ in pairs])
+        r = figs[f"1t1r_wireR_{n}_klu"] = _median_run([a for _, a in pairs])
+        r["ratio_to_passive"] = r["ngspice_elapsed_s"] / passive["ngspice_elapsed_s"]
+        if len(pairs) > 1:
+            r["ratio_runs"] = [a["ngspice_elapsed_s"] / p["ngspice_elapsed_s"] for p, a in pairs]
+        for key in ("front_end_s", "solver_s", "load_s", "iterations", "equations"):
+            if key in r:  # where the ratio comes from: ngspice's counters, side by side
+                r[f"ratio_{key.removesuffix('_s')}"] = r[key] / passive[key]
+        if not full:  # Sparse 1.3 at 256^2 with wire R: minutes; 64/128 show the trend
+            r = run_case("dc_op", n=n, cell="rram_read", access="sky130", klu=False)
             r["ratio_to_passive"] = r["ngspice_elapsed_s"] / passive["ngspice_elapsed_s"]
-            figs[f"1t1r_wireR_{n}_{'klu' if klu else 'sparse'}"] = r
+            figs[f"1t1r_wireR_{n}_sparse"] = r
         figs[f"1t1r_idealwires_{n}_klu"] = run_case("dc_op", n=n, cell="rram_read",
                                                      access="sky130", klu=True, wire_r=False)
     if 256 in sizes:
@@ -183,13 +212,52 @@ def macro_vs_spice_256(run_case, quick=False):
                                      n_vectors=1, seed=300 + 2 * k + d, in_bits=bi,
                                      out_bits=bo, direction=direction, partition=True,
                                      wire_segment_cells=32, jobs=2)
-            e = abs(r["energy_ratio"] - 1)
-            targets += [
-                _target(f"{tag} macro vs SPICE codes, RMS [LSB]", r["code_rms_lsb"], "<= 0.5",
-                        r["code_rms_lsb"] <= 0.5),
-                _target(f"{tag} macro vs SPICE codes, max [LSB]", r["code_max_lsb"], "<= 2",
-                        r["code_max_lsb"] <= 2),
-                _target(f"{tag} macro vs SPICE energy, |ratio - 1|", e, "<= 0.05", e <= 0.05)]
+            targets += _held_out_targets(tag, r)
+    return figs, targets
+
+
+def _held_out_targets(tag: str, r: dict) -> list[dict]:
+    """Issue 18 item 2's bounds on one held-out full core (``fit_cases.macro_vs_spice``)."""
+    e = abs(r["energy_ratio"] - 1)
+    return [_target(f"{tag} macro vs SPICE codes, RMS [LSB]", r["code_rms_lsb"], "<= 0.5",
+                    r["code_rms_lsb"] <= 0.5),
+            _target(f"{tag} macro vs SPICE codes, max [LSB]", r["code_max_lsb"], "<= 2",
+                    r["code_max_lsb"] <= 2),
+            _target(f"{tag} macro vs SPICE energy, |ratio - 1|", e, "<= 0.05", e <= 0.05)]
+
+
+#: held-out full cores whose outputs spread over the code range (``fit_cases.spread_problem``):
+#: (in_bits, out_bits, ADC full scale [V], whether the comparison must catch a 10 % gain
+#: error). 2-bit inputs at the finest full scale the fit saw (characterization/fit_fine.toml):
+#: even so one input plane moves a full core's output by at most about 2 (forward) or 4
+#: (backward) codes, so a 10 % gain error moves most codes by less than half a step
+FULL_CORE_SPREAD = [(2, 4, 0.1, False), (4, 6, 0.4, True)]
+
+
+def macro_vs_spice_256_spread(run_case, quick=False):
+    """Fitted macro-model vs the transistor-level flow on held-out full cores as in
+    :func:`macro_vs_spice_256`, on problems whose outputs spread over the code range (the
+    random problems' 2/4 and 4/6 outputs stay within +-1 and +-3 codes, where a model with a
+    10 % gain error meets the same bounds). Beside each comparison, the same SPICE codes
+    against the packaged model with its integrator gain 10 % low and 10 % high; where the
+    outputs span enough codes, a target that both of those fail item 2's bounds."""
+    if quick:
+        return {}, []
+    figs, targets = {}, []
+    for k, (bi, bo, fs, teeth) in enumerate(FULL_CORE_SPREAD):
+        for d, direction in enumerate(("forward", "backward")):
+            tag = f"256x256_spread_{direction}_{bi}_{bo}"
+            r = figs[tag] = run_case("macro_vs_spice", timeout_s=4 * 3600, n_in=128, n_out=256,
+                                     n_vectors=1, seed=320 + 2 * k + d, in_bits=bi,
+                                     out_bits=bo, direction=direction, partition=True,
+                                     wire_segment_cells=32, jobs=2, spread=True,
+                                     adc_full_scale_v=fs, teeth=True)
+            targets += _held_out_targets(tag, r)
+            if teeth:
+                caught = sum(rms > 0.5 or mx > 2 for rms, mx in zip(
+                    r["gain_error_code_rms_lsb"], r["gain_error_code_max_lsb"]))
+                targets.append(_target(f"{tag}: models with the gain 10 % low / high that "
+                                       "fail the same bounds", caught, "= 2", caught == 2))
     return figs, targets
 
 
@@ -370,7 +438,9 @@ def adc_range(run_case, quick=False):
                 "<= 0.12", e <= 0.12)]
 
 
-GROUPS = {"macro_vs_spice": macro_vs_spice, "macro_vs_spice_256": macro_vs_spice_256, "netlist_generation": netlist_generation, "array_dc_op": array_dc_op,
+GROUPS = {"macro_vs_spice": macro_vs_spice, "macro_vs_spice_256": macro_vs_spice_256,
+          "macro_vs_spice_256_spread": macro_vs_spice_256_spread,
+          "netlist_generation": netlist_generation, "array_dc_op": array_dc_op,
           "runner_choice": runner_choice, "mvm_transient": mvm_transient,
           "mvm_transient_256": mvm_transient_256,
           "characterization_throughput": characterization_throughput,

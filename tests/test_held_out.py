@@ -252,3 +252,69 @@ def test_macro_on_held_out_full_cores():
         mac = _macro_on_record(rec, hot)
         assert max(_rms_max(mac["phase_codes"][k], rec["phase_codes"][k])[0]
                    for k in range(2)) > 0.5, d
+
+
+# -- issue 18 item 2 on full cores whose outputs spread over the code range --------------------
+
+def _spread_cases() -> list[tuple[str, dict, tuple]]:
+    """(tag, figures, (in_bits, out_bits, ADC full scale, teeth, direction, seed)) of every
+    case of the committed ``make bench`` group ``macro_vs_spice_256_spread``."""
+    import json
+
+    from benchmarks.groups import FULL_CORE_SPREAD
+    from pycim.toolchain import ROOT
+
+    figs = json.loads((ROOT / "benchmarks" / "results.json").read_text())["figures"][
+        "macro_vs_spice_256_spread"]
+    out = []
+    for k, (bi, bo, fs, teeth) in enumerate(FULL_CORE_SPREAD):  # the group's own loop
+        for d, direction in enumerate(("forward", "backward")):
+            tag = f"256x256_spread_{direction}_{bi}_{bo}"
+            out.append((tag, figs[tag], (bi, bo, fs, teeth, direction, 320 + 2 * k + d)))
+    return out
+
+
+@pytest.mark.slow
+@pytest.mark.xfail(strict=True, reason=(
+    "issue 18 item 2, twenty-fourth round finding: on full cores whose outputs spread over the "
+    "code range the packaged model misses the budget (RMS forward 2/4 0.47, backward 2/4 0.62, "
+    "forward 4/6 1.63 with mean -0.27, backward 4/6 0.67; benchmarks/results.json, "
+    "macro_vs_spice_256_spread): the fit's full cores are random problems whose outputs stay "
+    "within a few codes, so it never saw a full core's large outputs (the model with its gain "
+    "10 % high gives forward 4/6 0.86)"))
+def test_macro_on_spread_full_cores_of_the_bench():
+    """The packaged macro-model against the transistor-level codes of ``make bench``'s
+    ``macro_vs_spice_256_spread`` (committed in benchmarks/results.json: held-out full 256 x
+    256 cores whose outputs spread over the code range, ``benchmarks.fit_cases.
+    spread_problem``), recomputed here with the model as it is now: issue 18's budget, codes
+    RMS <= 0.5 LSB, max <= 2. Where the outputs span enough codes (4/6), the check
+    discriminates: the model with its integrator gain 10 % low, or 10 % high, fails it
+    (the random problems' 4/6 full cores do not tell those models apart)."""
+    from dataclasses import replace
+
+    from benchmarks.fit_cases import GAIN_ERRORS, spread_problem
+    from pycim.cim.request import MvmRequest
+    from pycim.macro.engine import run_macro_mvm
+    from pycim.macro.model import MacroModel
+
+    m = MacroModel.load()
+    cases = _spread_cases()
+    assert len(cases) == 4
+    for tag, fig, (bi, bo, fs, teeth, direction, seed) in cases:
+        w, x = spread_problem(128, 256, bi, direction, seed)
+        req = MvmRequest(w, x, bi, bo, seed=seed, direction=direction, engine="macro",
+                         adc_full_scale_v=fs)
+        cs = np.array(fig["codes_spice"])
+        assert np.ptp(cs) >= (4 if bi == 2 else 16), (tag, np.ptp(cs))  # spread, as meant
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")  # inside the model's fitted ranges
+            mac = run_macro_mvm(req, model=m)
+        rms, mx = _rms_max(mac["code"], cs)
+        print(f"\n{tag}: SPICE {cs.min():.0f}..{cs.max():.0f}, macro - SPICE RMS {rms:.3f} "
+              f"max {mx:.0f}")
+        assert rms <= 0.5 and mx <= 2, (tag, rms, mx)
+        if teeth:
+            for e in GAIN_ERRORS:
+                wrong = run_macro_mvm(req, model=replace(m, integ_gain=m.integ_gain * (1 + e)))
+                rms, mx = _rms_max(wrong["code"], cs)
+                assert rms > 0.5 or mx > 2, (tag, e, rms, mx)
