@@ -7,33 +7,12 @@ import time
 
 import numpy as np
 
+from pycim.characterize.kinds_fit import spread_problem
+
 
 #: relative errors of the macro-model's integrator gain whose codes a ``teeth`` run of
 #: :func:`macro_vs_spice` also compares with the SPICE codes
 GAIN_ERRORS = (-0.1, 0.1)
-
-
-def spread_problem(n_in: int, n_out: int, in_bits: int, direction: str, seed: int):
-    """(w, x) of one vector whose outputs spread over the code range (a uniformly random
-    problem on 128 rows averages them down to a few codes: ``problem`` of
-    :mod:`pycim.characterize.kinds_fit` gives a full core's 4/6 outputs within +-3 codes).
-
-    Each weight is ``a_o s_d u``: ``s_d`` the sign of its driven line's input (random where the
-    input is 0), ``a_o`` its sensed output's scale, spread evenly over +-[0.1, 1] (alternating
-    signs, shuffled), ``u`` uniform in [0.25, 0.75] (column conductance sums inside the default
-    model's fitted range). Every driven line then pushes its sensed outputs the same way, by an
-    amount set by ``a_o``. Forward, outputs are columns and driven lines rows; backward, the
-    other way round. Seeded by ``(seed, 9)``, a stream of its own."""
-    rng = np.random.default_rng([seed, 9])
-    lim = 1 if in_bits == 1 else 2 ** (in_bits - 1) - 1
-    n_drive, n_sense = (n_out, n_in) if direction == "backward" else (n_in, n_out)
-    x = rng.integers(0 if in_bits == 1 else -lim, lim + 1, (1, n_drive))
-    s = np.sign(x[0]).astype(float)
-    s[s == 0] = rng.choice([-1.0, 1.0], int((s == 0).sum()))
-    a = rng.permutation(np.linspace(0.1, 1.0, n_sense) * np.resize([1.0, -1.0], n_sense))
-    u = rng.uniform(0.25, 0.75, (n_in, n_out))
-    w = u * (a[None, :] * s[:, None] if direction == "forward" else a[:, None] * s[None, :])
-    return w, x
 
 
 def macro_vs_spice(n_in: int, n_out: int, n_vectors: int = 1, seed: int = 101,

@@ -55,19 +55,54 @@ PARAMS = {
         # one gives a full core's few-code outputs a fine LSB (the neuron's offsets' leverage)
         Param("adc_full_scale_v", "adc_full_scale_v", float,
               assumptions.value("neuron_adc_fs_v"), lo=0.05, hi=0.8),
+        # outputs spread over the code range (spread_problem) instead of uniformly random
+        # weights, whose full-core outputs average down to a few codes
+        Param("spread", "spread", bool, False),
     ),
 }
+
+
+def spread_problem(n_in: int, n_out: int, in_bits: int, direction: str, seed: int):
+    """(w, x) of one vector whose outputs spread over the code range (a uniformly random
+    problem on 128 rows averages them down to a few codes: :func:`problem` gives a full core's
+    4/6 outputs within +-3 codes).
+
+    Each weight is ``a_o s_d u``: ``s_d`` the sign of its driven line's input (random where the
+    input is 0), ``a_o`` its sensed output's scale, spread evenly over +-[0.1, 1] (alternating
+    signs, shuffled), ``u`` uniform in [0.25, 0.75] (column conductance sums inside the default
+    model's fitted range). Every driven line then pushes its sensed outputs the same way, by an
+    amount set by ``a_o``. Forward, outputs are columns and driven lines rows; backward, the
+    other way round. Seeded by ``(seed, 9)``, a stream of its own."""
+    rng = np.random.default_rng([seed, 9])
+    lim = 1 if in_bits == 1 else 2 ** (in_bits - 1) - 1
+    n_drive, n_sense = (n_out, n_in) if direction == "backward" else (n_in, n_out)
+    x = rng.integers(0 if in_bits == 1 else -lim, lim + 1, (1, n_drive))
+    s = np.sign(x[0]).astype(float)
+    s[s == 0] = rng.choice([-1.0, 1.0], int((s == 0).sum()))
+    a = rng.permutation(np.linspace(0.1, 1.0, n_sense) * np.resize([1.0, -1.0], n_sense))
+    u = rng.uniform(0.25, 0.75, (n_in, n_out))
+    w = u * (a[None, :] * s[:, None] if direction == "forward" else a[:, None] * s[None, :])
+    return w, x
 
 
 def problem(p: dict):
     """(w, x) of an ``mvm_fit`` point: weights uniform in [-w_scale, w_scale], inputs uniform
     over the signed in_bits range (0/1 for 1 bit); seeded by ``seed``. Backward points
     (``direction``) draw n_out inputs per vector instead of n_in. ``density`` < 1 zeroes each
-    input with probability 1 - density (a second seeded stream)."""
+    input with probability 1 - density (a second seeded stream). ``spread``: the one-vector
+    problem of :func:`spread_problem` (weights times ``w_scale``) instead."""
+    direction = p.get("direction", "forward")
+    if p.get("spread", False):
+        if p["batch"] != 1 or float(p.get("density", 1.0)) != 1.0:
+            raise ValueError(f"mvm_fit point with spread = true needs batch = 1 and density = 1 "
+                             f"(its weights follow its one vector's signs); got batch = "
+                             f"{p['batch']}, density = {p.get('density', 1.0)}")
+        w, x = spread_problem(p["n_in"], p["n_out"], p["in_bits"], direction, p["seed"])
+        return p["w_scale"] * w, x
     rng = np.random.default_rng([p["seed"], 7])
     w = p["w_scale"] * rng.uniform(-1.0, 1.0, (p["n_in"], p["n_out"]))
     lim = 1 if p["in_bits"] == 1 else 2 ** (p["in_bits"] - 1) - 1
-    n_drive = p["n_out"] if p.get("direction", "forward") == "backward" else p["n_in"]
+    n_drive = p["n_out"] if direction == "backward" else p["n_in"]
     x = rng.integers(0 if p["in_bits"] == 1 else -lim, lim + 1, (p["batch"], n_drive))
     density = float(p.get("density", 1.0))
     if density < 1.0:  # its own stream: a dense point's problem is unchanged

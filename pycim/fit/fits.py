@@ -59,10 +59,11 @@ def _stats(res) -> tuple[float, float]:
 
 # -- MVM data, regrouped per point ------------------------------------------------------------
 POINT_KEYS = ("n_in", "n_out", "in_bits", "out_bits", "w_scale", "corner", "temp_c", "batch",
-              "seed", "direction", "read_pulse_s", "density", "adc_full_scale_v")
+              "seed", "direction", "read_pulse_s", "density", "adc_full_scale_v", "spread")
 #: values of point keys a table from before they existed does not have
 POINT_DEFAULTS = {"direction": "forward", "read_pulse_s": assumptions.value("read_pulse_s"),
-                  "density": 1.0, "adc_full_scale_v": assumptions.value("neuron_adc_fs_v")}
+                  "density": 1.0, "adc_full_scale_v": assumptions.value("neuron_adc_fs_v"),
+                  "spread": False}
 
 
 def _by_direction(res, dirs) -> dict:
@@ -180,6 +181,7 @@ def mvm_points(df: pd.DataFrame) -> list[MvmPoint]:
                  else v) for k, v in p.items()}
         for k in ("temp_c", "w_scale", "read_pulse_s", "density", "adc_full_scale_v"):
             p[k] = float(p[k])
+        p["spread"] = bool(p["spread"])
         if p["direction"] not in ("forward", "backward"):
             raise InputError(f"mvm_fit point {p}: unknown direction {p['direction']!r}")
         w, x = problem(p)

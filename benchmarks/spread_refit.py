@@ -1,0 +1,251 @@
+"""Why the packaged macro-model misses full cores whose outputs spread over the code range, and
+what a refit on them does (issue 18 item 2; twenty-fifth round).
+
+    PYTHONPATH=. python benchmarks/spread_refit.py gains [MODEL.json]
+    PYTHONPATH=. python benchmarks/spread_refit.py network [R_DRIVE_OHM ...]
+    PYTHONPATH=. python benchmarks/spread_refit.py fit VARIANT OUT.json
+    PYTHONPATH=. python benchmarks/spread_refit.py eval VARIANT MODEL.json
+
+``gains``: for every full core of ``characterization/results/fit_full`` (random problems) and
+``fit_spread`` (``spread = true``), the settled lines of the SPICE run and of the model (default
+the packaged one), each regressed on the closed form (``v_ideal``, the conductance-weighted
+average of the drives: no wires, no drivers): gain and offset. No fitting, about 10 s.
+
+``network``: the packaged model's forward network alone (its wires, access-FET series
+resistance and a drive resistance of each R_DRIVE_OHM, default 0 45 100 200; every gain,
+offset and settling term at 0) on the first random and the first spread forward full core:
+the gain of its lines on the closed form. Can one drive resistance give both cores' SPICE
+gains?
+
+``fit VARIANT OUT.json``: ``pycim fit`` of the packaged model's five sweeps plus
+``fit_spread``, with the model as :data:`VARIANTS` changes it (about 35 s each):
+
+* ``as_is``: the model as it is;
+* ``no_gain_terms``: its empirical gain terms (``a_rows``, ``a_g``, ``a_rg``, ``a_cubic``)
+  held at 0, so the drivers' and wires' network alone sets the gain;
+* ``current_load``: the active-fraction load term (``b_load_v``) on each driven line's
+  current, drive minus the ideal sensed lines (``sum_k G_ik (u_i - V_k)``), instead of its
+  conductance (``u_i sum_k G_ik``: the current with every sensed line at Vref);
+* ``current_both``: ``current_load``, and backward the share term (``b_act_v``) on each
+  driven line's current relative to its full-drive current.
+
+``eval VARIANT MODEL.json``: the model (with the variant's regressors) on every fit sweep
+(settled lines and codes, as ``benchmarks/fit_residuals.py``), on the committed held-out
+random full cores (``characterization/results/full_core_held_out``, as
+``benchmarks/full_core_held_out.py eval``) and on the held-out spread full cores of the
+committed ``make bench`` group ``macro_vs_spice_256_spread`` (codes macro - SPICE).
+
+The ``current_*`` variants are an experiment here, not in the package: their regressors are
+quadratic in the drives (a driven line's current depends on the sensed lines, which depend on
+every drive), so :class:`pycim.macro.core.Core`'s fast path, linear in the drives'
+magnitudes, cannot take them as it is.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import sys
+import warnings
+from pathlib import Path
+from unittest import mock
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+RESULTS = ROOT / "characterization" / "results"
+#: the packaged model's sweeps (`make fit`) and the spread full cores
+FIT_DIRS = ("fit", "fit_full", "fit_sparse", "fit_mid", "fit_fine", "fit_spread")
+GAIN_TERMS = ("a_rows", "a_g", "a_rg", "a_cubic")
+VARIANTS = ("as_is", "no_gain_terms", "current_load", "current_both")
+
+
+def current_fraction(g_pos, g_neg, planes, direction, mapping="row_pair", share=False):
+    """:func:`pycim.cim.closed_form.active_fraction` with its load term (1.) on each driven
+    line's current, ``u_i sum_k G_ik (u_i - V_k)`` (V_k the ideal sensed lines per unit
+    read; ``u_i`` the drive level), weighted as before by the cell's conductance; with
+    ``share``, backward, also its share term (0.) on that current over the line's full-drive
+    current ``|u_i| sum_k G_ik``."""
+    from pycim.cim import closed_form as cf
+
+    base = cf.active_fraction(g_pos, g_neg, planes, direction, mapping)
+    p = np.asarray(planes, dtype=float)
+    n, s = cf.sense_views(g_pos, g_neg, direction, mapping)
+    v = (p @ n) / s  # (..., sensed): ideal lines per unit read
+    out = base.copy()
+    if direction == "forward":  # row pair i: G+ row at +p_i, G- row at -p_i; mean field
+        gp_r, gn_r = g_pos.sum(axis=1), g_neg.sum(axis=1)
+        ui_p = np.abs(p) * gp_r - p * (v @ g_pos.T)
+        ui_n = np.abs(p) * gn_r + p * (v @ g_neg.T)
+        load = ((ui_p * gp_r).sum(-1) + (ui_n * gn_r).sum(-1)) / (g_pos + g_neg).sum()
+        out[1] = np.broadcast_to((load / cf.G_LOAD_REF_S)[..., None], base[1].shape)
+        return out
+    g = n  # backward: (drive, sensed) conductances
+    ui = np.abs(p) * g.sum(axis=1) - p * (v @ g.T)  # (..., drive)
+    out[1] = (ui @ g) / s / cf.G_LOAD_REF_S
+    if share:
+        out[0] = ((ui / g.sum(axis=1)) @ g) / s
+    return out
+
+
+@contextlib.contextmanager
+def variant_regressors(variant: str):
+    """The variant's active fractions in the fit and the macro engine (a no-op for the
+    variants that keep the package's)."""
+    if variant not in VARIANTS:
+        raise SystemExit(f"unknown variant {variant!r} (one of {', '.join(VARIANTS)})")
+    if not variant.startswith("current_"):
+        yield
+        return
+    share = variant == "current_both"
+
+    def f(g_pos, g_neg, planes, direction, mapping="row_pair"):
+        return current_fraction(g_pos, g_neg, planes, direction, mapping, share)
+
+    with mock.patch("pycim.fit.fits.active_fraction", f), \
+            mock.patch("pycim.macro.engine.active_fraction", f):
+        yield
+
+
+def _line_fit(v_ideal, v) -> tuple[float, float]:
+    x, y = np.ravel(v_ideal), np.ravel(v)
+    a = np.c_[np.ones_like(x), x]
+    c, *_ = np.linalg.lstsq(a, y, rcond=None)
+    return float(c[1]), float(c[0])
+
+
+def gains(model_path: str | None) -> None:
+    from pycim.characterize.tables import load_results
+    from pycim.fit.fits import mvm_points
+    from pycim.macro.model import MacroModel
+
+    warnings.simplefilter("ignore")
+    m = MacroModel.load(model_path) if model_path else MacroModel.load()
+    print("| sweep | direction | seed | closed form range [mV] | SPICE gain, offset [mV] | "
+          "model gain, offset [mV] | model - SPICE RMS [mV] |")
+    print("|---|---|---|---|---|---|---|")
+    for d in ("fit_full", "fit_spread"):
+        for pt in mvm_points(load_results(RESULTS / d)["mvm_fit"]):
+            mm = pt.model(m)
+            v = mm.held_line_v(pt.v_eff_planes(mm), pt.n_rows, pt.g_sum, pt.act)
+            gs, os_ = _line_fit(pt.v_ideal, pt.v_settled)
+            gm, om = _line_fit(pt.v_ideal, v)
+            r = (v - pt.v_settled) * 1e3
+            print(f"| {d} | {pt.direction} | {pt.p['seed']} | {pt.v_ideal.min() * 1e3:.0f} .. "
+                  f"{pt.v_ideal.max() * 1e3:.0f} | {gs:.3f}, {os_ * 1e3:+.2f} | {gm:.3f}, "
+                  f"{om * 1e3:+.2f} | {np.sqrt(np.mean(r ** 2)):.2f} |")
+
+
+#: the line terms ``network`` holds at 0: all but the network's resistances and the wires
+NETWORK_ZEROED = ("a0", "a_rows", "a_g", "a_rg", "a_cubic", "b0_v", "b_g_v", "b_ig_v",
+                  "b_line_v", "b_kick_v", "b_act_v", "b_load_v", "b_act_line_v", "b_hold_v",
+                  "k_mem", "c_settle_f", "c_settle_row_f")
+
+
+def network(r_drive_ohm: list[float]) -> None:
+    from pycim.characterize.tables import load_results
+    from pycim.fit.fits import mvm_points
+    from pycim.macro.model import MacroModel
+
+    warnings.simplefilter("ignore")
+    m = MacroModel.load()
+    pts = []
+    for d in ("fit_full", "fit_spread"):
+        pts.append(next(pt for pt in mvm_points(load_results(RESULTS / d)["mvm_fit"])
+                        if pt.direction == "forward"))
+    print("| r_drive [Ω] | " + " | ".join(
+        f"{'spread' if pt.p['spread'] else 'random'} seed {pt.p['seed']}: model network "
+        f"(SPICE {_line_fit(pt.v_ideal, pt.v_settled)[0]:.3f})" for pt in pts) + " |")
+    print("|---|" + "---|" * len(pts))
+    for r in r_drive_ohm:
+        net = m.with_(line={**m.line, **{k: 0.0 for k in NETWORK_ZEROED},
+                            "r_drive_ohm": float(r)})
+        gs = []
+        for pt in pts:
+            mm = pt.model(net)
+            v = mm.held_line_v(pt.v_eff_planes(mm), pt.n_rows, pt.g_sum, pt.act)
+            gs.append(_line_fit(pt.v_ideal, v)[0])
+        print(f"| {r:g} | " + " | ".join(f"{g:.3f}" for g in gs) + " |")
+
+
+def fit(variant: str, out: str) -> int:
+    from pycim.cli import main
+
+    args = ["fit", *(str(RESULTS / d) for d in FIT_DIRS), "-o", out]
+    if variant == "no_gain_terms":
+        for t in GAIN_TERMS:
+            args += ["--drop-term", t]
+    with variant_regressors(variant):
+        return main(args)
+
+
+def spread_held_out(model) -> None:
+    """The packaged model's comparison of ``tests/test_held_out.py``'s spread cases, with
+    ``model``: codes macro - SPICE on the committed SPICE codes."""
+    from benchmarks.groups import FULL_CORE_SPREAD
+    from pycim.characterize.kinds_fit import spread_problem
+    from pycim.cim.request import MvmRequest
+    from pycim.macro.engine import run_macro_mvm
+
+    figs = json.loads((ROOT / "benchmarks" / "results.json").read_text())["figures"][
+        "macro_vs_spice_256_spread"]
+    for k, (bi, bo, fs, _) in enumerate(FULL_CORE_SPREAD):  # the group's own loop
+        for d, direction in enumerate(("forward", "backward")):
+            tag, seed = f"256x256_spread_{direction}_{bi}_{bo}", 320 + 2 * k + d
+            w, x = spread_problem(128, 256, bi, direction, seed)
+            req = MvmRequest(w, x, bi, bo, seed=seed, direction=direction, engine="macro",
+                             adc_full_scale_v=fs)
+            cs = np.array(figs[tag]["codes_spice"])
+            with warnings.catch_warnings(record=True) as wl:
+                warnings.simplefilter("always")
+                e = np.asarray(run_macro_mvm(req, model=model)["code"]) - cs
+            print(f"{tag} seed {seed}: SPICE {cs.min():.0f}..{cs.max():.0f}; macro - SPICE "
+                  f"RMS {np.sqrt(np.mean(e ** 2)):.3f} max {np.abs(e).max():.0f} mean "
+                  f"{e.mean():+.3f} LSB; {len(wl)} warnings")
+
+
+def evaluate(variant: str, model_path: str) -> None:
+    from benchmarks import fit_residuals, full_core_held_out
+    from pycim.macro.model import MacroModel
+
+    with variant_regressors(variant):
+        for d in FIT_DIRS:
+            print(f"== {d}")
+            fit_residuals.main(model_path, str(RESULTS / d))
+        print("== held out, random full cores (characterization/results/full_core_held_out)")
+        full_core_held_out.evaluate(model_path, RESULTS / "full_core_held_out")
+        print("== held out, spread full cores (benchmarks/results.json, "
+              "macro_vs_spice_256_spread)")
+        spread_held_out(MacroModel.load(model_path))
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    sub = ap.add_subparsers(dest="cmd", required=True)
+    g = sub.add_parser("gains")
+    g.add_argument("model", nargs="?")
+    n = sub.add_parser("network")
+    n.add_argument("r_drive_ohm", nargs="*", type=float, default=[0.0, 45.0, 100.0, 200.0])
+    f = sub.add_parser("fit")
+    f.add_argument("variant", choices=VARIANTS)
+    f.add_argument("out")
+    e = sub.add_parser("eval")
+    e.add_argument("variant", choices=VARIANTS)
+    e.add_argument("model")
+    a = ap.parse_args(argv)
+    if a.cmd == "gains":
+        gains(a.model)
+    elif a.cmd == "network":
+        if any(not np.isfinite(r) or r < 0 for r in a.r_drive_ohm):
+            ap.error("network: drive resistances must be finite and >= 0")
+        network(a.r_drive_ohm)
+    elif a.cmd == "fit":
+        return fit(a.variant, a.out)
+    else:
+        evaluate(a.variant, a.model)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
