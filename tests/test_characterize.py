@@ -261,6 +261,11 @@ def test_sweep_resumes_after_sigkill(tmp_path):
     ('[[sweep]]\nkind = "cell_iv"\ngap_nm = 0.5 0.6\n', "line 3"),
     ('[[sweep]]\nkind = "cell_iv"\ngap_nm = 0.5\nvmax = 1\n', "unknown key 'vmax'"),
     ('[[sweep]]\nkind = "cell_iv"\n', "missing key 'gap_nm'"),
+    # the spread problem is one vector: mvm_fit's default batch (2) is refused at load
+    ('[[sweep]]\nkind = "mvm_fit"\nn_in = 8\nn_out = 8\nspread = true\n',
+     "spread = true needs batch = 1"),
+    ('[[sweep]]\nkind = "mvm_fit"\nn_in = 8\nn_out = 8\nbatch = 1\nspread = [false, true]\n'
+     'density = [1.0, 0.5]\n', "spread = true needs batch = 1 and density = 1"),
 ])
 def test_malformed_spec_exits_2_with_one_line(tmp_path, text, needle):
     spec = tmp_path / "bad.toml"

@@ -202,6 +202,13 @@ def _check_sweep(sw: Sweep, where: str) -> None:
             for st in vals["v_step_v"]:
                 if st > vm:
                     raise InputError(f"{where}: v_step_v {st} exceeds v_max_v {vm}")
+    if sw.kind == "mvm_fit" and True in vals.get("spread", ()):
+        # spread_problem is one vector whose weights follow its inputs' signs
+        if vals["batch"] != (1,) or any(d != 1.0 for d in vals["density"]):
+            raise InputError(f"{where}: spread = true needs batch = 1 and density = 1 (the "
+                             f"spread problem is one vector; its weights follow its inputs' "
+                             f"signs), got batch {list(vals['batch'])}, density "
+                             f"{list(vals['density'])}")
 
 
 def load_spec(path: str | Path) -> SweepSpec:
