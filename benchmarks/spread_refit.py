@@ -3,6 +3,7 @@ what a refit on them does (issue 18 item 2; twenty-fifth round).
 
     PYTHONPATH=. python benchmarks/spread_refit.py gains [MODEL.json]
     PYTHONPATH=. python benchmarks/spread_refit.py network [R_DRIVE_OHM ...]
+    PYTHONPATH=. python benchmarks/spread_refit.py polarity DIRECTION
     PYTHONPATH=. python benchmarks/spread_refit.py fit VARIANT OUT.json
     PYTHONPATH=. python benchmarks/spread_refit.py eval VARIANT MODEL.json
 
@@ -16,6 +17,16 @@ resistance and a drive resistance of each R_DRIVE_OHM, default 0 45 100 200; eve
 offset and settling term at 0) on the first random and the first spread forward full core:
 the gain of its lines on the closed form. Can one drive resistance give both cores' SPICE
 gains?
+
+``polarity DIRECTION``: on every full core of ``fit_full``, ``fit_fine``, ``fit_sparse`` and
+``fit_spread`` (20 ns reads) of one direction, two line models fitted by least squares on the
+settled lines (about 20 s): (a) the lumped network with one drive resistance and one cell
+series resistance, a gain, an offset and the active-fraction offsets (share and load,
+:func:`pycim.cim.closed_form.active_fraction`); (b) the same network with the drive
+resistance and the cells' series resistance each per drive polarity of the driven line
+(+, -, held at Vref), solved per plane, a gain and an offset, no active-fraction terms. Both
+add the packaged model's wire term (frozen at its own resistances). Printed: the fitted
+values and the residual RMS / mean per core.
 
 ``fit VARIANT OUT.json``: ``pycim fit`` of the packaged model's five sweeps plus
 ``fit_spread``, with the model as :data:`VARIANTS` changes it (about 35 s each):
@@ -169,6 +180,94 @@ def network(r_drive_ohm: list[float]) -> None:
         print(f"| {r:g} | " + " | ".join(f"{g:.3f}" for g in gs) + " |")
 
 
+def _polar_points(direction: str):
+    from pycim.characterize.tables import load_results
+    from pycim.fit.fits import mvm_points
+    from pycim.macro.model import MacroModel
+
+    m = MacroModel.load().for_direction(direction)
+    out = []
+    for d in ("fit_full", "fit_fine", "fit_sparse", "fit_spread"):
+        for pt in mvm_points(load_results(RESULTS / d)["mvm_fit"]):
+            if pt.direction == direction and pt.p["n_in"] == 128 and pt.p["n_out"] == 256 \
+                    and pt.p["read_pulse_s"] == 2e-8:
+                out.append((d, pt, pt.wire_term(pt.model(m))))
+    return m, out
+
+
+def _lumped_lines(pt, u, r_drive, r_series):
+    """Sensed lines per unit read of one plane's physical drive levels ``u`` with a drive
+    resistance and a cell series resistance per physical driven line (the lumped network of
+    :func:`pycim.cim.closed_form.line_operator`, each cell G / (1 + G r_series))."""
+    from pycim.cim.mapping import physical_conductances
+
+    g = physical_conductances(pt.g_pos, pt.g_neg, "row_pair")
+    g = g.T if pt.direction == "backward" else g
+    g = g / (1.0 + g * r_series[:, None])
+    k = 1.0 / (1.0 + r_drive * g.sum(axis=1))
+    a = np.diag(g.sum(axis=0)) - (g.T * (r_drive * k)) @ g
+    return np.linalg.solve(a, g.T @ (k * u))
+
+
+def polarity(direction: str) -> None:
+    from scipy import optimize
+
+    from pycim import assumptions
+
+    warnings.simplefilter("ignore")
+    m, pts = _polar_points(direction)
+    v_read = assumptions.value("v_read_v")
+    wire = float(m.line.get("wire_scale", 0.0))
+
+    def predict(x, polar):
+        out = []
+        for _, pt, wt in pts:
+            v = np.empty_like(pt.v_settled)
+            act = pt.act
+            for b in range(pt.planes.shape[0]):
+                for p in range(pt.planes.shape[1]):
+                    x_in = pt.planes[b, p].astype(float)
+                    u = x_in if direction == "backward" else np.ravel(
+                        np.column_stack([x_in, -x_in]))  # row pair: +x on G+, -x on G-
+                    sg = np.sign(u)
+                    if polar:  # ohm in units of 100 (drive) and 1 k (series); mV
+                        rp, rn, r0, sp, sn, s0, gain, off = x
+                        rd = 100 * np.where(sg > 0, rp, np.where(sg < 0, rn, r0))
+                        rs = 1e3 * np.where(sg > 0, sp, np.where(sg < 0, sn, s0))
+                        extra = 0.0
+                    else:
+                        r, sr, gain, off, b_act, b_load = x
+                        rd, rs = np.full(u.size, 100 * r), np.full(u.size, 1e3 * sr)
+                        extra = 1e-3 * (b_act * act[0, b, p] + b_load * act[1, b, p])
+                    v[b, p] = (v_read * _lumped_lines(pt, u, rd, rs) * (1 + gain)
+                               + 1e-3 * off + extra)
+            out.append(v + v_read * wire * wt)
+        return out
+
+    def resid(x, polar):
+        return np.concatenate([((v - pt.v_settled) * 1e3).ravel()
+                               for v, (_, pt, _) in zip(predict(x, polar), pts)])
+
+    for polar, names, x0 in (
+            (False, ("r_drive_ohm/100", "r_series_ohm/1e3", "gain-1", "offset_mv",
+                     "b_act_mv", "b_load_mv"), [1.0, 3.0, 0, 0, 0, 0]),
+            (True, ("r_drive+_ohm/100", "r_drive-_ohm/100", "r_drive0_ohm/100",
+                    "r_series+_ohm/1e3", "r_series-_ohm/1e3", "r_series0_ohm/1e3", "gain-1",
+                    "offset_mv"), [1.0, 1.0, 1.0, 3.0, 3.0, 3.0, 0, 0])):
+        lo = [0.0 if n.startswith("r_") else -np.inf for n in names]
+        sol = optimize.least_squares(resid, np.array(x0, float), bounds=(lo, np.inf),
+                                     args=(polar,))
+        what = "per-polarity network" if polar else "one network + active-fraction offsets"
+        print(f"{direction}, {what}: "
+              + ", ".join(f"{n} {v:.4g}" for n, v in zip(names, sol.x)))
+        for (d, pt, _), v in zip(pts, predict(sol.x, polar)):
+            r = (v - pt.v_settled) * 1e3
+            print(f"    {d} seed {pt.p['seed']}: RMS {np.sqrt(np.mean(r ** 2)):.2f} mV, mean "
+                  f"{r.mean():+.2f}")
+        r = resid(sol.x, polar)
+        print(f"    all {len(pts)} cores: RMS {np.sqrt(np.mean(r ** 2)):.3f} mV")
+
+
 def fit(variant: str, out: str) -> int:
     from pycim.cli import main
 
@@ -227,6 +326,8 @@ def main(argv=None) -> int:
     g.add_argument("model", nargs="?")
     n = sub.add_parser("network")
     n.add_argument("r_drive_ohm", nargs="*", type=float, default=[0.0, 45.0, 100.0, 200.0])
+    po = sub.add_parser("polarity")
+    po.add_argument("direction", choices=("forward", "backward"))
     f = sub.add_parser("fit")
     f.add_argument("variant", choices=VARIANTS)
     f.add_argument("out")
@@ -240,6 +341,8 @@ def main(argv=None) -> int:
         if any(not np.isfinite(r) or r < 0 for r in a.r_drive_ohm):
             ap.error("network: drive resistances must be finite and >= 0")
         network(a.r_drive_ohm)
+    elif a.cmd == "polarity":
+        polarity(a.direction)
     elif a.cmd == "fit":
         return fit(a.variant, a.out)
     else:
