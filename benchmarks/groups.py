@@ -228,9 +228,10 @@ def _held_out_targets(tag: str, r: dict) -> list[dict]:
 
 #: held-out full cores whose outputs spread over the code range
 #: (``pycim.characterize.kinds_fit.spread_problem``): (in_bits, out_bits, ADC full scale
-#: [V], whether the comparison must catch a 10 % gain error). 2-bit inputs at the finest full scale the fit saw (characterization/fit_fine.toml):
-#: even so one input plane moves a full core's output by at most about 2 (forward) or 4
-#: (backward) codes, so a 10 % gain error moves most codes by less than half a step
+#: [V], whether the comparison must catch a 10 % gain error). 2-bit inputs at the finest
+#: full scale the fit saw (characterization/fit_fine.toml): even so one input plane moves a
+#: full core's output by at most about 2 (forward) or 4 (backward) codes, so a 10 % gain
+#: error moves most codes by less than half a step
 FULL_CORE_SPREAD = [(2, 4, 0.1, False), (4, 6, 0.4, True)]
 
 
