@@ -122,3 +122,36 @@ def test_committed_spread_cores_move_further_than_random_ones():
         span_s = min(np.ptp(pt.v_ideal) for pt in spread if pt.direction == d)
         span_r = max(np.ptp(pt.v_ideal) for pt in rand if pt.direction == d)
         assert span_s > 1.5 * span_r, (d, span_s, span_r)
+
+
+@pytest.mark.parametrize("direction", ["forward", "backward"])
+def test_first_order_polarity_network_is_the_exact_one_to_first_order(direction):
+    """``benchmarks/spread_refit.py``'s first-order network (what a ``Core`` could compute
+    with fixed matrices) against the exact per-plane solve of the same lumped network, on an
+    8 x 8 core with drive and series resistances per drive polarity: equal at zero departure,
+    and its error falls as the departure squared (a wrong sign or a missing term would leave
+    it first order)."""
+    from types import SimpleNamespace
+
+    from benchmarks.spread_refit import _first_order_lines, _lumped_lines
+
+    rng = np.random.default_rng(5)
+    pt = SimpleNamespace(g_pos=rng.uniform(1e-6, 40e-6, (8, 8)),
+                         g_neg=rng.uniform(1e-6, 40e-6, (8, 8)), direction=direction)
+    x = rng.integers(-1, 2, 8).astype(float)
+    u = x if direction == "backward" else np.ravel(np.column_stack([x, -x]))
+    sg = np.sign(u)
+    r_ref, s_ref = 150.0, 4e3
+    np.testing.assert_allclose(
+        _first_order_lines(pt, u, np.full(u.size, r_ref), np.full(u.size, s_ref), r_ref, s_ref),
+        _lumped_lines(pt, u, np.full(u.size, r_ref), np.full(u.size, s_ref)), atol=1e-13)
+    errs = []
+    for eps in (0.2, 0.1):  # departures of +-20 % and +-10 % per polarity
+        rd = r_ref * (1 + eps * np.where(sg > 0, 1, np.where(sg < 0, -1, 2)))
+        rs = s_ref * (1 + eps * np.where(sg > 0, 2, np.where(sg < 0, -1, 1)))
+        exact = _lumped_lines(pt, u, rd, rs)
+        first = _first_order_lines(pt, u, rd, rs, r_ref, s_ref)
+        zeroth = _lumped_lines(pt, u, np.full(u.size, r_ref), np.full(u.size, s_ref))
+        errs.append(np.abs(first - exact).max())
+        assert errs[-1] < 0.2 * np.abs(zeroth - exact).max()  # the departure's first order
+    assert errs[1] < 0.35 * errs[0]  # second order: halving the departure quarters it
