@@ -19,13 +19,13 @@ the gain of its lines on the closed form. Can one drive resistance give both cor
 gains?
 
 ``polarity DIRECTION``: on every full core of ``fit_full``, ``fit_fine``, ``fit_sparse`` and
-``fit_spread`` (20 ns reads) of one direction, two line models fitted by least squares on the
-settled lines (about 20 s): (a) the lumped network with one drive resistance and one cell
-series resistance, a gain, an offset and the active-fraction offsets (share and load,
+``fit_spread`` (20 ns reads) of one direction, three line models fitted by least squares on
+the settled lines (about a minute): (a) the lumped network with one drive resistance and one
+cell series resistance, a gain, an offset and the active-fraction offsets (share and load,
 :func:`pycim.cim.closed_form.active_fraction`); (b) the same network with the drive
-resistance and the cells' series resistance each per drive polarity of the driven line
-(+, -, held at Vref), solved per plane, a gain and an offset, no active-fraction terms; and
-(b) to first order about the network of the +/- means (:func:`_first_order_lines`: what a
+resistance and the cells' series resistance each per drive polarity of the driven line (+,
+-, held at Vref), solved per plane, a gain and an offset, no active-fraction terms; (c) (b)
+to first order about the network of the +/- means (:func:`_first_order_lines`: what a
 ``Core`` could compute with fixed matrices), at (b)'s values and refitted. All add the
 packaged model's wire term (frozen at its own resistances). Printed: the fitted values and
 the residual RMS / mean per core.
