@@ -14,8 +14,8 @@ average of the drives: no wires, no drivers): gain and offset. No fitting, about
 
 ``network``: the packaged model's forward network alone (its wires, access-FET series
 resistance and a drive resistance of each R_DRIVE_OHM, default 0 45 100 200; every gain,
-offset and settling term at 0) on the first random and the first spread forward full core:
-the gain of its lines on the closed form. Can one drive resistance give both cores' SPICE
+offset and settling term at 0; the wires' share recomputed at each resistance) on the first
+random and the first spread forward full core: the gain of its lines on the closed form. Can one drive resistance give both cores' SPICE
 gains?
 
 ``polarity DIRECTION``: on every full core of ``fit_full``, ``fit_fine``, ``fit_sparse`` and
@@ -177,6 +177,7 @@ def network(r_drive_ohm: list[float]) -> None:
         gs = []
         for pt in pts:
             mm = pt.model(net)
+            pt.wire_term(mm, refresh=True)  # the wires' share at this drive resistance
             v = mm.held_line_v(pt.v_eff_planes(mm), pt.n_rows, pt.g_sum, pt.act)
             gs.append(_line_fit(pt.v_ideal, v)[0])
         print(f"| {r:g} | " + " | ".join(f"{g:.3f}" for g in gs) + " |")
