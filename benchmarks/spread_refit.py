@@ -66,6 +66,8 @@ from unittest import mock
 
 import numpy as np
 
+from pycim.errors import InputError
+
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "characterization" / "results"
 #: the packaged model's sweeps (`make fit`) and the spread full cores
@@ -354,6 +356,7 @@ def evaluate(variant: str, model_path: str) -> None:
     from benchmarks import fit_residuals, full_core_held_out
     from pycim.macro.model import MacroModel
 
+    model = MacroModel.load(model_path)  # a missing or bad file fails here, before any output
     with variant_regressors(variant):
         for d in FIT_DIRS:
             print(f"== {d}")
@@ -362,7 +365,7 @@ def evaluate(variant: str, model_path: str) -> None:
         full_core_held_out.evaluate(model_path, RESULTS / "full_core_held_out")
         print("== held out, spread full cores (benchmarks/results.json, "
               "macro_vs_spice_256_spread)")
-        spread_held_out(MacroModel.load(model_path))
+        spread_held_out(model)
 
 
 def main(argv=None) -> int:
@@ -381,6 +384,13 @@ def main(argv=None) -> int:
     e.add_argument("variant", choices=VARIANTS)
     e.add_argument("model")
     a = ap.parse_args(argv)
+    try:
+        return _run(ap, a)
+    except InputError as exc:  # e.g. a model file that is not there: one line, exit 2
+        ap.exit(2, f"spread_refit.py: error: {exc}\n")
+
+
+def _run(ap, a) -> int:
     if a.cmd == "gains":
         gains(a.model)
     elif a.cmd == "network":
