@@ -27,7 +27,8 @@ resistance and the cells' series resistance each per drive polarity of the drive
 -, held at Vref), solved per plane, a gain and an offset, no active-fraction terms; (c) (b)
 to first order about the network of the +/- means (:func:`_first_order_lines`: what a
 ``Core`` could compute with fixed matrices), at (b)'s values and refitted. All add the
-packaged model's wire term (frozen at its own resistances). Printed: the fitted values and
+packaged model's wire term (frozen at its own resistances); ``--own-share`` (forward) gives all
+of them the packaged model's ``b_act_line_v`` term too. Printed: the fitted values and
 the residual RMS / mean per core.
 
 ``fit VARIANT OUT.json``: ``pycim fit`` of the packaged model's five sweeps plus
@@ -241,7 +242,7 @@ def _first_order_lines(pt, u, r_drive, r_series, r_drive_ref, r_series_ref):
     return l0 + t @ du + np.linalg.solve(a, inj)
 
 
-def polarity(direction: str) -> None:
+def polarity(direction: str, own_share: bool = False) -> None:
     from scipy import optimize
 
     from pycim import assumptions
@@ -263,14 +264,15 @@ def polarity(direction: str) -> None:
                         np.column_stack([x_in, -x_in]))  # row pair: +x on G+, -x on G-
                     sg = np.sign(u)
                     if polar:  # ohm in units of 100 (drive) and 1 k (series); mV
-                        rp, rn, r0, sp, sn, s0, gain, off = x
+                        rp, rn, r0, sp, sn, s0, gain, off = x[:8]
                         rd = 100 * np.where(sg > 0, rp, np.where(sg < 0, rn, r0))
                         rs = 1e3 * np.where(sg > 0, sp, np.where(sg < 0, sn, s0))
-                        extra = 0.0
+                        extra = 1e-3 * x[8] * act[2, b, p] if own_share else 0.0
                     else:
-                        r, sr, gain, off, b_act, b_load = x
+                        r, sr, gain, off, b_act, b_load = x[:6]
                         rd, rs = np.full(u.size, 100 * r), np.full(u.size, 1e3 * sr)
-                        extra = 1e-3 * (b_act * act[0, b, p] + b_load * act[1, b, p])
+                        extra = 1e-3 * (b_act * act[0, b, p] + b_load * act[1, b, p]
+                                        + (x[6] * act[2, b, p] if own_share else 0.0))
                     if first_order:
                         lines = _first_order_lines(pt, u, rd, rs, 50 * (rp + rn),
                                                    500 * (sp + sn))
@@ -284,12 +286,13 @@ def polarity(direction: str) -> None:
         return np.concatenate([((v - pt.v_settled) * 1e3).ravel()
                                for v, (_, pt, _) in zip(predict(x, polar, first_order), pts)])
 
+    own = (("b_act_line_mv",), [0.0]) if own_share else ((), [])
     for polar, names, x0 in (
             (False, ("r_drive_ohm/100", "r_series_ohm/1e3", "gain-1", "offset_mv",
-                     "b_act_mv", "b_load_mv"), [1.0, 3.0, 0, 0, 0, 0]),
+                     "b_act_mv", "b_load_mv", *own[0]), [1.0, 3.0, 0, 0, 0, 0, *own[1]]),
             (True, ("r_drive+_ohm/100", "r_drive-_ohm/100", "r_drive0_ohm/100",
                     "r_series+_ohm/1e3", "r_series-_ohm/1e3", "r_series0_ohm/1e3", "gain-1",
-                    "offset_mv"), [1.0, 1.0, 1.0, 3.0, 3.0, 3.0, 0, 0])):
+                    "offset_mv", *own[0]), [1.0, 1.0, 1.0, 3.0, 3.0, 3.0, 0, 0, *own[1]])):
         lo = [0.0 if n.startswith("r_") else -np.inf for n in names]
         sol = optimize.least_squares(resid, np.array(x0, float), bounds=(lo, np.inf),
                                      args=(polar,))
@@ -377,6 +380,9 @@ def main(argv=None) -> int:
     n.add_argument("r_drive_ohm", nargs="*", type=float, default=[0.0, 45.0, 100.0, 200.0])
     po = sub.add_parser("polarity")
     po.add_argument("direction", choices=("forward", "backward"))
+    po.add_argument("--own-share", action="store_true",
+                    help="forward: both models also take the source-line's own active share "
+                         "minus the array's (the packaged model's b_act_line_v term)")
     f = sub.add_parser("fit")
     f.add_argument("variant", choices=VARIANTS)
     f.add_argument("out")
@@ -398,7 +404,9 @@ def _run(ap, a) -> int:
             ap.error("network: drive resistances must be finite and >= 0")
         network(a.r_drive_ohm)
     elif a.cmd == "polarity":
-        polarity(a.direction)
+        if a.own_share and a.direction != "forward":
+            ap.error("polarity: --own-share is a forward term (backward shares are per line)")
+        polarity(a.direction, a.own_share)
     elif a.cmd == "fit":
         return fit(a.variant, a.out)
     else:
