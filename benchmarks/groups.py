@@ -235,6 +235,16 @@ def _held_out_targets(tag: str, r: dict) -> list[dict]:
 FULL_CORE_SPREAD = [(2, 4, 0.1, False), (4, 6, 0.4, True)]
 
 
+def spread_cases() -> list[tuple[str, int, int, float, bool, str, int]]:
+    """(tag, in_bits, out_bits, ADC full scale, teeth, direction, seed) of every case of
+    :func:`macro_vs_spice_256_spread`: :data:`FULL_CORE_SPREAD` in both directions, seeds
+    320-323 (held out: no fit sweep uses them)."""
+    return [(f"256x256_spread_{direction}_{bi}_{bo}", bi, bo, fs, teeth, direction,
+             320 + 2 * k + d)
+            for k, (bi, bo, fs, teeth) in enumerate(FULL_CORE_SPREAD)
+            for d, direction in enumerate(("forward", "backward"))]
+
+
 def macro_vs_spice_256_spread(run_case, quick=False):
     """Fitted macro-model vs the transistor-level flow on held-out full cores as in
     :func:`macro_vs_spice_256`, on problems whose outputs spread over the code range (the
@@ -245,20 +255,17 @@ def macro_vs_spice_256_spread(run_case, quick=False):
     if quick:
         return {}, []
     figs, targets = {}, []
-    for k, (bi, bo, fs, teeth) in enumerate(FULL_CORE_SPREAD):
-        for d, direction in enumerate(("forward", "backward")):
-            tag = f"256x256_spread_{direction}_{bi}_{bo}"
-            r = figs[tag] = run_case("macro_vs_spice", timeout_s=4 * 3600, n_in=128, n_out=256,
-                                     n_vectors=1, seed=320 + 2 * k + d, in_bits=bi,
-                                     out_bits=bo, direction=direction, partition=True,
-                                     wire_segment_cells=32, jobs=2, spread=True,
-                                     adc_full_scale_v=fs, teeth=True)
-            targets += _held_out_targets(tag, r)
-            if teeth:
-                caught = sum(rms > 0.5 or mx > 2 for rms, mx in zip(
-                    r["gain_error_code_rms_lsb"], r["gain_error_code_max_lsb"]))
-                targets.append(_target(f"{tag}: models with the gain 10 % low / high that "
-                                       "fail the same bounds", caught, "= 2", caught == 2))
+    for tag, bi, bo, fs, teeth, direction, seed in spread_cases():
+        r = figs[tag] = run_case("macro_vs_spice", timeout_s=4 * 3600, n_in=128, n_out=256,
+                                 n_vectors=1, seed=seed, in_bits=bi, out_bits=bo,
+                                 direction=direction, partition=True, wire_segment_cells=32,
+                                 jobs=2, spread=True, adc_full_scale_v=fs, teeth=True)
+        targets += _held_out_targets(tag, r)
+        if teeth:
+            caught = sum(rms > 0.5 or mx > 2 for rms, mx in zip(
+                r["gain_error_code_rms_lsb"], r["gain_error_code_max_lsb"]))
+            targets.append(_target(f"{tag}: models with the gain 10 % low / high that "
+                                   "fail the same bounds", caught, "= 2", caught == 2))
     return figs, targets
 
 

@@ -202,17 +202,21 @@ def _polar_points(direction: str):
 
 
 def _lumped_lines(pt, u, r_drive, r_series):
-    """Sensed lines per unit read of one plane's physical drive levels ``u`` with a drive
-    resistance and a cell series resistance per physical driven line (the lumped network of
-    :func:`pycim.cim.closed_form.line_operator`, each cell G / (1 + G r_series))."""
-    from pycim.cim.mapping import physical_conductances
+    """Sensed lines per unit read of one plane's physical drive levels ``u`` (forward: the
+    row pairs' +x, -x interleaved) with a drive resistance and a cell series resistance per
+    physical driven line: :func:`pycim.cim.closed_form.line_operator` (the package's lumped
+    network) on each cell's G / (1 + G r_series), applied to the plane."""
+    from pycim.cim.closed_form import line_operator
 
-    g = physical_conductances(pt.g_pos, pt.g_neg, "row_pair")
-    g = g.T if pt.direction == "backward" else g
-    g = g / (1.0 + g * r_series[:, None])
-    k = 1.0 / (1.0 + r_drive * g.sum(axis=1))
-    a = np.diag(g.sum(axis=0)) - (g.T * (r_drive * k)) @ g
-    return np.linalg.solve(a, g.T @ (k * u))
+    if pt.direction == "forward":  # driven rows: G+ rows even, G- rows odd
+        gp = pt.g_pos / (1.0 + pt.g_pos * r_series[0::2, None])
+        gn = pt.g_neg / (1.0 + pt.g_neg * r_series[1::2, None])
+        x = u[0::2]
+    else:  # driven columns
+        gp = pt.g_pos / (1.0 + pt.g_pos * r_series[None, :])
+        gn = pt.g_neg / (1.0 + pt.g_neg * r_series[None, :])
+        x = u
+    return x @ line_operator(gp, gn, pt.direction, "row_pair", r_drive)
 
 
 def _first_order_lines(pt, u, r_drive, r_series, r_drive_ref, r_series_ref):
@@ -333,26 +337,24 @@ def fit(variant: str, out: str) -> int:
 def spread_held_out(model) -> None:
     """The packaged model's comparison of ``tests/test_held_out.py``'s spread cases, with
     ``model``: codes macro - SPICE on the committed SPICE codes."""
-    from benchmarks.groups import FULL_CORE_SPREAD
+    from benchmarks.groups import spread_cases
     from pycim.characterize.kinds_fit import spread_problem
     from pycim.cim.request import MvmRequest
     from pycim.macro.engine import run_macro_mvm
 
     figs = json.loads((ROOT / "benchmarks" / "results.json").read_text())["figures"][
         "macro_vs_spice_256_spread"]
-    for k, (bi, bo, fs, _) in enumerate(FULL_CORE_SPREAD):  # the group's own loop
-        for d, direction in enumerate(("forward", "backward")):
-            tag, seed = f"256x256_spread_{direction}_{bi}_{bo}", 320 + 2 * k + d
-            w, x = spread_problem(128, 256, bi, direction, seed)
-            req = MvmRequest(w, x, bi, bo, seed=seed, direction=direction, engine="macro",
-                             adc_full_scale_v=fs)
-            cs = np.array(figs[tag]["codes_spice"])
-            with warnings.catch_warnings(record=True) as wl:
-                warnings.simplefilter("always")
-                e = np.asarray(run_macro_mvm(req, model=model)["code"]) - cs
-            print(f"{tag} seed {seed}: SPICE {cs.min():.0f}..{cs.max():.0f}; macro - SPICE "
-                  f"RMS {np.sqrt(np.mean(e ** 2)):.3f} max {np.abs(e).max():.0f} mean "
-                  f"{e.mean():+.3f} LSB; {len(wl)} warnings")
+    for tag, bi, bo, fs, _, direction, seed in spread_cases():  # the group's own cases
+        w, x = spread_problem(128, 256, bi, direction, seed)
+        req = MvmRequest(w, x, bi, bo, seed=seed, direction=direction, engine="macro",
+                         adc_full_scale_v=fs)
+        cs = np.array(figs[tag]["codes_spice"])
+        with warnings.catch_warnings(record=True) as wl:
+            warnings.simplefilter("always")
+            e = np.asarray(run_macro_mvm(req, model=model)["code"]) - cs
+        print(f"{tag} seed {seed}: SPICE {cs.min():.0f}..{cs.max():.0f}; macro - SPICE "
+              f"RMS {np.sqrt(np.mean(e ** 2)):.3f} max {np.abs(e).max():.0f} mean "
+              f"{e.mean():+.3f} LSB; {len(wl)} warnings")
 
 
 def evaluate(variant: str, model_path: str) -> None:

@@ -261,17 +261,12 @@ def _spread_cases() -> list[tuple[str, dict, tuple]]:
     case of the committed ``make bench`` group ``macro_vs_spice_256_spread``."""
     import json
 
-    from benchmarks.groups import FULL_CORE_SPREAD
+    from benchmarks.groups import spread_cases
     from pycim.toolchain import ROOT
 
     figs = json.loads((ROOT / "benchmarks" / "results.json").read_text())["figures"][
         "macro_vs_spice_256_spread"]
-    out = []
-    for k, (bi, bo, fs, teeth) in enumerate(FULL_CORE_SPREAD):  # the group's own loop
-        for d, direction in enumerate(("forward", "backward")):
-            tag = f"256x256_spread_{direction}_{bi}_{bo}"
-            out.append((tag, figs[tag], (bi, bo, fs, teeth, direction, 320 + 2 * k + d)))
-    return out
+    return [(tag, figs[tag], case) for tag, *case in spread_cases()]  # the group's own cases
 
 
 @pytest.mark.slow
