@@ -54,10 +54,14 @@ check: setup
 bench: setup
 	$(BIN)/python benchmarks/run.py $(BENCH_ARGS)
 
-# the packaged default macro-model from the committed characterization results (README, "Fitting")
+# the packaged macro-models from the committed characterization results (README, "Fitting"):
+# the default, and the one with per-polarity drive and series resistances, fitted with the
+# spread full cores too (MacroModel.packaged("polarity"))
 fit: setup
 	$(BIN)/pycim fit $(addprefix characterization/results/,fit fit_full fit_sparse fit_mid fit_fine) \
 	  -o pycim/macro/default_model.json
+	$(BIN)/pycim fit $(addprefix characterization/results/,fit fit_full fit_sparse fit_mid fit_fine fit_spread) \
+	  --polarity-terms -o pycim/macro/polarity_model.json
 
 clean-cache:
 	rm -rf $${PYCIM_CACHE_DIR:-$$HOME/.cache/pycim}

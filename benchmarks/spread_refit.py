@@ -41,7 +41,11 @@ the residual RMS / mean per core.
   current, drive minus the ideal sensed lines (``sum_k G_ik (u_i - V_k)``), instead of its
   conductance (``u_i sum_k G_ik``: the current with every sensed line at Vref);
 * ``current_both``: ``current_load``, and backward the share term (``b_act_v``) on each
-  driven line's current relative to its full-drive current.
+  driven line's current relative to its full-drive current;
+* ``polarity``: ``pycim fit --polarity-terms``, the driven lines' drive and series
+  resistances per drive polarity (twenty-sixth round, in the package:
+  :class:`pycim.cim.closed_form.PolaritySystem`; ``make fit`` writes it as
+  ``pycim/macro/polarity_model.json``).
 
 ``eval VARIANT MODEL.json``: the model (with the variant's regressors) on every fit sweep
 (settled lines and codes, as ``benchmarks/fit_residuals.py``), on the committed held-out
@@ -74,7 +78,7 @@ RESULTS = ROOT / "characterization" / "results"
 #: the packaged model's sweeps (`make fit`) and the spread full cores
 FIT_DIRS = ("fit", "fit_full", "fit_sparse", "fit_mid", "fit_fine", "fit_spread")
 GAIN_TERMS = ("a_rows", "a_g", "a_rg", "a_cubic")
-VARIANTS = ("as_is", "no_gain_terms", "current_load", "current_both")
+VARIANTS = ("as_is", "no_gain_terms", "current_load", "current_both", "polarity")
 
 
 def current_fraction(g_pos, g_neg, planes, direction, mapping="row_pair", share=False):
@@ -330,6 +334,8 @@ def fit(variant: str, out: str) -> int:
     if variant == "no_gain_terms":
         for t in GAIN_TERMS:
             args += ["--drop-term", t]
+    if variant == "polarity":
+        args.append("--polarity-terms")
     with variant_regressors(variant):
         return main(args)
 
@@ -351,10 +357,13 @@ def spread_held_out(model) -> None:
         cs = np.array(figs[tag]["codes_spice"])
         with warnings.catch_warnings(record=True) as wl:
             warnings.simplefilter("always")
-            e = np.asarray(run_macro_mvm(req, model=model)["code"]) - cs
+            out = run_macro_mvm(req, model=model)
+        e = np.asarray(out["code"]) - cs
         print(f"{tag} seed {seed}: SPICE {cs.min():.0f}..{cs.max():.0f}; macro - SPICE "
               f"RMS {np.sqrt(np.mean(e ** 2)):.3f} max {np.abs(e).max():.0f} mean "
-              f"{e.mean():+.3f} LSB; {len(wl)} warnings")
+              f"{e.mean():+.3f} LSB; energy macro / SPICE "
+              f"{out['energy_j']['total'] / figs[tag]['energy_spice_j']:.4f}; "
+              f"{len(wl)} warnings")
 
 
 def evaluate(variant: str, model_path: str) -> None:

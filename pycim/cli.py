@@ -155,6 +155,10 @@ def _parser() -> argparse.ArgumentParser:
     ft.add_argument("--line-size-weight", type=float, default=0.0, metavar="E",
                     help="weigh each point's settled lines by (median size / size)^E in the line "
                          "fit, 0..1 (default 0: every line alike; 0.5: every point about alike)")
+    ft.add_argument("--polarity-terms", action="store_true",
+                    help="also fit each driven line's drive and series resistance per drive "
+                         "polarity (dr_*_ohm; the model's lines are then evaluated per plane, "
+                         "and a Core runs the model's own chain instead of its folded fast path)")
     rp = sub.add_parser("report", help="paper comparison report: HTML + report.json",
                         description="Energy per MAC, TOPS/W, breakdown, latency and EDP vs the "
                                     "NeuRRAM paper, from the cached report sweep.")
@@ -341,7 +345,7 @@ def _prepare_fit(args, outs):
     from .fit import prepare_fit
 
     return prepare_fit(args.results, args.output, args.verilog_a, args.weights, args.seed, outs,
-                       tuple(args.drop_term or ()), args.line_size_weight)
+                       tuple(args.drop_term or ()), args.line_size_weight, args.polarity_terms)
 
 
 def _prepare_report(args, outs):

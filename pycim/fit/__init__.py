@@ -23,12 +23,14 @@ from .fits import (POINT_KEYS, Fit, _with_offsets, check_drop_terms, check_size_
 
 
 def fit_results(*results_dirs: str | Path, drop_terms: tuple[str, ...] = (),
-                size_weight_exp: float = 0.0) -> tuple["MacroModel", list[Fit]]:  # noqa: F821
+                size_weight_exp: float = 0.0, polarity: bool = False
+                ) -> tuple["MacroModel", list[Fit]]:  # noqa: F821
     """Fit a macro-model to the sweep results in ``results_dirs`` (one or more sweep output
     directories, e.g. of characterization/fit.toml and fit_full.toml; their tables of each
     kind are joined; ``mvm_fit`` needed). ``drop_terms``: line terms held at 0
     (:func:`pycim.fit.fits.check_drop_terms`); ``size_weight_exp``: the line fit's weighting
-    of the points (:func:`pycim.fit.fits.fit_line`; 0, the default, every line alike)."""
+    of the points (:func:`pycim.fit.fits.fit_line`; 0, the default, every line alike);
+    ``polarity``: also fit the driven lines' per-polarity resistances (``fit_line``)."""
     import pandas as pd
 
     from ..characterize.tables import load_results
@@ -57,11 +59,12 @@ def fit_results(*results_dirs: str | Path, drop_terms: tuple[str, ...] = (),
                              f"n_out={row['n_out']} seed={row['seed']} is in more than one of "
                              f"{', '.join(map(str, results_dirs))}")
     return fit_tables(tables, " + ".join(Path(d).name for d in results_dirs), drop_terms,
-                      size_weight_exp)
+                      size_weight_exp, polarity)
 
 
 def fit_tables(tables: dict, name: str, drop_terms: tuple[str, ...] = (),
-               size_weight_exp: float = 0.0) -> tuple["MacroModel", list[Fit]]:  # noqa: F821
+               size_weight_exp: float = 0.0, polarity: bool = False
+               ) -> tuple["MacroModel", list[Fit]]:  # noqa: F821
     """:func:`fit_results` on loaded tables ({kind: DataFrame}, ``mvm_fit`` needed);
     ``name`` names the results in the model's ``source``. Runs with one BLAS thread: the
     fit's many small solves are faster so (and a shared machine does not oversubscribe),
@@ -70,11 +73,11 @@ def fit_tables(tables: dict, name: str, drop_terms: tuple[str, ...] = (),
 
     drop_terms = check_drop_terms(drop_terms)
     with threadpool_limits(limits=1):  # (fit_line checks size_weight_exp)
-        return _fit_tables(tables, name, drop_terms, size_weight_exp)
+        return _fit_tables(tables, name, drop_terms, size_weight_exp, polarity)
 
 
 def _fit_tables(tables: dict, name: str, drop_terms: tuple[str, ...] = (),
-                size_weight_exp: float = 0.0):
+                size_weight_exp: float = 0.0, polarity: bool = False):
     from ..macro.model import MacroModel
 
     circuit = {k: _data_circuit(tables.get("summary"), k)
@@ -85,7 +88,8 @@ def _fit_tables(tables: dict, name: str, drop_terms: tuple[str, ...] = (),
     base = base.with_(line={**base.line, "wire_scale": 1.0})
     points = mvm_points(tables["mvm_fit"])
     conds = {(pt.p["corner"], pt.p["temp_c"]) for pt in points}
-    f_line = fit_line(points, base, drop_terms=drop_terms, size_weight_exp=size_weight_exp)
+    f_line = fit_line(points, base, drop_terms=drop_terms, size_weight_exp=size_weight_exp,
+                      polarity=polarity)
     line_p = dict(f_line.params)
     m = base.with_(line={**base.line, **{k: v for k, v in line_p.items() if k != "line_backward"}},
                    line_backward=line_p.get("line_backward", {}))
@@ -127,6 +131,9 @@ def _fit_tables(tables: dict, name: str, drop_terms: tuple[str, ...] = (),
     if size_weight_exp:
         report["_conditions"]["line_size_weight"] = size_weight_exp
         dropped += f"; line points weighted by size^-{size_weight_exp:g}"
+    if polarity:
+        report["_conditions"]["polarity_terms"] = True
+        dropped += "; per-polarity drive and series resistances"
     m = m.with_(ranges=ranges, fits=report,
                 source=f"fit of {name} ({len(points)} mvm_fit points{dropped})")
     return m, fits
@@ -185,7 +192,7 @@ __all__ = ["fit_results", "fit_table", "fit_tables", "prepare_fit", "run_fit_cli
 
 
 def prepare_fit(results_dir, output, verilog_a=None, weights=None, seed=0, outs=None,
-                drop_terms=(), size_weight_exp=0.0):
+                drop_terms=(), size_weight_exp=0.0, polarity=False):
     """``pycim fit``'s argument phase (``results_dir``: one directory or several): check every
     argument (results manifests, weights, seed)
     and reserve both outputs in ``outs`` (:class:`pycim.files.Outputs`) before any work;
@@ -207,6 +214,8 @@ def prepare_fit(results_dir, output, verilog_a=None, weights=None, seed=0, outs=
         raise InputError(f"--seed must be an integer >= 0, got {seed!r}")
     drop_terms = check_drop_terms(drop_terms or ())
     size_weight_exp = check_size_weight_exp(size_weight_exp)
+    if not isinstance(polarity, bool):
+        raise InputError(f"polarity (--polarity-terms) must be a bool, got {polarity!r}")
     for d in dirs:
         if not d.is_dir():
             raise InputError(f"RESULTS_DIR: not a directory: {d}")
@@ -220,7 +229,7 @@ def prepare_fit(results_dir, output, verilog_a=None, weights=None, seed=0, outs=
 
     def work() -> int:
         model, fits = fit_results(*dirs, drop_terms=drop_terms,
-                                  size_weight_exp=size_weight_exp)
+                                  size_weight_exp=size_weight_exp, polarity=polarity)
         print(fit_table(fits))
         o_model.write_text(model.to_json() + "\n")
         if o_va is not None:

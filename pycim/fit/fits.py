@@ -22,7 +22,7 @@ from ..cim.closed_form import (active_fraction, array_activity, line_conductance
                                 neuron_lines_v, pair_difference)
 from ..cim.encoding import bit_planes, line_planes
 from ..cim.programming import program
-from ..macro.model import CELLS_REF, ROWS_REF, MacroModel
+from ..macro.model import CELLS_REF, POLARITY_LINE_TERMS, ROWS_REF, MacroModel
 from ..cim.mapping import interleave_rows
 
 
@@ -139,6 +139,13 @@ class MvmPoint:
         k = float(ln.get("wire_scale", 0.0))
         if k:
             v = v + k * self.wire_term(model)
+        coefs = model.polarity_coefs()
+        if np.any(coefs):  # the per-polarity departures: linear in them, kept per reference
+            basis = self._ops.get(("_polarity", *key))
+            if basis is None:
+                basis = self._ops[("_polarity", *key)] = model.polarity_system(
+                    self.g_pos, self.g_neg, self.direction).basis(self.planes)
+            v = v + np.tensordot(coefs, basis, axes=1)
         return self.v_read * v
 
     def wire_term(self, model: MacroModel, refresh: bool = False) -> np.ndarray:
@@ -217,9 +224,12 @@ def mvm_points(df: pd.DataFrame) -> list[MvmPoint]:
 # -- line transfer --------------------------------------------------------------------------
 LINE_TERMS = ("r_series_ohm", "c_settle_f", "c_settle_row_f", "k_mem", "a0", "a_rows", "a_g",
               "a_rg", "a_cubic", "b_line_v", "b_g_v", "b_ig_v", "b_kick_v", "b_act_v",
-              "b_load_v", "b_act_line_v", "r_drive_ohm", "r_drive_cell_ohm")
+              "b_load_v", "b_act_line_v", "r_drive_ohm", "r_drive_cell_ohm",
+              *POLARITY_LINE_TERMS)
 #: least_squares works on O(1) unknowns: kOhm and mV
 _SCALE = {"r_series_ohm": 1e3, "r_drive_ohm": 1e2, "b_line_v": 1e-3, "b_g_v": 1e-3,
+          "dr_drive_pos_ohm": 1e2, "dr_drive_neg_ohm": 1e2, "dr_series_pos_ohm": 1e3,
+          "dr_series_neg_ohm": 1e3,
           "b_ig_v": 1e-3, "b_kick_v": 1e-3,
           "b_act_v": 1e-3, "b_load_v": 1e-3, "b_act_line_v": 1e-3,
           "c_settle_f": 1e-13, "c_settle_row_f": 1e-15}
@@ -248,9 +258,11 @@ _SCALE = {"r_series_ohm": 1e3, "r_drive_ohm": 1e2, "b_line_v": 1e-3, "b_g_v": 1e
 BACKWARD_LINE_TERMS = LINE_TERMS
 
 
-def _line_terms(points: list[MvmPoint], kick: bool = False, act: bool = False) -> list[str]:
+def _line_terms(points: list[MvmPoint], kick: bool = False, act: bool = False,
+                polarity: bool = False) -> list[str]:
     """The line terms whose regressors vary over ``points`` (``b_kick_v`` if ``kick``,
-    ``b_act_v`` and ``b_load_v`` if ``act``, and ``b_act_line_v`` for forward points)."""
+    ``b_act_v`` and ``b_load_v`` if ``act``, and ``b_act_line_v`` for forward points; the
+    per-polarity departures :data:`POLARITY_LINE_TERMS` if ``polarity``)."""
     rows = {pt.n_rows for pt in points}
     free = ["r_series_ohm", "r_drive_ohm", "c_settle_f", "a0", "a_g", "a_cubic", "b_line_v",
             "b_g_v", "b_ig_v"]
@@ -269,6 +281,8 @@ def _line_terms(points: list[MvmPoint], kick: bool = False, act: bool = False) -
         free += ["b_act_v", "b_load_v"]
         if any(pt.direction == "forward" for pt in points):  # 0 backward: per line already
             free.append("b_act_line_v")
+    if polarity:
+        free += list(POLARITY_LINE_TERMS)
     return free
 
 
@@ -314,7 +328,7 @@ def fit_line(points: list[MvmPoint], base: MacroModel,
              backward_terms: tuple[str, ...] = BACKWARD_LINE_TERMS,
              act_directions: tuple[str, ...] = ACT_DIRECTIONS,
              drop_terms: tuple[str, ...] = (),
-             size_weight_exp: float = 0.0) -> Fit:
+             size_weight_exp: float = 0.0, polarity: bool = False) -> Fit:
     """Settled line voltage per plane against the closed form: effective conductance
     G / (1 + G r_series), the line's settling in the read pulse (capacitance c_settle +
     c_settle_row rows), the gain terms and an offset (module docstring of
@@ -327,6 +341,9 @@ def fit_line(points: list[MvmPoint], base: MacroModel,
     ``drop_terms``: line terms held at 0 in both directions (:func:`check_drop_terms`).
     ``size_weight_exp``: each point's residuals weigh (median size / its size) ** it; 0 (the
     default) weighs every settled line of every plane alike, 0.5 every point about alike.
+    ``polarity``: also fit the driven lines' per-polarity departures of their drive and
+    series resistances (:data:`POLARITY_LINE_TERMS`, per direction,
+    :class:`pycim.cim.closed_form.PolaritySystem`); off: they stay 0.
 
     Until the twentieth round the fit used 0.5, so that a full core's 256 lines x planes did
     not outvote the small arrays in the terms they share. With the 100 um driver pFETs the
@@ -357,11 +374,12 @@ def fit_line(points: list[MvmPoint], base: MacroModel,
 
     act_f, act_b = "forward" in act_directions, "backward" in act_directions
     drop = set(check_drop_terms(drop_terms))
-    shared = [k for k in _line_terms(points, kick(points), act_f and act_b)
+    shared = [k for k in _line_terms(points, kick(points), act_f and act_b, polarity)
               if k not in bterms and k not in drop]
-    own_f = [k for k in _line_terms(fwd, kick(fwd), act_f) if k in bterms and k not in drop]
-    own_b = ([k for k in _line_terms(bwd, kick(bwd), act_b) if k in bterms and k not in drop]
-             if bwd else [])
+    own_f = [k for k in _line_terms(fwd, kick(fwd), act_f, polarity)
+             if k in bterms and k not in drop]
+    own_b = ([k for k in _line_terms(bwd, kick(bwd), act_b, polarity)
+              if k in bterms and k not in drop] if bwd else [])
     names = [*shared, *own_f, *[f"{k}@backward" for k in own_b]]
     target = np.concatenate([pt.v_settled.ravel() for pt in points])
 

@@ -44,6 +44,11 @@ def core_verilog_a(model: MacroModel, g_pos_s, g_neg_s, module: str = "pycim_cor
     for g in (gp, gn):
         for v in g.ravel():
             number(v, "conductance", lo=0.0, lo_open=True, hi=1.0)
+    if np.any(model.polarity_coefs()):
+        raise InputError("--verilog-a: this model has per-polarity drive and series "
+                         "resistances (dr_*_ohm), which depend on the inputs' signs; the "
+                         "behavioural core is one linear operator: fit without "
+                         "--polarity-terms for it")
     ln = model.line
     a = model.line_operator(gp, gn, "forward")  # effective G, driven lines' resistance
     g_sum = line_conductance_s(gp, gn, "forward")

@@ -925,6 +925,9 @@ class Core:
         #: per direction, the lumped operator and the wires' factorisation of a few-vector call
         #: (:meth:`MacroModel.plane_system`), made on first use
         self._systems: dict[str, object] = {}
+        #: per direction, the model's per-polarity network (:meth:`MacroModel.polarity_system`;
+        #: None without departures), made on first use
+        self._polarity: dict[str, object] = {}
         #: foreground calibrations by (direction, in_bits, out_bits) (:meth:`calibrate`)
         self.calibrations: dict[tuple[str, int, int], Calibration] = {}
 
@@ -971,14 +974,17 @@ class Core:
         inputs on a model that resolves the wires (:meth:`_wires_per_vector`): the wires'
         term solved for these drives alone."""
         d = "forward" if fwd else "backward"
-        if not self._wires_per_vector(d, x, in_bits):
-            return self._plane_sum(x, in_bits, d, self._operator(d), np.float32)
         md = self.model.for_direction(d)
+        polar = bool(np.any(md.polarity_coefs()))
+        if not self._wires_per_vector(d, x, in_bits):
+            v = self._plane_sum(x, in_bits, d, self._operator(d), np.float32)
+            return v + self._polarity_sum(x, in_bits, d) if polar else v
         w = self.line_weights(d, in_bits)
-        if w is None:
+        if w is None and not polar:
             drives, wts = self.model.drive(x, in_bits)[:, None, :], None
-        else:
-            drives, wts = bit_planes(np.asarray(x).astype(np.int16), in_bits, float), w
+        else:  # per plane (the per-polarity share depends on each plane's signs)
+            drives = bit_planes(np.asarray(x).astype(np.int16), in_bits, float)
+            wts = self.model.plane_weights(in_bits)[:, None] if w is None else w
         sys_ = self._systems.get(d)
         if sys_ is None:
             sys_ = self._systems[d] = md.plane_system(self.g_pos_s, self.g_neg_s, d)
@@ -1017,6 +1023,22 @@ class Core:
         if magnitude:
             planes = np.abs(planes)
         return sum((planes[:, p] @ op) * w[p].astype(dtype) for p in range(w.shape[0]))
+
+    def _polarity_sum(self, x, in_bits: int, direction: str) -> np.ndarray:
+        """sum_p w'_p (float32, (batch, lines), volts) of the model's per-polarity share of
+        each plane's lines (:meth:`MacroModel.polarity_lines`), evaluated per plane."""
+        md = self.model.for_direction(direction)
+        pol = self._polarity.get(direction)
+        if pol is None:
+            pol = self._polarity[direction] = md.polarity_system(
+                self.g_pos_s, self.g_neg_s, direction).astype(np.float32)
+        w = self.line_weights(direction, in_bits)
+        planes = bit_planes(np.asarray(x).astype(np.int16), in_bits, np.float32)
+        if w is None:  # the held weights: summed before the last products
+            v = md.polarity_lines(planes, pol, self.model.plane_weights(in_bits))
+        else:
+            v = np.einsum("bpn,pn->bn", md.polarity_lines(planes, pol), w)
+        return (self.v_read_v * v).astype(np.float32)
 
     def _act_sum(self, x, in_bits: int, fwd: bool) -> np.ndarray | None:
         """sum_p w'_p act_p (float64, (2, batch, lines)) of checked integer inputs: the stacked
@@ -1133,8 +1155,13 @@ class Core:
     def fast_chain(self, direction: str, in_bits: int, out_bits: int) -> FastChain | None:
         """The folded float32 chain for (direction, in_bits, out_bits), built once and cached;
         None when the model's line transfer is not of the form off + alpha v + c v^3 per line
-        or its ADC not the pycim.macro/1 one (then the model's own calls are used)."""
+        or its ADC not the pycim.macro/1 one, or when the model has per-polarity departures
+        (:meth:`MacroModel.polarity_coefs`: not linear in the drives); then the model's own
+        calls are used."""
         key = (direction, in_bits, out_bits)
+        if key not in self._fast and np.any(
+                self.model.for_direction(direction).polarity_coefs()):
+            self._fast[key] = None
         if key not in self._fast:
             if direction == "forward":
                 a, n_rows, g = self._operator("forward").astype(float), 2 * self.n_in, self.g_sum_fwd_s

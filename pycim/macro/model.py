@@ -112,8 +112,8 @@ from pathlib import Path
 import numpy as np
 
 from .. import assumptions
-from ..cim.closed_form import (WireSystem, held_plane_weights, line_operator, wire_correction,
-                                wire_system)
+from ..cim.closed_form import (POLARITY_TERMS, PolaritySystem, WireSystem, held_plane_weights,
+                                line_operator, wire_correction, wire_system)
 from ..errors import InputError
 from ..specs.neuron import MAX_OUT_BITS
 
@@ -125,6 +125,11 @@ G_INV_REF_S = 1e-4  # conductance normalisation of the 1/g_sum offset term
 #: the line parameters weighing the stacked active fractions
 #: (:func:`pycim.cim.closed_form.active_fraction`), in its order
 ACT_TERMS = ("b_act_v", "b_load_v", "b_act_line_v")
+#: the models that ship with pycim (:meth:`MacroModel.packaged`), by name: package files
+PACKAGED = {"default": "default_model.json", "polarity": "polarity_model.json"}
+#: the line parameters of the per-polarity departures of the driven lines' drive and series
+#: resistances (:class:`pycim.cim.closed_form.PolaritySystem`), in its basis' order
+POLARITY_LINE_TERMS = tuple(f"dr_{t}_ohm" for t in POLARITY_TERMS)
 GROUPS = ("array", "drivers", "wordlines", "neuron")
 #: convergence of the wires' term per unit drive (0.2 uV at a 0.2 V read; a full core's
 #: operator costs ~2/3 of what 1e-8 does)
@@ -171,7 +176,8 @@ def _line_defaults() -> dict[str, float]:
             "a0": 0.0, "a_rows": 0.0, "a_g": 0.0, "a_rg": 0.0,
             "a_cubic": 0.0, "b0_v": 0.0, "b_g_v": 0.0, "b_ig_v": 0.0, "b_line_v": 0.0,
             "b_kick_v": 0.0, "b_act_v": 0.0, "b_load_v": 0.0, "b_act_line_v": 0.0,
-            "r_drive_ohm": 0.0, "r_drive_cell_ohm": 0.0, "b_hold_v": 0.0, "wire_scale": 0.0}
+            "r_drive_ohm": 0.0, "r_drive_cell_ohm": 0.0, "b_hold_v": 0.0, "wire_scale": 0.0,
+            **{k: 0.0 for k in POLARITY_LINE_TERMS}}
 
 
 def _adc_defaults() -> dict:
@@ -188,6 +194,8 @@ class PlaneSystem:
     mapping: str
     lumped: np.ndarray
     wires: WireSystem | None
+    #: the per-polarity network (None when the model has no departures)
+    polarity: PolaritySystem | None = None
 
 
 @dataclass(frozen=True)
@@ -309,6 +317,20 @@ class MacroModel:
             raise InputError(f"model: file not found: {p}")
         return cls.from_json(p.read_text(encoding="utf-8"))
 
+    @classmethod
+    def packaged(cls, name: str = "default") -> MacroModel:
+        """A model that ships with pycim, by name (:data:`PACKAGED`): ``default`` (the
+        packaged default, :meth:`load`), ``polarity`` (fitted with the driven lines'
+        per-polarity resistances on the default's sweeps and the spread full cores: what
+        ``make fit`` writes to ``pycim/macro/polarity_model.json``; README, "Fitting")."""
+        if not isinstance(name, str) or name not in PACKAGED:
+            raise InputError(f"packaged model: unknown name {name!r} (one of "
+                             f"{', '.join(PACKAGED)})")
+        res = resources.files("pycim.macro").joinpath(PACKAGED[name])
+        if not res.is_file():
+            raise InputError(f"packaged model {name!r}: {PACKAGED[name]} is missing (make fit)")
+        return cls.from_json(res.read_text(encoding="utf-8"))
+
     def to_json(self) -> str:
         return json.dumps(asdict(self), indent=1, sort_keys=True)
 
@@ -421,7 +443,9 @@ class MacroModel:
         behind :meth:`drive_resistance_ohm` (:func:`pycim.cim.closed_form.line_operator`), plus
         ``wire_scale`` times the wires' term (:func:`pycim.cim.closed_form.wire_correction`;
         a full core: 2.4 / 3.9 CPU-s forward / backward). Call it on :meth:`for_direction`'s
-        model. The closed form N / S when all three are 0."""
+        model. The closed form N / S when all three are 0. The per-polarity departures
+        (:meth:`polarity_coefs`) are not in it: they depend on the drives
+        (:meth:`plane_lines` adds them)."""
         gp, gn, r_d, k = self._wired(g_pos_s, g_neg_s, direction)
         a = line_operator(gp, gn, direction, mapping, r_d)  # lumped_operator's, from these
         if k:
@@ -436,7 +460,32 @@ class MacroModel:
         (:class:`pycim.cim.closed_form.WireSystem`)."""
         gp, gn, r_d, k = self._wired(g_pos_s, g_neg_s, direction)
         return PlaneSystem(direction, mapping, line_operator(gp, gn, direction, mapping, r_d),
-                           wire_system(gp, gn, direction, mapping, r_d) if k else None)
+                           wire_system(gp, gn, direction, mapping, r_d) if k else None,
+                           self.polarity_system(g_pos_s, g_neg_s, direction, mapping))
+
+    def polarity_coefs(self) -> np.ndarray:
+        """The per-polarity departures (ohm, :data:`POLARITY_LINE_TERMS` order): a driven
+        line's drive and series resistances above and below Vref minus the reference's
+        (``r_drive_ohm``, ``r_series_ohm``); all 0 for a model without them."""
+        return np.array([float(self.line.get(k, 0.0)) for k in POLARITY_LINE_TERMS])
+
+    def polarity_system(self, g_pos_s, g_neg_s, direction: str, mapping: str = "row_pair"
+                        ) -> PolaritySystem | None:
+        """The per-polarity network about this model's own (its effective conductances and
+        drive resistance, :class:`pycim.cim.closed_form.PolaritySystem`); None when the
+        model has no departures (:meth:`polarity_coefs`)."""
+        if not np.any(self.polarity_coefs()):
+            return None
+        gp, gn, r_d, _ = self._wired(g_pos_s, g_neg_s, direction)
+        return PolaritySystem(gp, gn, direction, mapping, r_d)
+
+    def polarity_lines(self, planes, system: PolaritySystem, plane_weights=None
+                       ) -> np.ndarray:
+        """The per-polarity departures' share of the planes' lines (..., sensed), per unit
+        read (:meth:`PolaritySystem.lines` with :meth:`polarity_coefs`; summed over the
+        planes with ``plane_weights``, one per plane). Evaluated per plane: it is not linear
+        in the drives (module docstring)."""
+        return system.lines(planes, self.polarity_coefs(), plane_weights)
 
     def plane_lines(self, g_pos_s, g_neg_s, planes, direction: str,
                     mapping: str = "row_pair", system: "PlaneSystem | None" = None
@@ -452,21 +501,31 @@ class MacroModel:
 
         ``system``: :meth:`plane_system` of the same conductances, direction and mapping (kept
         by the caller: the lumped operator and the wires' factorisation are not recomputed;
-        the same numbers)."""
+        the same numbers).
+
+        A model with per-polarity departures (:meth:`polarity_coefs`) adds their share
+        (:meth:`polarity_lines`), which depends on each plane's signs: pass bit planes
+        (levels -1, 0, 1), not summed drives."""
         planes = np.asarray(planes, dtype=float)
         k = float(self.line.get("wire_scale", 0.0))
         flat = planes.reshape(-1, planes.shape[-1])
-        if k and 3 * flat.shape[0] >= 2 * planes.shape[-1]:
-            return planes @ self.line_operator(g_pos_s, g_neg_s, direction, mapping)
-        if system is None:
-            system = self.plane_system(g_pos_s, g_neg_s, direction, mapping)
-        elif (system.direction, system.mapping) != (direction, mapping):
+        if system is not None and (system.direction, system.mapping) != (direction, mapping):
             raise ValueError(f"plane_lines: a {system.direction} / {system.mapping} system for "
                              f"a {direction} / {mapping} call")
-        v = planes @ system.lumped
-        if k:
-            v = v + k * self.wire_lines(g_pos_s, g_neg_s, planes, direction, mapping,
-                                        wires=system.wires)
+        if k and 3 * flat.shape[0] >= 2 * planes.shape[-1]:
+            v = planes @ self.line_operator(g_pos_s, g_neg_s, direction, mapping)
+        else:
+            if system is None:
+                system = self.plane_system(g_pos_s, g_neg_s, direction, mapping)
+            v = planes @ system.lumped
+            if k:
+                v = v + k * self.wire_lines(g_pos_s, g_neg_s, planes, direction, mapping,
+                                            wires=system.wires)
+        if np.any(self.polarity_coefs()):
+            pol = system.polarity if system is not None else None
+            if pol is None:
+                pol = self.polarity_system(g_pos_s, g_neg_s, direction, mapping)
+            v = v + self.polarity_lines(planes, pol)
         return v
 
     def wire_lines(self, g_pos_s, g_neg_s, planes, direction: str,
