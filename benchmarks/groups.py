@@ -281,8 +281,14 @@ def macro_throughput(run_case, quick=False):
     latency accounting, result objects: tens of us of Python), so its ratio measures call
     overhead, not the model's arithmetic. Beside it ``ratio_products_cpu``: the call's matrix
     products alone against the same matmul, the ceiling the ratio cannot pass with this
-    model's operators (two products of the reference's shape: about 0.5)."""
+    model's operators (two products of the reference's shape: about 0.5).
+    ``batch_1024_polarity``: the same at batch 1024 with the packaged polarity model, reported
+    only (its lines' per-polarity share is evaluated per plane: no folded fast path)."""
     figs = {f"batch_{b}": run_case("macro_throughput", batch=b) for b in (1, 1024)}
+    # reported beside it: the polarity model (MacroModel.packaged("polarity"), the one within
+    # item 2's budget on the spread full cores), whose lines are evaluated per plane
+    figs["batch_1024_polarity"] = run_case("macro_throughput", batch=1024, repeats=40,
+                                           model="polarity")
     r = figs["batch_1024"]
     targets = [_target("macro Core / float32 matmul (same logical shape) throughput, batch 1024",
                        r["ratio_cpu"], ">= 0.5", r["ratio_cpu"] >= 0.5)]

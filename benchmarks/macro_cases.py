@@ -40,8 +40,9 @@ def _interleaved_s(fs: dict, repeats: int, min_total_s: float = 0.5) -> dict:
 
 def macro_throughput(batch: int, repeats: int = 200, model: str = "default") -> dict:
     """Time of one :class:`pycim.macro.core.Core` forward call (128 signed rows x 256 columns
-    = 256 x 256 cells, 4-bit integer inputs -> 6-bit codes and calibrated values, default model
-    = :meth:`MacroModel.load`, the packaged fit) against a plain float32 numpy matmul of the
+    = 256 x 256 cells, 4-bit integer inputs -> 6-bit codes and calibrated values; ``model``:
+    ``ideal`` or a packaged model's name, :meth:`MacroModel.packaged`, default the packaged
+    default fit) against a plain float32 numpy matmul of the
     same logical shape, (batch, 128) @ (128, 256), in the same process, the calls interleaved
     (:func:`_interleaved_s`, medians). The core is foreground-calibrated first
     (:meth:`Core.calibrate`, programming-time work), so each timed call includes the per-column
@@ -81,7 +82,7 @@ def _macro_throughput(batch: int, repeats: int, model: str) -> dict:
     if blas_threads != [1]:
         raise RuntimeError(f"BLAS threads {blas_threads}, expected [1]")
     rng = np.random.default_rng(0)
-    m = MacroModel.ideal() if model == "ideal" else MacroModel.load()
+    m = MacroModel.ideal() if model == "ideal" else MacroModel.packaged(model)
     core = Core(rng.uniform(-1, 1, (CORE_IN, CORE_OUT)), model=m, seed=0)
     x = rng.integers(-7, 8, (batch, CORE_IN))
     # the same logical work: batch vectors of CORE_IN signed inputs into CORE_OUT outputs

@@ -38,6 +38,10 @@ FIT_FINE_DIR = ROOT / "characterization" / "results" / "fit_fine"
 #: every results directory the packaged default model is fitted on (`make fit`)
 DEFAULT_FIT_DIRS = (FIT_DIR, FIT_FULL_DIR, FIT_SPARSE_DIR, FIT_MID_DIR, FIT_FINE_DIR)
 DEFAULT = ROOT / "pycim" / "macro" / "default_model.json"
+#: the packaged polarity model (`make fit`): the default's sweeps, the spread full cores and
+#: the per-polarity drive and series resistances
+POLARITY_FIT_DIRS = (*DEFAULT_FIT_DIRS, ROOT / "characterization" / "results" / "fit_spread")
+POLARITY = ROOT / "pycim" / "macro" / "polarity_model.json"
 
 
 # -- the model itself ------------------------------------------------------------------------
@@ -701,21 +705,25 @@ def test_default_model_energy_recomputed_from_the_committed_mvms():
 
 
 @pytest.mark.slow
-@pytest.mark.heavy  # the whole `make fit` (~2 CPU-minutes); `make test-all`
-def test_default_model_regenerates_from_committed_results(tmp_path):
+@pytest.mark.heavy  # the whole `make fit` (~2 CPU-minutes each); `make test-all`
+@pytest.mark.parametrize("dirs,extra,committed", [
+    (DEFAULT_FIT_DIRS, [], DEFAULT), (POLARITY_FIT_DIRS, ["--polarity-terms"], POLARITY)],
+    ids=["default", "polarity"])
+def test_default_model_regenerates_from_committed_results(tmp_path, dirs, extra, committed):
     """`make fit` (`pycim fit
-    characterization/results/{fit,fit_full,fit_sparse,fit_mid,fit_fine} -o ...`) reproduces
-    the committed model."""
+    characterization/results/{fit,fit_full,fit_sparse,fit_mid,fit_fine} -o ...`, and the
+    polarity model with fit_spread and ``--polarity-terms``) reproduces the committed
+    models."""
     out = tmp_path / "m.json"
-    assert main(["fit", *map(str, DEFAULT_FIT_DIRS), "-o", str(out)]) == 0
-    new, old = json.loads(out.read_text()), json.loads(DEFAULT.read_text())
+    assert main(["fit", *map(str, dirs), *extra, "-o", str(out)]) == 0
+    new, old = json.loads(out.read_text()), json.loads(committed.read_text())
     _same(new, old, "model")
     # what the model predicts, tightly: every line transfer within 10 uV (a 10-bit MVM's
     # line-referred LSB is ~0.8 mV; the transfers reach 1.3 V: 1e-6 of it moved on a fresh
     # venv) and the energy within 1e-6
     from pycim.macro.model import MacroModel
 
-    m_new, m_old = MacroModel.load(out), MacroModel.load(DEFAULT)
+    m_new, m_old = MacroModel.load(out), MacroModel.load(committed)
     g = np.linspace(0.1e-3, 3e-3, 7)
     for direction in ("forward", "backward"):
         a, b = m_new.for_direction(direction), m_old.for_direction(direction)
