@@ -100,6 +100,10 @@ def _parser() -> argparse.ArgumentParser:
                         "paper's is 10 ns; a warning says when a sensed line still moves)")
     m.add_argument("--direction", choices=("forward", "backward"), default="forward")
     m.add_argument("--engine", choices=("spice", "vacask", "macro"), default="spice")
+    m.add_argument("--macro-model", default=None, metavar="NAME|MODEL.json",
+                   help="--engine macro: a packaged model by name (default, polarity: "
+                        "MacroModel.packaged) or a model JSON of pycim fit (default: the "
+                        "packaged default)")
     m.add_argument("--ideal", action="store_true",
                    help="linear cells, zero wire R/C, ideal switches (closed-form reference)")
     m.add_argument("--corner", default="tt", help="tt, ff, ss, sf or fs (default tt)")
@@ -196,7 +200,12 @@ def _prepare_mvm(args, outs):
     from .files import load_npy
     from .resources import check_mvm
 
+    from .macro.model import PACKAGED
+
+    named = args.macro_model in PACKAGED  # a packaged model's name, else a model file
     outs.inputs += [("--weights", args.weights), ("--x", args.x)]
+    if args.macro_model is not None and not named:
+        outs.inputs.append(("--macro-model", args.macro_model))
     js = outs.file(args.json, "--json")  # reserved first; discarded if a later check fails
     req = MvmRequest(load_npy(args.weights, "--weights"), load_npy(args.x, "--x"),
                      in_bits=args.in_bits, out_bits=args.out_bits, direction=args.direction,
@@ -205,6 +214,19 @@ def _prepare_mvm(args, outs):
                      wire_segment_cells=args.wire_segment_cells, phases=args.phases,
                      adc_full_scale_v=args.adc_full_scale_v, read_pulse_s=args.read_pulse_s,
                      partition=args.partition)
+    model = None
+    if args.macro_model is not None:
+        from .macro.model import MacroModel
+
+        if args.engine != "macro":
+            raise InputError("--macro-model is the macro engine's model: add --engine macro")
+        from pathlib import Path
+
+        if not named and not Path(args.macro_model).is_file():
+            raise InputError(f"--macro-model: {args.macro_model!r} is neither a packaged model "
+                             f"({', '.join(PACKAGED)}) nor a model file")
+        model = MacroModel.packaged(args.macro_model) if named \
+            else MacroModel.load(args.macro_model)
     if args.jobs > 1 and not partitioned(req):
         raise InputError("--jobs runs the neuron banks of a partitioned run (ngspice's default; "
                          "--partition for VACASK): drop --full-deck or --jobs")
@@ -213,7 +235,7 @@ def _prepare_mvm(args, outs):
     def work() -> int:
         from .dispatch import run_mvm
 
-        out = run_mvm(req, jobs=args.jobs)
+        out = run_mvm(req, jobs=args.jobs, model=model)
         js.write_text(json.dumps(out, indent=1) + "\n")
         codes = out["code"][0]
         print(f"codes (first vector): {codes}")

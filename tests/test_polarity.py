@@ -247,3 +247,37 @@ def test_line_fit_finds_the_per_polarity_resistances_of_a_known_network():
         np.testing.assert_allclose(got, dep, rtol=0.1)
     assert fit.rms < 0.02 * without.rms, (fit.rms, without.rms)
     assert not any(without.params[f"dr_{t}_ohm"] for t in POLARITY_TERMS)
+
+
+def test_pycim_mvm_takes_a_macro_model_by_name_or_file(tmp_path, capsys):
+    """``pycim mvm --engine macro --macro-model polarity`` (or a model file): the engine runs
+    that model; a name that is neither, another engine, or the JSON output on the model file
+    are refused before anything runs."""
+    import json
+
+    from pycim.cli import main
+    from pycim.macro.model import MacroModel
+
+    rng = np.random.default_rng(7)
+    np.save(tmp_path / "w.npy", rng.uniform(-1, 1, (16, 16)))
+    np.save(tmp_path / "x.npy", rng.integers(-7, 8, (4, 16)))
+    base = ["mvm", "--weights", str(tmp_path / "w.npy"), "--x", str(tmp_path / "x.npy"),
+            "--direction", "backward", "--engine", "macro", "--adc-full-scale-v", "0.1"]
+    out = {}
+    for name in ("default", "polarity"):
+        assert main([*base, "--macro-model", name, "--json", str(tmp_path / f"{name}.json")]) == 0
+        out[name] = np.array(json.loads((tmp_path / f"{name}.json").read_text())["code"])
+    model = tmp_path / "m.json"
+    model.write_text(MacroModel.packaged("polarity").to_json())
+    assert main([*base, "--macro-model", str(model), "--json", str(tmp_path / "f.json")]) == 0
+    np.testing.assert_array_equal(
+        np.array(json.loads((tmp_path / "f.json").read_text())["code"]), out["polarity"])
+    assert not np.array_equal(out["default"], out["polarity"])  # the model did change
+    capsys.readouterr()
+    for extra, msg in ((["--macro-model", "bogus"], "neither a packaged model"),
+                       (["--macro-model", str(model), "--engine", "spice"], "--engine macro"),
+                       (["--macro-model", str(model)], "never replaces an input")):
+        json_out = str(model) if msg.startswith("never") else str(tmp_path / "r.json")
+        assert main([*base, *extra, "--json", json_out]) == 2
+        assert msg in capsys.readouterr().err
+    assert not (tmp_path / "r.json").exists()
