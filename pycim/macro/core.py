@@ -52,6 +52,12 @@ on each call); the activity's set-bit sums come from ``np.bitwise_count`` on an 
 summed in uint64 byte lanes, and the energy is affine in the activity (kept per widths). Work
 arrays and reused outputs are per chain and per thread.
 
+A model with per-polarity departures (:meth:`MacroModel.polarity_coefs`, the packaged
+``polarity`` model) has no folded chain: its lines' per-polarity share is quadratic in the
+drives, so every call runs the model's own chain with that share evaluated per plane in
+float32 (:meth:`MacroModel.polarity_lines`; seven 256 x 256 products per plane, about 30 x
+the default model's call at batch 1024: ``make bench``, ``macro_throughput``).
+
 Foreground calibration (:meth:`Core.calibrate`, what a chip does after programming): the
 zero vector and random known inputs go through the core's own MVMs; per sensed line the codes
 are fitted as gain x (closed form on the *target* conductances) + offset, and the digital

@@ -30,7 +30,14 @@ Signal chain per output (line-referred volts, summed over the planes with the he
    a 16 x 16 array's 16 cells. With ``wire_scale`` = 1 (fitted models) the wires are
    resolved by position on top of it: every line a ladder of wire segments, driven and read
    at its TNSA tap (:func:`pycim.cim.closed_form.wire_correction`; ~1 mV on a full core,
-   nothing fitted: the wire's resistance per cell is the assumption's); 0: lumped only;
+   nothing fitted: the wire's resistance per cell is the assumption's); 0: lumped only.
+   A model fitted with ``--polarity-terms`` (the packaged ``polarity`` model,
+   :meth:`packaged`) also gives each driven line's drive and series resistance a departure
+   per drive polarity (``dr_drive_pos_ohm``, ``dr_drive_neg_ohm``, ``dr_series_pos_ohm``,
+   ``dr_series_neg_ohm``: above / below Vref; held lines none), to first order about this
+   network (:class:`pycim.cim.closed_form.PolaritySystem`, :meth:`polarity_lines`): linear
+   in the departures, quadratic in the drives, so added per plane by :meth:`plane_lines`
+   and not in :meth:`line_operator`;
 2. line (:meth:`MacroModel.line_transfer`)::
 
        u    = v_ideal / (W v_read)                        (mean drive per plane, |u| <= 1)
