@@ -15,8 +15,8 @@ average of the drives: no wires, no drivers): gain and offset. No fitting, about
 ``network``: the packaged model's forward network alone (its wires, access-FET series
 resistance and a drive resistance of each R_DRIVE_OHM, default 0 45 100 200; every gain,
 offset and settling term at 0; the wires' share recomputed at each resistance) on the first
-random and the first spread forward full core: the gain of its lines on the closed form. Can one drive resistance give both cores' SPICE
-gains?
+random and the first spread forward full core: the gain of its lines on the closed form. Can
+one drive resistance give both cores' SPICE gains?
 
 ``polarity DIRECTION``: on every full core of ``fit_full``, ``fit_fine``, ``fit_sparse`` and
 ``fit_spread`` (20 ns reads) of one direction, three line models fitted by least squares on
@@ -44,7 +44,7 @@ the residual RMS / mean per core.
   driven line's current relative to its full-drive current;
 * ``polarity``: ``pycim fit --polarity-terms``, the driven lines' drive and series
   resistances per drive polarity (twenty-sixth round, in the package:
-  :class:`pycim.cim.closed_form.PolaritySystem`; ``make fit`` writes it as
+  :class:`pycim.cim.polarity.PolaritySystem`; ``make fit`` writes it as
   ``pycim/macro/polarity_model.json``).
 
 ``eval VARIANT MODEL.json``: the model (with the variant's regressors) on every fit sweep

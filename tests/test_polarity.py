@@ -1,6 +1,6 @@
 """The per-polarity line network (issue 18 item 2, twenty-sixth round): each driven line's
 drive resistance and its cells' series resistance depart from the reference network by an
-amount set by the line's drive polarity (:class:`pycim.cim.closed_form.PolaritySystem`, the
+amount set by the line's drive polarity (:class:`pycim.cim.polarity.PolaritySystem`, the
 macro-model's ``dr_*_ohm`` terms).
 
 The reference is ngspice on the plain circuit: SPICE resistors for the cells (each 1/G plus
@@ -13,7 +13,8 @@ error quarters when the departures halve.
 import numpy as np
 import pytest
 
-from pycim.cim.closed_form import POLARITY_TERMS, PolaritySystem, line_operator
+from pycim.cim.closed_form import line_operator
+from pycim.cim.polarity import POLARITY_TERMS, PolaritySystem
 from pycim.cim.mapping import interleave_rows, transposable_blocks, weights_to_conductances
 from pycim.errors import InputError
 from pycim.netlist.array import IDEAL_ACCESS, IDEAL_WIRES, ArraySpec, array_circuit

@@ -343,7 +343,7 @@ def fit_line(points: list[MvmPoint], base: MacroModel,
     default) weighs every settled line of every plane alike, 0.5 every point about alike.
     ``polarity``: also fit the driven lines' per-polarity departures of their drive and
     series resistances (:data:`POLARITY_LINE_TERMS`, per direction,
-    :class:`pycim.cim.closed_form.PolaritySystem`); off: they stay 0.
+    :class:`pycim.cim.polarity.PolaritySystem`); off: they stay 0.
 
     Until the twentieth round the fit used 0.5, so that a full core's 256 lines x planes did
     not outvote the small arrays in the terms they share. With the 100 um driver pFETs the

@@ -35,7 +35,7 @@ Signal chain per output (line-referred volts, summed over the planes with the he
    :meth:`packaged`) also gives each driven line's drive and series resistance a departure
    per drive polarity (``dr_drive_pos_ohm``, ``dr_drive_neg_ohm``, ``dr_series_pos_ohm``,
    ``dr_series_neg_ohm``: above / below Vref; held lines none), to first order about this
-   network (:class:`pycim.cim.closed_form.PolaritySystem`, :meth:`polarity_lines`): linear
+   network (:class:`pycim.cim.polarity.PolaritySystem`, :meth:`polarity_lines`): linear
    in the departures, quadratic in the drives, so added per plane by :meth:`plane_lines`
    and not in :meth:`line_operator`;
 2. line (:meth:`MacroModel.line_transfer`)::
@@ -119,8 +119,9 @@ from pathlib import Path
 import numpy as np
 
 from .. import assumptions
-from ..cim.closed_form import (POLARITY_TERMS, PolaritySystem, WireSystem, held_plane_weights,
-                                line_operator, wire_correction, wire_system)
+from ..cim.closed_form import (WireSystem, held_plane_weights, line_operator, wire_correction,
+                                wire_system)
+from ..cim.polarity import POLARITY_TERMS, PolaritySystem
 from ..errors import InputError
 from ..specs.neuron import MAX_OUT_BITS
 
@@ -135,7 +136,7 @@ ACT_TERMS = ("b_act_v", "b_load_v", "b_act_line_v")
 #: the models that ship with pycim (:meth:`MacroModel.packaged`), by name: package files
 PACKAGED = {"default": "default_model.json", "polarity": "polarity_model.json"}
 #: the line parameters of the per-polarity departures of the driven lines' drive and series
-#: resistances (:class:`pycim.cim.closed_form.PolaritySystem`), in its basis' order
+#: resistances (:class:`pycim.cim.polarity.PolaritySystem`), in its basis' order
 POLARITY_LINE_TERMS = tuple(f"dr_{t}_ohm" for t in POLARITY_TERMS)
 GROUPS = ("array", "drivers", "wordlines", "neuron")
 #: convergence of the wires' term per unit drive (0.2 uV at a 0.2 V read; a full core's
@@ -479,7 +480,7 @@ class MacroModel:
     def polarity_system(self, g_pos_s, g_neg_s, direction: str, mapping: str = "row_pair"
                         ) -> PolaritySystem | None:
         """The per-polarity network about this model's own (its effective conductances and
-        drive resistance, :class:`pycim.cim.closed_form.PolaritySystem`); None when the
+        drive resistance, :class:`pycim.cim.polarity.PolaritySystem`); None when the
         model has no departures (:meth:`polarity_coefs`)."""
         if not np.any(self.polarity_coefs()):
             return None
