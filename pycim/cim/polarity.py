@@ -91,32 +91,15 @@ class PolaritySystem:
     def basis(self, planes) -> np.ndarray:
         """(4, ..., sensed lines): the change of the sensed lines per unit read per ohm of
         each departure (:data:`POLARITY_TERMS`), for input planes (..., inputs) of levels -1,
-        0 or 1."""
-        u = self.drive_levels(planes)
-        if u.shape[-1] != self.g.shape[0]:
-            raise InputError(f"polarity basis: planes drive {u.shape[-1]} physical lines, the "
-                             f"array has {self.g.shape[0]}")
-        l0 = u @ self.t_t
-        gl = l0 @ self.g.T  # each driven line's current to the floating lines at its own 0
-        r0 = (u + self.r * gl) * self.k
-        i0 = (self.gr * u - gl) * self.k
-        g2l = l0 @ self.g2.T
-        out = np.empty((4, *self._sensed(l0).shape))
-        for n, mask in enumerate((u > 0, u < 0)):
-            d = mask.astype(float)  # a departure of 1 ohm on these lines
-            out[n] = self._sensed((-d * i0) @ self.t_t)
-            inj = l0 * (d @ self.g2) - (d * r0) @ self.g2  # dG = -Ge^2, into the lines
-            di = -d * (r0 * self.g2r - g2l)  # out of each driven node
-            out[2 + n] = self._sensed((-self.r * di) @ self.t_t + inj @ self.a_inv)
-        return out
+        0 or 1: :meth:`lines` of each unit departure (what a fit takes as regressors)."""
+        return np.stack([self.lines(planes, e) for e in np.eye(len(POLARITY_TERMS))])
 
     def lines(self, planes, departures_ohm, plane_weights=None) -> np.ndarray:
         """The departures' share of the sensed lines per unit read: ``departures_ohm``
         (:data:`POLARITY_TERMS` order) on :meth:`basis`, for planes (..., inputs); with
         ``plane_weights`` (one per plane, planes (..., planes, inputs)), their weighted sum
-        over the planes (..., sensed). The same numbers as weighting :meth:`basis`, in
-        seven products per plane rather than thirteen, the last two once per call when
-        the planes are summed."""
+        over the planes (..., sensed): seven products per plane, the last two once per call
+        when the planes are summed."""
         c = np.asarray(departures_ohm, dtype=self.g.dtype)
         u = self.drive_levels(planes)
         if u.shape[-1] != self.g.shape[0]:
@@ -146,11 +129,3 @@ class PolaritySystem:
             + inj.reshape(-1, inj.shape[-1]) @ self.a_inv
         return self._sensed(v.reshape(*lead, -1))
 
-
-def polarity_lines(g_pos, g_neg, planes, direction: str, mapping: str = "row_pair",
-                   r_drive_ohm=0.0, departures_ohm=(0.0, 0.0, 0.0, 0.0)) -> np.ndarray:
-    """The sensed lines' change per unit read (..., sensed) of planes (..., inputs) with the
-    per-polarity departures ``departures_ohm`` (:data:`POLARITY_TERMS` order) from the
-    reference network (:class:`PolaritySystem`)."""
-    return PolaritySystem(g_pos, g_neg, direction, mapping, r_drive_ohm).lines(
-        planes, departures_ohm)
