@@ -31,10 +31,21 @@ def card_model(card: FetCard) -> Model:
     return Model.of(card.model_name, card.polarity, dict(card.model_params))
 
 
+#: instance parameters at BSIM4's own default, not written (the same device: a 32 x 32 1T1R
+#: DC op gives every node voltage and branch current bit for bit with and without ``nf=1``).
+#: Each written parameter costs ngspice's front end: on a 256 x 256 1T1R deck ``nf=1`` alone
+#: took about 2 s of its 12 s (``benchmarks/dc_op_profile.py``). Zero ``ad``/``as``/``pd``/``ps``
+#: are NOT defaults ("not given" makes BSIM4 estimate them), so they stay.
+BSIM4_INSTANCE_DEFAULTS = {"nf": 1.0}
+
+
 def card_mosfet(card: FetCard, name: str, d: str, g: str, s: str, b: str) -> Mosfet:
     """An instance of ``card`` (``name`` must start with ``M``; nodes drain, gate, source,
-    bulk), with the card's SI geometry and instance parameters."""
-    return Mosfet(name, d, g, s, b, card.model_name, card.w_m, card.l_m, card.instance_params)
+    bulk), with the card's SI geometry and instance parameters, less those at BSIM4's own
+    default (:data:`BSIM4_INSTANCE_DEFAULTS`)."""
+    params = tuple((k, v) for k, v in card.instance_params
+                   if BSIM4_INSTANCE_DEFAULTS.get(k) != v)
+    return Mosfet(name, d, g, s, b, card.model_name, card.w_m, card.l_m, params)
 
 
 def card_instance_line(card: FetCard, name: str, d: str, g: str, s: str, b: str, *,
