@@ -126,16 +126,17 @@ def _chain_products(chain, x):
     without, whatever its elementwise passes cost): the drives against the operator (with the
     offset row when the chain has a ones column) and, when the model's active-fraction
     offsets form a dense operator (the per-line share term: full rank on random weights),
-    the drives' magnitudes against it; low-rank offsets cost (r + 1) / n of a product and
-    are left out. Returns a function of no arguments, or None for a per-plane chain."""
+    the drives' magnitudes against it (a :attr:`~pycim.macro.core.FastChain.fused` chain:
+    both in its one product, K = 2 n + 1); low-rank offsets cost (r + 1) / n of a product
+    and are left out. Returns a function of no arguments, or None for a per-plane chain."""
     if chain.n_planes:
         return None
     op, mag = chain.inputs(x)
     op, mag = op.copy(), None if mag is None else mag.copy()
-    a_main = chain.a if chain.contiguous else chain.a_ext
+    a_main = chain.main_operator  # a fused chain's takes the magnitudes in the same product
     y = np.empty((x.shape[0], chain.a.shape[1]), np.float32)
     t = np.empty_like(y)
-    dense = _dense_abs(chain)
+    dense = _dense_abs(chain) and not chain.fused
 
     def products():
         np.matmul(op, a_main, out=y)

@@ -454,6 +454,11 @@ class FastChain:
     #: False when no allowed input can reach a value outside [lo, hi + 1) before the ADC's
     #: floor (:func:`_reach_lsb`): the clip is then skipped, unless noise is drawn
     clip_needed: bool = field(init=False, repr=False, compare=False)
+    #: dense magnitudes' offsets without a cubic term: the work array [drives, 1, |drives|]
+    #: meets one stacked operator [a; off; a_abs] in ONE product (K = 2 n + 1) instead of a
+    #: product, a second one into a scratch array and an add (:meth:`inputs` then returns
+    #: the whole work array as ``op``)
+    fused: bool = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         lr = _low_rank(self.a_abs)
@@ -468,8 +473,11 @@ class FastChain:
         in_ext = self.cubic is None and not contig
         last = self.off if in_ext else np.zeros_like(self.off)
         object.__setattr__(self, "a_ext", np.vstack([self.a, last[None, :]]).astype(np.float32))
+        fused = in_ext and self.a_abs is not None and lr is None
+        object.__setattr__(self, "fused", fused)
         object.__setattr__(self, "_a_main", np.ascontiguousarray(self.a, dtype=np.float32)
-                           if contig else self.a_ext)
+                           if contig else np.vstack([self.a_ext, self.a_abs]).astype(np.float32)
+                           if fused else self.a_ext)
         reach = _reach_lsb(self)
         object.__setattr__(self, "clip_needed", reach is None or bool(
             np.any(self.off - reach < self.lo + CLIP_MARGIN_LSB)
@@ -550,9 +558,9 @@ class FastChain:
         """Checked integer inputs (batch, n_x) -> (op, mag), work arrays valid until the next
         call: ``op`` the float32 drives the main matmul takes (batch, K): their effective drives
         (one table lookup; the signed bit planes side by side for a per-plane operator), with a
-        ones column unless the chain is :attr:`contiguous`; ``mag`` the drives' magnitudes
-        (batch, n) for the active-fraction offsets, or None. ``indexed``: :meth:`_index` was
-        just called on ``x``."""
+        ones column unless the chain is :attr:`contiguous`, and a :attr:`fused` chain's
+        magnitudes after it; ``mag`` the drives' magnitudes (batch, n) for the active-fraction
+        offsets, or None. ``indexed``: :meth:`_index` was just called on ``x``."""
         xe = self._drives(x, indexed)
         na = self.a.shape[0]
         if self.a_abs is None:
@@ -562,7 +570,7 @@ class FastChain:
             np.abs(xe, out=mag)
             return xe, mag
         np.abs(xe[:, :na], out=xe[:, na + 1:])  # after the ones column
-        return xe[:, :na + 1], xe[:, na + 1:]
+        return (xe if self.fused else xe[:, :na + 1]), xe[:, na + 1:]
 
     def _drives(self, x: np.ndarray, indexed: bool) -> np.ndarray:
         """:meth:`inputs`' work array before the magnitudes: the drives (or planes) and the
@@ -625,10 +633,17 @@ class FastChain:
             _add_matmul(s1[:, :r1], v_ext, y)
             if act_q is not None:
                 act = s1[:, r1]
-        elif self.a_abs is not None:  # the magnitudes' offsets, outside the cubic
+        elif self.a_abs is not None and not self.fused:  # the magnitudes' offsets, outside
+            # the cubic (a fused chain's product took them already)
             np.matmul(mag, self.a_abs, out=t)
             y += t
         return self._adc(y, None, t, k, noise, bounded=not self.clip_needed), act
+
+    @property
+    def main_operator(self) -> np.ndarray:
+        """The operator :meth:`inputs`' ``op`` meets in the call's main product (float32):
+        ``a``, or ``a`` with the offset row, or (:attr:`fused`) with ``a_abs`` below that."""
+        return self._a_main
 
     def _u_with(self, act_q: np.ndarray) -> np.ndarray:
         """The low-rank factor u with ``act_q`` as one more column (kept per calibration)."""
