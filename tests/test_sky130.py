@@ -214,6 +214,34 @@ def test_thousand_instances_share_one_model(ngspice):
     assert many.value("i(vd)") == pytest.approx(1000 * single.value("i(vd)"), rel=1e-6)
 
 
+def test_instance_parameters_at_bsim4_defaults_are_left_out(ngspice):
+    """``nf=1`` is BSIM4's own default: the instance line leaves it out (each written
+    parameter costs ngspice's front end on a large array) and the device is the same bit for
+    bit (the card's instance with ``nf=1`` written out, side by side, in a DC sweep), while
+    zero ``ad``/``as``/``pd``/``ps`` (not defaults) and ``nf=2`` stay written."""
+    card = sky130.flat_card("nfet_g5v0d10v5", 4e-6, 0.5e-6)
+    assert dict(card.instance_params)["nf"] == 1  # the PDK's M line passes it
+    m = card_mosfet(card, "M1", "d", "g", "0", "0")
+    assert "nf" not in dict(m.params)
+    assert {"ad", "as", "pd", "ps", "nrd", "nrs"} <= set(dict(m.params))
+    two = card_mosfet(sky130.flat_card("nfet_01v8", 0.84e-6, 0.15e-6, nf=2), "M2", "d", "g",
+                      "0", "0")
+    assert dict(two.params)["nf"] == 2
+    c = Circuit("nf default")
+    c.add_model(card_model(card))
+    c.add(VSource("Vg", "g", "0", dc_v=2.2), VSource("Vd", "d", "0", dc_v=0.1),
+          VSource("Ve", "e", "0", dc_v=0.1), m)
+    deck = ngspice.deck(c, Dc("Vg", 0.0, 3.3, 0.1))
+    line = next(ln for ln in deck.splitlines() if ln.startswith("M1 "))
+    assert " nf=" not in line
+    # the same instance with nf=1 written, on its own drain source
+    deck = deck.replace(line, line + "\n" + line.replace("M1 d ", "M9 e ", 1) + " nf=1")
+    res = ngspice.run(deck.split("\n.control")[0], Dc("Vg", 0.0, 3.3, 0.1))
+    i_d, i_e = np.asarray(res["i(vd)"]), np.asarray(res["i(ve)"])
+    assert np.abs(i_d).max() > 1e-5  # a conducting device
+    assert np.array_equal(i_d, i_e)
+
+
 _CARD_HASH = """
 import hashlib
 from pycim.netlist import sky130_cards
