@@ -116,6 +116,51 @@ def test_access_fet_without_body_network_keeps_dc(ngspice, rng):
     np.testing.assert_allclose(v[False], v[True], rtol=0, atol=1e-7)
 
 
+def test_access_fets_start_newton_near_their_read_bias(ngspice, rng):
+    """dc_drive_circuit starts each access FET's Newton iteration at the read bias (ngspice's
+    ``ic=vds,vgs,vbs``). Against the converged operating point, solved from BSIM4's own guess
+    (the same deck with the starting points removed), every FET's guess lies within 0.15 V of
+    its actual vgs, vds and vbs, and the two operating points agree within the Newton
+    tolerance (vntol 1 uV). VACASK's netlist carries no starting points."""
+    import re
+    from dataclasses import replace
+    from pathlib import Path
+
+    from pycim.netlist.array import AccessSpec
+    from pycim.netlist.circuit import Mosfet, vacask_lines
+
+    gp, gn, x = signed_case(rng, 8, 12)
+    spec = ArraySpec(interleave_rows(gp, gn), cell="rram_read", access=AccessSpec(),
+                     wire=WireSpec())
+    c = dc_drive_circuit(spec, row_voltages(x, V_REF, V_READ))
+    fets = [e for e in c.iter_elements() if isinstance(e, Mosfet)]
+    assert len(fets) == 16 * 12 and all(f.op_guess_v is not None for f in fets)
+    deck = ngspice.deck(c, Op())
+    assert len(re.findall(r"^M\S+ .* ic=\S+$", deck, re.M)) == 16 * 12
+    with_guess = ngspice.run(c, Op())
+    bare = dc_drive_circuit(spec, row_voltages(x, V_REF, V_READ))
+    bare.map_elements(lambda e: replace(e, op_guess_v=None) if isinstance(e, Mosfet) else e)
+    assert " ic=" not in ngspice.deck(bare, Op())
+    own = ngspice.run(bare, Op())
+    names = [k for k in own.names if k.startswith("v(") or not k.startswith("i(")]
+    dv = max(abs(with_guess.value(k) - own.value(k)) for k in names)
+    assert dv < 1e-6, dv
+    v = lambda n: 0.0 if n == "0" else own.value(n)
+    for f in fets:
+        actual = (v(f.d) - v(f.s), v(f.g) - v(f.s), v(f.b) - v(f.s))
+        assert np.allclose(f.op_guess_v, actual, rtol=0, atol=0.15), (f.name, actual)
+    assert " ic=" not in "\n".join(vacask_lines(c, module_dir=Path("/x")))
+
+
+def test_mosfet_op_guess_is_validated():
+    from pycim.errors import InputError
+    from pycim.netlist.circuit import Mosfet
+
+    for bad in ((0.0, 1.0), (0.0, float("nan"), 0.0), (0.0, 50.0, 0.0), "0,1,0"):
+        with pytest.raises(InputError):
+            Mosfet("M1", "d", "g", "s", "0", "nch", 1e-6, 1e-6, op_guess_v=bad)
+
+
 def test_native_resistor_cells_equal_linear_va_cells():
     """The benchmark's native floor (plain SPICE resistors) is the same circuit as the
     Verilog-A linear cells: same settled SL voltages (wires included)."""

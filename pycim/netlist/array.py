@@ -18,7 +18,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
@@ -330,8 +330,15 @@ def dc_drive_circuit(spec: ArraySpec, v_rows_v, v_wl_v: float | None = None,
 
     The ideal-switch reference case: an input driver that has selected its rail is a voltage
     source. Sensed SL voltages are the node voltages ``sl<c>``.
+
+    Each access FET's Newton iteration starts at the read bias (``Mosfet.op_guess_v``): its
+    source and drain at the rows' mean voltage, where the floating lines settle, its gate at
+    the word line, its body at ground. BSIM4's own guess (vgs = vth0 + 0.1 V) costs the
+    operating point two more Newton iterations (6 against 4 on a 64 x 64 or 256 x 256 array,
+    ``benchmarks/dc_op_profile.py --variant no-op-guess``); the solution moves by less than
+    1e-8 V, inside the Newton tolerance.
     """
-    from .circuit import VSource
+    from .circuit import Mosfet, VSource
 
     v_rows = np.asarray(v_rows_v, dtype=float)
     if v_rows.shape != (spec.rows,):
@@ -341,4 +348,12 @@ def dc_drive_circuit(spec: ArraySpec, v_rows_v, v_wl_v: float | None = None,
     if spec.access.kind == "sky130":
         v_wl = assumptions.value("v_wl_read_v") if v_wl_v is None else v_wl_v
         c.add(*(VSource(f"VW{r}", f"wl{r}", "0", dc_v=float(v_wl)) for r in range(spec.rows)))
+        v_mid = float(np.mean(v_rows))
+
+        def read_bias(e):
+            if not isinstance(e, Mosfet):
+                return e
+            v_b = 0.0 if e.b == "0" else v_mid  # a body tied elsewhere: its line's voltage
+            return replace(e, op_guess_v=(0.0, float(v_wl) - v_mid, v_b - v_mid))
+        c.map_elements(read_bias)
     return c

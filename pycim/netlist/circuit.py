@@ -151,11 +151,23 @@ class Mosfet:
     w_m: float
     l_m: float
     params: tuple[tuple[str, float], ...] = ()  # other instance parameters (nf, nrd, delvto, ...)
+    #: (vds, vgs, vbs) volts: where ngspice's operating point starts this device's Newton
+    #: iteration (BSIM4's ``ic=vds,vgs,vbs``, used in its first, junction-initialising
+    #: iteration instead of its own guess vds = 0.1 V, vgs = vth0 + 0.1 V; pycim never runs
+    #: with ``uic``, where it would be an initial condition). Moves the converged point only
+    #: within the Newton tolerance. None: BSIM4's guess. Not written for VACASK.
+    op_guess_v: tuple[float, float, float] | None = None
 
     def __post_init__(self) -> None:
         _check_name(self, "M")
         for n in (self.d, self.g, self.s, self.b):
             node(n)
+        if self.op_guess_v is not None:
+            if not isinstance(self.op_guess_v, (tuple, list)) or len(self.op_guess_v) != 3:
+                raise InputError(f"{self.name} op_guess_v: (vds, vgs, vbs), got "
+                                 f"{self.op_guess_v!r}")
+            for k, v in zip(("vds", "vgs", "vbs"), self.op_guess_v):
+                number(v, f"{self.name} op_guess_v {k}", lo=-20.0, hi=20.0)
         ident(self.model, f"{self.name} model")
         number(self.w_m, f"{self.name} width", lo=0.0, lo_open=True, hi=1e-3)
         number(self.l_m, f"{self.name} length", lo=0.0, lo_open=True, hi=1e-3)
@@ -355,8 +367,9 @@ def _ng_element(e: Element) -> str:
     if isinstance(e, VaDevice):
         return f"{e.name} {' '.join(e.nodes)} {e.model}{_ng_params(e.params)}"
     if isinstance(e, Mosfet):
+        guess = "" if e.op_guess_v is None else " ic=" + ",".join(fmt(v) for v in e.op_guess_v)
         return (f"{e.name} {e.d} {e.g} {e.s} {e.b} {e.model} w={fmt(e.w_m)} l={fmt(e.l_m)}"
-                f"{param_text(tuple(e.params))}")
+                f"{param_text(tuple(e.params))}{guess}")
     raise TypeError(f"unknown element {e!r}")
 
 
