@@ -21,13 +21,15 @@ def _array_spec(n: int, cell: str, access: str, corner: str = "tt", wire_r: bool
 
 
 #: ngspice's own counters (``rusage all``) a :func:`dc_op` run with ``counters`` reports, by
-#: the key it reports them under: its front end (reading the deck, expanding it, building the
-#: devices), the sparse solver (KLU's analysis with the first factorization, the
-#: refactorizations, the solves), the devices' matrix loads, the Newton iterations and the
-#: equations
+#: the key it reports them under: its front end (reading the deck; then expanding it and
+#: building the devices: ngspice's "Subckt and Param expansion time" runs to the end of
+#: ``inp_dodeck``, so it contains its "Netlist parsing time", ``if_inpdeck``, which is not
+#: added again -- until the twenty-seventh round it was, counting the parse twice), the
+#: sparse solver (KLU's analysis with the first factorization, the refactorizations, the
+#: solves), the devices' matrix loads, the Newton iterations and the equations
 DC_OP_COUNTERS = {
-    "front_end_s": ("Netlist loading time", "Subckt and Param expansion time",
-                    "Netlist parsing time"),
+    "front_end_s": ("Netlist loading time", "Subckt and Param expansion time"),
+    "parse_s": ("Netlist parsing time",),
     "solver_s": ("Matrix reorder time", "Matrix factor time", "Matrix solve time"),
     "load_s": ("Matrix load time",),
     "iterations": ("Total iterations",),

@@ -52,7 +52,7 @@ def array_dc_op(run_case, quick=False):
         r["ratio_to_passive"] = r["ngspice_elapsed_s"] / passive["ngspice_elapsed_s"]
         if len(pairs) > 1:
             r["ratio_runs"] = [a["ngspice_elapsed_s"] / p["ngspice_elapsed_s"] for p, a in pairs]
-        for key in ("front_end_s", "solver_s", "load_s", "iterations", "equations"):
+        for key in ("front_end_s", "parse_s", "solver_s", "load_s", "iterations", "equations"):
             if key in r:  # where the ratio comes from: ngspice's counters, side by side
                 r[f"ratio_{key.removesuffix('_s')}"] = r[key] / passive[key]
         if not full:  # Sparse 1.3 at 256^2 with wire R: minutes; 64/128 show the trend

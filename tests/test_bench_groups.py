@@ -68,7 +68,8 @@ def test_dc_op_ratio_is_taken_on_interleaved_medians():
         if k.get("counters"):
             r["ngspice_elapsed_s"] = next(times[k["cell"]])
             big = k["cell"] == "rram_read"
-            r.update(front_end_s=10.0 if big else 4.0, solver_s=12.0 if big else 3.0,
+            r.update(front_end_s=10.0 if big else 4.0, parse_s=5.0 if big else 2.0,
+                     solver_s=12.0 if big else 3.0,
                      load_s=1.0 if big else 0.05, iterations=6.0 if big else 3.0,
                      equations=590337.0 if big else 131329.0)
         return r
@@ -85,6 +86,7 @@ def test_dc_op_ratio_is_taken_on_interleaved_medians():
     assert r["ngspice_elapsed_runs_s"] == [27.0, 26.0, 31.0]
     assert r["ratio_equations"] == pytest.approx(590337 / 131329)
     assert r["ratio_iterations"] == 2.0 and r["ratio_solver"] == 4.0
+    assert r["ratio_front_end"] == 2.5 and r["ratio_parse"] == 2.5
     ratio = [t for t in targets if "native-resistor" in t["what"]][0]
     assert ratio["value"] == pytest.approx(27.0 / 6.5) and not ratio["met"]
     assert "1t1r_wireR_64_sparse" in figs and "ratio_runs" not in figs["1t1r_wireR_64_klu"]
