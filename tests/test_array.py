@@ -156,9 +156,12 @@ def test_mosfet_op_guess_is_validated():
     from pycim.errors import InputError
     from pycim.netlist.circuit import Mosfet
 
-    for bad in ((0.0, 1.0), (0.0, float("nan"), 0.0), (0.0, 50.0, 0.0), "0,1,0"):
+    for bad in ((0.0, 1.0), (0.0, float("nan"), 0.0), (0.0, 50.0, 0.0), "0,1,0",
+                (0.0, True, 0.0)):
         with pytest.raises(InputError):
             Mosfet("M1", "d", "g", "s", "0", "nch", 1e-6, 1e-6, op_guess_v=bad)
+    m = Mosfet("M1", "d", "g", "s", "0", "nch", 1e-6, 1e-6, op_guess_v=[0, np.float32(1.5), -1])
+    assert m.op_guess_v == (0.0, 1.5, -1.0) and hash(m)
 
 
 def test_native_resistor_cells_equal_linear_va_cells():

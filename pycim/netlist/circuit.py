@@ -166,8 +166,9 @@ class Mosfet:
             if not isinstance(self.op_guess_v, (tuple, list)) or len(self.op_guess_v) != 3:
                 raise InputError(f"{self.name} op_guess_v: (vds, vgs, vbs), got "
                                  f"{self.op_guess_v!r}")
-            for k, v in zip(("vds", "vgs", "vbs"), self.op_guess_v):
+            object.__setattr__(self, "op_guess_v", tuple(  # a hashable tuple of floats
                 number(v, f"{self.name} op_guess_v {k}", lo=-20.0, hi=20.0)
+                for k, v in zip(("vds", "vgs", "vbs"), self.op_guess_v)))
         ident(self.model, f"{self.name} model")
         number(self.w_m, f"{self.name} width", lo=0.0, lo_open=True, hi=1e-3)
         number(self.l_m, f"{self.name} length", lo=0.0, lo_open=True, hi=1e-3)
