@@ -157,7 +157,7 @@ def test_mosfet_op_guess_is_validated():
     from pycim.netlist.circuit import Mosfet
 
     for bad in ((0.0, 1.0), (0.0, float("nan"), 0.0), (0.0, 50.0, 0.0), "0,1,0",
-                (0.0, True, 0.0)):
+                (0.0, "x", 0.0)):
         with pytest.raises(InputError):
             Mosfet("M1", "d", "g", "s", "0", "nch", 1e-6, 1e-6, op_guess_v=bad)
     m = Mosfet("M1", "d", "g", "s", "0", "nch", 1e-6, 1e-6, op_guess_v=[0, np.float32(1.5), -1])
