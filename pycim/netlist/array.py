@@ -18,7 +18,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Iterator
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -212,8 +212,10 @@ def wl_node(spec: ArraySpec, r: int, c: int) -> str:
     return _line_node(f"wl{r}", f"w{r}_{c // k}", c, spec.bl_tap[r], k, spec.cols)
 
 
-def add_array(circuit: Circuit, spec: ArraySpec) -> None:
-    """Add the array's models and (streamed) elements to ``circuit``."""
+def add_array(circuit: Circuit, spec: ArraySpec,
+              fet_op_guess_v: tuple[float, float, float] | None = None) -> None:
+    """Add the array's models and (streamed) elements to ``circuit``. ``fet_op_guess_v``:
+    every access FET's Newton starting point (``Mosfet.op_guess_v``), or None."""
     if spec.cell == "rram":
         circuit.add_model(rram_model(spec.rram_params))
         gaps = rram.gap_for_conductance_m(spec.g_s, spec.v_read_v, spec.rram_params)
@@ -229,12 +231,12 @@ def add_array(circuit: Circuit, spec: ArraySpec) -> None:
     if spec.access.kind == "sky130":
         card = spec.access.card()
         circuit.add_model(card_model(card))
-    circuit.add_stream(lambda: _cells(spec, gaps, card))
+    circuit.add_stream(lambda: _cells(spec, gaps, card, fet_op_guess_v))
     if spec.wire.has_r:
         circuit.add_stream(lambda: _wires(spec))
 
 
-def _cells(spec: ArraySpec, gaps, card) -> Iterator:
+def _cells(spec: ArraySpec, gaps, card, op_guess_v=None) -> Iterator:
     g = spec.g_s
     model = RRAM_MODEL if spec.cell == "rram" else READ_MODEL
     for r in range(spec.rows):
@@ -249,7 +251,8 @@ def _cells(spec: ArraySpec, gaps, card) -> Iterator:
             else:
                 yield VaDevice(f"N{r}_{c}", (b, bottom), LINEAR_MODEL, (("g_s", float(g[r, c])),))
             if card is not None:
-                yield card_mosfet(card, f"M{r}_{c}", bottom, wl_node(spec, r, c), s, "0")
+                yield card_mosfet(card, f"M{r}_{c}", bottom, wl_node(spec, r, c), s, "0",
+                                  op_guess_v=op_guess_v)
 
 
 def _wires(spec: ArraySpec) -> Iterator:
@@ -300,15 +303,17 @@ def _wires(spec: ArraySpec) -> Iterator:
                                 c_y * cells(spec.rows, s))
 
 
-def array_circuit(spec: ArraySpec, title: str | None = None) -> Circuit:
-    """A circuit holding only the array (ports bl<r>, sl<c>, wl<r> left open)."""
+def array_circuit(spec: ArraySpec, title: str | None = None,
+                  fet_op_guess_v: tuple[float, float, float] | None = None) -> Circuit:
+    """A circuit holding only the array (ports bl<r>, sl<c>, wl<r> left open);
+    ``fet_op_guess_v`` as :func:`add_array`'s."""
     from .. import __version__
 
     c = Circuit(title or f"pycim {spec.name} {spec.rows}x{spec.cols} 1T1R array",
                 header=(f"pycim {__version__} spec sha256 {spec.digest()}",
                         f"cell={spec.cell} access={spec.access.kind} "
                         f"wire_r_ohm_per_um={spec.wire.r_ohm_per_um:g}"))
-    add_array(c, spec)
+    add_array(c, spec, fet_op_guess_v)
     return c
 
 
@@ -338,22 +343,18 @@ def dc_drive_circuit(spec: ArraySpec, v_rows_v, v_wl_v: float | None = None,
     ``benchmarks/dc_op_profile.py --variant no-op-guess``); the solution moves by less than
     1e-8 V, inside the Newton tolerance.
     """
-    from .circuit import Mosfet, VSource
+    from .circuit import VSource
 
     v_rows = np.asarray(v_rows_v, dtype=float)
     if v_rows.shape != (spec.rows,):
         raise InputError(f"need {spec.rows} row voltages, got shape {v_rows.shape}")
-    c = array_circuit(spec, title)
-    c.add(*(VSource(f"VB{r}", f"bl{r}", "0", dc_v=float(v)) for r, v in enumerate(v_rows)))
+    guess = v_wl = None
     if spec.access.kind == "sky130":
-        v_wl = assumptions.value("v_wl_read_v") if v_wl_v is None else v_wl_v
-        c.add(*(VSource(f"VW{r}", f"wl{r}", "0", dc_v=float(v_wl)) for r in range(spec.rows)))
+        v_wl = float(assumptions.value("v_wl_read_v") if v_wl_v is None else v_wl_v)
         v_mid = float(np.mean(v_rows))
-
-        def read_bias(e):
-            if not isinstance(e, Mosfet):
-                return e
-            v_b = 0.0 if e.b == "0" else v_mid  # a body tied elsewhere: its line's voltage
-            return replace(e, op_guess_v=(0.0, float(v_wl) - v_mid, v_b - v_mid))
-        c.map_elements(read_bias)
+        guess = (0.0, v_wl - v_mid, -v_mid)  # the cells' FETs have their body at ground
+    c = array_circuit(spec, title, fet_op_guess_v=guess)
+    c.add(*(VSource(f"VB{r}", f"bl{r}", "0", dc_v=float(v)) for r, v in enumerate(v_rows)))
+    if v_wl is not None:
+        c.add(*(VSource(f"VW{r}", f"wl{r}", "0", dc_v=v_wl) for r in range(spec.rows)))
     return c

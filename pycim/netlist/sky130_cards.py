@@ -39,13 +39,14 @@ def card_model(card: FetCard) -> Model:
 BSIM4_INSTANCE_DEFAULTS = {"nf": 1.0}
 
 
-def card_mosfet(card: FetCard, name: str, d: str, g: str, s: str, b: str) -> Mosfet:
+def card_mosfet(card: FetCard, name: str, d: str, g: str, s: str, b: str,
+                op_guess_v: tuple[float, float, float] | None = None) -> Mosfet:
     """An instance of ``card`` (``name`` must start with ``M``; nodes drain, gate, source,
     bulk), with the card's SI geometry and instance parameters, less those at BSIM4's own
-    default (:data:`BSIM4_INSTANCE_DEFAULTS`)."""
+    default (:data:`BSIM4_INSTANCE_DEFAULTS`), and ``op_guess_v`` (``Mosfet.op_guess_v``)."""
     params = tuple((k, v) for k, v in card.instance_params
                    if BSIM4_INSTANCE_DEFAULTS.get(k) != v)
-    return Mosfet(name, d, g, s, b, card.model_name, card.w_m, card.l_m, params)
+    return Mosfet(name, d, g, s, b, card.model_name, card.w_m, card.l_m, params, op_guess_v)
 
 
 def card_instance_line(card: FetCard, name: str, d: str, g: str, s: str, b: str, *,
