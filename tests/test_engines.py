@@ -213,3 +213,16 @@ def test_vacask_transient_settings_are_pinned():
     assert "relref" not in VacaskEngine().deck(c, Op())
     with pytest.raises(InputError, match="relref"):
         VacaskEngine(options={"relref": 'x" ; shell'}).deck(c, Tran(1e-9, 1e-6))
+
+
+@pytest.mark.parametrize("raw, name", [
+    ("a", "a"), ("V(A)", "a"), ("v(sl12)", "sl12"), (" m3_4 ", "m3_4"), ("vb0#branch", "i(vb0)"),
+    ("v(vb0#branch)", "i(vb0)"), ("vb0:flow(br)", "i(vb0)"), ("n1#gx", "n1.gx"), ("n1:gx", "n1.gx"),
+    ("m0_0#dbody", "m0_0.dbody"), ("v-sweep", "sweep"), ("i-sweep", "sweep"), ("sweep", "sweep"),
+    ("time", "time"), ("vsweep", "vsweep")])
+def test_vector_names_map_to_pycims(raw, name):
+    """ngspice's and VACASK's vector names -> pycim's (the contract in ``canonical_name``'s
+    docstring), plain node names included (their fast path)."""
+    from pycim.sim.result import canonical_name
+
+    assert canonical_name(raw) == name

@@ -10,19 +10,29 @@ import numpy as np
 from ..errors import InputError
 
 
+_V_OF = re.compile(r"v\((.+)\)")
+_BRANCH = re.compile(r"(.+)#branch")
+_FLOW = re.compile(r"(.+):flow\(br\)")
+_SWEEPS = ("v-sweep", "i-sweep", "sweep")
+
+
 def canonical_name(raw: str) -> str:
     """Map an engine's vector name to pycim's: node ``a``, current ``i(v1)``, internal ``n1.gx``.
 
     ngspice: ``v(a)``/``a``, ``v1#branch``, ``n1#gx``; VACASK: ``a``, ``v1:flow(br)``, ``n1:gx``.
+    A plain node name (no ``(``, ``#`` or ``:``) takes no pattern (a full core's raw file has
+    half a million of them).
     """
     n = raw.strip().lower()
-    m = re.fullmatch(r"v\((.+)\)", n)
+    if "(" not in n and "#" not in n and ":" not in n:
+        return "sweep" if n in _SWEEPS else n
+    m = _V_OF.fullmatch(n)
     if m:
         n = m.group(1)
-    m = re.fullmatch(r"(.+)#branch", n) or re.fullmatch(r"(.+):flow\(br\)", n)
+    m = _BRANCH.fullmatch(n) or _FLOW.fullmatch(n)
     if m:
         return f"i({m.group(1)})"
-    if n in ("v-sweep", "i-sweep", "sweep"):
+    if n in _SWEEPS:
         return "sweep"
     return n.replace("#", ".").replace(":", ".")
 
