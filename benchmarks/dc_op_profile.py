@@ -80,7 +80,7 @@ def main(argv=None) -> int:
         ap.error("N must be an even integer in 2..512")
     import numpy as np
 
-    from benchmarks.cases import _array_spec
+    from benchmarks.cases import DC_OP_COUNTERS, _array_spec
     from benchmarks.ngspice_stats import ngspice_rusage
     from pycim.netlist.array import dc_drive_circuit, row_voltages
     from pycim.sim import NgspiceEngine, Op
@@ -102,8 +102,8 @@ def main(argv=None) -> int:
                 res = NgspiceEngine(klu=True, timeout_s=1800).run(dc_drive_circuit(spec, rows),
                                                                   Op())
             r = runs[0]
-            # ngspice's expansion time contains its parsing time (cases.DC_OP_COUNTERS)
-            times[name].append((res.elapsed_s, sum(r.get(key, 0.0) for key in KEYS[3:5])))
+            times[name].append((res.elapsed_s, sum(r.get(key, 0.0)
+                                                   for key in DC_OP_COUNTERS["front_end_s"])))
             same = ""
             if access == "sky130":
                 # the array's own nodes (cell middles, bit- and source-line taps) in both runs
