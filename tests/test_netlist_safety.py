@@ -120,3 +120,58 @@ def test_array_spec_rejects_bad_conductances():
     spec = ArraySpec(np.full((2, 2), 1e-5), cell="linear", access=IDEAL_ACCESS)
     with pytest.raises(InputError):
         dc_drive_circuit(spec, [0.9])
+
+
+def _acceptable(s: str, first_letter: bool) -> bool:
+    """The contract of ``validate.ident`` / ``validate.node``, written out on its own: ASCII
+    letters, digits and underscores (an identifier starts with a letter or underscore), 1 to
+    64 characters, and none of the control texts, in any case."""
+    ascii_word = set("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_")
+    if not 1 <= len(s) <= 64 or not set(s) <= ascii_word:
+        return False
+    if first_letter and s[0].isdigit():
+        return False
+    low = s.lower()
+    return not any(t in low for t in (".control", ".endc", "shell", ".include", ".lib"))
+
+
+def test_names_accepted_exactly_by_the_contract():
+    """``ident`` and ``node`` accept a string exactly when the contract does (their one-pattern
+    fast path included): random strings over letters that spell 'shell' in both cases, the
+    long s and the Kelvin sign (which fold to s and k), digits, underscores, a newline, quotes
+    and a dot, and strings of 63 to 66 characters."""
+    import random
+
+    from pycim.validate import ident, node
+
+    rng = random.Random(7)
+    alphabet = "sShHeElLlk_09aZ\u017f\u212a\n'\"`. "
+    words = ["".join(rng.choice(alphabet) for _ in range(rng.randint(0, 9)))
+             for _ in range(20000)]
+    words += ["x" * n for n in (63, 64, 65, 66)] + ["_" + "9" * 63, "9" * 64, "ShElL", "aSHELLb",
+                                                   "a_shel_l", "\u017fhell", "ma\u212a"]
+    accepted = 0
+    for s in words:
+        for fn, first_letter in ((ident, True), (node, False)):
+            try:
+                ok = fn(s) == s
+            except InputError:
+                ok = False
+            assert ok == _acceptable(s, first_letter), (fn.__name__, s)
+            accepted += ok
+    assert accepted > 1000  # the random words reach both sides of the contract
+
+
+def test_numbers_formatted_alike_from_any_float_type():
+    """``fmt`` writes a value's text the same from a Python float, a numpy float and an int
+    (its memo is keyed by value), and refuses non-finite values every time (a refusal is not
+    memoized)."""
+    from pycim.validate import fmt
+
+    for v in (0.48, 3.2e-16, 1.4400000000000002, 2.0, -0.0, 1.7976931348623157e308):
+        assert fmt(v) == fmt(np.float64(v))
+    assert (fmt(2.0), fmt(2), fmt(-0.0), fmt(1.4400000000000002)) == ("2", "2", "0", "1.44")
+    for _ in range(2):
+        for bad in (float("nan"), float("inf"), np.float64("-inf")):
+            with pytest.raises(InputError):
+                fmt(bad)

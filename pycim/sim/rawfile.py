@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import numpy as np
 
 from ..errors import SimulatorCrash
+
+#: a variable's line: its index, its name, its type
+_VAR_NAME = re.compile(r"^[ \t]*\d+[ \t]+(\S+)", re.M)
 
 
 def read_raw(path: str | Path) -> list[tuple[str, dict[str, np.ndarray]]]:
@@ -30,13 +34,18 @@ def read_raw(path: str | Path) -> list[tuple[str, dict[str, np.ndarray]]]:
             pos = end + 1
             key, _, val = line.partition(":")
             k = key.strip().lower()
-            if k == "variables":
+            if k == "variables":  # one line a variable: index, name, type
                 nvars = int(header["no. variables"])
+                end = pos
                 for _ in range(nvars):
-                    end = data.find(b"\n", pos)
-                    parts = data[pos:end].decode("latin-1").split()
-                    pos = end + 1
-                    names.append(parts[1])
+                    end = data.find(b"\n", end) + 1
+                    if end == 0:
+                        raise SimulatorCrash(f"raw file {path} is truncated")
+                names = _VAR_NAME.findall(data[pos:end].decode("latin-1"))
+                if len(names) != nvars:
+                    raise SimulatorCrash(f"raw file {path}: {len(names)} variable lines "
+                                         f"where the header says {nvars}")
+                pos = end
                 continue
             if k in ("binary", "values"):
                 break
@@ -55,6 +64,8 @@ def read_raw(path: str | Path) -> list[tuple[str, dict[str, np.ndarray]]]:
         pos += nbytes
         if cplx:
             arr = arr[0::2] + 1j * arr[1::2]
-        arr = arr.reshape(npts, nvars)
-        plots.append((header.get("plotname", ""), {n: arr[:, i].copy() for i, n in enumerate(names)}))
+        # one copy, variables as rows: each vector a contiguous row of it (a copy per vector
+        # cost 0.3 s for the half million vectors of a 256 x 256 array's operating point)
+        cols = np.ascontiguousarray(arr.reshape(npts, nvars).T)
+        plots.append((header.get("plotname", ""), dict(zip(names, cols))))
     return plots

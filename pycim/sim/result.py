@@ -64,7 +64,8 @@ class SimResult:
     @classmethod
     def from_raw(cls, analysis: str, engine: str, raw: dict[str, np.ndarray], log: str = "",
                  elapsed_s: float = 0.0, sweep_unit: str = "V") -> "SimResult":
-        vec = {canonical_name(k): np.real_if_close(v) for k, v in raw.items()}
+        vec = {canonical_name(k): v if type(v) is np.ndarray and v.dtype.kind != "c"
+               else np.real_if_close(v) for k, v in raw.items()}  # real: as it is, at once
         units = {k: (sweep_unit if k == "sweep" else unit_of(k)) for k in vec}
         return cls(analysis, engine, vec, units, log, elapsed_s)
 
