@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import resource
 import tempfile
 import time
 from pathlib import Path
@@ -37,10 +38,18 @@ DC_OP_COUNTERS = {
 }
 
 
+#: the operating system's accounting of the ngspice process a :func:`dc_op` run makes, by the
+#: key it reports it under: its CPU time in user mode and in the kernel, and its minor page
+#: faults (first touches of memory: the kernel time of a large deck on a virtual machine
+#: whose host backs guest memory lazily)
+NGSPICE_RUSAGE = {"user_s": "ru_utime", "sys_s": "ru_stime", "minor_faults": "ru_minflt"}
+
+
 def dc_op(n: int, cell: str, access: str, klu: bool, wire_r: bool = True,
           counters: bool = False) -> dict:
     """DC operating point of an n x n array driven at Vref +- Vread (per-cell wire R and C on
     BL, SL and WL when ``wire_r``). ``sim_s`` includes generating and writing the deck;
+    the ngspice process's CPU time and page faults (:data:`NGSPICE_RUSAGE`) are reported;
     ``counters``: also ngspice's own counters (:data:`DC_OP_COUNTERS`)."""
     from contextlib import nullcontext
 
@@ -51,10 +60,14 @@ def dc_op(n: int, cell: str, access: str, klu: bool, wire_r: bool = True,
     spec = _array_spec(n, cell, access, wire_r=wire_r)
     rng = np.random.default_rng(1)
     c = dc_drive_circuit(spec, row_voltages(rng.choice([-1.0, 1.0], n // 2), 0.9, 0.1))
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)  # ngspice is the only child ahead
     t0 = time.perf_counter()
     with ngspice_rusage() if counters else nullcontext() as runs:
         res = NgspiceEngine(klu=klu, timeout_s=1800).run(c, Op())
     out = {"sim_s": time.perf_counter() - t0, "ngspice_elapsed_s": res.elapsed_s}
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    out.update({key: getattr(after, field) - getattr(before, field)
+                for key, field in NGSPICE_RUSAGE.items()})
     if counters:
         missing = [k for keys in DC_OP_COUNTERS.values() for k in keys if k not in runs[0]]
         if missing:

@@ -6,14 +6,16 @@ native resistors with the same wires, driven alike (``benchmarks.cases.dc_op``).
         [--repeat K]
 
 Prints per deck: lines, equations, Newton iterations, netlist loading / expansion / parsing
-(ngspice's expansion time contains its parsing time),
-KLU's analysis with the first factorization ("reorder"), the refactorizations ("factor"), the
-matrix loads and ngspice's elapsed time. ``--no-body-network``: the access FET's card without
+(ngspice's expansion time contains its parsing time), KLU's analysis with the first
+factorization ("reorder"), the refactorizations ("factor"), the matrix loads and ngspice's
+elapsed time, and the operating system's accounting of the ngspice process: CPU time in user
+mode and in the kernel, minor page faults. ``--no-body-network``: the access FET's card without
 BSIM4's body resistance network (``AccessSpec(body_network=False)``, three nodes fewer per
-cell). ``--variant``: the 1T1R deck also run with an edit (:func:`edit_deck`), with the
-largest difference of its node voltages from the generated deck's. ``--repeat K``: every deck
-K times, interleaved (the order reversed every other round), then each deck's medians of the
-elapsed and front-end times (a shared host's load moves single runs by 20 %).
+cell). ``--variant``: the 1T1R deck also run with an edit (:func:`edit_deck`), with the largest
+difference of its node voltages from the generated deck's. ``--repeat K``: every deck K times,
+interleaved (the order reversed every other round), then each deck's medians of the elapsed, front-end
+and CPU times (a shared host's load moves single runs by 20 %; on a virtual machine the
+kernel's time for the 1T1R deck's page faults moves by more, its user-mode time much less).
 """
 
 from __future__ import annotations
@@ -80,7 +82,9 @@ def main(argv=None) -> int:
         ap.error("N must be an even integer in 2..512")
     import numpy as np
 
-    from benchmarks.cases import DC_OP_COUNTERS, _array_spec
+    import resource
+
+    from benchmarks.cases import DC_OP_COUNTERS, NGSPICE_RUSAGE, _array_spec
     from benchmarks.ngspice_stats import ngspice_rusage
     from pycim.netlist.array import dc_drive_circuit, row_voltages
     from pycim.sim import NgspiceEngine, Op
@@ -98,12 +102,17 @@ def main(argv=None) -> int:
                 from dataclasses import replace
                 spec = replace(spec, access=replace(spec.access, body_network=False))
             edit = None if variant is None else (lambda d, v=variant: edit_deck(d, v))
+            circuit = dc_drive_circuit(spec, rows)
+            before = resource.getrusage(resource.RUSAGE_CHILDREN)
             with ngspice_rusage(edit=edit) as runs:
-                res = NgspiceEngine(klu=True, timeout_s=1800).run(dc_drive_circuit(spec, rows),
-                                                                  Op())
+                res = NgspiceEngine(klu=True, timeout_s=1800).run(circuit, Op())
+            after = resource.getrusage(resource.RUSAGE_CHILDREN)
+            os_acc = {key: getattr(after, f) - getattr(before, f)
+                      for key, f in NGSPICE_RUSAGE.items()}
             r = runs[0]
             times[name].append((res.elapsed_s, sum(r.get(key, 0.0)
-                                                   for key in DC_OP_COUNTERS["front_end_s"])))
+                                                   for key in DC_OP_COUNTERS["front_end_s"]),
+                                os_acc["user_s"], os_acc["sys_s"]))
             same = ""
             if access == "sky130":
                 # the array's own nodes (cell middles, bit- and source-line taps) in both runs
@@ -116,14 +125,17 @@ def main(argv=None) -> int:
                     dv = max(abs(volts[key] - base[key]) for key in common)
                     same = f"; node voltages vs the generated deck: max |dV| {dv:.2e} V " \
                            f"over {len(common)} nodes"
-            print(f"{name} {args.n}x{args.n}: ngspice elapsed {res.elapsed_s:.2f} s; "
+            print(f"{name} {args.n}x{args.n}: ngspice elapsed {res.elapsed_s:.2f} s "
+                  f"(CPU user {os_acc['user_s']:.2f} s, kernel {os_acc['sys_s']:.2f} s, "
+                  f"{os_acc['minor_faults']} minor page faults); "
                   + "; ".join(f"{key} {r.get(key, float('nan')):g}" for key in KEYS) + same,
                   flush=True)
     if args.repeat > 1:
         for name, t in times.items():
-            el, fe = np.median(np.asarray(t), axis=0)
+            el, fe, us, sy = np.median(np.asarray(t), axis=0)
             print(f"{name}: median of {args.repeat} interleaved runs: ngspice elapsed "
-                  f"{el:.2f} s, front end (loading, expansion with parsing) {fe:.2f} s")
+                  f"{el:.2f} s, front end (loading, expansion with parsing) {fe:.2f} s, "
+                  f"CPU user {us:.2f} s, kernel {sy:.2f} s")
     return 0
 
 

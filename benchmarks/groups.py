@@ -37,7 +37,9 @@ def array_dc_op(run_case, quick=False):
     same run. Ratios compare ngspice's own elapsed time (deck parse to op), not deck generation;
     at 256 x 256 the medians of :data:`DC_OP_REPEATS` interleaved runs of each deck, with
     ngspice's counters of both median runs and their ratios (front end, sparse solver, matrix
-    loads, Newton iterations, equations) beside them."""
+    loads, Newton iterations, equations) beside them, and at every size the operating
+    system's accounting of the ngspice process (CPU time in user mode and in the kernel,
+    minor page faults: :data:`benchmarks.cases.NGSPICE_RUSAGE`) with its ratios."""
     figs, targets = {}, []
     sizes = (64, 128) if quick else (64, 128, 256)
     for n in sizes:
@@ -52,8 +54,13 @@ def array_dc_op(run_case, quick=False):
         r["ratio_to_passive"] = r["ngspice_elapsed_s"] / passive["ngspice_elapsed_s"]
         if len(pairs) > 1:
             r["ratio_runs"] = [a["ngspice_elapsed_s"] / p["ngspice_elapsed_s"] for p, a in pairs]
-        for key in ("front_end_s", "parse_s", "solver_s", "load_s", "iterations", "equations"):
-            if key in r:  # where the ratio comes from: ngspice's counters, side by side
+            # the CPU time in user mode: the simulator's own work, without the kernel's page
+            # faults, whose cost on a virtual machine swings the elapsed ratio (README)
+            r["ratio_user_runs"] = [a["user_s"] / p["user_s"] for p, a in pairs]
+        for key in ("front_end_s", "parse_s", "solver_s", "load_s", "iterations", "equations",
+                    "user_s", "sys_s", "minor_faults"):
+            if r.get(key) is not None and passive.get(key):  # where the ratio comes from:
+                # ngspice's counters and the OS's accounting of it, side by side
                 r[f"ratio_{key.removesuffix('_s')}"] = r[key] / passive[key]
         if not full:  # Sparse 1.3 at 256^2 with wire R: minutes; 64/128 show the trend
             r = run_case("dc_op", n=n, cell="rram_read", access="sky130", klu=False)
