@@ -269,15 +269,18 @@ def _wires(spec: ArraySpec) -> Iterator:
     def gap(s, n):  # cell pitches between the nodes of segments s - 1 and s
         return _center(s, k, n) - _center(s - 1, k, n)
 
+    # the segments' resistances once, and below each line's segment nodes once (a node
+    # serves two wire segments and a capacitor)
+    r_cseg = [r_x * gap(s, spec.cols) for s in range(n_cseg)]
+    r_rseg = [r_y * gap(s, spec.rows) for s in range(n_rseg)]
     for r in range(spec.rows):  # BL (and WL) along the row
         tap = spec.bl_tap[r]
+        bn = [bl_node(spec, r, s * k) for s in range(n_cseg)]
+        wn = [wl_node(spec, r, s * k) for s in range(n_cseg)] if with_wl else None
         for s in range(1, n_cseg):
-            c0, c1 = (s - 1) * k, s * k
-            yield Resistor(f"RB{r}_{s}", bl_node(spec, r, c0), bl_node(spec, r, c1),
-                           r_x * gap(s, spec.cols))
+            yield Resistor(f"RB{r}_{s}", bn[s - 1], bn[s], r_cseg[s])
             if with_wl:
-                yield Resistor(f"RW{r}_{s}", wl_node(spec, r, c0), wl_node(spec, r, c1),
-                               r_x * gap(s, spec.cols))
+                yield Resistor(f"RW{r}_{s}", wn[s - 1], wn[s], r_cseg[s])
         d = abs(_center(tap // k, k, spec.cols) - tap)
         if d > 0:  # the port joins its segment's node through the wire between them
             yield Resistor(f"RBP{r}", f"bl{r}", bl_node(spec, r, tap), r_x * d)
@@ -286,21 +289,20 @@ def _wires(spec: ArraySpec) -> Iterator:
         if c_x > 0:
             for s in range(n_cseg):
                 cap = c_x * cells(spec.cols, s)
-                yield Capacitor(f"CB{r}_{s}", bl_node(spec, r, s * k), "0", cap)
+                yield Capacitor(f"CB{r}_{s}", bn[s], "0", cap)
                 if with_wl:
-                    yield Capacitor(f"CW{r}_{s}", wl_node(spec, r, s * k), "0", cap)
+                    yield Capacitor(f"CW{r}_{s}", wn[s], "0", cap)
     for c in range(spec.cols):  # SL along the column
         tap = spec.sl_tap[c]
+        sn = [sl_node(spec, s * k, c) for s in range(n_rseg)]
         for s in range(1, n_rseg):
-            yield Resistor(f"RS{s}_{c}", sl_node(spec, (s - 1) * k, c), sl_node(spec, s * k, c),
-                           r_y * gap(s, spec.rows))
+            yield Resistor(f"RS{s}_{c}", sn[s - 1], sn[s], r_rseg[s])
         d = abs(_center(tap // k, k, spec.rows) - tap)
         if d > 0:
             yield Resistor(f"RSP{c}", f"sl{c}", sl_node(spec, tap, c), r_y * d)
         if c_y > 0:
             for s in range(n_rseg):
-                yield Capacitor(f"CS{s}_{c}", sl_node(spec, s * k, c), "0",
-                                c_y * cells(spec.rows, s))
+                yield Capacitor(f"CS{s}_{c}", sn[s], "0", c_y * cells(spec.rows, s))
 
 
 def array_circuit(spec: ArraySpec, title: str | None = None,
