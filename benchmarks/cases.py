@@ -45,10 +45,19 @@ DC_OP_COUNTERS = {
 NGSPICE_RUSAGE = {"user_s": "ru_utime", "sys_s": "ru_stime", "minor_faults": "ru_minflt"}
 
 
+def sensed_ports(n: int) -> list[str]:
+    """The n x n array's outputs, its source-line ports ``sl<c>``: what a DC op of the array
+    is run for, and all that :func:`dc_op` saves on both decks (since the twenty-eighth
+    round; before, every node, half a million vectors of the 1T1R deck against the
+    crossbar's 131 thousand: ``benchmarks/dc_op_profile.py --ports-only`` against without)."""
+    return [f"sl{c}" for c in range(n)]
+
+
 def dc_op(n: int, cell: str, access: str, klu: bool, wire_r: bool = True,
           counters: bool = False) -> dict:
     """DC operating point of an n x n array driven at Vref +- Vread (per-cell wire R and C on
-    BL, SL and WL when ``wire_r``). ``sim_s`` includes generating and writing the deck;
+    BL, SL and WL when ``wire_r``), saving the sensed ports (:func:`sensed_ports`). ``sim_s``
+    includes generating and writing the deck;
     the ngspice process's CPU time and page faults (:data:`NGSPICE_RUSAGE`) are reported;
     ``counters``: also ngspice's own counters (:data:`DC_OP_COUNTERS`)."""
     from contextlib import nullcontext
@@ -63,7 +72,7 @@ def dc_op(n: int, cell: str, access: str, klu: bool, wire_r: bool = True,
     before = resource.getrusage(resource.RUSAGE_CHILDREN)  # ngspice is the only child ahead
     t0 = time.perf_counter()
     with ngspice_rusage() if counters else nullcontext() as runs:
-        res = NgspiceEngine(klu=klu, timeout_s=1800).run(c, Op())
+        res = NgspiceEngine(klu=klu, timeout_s=1800).run(c, Op(), save=sensed_ports(n))
     out = {"sim_s": time.perf_counter() - t0, "ngspice_elapsed_s": res.elapsed_s}
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
     out.update({key: getattr(after, field) - getattr(before, field)

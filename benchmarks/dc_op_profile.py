@@ -3,7 +3,7 @@
 native resistors with the same wires, driven alike (``benchmarks.cases.dc_op``).
 
     PYTHONPATH=. python benchmarks/dc_op_profile.py [N] [--no-body-network] [--variant V ...]
-        [--repeat K]
+        [--repeat K] [--ports-only]
 
 Prints per deck: lines, equations, Newton iterations, netlist loading / expansion / parsing
 (ngspice's expansion time contains its parsing time), KLU's analysis with the first
@@ -12,10 +12,13 @@ elapsed time, and the operating system's accounting of the ngspice process: CPU 
 mode and in the kernel, minor page faults. ``--no-body-network``: the access FET's card without
 BSIM4's body resistance network (``AccessSpec(body_network=False)``, three nodes fewer per
 cell). ``--variant``: the 1T1R deck also run with an edit (:func:`edit_deck`), with the largest
-difference of its node voltages from the generated deck's. ``--repeat K``: every deck K times,
-interleaved (the order reversed every other round), then each deck's medians of the elapsed, front-end
-and CPU times (a shared host's load moves single runs by 20 %; on a virtual machine the
-kernel's time for the 1T1R deck's page faults moves by more, its user-mode time much less).
+difference of its node voltages from the generated deck's. ``--ports-only``: both decks save
+only the SL ports, as the group's runs do (``benchmarks.cases.sensed_ports``); without it,
+every node, which the variants' comparison of node voltages uses. ``--repeat K``: every deck K
+times, interleaved (the order reversed every other round), then each deck's medians of the
+elapsed, front-end and CPU times (a shared host's load moves single runs by 20 %; on a virtual
+machine the kernel's time for the 1T1R deck's page faults moves by more, its user-mode time
+much less).
 """
 
 from __future__ import annotations
@@ -75,6 +78,8 @@ def main(argv=None) -> int:
                     help="also run the 1T1R deck with this edit (repeatable; edit_deck)")
     ap.add_argument("--repeat", type=int, default=1,
                     help="run every deck this many times, interleaved, and print medians")
+    ap.add_argument("--ports-only", action="store_true",
+                    help="save only the SL ports on both decks, as array_dc_op does")
     args = ap.parse_args(argv)
     if not 1 <= args.repeat <= 20:
         ap.error("--repeat must be in 1..20")
@@ -84,7 +89,7 @@ def main(argv=None) -> int:
 
     import resource
 
-    from benchmarks.cases import DC_OP_COUNTERS, NGSPICE_RUSAGE, _array_spec
+    from benchmarks.cases import DC_OP_COUNTERS, NGSPICE_RUSAGE, _array_spec, sensed_ports
     from benchmarks.ngspice_stats import ngspice_rusage
     from pycim.netlist.array import dc_drive_circuit, row_voltages
     from pycim.sim import NgspiceEngine, Op
@@ -105,7 +110,8 @@ def main(argv=None) -> int:
             circuit = dc_drive_circuit(spec, rows)
             before = resource.getrusage(resource.RUSAGE_CHILDREN)
             with ngspice_rusage(edit=edit) as runs:
-                res = NgspiceEngine(klu=True, timeout_s=1800).run(circuit, Op())
+                res = NgspiceEngine(klu=True, timeout_s=1800).run(
+                    circuit, Op(), save=sensed_ports(args.n) if args.ports_only else None)
             after = resource.getrusage(resource.RUSAGE_CHILDREN)
             os_acc = {key: getattr(after, f) - getattr(before, f)
                       for key, f in NGSPICE_RUSAGE.items()}
