@@ -95,8 +95,12 @@ def test_dc_op_ratio_is_taken_on_interleaved_medians():
     assert r["ratio_user_runs"] == pytest.approx([22 / 5.5, 21 / 8.5, 26 / 6])
     assert r["ratio_user"] == pytest.approx(22 / 6) and r["ratio_sys"] == 10.0
     assert r["ratio_minor_faults"] == pytest.approx(5 / 1.6)
-    ratio = [t for t in targets if "native-resistor" in t["what"]][0]
+    ratio, user = [t for t in targets if "native-resistor" in t["what"]]
     assert ratio["value"] == pytest.approx(27.0 / 6.5) and not ratio["met"]
+    # the user-mode target takes the median of the pairs' ratios (22 / 5.5), not the ratio of
+    # the median runs (22 / 6)
+    assert "user-mode" in user["what"] and user["value"] == pytest.approx(4.0)
+    assert r["ratio_user_median"] == pytest.approx(4.0) and not user["met"]
     assert "1t1r_wireR_64_sparse" in figs and "ratio_runs" not in figs["1t1r_wireR_64_klu"]
 
 
