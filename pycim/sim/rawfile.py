@@ -64,8 +64,8 @@ def read_raw(path: str | Path) -> list[tuple[str, dict[str, np.ndarray]]]:
         pos += nbytes
         if cplx:
             arr = arr[0::2] + 1j * arr[1::2]
-        # one copy, variables as rows: each vector a contiguous row of it (a copy per vector
-        # cost 0.3 s for the half million vectors of a 256 x 256 array's operating point)
+        # one copy, variables as rows: each vector a contiguous row of it (not a copy per
+        # vector: half a million small arrays for a 256 x 256 array's operating point)
         cols = np.ascontiguousarray(arr.reshape(npts, nvars).T)
         plots.append((header.get("plotname", ""), dict(zip(names, cols))))
     return plots
