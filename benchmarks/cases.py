@@ -5,6 +5,7 @@ from __future__ import annotations
 import resource
 import tempfile
 import time
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
@@ -45,6 +46,17 @@ DC_OP_COUNTERS = {
 NGSPICE_RUSAGE = {"user_s": "ru_utime", "sys_s": "ru_stime", "minor_faults": "ru_minflt"}
 
 
+@contextmanager
+def ngspice_accounting():
+    """Yields a dict that receives, at the block's end, :data:`NGSPICE_RUSAGE` of the child
+    processes that ended inside it (one ngspice run: the block must start no other)."""
+    acc: dict = {}
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    yield acc
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    acc.update({key: getattr(after, f) - getattr(before, f) for key, f in NGSPICE_RUSAGE.items()})
+
+
 def sensed_ports(n: int) -> list[str]:
     """The n x n array's outputs, its source-line ports ``sl<c>``: what a DC op of the array
     is run for, and all that :func:`dc_op` saves on both decks (since the twenty-eighth
@@ -69,14 +81,10 @@ def dc_op(n: int, cell: str, access: str, klu: bool, wire_r: bool = True,
     spec = _array_spec(n, cell, access, wire_r=wire_r)
     rng = np.random.default_rng(1)
     c = dc_drive_circuit(spec, row_voltages(rng.choice([-1.0, 1.0], n // 2), 0.9, 0.1))
-    before = resource.getrusage(resource.RUSAGE_CHILDREN)  # ngspice is the only child ahead
     t0 = time.perf_counter()
-    with ngspice_rusage() if counters else nullcontext() as runs:
+    with ngspice_accounting() as acc, ngspice_rusage() if counters else nullcontext() as runs:
         res = NgspiceEngine(klu=klu, timeout_s=1800).run(c, Op(), save=sensed_ports(n))
-    out = {"sim_s": time.perf_counter() - t0, "ngspice_elapsed_s": res.elapsed_s}
-    after = resource.getrusage(resource.RUSAGE_CHILDREN)
-    out.update({key: getattr(after, field) - getattr(before, field)
-                for key, field in NGSPICE_RUSAGE.items()})
+    out = {"sim_s": time.perf_counter() - t0, "ngspice_elapsed_s": res.elapsed_s, **acc}
     if counters:
         missing = [k for keys in DC_OP_COUNTERS.values() for k in keys if k not in runs[0]]
         if missing:

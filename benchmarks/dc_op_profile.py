@@ -87,9 +87,7 @@ def main(argv=None) -> int:
         ap.error("N must be an even integer in 2..512")
     import numpy as np
 
-    import resource
-
-    from benchmarks.cases import DC_OP_COUNTERS, NGSPICE_RUSAGE, _array_spec, sensed_ports
+    from benchmarks.cases import DC_OP_COUNTERS, _array_spec, ngspice_accounting, sensed_ports
     from benchmarks.ngspice_stats import ngspice_rusage
     from pycim.netlist.array import dc_drive_circuit, row_voltages
     from pycim.sim import NgspiceEngine, Op
@@ -99,7 +97,8 @@ def main(argv=None) -> int:
                   ("1T1R array", "rram_read", "sky130", None)]
     runs_to_do += [(f"1T1R array, {v}", "rram_read", "sky130", v) for v in args.variant]
     base = None
-    times: dict[str, list[tuple[float, float]]] = {name: [] for name, *_ in runs_to_do}
+    # per run: elapsed, front end, CPU user, kernel
+    times: dict[str, list[tuple[float, ...]]] = {name: [] for name, *_ in runs_to_do}
     for k in range(args.repeat):
         for name, cell, access, variant in (runs_to_do if k % 2 == 0 else runs_to_do[::-1]):
             spec = _array_spec(args.n, cell, access)
@@ -108,13 +107,9 @@ def main(argv=None) -> int:
                 spec = replace(spec, access=replace(spec.access, body_network=False))
             edit = None if variant is None else (lambda d, v=variant: edit_deck(d, v))
             circuit = dc_drive_circuit(spec, rows)
-            before = resource.getrusage(resource.RUSAGE_CHILDREN)
-            with ngspice_rusage(edit=edit) as runs:
+            with ngspice_accounting() as os_acc, ngspice_rusage(edit=edit) as runs:
                 res = NgspiceEngine(klu=True, timeout_s=1800).run(
                     circuit, Op(), save=sensed_ports(args.n) if args.ports_only else None)
-            after = resource.getrusage(resource.RUSAGE_CHILDREN)
-            os_acc = {key: getattr(after, f) - getattr(before, f)
-                      for key, f in NGSPICE_RUSAGE.items()}
             r = runs[0]
             times[name].append((res.elapsed_s, sum(r.get(key, 0.0)
                                                    for key in DC_OP_COUNTERS["front_end_s"]),

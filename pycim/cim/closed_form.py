@@ -297,15 +297,14 @@ class _Ladders:
         of nodes 0..q (inclusive cumulative sum) and S(p) = sum of c(q) over q < p."""
         if self.axis == 1:
             c = np.cumsum(s, axis=1)
-        else:
-            c = _cumsum_rows(s, np.empty_like(s))
-        out = np.empty_like(c)
-        if self.axis == 1:
+            out = np.empty_like(c)
             total = c[:, -1:].copy()
             out[:, 0] = 0.0
             np.cumsum(c[:, :-1], axis=1, out=out[:, 1:])
             out -= out[self.lines, self.tap][:, None]
         else:
+            c = _cumsum_rows(s, np.empty_like(s))
+            out = np.empty_like(c)
             total = c[-1:, :].copy()
             out[0, :] = 0.0
             _cumsum_rows(c[:-1, :], out[1:, :])
