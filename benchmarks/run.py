@@ -63,7 +63,14 @@ def main(argv=None) -> int:
     ap.add_argument("--only", nargs="*",
                     help="run only these groups; the other groups' figures already in "
                          "results.json are kept (each group records its own machine and date)")
+    ap.add_argument("--render", action="store_true",
+                    help="run nothing: rewrite results.md from results.json")
     args = ap.parse_args(argv)
+    if args.render:
+        results = json.loads((HERE / "results.json").read_text())
+        (HERE / "results.md").write_text(markdown(results))
+        print(f"wrote {HERE / 'results.md'}")
+        return 0
     from benchmarks.groups import GROUPS
 
     unknown = sorted(set(args.only or ()) - set(GROUPS))
@@ -126,21 +133,35 @@ def write(mine: dict, keep_others: bool, keep_cases: bool = False) -> None:
         tmp.replace(HERE / name)
 
 
+def _cell(text) -> str:
+    """A markdown table cell: pipes escaped (target names such as '|ratio - 1|')."""
+    return str(text).replace("|", "\\|")
+
+
 def markdown(results: dict) -> str:
     m = results["machine"]
     out = ["# pycim benchmark results", "",
            f"{m['date']}, {m['cpus']} CPUs, Python {m['python']}, {m['ngspice']}, pycim {m['pycim']}",
            ""]
+    missed = [t for t in results["targets"] if not t["met"]]
+    out += [f"{len(results['targets']) - len(missed)} of {len(results['targets'])} targets met"
+            + (" (all in the table at the end)." if not missed else "; missed:"), ""]
+    if missed:
+        out += ["| group | target | value | limit |", "|---|---|---|---|"]
+        out += [f"| {t.get('group', '')} | {_cell(t['what'])} | {t['value']:.4g} | "
+                f"{_cell(t['target'])} |" for t in missed]
+        out.append("")
     for name, figs in results["figures"].items():
         out += [f"## {name}", "", "| case | figure | value |", "|---|---|---|"]
         for case, vals in figs.items():
             for k, v in vals.items():
-                out.append(f"| {case} | {k} | {v:.4g} |" if isinstance(v, float)
-                           else f"| {case} | {k} | {v} |")
+                out.append(f"| {_cell(case)} | {_cell(k)} | {v:.4g} |" if isinstance(v, float)
+                           else f"| {_cell(case)} | {_cell(k)} | {_cell(v)} |")
         out.append("")
     out += ["## targets", "", "| target | value | limit | met |", "|---|---|---|---|"]
     for t in results["targets"]:
-        out.append(f"| {t['what']} | {t['value']:.4g} | {t['target']} | {'yes' if t['met'] else 'NO'} |")
+        out.append(f"| {_cell(t['what'])} | {t['value']:.4g} | {_cell(t['target'])} | "
+                   f"{'yes' if t['met'] else 'NO'} |")
     return "\n".join(out) + "\n"
 
 
