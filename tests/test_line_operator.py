@@ -176,6 +176,23 @@ def test_wire_correction_is_the_wired_operator_less_the_lumped(rng, n_in, n_out,
                                x @ exact, atol=1e-8)
 
 
+def test_wire_correction_converges_where_its_change_grows_first():
+    """A one-column core of 128 rows, every weight +1, drivers of 45 ohm (the packaged model's),
+    the default wires: the iteration's change per pass grows over its first passes (3.7e-6,
+    8.7e-6 per unit drive, then 6.4e-7, ...) and then converges; until the twenty-ninth round
+    that growth was taken for divergence (a RuntimeError from every full-batch Core call on
+    such weights). Against the exact block Gauss-Seidel."""
+    from pycim.cim.closed_form import wire_correction, wire_line_operator
+    from pycim.cim.mapping import weights_to_conductances
+
+    gp, gn = weights_to_conductances(np.ones((128, 1)))
+    exact = (wire_line_operator(gp, gn, "forward", r_drive_ohm=45.0)
+             - line_operator(gp, gn, "forward", r_drive_ohm=45.0))
+    assert np.abs(exact).max() > 1e-3
+    np.testing.assert_allclose(wire_correction(gp, gn, "forward", r_drive_ohm=45.0, tol=1e-10),
+                               exact, atol=1e-9)
+
+
 def test_wire_correction_refuses_what_it_cannot_solve(rng):
     from pycim.cim.closed_form import wire_correction
     from pycim.errors import InputError
@@ -184,6 +201,10 @@ def test_wire_correction_refuses_what_it_cannot_solve(rng):
     with pytest.raises(RuntimeError, match="does not converge"):  # 50 ohm per cell: r G ~ 1
         wire_correction(gp, gn, "backward", r_drive_ohm=300.0, r_bl_cell_ohm=50.0,
                         r_sl_cell_ohm=50.0)
+    for args in (("sideways",), ("forward", 45.0), ("backward", "row-pair")):
+        for f in (line_operator, sense_views):  # no direction or mapping taken for another
+            with pytest.raises(InputError, match="direction|mapping"):
+                f(gp, gn, *args)
     for kw in ({"r_drive_ohm": -1.0}, {"tol": 0.0}, {"planes": np.ones((2, 3))},
                {"planes": np.full((1, 40), np.nan)}, {"r_bl_cell_ohm": 0.0}):
         with pytest.raises(InputError):

@@ -21,6 +21,10 @@ def sense_views(g_pos, g_neg, direction: str, mapping: str = "row_pair"):
     """Per sensed neuron: (numerator matrix N, normaliser S) so that one plane's ideal line
     voltage is v_read * (plane @ N) / S. Backward ``row_pair`` senses every bit-line (G+ rows
     and G- rows separately, interleaved; outputs are differences of neighbours)."""
+    if direction not in ("forward", "backward"):
+        raise InputError(f"direction must be 'forward' or 'backward', got {direction!r}")
+    if mapping not in ("row_pair", "transposable"):
+        raise InputError(f"mapping must be 'row_pair' or 'transposable', got {mapping!r}")
     if direction == "forward":
         return g_pos - g_neg, (g_pos + g_neg).sum(axis=0)
     if mapping == "transposable":
@@ -175,6 +179,9 @@ def _drive_inputs(a: np.ndarray, direction: str, mapping: str) -> np.ndarray:
 #: voltage per unit drive in the last sweep (0.2 V reads: 2e-11 V)
 WIRE_TOL = 1e-10
 WIRE_MAX_ITER = 200
+#: :func:`wire_correction` gives up early when a drive's change per pass grows this many times
+#: over the smallest change it had
+DIVERGED = 1e3
 
 
 def _ladder_factor(g, g_wire: float, tap, g_drive):
@@ -443,7 +450,7 @@ def _wire_drive(g, v0, free, lu, ladders, tol):
     n_r = g.shape[0]
     v = v0
     extra_i = 0.0  # the cells' extra current from the wires (BL -> SL), (rows, cols)
-    last = np.inf
+    least = np.inf  # the smallest change so far
     for _ in range(WIRE_MAX_ITER):
         cur = v[:n_r, None] - v[None, n_r:]
         cur *= g
@@ -460,9 +467,12 @@ def _wire_drive(g, v0, free, lu, ladders, tol):
         v = v_new
         if moved < tol:
             return v - v0
-        if moved > 2 * last:
+        # diverging: the change grew 1000-fold over the smallest one so far (a contracting
+        # iteration's change may grow for a pass or two first: the first pass starts from no
+        # wire current, e.g. 3.7e-6, 8.7e-6, 6.4e-7, ... on a one-column core of 128 rows)
+        if not moved <= DIVERGED * least:
             break
-        last = moved
+        least = min(least, moved)
     raise RuntimeError("wire_correction: the iteration does not converge for these wires "
                        f"(last change {moved:.3g} per unit drive); wire_line_operator solves "
                        "them exactly")
