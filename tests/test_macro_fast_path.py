@@ -431,3 +431,125 @@ def test_clip_is_skipped_only_where_no_input_reaches_the_code_edges(model):
                 assert fast.min() >= lo and fast.max() <= hi, (ch.clip_needed, in_bits, out_bits)
                 # float32 against float64: a value on a code edge may round either way
                 assert np.mean(fast != exact) < 1e-3 and np.abs(fast - exact).max() <= 1
+
+
+def _in_thread(f):
+    import threading
+
+    out = {}
+
+    def run():
+        try:
+            out["r"] = f()
+        except BaseException as exc:  # noqa: BLE001 (handed to the test)
+            out["exc"] = exc
+
+    t = threading.Thread(target=run, daemon=True)
+    t.start()
+    return t, out
+
+
+def test_a_call_waits_for_a_calibration_under_way(monkeypatch):
+    """A call that arrives while the core re-calibrates its widths waits for the calibration
+    and returns the calibrated value (until the twenty-ninth round it ran on the core with its
+    calibration removed for the measurement and returned value None)."""
+    import threading
+
+    from pycim.macro.core import Core
+
+    rng = np.random.default_rng(6)
+    core = Core(rng.uniform(-1, 1, (64, 32)), seed=1)
+    x = rng.integers(-7, 8, (256, 64))
+    core.calibrate("forward", 4, 6)
+    inside, go = threading.Event(), threading.Event()
+    ref_y = core.reference_y
+
+    def paused(*a, **k):  # the calibration's measurement, held half-way
+        inside.set()
+        go.wait(30)
+        return ref_y(*a, **k)
+
+    monkeypatch.setattr(core, "reference_y", paused)
+    t_cal, cal = _in_thread(lambda: core.calibrate("forward", 4, 6))
+    assert inside.wait(30)
+    t_call, call = _in_thread(lambda: core.forward(x, 4, 6))
+    t_call.join(0.5)
+    waited = t_call.is_alive()
+    go.set()
+    t_cal.join(60)
+    t_call.join(60)
+    assert "exc" not in cal and "exc" not in call
+    assert waited, "the call ran during the calibration"
+    assert call["r"].value is not None
+
+
+def test_a_full_scale_change_waits_for_calls_under_way(monkeypatch):
+    """set_adc_full_scale while another thread's call is building its folded chain: the
+    change waits for the call, so no chain of the old full scale is kept (until the
+    twenty-ninth round the call stored it after the change had cleared the chains, and every
+    later call converted at the old LSB: fast codes then disagreed with exact ones)."""
+    import threading
+
+    import pycim.macro.core as core_mod
+    from pycim.macro.core import Core
+
+    rng = np.random.default_rng(7)
+    core = Core(rng.uniform(-1, 1, (64, 32)), seed=1)
+    x = rng.integers(-7, 8, (256, 64))
+    inside, go = threading.Event(), threading.Event()
+    fold = core_mod._fold_chain
+
+    def paused(*a, **k):
+        inside.set()
+        go.wait(30)
+        return fold(*a, **k)
+
+    monkeypatch.setattr(core_mod, "_fold_chain", paused)
+    t_call, call = _in_thread(lambda: core.forward(x, 4, 6))
+    assert inside.wait(30)
+    t_set, _ = _in_thread(lambda: core.set_adc_full_scale(0.1))
+    t_set.join(0.5)
+    waited = t_set.is_alive()
+    go.set()
+    t_call.join(60)
+    t_set.join(60)
+    monkeypatch.setattr(core_mod, "_fold_chain", fold)
+    assert waited, "the full scale changed during a call"
+    assert core.adc_fs_v == 0.1
+    fast, exact = core.forward(x, 4, 6).code, core.forward(x, 4, 6, exact=True).code
+    assert np.mean(fast != exact) < 1e-3
+
+
+def test_threads_do_not_share_the_activity_work_arrays(monkeypatch):
+    """The activity's set-bit sums (:meth:`Core._pop_sums`) of two threads' calls of one
+    batch shape: each thread its own work arrays (until the twenty-ninth round one pair per
+    core: a thread's popcounts overwritten by the other's gave a zero-input call a
+    full-scale call's array energy)."""
+    import threading
+
+    from pycim.macro.core import Core
+
+    rng = np.random.default_rng(8)
+    core = Core(rng.uniform(-1, 1, (64, 32)), seed=1)
+    xa, xb = np.zeros((256, 64), np.int16), np.full((256, 64), 7, np.int16)
+    want_a, want_b = core._pop_sums(xa).copy(), core._pop_sums(xb).copy()
+    assert want_a.sum() == 0 and want_b.sum() == 256 * 64 * 3
+    inside, go = threading.Event(), threading.Event()
+    count = np.bitwise_count
+    t_main = threading.get_ident()
+
+    def paused(a, *args, **kw):
+        r = count(a, *args, **kw)
+        if threading.get_ident() != t_main:  # the other thread: popcounts written, held
+            inside.set()
+            go.wait(30)
+        return r
+
+    monkeypatch.setattr(np, "bitwise_count", paused)
+    t, out = _in_thread(lambda: core._pop_sums(xa).copy())
+    assert inside.wait(30)
+    got_b = core._pop_sums(xb)  # this thread, the same shape, meanwhile
+    go.set()
+    t.join(60)
+    np.testing.assert_array_equal(got_b, want_b)
+    np.testing.assert_array_equal(out["r"], want_a)

@@ -78,6 +78,7 @@ from __future__ import annotations
 import sys
 import threading
 import warnings
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -869,6 +870,64 @@ def _fold_chain(model, a_v: np.ndarray, in_bits: int, n_rows: int, g_sum_s: np.n
     return chain
 
 
+class _CoreLock:
+    """A core's calls share it; a change of its model or calibrations takes it alone.
+
+    Any number of threads run calls at once (:meth:`shared`); a change
+    (:meth:`exclusive`: the ADC full scale, a foreground calibration) waits until the calls
+    under way have returned, and calls that arrive meanwhile wait for it, so every call sees
+    one model and one set of calibrations from start to end. The changing thread may run
+    calls itself (a calibration measures through the core's own MVMs), and a thread may
+    nest calls. Not pickled: :meth:`Core.__getstate__` leaves it out."""
+
+    def __init__(self) -> None:
+        self._cond = threading.Condition(threading.Lock())
+        self._readers: dict[int, int] = {}  # thread -> calls it holds
+        self._writer: int | None = None
+        self._writes = 0
+
+    @contextmanager
+    def shared(self):
+        me = threading.get_ident()
+        with self._cond:
+            if self._writer != me and me not in self._readers:
+                while self._writer is not None:
+                    self._cond.wait()
+            self._readers[me] = self._readers.get(me, 0) + 1
+        try:
+            yield
+        finally:
+            with self._cond:
+                if self._readers[me] > 1:
+                    self._readers[me] -= 1
+                else:
+                    del self._readers[me]
+                    self._cond.notify_all()
+
+    @contextmanager
+    def exclusive(self):
+        me = threading.get_ident()
+        with self._cond:
+            if self._writer != me:
+                if me in self._readers:
+                    raise RuntimeError("a core cannot be changed from inside one of its own "
+                                       "calls")
+                while self._writer is not None:
+                    self._cond.wait()
+                self._writer = me  # calls arriving from now on wait
+                while self._readers:
+                    self._cond.wait()
+            self._writes += 1
+        try:
+            yield
+        finally:
+            with self._cond:
+                self._writes -= 1
+                if not self._writes:
+                    self._writer = None
+                    self._cond.notify_all()
+
+
 class Core:
     """One programmed core.
 
@@ -881,6 +940,11 @@ class Core:
         Programming-noise seed; the same seed gives the SPICE flow's conductances.
     prog_tol_s : float
         Write-verify tolerance (0 = program exactly the targets).
+
+    Threads may call one core at once (each has its own work arrays). A change of the core
+    (:meth:`set_adc_full_scale`, :meth:`calibrate_full_scale`, :meth:`calibrate`) waits for
+    the calls under way and holds new ones until it is done, so a call sees one model and one
+    set of calibrations throughout.
     """
 
     def __init__(self, weights, model=None, seed: int = 0, prog_tol_s: float = 1e-6,
@@ -937,7 +1001,8 @@ class Core:
         #: (planes, inputs) signed bit planes of every input by in_bits (:meth:`_activity`)
         self._plane_tabs: dict[int, np.ndarray] = {}
         #: work array of :meth:`_pop_sums` (reused between calls of the same shape)
-        self._pop_buf: np.ndarray | None = None
+        #: per thread (threading.get_ident()): (uint8, int8) work arrays of one batch shape
+        self._pop_bufs: dict[int, tuple] = {}
         #: per (forward, in_bits, out_bits, rows, cols): (model, energy at activity 0 and 1,
         #: latency) (:meth:`_account`)
         self._energy_cache: dict = {}
@@ -951,6 +1016,17 @@ class Core:
         self._polarity: dict[str, object] = {}
         #: foreground calibrations by (direction, in_bits, out_bits) (:meth:`calibrate`)
         self.calibrations: dict[tuple[str, int, int], Calibration] = {}
+        #: calls share the core, changes take it alone (:class:`_CoreLock`)
+        self._lock = _CoreLock()
+
+    def __getstate__(self) -> dict:
+        state = self.__dict__.copy()
+        del state["_lock"]
+        return state
+
+    def __setstate__(self, state: dict) -> None:
+        self.__dict__.update(state)
+        self._lock = _CoreLock()
 
     # -- helpers ---------------------------------------------------------------------------
     def _operator(self, direction: str) -> np.ndarray:
@@ -1132,9 +1208,12 @@ class Core:
         (float64 (n,), exact integers): ``np.bitwise_count`` (popcount of |x|) of x as int8
         into a reused uint8 work array, summed exactly (byte lanes of uint64 words, then int64; a batch
         smaller than 72 or a width not a multiple of 8: int32 / int64 directly)."""
-        if self._pop_buf is None or self._pop_buf[0].shape != x.shape:
-            self._pop_buf = (np.empty(x.shape, np.uint8), np.empty(x.shape, np.int8))
-        buf, x8 = self._pop_buf
+        me = threading.get_ident()
+        bufs = self._pop_bufs.get(me)
+        if bufs is None or bufs[0].shape != x.shape:
+            bufs = self._pop_bufs[me] = (np.empty(x.shape, np.uint8),
+                                         np.empty(x.shape, np.int8))
+        buf, x8 = bufs
         if x.dtype != np.int8:  # checked inputs: integers of at most 8 bits, |x| <= 127
             np.copyto(x8, x, casting="unsafe")  # bitwise_count is 9x faster on int8
             x = x8
@@ -1179,6 +1258,10 @@ class Core:
         or its ADC not the pycim.macro/1 one, or when the model has per-polarity departures
         (:meth:`MacroModel.polarity_coefs`: not linear in the drives); then the model's own
         calls are used."""
+        with self._lock.shared():
+            return self._fast_chain(direction, in_bits, out_bits)
+
+    def _fast_chain(self, direction: str, in_bits: int, out_bits: int) -> FastChain | None:
         key = (direction, in_bits, out_bits)
         if key not in self._fast and np.any(
                 self.model.for_direction(direction).polarity_coefs()):
@@ -1213,9 +1296,11 @@ class Core:
     def set_adc_full_scale(self, adc_fs_v: float) -> None:
         """Set the ADC full scale (0.05-0.8 V, the neuron's range); drops the folded chains and
         the foreground calibrations, which were made at the old LSB."""
-        self.model = self.model.with_(adc_fs_v=_check_fs(adc_fs_v))
-        self._fast.clear()
-        self.calibrations.clear()
+        fs = _check_fs(adc_fs_v)
+        with self._lock.exclusive():
+            self.model = self.model.with_(adc_fs_v=fs)
+            self._fast.clear()
+            self.calibrations.clear()
 
     def calibrate_full_scale(self, x, in_bits: int = 4, out_bits: int = 6,
                              direction: str = "forward", percentile: float = FS_PERCENTILE,
@@ -1249,20 +1334,24 @@ class Core:
         if lo_v > hi_v:
             raise InputError(f"out_bits {out_bits}: no full scale in the neuron's range gives an "
                              f"LSB >= {MIN_LSB_V * 1e3:g} mV")
-        saved = self.model
-        self.set_adc_full_scale(hi_v)
-        try:
-            code = self._run(direction, x, in_bits, MAX_OUT_BITS, rng, False, False).code
-        finally:
+        with self._lock.exclusive():  # no call sees the readout's full scale
+            saved, saved_cal = self.model, dict(self.calibrations)
+            self.set_adc_full_scale(hi_v)
+            try:
+                code = self._run(direction, x, in_bits, MAX_OUT_BITS, rng, False, False).code
+            except BaseException:
+                self.model = saved
+                self._fast.clear()
+                self.calibrations.clear()
+                self.calibrations.update(saved_cal)
+                raise
+            q_int = 2.0 * hi_v / 2 ** MAX_OUT_BITS  # integrator volts per code of the readout
+            u = np.abs((code.astype(float) + 0.5) * q_int)
+            wanted = float(np.percentile(u, percentile))
+            fs = float(np.clip(wanted, lo_v, hi_v))
+            limited = "low" if wanted < lo_v else ("high" if wanted > hi_v else "")
             self.model = saved
-            self._fast.clear()
-            self.calibrations.clear()
-        q_int = 2.0 * hi_v / 2 ** MAX_OUT_BITS  # integrator volts per code of the readout
-        u = np.abs((code.astype(float) + 0.5) * q_int)
-        wanted = float(np.percentile(u, percentile))
-        fs = float(np.clip(wanted, lo_v, hi_v))
-        limited = "low" if wanted < lo_v else ("high" if wanted > hi_v else "")
-        self.set_adc_full_scale(fs)
+            self.set_adc_full_scale(fs)
         return FullScaleCalibration(direction, in_bits, out_bits, float(percentile), wanted, fs,
                                     lo_v, hi_v, limited, int(x.shape[0]),
                                     float(np.mean(u > fs)))
@@ -1310,7 +1399,22 @@ class Core:
         x *= gen.random((n_vectors, n_drive)) < gen.uniform(0.1, 1.0, (n_vectors, 1))
         x[0] = 0  # the zero vector: the offset alone
         key = (direction, in_bits, out_bits)
-        self.calibrations.pop(key, None)  # measure raw codes
+        with self._lock.exclusive():  # no call sees the core without its calibration
+            return self._calibrate(key, x, rng, n_vectors)
+
+    def _calibrate(self, key, x, rng, n_vectors: int) -> Calibration:
+        old = self.calibrations.pop(key, None)  # measure raw codes
+        try:
+            cal = self._measure_calibration(key, x, rng, n_vectors)
+        except BaseException:  # the core keeps the calibration it had
+            if old is not None:
+                self.calibrations[key] = old
+            raise
+        self.calibrations[key] = cal
+        return cal
+
+    def _measure_calibration(self, key, x, rng, n_vectors: int) -> Calibration:
+        direction, in_bits, out_bits = key
         code = self._run(direction, x, in_bits, out_bits, rng, False, False).code
         y_ref = self.reference_y(x, in_bits, out_bits, direction)
         lo, hi = -(1 << (out_bits - 1)), (1 << (out_bits - 1)) - 1
@@ -1329,10 +1433,13 @@ class Core:
         cal = Calibration(direction, in_bits, out_bits, gain, offset, scale.astype(np.float32),
                           shift.astype(np.float32), n_vectors, rms(raw), rms(cor),
                           act_coef=coef.astype(np.float32), act_q=q.astype(np.float32))
-        self.calibrations[key] = cal
         return cal
 
     def _run(self, direction, x, in_bits, out_bits, rng, keep_y, exact):
+        with self._lock.shared():
+            return self._run_shared(direction, x, in_bits, out_bits, rng, keep_y, exact)
+
+    def _run_shared(self, direction, x, in_bits, out_bits, rng, keep_y, exact):
         in_bits = check_bits(in_bits, "in_bits")
         out_bits = check_bits(out_bits, "out_bits", MAX_OUT_BITS)
         fwd = direction == "forward"
@@ -1341,8 +1448,8 @@ class Core:
         n_sense = self.n_out if fwd else 2 * self.n_in
         g_sum = self.g_sum_fwd_s if fwd else self.g_sum_bwd_s
         few = self._wires_per_vector(direction, x, in_bits)  # then the model's own chain
-        chain = None if (keep_y or exact or few) else self.fast_chain(direction, in_bits,
-                                                                      out_bits)
+        chain = None if (keep_y or exact or few) else self._fast_chain(direction, in_bits,
+                                                                       out_bits)
         # signed integers on the fast path: the lookup's index checks the range in one pass
         defer = chain is not None and bool(chain.n_levels) and \
             np.asarray(x).dtype.kind == "i"
@@ -1380,12 +1487,16 @@ class Core:
         """Closed form sum_p w_p v_p (held plane weights; volts, float32) of each output:
         (batch, n_out)."""
         in_bits = check_bits(in_bits, "in_bits")
-        return self._volts(checked_inputs(x, self.n_in, in_bits), in_bits, True)
+        x = checked_inputs(x, self.n_in, in_bits)
+        with self._lock.shared():
+            return self._volts(x, in_bits, True)
 
     def backward_volts(self, x, in_bits: int = 4) -> np.ndarray:
         """Closed form sum_p w_p v_p of every physical row (batch, 2 n_in): row 2i is G+."""
         in_bits = check_bits(in_bits, "in_bits")
-        return self._volts(checked_inputs(x, self.n_out, in_bits), in_bits, False)
+        x = checked_inputs(x, self.n_out, in_bits)
+        with self._lock.shared():
+            return self._volts(x, in_bits, False)
 
     def forward(self, x, in_bits: int = 4, out_bits: int = 6, rng=None, keep_y: bool = False,
                 exact: bool = False) -> MvmResult:
