@@ -258,7 +258,7 @@ def _prepare_sweep(args, outs):
     from pathlib import Path
 
     from .characterize import load_spec, sweep_into
-    from .characterize.runner import EXECUTORS, parse_scheduler
+    from .characterize.runner import EXECUTORS, check_sweep_out, parse_scheduler
     from .errors import InputError
     from .files import check_output_dir
     from .resources import sweep_plan
@@ -270,6 +270,7 @@ def _prepare_sweep(args, outs):
     if (Path(out).is_dir() and sp.absolute().parent.samefile(out)
             and sp.suffix in _SWEEP_WRITES):
         raise InputError(f"--out: {out} would overwrite the spec {sp} (give another --out)")
+    check_sweep_out(spec, out, "--out", args.spec)  # another spec's results, unrelated files
     if args.executor not in EXECUTORS:  # pragma: no cover (argparse choices)
         raise InputError(f"--executor must be one of {', '.join(EXECUTORS)}")
     if args.scheduler is not None:

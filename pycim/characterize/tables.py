@@ -71,7 +71,7 @@ def write_outputs(rep, plots: bool = True) -> list[Path]:
             files.extend(plot_kind(kind, df, out / f"{kind}.png"))
     s = summary_table(rep.results)
     files.append(atomic_write_text(out / "summary.csv", s.to_csv(index=False)))
-    meta = {"points": len(rep.results), "cached": rep.count("cached"),
+    meta = {"spec": rep.spec_path, "points": len(rep.results), "cached": rep.count("cached"),
             "computed": rep.count("computed"), "failed": rep.count("failed"),
             "wall_s": rep.wall_s,
             "failures": [{"kind": r.kind, "point": r.point, "message": r.message}
