@@ -110,3 +110,70 @@ def test_sweep_rerun_resumes_after_the_spec_moved_and_may_grow(tmp_path, capsys)
     rc, so, err = cli(capsys, "sweep", moved, "--out", out, "--jobs", "1")  # would drop 0.6
     assert rc == 2 and "another sweep" in err and "gap_nm=0.6" in err, err
     assert _snapshot(out) == before
+
+
+# --- 2. a spec that validates runs: the MVM's own checks at load, in the spec's terms --------
+
+from pycim.characterize import parse_spec  # noqa: E402
+from pycim.errors import InputError  # noqa: E402
+
+
+@pytest.mark.parametrize("table,needle", [
+    ('kind = "ir_drop"\nrows = [2, 3]\ncols = 1', "rows must be even (G+/G- row pairs), got 3"),
+    ('kind = "mvm_transfer"\nn_in = 4\nn_out = 3\nin_bits = 8\nout_bits = 1',
+     "with in_bits 8 converts each phase with out_bits - 3 bits: out_bits must be >= 4, got 1"),
+    ('kind = "energy_per_mac"\nn_in = 4\nn_out = 3\nin_bits = [4, 6]\nout_bits = 2',
+     "in_bits 6 converts each phase with out_bits - 2 bits: out_bits must be >= 3, got 2"),
+    ('kind = "mvm_fit"\nn_in = 2\nn_out = 2\nread_pulse_s = 2e-9', "read_pulse_s must be in"),
+    ('kind = "mvm_transfer"\nn_in = 2\nn_out = 2\nread_pulse_ns = 3.9', "read_pulse_ns must be in"),
+    ('kind = "mvm_fit"\nn_in = 2\nn_out = 2\nin_bits = 8\nadc_full_scale_v = 0.2',
+     "adc_full_scale_v 0.2 V with a two-phase MVM"),
+    ('kind = "mvm_fit"\nn_in = 2\nn_out = 2\nout_bits = 10\nadc_full_scale_v = [0.4, 0.2]',
+     "adc_full_scale_v 0.2 V at out_bits 10 gives a 0.391 mV LSB"),
+])
+def test_spec_refuses_points_that_would_fail_at_run_time(table, needle):
+    with pytest.raises(InputError) as ei:
+        parse_spec(f"[[sweep]]\n{table}\n", "s.toml")
+    msg = str(ei.value)
+    assert needle in msg and msg.startswith("s.toml: [[sweep]] #1"), msg
+    assert "--" not in msg  # the spec's keys, not command-line options
+
+
+def test_spec_mvm_widths_agree_with_the_request():
+    """Every in/out width and full scale the spec accepts, the MVM accepts, and vice versa."""
+    from pycim.cim.request import MvmRequest
+
+    w, x = np.zeros((2, 2)), np.zeros((1, 2), int)
+    for ib in range(1, 9):
+        for ob in range(1, 11):
+            for fs in (0.05, 0.2, 0.4, 0.8):
+                text = (f'[[sweep]]\nkind = "mvm_fit"\nn_in = 2\nn_out = 2\nin_bits = {ib}\n'
+                        f'out_bits = {ob}\nadc_full_scale_v = {fs}\n')
+                try:
+                    parse_spec(text)
+                    spec_ok = True
+                except InputError:
+                    spec_ok = False
+                try:
+                    MvmRequest(w, x, in_bits=ib, out_bits=ob, adc_full_scale_v=fs)
+                    req_ok = True
+                except InputError:
+                    req_ok = False
+                assert spec_ok == req_ok, (ib, ob, fs)
+    # at least one of each kind
+    parse_spec('[[sweep]]\nkind = "mvm_fit"\nn_in = 2\nn_out = 2\nin_bits = 8\nout_bits = 4\n')
+
+
+@pytest.mark.parametrize("ns", [4.0, 1000.0])
+def test_mvm_transfer_read_pulse_bounds_reach_the_request(monkeypatch, ns):
+    """The spec's read_pulse_ns bounds are the request's: both ends pass through the kind."""
+    from pycim.characterize import kinds
+    from pycim.flows import mvm as flow
+
+    spec = parse_spec(f'[[sweep]]\nkind = "mvm_transfer"\nn_in = 2\nn_out = 2\n'
+                      f'read_pulse_ns = {ns}\n')
+    (_, point), = spec.points()
+    seen = {}
+    monkeypatch.setattr(flow, "run_mvm", lambda req, **kw: seen.setdefault("req", req))
+    kinds._mvm(point, 1)
+    assert seen["req"].read_pulse_s == pytest.approx(ns * 1e-9, rel=1e-15)

@@ -51,7 +51,8 @@ def _mvm(p: dict, batch: int):
                      corner=p["corner"], temp_c=p["temp_c"], seed=p["seed"],
                      vdd_v=p.get("vdd_v", 1.8), prog_tol_s=p.get("prog_tol_us", 1.0) * 1e-6,
                      mismatch=p.get("mismatch", 0.0),
-                     read_pulse_s=(p["read_pulse_ns"] * 1e-9 if "read_pulse_ns" in p else None))
+                     # / 1e9, not * 1e-9: 1000 ns is 1e-6 s exactly, the bound it is checked at
+                     read_pulse_s=(p["read_pulse_ns"] / 1e9 if "read_pulse_ns" in p else None))
     return run_mvm(req, progress=False)
 
 
@@ -163,12 +164,18 @@ def adc_transfer(p: dict) -> dict:
         "comparator_threshold_v": float(lin.threshold_v) if lin else float("nan")}}
 
 
+def check_pair_rows(rows: int, where: str = "") -> None:
+    """``ir_drop``'s rows hold G+/G- pairs: an even count (InputError; ``where`` prefixes it)."""
+    if rows % 2:
+        raise InputError(f"{where}{': ' if where else ''}rows must be even (G+/G- row pairs), "
+                         f"got {rows}")
+
+
 def _signed_array(rows: int, cols: int, seed: int, wire_r: float, cell: str = "linear"):
     from ..netlist.array import IDEAL_ACCESS, IDEAL_WIRES, ArraySpec, WireSpec
     from ..cim.mapping import interleave_rows, weights_to_conductances
 
-    if rows % 2:
-        raise InputError(f"rows must be even (G+/G- pairs), got {rows}")
+    check_pair_rows(rows)
     rng = np.random.default_rng(seed)
     gp, gn = weights_to_conductances(rng.uniform(-1, 1, (rows // 2, cols)))
     x = rng.choice([-1.0, 1.0], rows // 2)
