@@ -177,3 +177,24 @@ def test_mvm_transfer_read_pulse_bounds_reach_the_request(monkeypatch, ns):
     monkeypatch.setattr(flow, "run_mvm", lambda req, **kw: seen.setdefault("req", req))
     kinds._mvm(point, 1)
     assert seen["req"].read_pulse_s == pytest.approx(ns * 1e-9, rel=1e-15)
+
+
+# --- 3. set_reset: the last pulse of each ramp is its maximum, one pulse included -------------
+
+def test_pulse_ramp_ends_at_the_maximum():
+    from pycim.characterize.kinds import pulse_ramp
+
+    assert pulse_ramp(3.0, 1) == (3.0,)
+    assert pulse_ramp(3.0, 2) == (1.5, 3.0)
+    assert pulse_ramp(2.0, 5) == (1.0, 1.25, 1.5, 1.75, 2.0)
+
+
+@pytest.mark.slow  # two one-pulse transients
+def test_set_reset_one_pulse_applies_the_maxima():
+    from pycim.characterize.kinds import set_reset
+
+    spec = parse_spec('[[sweep]]\nkind = "set_reset"\nn_pulses = 1\nv_set_max_v = 3.0\n'
+                      'v_reset_max_v = 1.5\n')
+    (_, point), = spec.points()
+    rows = set_reset(point)["rows"]
+    assert [(r["phase"], r["amplitude_v"]) for r in rows] == [("set", 3.0), ("reset", -1.5)]

@@ -84,17 +84,26 @@ def energy_per_mac(p: dict) -> dict:
                                        "latency_s": out["latency_s"]}}
 
 
+def pulse_ramp(v_max: float, n: int) -> tuple[float, ...]:
+    """``set_reset``'s amplitudes: ``n`` pulses rising evenly from v_max / 2 to v_max, the last
+    always v_max; one pulse is v_max alone (the ramp's last step, not its first)."""
+    if n == 1:
+        return (float(v_max),)
+    return tuple(float(v) for v in np.linspace(v_max / 2, v_max, n))
+
+
 def set_reset(p: dict) -> dict:
-    """SET pulses (amplitudes v_set_max/2 .. v_set_max) through ``r_series_ohm``, then RESET
-    pulses (-v_reset_max/2 .. -v_reset_max) through ``r_reset_ohm``, each followed by a read."""
+    """SET pulses (amplitudes v_set_max/2 .. v_set_max, :func:`pulse_ramp`) through
+    ``r_series_ohm``, then RESET pulses (-v_reset_max/2 .. -v_reset_max) through
+    ``r_reset_ohm``, each followed by a read. ``n_pulses = 1``: one pulse at each maximum."""
     from ..measure.cell import pulse_response
     from ..netlist import testbench as tb
     from ..sim import NgspiceEngine, Tran
     from ..tech import rram
 
     n = p["n_pulses"]
-    setv = tuple(float(v) for v in np.linspace(p["v_set_max_v"] / 2, p["v_set_max_v"], n))
-    resv = tuple(-float(v) for v in np.linspace(p["v_reset_max_v"] / 2, p["v_reset_max_v"], n))
+    setv = pulse_ramp(p["v_set_max_v"], n)
+    resv = tuple(-v for v in pulse_ramp(p["v_reset_max_v"], n))
     gap = float(rram.gap_for_conductance_m(p["g_init_us"] * 1e-6))
     step = min(5e-9, p["width_s"] / 20)
     eng = NgspiceEngine(timeout_s=600)

@@ -99,6 +99,7 @@ KINDS: dict[str, tuple[Param, ...]] = {
         # ~1.6 V straight across the cell, abruptly); RESET through 1 kOhm
         Param("v_set_max_v", "v_set_max_v", float, 3.0, lo=0.1, hi=5.0),
         Param("v_reset_max_v", "v_reset_max_v", float, 1.5, lo=0.1, hi=5.0),
+        # pulses per ramp (v_*_max / 2 .. v_*_max); 1: one pulse at the maximum
         Param("n_pulses", "n_pulses", int, 6, lo=1, hi=64),
         Param("width_s", "width_s", float, 1e-6, lo=1e-9, hi=1e-3),
         Param("r_series_ohm", "r_series_ohm", float, 20e3, lo=1.0, hi=1e9),
