@@ -198,3 +198,82 @@ def test_set_reset_one_pulse_applies_the_maxima():
     (_, point), = spec.points()
     rows = set_reset(point)["rows"]
     assert [(r["phase"], r["amplitude_v"]) for r in rows] == [("set", 3.0), ("reset", -1.5)]
+
+
+# --- 4, 5, 8, 9, 10. pycim netlist: options that do not apply are refused -----------------------
+
+@pytest.fixture
+def wx(tmp_path):
+    w = np.random.default_rng(0).uniform(-1, 1, (16, 16))
+    np.save(tmp_path / "w.npy", w)
+    np.save(tmp_path / "x.npy", np.arange(16) % 7 - 3)
+    return tmp_path / "w.npy", tmp_path / "x.npy"
+
+
+@pytest.mark.parametrize("args,needle", [
+    (["core", "--weights", "{w}", "--rows", "64", "--cols", "64"],
+     "--rows, --cols do not apply with --weights"),
+    (["cell", "--rows", "4", "--cols", "8"], "--rows, --cols do not apply to a cell netlist"),
+    (["cell", "--rows", "16"], "--rows does not apply to a cell netlist"),  # the default, given
+    (["array", "--driver", "ideal", "--direction", "backward"],
+     "--driver, --direction do not apply to an array netlist"),
+    (["array", "--access", "ideal", "--corner", "ss"],
+     "--corner does not apply to an array netlist with --access ideal"),
+    (["--check", "--rows", "4"], "--rows does not apply to --check"),
+    (["--all", "--corner", "ss"], "--corner does not apply to --all"),
+    (["--all", "--standalone", "--name", "n"], "--name, --standalone do not apply to --all"),
+    (["--check", "--weights", "{w}"], "--weights does not apply to --check"),
+    (["--all", "--check"], "give one of them"),
+    (["cell", "--in-bits", "3"], "pycim netlist: error: --in-bits needs --weights"),
+    (["array", "--x", "{x}", "--out-bits", "5"], "--x, --out-bits need --weights"),
+    (["core", "--weights", "{w}", "--in-bits", "3"], "--in-bits does not apply without --x"),
+    (["core", "--weights", "{w}", "--x", "{x}", "--in-bits", "8", "--out-bits", "1"],
+     "add --phases 1"),
+    (["core", "--weights", "{w}", "--x", "{x}", "--in-bits", "5"], "two phases from --in-bits 5"),
+    (["core", "--weights", "{w}", "--x", "{x}", "--in-bits", "6", "--phases", "2"],
+     "a two-phase MVM is two transients"),
+    (["array", "--rows", "4_0"], "--rows: must be an integer in 1..256, got '4_0'"),
+    (["array", "--rows", " 40"], "got ' 40'"),
+    (["array", "--cols", "\u0664\u0660"], "--cols: must be an integer"),  # Arabic-Indic 40
+    (["array", "--temp-c", "2_7"], "--temp-c: must be a decimal number, got '2_7'"),
+])
+def test_netlist_refuses_options_that_do_not_apply(tmp_path, capsys, wx, args, needle):
+    w, x = wx
+    out = tmp_path / "n.cir"
+    argv = [a.format(w=w, x=x) for a in args]
+    if not any(a in ("--all", "--check") for a in argv):
+        argv += ["-o", str(out)]
+    ref = Path(__file__).resolve().parents[1] / "netlists"
+    before = {p.name: p.stat().st_mtime_ns for p in ref.iterdir()}
+    rc, so, err = cli(capsys, "netlist", *argv)
+    assert rc == 2, so + err
+    line, = err.strip().splitlines()
+    assert needle in line and line.startswith("pycim netlist: error:"), line
+    assert not out.exists()
+    assert {p.name: p.stat().st_mtime_ns for p in ref.iterdir()} == before
+
+
+def test_netlist_mvm_deck_with_explicit_one_phase(tmp_path, capsys, wx):
+    """--phases 1 writes the one-phase deck (what `pycim mvm --phases 1` runs); 4-bit inputs,
+    one phase by default in pycim mvm too, need no --phases; a default 16 given explicitly
+    to an array is accepted."""
+    w, x = wx
+    for extra in (["--in-bits", "8", "--out-bits", "1", "--phases", "1"], ["--in-bits", "4"]):
+        out = tmp_path / f"d{len(extra)}.cir"
+        rc, so, err = cli(capsys, "netlist", "core", "--weights", w, "--x", x, *extra, "-o", out)
+        assert rc == 0 and out.stat().st_size > 0, err
+    rc, so, err = cli(capsys, "netlist", "array", "--rows", "16", "-o", tmp_path / "a.cir")
+    assert rc == 0, err
+    assert (tmp_path / "a.cir").read_bytes() == (
+        Path(__file__).resolve().parents[1] / "netlists" / "array_16x16.cir").read_bytes()
+
+
+def test_standalone_hint_is_shell_quoted(tmp_path, capsys, monkeypatch):
+    import shlex
+
+    monkeypatch.chdir(tmp_path)
+    rc, so, err = cli(capsys, "netlist", "cell", "--standalone", "-o", "sa dir/deck.cir")
+    assert rc == 0, err
+    hint = so.strip().splitlines()[-1]
+    assert hint == "run: cd 'sa dir' && ngspice -b deck.cir"
+    assert shlex.split(hint[len("run: "):])[:2] == ["cd", "sa dir"]
