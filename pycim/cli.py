@@ -137,7 +137,7 @@ def _parser() -> argparse.ArgumentParser:
     m.add_argument("--corner", default="tt", help="tt, ff, ss, sf or fs (default tt)")
     m.add_argument("--temp-c", type=_float, default=27.0)
     m.add_argument("--seed", type=_int_in(0), default=0, help="programming-noise seed (default 0)")
-    m.add_argument("--wire-segment-cells", type=_int_in(1, 256), default=1,
+    m.add_argument("--wire-segment-cells", type=_int_in(1, 256), default=None,
                    help="cells per wire R/C segment (1 = per cell, default; 16 = per corelet, "
                         "for fast 256x256 transients)")
     m.add_argument("--mapping", default="row_pair",
@@ -154,7 +154,7 @@ def _parser() -> argparse.ArgumentParser:
     part.add_argument("--full-deck", dest="partition", action="store_false",
                       help="run each vector as one deck of the whole core (the default in "
                            "VACASK)")
-    m.add_argument("--jobs", type=_int_in(1, 256), default=1,
+    m.add_argument("--jobs", type=_int_in(1, 256), default=None,
                    help="neuron banks of a partitioned run at a time (worker processes; "
                         "default 1)")
     m.add_argument("--json", required=True, help="output JSON file")
@@ -234,12 +234,24 @@ def _prepare_mvm(args, outs):
     outs.inputs += [("--weights", args.weights), ("--x", args.x)]
     if args.macro_model is not None and not named:
         outs.inputs.append(("--macro-model", args.macro_model))
+    if args.engine == "macro":  # options of a transistor-level transient the model has not
+        given = [f for f, on in (("--partition", args.partition is True),
+                                 ("--full-deck", args.partition is False),
+                                 ("--wire-segment-cells", args.wire_segment_cells is not None),
+                                 ("--jobs", args.jobs is not None)) if on]
+        if given:
+            raise InputError(f"{', '.join(given)} {'applies' if len(given) == 1 else 'apply'} "
+                             f"to a transistor-level transient (--engine spice or vacask); "
+                             f"the macro engine evaluates a fitted model, none: drop "
+                             f"{'it' if len(given) == 1 else 'them'}")
+    wsc = 1 if args.wire_segment_cells is None else args.wire_segment_cells
+    jobs = 1 if args.jobs is None else args.jobs
     js = outs.file(args.json, "--json")  # reserved first; discarded if a later check fails
     req = MvmRequest(load_npy(args.weights, "--weights"), load_npy(args.x, "--x"),
                      in_bits=args.in_bits, out_bits=args.out_bits, direction=args.direction,
                      engine=args.engine, ideal=args.ideal, corner=args.corner,
                      temp_c=args.temp_c, seed=args.seed, mapping=args.mapping,
-                     wire_segment_cells=args.wire_segment_cells, phases=args.phases,
+                     wire_segment_cells=wsc, phases=args.phases,
                      adc_full_scale_v=args.adc_full_scale_v, read_pulse_s=args.read_pulse_s,
                      partition=args.partition)
     model = None
@@ -255,15 +267,18 @@ def _prepare_mvm(args, outs):
                              f"({', '.join(PACKAGED)}) nor a model file")
         model = MacroModel.packaged(args.macro_model) if named \
             else MacroModel.load(args.macro_model)
-    if args.jobs > 1 and not partitioned(req):
-        raise InputError("--jobs runs the neuron banks of a partitioned run (ngspice's default; "
-                         "--partition for VACASK): drop --full-deck or --jobs")
+    if jobs > 1 and not partitioned(req):  # the macro engine was refused above
+        why = ("--full-deck runs one deck of the whole core: drop --full-deck or --jobs"
+               if args.partition is False else
+               f"--engine {args.engine} runs one deck of the whole core by default: add "
+               f"--partition or drop --jobs")
+        raise InputError(f"--jobs runs the neuron banks of a partitioned run; {why}")
     check_mvm(req)  # refuse up front what would not fit in memory
 
     def work() -> int:
         from .dispatch import run_mvm
 
-        out = run_mvm(req, jobs=args.jobs, model=model)
+        out = run_mvm(req, jobs=jobs, model=model)
         js.write_text(json.dumps(out, indent=1) + "\n")
         codes = out["code"][0]
         print(f"codes (first vector): {codes}")

@@ -277,3 +277,39 @@ def test_standalone_hint_is_shell_quoted(tmp_path, capsys, monkeypatch):
     hint = so.strip().splitlines()[-1]
     assert hint == "run: cd 'sa dir' && ngspice -b deck.cir"
     assert shlex.split(hint[len("run: "):])[:2] == ["cd", "sa dir"]
+
+
+# --- 6. pycim mvm --engine macro: the transient's options refused, --jobs' real cause named ---
+
+@pytest.fixture
+def wx8(tmp_path):
+    np.save(tmp_path / "w.npy", np.random.default_rng(1).uniform(-1, 1, (8, 8)))
+    np.save(tmp_path / "x.npy", np.arange(8) % 5 - 2)
+    return ["--weights", str(tmp_path / "w.npy"), "--x", str(tmp_path / "x.npy")]
+
+
+@pytest.mark.parametrize("extra,needle", [
+    (["--engine", "macro", "--partition"], "--partition applies to a transistor-level"),
+    (["--engine", "macro", "--full-deck"], "--full-deck applies to a transistor-level"),
+    (["--engine", "macro", "--wire-segment-cells", "1"], "--wire-segment-cells applies"),
+    (["--engine", "macro", "--jobs", "4"], "--jobs applies to a transistor-level"),
+    (["--engine", "vacask", "--jobs", "2"], "--engine vacask runs one deck of the whole core by "
+                                            "default: add --partition or drop --jobs"),
+    (["--full-deck", "--jobs", "2"], "drop --full-deck or --jobs"),
+])
+def test_mvm_refuses_options_the_engine_does_not_use(tmp_path, capsys, wx8, extra, needle):
+    js = tmp_path / "m.json"
+    rc, so, err = cli(capsys, "mvm", *wx8, *extra, "--json", js)
+    assert rc == 2, so + err
+    line, = err.strip().splitlines()
+    assert needle in line, line
+    if "macro" in extra:
+        assert "--full-deck" not in line or "--full-deck" in extra
+    assert not js.exists()
+
+
+def test_mvm_macro_engine_runs_without_them(tmp_path, capsys, wx8):
+    js = tmp_path / "m.json"
+    rc, so, err = cli(capsys, "mvm", *wx8, "--engine", "macro", "--json", js)
+    assert rc == 0, err
+    assert json.loads(js.read_text())["partition"] is False
