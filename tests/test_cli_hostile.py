@@ -313,3 +313,39 @@ def test_mvm_macro_engine_runs_without_them(tmp_path, capsys, wx8):
     rc, so, err = cli(capsys, "mvm", *wx8, "--engine", "macro", "--json", js)
     assert rc == 0, err
     assert json.loads(js.read_text())["partition"] is False
+
+
+# --- 7. pycim fit on a table missing columns: one line naming the table and the columns ------
+
+def _results_missing(d: Path, drop: tuple[str, ...]) -> None:
+    import pandas as pd
+
+    from pycim.characterize.tables import write_manifest
+    from pycim.fit.fits import FIT_COLUMNS
+
+    d.mkdir()
+    row = {c: 0 for c in FIT_COLUMNS["mvm_fit"] if c not in drop}
+    pd.DataFrame([row]).to_parquet(d / "mvm_fit.parquet", index=False)
+    (d / "summary.csv").write_text("kind,status,point,message\n")
+    write_manifest(d, [d / "mvm_fit.parquet", d / "summary.csv"])
+
+
+def test_fit_refuses_a_table_missing_columns(tmp_path, capsys):
+    d = tmp_path / "res"
+    _results_missing(d, ("e_total_j", "v_settled_v"))
+    out = tmp_path / "model.json"
+    rc, so, err = cli(capsys, "fit", d, "-o", out)
+    assert rc == 2, so + err
+    line, = err.strip().splitlines()
+    assert line == f"pycim fit: error: {d}: mvm_fit table lacks columns " \
+                   f"['v_settled_v', 'e_total_j']"
+    assert not out.exists()
+
+
+def test_fit_results_api_refuses_it_too(tmp_path):
+    from pycim.fit import fit_results
+
+    d = tmp_path / "res"
+    _results_missing(d, ("e_total_j",))
+    with pytest.raises(InputError, match=r"mvm_fit table lacks columns \['e_total_j'\]"):
+        fit_results(d)
