@@ -542,11 +542,12 @@ def check_sweep_out(spec: SweepSpec, out_dir: str | os.PathLike[str], what: str 
     a sweep does not write, or the results (tables, or cached points of an unfinished run) of
     points ``spec`` does not have. A missing or empty directory, or one holding results of
     ``spec``'s own points (a rerun: it resumes from the cache), is accepted."""
-    from ..files import MANIFEST
+    from ..files import MANIFEST, DirLock
 
     out = Path(out_dir)
     if not out.is_dir():
         return
+    DirLock(out, what).check_free()  # a sweep writing it now: that is the reason to name
     names = sorted(os.listdir(out))
     own = None
     if spec_path is not None and Path(spec_path).parent.absolute() == out.absolute():
