@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import re
 import signal
 import sys
 
@@ -17,18 +18,39 @@ class _Parser(argparse.ArgumentParser):
         self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
 
 
+#: a decimal integer as written on a command line: ASCII digits, an optional sign (int()
+#: alone also takes "4_0", " 40 " and other scripts' digits)
+_DECIMAL_INT = re.compile(r"[+-]?[0-9]+")
+#: a decimal number (int() / float() syntax without underscores, spaces or non-ASCII digits);
+#: nan and inf pass to the option's own range check, which names them
+_DECIMAL_FLOAT = re.compile(r"[+-]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?"
+                            r"|[+-]?(?:nan|inf|infinity)", re.IGNORECASE)
+
+
 def _int_in(lo: int, hi: int | None = None):
     """argparse type: an integer in lo..hi (or >= lo); the message names the range."""
     def conv(text: str) -> int:
-        try:
-            v = int(text)
-        except ValueError:
-            v = None
+        v = int(text) if _DECIMAL_INT.fullmatch(text) else None
         if v is None or v < lo or (hi is not None and v > hi):
             rng = f"in {lo}..{hi}" if hi is not None else f">= {lo}"
             raise argparse.ArgumentTypeError(f"must be an integer {rng}, got {text!r}")
         return v
     return conv
+
+
+def _float(text: str) -> float:
+    """argparse type: a decimal number (no underscores, spaces or non-ASCII digits)."""
+    if not _DECIMAL_FLOAT.fullmatch(text):
+        raise argparse.ArgumentTypeError(f"must be a decimal number, got {text!r}")
+    return float(text)
+
+
+#: ``pycim netlist``'s defaults; its options default to None in the parser so that the command
+#: can tell an option given (and refuse it where it does not apply) from one left out
+NETLIST_DEFAULTS = {"rows": 16, "cols": 16, "corner": "tt", "temp_c": 27.0, "cell": "rram",
+                    "access": "sky130", "driver": "sky130", "direction": "forward", "seed": 0,
+                    "in_bits": 4, "out_bits": 6, "mapping": "row_pair", "ideal": False,
+                    "wire_segment_cells": 1, "standalone": False}
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -48,32 +70,38 @@ def _parser() -> argparse.ArgumentParser:
     n = sub.add_parser("netlist", help="generate cell / array / core netlists",
                        description="Generate a netlist, or regenerate/check the reference set.")
     n.add_argument("kind", nargs="?", choices=("cell", "array", "core"))
-    n.add_argument("--rows", type=_int_in(1, 256), default=16, help="physical rows (even; default 16)")
-    n.add_argument("--cols", type=_int_in(1, 256), default=16, help="columns (default 16)")
-    n.add_argument("--corner", default="tt", help="tt, ff, ss, sf or fs (default tt)")
-    n.add_argument("--temp-c", type=float, default=27.0, help="temperature in C (default 27)")
+    n.add_argument("--rows", type=_int_in(1, 256), default=None, help="physical rows (even; default 16)")
+    n.add_argument("--cols", type=_int_in(1, 256), default=None, help="columns (default 16)")
+    n.add_argument("--corner", default=None, help="tt, ff, ss, sf or fs (default tt)")
+    n.add_argument("--temp-c", type=_float, default=None, help="temperature in C (default 27)")
     n.add_argument("--name", default=None, help="identifier written into the netlist title")
-    n.add_argument("--wire-r-ohm-per-um", type=float, default=None,
+    n.add_argument("--wire-r-ohm-per-um", type=_float, default=None,
                    help="wire resistance per um (default: pycim.assumptions; 0 = ideal wires)")
-    n.add_argument("--cell", choices=("rram", "rram_read", "linear"), default="rram",
+    n.add_argument("--cell", choices=("rram", "rram_read", "linear"), default=None,
                    help="rram (stateful), rram_read (state frozen: reads) or linear")
-    n.add_argument("--access", choices=("sky130", "ideal"), default="sky130")
-    n.add_argument("--driver", choices=("sky130", "ideal"), default="sky130")
-    n.add_argument("--direction", choices=("forward", "backward"), default="forward")
-    n.add_argument("--seed", type=_int_in(0), default=0, help="seed of the random weights/inputs")
+    n.add_argument("--access", choices=("sky130", "ideal"), default=None,
+                   help="sky130 (1T1R) or ideal switches (default sky130)")
+    n.add_argument("--driver", choices=("sky130", "ideal"), default=None,
+                   help="core: sky130 or ideal line drivers (default sky130)")
+    n.add_argument("--direction", choices=("forward", "backward"), default=None,
+                   help="core: forward or backward (default forward)")
+    n.add_argument("--seed", type=_int_in(0), default=None, help="seed of the random weights/inputs")
     n.add_argument("--weights", default=None,
                    help="core: W.npy; the deck is the core `pycim mvm` simulates for W "
                         "(programmed with --seed)")
     n.add_argument("--x", default=None,
                    help="with --weights: X.npy, one input vector; the deck is the MVM transient")
-    n.add_argument("--in-bits", type=_int_in(1, 8), default=4, help="with --x (default 4)")
-    n.add_argument("--out-bits", type=_int_in(1, 10), default=6, help="with --x (default 6)")
-    n.add_argument("--mapping", default="row_pair", help="with --weights: row_pair or transposable")
-    n.add_argument("--ideal", action="store_true",
+    n.add_argument("--in-bits", type=_int_in(1, 8), default=None, help="with --x (default 4)")
+    n.add_argument("--out-bits", type=_int_in(1, 10), default=None, help="with --x (default 6)")
+    n.add_argument("--phases", type=_int_in(1, 2), default=None,
+                   help="with --x: 1 (a deck is one transient; needed from --in-bits 5, where "
+                        "pycim mvm runs two phases unless given --phases 1)")
+    n.add_argument("--mapping", default=None, help="with --weights: row_pair or transposable")
+    n.add_argument("--ideal", action="store_true", default=None,
                    help="with --weights: linear cells, ideal wires and drivers")
-    n.add_argument("--wire-segment-cells", type=_int_in(1, 256), default=1,
+    n.add_argument("--wire-segment-cells", type=_int_in(1, 256), default=None,
                    help="with --weights: cells per wire R/C segment (default 1)")
-    n.add_argument("--standalone", action="store_true",
+    n.add_argument("--standalone", action="store_true", default=None,
                    help="write a deck stock ngspice runs (cd DIR && ngspice -b NAME.cir): OSDI "
                         "models, their Verilog-A sources and a rebuild script beside it")
     n.add_argument("-o", "--output", help="output file (with --standalone: DIR/NAME.cir)")
@@ -91,10 +119,10 @@ def _parser() -> argparse.ArgumentParser:
     m.add_argument("--phases", type=_int_in(1, 2), default=None,
                    help="1: one phase; 2: high and low input slices shift-added (needs "
                         "--in-bits >= 3; default: 2 for --in-bits >= 5, else 1)")
-    m.add_argument("--adc-full-scale-v", type=float, default=None,
+    m.add_argument("--adc-full-scale-v", type=_float, default=None,
                    help="ADC full scale in V, 0.05..0.8 (LSB = 2 FS / 2^out_bits; default: the "
                         "neuron's, pycim.assumptions neuron_adc_fs_v)")
-    m.add_argument("--read-pulse-s", type=float, default=None,
+    m.add_argument("--read-pulse-s", type=_float, default=None,
                    help="input / word-line read pulse per magnitude plane in s, 4e-9..1e-6 "
                         "(default 20 ns, the shortest that settles a full core at ss / 125 C; the "
                         "paper's is 10 ns; a warning says when a sensed line still moves)")
@@ -107,9 +135,9 @@ def _parser() -> argparse.ArgumentParser:
     m.add_argument("--ideal", action="store_true",
                    help="linear cells, zero wire R/C, ideal switches (closed-form reference)")
     m.add_argument("--corner", default="tt", help="tt, ff, ss, sf or fs (default tt)")
-    m.add_argument("--temp-c", type=float, default=27.0)
+    m.add_argument("--temp-c", type=_float, default=27.0)
     m.add_argument("--seed", type=_int_in(0), default=0, help="programming-noise seed (default 0)")
-    m.add_argument("--wire-segment-cells", type=_int_in(1, 256), default=1,
+    m.add_argument("--wire-segment-cells", type=_int_in(1, 256), default=None,
                    help="cells per wire R/C segment (1 = per cell, default; 16 = per corelet, "
                         "for fast 256x256 transients)")
     m.add_argument("--mapping", default="row_pair",
@@ -126,7 +154,7 @@ def _parser() -> argparse.ArgumentParser:
     part.add_argument("--full-deck", dest="partition", action="store_false",
                       help="run each vector as one deck of the whole core (the default in "
                            "VACASK)")
-    m.add_argument("--jobs", type=_int_in(1, 256), default=1,
+    m.add_argument("--jobs", type=_int_in(1, 256), default=None,
                    help="neuron banks of a partitioned run at a time (worker processes; "
                         "default 1)")
     m.add_argument("--json", required=True, help="output JSON file")
@@ -156,7 +184,7 @@ def _parser() -> argparse.ArgumentParser:
     ft.add_argument("--drop-term", action="append", default=None, metavar="TERM",
                     help="hold this line term at 0 in the fit (repeatable), e.g. b_act_line_v: "
                          "a simpler model to compare against the full one")
-    ft.add_argument("--line-size-weight", type=float, default=0.0, metavar="E",
+    ft.add_argument("--line-size-weight", type=_float, default=0.0, metavar="E",
                     help="weigh each point's settled lines by (median size / size)^E in the line "
                          "fit, 0..1 (default 0: every line alike; 0.5: every point about alike)")
     ft.add_argument("--polarity-terms", action="store_true",
@@ -206,12 +234,24 @@ def _prepare_mvm(args, outs):
     outs.inputs += [("--weights", args.weights), ("--x", args.x)]
     if args.macro_model is not None and not named:
         outs.inputs.append(("--macro-model", args.macro_model))
+    if args.engine == "macro":  # options of a transistor-level transient the model has not
+        given = [f for f, on in (("--partition", args.partition is True),
+                                 ("--full-deck", args.partition is False),
+                                 ("--wire-segment-cells", args.wire_segment_cells is not None),
+                                 ("--jobs", args.jobs is not None)) if on]
+        if given:
+            raise InputError(f"{', '.join(given)} {'applies' if len(given) == 1 else 'apply'} "
+                             f"to a transistor-level transient (--engine spice or vacask); "
+                             f"the macro engine evaluates a fitted model, none: drop "
+                             f"{'it' if len(given) == 1 else 'them'}")
+    wsc = 1 if args.wire_segment_cells is None else args.wire_segment_cells
+    jobs = 1 if args.jobs is None else args.jobs
     js = outs.file(args.json, "--json")  # reserved first; discarded if a later check fails
     req = MvmRequest(load_npy(args.weights, "--weights"), load_npy(args.x, "--x"),
                      in_bits=args.in_bits, out_bits=args.out_bits, direction=args.direction,
                      engine=args.engine, ideal=args.ideal, corner=args.corner,
                      temp_c=args.temp_c, seed=args.seed, mapping=args.mapping,
-                     wire_segment_cells=args.wire_segment_cells, phases=args.phases,
+                     wire_segment_cells=wsc, phases=args.phases,
                      adc_full_scale_v=args.adc_full_scale_v, read_pulse_s=args.read_pulse_s,
                      partition=args.partition)
     model = None
@@ -227,15 +267,18 @@ def _prepare_mvm(args, outs):
                              f"({', '.join(PACKAGED)}) nor a model file")
         model = MacroModel.packaged(args.macro_model) if named \
             else MacroModel.load(args.macro_model)
-    if args.jobs > 1 and not partitioned(req):
-        raise InputError("--jobs runs the neuron banks of a partitioned run (ngspice's default; "
-                         "--partition for VACASK): drop --full-deck or --jobs")
+    if jobs > 1 and not partitioned(req):  # the macro engine was refused above
+        why = ("--full-deck runs one deck of the whole core: drop --full-deck or --jobs"
+               if args.partition is False else
+               f"--engine {args.engine} runs one deck of the whole core by default: add "
+               f"--partition or drop --jobs")
+        raise InputError(f"--jobs runs the neuron banks of a partitioned run; {why}")
     check_mvm(req)  # refuse up front what would not fit in memory
 
     def work() -> int:
         from .dispatch import run_mvm
 
-        out = run_mvm(req, jobs=args.jobs, model=model)
+        out = run_mvm(req, jobs=jobs, model=model)
         js.write_text(json.dumps(out, indent=1) + "\n")
         codes = out["code"][0]
         print(f"codes (first vector): {codes}")
@@ -258,7 +301,7 @@ def _prepare_sweep(args, outs):
     from pathlib import Path
 
     from .characterize import load_spec, sweep_into
-    from .characterize.runner import EXECUTORS, parse_scheduler
+    from .characterize.runner import EXECUTORS, check_sweep_out, parse_scheduler
     from .errors import InputError
     from .files import check_output_dir
     from .resources import sweep_plan
@@ -270,6 +313,7 @@ def _prepare_sweep(args, outs):
     if (Path(out).is_dir() and sp.absolute().parent.samefile(out)
             and sp.suffix in _SWEEP_WRITES):
         raise InputError(f"--out: {out} would overwrite the spec {sp} (give another --out)")
+    check_sweep_out(spec, out, "--out", args.spec)  # another spec's results, unrelated files
     if args.executor not in EXECUTORS:  # pragma: no cover (argparse choices)
         raise InputError(f"--executor must be one of {', '.join(EXECUTORS)}")
     if args.scheduler is not None:
@@ -290,33 +334,104 @@ def _prepare_sweep(args, outs):
     return work
 
 
+#: ``pycim netlist``'s options as the command line spells them (attribute -> flag)
+_NETLIST_FLAGS = {"rows": "--rows", "cols": "--cols", "corner": "--corner",
+                  "temp_c": "--temp-c", "name": "--name",
+                  "wire_r_ohm_per_um": "--wire-r-ohm-per-um", "cell": "--cell",
+                  "access": "--access", "driver": "--driver", "direction": "--direction",
+                  "seed": "--seed", "weights": "--weights", "x": "--x", "in_bits": "--in-bits",
+                  "out_bits": "--out-bits", "phases": "--phases", "mapping": "--mapping",
+                  "ideal": "--ideal", "wire_segment_cells": "--wire-segment-cells",
+                  "standalone": "--standalone"}
+
+
+def _netlist_options(args) -> list[str]:
+    """The ``pycim netlist`` options given on the command line (attribute names, in order)."""
+    return [k for k in _NETLIST_FLAGS if getattr(args, k) is not None]
+
+
+def _refuse(given: list[str], keys, where: str, alternative: str = "") -> None:
+    """InputError naming the given options among ``keys``: they do not apply ``where``."""
+    bad = [_NETLIST_FLAGS[k] for k in given if k in keys]
+    if bad:
+        one = len(bad) == 1
+        raise InputError(f"{', '.join(bad)} {'does' if one else 'do'} not apply {where}: drop "
+                         f"{'it' if one else 'them'}{alternative}")
+
+
+def _check_netlist_options(args) -> None:
+    """Refuse every ``pycim netlist`` option the chosen mode or KIND does not use (InputError)."""
+    given = _netlist_options(args)
+    if args.all or args.check:
+        mode = "--check" if args.check else "--all"
+        if args.all and args.check:
+            raise InputError("--all regenerates and --check compares the reference netlists: "
+                             "give one of them")
+        if args.kind or args.output:
+            raise InputError(f"{mode} takes no KIND or -o (it covers every reference netlist "
+                             f"in netlists/)")
+        _refuse(given, _NETLIST_FLAGS, f"to {mode} (the reference netlists are fixed: "
+                                       f"pycim.netlist.reference.REFERENCE)",
+                ", or write one netlist with KIND -o FILE")
+        return
+    if not args.kind or not args.output:
+        raise InputError("pycim netlist needs KIND and -o FILE (or --all / --check)")
+    mvm = ("x", "in_bits", "out_bits", "phases", "mapping", "ideal", "wire_segment_cells")
+    if args.weights is None:
+        bad = [_NETLIST_FLAGS[k] for k in given if k in mvm]
+        if bad:
+            raise InputError(f"{', '.join(bad)} {'needs' if len(bad) == 1 else 'need'} "
+                             f"--weights (the MVM core deck: pycim netlist core --weights W.npy)")
+        article = "a cell" if args.kind == "cell" else "an array"
+        if args.kind in ("cell", "array"):
+            _refuse(given, ("driver", "direction"), f"to {article} netlist (a core's line "
+                                                    f"drivers and direction)",
+                    ", or use `pycim netlist core`")
+        if args.kind == "cell":
+            _refuse(given, ("rows", "cols"), "to a cell netlist (one cell)",
+                    ", or use `pycim netlist array`")
+        if args.kind in ("cell", "array") and args.access == "ideal":
+            _refuse(given, ("corner",), f"to {article} netlist with --access ideal (no "
+                                        f"transistor in it then)")
+        return
+    # with --weights the core is the one `pycim mvm` simulates for W
+    _refuse(given, ("rows", "cols", "cell", "access", "driver", "name", "wire_r_ohm_per_um"),
+            "with --weights (the core is the one `pycim mvm` simulates for W: its size is "
+            "W's shape; --ideal for the closed-form reference)")
+    if args.x is None:
+        _refuse(given, ("in_bits", "out_bits", "phases"),
+                "without --x (without an input vector the deck is the core's DC operating "
+                "point, not the MVM transient)", ", or add --x X.npy")
+        return
+    from .cim.phases import TWO_PHASE_FROM_IN_BITS, default_phases
+
+    in_bits = NETLIST_DEFAULTS["in_bits"] if args.in_bits is None else args.in_bits
+    if args.phases == 2:
+        raise InputError("--phases 2: a two-phase MVM is two transients whose codes pycim "
+                         "shift-adds; a deck holds one: run it with `pycim mvm`, or write "
+                         "the one-phase deck (--phases 1)")
+    if args.phases is None and default_phases(in_bits) == 2:
+        raise InputError(f"--in-bits {in_bits}: `pycim mvm` runs two phases from --in-bits "
+                         f"{TWO_PHASE_FROM_IN_BITS} (two transients, shift-added), and a deck is "
+                         f"one transient: add --phases 1 for the one-phase MVM deck (what "
+                         f"`pycim mvm --phases 1` simulates)")
+
+
 def _prepare_netlist(args, outs, parser):
+    import shlex
+
     from . import assumptions
     from .netlist import reference
     from .resources import check_disk, netlist_file_b
 
+    _check_netlist_options(args)
     if args.all or args.check:
-        if args.kind or args.output:
-            parser.error("--all/--check take no KIND or -o")
         if args.check:
             return lambda: 1 if reference.check_all() else 0
         return lambda: (reference.regenerate_all(), 0)[1]
-    if not args.kind or not args.output:
-        parser.error("netlist needs KIND and -o FILE (or --all / --check)")
-    mvm_opts = {"--x": args.x is not None, "--ideal": args.ideal,
-                "--mapping": args.mapping != "row_pair",
-                "--wire-segment-cells": args.wire_segment_cells != 1,
-                "--in-bits": args.in_bits != 4, "--out-bits": args.out_bits != 6}
-    if args.weights is None and any(mvm_opts.values()):
-        parser.error(f"{', '.join(k for k, v in mvm_opts.items() if v)} need --weights")
-    if args.weights is not None:
-        core_opts = {"--cell": args.cell != "rram", "--access": args.access != "sky130",
-                     "--driver": args.driver != "sky130", "--name": args.name is not None,
-                     "--wire-r-ohm-per-um": args.wire_r_ohm_per_um is not None}
-        if any(core_opts.values()):
-            parser.error(f"with --weights the core is the one `pycim mvm` simulates: drop "
-                         f"{', '.join(k for k, v in core_opts.items() if v)} (--ideal for the "
-                         f"closed-form reference)")
+    for k, v in NETLIST_DEFAULTS.items():  # what was not given
+        if getattr(args, k) is None:
+            setattr(args, k, v)
     from .files import load_npy
 
     outs.inputs += [(k, v) for k, v in (("--weights", args.weights), ("--x", args.x)) if v]
@@ -340,7 +455,11 @@ def _prepare_netlist(args, outs, parser):
         o = None
     else:
         o = outs.file(args.output, "-o")
-    check_disk(args.output, netlist_file_b(req.kind, req.rows, req.cols), "-o")
+    rows, cols = req.rows, req.cols
+    if weights is not None:  # the core's size is W's (row pairs; 2 x 2 cells if transposable)
+        rows, cols = 2 * weights.shape[0], weights.shape[1] * (
+            2 if args.mapping == "transposable" else 1)
+    check_disk(args.output, netlist_file_b(req.kind, rows, cols), "-o")
 
     def work() -> int:
         if o is None:
@@ -350,7 +469,8 @@ def _prepare_netlist(args, outs, parser):
                                prepared=prepared)
             for p in paths:
                 print(f"wrote {p}")
-            print(f"run: cd {paths[-1].parent} && ngspice -b {paths[-1].name}")
+            print(f"run: cd {shlex.quote(str(paths[-1].parent))} && ngspice -b "
+                  f"{shlex.quote(paths[-1].name)}")
             return 0
         from .netlist.writer import netlist_lines
 

@@ -325,6 +325,28 @@ class DirLock:
         self.what = what
         self._fd: int | None = None
 
+    def _busy(self, holder: str) -> InputError:
+        return InputError(f"{self.what}: {self.dir} is being written by another pycim process "
+                          f"(pid {holder or '?'}); wait for it or choose another directory")
+
+    def check_free(self) -> None:
+        """Refuse (the same InputError as :meth:`acquire`) a directory another process holds,
+        without taking the lock or creating anything."""
+        try:
+            fd = os.open(self.dir / LOCK, os.O_RDONLY)
+        except OSError:
+            return  # no lock file: nobody holds it
+        try:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+            except OSError as exc:
+                if exc.errno in (errno.EWOULDBLOCK, errno.EACCES):
+                    raise self._busy(os.pread(fd, 64, 0).decode("ascii", "replace").strip()
+                                     ) from None
+                raise
+        finally:
+            os.close(fd)
+
     def acquire(self) -> DirLock:
         path = self.dir / LOCK
         while True:
@@ -337,9 +359,7 @@ class DirLock:
                 finally:
                     os.close(fd)
                 if exc.errno in (errno.EWOULDBLOCK, errno.EACCES):
-                    raise InputError(f"{self.what}: {self.dir} is being written by another pycim "
-                                     f"process (pid {holder or '?'}); wait for it or choose "
-                                     f"another directory") from None
+                    raise self._busy(holder) from None
                 raise
             try:  # the holder may have removed the file between our open and flock
                 same = os.fstat(fd).st_ino == os.stat(path).st_ino

@@ -51,7 +51,8 @@ def _mvm(p: dict, batch: int):
                      corner=p["corner"], temp_c=p["temp_c"], seed=p["seed"],
                      vdd_v=p.get("vdd_v", 1.8), prog_tol_s=p.get("prog_tol_us", 1.0) * 1e-6,
                      mismatch=p.get("mismatch", 0.0),
-                     read_pulse_s=(p["read_pulse_ns"] * 1e-9 if "read_pulse_ns" in p else None))
+                     # / 1e9, not * 1e-9: 1000 ns is 1e-6 s exactly, the bound it is checked at
+                     read_pulse_s=(p["read_pulse_ns"] / 1e9 if "read_pulse_ns" in p else None))
     return run_mvm(req, progress=False)
 
 
@@ -83,17 +84,26 @@ def energy_per_mac(p: dict) -> dict:
                                        "latency_s": out["latency_s"]}}
 
 
+def pulse_ramp(v_max: float, n: int) -> tuple[float, ...]:
+    """``set_reset``'s amplitudes: ``n`` pulses rising evenly from v_max / 2 to v_max, the last
+    always v_max; one pulse is v_max alone (the ramp's last step, not its first)."""
+    if n == 1:
+        return (float(v_max),)
+    return tuple(float(v) for v in np.linspace(v_max / 2, v_max, n))
+
+
 def set_reset(p: dict) -> dict:
-    """SET pulses (amplitudes v_set_max/2 .. v_set_max) through ``r_series_ohm``, then RESET
-    pulses (-v_reset_max/2 .. -v_reset_max) through ``r_reset_ohm``, each followed by a read."""
+    """SET pulses (amplitudes v_set_max/2 .. v_set_max, :func:`pulse_ramp`) through
+    ``r_series_ohm``, then RESET pulses (-v_reset_max/2 .. -v_reset_max) through
+    ``r_reset_ohm``, each followed by a read. ``n_pulses = 1``: one pulse at each maximum."""
     from ..measure.cell import pulse_response
     from ..netlist import testbench as tb
     from ..sim import NgspiceEngine, Tran
     from ..tech import rram
 
     n = p["n_pulses"]
-    setv = tuple(float(v) for v in np.linspace(p["v_set_max_v"] / 2, p["v_set_max_v"], n))
-    resv = tuple(-float(v) for v in np.linspace(p["v_reset_max_v"] / 2, p["v_reset_max_v"], n))
+    setv = pulse_ramp(p["v_set_max_v"], n)
+    resv = tuple(-v for v in pulse_ramp(p["v_reset_max_v"], n))
     gap = float(rram.gap_for_conductance_m(p["g_init_us"] * 1e-6))
     step = min(5e-9, p["width_s"] / 20)
     eng = NgspiceEngine(timeout_s=600)
@@ -163,12 +173,18 @@ def adc_transfer(p: dict) -> dict:
         "comparator_threshold_v": float(lin.threshold_v) if lin else float("nan")}}
 
 
+def check_pair_rows(rows: int, where: str = "") -> None:
+    """``ir_drop``'s rows hold G+/G- pairs: an even count (InputError; ``where`` prefixes it)."""
+    if rows % 2:
+        raise InputError(f"{where}{': ' if where else ''}rows must be even (G+/G- row pairs), "
+                         f"got {rows}")
+
+
 def _signed_array(rows: int, cols: int, seed: int, wire_r: float, cell: str = "linear"):
     from ..netlist.array import IDEAL_ACCESS, IDEAL_WIRES, ArraySpec, WireSpec
     from ..cim.mapping import interleave_rows, weights_to_conductances
 
-    if rows % 2:
-        raise InputError(f"rows must be even (G+/G- pairs), got {rows}")
+    check_pair_rows(rows)
     rng = np.random.default_rng(seed)
     gp, gn = weights_to_conductances(rng.uniform(-1, 1, (rows // 2, cols)))
     x = rng.choice([-1.0, 1.0], rows // 2)

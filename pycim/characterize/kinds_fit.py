@@ -27,6 +27,8 @@ from .. import assumptions
 from ..cim.closed_form import (ideal_output, line_conductance_s, neuron_lines_v,
                                 pair_difference)
 from ..cim.encoding import bit_planes
+from ..cim.request import ADC_FS_RANGE_V, READ_PULSE_RANGE_S
+from ..specs.neuron import MAX_OUT_BITS
 from ..tech.corners import CORNERS
 from .params import Param
 
@@ -37,7 +39,7 @@ PARAMS = {
         Param("n_in", "n_in", int, lo=1, hi=128),
         Param("n_out", "n_out", int, lo=1, hi=256),
         Param("in_bits", "in_bits", int, 4, lo=1, hi=8),
-        Param("out_bits", "out_bits", int, 6, lo=1, hi=10),
+        Param("out_bits", "out_bits", int, 6, lo=1, hi=MAX_OUT_BITS),
         Param("w_scale", "w_scale", float, 1.0, lo=0.0, hi=1.0),
         Param("corner", "corner", str, "tt", choices=CORNERS),
         Param("temp_c", "temp_c", float, 27.0, lo=-55, hi=150),
@@ -45,7 +47,7 @@ PARAMS = {
         Param("seeds", "seed", int, 0, lo=0, hi=2**32 - 1),
         Param("direction", "direction", str, "forward", choices=DIRECTIONS),
         Param("read_pulse_s", "read_pulse_s", float, assumptions.value("read_pulse_s"),
-              lo=1e-9, hi=1e-6),
+              lo=READ_PULSE_RANGE_S[0], hi=READ_PULSE_RANGE_S[1]),  # the MVM's own bounds
         # full cores: the partitioned transient (pycim.flows.partition) and wire R/C segments
         Param("partition", "partition", bool, False),
         Param("wire_segment_cells", "wire_segment_cells", int, 1, lo=1, hi=256),
@@ -54,7 +56,7 @@ PARAMS = {
         # the ADC full scale (V, integrator-referred; the LSB is 2 FS / 2^out_bits): a small
         # one gives a full core's few-code outputs a fine LSB (the neuron's offsets' leverage)
         Param("adc_full_scale_v", "adc_full_scale_v", float,
-              assumptions.value("neuron_adc_fs_v"), lo=0.05, hi=0.8),
+              assumptions.value("neuron_adc_fs_v"), lo=ADC_FS_RANGE_V[0], hi=ADC_FS_RANGE_V[1]),
         # outputs spread over the code range (spread_problem) instead of uniformly random
         # weights, whose full-core outputs average down to a few codes
         Param("spread", "spread", bool, False),

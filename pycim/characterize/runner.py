@@ -234,6 +234,7 @@ class SweepReport:
     results: list[PointResult]
     wall_s: float = 0.0
     files: list[Path] = field(default_factory=list)
+    spec_path: str | None = None  # the spec run (recorded in sweep.json)
 
     def count(self, status: str) -> int:
         return sum(r.status == status for r in self.results)
@@ -426,7 +427,7 @@ def _run_points(spec, out, cache, fp, plan, executor, progress, scheduler, t0) -
                 shutil.rmtree(tmp_root, ignore_errors=True)
     finally:
         bar.close()
-    return SweepReport(out, results, time.perf_counter() - t0)
+    return SweepReport(out, results, time.perf_counter() - t0, spec_path=str(spec.path))
 
 
 def run_sweep(spec: SweepSpec, out_dir: str | os.PathLike[str], jobs: int | None = None,
@@ -462,5 +463,126 @@ def sweep_into(spec_path: str | os.PathLike[str], out_dir: str | os.PathLike[str
 
     spec = load_spec(spec_path)
     check_output_dir(out_dir, "--out")
+    check_sweep_out(spec, out_dir, "--out", spec_path)
     return run_sweep(spec, out_dir, jobs=jobs, executor=executor, progress=progress,
                      plots=plots, scheduler=scheduler)
+
+
+# ---------------------------------------------------------------------------------------------
+# Which directories a sweep may write. A sweep rewrites the directory's summary.csv, sweep.json,
+# manifest.json and its kinds' tables from the points of ITS spec, so a directory holding the
+# results of points that spec does not have would lose them (its manifest would no longer list
+# the other kinds' tables). The directory's points are what its summary.csv lists (every point
+# of the run, failed ones included), or, before a first run finished (no summary.csv yet), what
+# its cache records hold. "The same spec" is therefore judged by content, not by the spec's path:
+# a rerun of the same points resumes wherever the spec file now lives, and a spec grown by more
+# points (more seeds, say) may extend the directory, since nothing listed is dropped.
+
+#: names a sweep writes into its output directory (besides ``<kind>.parquet`` and PNGs)
+_SWEEP_FILES = ("summary.csv", "sweep.json", "cache")
+
+
+def _written_by_sweep(name: str) -> bool:
+    from ..files import LOCK, MANIFEST
+
+    if name in (*_SWEEP_FILES, MANIFEST, LOCK):
+        return True
+    if name.startswith(".") and (name.endswith(".tmp") or name.endswith(".tmp.png")):
+        return True  # a writer's temp file left by a killed run
+    stem, _, ext = name.rpartition(".")
+    return bool(stem) and ext in ("parquet", "png") and not name.startswith(".")
+
+
+def _point_id(kind: str, point: dict) -> tuple:
+    """A point comparable across pycim versions: parameters a kind gained since (with a
+    default) filled in with that default, as the spec would have it."""
+    from .spec import KINDS
+
+    p = dict(point)
+    for prm in KINDS.get(kind, ()):
+        if prm.name not in p and prm.default is not None:
+            p[prm.name] = prm.default
+    try:
+        return kind, tuple(sorted(p.items()))
+    except TypeError:  # unorderable keys: not a point of any spec
+        return kind, (repr(sorted(p.items(), key=repr)),)
+
+
+def _recorded_points(out: Path, what: str) -> tuple[str, list[tuple]] | None:
+    """(where they come from, the directory's points), or None if it records none."""
+    import csv
+
+    summary = out / "summary.csv"
+    if summary.is_file():
+        try:
+            with open(summary, newline="", encoding="utf-8") as f:
+                rows = list(csv.DictReader(f))
+            pts = [_point_id(r["kind"], json.loads(r["point"])) for r in rows]
+        except (OSError, ValueError, KeyError, TypeError, AttributeError, csv.Error):
+            raise InputError(f"{what}: {out} has a summary.csv that does not list a sweep's "
+                             f"points (kind, point columns); give another --out, or remove "
+                             f"{out} to start over") from None
+        return "summary.csv", pts
+    cache = out / "cache"
+    if cache.is_dir():
+        pts = []
+        for f in sorted(cache.glob("*.json")):
+            try:
+                rec = json.loads(f.read_text(encoding="utf-8"))
+                pts.append(_point_id(rec["kind"], rec["point"]))
+            except (OSError, ValueError, KeyError, TypeError, AttributeError):
+                continue  # a damaged record is recomputed anyway
+        return "cache", pts
+    return None
+
+
+def check_sweep_out(spec: SweepSpec, out_dir: str | os.PathLike[str], what: str = "--out",
+                    spec_path: str | os.PathLike[str] | None = None) -> None:
+    """Refuse (InputError) an output directory a run of ``spec`` would damage: one holding files
+    a sweep does not write, or the results (tables, or cached points of an unfinished run) of
+    points ``spec`` does not have. A missing or empty directory, or one holding results of
+    ``spec``'s own points (a rerun: it resumes from the cache), is accepted."""
+    from ..files import MANIFEST, DirLock
+
+    out = Path(out_dir)
+    if not out.is_dir():
+        return
+    DirLock(out, what).check_free()  # a sweep writing it now: that is the reason to name
+    names = sorted(os.listdir(out))
+    own = None
+    if spec_path is not None and Path(spec_path).parent.absolute() == out.absolute():
+        own = Path(spec_path).name  # the spec itself may live there
+    foreign = [n for n in names if n != own and not _written_by_sweep(n)]
+    if foreign:
+        shown = ", ".join(foreign[:5]) + (f" and {len(foreign) - 5} more" if len(foreign) > 5
+                                          else "")
+        raise InputError(f"{what}: {out} is not empty and not a sweep's results directory (it "
+                         f"holds {shown}); a sweep writes summary.csv, sweep.json, "
+                         f"manifest.json and tables there: give a new or empty --out")
+    rec = _recorded_points(out, what)
+    if rec is None:
+        tables = [n for n in names if n.endswith(".parquet") or n == MANIFEST]
+        if tables:
+            raise InputError(f"{what}: {out} holds sweep outputs ({', '.join(tables[:5])}) but "
+                             f"no summary.csv naming their points; give another --out, or "
+                             f"remove {out} to start over")
+        return
+    source, pts = rec
+    mine = {_point_id(k, p) for k, p in spec.points()}
+    other = [p for p in dict.fromkeys(pts) if p not in mine]
+    if not other:
+        return
+    was = ""
+    with contextlib.suppress(OSError, ValueError, AttributeError):
+        prev = json.loads((out / "sweep.json").read_text(encoding="utf-8")).get("spec")
+        if isinstance(prev, str):
+            was = f" (spec {prev})"
+    kinds = sorted({k for k, _ in pts})
+    kind, items = other[0]
+    example = ", ".join(f"{k}={v!r}" for k, v in items) if isinstance(items, tuple) else ""
+    held = "the cached points" if source == "cache" else "the results"
+    raise InputError(f"{what}: {out} holds {held} of another sweep{was} ({len(set(pts))} points "
+                     f"of {', '.join(kinds)}; {len(other)} not in {spec.path}, e.g. {kind} "
+                     f"{example}); this sweep would rewrite its summary.csv, sweep.json and "
+                     f"manifest.json without them: give another --out, or remove {out} to "
+                     f"start over")

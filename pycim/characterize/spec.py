@@ -24,6 +24,8 @@ from pathlib import Path
 
 from .. import assumptions
 from ..errors import InputError
+from ..cim.request import READ_PULSE_RANGE_S
+from ..specs.neuron import MAX_OUT_BITS
 from ..tech.corners import CORNERS
 from .kinds_fit import PARAMS as FIT_PARAMS
 from .params import Param
@@ -41,7 +43,7 @@ KINDS: dict[str, tuple[Param, ...]] = {
         Param("n_in", "n_in", int, lo=1, hi=128),
         Param("n_out", "n_out", int, lo=1, hi=256),
         Param("in_bits", "in_bits", int, 4, lo=1, hi=8),
-        Param("out_bits", "out_bits", int, 6, lo=1, hi=10),
+        Param("out_bits", "out_bits", int, 6, lo=1, hi=MAX_OUT_BITS),
         Param("ideal", "ideal", bool, True),
         Param("corner", "corner", str, "tt", choices=CORNERS),
         Param("temp_c", "temp_c", float, 27.0, lo=-55, hi=150),
@@ -52,13 +54,14 @@ KINDS: dict[str, tuple[Param, ...]] = {
         # the read pulse per magnitude plane (default 20 ns, the paper's 10 ns does not settle a full core; small arrays of weak cells
         # need longer to settle onto the neuron's hold capacitor: the flow warns)
         Param("read_pulse_ns", "read_pulse_ns", float,
-              assumptions.value("read_pulse_s") * 1e9, lo=4.0, hi=1000.0),
+              assumptions.value("read_pulse_s") * 1e9, lo=READ_PULSE_RANGE_S[0] * 1e9,
+              hi=READ_PULSE_RANGE_S[1] * 1e9),  # the MVM's own bounds, in ns
         Param("seeds", "seed", int, 0, lo=0, hi=2**32 - 1),
     ),
     "energy_per_mac": (
         Param("n_in", "n_in", int, lo=1, hi=128),
         Param("n_out", "n_out", int, lo=1, hi=256),
-        Param("out_bits", "out_bits", int, 6, lo=1, hi=10),
+        Param("out_bits", "out_bits", int, 6, lo=1, hi=MAX_OUT_BITS),
         Param("ideal", "ideal", bool, False),
         Param("corner", "corner", str, "tt", choices=CORNERS),
         Param("temp_c", "temp_c", float, 27.0, lo=-55, hi=150),
@@ -67,7 +70,7 @@ KINDS: dict[str, tuple[Param, ...]] = {
         Param("in_bits", "in_bits", int, lo=1, hi=8),
     ),
     "adc_transfer": (
-        Param("out_bits", "out_bits", int, 6, lo=1, hi=10),
+        Param("out_bits", "out_bits", int, 6, lo=1, hi=MAX_OUT_BITS),
         Param("points_per_code", "points_per_code", float, 0.75, lo=0.55, hi=8.0),
         Param("corner", "corner", str, "tt", choices=CORNERS),
         Param("temp_c", "temp_c", float, 27.0, lo=-55, hi=150),
@@ -96,6 +99,7 @@ KINDS: dict[str, tuple[Param, ...]] = {
         # ~1.6 V straight across the cell, abruptly); RESET through 1 kOhm
         Param("v_set_max_v", "v_set_max_v", float, 3.0, lo=0.1, hi=5.0),
         Param("v_reset_max_v", "v_reset_max_v", float, 1.5, lo=0.1, hi=5.0),
+        # pulses per ramp (v_*_max / 2 .. v_*_max); 1: one pulse at the maximum
         Param("n_pulses", "n_pulses", int, 6, lo=1, hi=64),
         Param("width_s", "width_s", float, 1e-6, lo=1e-9, hi=1e-3),
         Param("r_series_ohm", "r_series_ohm", float, 20e3, lo=1.0, hi=1e9),
@@ -202,6 +206,13 @@ def _check_sweep(sw: Sweep, where: str) -> None:
             for st in vals["v_step_v"]:
                 if st > vm:
                     raise InputError(f"{where}: v_step_v {st} exceeds v_max_v {vm}")
+    if sw.kind == "ir_drop":
+        from .kinds import check_pair_rows
+
+        for r in vals["rows"]:
+            check_pair_rows(r, where)
+    if sw.kind in _MVM_KINDS:
+        _check_mvm_widths(vals, where)
     if sw.kind == "mvm_fit" and True in vals.get("spread", ()):
         # spread_problem is one vector whose weights follow its inputs' signs
         if vals["batch"] != (1,) or any(d != 1.0 for d in vals["density"]):
@@ -209,6 +220,31 @@ def _check_sweep(sw: Sweep, where: str) -> None:
                              f"spread problem is one vector; its weights follow its inputs' "
                              f"signs), got batch {list(vals['batch'])}, density "
                              f"{list(vals['density'])}")
+
+
+#: kinds whose points run an MVM (:class:`pycim.cim.request.MvmRequest`)
+_MVM_KINDS = ("mvm_transfer", "energy_per_mac", "mvm_fit")
+#: the widths as a sweep spec names them (a spec has no phases key: an MVM runs two phases
+#: from in_bits = TWO_PHASE_FROM_IN_BITS, the command line's default)
+_SPEC_NAMES = {"phases": "phases", "in_bits": "in_bits", "out_bits": "out_bits",
+               "adc_full_scale_v": "adc_full_scale_v", "or_one_phase": ""}
+
+
+def _check_mvm_widths(vals: dict, where: str) -> None:
+    """Every (in_bits, out_bits, adc_full_scale_v) combination of an MVM kind, through the
+    checks the MVM itself runs (phases, full scale, LSB), so no point fails them at run time."""
+    from ..cim.phases import TWO_PHASE_FROM_IN_BITS, check_phases, default_phases
+    from ..cim.request import check_full_scale
+
+    names = {**_SPEC_NAMES, "two_phases": f"a two-phase MVM (the default from in_bits = "
+                                          f"{TWO_PHASE_FROM_IN_BITS})"}
+    fs_all = vals.get("adc_full_scale_v", (assumptions.value("neuron_adc_fs_v"),))
+    for ib, ob, fs in itertools.product(vals["in_bits"], vals["out_bits"], fs_all):
+        try:
+            phases = check_phases(default_phases(ib), ib, ob, names)
+            check_full_scale(fs, ib, ob, phases, names)
+        except InputError as exc:
+            raise InputError(f"{where}: {exc}") from None
 
 
 def load_spec(path: str | Path) -> SweepSpec:

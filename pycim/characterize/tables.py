@@ -12,7 +12,8 @@ import pandas as pd
 from ..errors import InputError
 from ..files import LOCK, MANIFEST, DirLock, atomic_write_bytes, atomic_write_text
 
-__all__ = ["LOCK", "MANIFEST", "ResultIntegrityError", "kind_tables", "load_results",
+__all__ = ["LOCK", "MANIFEST", "ResultIntegrityError", "check_columns", "kind_tables",
+           "load_results", "table_columns",
            "results_lock", "summary_table", "verify_results", "write_manifest", "write_outputs"]
 
 
@@ -71,7 +72,7 @@ def write_outputs(rep, plots: bool = True) -> list[Path]:
             files.extend(plot_kind(kind, df, out / f"{kind}.png"))
     s = summary_table(rep.results)
     files.append(atomic_write_text(out / "summary.csv", s.to_csv(index=False)))
-    meta = {"points": len(rep.results), "cached": rep.count("cached"),
+    meta = {"spec": rep.spec_path, "points": len(rep.results), "cached": rep.count("cached"),
             "computed": rep.count("computed"), "failed": rep.count("failed"),
             "wall_s": rep.wall_s,
             "failures": [{"kind": r.kind, "point": r.point, "message": r.message}
@@ -133,6 +134,27 @@ def verify_results(results_dir) -> dict[str, Path]:
                                        f"rerun the sweep to regenerate it")
         out[name] = p
     return out
+
+
+def check_columns(where, kind: str, columns, needed) -> None:
+    """Refuse (InputError, one line) a ``kind`` table whose ``columns`` lack any of ``needed``
+    (a table from another pycim version, or edited): ``WHERE: KIND table lacks columns [...]``."""
+    have = set(columns)
+    missing = [c for c in needed if c not in have]
+    if missing:
+        raise InputError(f"{where}: {kind} table lacks columns {missing}")
+
+
+def table_columns(path) -> list[str]:
+    """The column names of a Parquet table, from its schema alone (no data read)."""
+    import pyarrow.parquet as pq
+
+    try:
+        return list(pq.read_schema(path).names)
+    except Exception as exc:  # pyarrow raises several types for a garbage file
+        msg = (str(exc).strip().splitlines() or [""])[0][:200]
+        raise ResultIntegrityError(f"{path}: not a readable table ({type(exc).__name__}: "
+                                   f"{msg}); rerun the sweep") from None
 
 
 def load_results(results_dir) -> dict[str, pd.DataFrame]:

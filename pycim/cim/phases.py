@@ -85,20 +85,30 @@ def split_bits(in_bits: int) -> tuple[int, int]:
     return h, m - h
 
 
-def check_phases(phases, in_bits: int, out_bits: int) -> int:
-    """Validate ``phases`` (1 or 2) against the widths; one-line :class:`InputError`."""
+#: how :func:`check_phases` and :func:`pycim.cim.request.check_full_scale` name the widths in
+#: their messages: the command line's options (a sweep spec passes its own keys)
+FLAG_NAMES = {"phases": "--phases", "two_phases": "--phases 2", "in_bits": "--in-bits",
+              "out_bits": "--out-bits", "adc_full_scale_v": "--adc-full-scale-v",
+              "or_one_phase": " or use --phases 1"}
+
+
+def check_phases(phases, in_bits: int, out_bits: int, names: dict | None = None) -> int:
+    """Validate ``phases`` (1 or 2) against the widths; one-line :class:`InputError` naming
+    them as ``names`` says (default :data:`FLAG_NAMES`)."""
+    n = FLAG_NAMES if names is None else names
     if isinstance(phases, bool) or not isinstance(phases, (int, np.integer)) \
             or phases not in (1, 2):
-        raise InputError(f"--phases must be 1 or 2, got {phases!r}")
+        raise InputError(f"{n['phases']} must be 1 or 2, got {phases!r}")
     if phases == 2:
         if in_bits < MIN_TWO_PHASE_IN_BITS:
-            raise InputError(f"--phases 2 needs --in-bits >= {MIN_TWO_PHASE_IN_BITS} (at least "
-                             f"one magnitude bit per slice), got --in-bits {in_bits}")
+            raise InputError(f"{n['two_phases']} needs {n['in_bits']} >= "
+                             f"{MIN_TWO_PHASE_IN_BITS} (at least one magnitude bit per slice), "
+                             f"got {n['in_bits']} {in_bits}")
         _, lo = split_bits(in_bits)
         if out_bits - lo < 1:
-            raise InputError(f"--phases 2 with --in-bits {in_bits} converts each phase with "
-                             f"--out-bits - {lo} bits: --out-bits must be >= {lo + 1}, got "
-                             f"{out_bits}")
+            raise InputError(f"{n['two_phases']} with {n['in_bits']} {in_bits} converts each "
+                             f"phase with {n['out_bits']} - {lo} bits: {n['out_bits']} must be "
+                             f">= {lo + 1}, got {out_bits}")
     return int(phases)
 
 
@@ -189,6 +199,6 @@ def combine_results(in_bits: int, out_bits: int, adc_full_scale_v: float, x, hi:
     return out
 
 
-__all__ = ["MIN_TWO_PHASE_IN_BITS", "TWO_PHASE_FROM_IN_BITS", "check_phases", "combine_ideal",
+__all__ = ["FLAG_NAMES", "MIN_TWO_PHASE_IN_BITS", "TWO_PHASE_FROM_IN_BITS", "check_phases", "combine_ideal",
            "combine_results", "default_phases", "phase_full_scale_v", "phase_widths",
            "shift_add", "split_bits", "split_inputs"]

@@ -19,6 +19,7 @@ from ..validate import integer
 from .closed_form import closed_form_planes, ideal_output
 from .encoding import bit_planes, check_inputs, check_weights
 from .phases import (
+    FLAG_NAMES,
     check_phases,
     default_phases,
     phase_full_scale_v,
@@ -29,6 +30,8 @@ from .programming import Programmed, program
 
 #: the neuron's ADC full-scale range (``NeuronSpec.adc_fs_v``) and its default
 ADC_FS_RANGE_V = (0.05, 0.8)
+#: the read pulse per magnitude plane an MVM accepts (s)
+READ_PULSE_RANGE_S = (4e-9, 1e-6)
 
 ENGINES = ("spice", "vacask", "macro")
 #: row_pair: G+ on row 2i, G- on row 2i+1 (2 cells per weight, the paper's forward mapping).
@@ -110,9 +113,11 @@ class MvmRequest:
         if self.partition is not None and not isinstance(self.partition, bool):
             raise InputError(f"partition must be True, False or None, got {self.partition!r}")
         rp = assumptions.value("read_pulse_s") if self.read_pulse_s is None else self.read_pulse_s
+        rp_lo, rp_hi = READ_PULSE_RANGE_S
         if isinstance(rp, bool) or not isinstance(rp, (int, float, np.floating)) \
-                or not np.isfinite(rp) or not 4e-9 <= rp <= 1e-6:
-            raise InputError(f"--read-pulse-s must be a number in 4e-9..1e-6 s, got {rp!r}")
+                or not np.isfinite(rp) or not rp_lo <= rp <= rp_hi:
+            raise InputError(f"--read-pulse-s must be a number in {rp_lo:g}..{rp_hi:g} s, got "
+                             f"{rp!r}")
         object.__setattr__(self, "read_pulse_s", float(rp))
         phases = default_phases(self.in_bits) if self.phases is None else self.phases
         object.__setattr__(self, "phases", check_phases(phases, self.in_bits, self.out_bits))
@@ -135,25 +140,30 @@ def partitioned(req: MvmRequest, waveforms: bool = False) -> bool:
     return req.engine == "spice" and not waveforms
 
 
-def check_full_scale(fs_v, in_bits: int, out_bits: int, phases: int = 1) -> float:
+def check_full_scale(fs_v, in_bits: int, out_bits: int, phases: int = 1,
+                     names: dict | None = None) -> float:
     """Validate an MVM's ADC full scale (V) with one-line errors: in the neuron's range
     0.05-0.8 V, per phase (two phases: FS / 2^L, :func:`pycim.cim.phases.phase_full_scale_v`)
-    too, and an LSB 2 FS / 2^out_bits not below the comparator's ``MIN_LSB_V``."""
+    too, and an LSB 2 FS / 2^out_bits not below the comparator's ``MIN_LSB_V``. ``names``: how
+    the message names the widths (default the command line's options, ``FLAG_NAMES``)."""
+    n = FLAG_NAMES if names is None else names
     lo, hi = ADC_FS_RANGE_V
     if isinstance(fs_v, bool) or not isinstance(fs_v, (int, float, np.floating)) \
             or not np.isfinite(fs_v) or not lo <= fs_v <= hi:
-        raise InputError(f"--adc-full-scale-v must be a number in {lo:g}..{hi:g} V, got {fs_v!r}")
+        raise InputError(f"{n['adc_full_scale_v']} must be a number in {lo:g}..{hi:g} V, got "
+                         f"{fs_v!r}")
     if phases == 2:
         fs_p = phase_full_scale_v(fs_v, in_bits)
         if fs_p < lo:
-            raise InputError(f"--adc-full-scale-v {fs_v:g} V with --phases 2 at --in-bits "
-                             f"{in_bits} gives a per-phase full scale {fs_p:g} V below {lo:g} V: "
-                             f"raise it to >= {lo * fs_v / fs_p:g} V or use --phases 1")
+            raise InputError(f"{n['adc_full_scale_v']} {fs_v:g} V with {n['two_phases']} at "
+                             f"{n['in_bits']} {in_bits} gives a per-phase full scale {fs_p:g} V "
+                             f"below {lo:g} V: raise it to >= {lo * fs_v / fs_p:g} V"
+                             f"{n['or_one_phase']}")
     q = 2.0 * float(fs_v) / 2 ** out_bits
     if q < MIN_LSB_V:
-        raise InputError(f"--adc-full-scale-v {fs_v:g} V at --out-bits {out_bits} gives a "
-                         f"{q * 1e3:.3g} mV LSB, below {MIN_LSB_V * 1e3:g} mV: raise "
-                         f"--adc-full-scale-v or lower --out-bits")
+        raise InputError(f"{n['adc_full_scale_v']} {fs_v:g} V at {n['out_bits']} {out_bits} "
+                         f"gives a {q * 1e3:.3g} mV LSB, below {MIN_LSB_V * 1e3:g} mV: raise "
+                         f"{n['adc_full_scale_v']} or lower {n['out_bits']}")
     return float(fs_v)
 
 

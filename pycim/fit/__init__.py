@@ -17,9 +17,9 @@ import numpy as np
 
 from .. import assumptions
 from ..errors import InputError
-from .fits import (POINT_KEYS, Fit, _with_offsets, check_drop_terms, check_size_weight_exp,
-                   fit_adc, fit_cell_iv, fit_energy, fit_ir_drop, fit_line, fit_offset,
-                   fit_settling, mvm_points)
+from .fits import (FIT_COLUMNS, POINT_KEYS, Fit, _with_offsets, check_drop_terms,
+                   check_size_weight_exp, fit_adc, fit_cell_iv, fit_energy, fit_ir_drop, fit_line,
+                   fit_offset, fit_settling, mvm_points)
 
 
 def fit_results(*results_dirs: str | Path, drop_terms: tuple[str, ...] = (),
@@ -33,7 +33,7 @@ def fit_results(*results_dirs: str | Path, drop_terms: tuple[str, ...] = (),
     ``polarity``: also fit the driven lines' per-polarity resistances (``fit_line``)."""
     import pandas as pd
 
-    from ..characterize.tables import load_results
+    from ..characterize.tables import check_columns, load_results
 
     if not results_dirs:
         raise InputError("RESULTS_DIR: give at least one sweep output directory")
@@ -43,6 +43,8 @@ def fit_results(*results_dirs: str | Path, drop_terms: tuple[str, ...] = (),
         if not d.is_dir():
             raise InputError(f"RESULTS_DIR: not a directory: {d}")
         for kind, df in load_results(d).items():
+            if kind in FIT_COLUMNS:
+                check_columns(d, kind, df.columns, FIT_COLUMNS[kind])
             joined.setdefault(kind, []).append(df)
     tables = {k: (v[0] if len(v) == 1 else pd.concat(v, ignore_index=True))
               for k, v in joined.items()}
@@ -197,7 +199,7 @@ def prepare_fit(results_dir, output, verilog_a=None, weights=None, seed=0, outs=
     argument (results manifests, weights, seed)
     and reserve both outputs in ``outs`` (:class:`pycim.files.Outputs`) before any work;
     return the work (fit, print the residual table, write the model and Verilog-A)."""
-    from ..characterize.tables import verify_results
+    from ..characterize.tables import check_columns, table_columns, verify_results
     from ..files import Outputs
 
     outs = Outputs() if outs is None else outs
@@ -219,7 +221,10 @@ def prepare_fit(results_dir, output, verilog_a=None, weights=None, seed=0, outs=
     for d in dirs:
         if not d.is_dir():
             raise InputError(f"RESULTS_DIR: not a directory: {d}")
-        verify_results(d)
+        files = verify_results(d)
+        for kind, needed in FIT_COLUMNS.items():  # from the schemas: no table read yet
+            if f"{kind}.parquet" in files:
+                check_columns(d, kind, table_columns(files[f"{kind}.parquet"]), needed)
     w = None
     if verilog_a is not None:
         from ..cim.encoding import check_weights

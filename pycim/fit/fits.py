@@ -65,6 +65,18 @@ POINT_DEFAULTS = {"direction": "forward", "read_pulse_s": assumptions.value("rea
                   "density": 1.0, "adc_full_scale_v": assumptions.value("neuron_adc_fs_v"),
                   "spread": False}
 
+#: the columns each table pycim fit reads must have (point keys with a default above may be
+#: missing: tables from before they existed)
+FIT_COLUMNS = {
+    "mvm_fit": (*(k for k in POINT_KEYS if k not in POINT_DEFAULTS), "record", "vector",
+                "output", "plane", "v_settled_v", "v_ideal_v", "code", "y_ideal",
+                *(f"e_{g}_j" for g in ("array", "drivers", "wordlines", "neuron", "total"))),
+    "adc_transfer": ("out_bits", "v_int_v", "code"),
+    "cell_iv": ("gap_nm", "v_v", "i_a"),
+    "ir_drop": ("rows", "seed", "err_frac_vread"),
+    "settling": ("rows", "g_cell_us", "c_sense_f", "tol", "t_settle_s"),
+}
+
 
 def _by_direction(res, dirs) -> dict:
     """{direction: {"rms", "max", "n"}} of residuals ``res`` labelled ``dirs``, when the data

@@ -40,16 +40,14 @@ NEEDED = ("n_in", "n_out", "in_bits", "out_bits", "macs", "latency_s",
 
 def load_energy_table(results_dir) -> pd.DataFrame:
     """The verified ``energy_per_mac`` table of a report sweep, sorted by (n_in, n_out, in_bits)."""
-    from ..characterize.tables import load_results
+    from ..characterize.tables import check_columns, load_results
 
     tables = load_results(results_dir)
     if KIND not in tables:
         raise InputError(f"{results_dir}: no {KIND} table; run: pycim sweep "
                          f"characterization/report.toml --out {results_dir}")
     df = tables[KIND]
-    missing = [c for c in NEEDED if c not in df.columns]
-    if missing:
-        raise InputError(f"{results_dir}: {KIND} table lacks columns {missing}")
+    check_columns(results_dir, KIND, df.columns, NEEDED)
     if "ideal" in df.columns and df["ideal"].any():
         df = df[~df["ideal"].astype(bool)]
     if df.empty:
