@@ -56,8 +56,9 @@ from .. import assumptions
 from ..cim.closed_form import line_conductance_s
 from ..errors import InputError
 from ..specs.neuron import MAX_OUT_BITS
-from .core import CAL_VECTORS, Core, check_bits, default_model
-from .layers import Conv2d, Dense, Tile, plan, quantize
+from .core import CAL_VECTORS, Core, check_bits, check_int, default_model
+from .layers import Conv2d, Dense, Tile, _unmasked, finite_reals, plan, quantize
+from .model import MacroModel
 
 N_CORES = 48
 
@@ -96,22 +97,27 @@ class Chip:
     ----------
     layers : list of :class:`Dense` / :class:`Conv2d`, in order
     model : MacroModel (default: :meth:`MacroModel.load`)
-    seed : programming-noise seed of the chip (core k uses ``seed * n_cores + k``)
+    seed : programming-noise seed of the chip, an integer >= 0 (core k uses
+        ``seed * n_cores + k``)
     prog_tol_s : write-verify tolerance (0: exact targets)
     in_bits, out_bits : input and ADC resolution of every MVM
     n_cores : cores on the chip (48)
-    calibrate : foreground-calibrate every core after programming (module docstring); False
-        reconstructs the raw codes at their mid-point (the closed form's reconstruction)
-    cal_vectors : calibration MVMs per core and direction
+    calibrate : bool, foreground-calibrate every core after programming (module docstring);
+        False reconstructs the raw codes at their mid-point (the closed form's reconstruction)
+    cal_vectors : calibration MVMs per core and direction (an integer >= 8)
     """
 
     def __init__(self, layers, model=None, seed: int = 0, prog_tol_s: float = 1e-6,
                  in_bits: int = 4, out_bits: int = 6, n_cores: int = N_CORES,
                  calibrate: bool = True, cal_vectors: int = CAL_VECTORS) -> None:
-        if isinstance(n_cores, bool) or not isinstance(n_cores, int) or n_cores < 1:
-            raise InputError(f"n_cores must be an integer >= 1, got {n_cores!r}")
-        if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
-            raise InputError(f"seed must be an integer >= 0, got {seed!r}")
+        n_cores = check_int(n_cores, "n_cores", 1)
+        seed = check_int(seed, "seed")  # a Python int: seed * n_cores cannot wrap
+        if not isinstance(calibrate, (bool, np.bool_)):
+            raise InputError(f"calibrate must be True or False, got {calibrate!r}")
+        cal_vectors = check_int(cal_vectors, "cal_vectors", 8)
+        if model is not None and not isinstance(model, MacroModel):
+            raise InputError(f"model must be a MacroModel (MacroModel.load / packaged), got "
+                             f"{type(model).__name__}")
         self.layers = list(layers)
         for l in self.layers:
             if not isinstance(l, (Dense, Conv2d)):
@@ -169,7 +175,7 @@ class Chip:
         """x W of layer ``name`` for integer input vectors (vectors, n_in) (im2col done)."""
         layer, tiles = self._tiles(name)
         n_in, n_out = layer.matrix.shape
-        x_int = np.asarray(x_int)
+        x_int = _unmasked(x_int, f"layer {name!r}: input vectors")
         if x_int.ndim != 2 or x_int.shape[1] != n_in:
             raise InputError(f"layer {name!r}: input vectors must be (vectors, {n_in}), "
                              f"got {x_int.shape}")
@@ -188,7 +194,7 @@ class Chip:
         """y W^T of layer ``name`` on the same programmed cores: (vectors, n_out) -> n_in."""
         layer, tiles = self._tiles(name)
         n_in, n_out = layer.matrix.shape
-        y_int = np.asarray(y_int)
+        y_int = _unmasked(y_int, f"layer {name!r}: backward input")
         if y_int.ndim != 2 or y_int.shape[1] != n_out:
             raise InputError(f"layer {name!r}: backward input must be (vectors, {n_out}), "
                              f"got {y_int.shape}")
@@ -210,8 +216,10 @@ class Chip:
     # -- the network -----------------------------------------------------------------------
     def run(self, x, rng=None) -> NetworkResult:
         """Forward pass: per layer quantise the input (its ``in_step``), im2col, tiled MVMs,
-        bias and activation digitally. ``x``: (batch, n_in) or NHWC (batch, H, W, C)."""
-        a = np.asarray(x, dtype=float)
+        bias and activation digitally. ``x``: (batch, n_in) or NHWC (batch, H, W, C), finite
+        real numbers (InputError naming a NaN or infinite value, a masked array or another
+        dtype)."""
+        a = finite_reals(x, "x")
         energy: dict[str, float] = {}
         lat, macs, calls = 0.0, 0, {}
         for l in self.layers:

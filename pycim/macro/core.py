@@ -90,7 +90,7 @@ from ..cim.mapping import interleave_rows
 from ..cim.programming import program
 from ..errors import InputError
 from ..specs.neuron import MAX_OUT_BITS
-from .model import OutOfRangeWarning
+from .model import MacroModel, OutOfRangeWarning, check_rng
 
 #: physical cells of one core
 CORE_ROWS = 256
@@ -123,6 +123,14 @@ def check_bits(value, what: str, hi: int = 8) -> int:
     return int(value)
 
 
+def check_int(value, what: str, lo: int = 0) -> int:
+    """An integer >= ``lo`` (a Python or numpy integer, not a bool) as int: seeds and counts."""
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, np.integer)) \
+            or value < lo:
+        raise InputError(f"{what} must be an integer >= {lo}, got {value!r}")
+    return int(value)
+
+
 def _check_fs(adc_fs_v) -> float:
     """An ADC full scale in the neuron's range (one-line error otherwise)."""
     from ..cim.request import ADC_FS_RANGE_V
@@ -149,6 +157,8 @@ def checked_inputs(x, n: int, in_bits: int, what: str = "x", bounds: bool = True
     signed-integer inputs, for a caller that checks the range itself (:meth:`FastChain.run`
     on its table index) and calls this again to raise.
     """
+    if isinstance(x, np.ma.MaskedArray):
+        raise InputError(f"{what}: masked arrays are not accepted (the mask would be ignored)")
     x = np.asarray(x)
     if x.ndim == 1:
         x = x[None, :]
@@ -937,7 +947,8 @@ class Core:
     model : MacroModel, optional
         Default: :meth:`MacroModel.load` (the packaged fit, else the ideal closed form).
     seed : int
-        Programming-noise seed; the same seed gives the SPICE flow's conductances.
+        Programming-noise seed, an integer >= 0 (Python or numpy); the same seed gives the
+        SPICE flow's conductances.
     prog_tol_s : float
         Write-verify tolerance (0 = program exactly the targets).
 
@@ -949,11 +960,17 @@ class Core:
 
     def __init__(self, weights, model=None, seed: int = 0, prog_tol_s: float = 1e-6,
                  adc_fs_v: float | None = None) -> None:
+        if isinstance(weights, np.ma.MaskedArray):
+            raise InputError("weights: masked arrays are not accepted (the mask would be ignored)")
         w = check_weights(np.asarray(weights))
-        if not (0.0 <= prog_tol_s <= 10e-6):
-            raise InputError(f"prog_tol_s must be in 0..10e-6 S, got {prog_tol_s}")
-        if seed < 0:
-            raise InputError(f"seed must be >= 0, got {seed}")
+        if isinstance(prog_tol_s, (bool, np.bool_)) \
+                or not isinstance(prog_tol_s, (int, float, np.integer, np.floating)) \
+                or not (0.0 <= prog_tol_s <= 10e-6):
+            raise InputError(f"prog_tol_s must be a number in 0..10e-6 S, got {prog_tol_s!r}")
+        seed = check_int(seed, "seed")
+        if model is not None and not isinstance(model, MacroModel):
+            raise InputError(f"model must be a MacroModel (MacroModel.load / packaged), got "
+                             f"{type(model).__name__}")
         self.model = default_model() if model is None else model
         if adc_fs_v is not None:  # the layer's ADC full scale (else the model's)
             self.model = self.model.with_(adc_fs_v=_check_fs(adc_fs_v))
@@ -1148,8 +1165,20 @@ class Core:
         return self._plane_sum(x, in_bits, d, self._act_op[d], np.float64, magnitude=True)
 
     def drive(self, x, in_bits: int) -> np.ndarray:
-        """Checked integer inputs -> float32 effective drives (:meth:`MacroModel.drive`:
-        the held plane weights), what the closed form's matmul takes."""
+        """Integer inputs -> float32 effective drives (:meth:`MacroModel.drive`: the held plane
+        weights), what the closed form's matmul takes.
+
+        Parameters
+        ----------
+        x : integers (any shape) in the in_bits range the MVM calls accept
+            (:func:`input_range`).
+        in_bits : input width 1..8.
+
+        Raises
+        ------
+        InputError
+            A bad width, a non-integer or out-of-range input (:meth:`MacroModel.drive`).
+        """
         return self.model.drive(x, in_bits).astype(np.float32)
 
     def _convert(self, v, n_rows, n_sense, g_sum, in_bits, out_bits, rng, keep_y, direction,
@@ -1324,7 +1353,8 @@ class Core:
         out_bits = check_bits(out_bits, "out_bits", MAX_OUT_BITS)
         if direction not in ("forward", "backward"):
             raise InputError(f"direction must be forward or backward, got {direction!r}")
-        if isinstance(percentile, bool) or not isinstance(percentile, (int, float)) \
+        if isinstance(percentile, (bool, np.bool_)) \
+                or not isinstance(percentile, (int, float, np.integer, np.floating)) \
                 or not 50.0 <= percentile <= 100.0:
             raise InputError(f"percentile must be a number in 50..100, got {percentile!r}")
         n_drive = self.n_in if direction == "forward" else self.n_out
@@ -1384,13 +1414,25 @@ class Core:
         with the same (direction, in_bits, out_bits) return it as :attr:`MvmResult.value`.
         Uses the model only through the core's own MVMs (and the plane weights of its drive,
         as :meth:`reference_y`). ``rng``: ADC noise during the calibration MVMs (averaged by
-        the fit)."""
+        the fit; a numpy Generator or None). ``seed`` and ``n_vectors``: integers (Python or
+        numpy), ``seed`` >= 0 (no None: a calibration is reproducible), ``n_vectors`` >= 8.
+
+        Raises
+        ------
+        InputError
+            A bad argument; ``out_bits`` 1 or any setting where every calibration code is a
+            clip code (nothing to fit: the key's earlier calibration, if any, is kept).
+        """
         in_bits = check_bits(in_bits, "in_bits")
         out_bits = check_bits(out_bits, "out_bits", MAX_OUT_BITS)
         if direction not in ("forward", "backward"):
             raise InputError(f"direction must be forward or backward, got {direction!r}")
-        if isinstance(n_vectors, bool) or not isinstance(n_vectors, int) or n_vectors < 8:
-            raise InputError(f"n_vectors must be an integer >= 8, got {n_vectors!r}")
+        n_vectors = check_int(n_vectors, "n_vectors", 8)
+        seed = check_int(seed, "seed")  # None would make the calibration nondeterministic
+        check_rng(rng)
+        if out_bits < 2:
+            raise InputError("calibrate: out_bits must be >= 2 (a 1-bit code is always a clip "
+                             "code, so there is nothing to fit)")
         n_drive = self.n_in if direction == "forward" else self.n_out
         lo_x, hi_x = input_range(in_bits)
         gen = np.random.default_rng(seed)
@@ -1418,6 +1460,11 @@ class Core:
         code = self._run(direction, x, in_bits, out_bits, rng, False, False).code
         y_ref = self.reference_y(x, in_bits, out_bits, direction)
         lo, hi = -(1 << (out_bits - 1)), (1 << (out_bits - 1)) - 1
+        used = (code > lo) & (code < hi)
+        if not used.any():  # (the earlier calibration, if any, stays: _calibrate)
+            raise InputError(f"calibrate: all {code.size} calibration codes ({direction}, in_bits "
+                             f"{in_bits}, out_bits {out_bits}) are clip codes, so no line can be "
+                             f"fitted (a wider out_bits or ADC full scale is needed)")
         # each driven line's share of the target conductance (what the programmer knows)
         gt = self.target_g_pos_s + self.target_g_neg_s
         q = (gt.sum(axis=1) if direction == "forward" else gt.sum(axis=0)) / gt.sum()
@@ -1426,7 +1473,6 @@ class Core:
         gain, offset, slope = fit_lines_activity(code, y_ref, act, lo, hi)
         scale, shift = 1.0 / gain, (0.5 - offset) / gain
         coef = -slope / gain
-        used = (code > lo) & (code < hi)
         raw = (code + 0.5 - y_ref)[used]
         cor = (code * scale + shift + act[:, None] * coef - y_ref)[used]
         rms = lambda e: float(np.sqrt(np.mean(e * e))) if e.size else float("nan")
@@ -1442,6 +1488,7 @@ class Core:
     def _run_shared(self, direction, x, in_bits, out_bits, rng, keep_y, exact):
         in_bits = check_bits(in_bits, "in_bits")
         out_bits = check_bits(out_bits, "out_bits", MAX_OUT_BITS)
+        check_rng(rng)
         fwd = direction == "forward"
         n_drive = self.n_in if fwd else self.n_out
         n_rows = 2 * self.n_in if fwd else self.n_out  # driven physical lines
@@ -1457,7 +1504,7 @@ class Core:
         cal = self.calibrations.get((direction, in_bits, out_bits))
         if chain is not None:  # float32 codes: the correction scales them directly
             out = chain.run(x, rng, cal, check=defer,
-                            magnitudes=lambda v: np.abs(self.model.drive(v, in_bits)))
+                            magnitudes=lambda v: np.abs(self.model._drive(v, in_bits)))
             if out is None:  # an input outside the range: the one-line error
                 checked_inputs(x, n_drive, in_bits)
                 raise AssertionError("inputs outside the table passed the range check")
@@ -1503,8 +1550,10 @@ class Core:
         """y = x W on the programmed array: signed codes (batch, n_out).
 
         x : integers (n_in,) or (batch, n_in) in the in_bits range (:func:`input_range`).
-        rng : numpy Generator turning on the model's ADC noise (the fast chain draws float32
-            normals: same distribution, not the same stream as the model's own call).
+        rng : numpy Generator (``np.random.default_rng(seed)``) turning on the model's ADC
+            noise, or None; anything else (a seed, a ``RandomState``) is refused on every path
+            (the fast chain draws float32 normals: same distribution, not the same stream as
+            the model's own call).
         keep_y : also return the pre-ADC code units (uses the model's own calls).
         exact : use the model's own float64 calls instead of the folded float32 chain.
         A core calibrated for (forward, in_bits, out_bits) also returns ``value``.
@@ -1543,6 +1592,7 @@ __all__ = [
     "MvmResult",
     "as_inputs",
     "check_bits",
+    "check_int",
     "checked_inputs",
     "default_model",
     "fit_lines",

@@ -17,28 +17,62 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..errors import InputError
-from .core import CORE_IN, CORE_OUT, input_range
+from .core import CORE_IN, CORE_OUT, check_bits, input_range
 
 ACTIVATIONS = ("none", "relu")
 
 
-def _check_common(name: str, w: np.ndarray, bias, activation: str, in_step: float) -> None:
+def _unmasked(x, what: str) -> np.ndarray:
+    """``np.asarray(x)``, refusing a masked array (its mask would be silently dropped)."""
+    if isinstance(x, np.ma.MaskedArray):
+        raise InputError(f"{what}: masked arrays are not accepted (the mask would be ignored)")
+    return np.asarray(x)
+
+
+def finite_reals(x, what: str) -> np.ndarray:
+    """``x`` as a float64 array of finite real numbers (bools count as 0 / 1); InputError
+    naming ``what`` and a NaN or infinite value, a masked array or a non-numeric dtype."""
+    a = _unmasked(x, what)
+    if a.dtype.kind not in "biuf":
+        raise InputError(f"{what}: need real numbers, got dtype {a.dtype}")
+    a = a.astype(float)
+    if not np.all(np.isfinite(a)):
+        nan = np.isnan(a)
+        bad = nan if nan.any() else ~np.isfinite(a)
+        raise InputError(f"{what}: contains {'NaN' if nan.any() else 'infinite values'} "
+                         f"({int(bad.sum())} of {a.size}, the first at flat index "
+                         f"{int(np.flatnonzero(bad)[0])}); finite numbers are needed")
+    return a
+
+
+def _step(step, what: str) -> float:
+    """A quantiser step: a finite number > 0 (Python or numpy, not a bool or string)."""
+    if isinstance(step, (bool, np.bool_)) \
+            or not isinstance(step, (int, float, np.integer, np.floating)) \
+            or not (np.isfinite(step) and step > 0):
+        raise InputError(f"{what} must be a positive finite number, got {step!r}")
+    return float(step)
+
+
+def _check_common(name: str, w: np.ndarray, bias, activation: str, in_step) -> float:
+    """Check a layer's fields; returns ``in_step`` as float."""
     if not isinstance(name, str) or not name:
         raise InputError(f"layer name must be a non-empty string, got {name!r}")
-    if w.dtype.kind not in "fiu" or not np.all(np.isfinite(w)) or w.size == 0:
+    if w.dtype.kind not in "fiu" or w.size == 0 or not np.all(np.isfinite(w)):
         raise InputError(f"layer {name!r}: weights must be finite numbers")
     if not np.any(w):
         raise InputError(f"layer {name!r}: weights are all zero")
     if bias is not None:
-        b = np.asarray(bias)
+        b = _unmasked(bias, f"layer {name!r}: bias")
+        if b.dtype.kind not in "fiu":
+            raise InputError(f"layer {name!r}: bias must be numbers, got dtype {b.dtype}")
         if b.shape != (w.shape[-1],) or not np.all(np.isfinite(b)):
             raise InputError(f"layer {name!r}: bias must be finite with shape ({w.shape[-1]},), "
                              f"got {b.shape}")
     if activation not in ACTIVATIONS:
         raise InputError(f"layer {name!r}: activation must be one of {', '.join(ACTIVATIONS)}, "
                          f"got {activation!r}")
-    if not (np.isfinite(in_step) and in_step > 0):
-        raise InputError(f"layer {name!r}: in_step must be a positive number, got {in_step!r}")
+    return _step(in_step, f"layer {name!r}: in_step")
 
 
 @dataclass(frozen=True)
@@ -52,11 +86,12 @@ class Dense:
     in_step: float = 1.0
 
     def __post_init__(self) -> None:
-        w = np.asarray(self.weights)
+        w = _unmasked(self.weights, f"layer {self.name!r}: weights")
         if w.ndim != 2:
             raise InputError(f"layer {self.name!r}: dense weights must be (n_in, n_out), "
                              f"got shape {w.shape}")
-        _check_common(self.name, w, self.bias, self.activation, self.in_step)
+        object.__setattr__(self, "in_step",
+                           _check_common(self.name, w, self.bias, self.activation, self.in_step))
         object.__setattr__(self, "weights", w.astype(float))
         if self.bias is not None:
             object.__setattr__(self, "bias", np.asarray(self.bias, dtype=float))
@@ -67,7 +102,7 @@ class Dense:
 
     def vectors(self, x: np.ndarray) -> tuple[np.ndarray, tuple]:
         """(batch, n_in) -> the MVM input vectors and the output shape prefix."""
-        x = np.asarray(x)
+        x = _unmasked(x, f"layer {self.name!r}: input")
         if x.ndim != 2 or x.shape[1] != self.weights.shape[0]:
             raise InputError(f"layer {self.name!r}: input must be (batch, "
                              f"{self.weights.shape[0]}), got {x.shape}")
@@ -88,16 +123,19 @@ class Conv2d:
     padding: int = 0
 
     def __post_init__(self) -> None:
-        w = np.asarray(self.weights)
+        w = _unmasked(self.weights, f"layer {self.name!r}: weights")
         if w.ndim != 4:
             raise InputError(f"layer {self.name!r}: conv weights must be (kh, kw, c_in, c_out), "
                              f"got shape {w.shape}")
-        _check_common(self.name, w, self.bias, self.activation, self.in_step)
+        object.__setattr__(self, "in_step",
+                           _check_common(self.name, w, self.bias, self.activation, self.in_step))
         for k in ("stride", "padding"):
             v = getattr(self, k)
-            if isinstance(v, bool) or not isinstance(v, int) or v < (1 if k == "stride" else 0):
+            if isinstance(v, (bool, np.bool_)) or not isinstance(v, (int, np.integer)) \
+                    or v < (1 if k == "stride" else 0):
                 raise InputError(f"layer {self.name!r}: {k} must be an integer >= "
                                  f"{1 if k == 'stride' else 0}, got {v!r}")
+            object.__setattr__(self, k, int(v))
         object.__setattr__(self, "weights", w.astype(float))
         if self.bias is not None:
             object.__setattr__(self, "bias", np.asarray(self.bias, dtype=float))
@@ -109,7 +147,7 @@ class Conv2d:
 
     def vectors(self, x: np.ndarray) -> tuple[np.ndarray, tuple]:
         """(batch, H, W, c_in) -> (batch Ho Wo, kh kw c_in) and (batch, Ho, Wo)."""
-        x = np.asarray(x)
+        x = _unmasked(x, f"layer {self.name!r}: input")
         kh, kw, ci, _ = self.weights.shape
         if x.ndim != 4 or x.shape[3] != ci:
             raise InputError(f"layer {self.name!r}: input must be (batch, H, W, {ci}), "
@@ -134,9 +172,29 @@ def im2col(x: np.ndarray, kh: int, kw: int, stride: int, padding: int, name: str
 
 
 def quantize(a: np.ndarray, step: float, in_bits: int) -> np.ndarray:
-    """The activation quantiser: clip(rint(a / step)) to the in_bits input range, int64."""
+    """The activation quantiser: clip(rint(a / step)) to the in_bits input range, int64.
+
+    Parameters
+    ----------
+    a : array_like of finite real numbers (bools count as 0 / 1).
+    step : the quantiser's step, a finite number > 0.
+    in_bits : input width 1..8 (the range: :func:`pycim.macro.core.input_range`).
+
+    Returns
+    -------
+    np.ndarray
+        int64, the shape of ``a``.
+
+    Raises
+    ------
+    InputError
+        A NaN or infinite ``a`` (named), a masked or non-numeric ``a``, a bad step or width.
+    """
+    in_bits = check_bits(in_bits, "in_bits")
+    step = _step(step, "step")
+    a = finite_reals(a, "a")
     lo, hi = input_range(in_bits)
-    return np.clip(np.rint(np.asarray(a, dtype=float) / step), lo, hi).astype(np.int64)
+    return np.clip(np.rint(a / step), lo, hi).astype(np.int64)
 
 
 @dataclass(frozen=True)

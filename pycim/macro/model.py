@@ -155,6 +155,17 @@ def _bits(b, what: str, hi: int = 8) -> int:
     return int(b)
 
 
+def check_rng(rng, what: str = "rng"):
+    """``rng`` if it is None or a :class:`numpy.random.Generator` (what the ADC noise draws
+    from on every path: ``np.random.default_rng(seed)``); InputError for anything else (a
+    seed, a legacy ``RandomState``, the ``np.random`` module), also where the model has no
+    noise to draw, so a call is refused or accepted alike whatever the model."""
+    if rng is not None and not isinstance(rng, np.random.Generator):
+        raise InputError(f"{what} must be a numpy Generator (np.random.default_rng(seed)) or "
+                         f"None, got {type(rng).__name__}")
+    return rng
+
+
 def n_planes_for(in_bits: int) -> int:
     """Magnitude bit planes (read pulses) of one MVM: in_bits - 1 (1 for 1-bit inputs)."""
     return max(_bits(in_bits, "in_bits") - 1, 1)
@@ -190,6 +201,168 @@ def _line_defaults() -> dict[str, float]:
 
 def _adc_defaults() -> dict:
     return {"gain": 1.0, "offset_lsb": 0.0, "noise_lsb": 0.0, "inl_lsb": {}}
+
+
+# -- validation of a model's fields ----------------------------------------------------------
+#: the keys of :attr:`MacroModel.energy` (the energy formula's coefficients, module docstring)
+ENERGY_KEYS = ("k_array", "activity_default", "e_arr_line_j", "e_arr_0_j", "e_drv_row_j",
+               "e_drv_col_j", "e_drv_0_j", "e_drv_act_j", "e_wl_row_j", "e_wl_cell_j",
+               "e_wl_0_j", "p_neuron_w", "p_neuron_on_w", "e_neuron_0_j", "p_shared_w")
+#: the keys of :attr:`MacroModel.timing`
+TIMING_KEYS = ("t_base_s", "t_read_s", "t_int_step_s", "t_adc_step_s", "t_window_s",
+               "t_track_s", "t_on_int_s", "t_on_base_s", "t_adc_first_extra_s")
+#: the keys of :attr:`MacroModel.adc`
+ADC_KEYS = ("gain", "offset_lsb", "noise_lsb", "inl_lsb")
+#: the largest line reference or read voltage a model may state (V): the chip's highest rail
+#: (the word lines' 5 V devices); beyond it a voltage is a typo, not a circuit
+V_MAX_V = 5.0
+#: the sign each parameter's meaning demands ("pos": > 0, "nonneg": >= 0); a parameter not
+#: listed may take any finite value (offsets, the line's gain terms, the per-polarity
+#: departures and the array rails' per-line credit ``e_arr_line_j`` are signed)
+_BOUNDS = {
+    "line": {"r_series_ohm": "nonneg", "r_drive_ohm": "nonneg", "r_drive_cell_ohm": "nonneg",
+             "c_settle_f": "nonneg", "c_settle_row_f": "nonneg", "k_mem": "nonneg",
+             "wire_scale": "nonneg"},
+    "adc": {"gain": "pos", "noise_lsb": "nonneg"},
+    "energy": {k: "nonneg" for k in ENERGY_KEYS if k != "e_arr_line_j"},
+    "timing": {**{k: "pos" for k in ("t_read_s", "t_int_step_s", "t_adc_step_s", "t_window_s",
+                                     "t_track_s")},
+               **{k: "nonneg" for k in ("t_base_s", "t_on_int_s", "t_on_base_s",
+                                        "t_adc_first_extra_s")}},
+}
+
+
+def _number(v, what: str, bound: str | None = None, hi: float | None = None) -> float:
+    """``v`` as a finite float (a JSON or numpy number, not a bool), ``bound`` "pos" (> 0) or
+    "nonneg" (>= 0) and at most ``hi``; one-line :class:`InputError` naming ``what``
+    otherwise."""
+    if isinstance(v, (bool, np.bool_)) or not isinstance(v, (int, float, np.integer,
+                                                              np.floating)):
+        raise InputError(f"{what} must be a number, got {v!r}")
+    try:
+        f = float(v)
+    except OverflowError:  # an integer beyond float range
+        f = math.inf
+    if not math.isfinite(f):
+        raise InputError(f"{what} must be a finite number, got {v!r}")
+    if (bound == "pos" and not f > 0) or (bound == "nonneg" and not f >= 0):
+        raise InputError(f"{what} must be {'> 0' if bound == 'pos' else '>= 0'}, got {v!r}")
+    if hi is not None and f > hi:
+        raise InputError(f"{what} must be <= {hi:g}, got {v!r}")
+    return f
+
+
+def _inl(table, what: str) -> dict[str, list[float]]:
+    """``adc.inl_lsb``: {str(out_bits): [INL of each code, LSB]} with 2^out_bits finite
+    numbers per width (:meth:`MacroModel.output_codes` indexes it by code - lowest code)."""
+    if not isinstance(table, dict):
+        raise InputError(f"{what} must map output widths to lists, got {table!r}")
+    out = {}
+    for b, codes in table.items():
+        if not (isinstance(b, str) and b.isdigit() and str(int(b)) == b
+                and 1 <= int(b) <= MAX_OUT_BITS):
+            raise InputError(f"{what}: keys must be output widths '1'..'{MAX_OUT_BITS}', "
+                             f"got {b!r}")
+        n = 1 << int(b)
+        if not isinstance(codes, (list, tuple)) or len(codes) != n:
+            raise InputError(f"{what}[{b!r}] must be a list of {n} numbers (one per code), got "
+                             f"{len(codes) if isinstance(codes, (list, tuple)) else codes!r}"
+                             f"{' numbers' if isinstance(codes, (list, tuple)) else ''}")
+        out[b] = [_number(c, f"{what}[{b!r}][{i}]") for i, c in enumerate(codes)]
+    return out
+
+
+def _section(name: str, sec, where: str) -> dict:
+    """A checked copy of the parameter dict ``name`` (line, line_backward, adc, energy,
+    timing): a dict of known keys, every value a finite number within its bound."""
+    if not isinstance(sec, dict):
+        raise InputError(f"{where}: {name} must be an object (a dict), got "
+                         f"{type(sec).__name__}")
+    kind = "line" if name == "line_backward" else name
+    known = {"line": _line_defaults(), "adc": ADC_KEYS, "energy": ENERGY_KEYS,
+             "timing": TIMING_KEYS}[kind]
+    extra = sorted(k for k in sec if k not in known)
+    if extra:
+        raise InputError(f"{where}: unknown {name} keys {extra} (known: "
+                         f"{', '.join(sorted(known))})")
+    bounds = _BOUNDS[kind]
+    return {k: (_inl(v, f"{where}: {name}.{k}") if k == "inl_lsb"
+                else _number(v, f"{where}: {name}.{k}", bounds.get(k)))
+            for k, v in sec.items()}
+
+
+def _ranges(rng, where: str) -> dict[str, list[float]]:
+    """``ranges``: {name: [lo, hi]}, finite numbers with lo <= hi."""
+    if not isinstance(rng, dict):
+        raise InputError(f"{where}: ranges must be an object (a dict), got "
+                         f"{type(rng).__name__}")
+    out = {}
+    for k, v in rng.items():
+        if not isinstance(v, (list, tuple)) or len(v) != 2:
+            raise InputError(f"{where}: ranges.{k} must be a list [lo, hi], got {v!r}")
+        lo, hi = (_number(x, f"{where}: ranges.{k}") for x in v)
+        if lo > hi:
+            raise InputError(f"{where}: ranges.{k} must have lo <= hi, got {v!r}")
+        out[k] = [lo, hi]
+    return out
+
+
+def _checked_fields(fields: dict, where: str) -> dict:
+    """Checked, normalised copies of :class:`MacroModel` fields (any subset, by name): the
+    one set of rules :meth:`MacroModel.from_json` and :meth:`MacroModel.with_` apply.
+
+    Parameters
+    ----------
+    fields : {field name: value} of known fields.
+    where : what the messages name first ("model" for a file, "with_").
+
+    Returns
+    -------
+    dict
+        The same keys: numbers as float, parameter dicts as new dicts of floats.
+
+    Raises
+    ------
+    InputError
+        One line naming the field (and key) and the bad value.
+    """
+    from ..cim.request import ADC_FS_RANGE_V
+
+    fs_lo, fs_hi = ADC_FS_RANGE_V
+    out = {}
+    for k, v in fields.items():
+        if k in ("line", "line_backward", "adc", "energy", "timing"):
+            out[k] = _section(k, v, where)
+        elif k == "ranges":
+            out[k] = _ranges(v, where)
+        elif k == "fits":
+            if not isinstance(v, dict):
+                raise InputError(f"{where}: fits must be an object (a dict), got "
+                                 f"{type(v).__name__}")
+            out[k] = v
+        elif k == "source":
+            if not isinstance(v, str):
+                raise InputError(f"{where}: source must be a string, got {type(v).__name__}")
+            out[k] = v
+        elif k == "schema":
+            if v != SCHEMA:
+                raise InputError(f"{where}: schema must be {SCHEMA!r}, got {v!r}")
+            out[k] = v
+        elif k in ("v_read_v", "v_ref_v"):
+            out[k] = _number(v, f"{where}: {k}", "pos", V_MAX_V)
+        elif k == "adc_fs_v":
+            f = _number(v, f"{where}: adc_fs_v", "pos")
+            if not fs_lo <= f <= fs_hi:
+                raise InputError(f"{where}: adc_fs_v must lie in the neuron's range "
+                                 f"{fs_lo:g}..{fs_hi:g} V, got {v!r}")
+            out[k] = f
+        elif k in ("integ_gain", "c_hold_eff_f"):
+            out[k] = _number(v, f"{where}: {k}", "pos")
+        elif k == "c_sample_eff_f":
+            out[k] = _number(v, f"{where}: {k}", "nonneg")
+        else:
+            raise InputError(f"{where}: unknown field {k!r}")
+    return out
 
 
 @dataclass(frozen=True)
@@ -323,7 +496,14 @@ class MacroModel:
         p = Path(path)
         if not p.is_file():
             raise InputError(f"model: file not found: {p}")
-        return cls.from_json(p.read_text(encoding="utf-8"))
+        try:
+            text = p.read_text(encoding="utf-8")
+        except UnicodeDecodeError as exc:
+            raise InputError(f"model: {p} is not UTF-8 text (byte {exc.start}: "
+                             f"{exc.reason})") from None
+        except OSError as exc:
+            raise InputError(f"model: cannot read {p} ({exc.strerror or exc})") from None
+        return cls.from_json(text)
 
     @classmethod
     def packaged(cls, name: str = "default") -> MacroModel:
@@ -344,6 +524,18 @@ class MacroModel:
 
     @classmethod
     def from_json(cls, text: str) -> MacroModel:
+        """A model from its JSON text (:meth:`to_json`'s form).
+
+        Every field is checked (:func:`_checked_fields`): the parameter sections are objects
+        of known keys whose values are finite numbers within the sign their meaning demands,
+        ``adc.inl_lsb`` holds one number per code, ``ranges`` [lo, hi] pairs; parameters the
+        file leaves out take :meth:`ideal`'s values (the line's and ADC's: none, 0 / gain 1).
+
+        Raises
+        ------
+        InputError
+            One line naming the key and the bad value.
+        """
         try:
             d = json.loads(text)
         except json.JSONDecodeError as exc:
@@ -355,42 +547,31 @@ class MacroModel:
         extra = set(d) - known
         if extra:
             raise InputError(f"model: unknown keys {sorted(extra)}")
+        f = _checked_fields(d, "model")
         base = cls.ideal()
-        line = {**_line_defaults(), **d.get("line", {})}
-        line_bwd = d.get("line_backward", {})
-        if not isinstance(line_bwd, dict) or set(line_bwd) - set(line):
-            raise InputError(f"model: line_backward must map line parameters to numbers, got "
-                             f"{line_bwd!r}")
-        adc = {**_adc_defaults(), **d.get("adc", {})}
-        energy = {**base.energy, **d.get("energy", {})}
-        timing = {**base.timing, **d.get("timing", {})}
-        for name, sec in (("line", line), ("line_backward", line_bwd), ("energy", energy),
-                          ("timing", timing)):
-            for k, v in sec.items():
-                if not isinstance(v, (int, float)) or isinstance(v, bool) or not math.isfinite(v):
-                    raise InputError(f"model: {name}.{k} must be a finite number, got {v!r}")
-        for k in ("v_read_v", "v_ref_v", "adc_fs_v", "integ_gain", "c_hold_eff_f"):
-            v = d.get(k, getattr(base, k))
-            if not isinstance(v, (int, float)) or not math.isfinite(v) or v <= 0:
-                raise InputError(f"model: {k} must be a positive number, got {v!r}")
-        cs = d.get("c_sample_eff_f", base.c_sample_eff_f)
-        if isinstance(cs, bool) or not isinstance(cs, (int, float)) or not math.isfinite(cs) \
-                or cs < 0:
-            raise InputError(f"model: c_sample_eff_f must be a number >= 0, got {cs!r}")
-        return cls(v_read_v=float(d.get("v_read_v", base.v_read_v)),
-                   v_ref_v=float(d.get("v_ref_v", base.v_ref_v)),
-                   adc_fs_v=float(d.get("adc_fs_v", base.adc_fs_v)),
-                   integ_gain=float(d.get("integ_gain", base.integ_gain)),
-                   c_hold_eff_f=float(d.get("c_hold_eff_f", base.c_hold_eff_f)),
-                   c_sample_eff_f=float(cs),
-                   line=line, line_backward={k: float(v) for k, v in line_bwd.items()},
-                   adc=adc, energy=energy, timing=timing,
-                   ranges={k: [float(a), float(b)] for k, (a, b) in d.get("ranges", {}).items()},
-                   fits=d.get("fits", {}), source=str(d.get("source", "")))
+        line = {**_line_defaults(), **f.get("line", {})}
+        top = {k: f.get(k, getattr(base, k)) for k in
+               ("v_read_v", "v_ref_v", "adc_fs_v", "integ_gain", "c_hold_eff_f",
+                "c_sample_eff_f")}
+        return cls(**top, line=line, line_backward=f.get("line_backward", {}),
+                   adc={**_adc_defaults(), **f.get("adc", {})},
+                   energy={**base.energy, **f.get("energy", {})},
+                   timing={**base.timing, **f.get("timing", {})},
+                   ranges=f.get("ranges", {}), fits=f.get("fits", {}),
+                   source=f.get("source", ""))
 
     def with_(self, **changes) -> MacroModel:
-        """A copy with some fields replaced (dict fields are replaced whole)."""
-        return replace(self, **changes)
+        """A copy with some fields replaced (dict fields are replaced whole).
+
+        The changed fields are checked with :meth:`from_json`'s rules
+        (:func:`_checked_fields`).
+
+        Raises
+        ------
+        InputError
+            An unknown field, or a value :meth:`from_json` would refuse.
+        """
+        return replace(self, **_checked_fields(changes, "MacroModel.with_"))
 
     def for_direction(self, direction: str) -> MacroModel:
         """The model of one MVM direction: forward (source-lines sensed) is this model;
@@ -402,7 +583,8 @@ class MacroModel:
             raise InputError(f"direction must be forward or backward, got {direction!r}")
         if direction == "forward" or not self.line_backward:
             return self
-        return self.with_(line={**self.line, **self.line_backward})
+        # both dicts were checked when they were set: no second check on this per-call path
+        return replace(self, line={**self.line, **self.line_backward})
 
     def with_read_pulse(self, read_pulse_s: float) -> MacroModel:
         """A copy for another read pulse (``MvmRequest.read_pulse_s``): the pulse, the plane's
@@ -571,7 +753,37 @@ class MacroModel:
         return bits @ w
 
     def drive(self, x, in_bits: int) -> np.ndarray:
-        """Signed integer inputs -> their effective drives sign(x) levels[|x|] (float64)."""
+        """Signed integer inputs -> their effective drives sign(x) levels[|x|] (float64).
+
+        Parameters
+        ----------
+        x : array_like of integers (any shape; integer-valued floats are accepted) in the
+            ``in_bits`` input range (:func:`pycim.macro.core.input_range`: [0, 1] for 1 bit,
+            else [-(2^(b-1) - 1), 2^(b-1) - 1]), the range the MVM calls accept.
+        in_bits : input width 1..8.
+
+        Returns
+        -------
+        np.ndarray
+            float64, the shape of ``x``.
+
+        Raises
+        ------
+        InputError
+            A bad width, a non-integer, masked or out-of-range input.
+        """
+        from .core import checked_inputs
+
+        b = _bits(in_bits, "in_bits")
+        if isinstance(x, np.ma.MaskedArray):
+            raise InputError("x: masked arrays are not accepted (the mask would be ignored)")
+        x = np.asarray(x)
+        if x.size:
+            checked_inputs(x.reshape(1, -1), x.size, b)
+        return self._drive(x, b)
+
+    def _drive(self, x: np.ndarray, in_bits: int) -> np.ndarray:
+        """:meth:`drive` of inputs the caller has checked (no check: the hot paths')."""
         x = np.asarray(x)
         lv = self.input_levels(in_bits)
         return np.sign(x) * lv[np.abs(x).astype(np.int64)]
@@ -715,6 +927,7 @@ class MacroModel:
         """ADC: gain, offset, INL table (per code, for the fitted out_bits), noise if ``rng``,
         floor, clip to [-(2^(b-1)), 2^(b-1) - 1]. Returns int64."""
         b = _bits(out_bits, "out_bits", MAX_OUT_BITS)
+        check_rng(rng)
         lo, hi = -(1 << (b - 1)), (1 << (b - 1)) - 1
         a = self.adc
         y = a["gain"] * np.asarray(y_code_units, dtype=float) + a["offset_lsb"]
@@ -833,4 +1046,5 @@ class MacroModel:
         return out
 
 
-__all__ = ["SCHEMA", "MacroModel", "OutOfRangeWarning", "n_planes_for", "n_windows_for"]
+__all__ = ["SCHEMA", "MacroModel", "OutOfRangeWarning", "check_rng", "n_planes_for",
+           "n_windows_for"]
