@@ -124,6 +124,7 @@ from ..cim.closed_form import (WireSystem, held_plane_weights, line_operator, wi
 from ..cim.polarity import POLARITY_TERMS, PolaritySystem
 from ..errors import InputError
 from ..specs.neuron import MAX_OUT_BITS
+from .inputs import checked_inputs
 
 SCHEMA = "pycim.macro/2"
 ROWS_REF = 128.0  # row-count normalisation of the line-gain terms
@@ -772,8 +773,6 @@ class MacroModel:
         InputError
             A bad width, a non-integer, masked or out-of-range input.
         """
-        from .core import checked_inputs
-
         b = _bits(in_bits, "in_bits")
         if isinstance(x, np.ma.MaskedArray):
             raise InputError("x: masked arrays are not accepted (the mask would be ignored)")
