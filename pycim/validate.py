@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import functools
 import math
+import numbers
 import re
 
 from .errors import InputError
@@ -22,7 +23,20 @@ _FORBIDDEN = re.compile(r"\.control|\.endc|shell|\.include|\.lib|[\n\r\"'`]", re
 # checks, which say what is wrong). Half a million names in a 256 x 256 core's deck.
 # (IGNORECASE for "shell" alone: on the classes it would admit the long s and the Kelvin sign)
 _IDENT_OK = re.compile(r"(?!.*(?i:shell))[A-Za-z_][A-Za-z0-9_]{0,63}")
-_NODE_OK = re.compile(r"(?!.*(?i:shell))[A-Za-z0-9_]{1,64}")
+#: Node names no generator may write, in any case: ``time`` and ``sweep`` are ngspice's
+#: transient and DC-sweep axis vectors (a node of that name replaces the axis in the results),
+#: ``sw`` the name of VACASK's DC sweep (pycim.sim.vacask reads the swept values from it, so a
+#: node's voltage of that name is lost), and ``gnd`` is ground in ngspice but an ordinary node
+#: in VACASK (write ``0`` for ground).
+RESERVED_NODES = ("time", "sweep", "sw", "gnd")
+_NODE_OK = re.compile(r"(?!.*(?i:shell))(?!(?i:time|sweep|sw|gnd)\Z)[A-Za-z0-9_]{1,64}")
+#: A Verilog-A module named in a netlist's ``* pycim-osdi: <module>`` line: the rule
+#: :func:`pycim.tech.va.circuit_osdi` applies to the name it compiles (``circuits/<name>.va``).
+_OSDI_MODULE = re.compile(r"[A-Za-z][A-Za-z0-9_]{0,63}")
+#: A file path written into a deck (ngspice's ``pre_osdi <path>``, VACASK's ``load "<path>"``):
+#: no white space, quotes, backslashes, control or non-ASCII characters, so it cannot end its
+#: line, its word or its string literal.
+_PATH = re.compile(r"[A-Za-z0-9_./+@~,:=-]{1,4096}")
 
 
 def refuse_injection(text: str, what: str) -> str:
@@ -52,18 +66,57 @@ def node(name: str, what: str = "node") -> str:
     refuse_injection(name, what)
     if not _NODE.fullmatch(name):
         raise InputError(f"{what} {name!r} must match [A-Za-z0-9_]+ (max 64 chars)")
+    if name.lower() in RESERVED_NODES:
+        hint = "use 0 for ground" if name.lower() == "gnd" else \
+            "it names a simulator's analysis axis"
+        raise InputError(f"{what} {name!r} is reserved ({hint})")
     return name
+
+
+def osdi_module(name: str, what: str = "OSDI module") -> str:
+    """A Verilog-A module name as a ``* pycim-osdi:`` line carries it (a letter, then letters,
+    digits and underscores; at most 64): the name :func:`pycim.tech.va.circuit_osdi` accepts."""
+    if not isinstance(name, str) or not _OSDI_MODULE.fullmatch(name):
+        raise InputError(f"{what} {name!r} must match [A-Za-z][A-Za-z0-9_]* (max 64 chars)")
+    return name
+
+
+def path_text(path, what: str = "path") -> str:
+    """The text of a file path a deck may carry (``pre_osdi``, ``load "..."``): ASCII letters,
+    digits and ``_ . / + @ ~ , : = -`` only (no white space, quotes, backslashes or control
+    characters)."""
+    import os
+
+    try:
+        s = os.fspath(path)
+    except TypeError:
+        raise InputError(f"{what} must be a path, got {type(path).__name__}") from None
+    if not isinstance(s, str) or not _PATH.fullmatch(s):
+        raise InputError(f"{what} {s!r} cannot be written into a netlist: letters, digits and "
+                         f"_ . / + @ ~ , : = - only")
+    return s
 
 
 def number(value: float, what: str = "value", *, lo: float | None = None,
            hi: float | None = None, lo_open: bool = False) -> float:
-    """A finite real within [lo, hi] (or (lo, hi] with ``lo_open``)."""
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
+    """A finite real within [lo, hi] (or (lo, hi] with ``lo_open``).
+
+    A Python or numpy int or float: not a string (``"1e-6"`` would be kept by a caller and
+    compared as text), not a bool (``True`` is no value), not a complex number."""
+    if type(value) is not float:
+        # (numpy's ints and floats are numbers.Real; its bool, like str, is not)
+        if isinstance(value, bool) or not isinstance(value, numbers.Real):
+            raise InputError(f"{what} must be a number, got {value!r}")
         try:
-            value = float(value)  # numpy scalars
+            value_f = float(value)  # ints, numpy scalars
+        except OverflowError:
+            raise InputError(f"{what} must be finite, got an integer of "
+                             f"{len(str(abs(value)))} digits (too large for a float)") from None
         except (TypeError, ValueError):
             raise InputError(f"{what} must be a number, got {value!r}") from None
-    v = float(value)
+    else:
+        value_f = value
+    v = value_f
     if not math.isfinite(v):
         raise InputError(f"{what} must be finite, got {value!r}")
     if lo is not None and (v < lo or (lo_open and v == lo)):
@@ -81,7 +134,12 @@ def integer(value: int, what: str, lo: int, hi: int) -> int:
 
 
 def fmt(value: float) -> str:
-    """Deterministic, round-trippable text of a validated float."""
+    """Deterministic text of a validated float: integral values below 1e15 as integers, others
+    rounded to 15 significant digits (so ``1.4400000000000002`` is written ``1.44``).
+
+    Not a round trip: ``float(fmt(v))`` differs from ``v`` by up to half a unit in the 15th
+    digit (a relative 5e-15), and two floats that close are written alike. Generators check
+    what depends on exact order on the written values (see ``VSource``'s PWL times)."""
     if type(value) is float:  # a deck repeats its wires' R and C and its devices' sizes
         return _fmt_float(value)
     return _fmt_float(number(value))

@@ -132,6 +132,8 @@ def _acceptable(s: str, first_letter: bool) -> bool:
     if first_letter and s[0].isdigit():
         return False
     low = s.lower()
+    if not first_letter and low in ("time", "sweep", "sw", "gnd"):  # reserved node names
+        return False
     return not any(t in low for t in (".control", ".endc", "shell", ".include", ".lib"))
 
 
@@ -150,6 +152,7 @@ def test_names_accepted_exactly_by_the_contract():
              for _ in range(20000)]
     words += ["x" * n for n in (63, 64, 65, 66)] + ["_" + "9" * 63, "9" * 64, "ShElL", "aSHELLb",
                                                    "a_shel_l", "\u017fhell", "ma\u212a"]
+    words += ["time", "TIME", "Sweep", "sw", "SW", "gnd", "Gnd", "times", "xtime", "gnd0", "swp"]
     accepted = 0
     for s in words:
         for fn, first_letter in ((ident, True), (node, False)):
