@@ -71,3 +71,185 @@ def test_reserved_node_names_refused(name):
 def test_names_near_the_reserved_ones_stay_valid():
     for name in ("times", "t", "sweep1", "sw0", "swp", "gnd1", "0", "vdd"):
         assert node(name) == name
+
+
+# -- circuit.py: every constructor validates what it writes ---------------------------------
+
+def _ng(c) -> str:
+    from pycim.netlist.circuit import ngspice_lines
+
+    return "\n".join(ngspice_lines(c))
+
+
+def _vc(c) -> str:
+    from pycim.netlist.circuit import vacask_lines
+
+    return "\n".join(vacask_lines(c, module_dir=Path("/m")))
+
+
+@pytest.mark.parametrize("params", [((EVIL, 1.0),), (("a", "1\n.control"),), (("a", float("nan")),),
+                                    (("a", True),), (("a", 1.0), ("A", 2.0)), (("a", 1.0, 2.0),),
+                                    {"a": 1.0}, "a=1", (("1a", 1.0),)])
+def test_model_constructor_validates_its_parameters(params):
+    """Model(...) built directly checks what Model.of checks: no path writes an unchecked
+    parameter name or value into a .model line (before: a newline in a name ran .control)."""
+    from pycim.netlist.circuit import Model
+
+    with pytest.raises(InputError) as e:
+        Model("m1", "r", params=params)
+    _one_line(e)
+
+
+def test_model_card_keywords_written_by_pycim_refused():
+    from pycim.netlist.circuit import Model
+
+    for k in ("level", "LEVEL", "type"):
+        with pytest.raises(InputError):
+            Model.of("nm", "nmos", {k: 1.0})
+    assert Model.of("g", "rram_linear", {"type": 1.0}).params == (("type", 1.0),)
+
+
+@pytest.mark.parametrize("osdi", ["/tmp/x\n.control\nshell touch F\n.endc\n-a.osdi",
+                                  "/tmp/x y-a.osdi", "/tmp/x\ty-a.osdi", '/tmp/x"-a.osdi',
+                                  "C:\\x-a.osdi", "/tmp/\u00e9-a.osdi"])
+def test_model_osdi_path_validated_on_every_constructor(osdi):
+    from pycim.netlist.circuit import Model
+
+    with pytest.raises(InputError):
+        Model.of("m", "rram_linear", {}, osdi=osdi)
+    with pytest.raises(InputError):
+        Model("m", "rram_linear", (), Path(osdi))
+    with pytest.raises(InputError):
+        Model("m", "rram_linear", (), osdi)  # a string, not a Path
+
+
+def test_elements_validate_their_parameters_and_shapes():
+    from pycim.netlist.circuit import Mosfet, VaDevice
+
+    bad = [lambda: VaDevice("N1", ("a", "0"), "m", ((EVIL, 1.0),)),
+           lambda: VaDevice("N1", ("a", "0"), "m", (("g", "1"),)),
+           lambda: VaDevice("N1", ("a", "0"), "m", (("g", 1.0), ("G", 1.0))),
+           lambda: VaDevice("N1", "a0", "m"),
+           lambda: VaDevice("N1", (), "m"),
+           lambda: Mosfet("M1", "d", "g", "s", "b", "nm", 1e-6, 1e-6, params={"m": 1.0}),
+           lambda: Mosfet("M1", "d", "g", "s", "b", "nm", 1e-6, 1e-6,
+                          params=(("m", 2.0), ("m", 3.0))),
+           lambda: Mosfet("M1", "d", "g", "s", "b", "nm", 1e-6, 1e-6, params=(("w", 2e-6),)),
+           lambda: Mosfet("M1", "d", "g", "s", "b", "nm", 1e-6, 1e-6, params=(("ic", 1.0),),
+                          op_guess_v=(0.1, 0.5, 0.0)),
+           lambda: Mosfet("M1", "d", "g", "s", "b", "nm", 1e-6, 1e-6, params=(("nf", True),))]
+    for make in bad:
+        with pytest.raises(InputError) as e:
+            make()
+        _one_line(e)
+    m = Mosfet("M1", "d", "g", "s", "b", "nm", 1e-6, 1e-6, params=[("nf", 2.0)])
+    assert m.params == (("nf", 2.0),)  # a list of pairs is kept as the tuple it means
+
+
+@pytest.mark.parametrize("pwl", [((0, 1, 2),), ((t, 1.0) for t in (0, 1)), (), 5, ((0, "1"),),
+                                 ((1.0, 0.0), (1.0000000000000002, 1.0)),
+                                 ((0.0, 0.0), (0.1 + 0.2, 1.0), (0.30000000000000004, 2.0))])
+def test_pwl_shapes_and_times_as_written(pwl):
+    """A PWL source refuses points that are not pairs, a waveform that is not a tuple or list
+    (a generator would be used up once), and times that collapse when written with 15 digits
+    (ngspice: 'non-increasing PWL time points')."""
+    from pycim.netlist.circuit import VSource
+
+    for bp in (True, False):
+        with pytest.raises(InputError) as e:
+            VSource("V1", "a", "0", pwl=pwl, breakpoints=bp)
+        _one_line(e)
+
+
+def test_pwl_written_times_increase():
+    from pycim.netlist.circuit import Circuit, VSource
+
+    v = VSource("V1", "a", "0", pwl=[[0.0, 0.0], (1e-9, 1.0), (1.00000000000001e-9, 2.0)])
+    assert v.pwl == ((0.0, 0.0), (1e-9, 1.0), (1.00000000000001e-9, 2.0))
+    line = _ng(Circuit("t", elements=[v])).splitlines()[-1]
+    times = [float(x) for x in line.split("pwl(")[1].rstrip(")").split()[0::2]]
+    assert all(a < b for a, b in zip(times, times[1:]))
+    with pytest.raises(InputError):
+        VSource("V1", "a", "0", pwl=((1e30, 0.0),), breakpoints=False)
+
+
+def test_circuit_constructor_checks_elements_like_add():
+    from pycim.netlist.circuit import Circuit, Resistor, VaDevice
+
+    r = Resistor("R1", "a", "0", 1.0)
+    for elements in ([r, r], [r, Resistor("r1", "b", "0", 1.0)],
+                     [VaDevice("N1", ("a", "0"), "nomodel")], [r, "R2 a 0 1"]):
+        with pytest.raises(InputError) as e:
+            Circuit("t", elements=elements)
+        _one_line(e)
+    c = Circuit("t", elements=(r,))  # a tuple is taken as the list it means
+    c.add(Resistor("R2", "a", "0", 1.0))
+    assert [e.name for e in c.elements] == ["R1", "R2"]
+
+
+def test_elements_put_in_directly_are_checked_when_emitted():
+    from pycim.netlist.circuit import Circuit, Model, Resistor
+
+    c = Circuit("t", elements=[Resistor("R1", "a", "0", 1.0)])
+    c.elements.append(Resistor("r1", "b", "0", 1.0))
+    with pytest.raises(InputError):
+        _ng(c)
+    c = Circuit("t")
+    c.models["x"] = Model("y", "rram_linear")
+    with pytest.raises(InputError):
+        _ng(c)
+
+
+def test_models_dict_key_must_be_the_model_name():
+    from pycim.netlist.circuit import Circuit, Model, VaDevice
+
+    with pytest.raises(InputError) as e:
+        Circuit("t", models={"foo": Model("bar", "rram_linear")},
+                elements=[VaDevice("N1", ("a", "0"), "foo")])
+    assert "foo" in _one_line(e)
+    with pytest.raises(InputError):
+        Circuit("t", models={"foo": "rram_linear"})
+    c = Circuit("t", models={"foo": Model("foo", "rram_linear")},
+                elements=[VaDevice("N1", ("a", "0"), "foo")])
+    assert ".model foo rram_linear" in _ng(c)
+
+
+@pytest.mark.parametrize("name", ["vsource", "pycim_r", "pycim_c", "VSOURCE"])
+def test_models_named_like_the_vacask_emitters_own_refused(name):
+    from pycim.netlist.circuit import Circuit, Model
+
+    with pytest.raises(InputError):
+        Circuit("t").add_model(Model(name, "rram_linear"))
+    with pytest.raises(InputError):
+        Circuit("t", models={name: Model(name, "rram_linear")})
+
+
+def test_nodes_differing_only_in_case_refused():
+    """ngspice folds node names to lower case, VACASK keeps them: 'A' and 'a' would be one
+    node in one engine and two in the other."""
+    from pycim.netlist.circuit import Circuit, Resistor, VSource
+
+    els = [VSource("V1", "A", "0", dc_v=1.0), Resistor("R1", "a", "0", 1e3)]
+    with pytest.raises(InputError) as e:
+        Circuit("t", elements=els)
+    assert "case" in _one_line(e)
+    c = Circuit("t")
+    c.add(els[0])
+    c.add_stream(lambda: [els[1]])
+    with pytest.raises(InputError):
+        _ng(c)
+    ok = Circuit("t", elements=[els[0], Resistor("R1", "A", "0", 1e3)])  # the same spelling
+    assert _ng(ok).count(" A ") == 2
+
+
+def test_internal_node_of_a_source_without_breakpoints_is_private():
+    from pycim.netlist.circuit import Circuit, Resistor, VSource
+
+    v = VSource("V1", "a", "0", pwl=((0.0, 1.0),), breakpoints=False)
+    for els in ([v, Resistor("R1", "a_nbp", "0", 1.0)], [Resistor("R1", "a_nbp", "0", 1.0), v],
+                [v, Resistor("R1", "A_NBP", "0", 1.0)]):
+        with pytest.raises(InputError) as e:
+            Circuit("t", elements=els)
+        assert "internal node" in _one_line(e)
+    text = _ng(Circuit("t", elements=[v, Resistor("R1", "a", "0", 1.0)]))
+    assert "BV1 a_nbp 0 V=pwl(time, 0, 1, 1000000, 1)" in text

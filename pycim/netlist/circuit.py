@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import TextIO
 
 from ..errors import InputError
-from ..validate import fmt, ident, node, number
+from ..validate import fmt, ident, node, number, path_text
 
 _PREFIX = {"Resistor": "R", "Capacitor": "C", "VSource": "V", "VaDevice": "N", "Mosfet": "M"}
 
@@ -40,8 +40,57 @@ def param_text(params: tuple[tuple[str, float], ...]) -> str:
 
 
 def _params(params: Mapping[str, float], what: str) -> tuple[tuple[str, float], ...]:
-    return tuple((ident(k, f"{what} parameter"), number(v, f"{what} parameter {k}"))
-                 for k, v in sorted(params.items()))
+    if not isinstance(params, Mapping):
+        raise InputError(f"{what} parameters must be a mapping of name -> value, "
+                         f"got {type(params).__name__}")
+    for k in params:
+        ident(k, f"{what} parameter")  # before sorting: a key of another type cannot be sorted
+    return tuple((k, number(v, f"{what} parameter {k}")) for k, v in sorted(params.items()))
+
+
+def _pairs(params, what: str, refused: tuple[str, ...] = ()) -> tuple[tuple[str, float], ...]:
+    """``params`` as a tuple of (name, value) pairs, every name an identifier used once (in any
+    case) and not one of ``refused``, every value a finite number; else an InputError. Returns
+    ``params`` itself when it already is such a tuple (a deck's thousands of transistors share
+    theirs)."""
+    if type(params) is not tuple:
+        if isinstance(params, Mapping):
+            raise InputError(f"{what} parameters must be a tuple of (name, value) pairs, "
+                             f"got a {type(params).__name__} (Model.of takes a mapping)")
+        if not isinstance(params, list):
+            raise InputError(f"{what} parameters must be a tuple of (name, value) pairs, "
+                             f"got {type(params).__name__}")
+        params = tuple(params)
+    for pair in params:
+        if type(pair) is not tuple or len(pair) != 2:
+            raise InputError(f"{what} parameters must be (name, value) pairs, got {pair!r}")
+        k, v = pair
+        if type(k) is not str or k not in _KEYS_OK:  # (a deck has a few distinct names)
+            ident(k, f"{what} parameter")
+            if len(_KEYS_OK) < 10000:
+                _KEYS_OK.add(k)
+        if type(v) is not float or v - v != 0.0:  # (finite floats, the common case, pass)
+            number(v, f"{what} parameter {k}")
+    if len(params) > 1 or refused:
+        seen = set()
+        for k, _ in params:
+            low = k.lower()
+            if low in seen:
+                raise InputError(f"{what} parameter {k!r} given twice")
+            if low in refused:
+                raise InputError(f"{what} parameter {k!r} is written by pycim itself; "
+                                 f"not allowed")
+            seen.add(low)
+    return params
+
+
+_KEYS_OK: set[str] = set()  # parameter names ident() accepted
+
+
+def _set(obj, attr: str, value) -> None:
+    """Store a normalised field of a frozen element (only when it changed)."""
+    if getattr(obj, attr) is not value:
+        object.__setattr__(obj, attr, value)
 
 
 @dataclass(frozen=True)
@@ -106,20 +155,52 @@ class VSource:
                 raise InputError(f"{self.name}: breakpoints=False needs a pwl waveform")
             node(self.inner_node, f"{self.name} internal node")
         if self.pwl is not None:
-            if len(self.pwl) < 1:
-                raise InputError(f"{self.name}: pwl needs at least one point")
-            last = -1.0
-            for t, v in self.pwl:
-                t = number(t, f"{self.name} pwl time", lo=0.0)
-                number(v, f"{self.name} pwl value")
-                if t <= last:
-                    raise InputError(f"{self.name}: pwl times must increase strictly")
-                last = t
+            _set(self, "pwl", _pwl(self.pwl, self.name))
+            if not self.breakpoints:  # ngspice holds the last value to 1e6 s past the last point
+                t = float(self.pwl[-1][0])
+                if float(fmt(t + 1e6)) <= float(fmt(t)):
+                    raise InputError(f"{self.name}: pwl time {t!r} too large for a source "
+                                     f"without breakpoints (at most 1e18 s)")
 
     @property
     def inner_node(self) -> str:
         """The internal node of a source without breakpoints (ngspice)."""
         return f"{self.np_}_nbp"
+
+
+def _pwl(pwl, name: str) -> tuple[tuple[float, float], ...]:
+    """A PWL waveform as a tuple of (t, v) pairs, its times strictly increasing as written
+    (:func:`~pycim.validate.fmt` keeps 15 digits: two times closer than that collapse into one
+    in the netlist, which ngspice warns of as non-increasing)."""
+    if type(pwl) is not tuple:
+        if not isinstance(pwl, list):
+            raise InputError(f"{name}: pwl must be a tuple of (t_s, v_v) pairs, "
+                             f"got {type(pwl).__name__}")
+        pwl = tuple(pwl)
+    if len(pwl) < 1:
+        raise InputError(f"{name}: pwl needs at least one point")
+    if any(type(p) is not tuple for p in pwl):
+        pwl = tuple(tuple(p) if isinstance(p, list) else p for p in pwl)
+    last = last_text = None
+    for p in pwl:
+        if type(p) is not tuple or len(p) != 2:
+            raise InputError(f"{name}: pwl points must be (t_s, v_v) pairs, got {p!r}")
+        t, v = p
+        t = number(t, f"{name} pwl time", lo=0.0)
+        number(v, f"{name} pwl value")
+        if last is not None:
+            if t <= last:
+                raise InputError(f"{name}: pwl times must increase strictly, got {t!r} "
+                                 f"after {last!r}")
+            text = fmt(t)
+            if float(text) <= float(last_text):
+                raise InputError(f"{name}: pwl times {last!r} and {t!r} are both written "
+                                 f"{text} (15 significant digits): space them further apart")
+            last_text = text
+        else:
+            last_text = fmt(t)
+        last = t
+    return pwl
 
 
 @dataclass(frozen=True)
@@ -133,11 +214,17 @@ class VaDevice:
 
     def __post_init__(self) -> None:
         _check_name(self, "N")
+        if type(self.nodes) is not tuple:
+            if not isinstance(self.nodes, list):
+                raise InputError(f"{self.name}: nodes must be a tuple of node names, "
+                                 f"got {type(self.nodes).__name__}")
+            object.__setattr__(self, "nodes", tuple(self.nodes))
+        if not self.nodes:
+            raise InputError(f"{self.name}: needs at least one node")
         for n in self.nodes:
             node(n)
         ident(self.model, f"{self.name} model")
-        for k, v in self.params:
-            ident(k, f"{self.name} parameter"), number(v, f"{self.name} parameter {k}")
+        _set(self, "params", _pairs(self.params, self.name))
 
 
 @dataclass(frozen=True)
@@ -172,7 +259,9 @@ class Mosfet:
         ident(self.model, f"{self.name} model")
         number(self.w_m, f"{self.name} width", lo=0.0, lo_open=True, hi=1e-3)
         number(self.l_m, f"{self.name} length", lo=0.0, lo_open=True, hi=1e-3)
-        param_text(tuple(self.params))
+        # w and l are written from w_m and l_m, ic from op_guess_v: none of them twice
+        _set(self, "params", _pairs(self.params, self.name,
+                                    ("w", "l") if self.op_guess_v is None else ("w", "l", "ic")))
         for k, v in self.params:  # threshold shift (corner or Monte Carlo mismatch), volts
             if k.lower() == "delvto":
                 number(v, f"{self.name} delvto", lo=-1.0, hi=1.0)
@@ -191,11 +280,21 @@ class Model:
     def __post_init__(self) -> None:
         ident(self.name, "model name")
         ident(self.kind, "model kind")
+        # BSIM4 cards are written with level=54 (ngspice) and type=+-1 (VACASK)
+        _set(self, "params", _pairs(self.params, f"model {self.name}",
+                                    ("level", "type") if self.kind in ("nmos", "pmos") else ()))
+        if self.osdi is not None:
+            if not isinstance(self.osdi, Path):
+                raise InputError(f"model {self.name} osdi must be a Path, got "
+                                 f"{type(self.osdi).__name__} (Model.of takes a string)")
+            path_text(self.osdi, f"model {self.name} OSDI file")
 
     @classmethod
     def of(cls, name: str, kind: str, params: Mapping[str, float] | None = None,
            osdi: str | os.PathLike[str] | None = None) -> "Model":
-        return cls(name, kind, _params(params or {}, f"model {name}"),
+        if osdi is not None:
+            path_text(osdi, f"model {name} OSDI file")
+        return cls(name, kind, _params({} if params is None else params, f"model {name}"),
                    Path(osdi) if osdi is not None else None)
 
 
@@ -216,16 +315,36 @@ class Comment:
 
 Element = Resistor | Capacitor | VSource | VaDevice | Mosfet | Comment
 
+#: Model names the VACASK emitter writes itself (its sources', resistors' and capacitors'
+#: models): a circuit's own model of that name would be a second definition.
+RESERVED_MODELS = ("vsource", "pycim_r", "pycim_c")
+
+
+def _nodes_of(e: Element) -> tuple[str, ...]:
+    t = type(e)
+    if t is Resistor or t is Capacitor:
+        return (e.n1, e.n2)
+    if t is Mosfet:
+        return (e.d, e.g, e.s, e.b)
+    if t is VaDevice:
+        return e.nodes
+    if t is VSource:
+        return (e.np_, e.nn)
+    return ()
+
 
 @dataclass
 class Circuit:
     """A flat circuit: title, models and elements.
 
-    Elements are added eagerly with :meth:`add`, or lazily with :meth:`add_stream` (a function
-    returning an iterator, run each time the circuit is emitted), so a 256 x 256 array is
-    generated and written element by element instead of being held in memory or in one string.
-    Names are unique (case-insensitively) and every referenced model must be defined; for streamed
-    elements both are checked while emitting.
+    Elements are added eagerly with :meth:`add` (or given to the constructor), or lazily with
+    :meth:`add_stream` (a function returning an iterator, run each time the circuit is emitted),
+    so a 256 x 256 array is generated and written element by element instead of being held in
+    memory or in one string. Names are unique (case-insensitively), every referenced model must
+    be defined, two node names may not differ only in case (ngspice merges them, VACASK keeps
+    them apart) and no element may use the internal node of a source without breakpoints
+    (``<node>_nbp``); eager elements are checked when added, and every element again while
+    emitting (streamed ones only then).
     """
 
     title: str
@@ -235,33 +354,91 @@ class Circuit:
 
     def __post_init__(self) -> None:
         self.title = _comment(self.title, "title")
+        if not isinstance(self.header, (tuple, list)):
+            raise InputError(f"header must be a tuple of comment lines, got "
+                             f"{type(self.header).__name__}")
         self.header = tuple(_comment(h, "header line") for h in self.header)
-        self._names: set[str] = {e.name.lower() for e in self.elements
-                                 if not isinstance(e, Comment)}
+        if not isinstance(self.models, Mapping):
+            raise InputError(f"models must be a mapping of name -> Model, got "
+                             f"{type(self.models).__name__}")
+        if not isinstance(self.elements, (list, tuple)):
+            raise InputError(f"elements must be a list of elements, got "
+                             f"{type(self.elements).__name__}")
+        models, self.models = dict(self.models), {}
+        for key, m in models.items():
+            if not isinstance(m, Model):
+                raise InputError(f"models[{key!r}] must be a Model, got {type(m).__name__}")
+            if key != m.name:
+                raise InputError(f"models[{key!r}] holds model {m.name!r}: the key must be "
+                                 f"the model's name")
+            self.add_model(m)
+        elements, self.elements = list(self.elements), []
+        self._names: set[str] = set()
+        self._nodes: dict[str, str] = {}
+        self._inner: set[str] = set()
         self._streams: list[Callable[[], Iterable[Element]]] = []
         self._maps: list[Callable[[Element], Element]] = []
+        self.add(*elements)
 
     def add_model(self, model: Model) -> Model:
+        if not isinstance(model, Model):
+            raise InputError(f"add_model() takes a Model, got {type(model).__name__}")
+        if model.name.lower() in RESERVED_MODELS:
+            raise InputError(f"model name {model.name!r} is reserved (the VACASK netlist "
+                             f"defines it); choose another")
         old = self.models.get(model.name)
         if old is not None and old != model:
             raise InputError(f"model {model.name!r} defined twice with different parameters")
         self.models[model.name] = model
         return model
 
-    def _check(self, e: Element, names: set[str]) -> None:
-        if isinstance(e, Comment):
+    def _check(self, e: Element, names: set[str], nodes: dict[str, str],
+               inner: set[str]) -> None:
+        """Check ``e`` against the names, nodes (lower case -> as written) and internal nodes
+        of the elements before it, and record its own."""
+        t = type(e)  # (half a million elements in a 256 x 256 core: no helper calls)
+        if t is Resistor or t is Capacitor:
+            model, ns = None, (e.n1, e.n2)
+        elif t is Mosfet:
+            model, ns = e.model, (e.d, e.g, e.s, e.b)
+        elif t is VaDevice:
+            model, ns = e.model, e.nodes
+        elif t is VSource:
+            model, ns = None, (e.np_, e.nn)
+        elif t is Comment:
             return
+        else:
+            raise InputError(f"not a circuit element: {e!r}"[:200])
         key = e.name.lower()
         if key in names:
             raise InputError(f"element name {e.name!r} used twice (names are case-insensitive)")
-        model = getattr(e, "model", None)
         if model is not None and model not in self.models:
             raise InputError(f"{e.name}: model {model!r} not defined; add_model() it first")
+        get = nodes.get
+        for n in ns:
+            if get(n) == n:  # seen before as written (most nodes: checked once)
+                continue
+            low = n.lower()
+            if low in inner:
+                raise InputError(f"{e.name}: node {n!r} is the internal node of a source "
+                                 f"without breakpoints; rename it")
+            seen = nodes.setdefault(low, n)
+            if seen != n:
+                raise InputError(f"{e.name}: node {n!r} differs from node {seen!r} only in case "
+                                 f"(ngspice merges them, VACASK does not); rename one")
+        if type(e) is VSource and not e.breakpoints:
+            n = e.inner_node
+            low = n.lower()
+            if low in nodes:
+                raise InputError(f"{e.name}: its internal node {n!r} (a source without "
+                                 f"breakpoints) is already a node of the circuit; rename it")
+            nodes[low] = "\0" + n  # (not n: no later element passes it as seen before)
+            inner.add(low)
         names.add(key)
 
     def add(self, *elements: Element) -> None:
         for e in elements:
-            self._check(e, self._names)
+            self._check(e, self._names, self._nodes, self._inner)
             self.elements.append(e)
 
     def extend(self, elements: Iterable[Element]) -> None:
@@ -281,27 +458,44 @@ class Circuit:
         for fn in self._maps:
             new = fn(e)
             if type(new) is not type(e) or new.name != e.name \
-                    or getattr(new, "model", None) != getattr(e, "model", None):
-                raise InputError(f"{e.name}: an element map changed its type, name or model")
+                    or getattr(new, "model", None) != getattr(e, "model", None) \
+                    or _nodes_of(new) != _nodes_of(e) \
+                    or (type(e) is VSource and new.breakpoints != e.breakpoints):
+                raise InputError(f"{e.name}: an element map changed its type, name, nodes or "
+                                 f"model")
             e = new
         return e
 
     def iter_elements(self) -> Iterator[Element]:
-        """All elements in order: eager ones, then each stream (checked as they come), each
-        through the :meth:`map_elements` functions."""
-        if self._maps:
-            yield from map(self._mapped, self.elements)
-        else:
-            yield from self.elements
-        if self._streams:
-            names = set(self._names)
-            for make in self._streams:
-                for e in make():
-                    self._check(e, names)
-                    yield self._mapped(e) if self._maps else e
+        """All elements in order: eager ones, then each stream, each checked as it comes
+        (names, models, nodes: an element or model put into the lists directly is checked too)
+        and passed through the :meth:`map_elements` functions."""
+        self.check_models()
+        names: set[str] = set()
+        nodes: dict[str, str] = {}
+        inner: set[str] = set()
+        check, mapped = self._check, (self._mapped if self._maps else None)
+        for e in self.elements:
+            check(e, names, nodes, inner)
+            yield mapped(e) if mapped else e
+        for make in self._streams:
+            for e in make():
+                check(e, names, nodes, inner)
+                yield mapped(e) if mapped else e
+
+    def check_models(self) -> None:
+        """The models as :meth:`add_model` checks them (a model put into ``models`` directly
+        included): each a Model under its own name, none reserved."""
+        for key, m in self.models.items():
+            if not isinstance(m, Model) or key != m.name:
+                raise InputError(f"models[{key!r}] must be a Model named {key!r}, got {m!r}"[:200])
+            if key.lower() in RESERVED_MODELS:
+                raise InputError(f"model name {key!r} is reserved (the VACASK netlist defines "
+                                 f"it); choose another")
 
     @property
     def osdi_files(self) -> list[Path]:
+        self.check_models()
         return sorted({m.osdi for m in self.models.values() if m.osdi is not None})
 
 
@@ -327,6 +521,7 @@ def _ng_params(params) -> str:
 def ngspice_lines(c: Circuit, *, options: Mapping[str, float | None] | None = None,
                   temp_c: float | None = None) -> Iterator[str]:
     """Yield the circuit as ngspice lines (no ``.control`` block, no ``.end``)."""
+    c.check_models()
     yield f"* {c.title}"
     for h in c.header:
         yield f"* {h}"
