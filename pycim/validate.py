@@ -32,7 +32,7 @@ RESERVED_NODES = ("time", "sweep", "sw", "gnd")
 _NODE_OK = re.compile(r"(?!.*(?i:shell))(?!(?i:time|sweep|sw|gnd)\Z)[A-Za-z0-9_]{1,64}")
 #: A Verilog-A module named in a netlist's ``* pycim-osdi: <module>`` line: the rule
 #: :func:`pycim.tech.va.circuit_osdi` applies to the name it compiles (``circuits/<name>.va``).
-_OSDI_MODULE = re.compile(r"[A-Za-z][A-Za-z0-9_]{0,63}")
+_OSDI_MODULE = re.compile(r"[A-Za-z][A-Za-z0-9_]*")
 #: A file path written into a deck (ngspice's ``pre_osdi <path>``, VACASK's ``load "<path>"``):
 #: no white space, quotes, backslashes, control or non-ASCII characters, so it cannot end its
 #: line, its word or its string literal.
@@ -75,9 +75,9 @@ def node(name: str, what: str = "node") -> str:
 
 def osdi_module(name: str, what: str = "OSDI module") -> str:
     """A Verilog-A module name as a ``* pycim-osdi:`` line carries it (a letter, then letters,
-    digits and underscores; at most 64): the name :func:`pycim.tech.va.circuit_osdi` accepts."""
+    digits and underscores): the name :func:`pycim.tech.va.circuit_osdi` accepts."""
     if not isinstance(name, str) or not _OSDI_MODULE.fullmatch(name):
-        raise InputError(f"{what} {name!r} must match [A-Za-z][A-Za-z0-9_]* (max 64 chars)")
+        raise InputError(f"{what} {name!r} must match [A-Za-z][A-Za-z0-9_]*")
     return name
 
 

@@ -253,3 +253,46 @@ def test_internal_node_of_a_source_without_breakpoints_is_private():
         assert "internal node" in _one_line(e)
     text = _ng(Circuit("t", elements=[v, Resistor("R1", "a", "0", 1.0)]))
     assert "BV1 a_nbp 0 V=pwl(time, 0, 1, 1000000, 1)" in text
+
+
+# -- writer: the * pycim-osdi: line -----------------------------------------------------------
+
+@pytest.mark.parametrize("stem", ["1abc", "rram.x", "a+b", "_m", "9"])
+def test_osdi_tag_module_name_validated(tmp_path, stem):
+    """The ``* pycim-osdi: <module>`` line carries only a module name ngspice's runner can
+    compile again (pycim.tech.va.circuit_osdi's rule): nothing else reaches that line, and a
+    refused circuit leaves no file."""
+    from pycim.netlist.circuit import Circuit, Model
+    from pycim.netlist.writer import netlist_lines, write_netlist
+
+    c = Circuit("t", models={"m": Model.of("m", "rram_linear", {}, osdi=f"/tmp/{stem}-a.osdi")})
+    with pytest.raises(InputError) as e:
+        list(netlist_lines(c))
+    assert stem in _one_line(e)
+    with pytest.raises(InputError):
+        write_netlist(c, tmp_path / "x.cir")
+    assert not list(tmp_path.iterdir())
+
+
+def test_osdi_tag_written_for_a_valid_module():
+    from pycim.netlist.circuit import Circuit, Model
+    from pycim.netlist.writer import OSDI_TAG, netlist_lines
+
+    c = Circuit("t", models={"m": Model.of("m", "rram_linear", {},
+                                           osdi="/c/osdi/rram_linear-0123abcd.osdi")})
+    assert list(netlist_lines(c))[:2] == ["* t", OSDI_TAG + "rram_linear"]
+
+
+def test_osdi_tag_helper_agrees_with_the_compiler_rule():
+    """validate.osdi_module accepts exactly what pycim.tech.va.circuit_osdi's pattern does."""
+    import re
+
+    from pycim.validate import osdi_module
+
+    rule = re.compile(r"[A-Za-z][A-Za-z0-9_]*")
+    for name in ("rram_linear", "a", "A1_b", "1a", "_a", "a-b", "a.b", "a b", "", "a\n"):
+        try:
+            ok = osdi_module(name) == name
+        except InputError:
+            ok = False
+        assert ok == bool(rule.fullmatch(name)), name

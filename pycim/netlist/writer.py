@@ -8,6 +8,7 @@ from collections.abc import Iterable
 from pathlib import Path
 
 from ..files import atomic_open
+from ..validate import osdi_module
 from .circuit import Circuit, ngspice_lines
 
 OSDI_TAG = "* pycim-osdi: "
@@ -19,8 +20,9 @@ def netlist_lines(c: Circuit, temp_c: float | None = None) -> Iterable[str]:
     lines = ngspice_lines(c, temp_c=temp_c)
     yield next(lines)  # title
     for p in c.osdi_files:
-        module = p.name.rsplit("-", 1)[0]
-        yield OSDI_TAG + module
+        # the module the runner compiles again (pycim.tech.va.circuit_osdi's rule, so a file
+        # this writes is one it can run, and no name can end the comment line)
+        yield OSDI_TAG + osdi_module(p.name.rsplit("-", 1)[0], f"OSDI module of {p.name!r}")
     yield from lines
 
 
