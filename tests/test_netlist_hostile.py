@@ -296,3 +296,75 @@ def test_osdi_tag_helper_agrees_with_the_compiler_rule():
         except InputError:
             ok = False
         assert ok == bool(rule.fullmatch(name)), name
+
+
+# -- array.py / core.py ---------------------------------------------------------------------
+
+def test_wire_capacitance_without_resistance_refused():
+    """Without wire resistance a line is one node and no wire capacitor is written: a
+    capacitance per um with zero resistance would be dropped silently."""
+    from pycim.netlist.array import IDEAL_WIRES, WireSpec
+
+    with pytest.raises(InputError) as e:
+        WireSpec(r_ohm_per_um=0.0, c_f_per_um=2e-16)
+    assert "wire_r_ohm_per_um" in _one_line(e)
+    with pytest.raises(InputError):
+        WireSpec(r_ohm_per_um=0.0)  # the default capacitance
+    assert not IDEAL_WIRES.has_r and WireSpec(r_ohm_per_um=1e-30, c_f_per_um=2e-16).has_r
+
+
+@pytest.mark.parametrize("tap", [(1.9, 2.7), (1.0, 2.0), ("x", 1), (True, 1), "01", 5, None])
+def test_array_taps_must_be_integers(tap):
+    from pycim.netlist.array import IDEAL_ACCESS, ArraySpec
+
+    g = np.full((2, 3), 1e-5)
+    if tap is None:
+        assert ArraySpec(g, cell="linear", access=IDEAL_ACCESS).bl_tap == (0, 0)
+        return
+    with pytest.raises(InputError) as e:
+        ArraySpec(g, cell="linear", access=IDEAL_ACCESS, bl_tap=tap)
+    assert "bl_tap" in _one_line(e)
+
+
+def test_array_taps_accept_numpy_integers():
+    from pycim.netlist.array import IDEAL_ACCESS, ArraySpec
+
+    spec = ArraySpec(np.full((2, 3), 1e-5), cell="linear", access=IDEAL_ACCESS,
+                     bl_tap=np.array([2, 1]), sl_tap=[np.int64(1), 0, 1])
+    assert (spec.bl_tap, spec.sl_tap) == ((2, 1), (1, 0, 1))
+    assert all(type(t) is int for t in spec.bl_tap + spec.sl_tap)
+
+
+@pytest.mark.parametrize("g", [np.full((2, 2), 1e-5) + 1e-9j, [["1e-5", "1e-5"]], [[True]],
+                               [[1e-5], [1e-5, 1e-5]], np.array([[1e-5, None]], dtype=object)])
+def test_array_conductances_must_be_a_real_2d_array(g):
+    import warnings
+
+    from pycim.netlist.array import IDEAL_ACCESS, ArraySpec
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # before: a ComplexWarning and the imaginary part gone
+        with pytest.raises(InputError) as e:
+            ArraySpec(g, cell="linear", access=IDEAL_ACCESS)
+    assert "g_s" in _one_line(e)
+
+
+def test_drive_voltages_must_be_numbers():
+    from pycim.netlist.array import ArraySpec, dc_drive_circuit, row_voltages
+
+    spec = ArraySpec(np.full((2, 2), 1e-5))
+    for make in (lambda: dc_drive_circuit(spec, [0.2, 0.2], v_wl_v="x"),
+                 lambda: dc_drive_circuit(spec, ["0.2", "0.2"]),
+                 lambda: row_voltages(["0.5"], 0.6, 0.2)):
+        with pytest.raises(InputError) as e:
+            make()
+        _one_line(e)
+
+
+def test_core_spec_needs_an_array_spec():
+    from pycim.netlist.core import CoreSpec
+
+    for bad in (np.full((2, 2), 1e-5), None, "array"):
+        with pytest.raises(InputError) as e:
+            CoreSpec(bad)
+        assert "ArraySpec" in _one_line(e)

@@ -56,6 +56,10 @@ class WireSpec:
         number(self.c_f_per_um, "wire_c_f_per_um", lo=0.0, hi=1e-12)
         number(self.pitch_x_um, "pitch_x_um", lo=0.0, lo_open=True, hi=100.0)
         number(self.pitch_y_um, "pitch_y_um", lo=0.0, lo_open=True, hi=100.0)
+        if self.c_f_per_um > 0 and not self.r_ohm_per_um > 0:
+            raise InputError(f"wire_c_f_per_um = {self.c_f_per_um:g} needs wire_r_ohm_per_um > 0 "
+                             f"(without wire resistance a line is one node and its capacitance "
+                             f"would be dropped): give both, or c_f_per_um=0 (IDEAL_WIRES)")
 
     @property
     def has_r(self) -> bool:
@@ -126,7 +130,14 @@ class ArraySpec:
     rram_params: rram.RramParams = rram.DEFAULT_PARAMS
 
     def __post_init__(self) -> None:
-        g = np.array(self.g_s, dtype=float, copy=True)
+        try:
+            g = np.array(self.g_s, copy=True)
+        except ValueError:  # a ragged nested list
+            raise InputError("g_s must be a 2-D array (rows, cols) of numbers, got rows of "
+                             "different lengths") from None
+        if g.dtype.kind not in "iuf":  # not strings, bools, complex or objects, whose
+            raise InputError(f"g_s must hold real numbers, got dtype {g.dtype}")  # cast drops
+        g = g.astype(float)
         if g.ndim != 2:
             raise InputError(f"g_s must be 2-D (rows, cols), got shape {g.shape}")
         rows, cols = g.shape
@@ -147,7 +158,15 @@ class ArraySpec:
         object.__setattr__(self, "g_s", g)
         for attr, n, lim in (("bl_tap", rows, cols), ("sl_tap", cols, rows)):
             tap = getattr(self, attr)
-            tap = tuple([0] * n) if tap is None else tuple(int(t) for t in tap)
+            if tap is None:
+                tap = tuple([0] * n)
+            else:
+                if isinstance(tap, (str, bytes)) or not hasattr(tap, "__len__"):
+                    raise InputError(f"{attr} needs a sequence of {n} indices, got {tap!r}")
+                if any(isinstance(t, (bool, np.bool_)) or not isinstance(t, (int, np.integer))
+                       for t in tap):  # 1.9 is not an index (int() would make it 1)
+                    raise InputError(f"{attr} indices must be integers, got {tuple(tap)!r}")
+                tap = tuple(int(t) for t in tap)
             if len(tap) != n or any(not 0 <= t < lim for t in tap):
                 raise InputError(f"{attr} needs {n} indices in 0..{lim - 1}")
             object.__setattr__(self, attr, tap)
@@ -319,10 +338,22 @@ def array_circuit(spec: ArraySpec, title: str | None = None,
     return c
 
 
+def _reals(x, what: str) -> np.ndarray:
+    """``x`` as a float array; an InputError for strings, bools, complex or ragged input."""
+    try:
+        a = np.asarray(x)
+    except ValueError:
+        raise InputError(f"{what} must be an array of numbers, got rows of different "
+                         f"lengths") from None
+    if a.dtype.kind not in "iuf":
+        raise InputError(f"{what} must hold real numbers, got dtype {a.dtype}")
+    return a.astype(float)
+
+
 def row_voltages(x, v_ref_v: float, v_read_v: float) -> np.ndarray:
     """Physical row drive for signed inputs ``x`` (n_in,): row 2i at Vref + x_i Vread,
     row 2i+1 at Vref - x_i Vread (x_i in [-1, 1]; 0 drives Vref)."""
-    x = np.asarray(x, dtype=float)
+    x = _reals(x, "x")
     if x.ndim != 1 or not np.all(np.isfinite(x)) or np.any(np.abs(x) > 1):
         raise InputError("x must be a 1-D array of values in [-1, 1]")
     v = np.empty(2 * x.size)
@@ -347,12 +378,12 @@ def dc_drive_circuit(spec: ArraySpec, v_rows_v, v_wl_v: float | None = None,
     """
     from .circuit import VSource
 
-    v_rows = np.asarray(v_rows_v, dtype=float)
+    v_rows = _reals(v_rows_v, "row voltages")
     if v_rows.shape != (spec.rows,):
         raise InputError(f"need {spec.rows} row voltages, got shape {v_rows.shape}")
     guess = v_wl = None
     if spec.access.kind == "sky130":
-        v_wl = float(assumptions.value("v_wl_read_v") if v_wl_v is None else v_wl_v)
+        v_wl = number(assumptions.value("v_wl_read_v") if v_wl_v is None else v_wl_v, "v_wl_v")
         v_mid = float(np.mean(v_rows))
         guess = (0.0, v_wl - v_mid, -v_mid)  # the cells' FETs have their body at ground
     c = array_circuit(spec, title, fet_op_guess_v=guess)

@@ -110,6 +110,8 @@ class CoreSpec:
     neuron_part: str = "full"
 
     def __post_init__(self) -> None:
+        if not isinstance(self.array, ArraySpec):
+            raise InputError(f"array must be an ArraySpec, got {type(self.array).__name__}")
         bl, sl = tnsa_taps(self.array.rows, self.array.cols)
         if self.array.bl_tap != bl or self.array.sl_tap != sl:
             object.__setattr__(self, "array", replace(self.array, bl_tap=bl, sl_tap=sl))
