@@ -368,3 +368,27 @@ def test_core_spec_needs_an_array_spec():
         with pytest.raises(InputError) as e:
             CoreSpec(bad)
         assert "ArraySpec" in _one_line(e)
+
+
+def test_model_names_differing_only_in_case_refused():
+    from pycim.netlist.circuit import Circuit, Model
+
+    c = Circuit("t")
+    c.add_model(Model("gcell", "rram_linear"))
+    c.add_model(Model("gcell", "rram_linear"))  # the same model again: fine
+    with pytest.raises(InputError):
+        c.add_model(Model("GCell", "rram_linear"))
+    c.models["GCELL"] = Model("GCELL", "rram_linear")
+    with pytest.raises(InputError):
+        _ng(c)
+
+
+def test_title_and_header_set_after_construction_are_checked_when_emitted():
+    from pycim.netlist.circuit import Circuit
+
+    for attr, value in (("title", EVIL), ("header", (EVIL,))):
+        c = Circuit("t")
+        setattr(c, attr, value)
+        for emit in (_ng, _vc):
+            with pytest.raises(InputError):
+                emit(c)

@@ -389,6 +389,12 @@ class Circuit:
         old = self.models.get(model.name)
         if old is not None and old != model:
             raise InputError(f"model {model.name!r} defined twice with different parameters")
+        if old is None:
+            low = model.name.lower()
+            for other in self.models:
+                if other.lower() == low:  # ngspice folds names to lower case, VACASK does not
+                    raise InputError(f"model {model.name!r} differs from model {other!r} "
+                                     f"only in case; rename one")
         self.models[model.name] = model
         return model
 
@@ -484,8 +490,14 @@ class Circuit:
                 yield mapped(e) if mapped else e
 
     def check_models(self) -> None:
-        """The models as :meth:`add_model` checks them (a model put into ``models`` directly
-        included): each a Model under its own name, none reserved."""
+        """The title, header and models as the constructor and :meth:`add_model` check them
+        (one put into the circuit directly included): each model a Model under its own name,
+        none reserved, none differing from another only in case."""
+        _comment(self.title, "title")
+        for h in self.header:
+            _comment(h, "header line")
+        if len({k.lower() for k in self.models}) != len(self.models):
+            raise InputError(f"model names differ only in case: {sorted(self.models)}"[:200])
         for key, m in self.models.items():
             if not isinstance(m, Model) or key != m.name:
                 raise InputError(f"models[{key!r}] must be a Model named {key!r}, got {m!r}"[:200])
@@ -591,6 +603,7 @@ def vacask_lines(c: Circuit, *, module_dir: Path) -> Iterator[str]:
     Resistors and capacitors use VACASK's bundled SPICE-compatible OSDI devices; BSIM4 cards use
     its ``spice/bsim4v8.osdi`` (``sp_bsim4v8``), with ``type`` +1/-1 for n/p.
     """
+    c.check_models()
     yield c.title
     for h in c.header:
         yield f"// {h}"
