@@ -16,6 +16,7 @@ from importlib import resources
 import numpy as np
 
 from ..errors import InputError
+from ..validate import number
 from .mapping import weights_to_conductances
 
 SCHEMA = "pycim.programming_error/1"
@@ -78,14 +79,36 @@ def programming_error() -> ProgrammingError:
     return ProgrammingError.from_dict(json.loads(text))
 
 
+#: widest write-verify band the programming model takes (S): its error fit is of a 1 uS band,
+#: scaled with the band (an assumption); 10 uS is a tenth of the cell's range
+MAX_TOL_S = 10e-6
+
+
+def check_seed(seed: int, what: str = "--seed") -> int:
+    """A random seed: an integer >= 0 (Python or numpy; not bool), returned as int."""
+    if isinstance(seed, (bool, np.bool_)) or not isinstance(seed, (int, np.integer)) \
+            or seed < 0:
+        raise InputError(f"{what} must be an integer >= 0, got {seed!r}")
+    return int(seed)
+
+
+def check_tol_s(tol_s: float, what: str = "tol_s") -> float:
+    """A write-verify band: a number in 0..MAX_TOL_S S (not bool)."""
+    if isinstance(tol_s, (bool, np.bool_, str, bytes)):
+        raise InputError(f"{what} must be a number in 0..10e-6 S, got {tol_s!r}")
+    return number(tol_s, f"{what} (S)", lo=0.0, hi=MAX_TOL_S)
+
+
 def program(w: np.ndarray, seed: int, noise: bool = True, tol_s: float = 1e-6) -> Programmed:
     """Write-verify programming model shared by every engine.
 
     Targets from the differential mapping; each cell's final conductance is its target plus an
     error drawn (seeded) from the simulated write-verify's final-G error distribution
     (:func:`programming_error`), within +-tol_s (authors' code: +-1 uS). Same seed, same
-    conductances, whatever the engine.
+    conductances, whatever the engine. ``seed``: an integer >= 0; ``tol_s``: 0..10e-6 S.
     """
+    seed = check_seed(seed, "seed")
+    tol_s = check_tol_s(tol_s)
     gp, gn = weights_to_conductances(w)
     if noise:
         rng = np.random.default_rng(seed)

@@ -15,7 +15,7 @@ from .. import assumptions
 from ..errors import InputError
 from ..specs.neuron import MAX_OUT_BITS, MIN_LSB_V
 from ..tech.corners import CORNERS
-from ..validate import integer
+from ..validate import integer, number
 from .closed_form import closed_form_planes, ideal_output
 from .encoding import bit_planes, check_inputs, check_weights
 from .phases import (
@@ -26,7 +26,7 @@ from .phases import (
     phase_widths,
     split_inputs,
 )
-from .programming import Programmed, program
+from .programming import Programmed, check_seed, check_tol_s, program
 
 #: the neuron's ADC full-scale range (``NeuronSpec.adc_fs_v``) and its default
 ADC_FS_RANGE_V = (0.05, 0.8)
@@ -98,14 +98,18 @@ class MvmRequest:
             raise InputError(f"--engine must be one of {', '.join(ENGINES)}, got {self.engine!r}")
         if self.corner not in CORNERS:
             raise InputError(f"--corner must be one of {', '.join(CORNERS)}, got {self.corner!r}")
-        if not (-55 <= self.temp_c <= 150):
-            raise InputError(f"--temp-c must be in -55..150, got {self.temp_c}")
-        if self.seed < 0:
-            raise InputError(f"--seed must be >= 0, got {self.seed}")
-        if not (1.2 <= self.vdd_v <= 1.98):
-            raise InputError(f"vdd_v must be in 1.2..1.98 V (SKY130 1.8 V devices), got {self.vdd_v}")
-        if not (0.0 <= self.prog_tol_s <= 10e-6):
-            raise InputError(f"prog_tol_s must be in 0..10e-6 S, got {self.prog_tol_s}")
+        if isinstance(self.ideal, np.bool_):
+            object.__setattr__(self, "ideal", bool(self.ideal))
+        if not isinstance(self.ideal, bool):
+            raise InputError(f"ideal must be True or False, got {self.ideal!r}")
+        for name, lo, hi, what in (("temp_c", -55, 150, "--temp-c"),
+                                   ("vdd_v", 1.2, 1.98, "vdd_v (V, SKY130 1.8 V devices)")):
+            v = getattr(self, name)
+            if isinstance(v, (bool, np.bool_, str, bytes)):
+                raise InputError(f"{what} must be a number in {lo}..{hi}, got {v!r}")
+            number(v, what, lo=lo, hi=hi)
+        object.__setattr__(self, "seed", check_seed(self.seed))
+        check_tol_s(self.prog_tol_s, "prog_tol_s")
         if isinstance(self.mismatch, bool) or not isinstance(self.mismatch, (int, float)) \
                 or not 0.0 <= self.mismatch <= 10.0:
             raise InputError(f"mismatch must be in 0..10 (multiples of the PDK sigma), "

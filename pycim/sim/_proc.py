@@ -15,9 +15,16 @@ from ..errors import ConvergenceError, SimulationError, SimulationTimeout, Simul
 
 _CONVERGENCE = re.compile(
     r"timestep too small|no convergence|gmin stepping failed|source stepping failed|"
-    r"iteration limit|simulation\(s\) aborted|failed to converge|convergence failed|"
+    r"iteration limit|failed to converge|convergence failed|"
     r"nr solver failed|homotopy failed|did not converge|time step too small",
     re.IGNORECASE)
+#: ngspice's note that an analysis stopped: with no convergence message, the analysis could not
+#: run at all (a swept source not in the circuit, an invalid TSTEP, no saved vector): an error
+#: in the request, not a convergence failure (no retry)
+_ABORTED = re.compile(r"^\s*(\w+) simulation\(s\) aborted", re.IGNORECASE | re.MULTILINE)
+#: ngspice's own error lines (those before the abort note)
+_NG_ERROR = re.compile(r"^[ \t]*(?:fatal error|error|doAnalyses)\b.*$",
+                       re.IGNORECASE | re.MULTILINE)
 _ERROR = re.compile(r"\berror\b|fatal|cannot|can't|unknown|not found|failed", re.IGNORECASE)
 _CONTEXT = re.compile(r"warning|trouble|singular|too small|aborted|error|fatal|fail",
                       re.IGNORECASE)
@@ -79,6 +86,12 @@ def classify_failure(log: str, engine: str, returncode_ok: bool, have_output: bo
     """Raise the typed error a failed run deserves; return when the run looks good."""
     if _CONVERGENCE.search(log):
         raise ConvergenceError(f"{engine}: no convergence", relevant_lines(log))
+    m = _ABORTED.search(log)
+    if m:
+        errs = [e.group(0).strip() for e in _NG_ERROR.finditer(log[:m.start()])]
+        why = errs[0] if errs else m.group(0).strip()
+        raise SimulationError(f"{engine}: {m.group(1).lower()} analysis failed: {why}",
+                              relevant_lines(log) or log[-2000:])
     if not have_output:
         if _ERROR.search(log):
             raise SimulationError(f"{engine}: simulation failed", relevant_lines(log))

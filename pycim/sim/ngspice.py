@@ -7,6 +7,7 @@ cleanly on timeout, which the in-process library cannot offer.
 
 from __future__ import annotations
 
+import math
 import os
 import re
 import tempfile
@@ -15,15 +16,56 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from .. import toolchain
-from ..errors import ConvergenceError, InputError
+from ..errors import ConvergenceError, InputError, SimulationError
 from ..netlist.circuit import Circuit, ngspice_lines
-from ..validate import fmt
-from ._proc import classify_failure, run_simulator
+from ..validate import fmt, ident, number
+from ._deckscan import check_netlist_text
+from ._proc import classify_failure, relevant_lines, run_simulator
 from .analyses import Analysis, Dc, Op, Tran
 from .rawfile import read_raw
-from .result import SimResult
+from .result import SimResult, canonical_name
 
-_CONTROL = re.compile(r"^\s*\.(control|endc|end)\b", re.IGNORECASE | re.MULTILINE)
+#: plots of a raw file that are not an analysis's result
+_NOT_RESULTS = frozenset({"constants", "constant values"})
+
+
+#: the characters of an OSDI path written into the control block
+_OSDI_PATH = re.compile(r"[A-Za-z0-9/._+,=@%-]+")
+#: the control commands ``deck(extra=...)`` writes (what standalone.print_lines generates)
+_EXTRA = re.compile(r"print(?: v\([A-Za-z0-9_]{1,64}\))+")
+
+
+def check_timeout(timeout_s: float | None) -> float | None:
+    """An engine's ``timeout_s``: a finite number of seconds > 0, or None (no limit)."""
+    if timeout_s is None:
+        return None
+    v = timeout_s
+    if isinstance(v, (bool, str, bytes)) or not isinstance(v, (int, float)):
+        try:  # numpy scalars
+            v = float(v) if not isinstance(v, (bool, str, bytes)) else None
+        except (TypeError, ValueError):
+            v = None
+        if v is None:
+            raise InputError(f"timeout_s must be a number of seconds > 0 or None, "
+                             f"got {timeout_s!r}")
+    if not (math.isfinite(v) and v > 0):
+        raise InputError(f"timeout_s must be a finite number of seconds > 0 or None, "
+                         f"got {timeout_s!r}")
+    return float(v)
+
+
+def check_options(options: Mapping[str, float | None]) -> dict[str, float | None]:
+    """ngspice ``.options``: identifier names, each a finite number or None (a flag)."""
+    if not isinstance(options, Mapping):
+        raise InputError(f"options must be a mapping name -> number or None, "
+                         f"got {type(options).__name__}")
+    for k, v in options.items():
+        ident(k, "option")
+        if isinstance(v, bool):
+            raise InputError(f"option {k}={v!r}: a number, or None for a flag")
+        if v is not None:
+            number(v, f"option {k}")
+    return dict(options)
 
 
 def analysis_command(a: Analysis) -> str:
@@ -49,8 +91,13 @@ def _save_lines(save: Sequence[str]) -> list[str]:
     stores every unknown at every time point."""
     from ..validate import ident, node
 
+    if isinstance(save, (str, bytes)) or not isinstance(save, Sequence):
+        raise InputError(f"save must be a list of node names and i(<source>) currents, "
+                         f"got {save!r}")
     items = []
     for name in dict.fromkeys(save):
+        if not isinstance(name, str):
+            raise InputError(f"saved vector {name!r} must be a string")
         m = re.fullmatch(r"i\((\w+)\)", name)
         items.append(f"{ident(m.group(1), 'saved current')}#branch" if m else node(name, "saved node"))
     return [f"save {' '.join(items[k:k + 200])}" for k in range(0, len(items), 200)]
@@ -70,8 +117,9 @@ class NgspiceEngine:
 
     Parameters
     ----------
-    timeout_s : float
-        Wall-clock limit of one run; the process group is killed past it.
+    timeout_s : float or None
+        Wall-clock limit of one run, seconds (finite, > 0; None: no limit); the process group
+        is killed past it.
     klu : bool
         Use the KLU sparse solver (default) instead of ngspice's Sparse 1.3.
     options : mapping
@@ -90,6 +138,14 @@ class NgspiceEngine:
     gear: bool = False
     name: str = "ngspice"
 
+    def __post_init__(self) -> None:
+        # checked once here, for Circuit and netlist text alike (InputError naming the field)
+        check_timeout(self.timeout_s)
+        check_options(self.options)
+        if isinstance(self.threads, bool) or not (isinstance(self.threads, int)
+                                                    and 1 <= self.threads <= 256):
+            raise InputError(f"threads must be an integer in 1..256, got {self.threads!r}")
+
     def deck(self, circuit: Circuit | str, analysis: Analysis, *, temp_c: float | None = None,
              osdi: Sequence[Path] = (), raw_path: str = "out.raw",
              save: Sequence[str] | None = None, osdi_names: Mapping[str, str] | None = None,
@@ -106,18 +162,18 @@ class NgspiceEngine:
             body = "\n".join(ngspice_lines(circuit, options=opts, temp_c=temp_c))
             osdi = [*circuit.osdi_files, *osdi]
         else:
-            if _CONTROL.search(circuit):
-                raise InputError("netlist text must not contain .control/.endc/.end; "
-                                 "the engine adds them")
-            extra = [".options " + " ".join(k if v is None else f"{k}={fmt(v)}"
-                                             for k, v in sorted(opts.items()))] if opts else []
+            check_netlist_text(circuit)
+            head = [".options " + " ".join(k if v is None else f"{k}={fmt(v)}"
+                                           for k, v in sorted(opts.items()))] if opts else []
             if temp_c is not None:
-                extra.append(f".temp {fmt(temp_c)}")
+                head.append(f".temp {fmt(number(temp_c, 'temperature', lo=-273.15, hi=500))}")
             lines = circuit.rstrip("\n").split("\n")
-            body = "\n".join([lines[0], *extra, *lines[1:]])
+            body = "\n".join([lines[0], *head, *lines[1:]])
             osdi = [*_tagged_osdi(lines), *osdi]
-        if not (isinstance(self.threads, int) and 1 <= self.threads <= 256):
-            raise InputError(f"threads must be an integer in 1..256, got {self.threads!r}")
+        for cmd in extra:
+            if not (isinstance(cmd, str) and _EXTRA.fullmatch(cmd)):
+                raise InputError(f"extra control command {cmd!r}: only 'print v(<node>) ...' "
+                                 f"lines are written into the control block")
         ctl = [".control", "set noaskquit", f"set num_threads={self.threads}",
                "set filetype=binary"]
         if self.gear:
@@ -125,8 +181,9 @@ class NgspiceEngine:
         for p in dict.fromkeys(str(Path(x).resolve()) for x in osdi):
             if osdi_names is not None:
                 p = osdi_names[p]
-            if '"' in p or "\n" in p or " " in p:
-                raise InputError(f"OSDI path {p!r} cannot be written into a deck")
+            if not _OSDI_PATH.fullmatch(p):  # ';' separates control commands, and so on
+                raise InputError(f"OSDI path {p!r} cannot be written into a deck (letters, "
+                                 f"digits and / . _ - + , = @ % only)")
             ctl.append(f"pre_osdi {p}")
         if save is not None:
             ctl += _save_lines(save)
@@ -176,7 +233,19 @@ class NgspiceEngine:
             raw = tmpd / "out.raw"
             classify_failure(log, self.name, True, raw.is_file() and raw.stat().st_size > 0)
             plots = read_raw(raw)
+        # an analysis that wrote nothing leaves ngspice's "constants" plot current
+        plots = [p for p in plots if p[0].strip().lower() not in _NOT_RESULTS]
         if not plots:
             classify_failure(log, self.name, False, False)
         kind = type(analysis).__name__.lower()
-        return SimResult.from_raw(kind, self.name, plots[-1][1], log, elapsed)
+        res = SimResult.from_raw(kind, self.name, plots[-1][1], log, elapsed)
+        if save is not None:
+            # ngspice warns of nothing for a saved name that is not in the circuit and may
+            # write a bogus vector instead (``save nosuch b`` gives a v(all) equal to b)
+            missing = [n for n in dict.fromkeys(save)
+                       if n.lower() != "all" and canonical_name(n) not in res.vectors]
+            if missing:
+                raise SimulationError(
+                    f"{self.name}: saved vectors not in the circuit: {', '.join(missing)}",
+                    relevant_lines(log))
+        return res

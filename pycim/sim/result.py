@@ -66,6 +66,14 @@ class SimResult:
                  elapsed_s: float = 0.0, sweep_unit: str = "V") -> "SimResult":
         vec = {canonical_name(k): v if type(v) is np.ndarray and v.dtype.kind != "c"
                else np.real_if_close(v) for k, v in raw.items()}  # real: as it is, at once
+        if len(vec) != len(raw):  # two vectors, one name: e.g. a node named time or sweep
+            seen: dict[str, str] = {}
+            for k in raw:
+                c = canonical_name(k)
+                if c in seen:
+                    raise InputError(f"{engine} {analysis}: vectors {seen[c]!r} and {k!r} are "
+                                     f"both {c!r}; rename the node {c!r}")
+                seen[c] = k
         units = {k: (sweep_unit if k == "sweep" else unit_of(k)) for k in vec}
         return cls(analysis, engine, vec, units, log, elapsed_s)
 

@@ -6,17 +6,19 @@ VACASK reads its own netlist language, so it takes a :class:`~pycim.netlist.circ
 
 from __future__ import annotations
 
+import re
 import tempfile
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from .. import toolchain
-from ..errors import InputError
+from ..errors import InputError, SimulatorCrash
 from ..netlist.circuit import Circuit, vacask_lines
 from ..validate import fmt, ident, number
 from ._proc import classify_failure, run_simulator
 from .analyses import Analysis, Dc, Op, Tran
+from .ngspice import check_timeout
 from .rawfile import read_raw
 from .result import SimResult
 
@@ -55,7 +57,7 @@ def _option_value(key: str, v: float | str) -> str:
 
 
 def _control(analysis: Analysis, options: Mapping[str, float | str],
-             temp_c: float | None) -> list[str]:
+             temp_c: float | None, sweep: str = "sw") -> list[str]:
     opts = {**TRAN_OPTIONS, **options} if isinstance(analysis, Tran) else dict(options)
     if temp_c is not None:
         opts["temp"] = number(temp_c, "temperature", lo=-273.15, hi=500)
@@ -67,7 +69,7 @@ def _control(analysis: Analysis, options: Mapping[str, float | str],
         lines.append("  analysis an op")
     elif isinstance(analysis, Dc):
         n = int(round((analysis.stop - analysis.start) / analysis.step))
-        lines.append(f'  sweep sw instance="{analysis.source.lower()}" parameter="dc" '
+        lines.append(f'  sweep {sweep} instance="{analysis.source.lower()}" parameter="dc" '
                      f"from={fmt(analysis.start)} to={fmt(analysis.start + n * analysis.step)} "
                      f"step={fmt(analysis.step)}")
         lines.append("    analysis an op")
@@ -94,11 +96,25 @@ class VacaskEngine:
     options: Mapping[str, float | str] = field(default_factory=dict)
     name: str = "vacask"
 
+    def __post_init__(self) -> None:
+        check_timeout(self.timeout_s)
+
     def deck(self, circuit: Circuit, analysis: Analysis, *, temp_c: float | None = None) -> str:
+        return self._deck(circuit, analysis, temp_c)[0]
+
+    def _deck(self, circuit: Circuit, analysis: Analysis,
+              temp_c: float | None) -> tuple[str, str]:
+        """The deck and the name of its DC sweep (``sw``, or ``sw<k>`` when the circuit has a
+        node or instance of that name: the raw file names the sweep axis like a node)."""
         if not isinstance(circuit, Circuit):
             raise InputError("VACASK needs a Circuit object, not SPICE text")
-        body = list(vacask_lines(circuit, module_dir=toolchain.vacask_module_dir()))
-        return "\n".join(body + _control(analysis, self.options, temp_c)) + "\n"
+        body = "\n".join(vacask_lines(circuit, module_dir=toolchain.vacask_module_dir()))
+        sweep, k = "sw", 0
+        if isinstance(analysis, Dc):
+            while re.search(rf"(?<![\w.:]){sweep}(?![\w(])", body, re.IGNORECASE):
+                k += 1
+                sweep = f"sw{k}"
+        return body + "\n" + "\n".join(_control(analysis, self.options, temp_c, sweep)) + "\n", sweep
 
     def run(self, circuit: Circuit, analysis: Analysis, *, temp_c: float | None = None,
             osdi=(), save=None) -> SimResult:
@@ -108,7 +124,8 @@ class VacaskEngine:
         exe = toolchain.vacask_path()
         with tempfile.TemporaryDirectory(prefix="pycim-vc-") as tmp:
             tmpd = Path(tmp)
-            (tmpd / "deck.sim").write_text(self.deck(circuit, analysis, temp_c=temp_c))
+            deck, sweep = self._deck(circuit, analysis, temp_c)
+            (tmpd / "deck.sim").write_text(deck)
             log, elapsed = run_simulator([exe, "-qp", "deck.sim"], tmpd, self.timeout_s,
                                          self.name, toolchain.vacask_env())
             raw = tmpd / "an.raw"
@@ -118,7 +135,10 @@ class VacaskEngine:
         kind = type(analysis).__name__.lower()
         vec = dict(plots[-1][1])
         if isinstance(analysis, Dc):
-            src = analysis.source.lower()
-            vec.setdefault("sweep", vec.pop(src, vec.pop("sw", None)))
-        return SimResult.from_raw(kind, self.name, {k: v for k, v in vec.items() if v is not None},
-                                  log, elapsed)
+            # only the sweep axis is renamed; a node of any name stays (a node named like the
+            # canonical "sweep" is refused by SimResult.from_raw, never dropped)
+            if sweep not in vec:
+                raise SimulatorCrash(f"{self.name}: no sweep vector {sweep!r} in the raw file",
+                                     log[-2000:])
+            vec = {"v-sweep": vec.pop(sweep), **vec}
+        return SimResult.from_raw(kind, self.name, vec, log, elapsed)

@@ -72,7 +72,8 @@ class RramParams:
     def __post_init__(self) -> None:
         for f in fields(self):
             val = getattr(self, f.name)
-            if isinstance(val, bool) or not isinstance(val, (int, float)) \
+            if isinstance(val, (bool, np.bool_)) \
+                    or not isinstance(val, (int, float, np.integer, np.floating)) \
                     or not math.isfinite(val):
                 raise InputError(f"RramParams.{f.name} must be a finite number, got {val!r}")
             lower_ok = val >= 0 if f.name in ("vel0_m_per_s", "beta") else val > 0
@@ -83,6 +84,19 @@ class RramParams:
         if not self.exp_lim < 700:
             raise InputError(f"RramParams.exp_lim must be < 700 (exp overflows near 709), "
                              f"got {self.exp_lim!r}")
+        # no tight physical bounds, but a model that can be read: finite, nonzero conductances
+        # over the gap range at the default read voltage (g0_m = 1e-300 gives (0, 0) S,
+        # v0_v = 1e-300 overflows)
+        x = V_READ_DEFAULT_V / self.v0_v  # current_a's sinh, linear above exp_lim
+        sh = math.sinh(x) if x < self.exp_lim else \
+            0.5 * math.exp(self.exp_lim) * (1.0 + x - self.exp_lim)
+        scale = self.i0_a * sh / V_READ_DEFAULT_V
+        lo, hi = (scale * math.exp(-g / self.g0_m) for g in (self.gap_max_m, self.gap_min_m))
+        if not (math.isfinite(lo) and math.isfinite(hi) and 0 < lo < hi):
+            raise InputError(f"RramParams: the read conductance range over gap_min_m..gap_max_m "
+                             f"at {V_READ_DEFAULT_V} V is ({lo:.3g}, {hi:.3g}) S, not finite "
+                             f"and > 0 (check i0_a, g0_m, v0_v: g0_m={self.g0_m!r}, "
+                             f"v0_v={self.v0_v!r})")
 
     def va_params(self) -> dict[str, float]:
         """Model-card parameters keyed by their Verilog-A names."""
@@ -125,10 +139,13 @@ def gap_rate_m_per_s(v_v, gap_m, temp_k, p: RramParams = DEFAULT_PARAMS):
     window beyond the bounds, linear continuation of exp above ``exp_lim``): this is the model
     as implemented, used to check that the safeguards leave the published equation unchanged.
     """
+    t = np.asarray(temp_k, dtype=float)
+    if not np.all(np.isfinite(t) & (t > 0)):
+        bad = t[~(np.isfinite(t) & (t > 0))].ravel()[0]
+        raise InputError(f"temp_k must be a finite temperature > 0 K, got {bad!r}")
     v = np.asarray(v_v, dtype=float)
     g_state = np.clip(np.asarray(gap_m, dtype=float), p.gap_min_m - 10 * p.gap_win_m,
                       p.gap_max_m + 10 * p.gap_win_m)
-    t = np.asarray(temp_k, dtype=float)
     g = np.clip(g_state, p.gap_min_m, p.gap_max_m)
     g_nm = g * 1e9
     gam = p.gamma0 - p.beta * g_nm**3
@@ -180,5 +197,7 @@ def gap_for_conductance_m(g_s, v_read_v: float = V_READ_DEFAULT_V,
 
 
 def _check_v_read(v_read_v: float) -> None:
-    if not (isinstance(v_read_v, (int, float)) and math.isfinite(v_read_v) and 0 < v_read_v <= 1.0):
+    if isinstance(v_read_v, (bool, np.bool_)) \
+            or not isinstance(v_read_v, (int, float, np.integer, np.floating)) \
+            or not (math.isfinite(v_read_v) and 0 < v_read_v <= 1.0):
         raise InputError(f"v_read_v must be in (0, 1] V, got {v_read_v!r}")

@@ -130,7 +130,17 @@ def flat_card(device: str, w_m: float, l_m: float, corner: str = "tt", nf: int =
         Unknown device or corner, or a geometry no bin covers (the message names the nearest).
     """
     device, corner = check_device(device), check_corner(corner)
+    for name, v in (("w_m", w_m), ("l_m", l_m)):
+        if isinstance(v, (bool, str, bytes)) or type(v).__name__ == "bool_":
+            raise InputError(f"{name} must be a number of metres, got {v!r}")
     w, l_, nf = norm_geometry(w_m, l_m, nf)
+    if w <= 0 or l_ <= 0:  # below the 1 pm the geometry is snapped to
+        bs = bins(device, corner)
+        raise InputError(
+            f"{'w_m' if w <= 0 else 'l_m'}={w_m if w <= 0 else l_m!r}: rounds to 0 at 1 pm; "
+            f"the PDK's {device} bins cover w {min(b[3] for b in bs):g}.."
+            f"{max(b[4] for b in bs):g} m per finger, l {min(b[1] for b in bs):g}.."
+            f"{max(b[2] for b in bs):g} m")
     if not isinstance(body_network, bool):
         raise InputError(f"body_network must be True or False, got {body_network!r}")
     card = _flat_card(device, w, l_, corner, nf)
