@@ -102,12 +102,15 @@ class MvmRequest:
             object.__setattr__(self, "ideal", bool(self.ideal))
         if not isinstance(self.ideal, bool):
             raise InputError(f"ideal must be True or False, got {self.ideal!r}")
-        for name, lo, hi, what in (("temp_c", -55, 150, "--temp-c"),
-                                   ("vdd_v", 1.2, 1.98, "vdd_v (V, SKY130 1.8 V devices)")):
+        # the messages users' scripts match: "--temp-c must be in -55..150, got X"
+        for name, lo, hi, what, unit in (("temp_c", -55, 150, "--temp-c", ""),
+                                         ("vdd_v", 1.2, 1.98, "vdd_v",
+                                          " V (SKY130 1.8 V devices)")):
             v = getattr(self, name)
-            if isinstance(v, (bool, np.bool_, str, bytes)):
-                raise InputError(f"{what} must be a number in {lo}..{hi}, got {v!r}")
-            number(v, what, lo=lo, hi=hi)
+            try:
+                number(v, what, lo=lo, hi=hi)
+            except InputError:
+                raise InputError(f"{what} must be in {lo}..{hi}{unit}, got {v!r}") from None
         object.__setattr__(self, "seed", check_seed(self.seed))
         check_tol_s(self.prog_tol_s, "prog_tol_s")
         if isinstance(self.mismatch, bool) or not isinstance(self.mismatch, (int, float)) \
