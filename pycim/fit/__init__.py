@@ -33,7 +33,7 @@ def fit_results(*results_dirs: str | Path, drop_terms: tuple[str, ...] = (),
     ``polarity``: also fit the driven lines' per-polarity resistances (``fit_line``)."""
     import pandas as pd
 
-    from ..characterize.tables import check_columns, load_results
+    from ..characterize.tables import check_columns, load_results, table_columns, verify_results
 
     if not results_dirs:
         raise InputError("RESULTS_DIR: give at least one sweep output directory")
@@ -43,12 +43,13 @@ def fit_results(*results_dirs: str | Path, drop_terms: tuple[str, ...] = (),
         d = Path(r)
         if not d.is_dir():
             raise InputError(f"RESULTS_DIR: not a directory: {d}")
-        tables = load_results(d)
-        if not any(k in FIT_COLUMNS for k in tables):
+        files = verify_results(d)
+        if not any(f"{kind}.parquet" in files for kind in FIT_COLUMNS):
             raise InputError(_no_fit_tables(d))
-        for kind, df in tables.items():
-            if kind in FIT_COLUMNS:
-                check_columns(d, kind, df.columns, FIT_COLUMNS[kind])
+        for kind, needed in FIT_COLUMNS.items():  # missing columns first, from the schemas
+            if f"{kind}.parquet" in files:
+                check_columns(d, kind, table_columns(files[f"{kind}.parquet"]), needed)
+        for kind, df in load_results(d).items():  # then every column's values
             joined.setdefault(kind, []).append(df)
     tables = {k: (v[0] if len(v) == 1 else pd.concat(v, ignore_index=True))
               for k, v in joined.items()}

@@ -40,15 +40,17 @@ NEEDED = ("n_in", "n_out", "in_bits", "out_bits", "macs", "latency_s",
 
 def load_energy_table(results_dir) -> pd.DataFrame:
     """The verified ``energy_per_mac`` table of a report sweep, sorted by (n_in, n_out, in_bits)."""
-    from ..characterize.tables import check_columns, load_results
+    from ..characterize.tables import check_columns, load_results, table_columns, verify_results
 
-    tables = load_results(results_dir)  # every column's type, finiteness and range checked
+    files = verify_results(results_dir)
+    if f"{KIND}.parquet" in files:  # missing columns first, from the schema
+        check_columns(results_dir, KIND, table_columns(files[f"{KIND}.parquet"]), NEEDED)
+    tables = load_results(results_dir)  # every table read, each column's values checked
     if KIND not in tables:
         raise InputError(f"{results_dir}: no {KIND} table (not a report sweep); run: pycim "
                          f"sweep characterization/report.toml --out NEW_DIR (a new directory) "
                          f"and pass --results NEW_DIR")
     df = tables[KIND]
-    check_columns(results_dir, KIND, df.columns, NEEDED)
     if "ideal" in df.columns and df["ideal"].any():
         df = df[~df["ideal"]]
     if df.empty:
