@@ -16,8 +16,10 @@ compact records (each at its own read pulse; two-phase records with each phase's
 ``--gain-error 0.1`` judges the model with its integrator gain 10 % high instead (can the runs
 tell it apart?).
 ``compact`` (or ``run --compact``) writes each run's small record (energies, codes, the
-request's keys) to ``characterization/results/full_core_held_out/``, where ``pycim report``
-checks its core energy model against them (issue 18 item 3).
+request's keys) to ``characterization/results/full_core_held_out/`` and rewrites that
+directory's sha256 ``manifest.json`` (the sweeps' :func:`pycim.files.write_manifest`), where
+``pycim report`` checks its core energy model against them (issue 18 item 3; a record not in
+the manifest, or altered, is refused).
 """
 
 from __future__ import annotations
@@ -88,7 +90,16 @@ def compact(path: Path, out: Path) -> Path:
     p = out / Path(path).name
     p.write_text(json.dumps(rec, indent=1, sort_keys=True) + "\n")
     print(f"wrote {p}")
+    write_compact_manifest(out)
     return p
+
+
+def write_compact_manifest(out: Path) -> Path:
+    """The directory's ``manifest.json`` over every compact record in it (the sweeps' helper,
+    :func:`pycim.files.write_manifest`): ``pycim report`` reads the records only through it."""
+    from pycim.files import write_manifest
+
+    return write_manifest(out, sorted(Path(out).glob("spice_*.json")))
 
 
 def macro_on(rec: dict, model=None) -> tuple[dict, list]:

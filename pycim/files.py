@@ -14,6 +14,8 @@ from __future__ import annotations
 import contextlib
 import errno
 import fcntl
+import hashlib
+import json
 import os
 import stat
 import tempfile
@@ -26,6 +28,10 @@ from .errors import InputError
 
 #: file marking a pycim results directory (sha256 of every results file)
 MANIFEST = "manifest.json"
+#: the ``schema`` of a results directory's manifest (the only one readers accept)
+RESULTS_SCHEMA = "pycim.results/1"
+#: bytes read at a time when hashing (a large table is never held in memory to hash it)
+HASH_CHUNK = 1 << 20
 #: lock file of a results directory while a sweep writes it (:class:`DirLock`)
 LOCK = ".pycim.lock"
 #: NAME_MAX where the file system does not say
@@ -401,3 +407,71 @@ def load_npy(path: str | Path, what: str) -> np.ndarray:
     if not isinstance(arr, np.ndarray):
         raise InputError(f"{what}: {p} holds no array")
     return arr
+
+
+def sha256_file(path: str | os.PathLike[str]) -> str:
+    """The sha256 of a file, read in :data:`HASH_CHUNK` pieces (constant memory)."""
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        while chunk := f.read(HASH_CHUNK):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def write_manifest(out: str | os.PathLike[str], files) -> Path:
+    """``manifest.json``: sha256 and size of every results file, so readers can refuse a torn or
+    edited table instead of loading it (:func:`verify_manifest`)."""
+    entries = {p.name: {"sha256": sha256_file(p), "bytes": p.stat().st_size}
+               for p in sorted(Path(f) for f in files) if p.name != MANIFEST}
+    return atomic_write_text(Path(out) / MANIFEST,
+                             json.dumps({"schema": RESULTS_SCHEMA, "files": entries},
+                                        indent=1, sort_keys=True) + "\n")
+
+
+def verify_manifest(directory: str | os.PathLike[str], error: type[Exception] = InputError,
+                    rerun: str = "rerun the sweep") -> dict[str, Path]:
+    """Check a results directory against its ``manifest.json``; return {name: path} of the
+    files it lists. Refused (``error``, naming the file): no directory or manifest, a manifest
+    that is not JSON, has another ``schema`` than :data:`RESULTS_SCHEMA` or a malformed entry,
+    a listed file that is missing, not a regular file, a symbolic link (its content could
+    change behind the manifest, or lie outside the directory) or whose size or sha256 differs.
+    ``rerun`` ends each message (how to regenerate the directory)."""
+    d = Path(directory)
+    man = d / MANIFEST
+    if not d.is_dir():
+        raise error(f"results directory not found: {d}")
+    if man.is_symlink():
+        raise error(f"{man}: is a symbolic link (a results directory holds its own files); "
+                    f"{rerun}")
+    if not man.is_file():
+        raise error(f"{d}: no {MANIFEST} (not a pycim results directory, or its writer did "
+                    f"not finish); {rerun}")
+    try:
+        doc = json.loads(man.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise error(f"{man}: unreadable manifest ({str(exc).splitlines()[0]}); {rerun}"
+                    ) from None
+    entries = doc.get("files") if isinstance(doc, dict) else None
+    if not isinstance(entries, dict):
+        raise error(f"{man}: malformed manifest (need an object with a 'files' object); {rerun}")
+    if doc.get("schema") != RESULTS_SCHEMA:
+        raise error(f"{man}: manifest schema {doc.get('schema')!r}, expected "
+                    f"{RESULTS_SCHEMA!r} (not a pycim results manifest, or another version's); "
+                    f"{rerun}")
+    out = {}
+    for name, meta in sorted(entries.items()):
+        if (Path(name).name != name or name in (".", "..", MANIFEST)
+                or not isinstance(meta, dict) or not isinstance(meta.get("sha256"), str)
+                or isinstance(meta.get("bytes"), bool) or not isinstance(meta.get("bytes"), int)):
+            raise error(f"{man}: malformed entry {name!r}; {rerun}")
+        p = d / name
+        if p.is_symlink():
+            raise error(f"{p}: listed in {MANIFEST} but a symbolic link (to "
+                        f"{os.readlink(p)}); results files must be regular files in {d}")
+        if not p.is_file():
+            raise error(f"{p}: listed in {MANIFEST} but missing (or not a regular file); "
+                        f"{rerun}")
+        if p.stat().st_size != meta["bytes"] or sha256_file(p) != meta["sha256"]:
+            raise error(f"{p}: checksum mismatch (truncated or altered); {rerun}")
+        out[name] = p
+    return out

@@ -447,7 +447,7 @@ def test_core_figures_validated_on_held_out_full_cores(nums):
 
     fc = nums["full_core"]
     recs = {p.name: json.loads(p.read_text()) for p in
-            sorted((ROOT / "characterization" / "results" / "full_core_held_out").glob("*.json"))}
+            sorted((ROOT / "characterization" / "results" / "full_core_held_out").glob("spice_*.json"))}
     assert len(recs) >= 4 and {r["direction"] for r in recs.values()} == {"forward", "backward"}
     assert {r["file"] for r in fc["held_out"]} == set(recs)
     for r in fc["held_out"]:

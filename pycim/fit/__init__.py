@@ -33,18 +33,23 @@ def fit_results(*results_dirs: str | Path, drop_terms: tuple[str, ...] = (),
     ``polarity``: also fit the driven lines' per-polarity resistances (``fit_line``)."""
     import pandas as pd
 
-    from ..characterize.tables import check_columns, load_results
+    from ..characterize.tables import check_columns, load_results, table_columns, verify_results
 
     if not results_dirs:
         raise InputError("RESULTS_DIR: give at least one sweep output directory")
+    check_polarity_drops(drop_terms, polarity)
     joined: dict[str, list] = {}
     for r in results_dirs:
         d = Path(r)
         if not d.is_dir():
             raise InputError(f"RESULTS_DIR: not a directory: {d}")
-        for kind, df in load_results(d).items():
-            if kind in FIT_COLUMNS:
-                check_columns(d, kind, df.columns, FIT_COLUMNS[kind])
+        files = verify_results(d)
+        if not any(f"{kind}.parquet" in files for kind in FIT_COLUMNS):
+            raise InputError(_no_fit_tables(d))
+        for kind, needed in FIT_COLUMNS.items():  # missing columns first, from the schemas
+            if f"{kind}.parquet" in files:
+                check_columns(d, kind, table_columns(files[f"{kind}.parquet"]), needed)
+        for kind, df in load_results(d).items():  # then every column's values
             joined.setdefault(kind, []).append(df)
     tables = {k: (v[0] if len(v) == 1 else pd.concat(v, ignore_index=True))
               for k, v in joined.items()}
@@ -64,6 +69,22 @@ def fit_results(*results_dirs: str | Path, drop_terms: tuple[str, ...] = (),
                       size_weight_exp, polarity)
 
 
+def _no_fit_tables(d) -> str:
+    return (f"RESULTS_DIR: {d} holds none of the tables pycim fit reads "
+            f"({', '.join(FIT_COLUMNS)}); it would contribute nothing")
+
+
+def check_polarity_drops(drop_terms, polarity: bool) -> None:
+    """Refuse (InputError) dropping a per-polarity line term without ``polarity``
+    (``--polarity-terms``): the term is never fitted then, so dropping it means nothing."""
+    from ..macro.model import POLARITY_LINE_TERMS
+
+    idle = [k for k in drop_terms if k in POLARITY_LINE_TERMS]
+    if idle and not polarity:
+        raise InputError(f"--drop-term: {', '.join(idle)} is a per-polarity term, fitted only "
+                         f"with --polarity-terms; without it there is nothing to drop")
+
+
 def fit_tables(tables: dict, name: str, drop_terms: tuple[str, ...] = (),
                size_weight_exp: float = 0.0, polarity: bool = False
                ) -> tuple["MacroModel", list[Fit]]:  # noqa: F821
@@ -74,6 +95,7 @@ def fit_tables(tables: dict, name: str, drop_terms: tuple[str, ...] = (),
     from threadpoolctl import threadpool_limits
 
     drop_terms = check_drop_terms(drop_terms)
+    check_polarity_drops(drop_terms, polarity)
     with threadpool_limits(limits=1):  # (fit_line checks size_weight_exp)
         return _fit_tables(tables, name, drop_terms, size_weight_exp, polarity)
 
@@ -218,10 +240,13 @@ def prepare_fit(results_dir, output, verilog_a=None, weights=None, seed=0, outs=
     size_weight_exp = check_size_weight_exp(size_weight_exp)
     if not isinstance(polarity, bool):
         raise InputError(f"polarity (--polarity-terms) must be a bool, got {polarity!r}")
+    check_polarity_drops(drop_terms, polarity)
     for d in dirs:
         if not d.is_dir():
             raise InputError(f"RESULTS_DIR: not a directory: {d}")
         files = verify_results(d)
+        if not any(f"{kind}.parquet" in files for kind in FIT_COLUMNS):
+            raise InputError(_no_fit_tables(d))
         for kind, needed in FIT_COLUMNS.items():  # from the schemas: no table read yet
             if f"{kind}.parquet" in files:
                 check_columns(d, kind, table_columns(files[f"{kind}.parquet"]), needed)

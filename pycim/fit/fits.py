@@ -188,6 +188,20 @@ class MvmPoint:
 
 
 
+def _check_index(p: dict, g: pd.DataFrame, size: dict[str, int]) -> None:
+    """Refuse (InputError) a row of point ``p`` whose ``vector`` / ``output`` / ``plane`` lies
+    outside the point's batch, outputs (n_out forward, 2 n_in backward) or input planes."""
+    for col, n in size.items():
+        rows = g[g["record"].isin(("line",) if col == "plane" else ("line", "code"))
+                 if col != "vector" else g["record"].notna()]
+        v = rows[col].to_numpy(float)
+        bad = (v < 0) | (v >= n)
+        if bad.any():
+            raise InputError(f"mvm_fit point n_in={p['n_in']} n_out={p['n_out']} "
+                             f"seed={p['seed']} {p['direction']}: column {col!r} holds "
+                             f"{v[bad][0]:g}, outside 0..{n - 1} for this point")
+
+
 def mvm_points(df: pd.DataFrame) -> list[MvmPoint]:
     """Regroup an ``mvm_fit`` table per point and recompute its conductances (checked against
     the recorded closed form: the tables and :func:`problem` must agree)."""
@@ -211,6 +225,7 @@ def mvm_points(df: pd.DataFrame) -> list[MvmPoint]:
         ln = g[g["record"] == "line"]
         vs = np.full((nb, npl, no), np.nan)
         vi = np.full((nb, npl, no), np.nan)
+        _check_index(p, g, {"vector": nb, "output": no, "plane": npl})
         b, j, k = (ln[c].to_numpy().astype(int) for c in ("vector", "output", "plane"))
         vs[b, k, j] = ln["v_settled_v"].to_numpy()
         vi[b, k, j] = ln["v_ideal_v"].to_numpy()

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 import time
 from pathlib import Path
 
@@ -39,10 +40,14 @@ PROCESS_NOTES = (
      "parameters, weights mapped to 1-40 uS with the simulated write-verify's error (+-1 uS)"),
     ("neuron", "chip: the paper describes the sample / integrate / charge-decrement cycle but not "
      "the amplifier; simulation: a two-stage Miller OTA biased statically for the whole MVM"),
-    ("ADC width", "paper: outputs are inputs + 2 bits (9, 10 bits at 7, 8-bit inputs); "
-     "simulation: the neuron's ADC has 1-8 bits, so 6-8-bit inputs convert to 8 bits"),
+    ("ADC width", "paper and simulation: outputs are inputs + 2 bits (up to 10 bits at 8-bit "
+     "inputs); from 5 input bits each of the two phases converts out_bits - L bits (L: the low "
+     "slice's magnitude bits; at most 7 bits, at 8-bit inputs) and the codes are shift-added to "
+     "the full width (pycim.cim.phases)"),
     ("input scheme", "paper: inputs wider than 4 bits may run two-phase (two slices, shift-add); "
-     "simulation: one-phase throughout (n-bit input: 2^(n-1) - 1 integration windows)"),
+     "simulation: one-phase up to 4 input bits (n-bit input: 2^(n-1) - 1 integration windows), "
+     "two-phase from 5 bits as the paper's two-phase figures (8 bits: 4 + 3 magnitude bits, "
+     "15 + 7 windows)"),
     ("chip level", "simulation: 48 independent cores, no chip-level I/O, controller or clock tree "
      "(energy per MAC of the chip = that of a core)"),
 )
@@ -58,6 +63,33 @@ def _display_path(p: Path) -> str:
         return str(Path(p).resolve().relative_to(toolchain.ROOT.resolve()))
     except ValueError:
         return str(p)
+
+
+def _first_non_finite(v, path: str = "") -> str | None:
+    """The key path of the first NaN or infinity in ``v`` (nested dicts and lists), or None."""
+    if isinstance(v, float):
+        return None if math.isfinite(v) else path or "(top)"
+    if isinstance(v, dict):
+        items = v.items()
+    elif isinstance(v, (list, tuple)):
+        items = enumerate(v)
+    else:
+        return None
+    for k, x in items:
+        bad = _first_non_finite(x, f"{path}.{k}" if path else str(k))
+        if bad is not None:
+            return bad
+    return None
+
+
+def report_json(nums: dict) -> str:
+    """``report.json``'s text: strict JSON (no NaN or Infinity: ``allow_nan=False`` as the last
+    guard; a non-finite number is refused naming its key, never written)."""
+    bad = _first_non_finite(nums)
+    if bad is not None:
+        raise InputError(f"report: {bad} is not a finite number (from the results in "
+                         f"{nums.get('results_dir')}); not writing report.json")
+    return json.dumps(nums, indent=1, sort_keys=True, allow_nan=False) + "\n"
 
 
 def _manifest_digest(results_dir: Path) -> str:
@@ -156,13 +188,17 @@ def build_numbers(results_dir=None) -> dict:
                                 "level": level, "source": pv.source, "note": pv.note})
     expl = {b: explain(b, core[b], pap_bd_fj[b], pap_lat[b].value,
                        fit.model.timing["t_window_s"]) for b in BITS}
-    sens = sensitivity(fit, BREAKDOWN_BITS)
+    sens, sens_skipped = sensitivity(fit, BREAKDOWN_BITS, skipped=True)
     held = data.held_out_full_cores(fit)
     devs = [abs(r["ratio_model_over_sim"] - 1) for r in held]
+    if not all(math.isfinite(d) for d in devs):  # (records are checked: a model fault)
+        raise InputError("report: a held-out full core's model / SPICE energy ratio is not "
+                         "finite")
     full_core = {
         "rows_in_fit": fit.n_full_core_rows, "held_out": held,
         "max_abs_rel_dev": max(devs) if devs else None, "tolerance": FULL_CORE_TOL,
         "validated": bool(devs) and max(devs) <= FULL_CORE_TOL,
+        "dirs_missing": list(fit.full_core_dirs_missing),
         "command": "PYTHONPATH=. python benchmarks/full_core_held_out.py run IN OUT DIRECTION "
                    "SEED --compact",
     }
@@ -194,8 +230,17 @@ def build_numbers(results_dir=None) -> dict:
         "voltages": {k: v.as_dict() for k, v in paper.VOLTAGES.items()},
         "headline": {k: v.as_dict() for k, v in paper.HEADLINE.items()},
     }
+    measured_bits = sorted(fit.in_bits)
+    extrapolated = [b for b in BITS if b not in fit.in_bits]
     return {
         "schema": SCHEMA,
+        "measured_in_bits": measured_bits,
+        "extrapolated_in_bits": extrapolated,
+        "extrapolation_note": (
+            f"core and chip figures at input bits {extrapolated} come from the energy model "
+            f"outside the measured input widths {measured_bits} (no transistor-level MVM at "
+            f"those widths)" if extrapolated else
+            f"every input width {BITS[0]}-{BITS[-1]} has transistor-level MVMs"),
         "pycim_version": __version__,
         "results_dir": _display_path(rdir),
         "results_manifest_sha256": _manifest_digest(rdir),
@@ -239,7 +284,8 @@ def build_numbers(results_dir=None) -> dict:
         "macro_model_default": macro_default,
         "sensitivity": {"in_bits": BREAKDOWN_BITS, "rel_step": 0.2,
                         "method": "one at a time on the fitted energy model "
-                                  "(pycim.report.sensitivity), core level", "rows": sens},
+                                  "(pycim.report.sensitivity), core level", "rows": sens,
+                        "skipped": sens_skipped},
         "paper": paper_block,
         "assumptions": assumptions.table(),
         "process_notes": [{"item": a, "note": b} for a, b in PROCESS_NOTES],
@@ -271,11 +317,11 @@ def write_report(out_dir, results_dir=None) -> tuple[Path, Path, dict]:
     plots = make_plots(nums)
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    j = atomic_write_text(out / "report.json", json.dumps(nums, indent=1, sort_keys=True) + "\n")
+    j = atomic_write_text(out / "report.json", report_json(nums))
     h = atomic_write_text(out / "report.html", render_html(nums, plots,
                                                          build_s=time.perf_counter() - t0))
     return Path(j), Path(h), nums
 
 
 __all__ = ["BITS", "BREAKDOWN_BITS", "DEFAULT_RESULTS", "SCHEMA", "SPEC", "build_numbers",
-           "explain", "resimulate", "write_report"]
+           "explain", "report_json", "resimulate", "write_report"]

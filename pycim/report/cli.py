@@ -3,7 +3,6 @@ report: build the numbers and plots, write report.json and report.html, print th
 
 from __future__ import annotations
 
-import json
 import time
 from pathlib import Path
 
@@ -32,7 +31,7 @@ def prepare_report(out: str, results: str | None, resimulate: bool, jobs: int | 
     o_html = outs.file(Path(out) / "report.html", "--out", make_parents=True)
 
     def work() -> int:
-        from .build import build_numbers
+        from .build import build_numbers, report_json
         from .build import resimulate as rerun
         from .html import render_html
         from .plots import make_plots
@@ -41,13 +40,15 @@ def prepare_report(out: str, results: str | None, resimulate: bool, jobs: int | 
         t0 = time.perf_counter()
         nums = build_numbers(res)
         plots = make_plots(nums)
-        o_json.write_text(json.dumps(nums, indent=1, sort_keys=True) + "\n")
+        o_json.write_text(report_json(nums))
         o_html.write_text(render_html(nums, plots, build_s=time.perf_counter() - t0))
         print("in bits  sim TOPS/W  paper TOPS/W  sim/paper")
         for b in sorted(nums["tops_per_w"], key=int):
             print(f"{b:>7}  {nums['tops_per_w'][b]:10.3g}  "
                   f"{nums['paper']['tops_per_w'][b]['value']:12.4g}  "
                   f"{nums['ratio_sim_over_paper']['tops_per_w'][b]:9.3g}")
+        if nums["extrapolated_in_bits"]:
+            print(f"note: {nums['extrapolation_note']}")
         print(f"-> {o_html.path}\n-> {o_json.path}")
         return 0
     return work

@@ -40,18 +40,22 @@ NEEDED = ("n_in", "n_out", "in_bits", "out_bits", "macs", "latency_s",
 
 def load_energy_table(results_dir) -> pd.DataFrame:
     """The verified ``energy_per_mac`` table of a report sweep, sorted by (n_in, n_out, in_bits)."""
-    from ..characterize.tables import check_columns, load_results
+    from ..characterize.tables import check_columns, load_results, table_columns, verify_results
 
-    tables = load_results(results_dir)
+    files = verify_results(results_dir)
+    if f"{KIND}.parquet" in files:  # missing columns first, from the schema
+        check_columns(results_dir, KIND, table_columns(files[f"{KIND}.parquet"]), NEEDED)
+    tables = load_results(results_dir)  # every table read, each column's values checked
     if KIND not in tables:
-        raise InputError(f"{results_dir}: no {KIND} table; run: pycim sweep "
-                         f"characterization/report.toml --out {results_dir}")
+        raise InputError(f"{results_dir}: no {KIND} table (not a report sweep); run: pycim "
+                         f"sweep characterization/report.toml --out NEW_DIR (a new directory) "
+                         f"and pass --results NEW_DIR")
     df = tables[KIND]
-    check_columns(results_dir, KIND, df.columns, NEEDED)
     if "ideal" in df.columns and df["ideal"].any():
-        df = df[~df["ideal"].astype(bool)]
+        df = df[~df["ideal"]]
     if df.empty:
-        raise InputError(f"{results_dir}: no transistor-level (ideal = false) rows")
+        raise InputError(f"{results_dir}: {KIND} table has no transistor-level (ideal = false) "
+                         f"rows")
     return df.sort_values(["n_in", "n_out", "in_bits"]).reset_index(drop=True)
 
 
@@ -95,6 +99,7 @@ class EnergyFit:
     sizes: tuple  # ((n_in, n_out), ...) the fit saw
     in_bits: tuple
     n_full_core_rows: int = 0  # full 256 x 256 core MVMs among them (:func:`full_core_rows`)
+    full_core_dirs_missing: tuple = ()  # FULL_CORE_DIRS absent, so not in the fit
 
     def energy_j(self, in_bits: int, out_bits: int, n_in: int, n_out: int) -> dict[str, float]:
         """One MVM of an n_in x n_out signed array (2 n_in rows, n_out neurons), one phase or
@@ -131,22 +136,105 @@ def _results_root():
     return ROOT / "characterization" / "results"
 
 
-def full_core_rows() -> list:
+def full_core_rows(missing: list | None = None) -> list:
     """Energy rows (:func:`pycim.fit.fits.energy_rows`, each vector at its own array
-    activity) of the forward full cores in :data:`FULL_CORE_DIRS` (the ones present)."""
+    activity) of the forward full cores in :data:`FULL_CORE_DIRS`. A directory that is absent
+    is left out and named in ``missing`` (the report says so); one that is present is read
+    only through :func:`~pycim.characterize.tables.load_results` (no manifest, or an altered
+    file: refused, never skipped)."""
     from ..characterize.tables import load_results
     from ..fit.fits import energy_rows, mvm_points
 
     rows = []
     for name in FULL_CORE_DIRS:
         d = _results_root() / name
-        if not (d / "manifest.json").exists():
+        if not d.exists():
+            if missing is not None:
+                missing.append(name)
             continue
-        pts = [pt for pt in mvm_points(load_results(d)["mvm_fit"])
+        tables = load_results(d)
+        if "mvm_fit" not in tables:
+            raise InputError(f"{d}: no mvm_fit table (the report's full cores come from it)")
+        pts = [pt for pt in mvm_points(tables["mvm_fit"])
                if pt.direction == "forward" and (pt.p["n_in"], pt.p["n_out"]) == (
                    paper.CORE_ROWS // 2, paper.CORE_COLS)]
         rows += energy_rows(pts)
     return rows
+
+
+def _record_value(f, r: dict, key: str, kind, lo=None, hi=None, gt=None, choices=None):
+    """``r[key]`` of held-out record ``f`` checked (InputError naming the file, key, value)."""
+    import math
+
+    if key not in r:
+        raise InputError(f"{f}: held-out record lacks {key!r}")
+    v = r[key]
+    ok = (kind is int and isinstance(v, int) and not isinstance(v, bool)
+          or kind is float and isinstance(v, (int, float)) and not isinstance(v, bool)
+          and math.isfinite(v)
+          or kind is str and isinstance(v, str))
+    if ok and kind is not str:
+        ok = ((lo is None or v >= lo) and (hi is None or v <= hi)
+              and (gt is None or v > gt))
+    if ok and choices is not None:
+        ok = v in choices
+    if not ok:
+        want = {int: "an integer", float: "a finite number", str: "a string"}[kind]
+        rng = "".join([f" >= {lo}" if lo is not None else "", f" <= {hi}" if hi is not None
+                       else "", f" > {gt}" if gt is not None else "",
+                       f" in {list(choices)}" if choices else ""])
+        raise InputError(f"{f}: held-out record {key!r} must be {want}{rng}, got {v!r}")
+    return v
+
+
+def held_out_records() -> list[tuple[str, dict]]:
+    """(file name, record) of every held-out full core in :data:`HELD_OUT_DIR`, read only
+    through its sha256 manifest (:func:`pycim.files.verify_manifest`; a record the manifest
+    does not list, or an altered one, is refused) and checked: integral sizes and widths, a
+    known direction, finite positive energies. No directory: no records (the report says
+    "none committed")."""
+    import json
+
+    from ..characterize.tables import ResultIntegrityError
+    from ..files import verify_manifest
+
+    d = _results_root() / HELD_OUT_DIR
+    if not d.exists():
+        return []
+    files = verify_manifest(d, ResultIntegrityError,
+                            rerun="rewrite it: PYTHONPATH=. python benchmarks/"
+                                  "full_core_held_out.py compact")
+    unlisted = sorted(p.name for p in d.glob("*.json")
+                      if p.name not in files and p.name != "manifest.json")
+    if unlisted:
+        raise ResultIntegrityError(f"{d}: {unlisted[0]} is not in its manifest.json (added "
+                                   f"after it); rewrite it: PYTHONPATH=. python benchmarks/"
+                                   f"full_core_held_out.py compact")
+    out = []
+    for name, p in files.items():
+        try:
+            r = json.loads(p.read_text(encoding="utf-8"))
+        except (OSError, ValueError) as exc:
+            raise InputError(f"{p}: unreadable held-out record ({exc})") from None
+        if not isinstance(r, dict):
+            raise InputError(f"{p}: held-out record is not a JSON object")
+        _record_value(p, r, "n_in", int, lo=1, hi=128)
+        _record_value(p, r, "n_out", int, lo=1, hi=256)
+        _record_value(p, r, "in_bits", int, lo=1, hi=8)
+        _record_value(p, r, "out_bits", int, lo=1, hi=10)
+        _record_value(p, r, "seed", int, lo=0, hi=2**32 - 1)
+        _record_value(p, r, "direction", str, choices=("forward", "backward"))
+        if r.get("read_pulse_s") is not None:
+            _record_value(p, r, "read_pulse_s", float, gt=0.0)
+        e = r.get("energy_j")
+        if not isinstance(e, dict):
+            raise InputError(f"{p}: held-out record lacks an 'energy_j' object")
+        _record_value(p, e, "total", float, gt=0.0)
+        for g in GROUPS:
+            if g in e:
+                _record_value(p, e, g, float, lo=0.0)
+        out.append((name, r))
+    return out
 
 
 def held_out_full_cores(fit: EnergyFit) -> list[dict]:
@@ -154,7 +242,6 @@ def held_out_full_cores(fit: EnergyFit) -> list[dict]:
     (transistor-level energies; the same request through the macro engine with the fitted
     energy coefficients, so each at its own inputs' activity, phases and read pulse): one dict
     per run."""
-    import json
     import warnings
 
     from ..characterize.kinds_fit import problem
@@ -162,8 +249,7 @@ def held_out_full_cores(fit: EnergyFit) -> list[dict]:
     from ..macro.engine import run_macro_mvm
 
     out = []
-    for f in sorted((_results_root() / HELD_OUT_DIR).glob("*.json")):
-        r = json.loads(f.read_text())
+    for name, r in held_out_records():
         w, x = problem({"n_in": r["n_in"], "n_out": r["n_out"], "in_bits": r["in_bits"],
                         "w_scale": 1.0, "batch": 1, "seed": r["seed"],
                         "direction": r["direction"]})
@@ -174,7 +260,7 @@ def held_out_full_cores(fit: EnergyFit) -> list[dict]:
                                            read_pulse_s=r.get("read_pulse_s")),
                                 model=fit.model)
         e_sim, e_mod = r["energy_j"]["total"], mac["energy_j"]["total"]
-        out.append({"file": f.name, "direction": r["direction"], "in_bits": r["in_bits"],
+        out.append({"file": name, "direction": r["direction"], "in_bits": r["in_bits"],
                     "out_bits": r["out_bits"], "seed": r["seed"], "energy_sim_j": e_sim,
                     "energy_model_j": e_mod, "ratio_model_over_sim": e_mod / e_sim})
     return out
@@ -194,10 +280,18 @@ def fit_energy_model(df: pd.DataFrame, full_cores: bool = True) -> EnergyFit:
     lat_model = np.array([base.latency_s(int(a), int(b), phases=default_phases(int(a)))
                           for a, b in zip(df["in_bits"], df["out_bits"])])
     lat_sim = df["latency_s"].to_numpy(float)
-    if np.max(np.abs(lat_model - lat_sim) / lat_sim) > 1e-6:
-        raise InputError("report results: simulated MVM latency differs from the macro-model "
-                         "timing; rerun with pycim report --resimulate")
-    extra = full_core_rows() if full_cores else []
+    with np.errstate(invalid="ignore", divide="ignore"):
+        ok = np.isfinite(lat_sim) & (lat_sim > 0) & (np.abs(lat_model - lat_sim)
+                                                      <= 1e-6 * np.abs(lat_model))
+    if not ok.all():  # (NaN and negative latencies fail too: no comparison bypassed)
+        i = int(np.flatnonzero(~ok)[0])
+        r = df.iloc[i]
+        raise InputError(f"report results: row {i} ({int(r['n_in'])}x{int(r['n_out'])}, "
+                         f"{int(r['in_bits'])}-bit): simulated latency_s {lat_sim[i]!r} differs "
+                         f"from the macro-model timing {lat_model[i]:.6g} s; rerun with pycim "
+                         f"report --resimulate")
+    missing: list[str] = []
+    extra = full_core_rows(missing) if full_cores else []
     params, fits = fit_energy_rows(energy_rows(df) + extra, base, ties=None)
     energy = {**base.energy, **{k: 0.0 for k in base.energy if k != "activity_default"},
               **params}
@@ -209,7 +303,7 @@ def fit_energy_model(df: pd.DataFrame, full_cores: bool = True) -> EnergyFit:
     model = base.with_(energy=energy, source="pycim report: energy coefficients fitted to "
                        f"transistor-level MVMs of sizes {sizes}, in_bits {bits}"
                        + (f" ({len(extra)} full-core MVMs)" if extra else ""))
-    return EnergyFit(model, residuals, sizes, bits, len(extra))
+    return EnergyFit(model, residuals, sizes, bits, len(extra), tuple(missing))
 
 
 def sim_out_bits(in_bits: int) -> int:
@@ -249,6 +343,7 @@ def paper_breakdown(energy_j: dict[str, float]) -> dict[str, float]:
 
 
 __all__ = ["FULL_CORE_DIRS", "HELD_OUT_DIR", "full_core_rows", "held_out_full_cores",
+           "held_out_records",
            "GROUPS", "EnergyFit", "chip_point", "core_point", "energy_rows", "fit_energy_model",
            "g_total_s", "load_energy_table", "measured_rows", "paper_breakdown",
            "sim_out_bits"]

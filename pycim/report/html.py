@@ -48,14 +48,28 @@ def _f(v, fmt=".3g") -> str:
     return format(v, fmt)
 
 
+class Raw(str):
+    """A table cell that is already HTML (built here, its data strings escaped)."""
+
+
+def _src(*texts) -> Raw:
+    """A citation cell: the texts escaped, joined by "; "."""
+    return Raw(f'<span class="src">{"; ".join(escape(str(t)) for t in texts)}</span>')
+
+
+def _code(text) -> Raw:
+    return Raw(f"<code>{escape(str(text))}</code>")
+
+
 def _table(head, rows, num_cols=()) -> str:
+    """An HTML table; every cell is escaped (str of it) unless it is :class:`Raw`."""
     h = "".join(f"<th>{escape(str(c))}</th>" for c in head)
     body = []
     for r in rows:
         cells = []
         for i, c in enumerate(r):
             cls = ' class="n"' if i in num_cols else ""
-            cells.append(f"<td{cls}>{c}</td>")
+            cells.append(f"<td{cls}>{c if isinstance(c, Raw) else escape(str(c))}</td>")
         body.append("<tr>" + "".join(cells) + "</tr>")
     return f"<table><tr>{h}</tr>{''.join(body)}</table>"
 
@@ -89,12 +103,12 @@ drivers and access FETs, RRAM read cells, wire R/C, transistor-level neurons, at
 {escape(', '.join(f'{a}x{b}' for a, b in fit['sizes']))} (n_in x n_out weights, 2 n_in rows),
 input bits {escape(str(fit['in_bits']))}. Energy is the integral of V·I of every source.
 Results: <code>{escape(nums['results_dir'])}</code> (manifest sha256
-<code>{nums['results_manifest_sha256'][:16]}</code>).</li>
+<code>{escape(nums['results_manifest_sha256'][:16])}</code>).</li>
 <li><b>Core (256 x 256, fitted model)</b>: the energy formula of
 <code>pycim.macro.model.MacroModel</code> (per-row, per-column, per-cell and per-latency terms of
 each source group) with coefficients fitted to those MVMs, evaluated at 128 inputs x 256 outputs
 (32768 MACs). Fit residual of the total: rms {100 * fit['residuals']['total']['rms_rel']:.2f} %,
-max {100 * fit['residuals']['total']['max_rel']:.2f} % over {fit['residuals']['total']['n']}
+max {100 * fit['residuals']['total']['max_rel']:.2f} % over {escape(str(fit['residuals']['total']['n']))}
 MVMs.</li>
 <li><b>Chip (48 cores)</b>: 48 cores in parallel: the core's energy per MAC (no chip I/O or
 controller simulated), 48 x its throughput. The headline numbers below are at this level, like
@@ -102,18 +116,21 @@ the paper's.</li>
 <li>Latency is the neuron schedule of the simulated netlists (transistor level, exact).</li>
 </ul>
 <p>{escape(nums['level'])}</p>
+<p id="extrapolation">{"<b>Extrapolated:</b> " if nums.get("extrapolated_in_bits") else ""}{
+escape(nums.get("extrapolation_note", ""))}.</p>
 """]
     # headline table
     rows = []
+    extrapolated = {str(b) for b in nums.get("extrapolated_in_bits", ())}
     for b in bits:
         pt = P["tops_per_w"][b]
-        rows.append([b, str(nums["out_bits"][b]) + f" (paper {P['out_bits'][b]})",
+        rows.append([b + (" (extrapolated)" if b in extrapolated else ""),
+                     f"{nums['out_bits'][b]} (paper {P['out_bits'][b]})",
                      _f(pt["value"]), _f(nums["tops_per_w"][b]),
                      _f(nums["ratio_sim_over_paper"]["tops_per_w"][b]),
                      _f(P["energy_per_mac_j"][b]["value"] * 1e15),
                      _f(nums["energy_per_mac_j"][b] * 1e15),
-                     escape(nums["explanations"][b]),
-                     f'<span class="src">{escape(pt["source"])}; {escape(pt["note"])}</span>'])
+                     nums["explanations"][b], _src(pt["source"], pt["note"])])
     parts.append("<h2>TOPS/W and energy per MAC per input width</h2>")
     parts.append(_table(["in bits", "out bits (sim)", "paper TOPS/W", "sim TOPS/W (chip)",
                          "sim / paper", "paper fJ/MAC", "sim fJ/MAC", "why the gap",
@@ -138,10 +155,13 @@ the paper's.</li>
     fc = nums.get("full_core") or {}
     if fc.get("held_out"):
         parts.append("<h2>Core energy model against held-out full 256 x 256 cores</h2>")
-        parts.append(f"<p>The energy fit includes {fc['rows_in_fit']} transistor-level full "
+        parts.append(f"<p>The energy fit includes {escape(str(fc['rows_in_fit']))} transistor-level full "
                      "cores; these were not in it (other seeds, partitioned transients, "
                      f"32-cell wire segments). Tolerance {100 * fc['tolerance']:g} %: "
                      + ("met" if fc["validated"] else "<b>not met</b>") + ".</p>")
+    if fc.get("dirs_missing"):
+        parts.append(f"<p><b>Not in the fit</b> (directories absent): "
+                     f"{escape(', '.join(map(str, fc['dirs_missing'])))}.</p>")
         parts.append(_table(["run", "direction", "in bits", "out bits", "SPICE (nJ)",
                              "model (nJ)", "model / SPICE"],
                             [[r["file"], r["direction"], r["in_bits"], r["out_bits"],
@@ -160,9 +180,8 @@ the paper's.</li>
         for g, (_, grp) in paper.PAPER_GROUPS.items():
             pv = P["breakdown_fj_per_op"][b][g]
             sim = sum(c["energy_j"][k] for k in grp) / c["macs"] / paper.OPS_PER_MAC * 1e15
-            rows.append([b, escape(g), _f(pv["value"]), _f(sim), _f(sim / pv["value"]),
-                         _f(nums["breakdown_by_in_bits"][b][g], ".3f"),
-                         f'<span class="src">{escape(pv["source"])}</span>'])
+            rows.append([b, g, _f(pv["value"]), _f(sim), _f(sim / pv["value"]),
+                         _f(nums["breakdown_by_in_bits"][b][g], ".3f"), _src(pv["source"])])
     parts.append(_table(["in bits", "group", "paper fJ/op", "sim fJ/op (core)", "sim / paper",
                          "sim fraction", "paper source"], rows, num_cols=(2, 3, 4, 5)))
     parts.append(figs["breakdown"])
@@ -176,8 +195,7 @@ the paper's.</li>
         rows.append([b, _f(lp["value"] * 1e6), _f(nums["latency_s"][b] * 1e6),
                      _f(nums["latency_s"][b] / lp["value"]), _f(tp["value"]),
                      _f(nums["throughput_tops"][b]), _f(e_p * lp["value"] * 1e18),
-                     _f(nums["edp_js"][b] * 1e18),
-                     f'<span class="src">{escape(tp["source"])}; {escape(lp["note"])}</span>'])
+                     _f(nums["edp_js"][b] * 1e18), _src(tp["source"], lp["note"])])
     parts.append(_table(["in bits", "paper latency (us, derived)", "sim latency (us)",
                          "sim / paper", "paper TOPS (48 cores)", "sim TOPS (48 cores)",
                          "paper EDP (pJ us, derived)", "sim EDP (pJ us)", "paper source"],
@@ -190,14 +208,12 @@ the paper's.</li>
     parts.append(figs["latency"])
     # every paper number with citation
     parts.append("<h2>Every paper number, its citation, the simulated value and the ratio</h2>")
-    rows = [[r["in_bits"], escape(r["quantity"]), _f(r["paper"]), _f(r["sim"]),
-             escape(r["unit"]), _f(r["ratio_sim_over_paper"]), escape(r["level"]),
-             f'<span class="src">{escape(r["source"])}; {escape(r["note"])}</span>']
+    rows = [[r["in_bits"], r["quantity"], _f(r["paper"]), _f(r["sim"]),
+             r["unit"], _f(r["ratio_sim_over_paper"]), r["level"], _src(r["source"], r["note"])]
             for r in nums["comparisons"]]
     parts.append(_table(["in bits", "quantity", "paper", "sim", "unit", "sim / paper", "sim level",
                          "source"], rows, num_cols=(2, 3, 5)))
-    rows = [[escape(k), _f(v["value"]), escape(v["unit"]), escape(v["note"]),
-             f'<span class="src">{escape(v["source"])}</span>']
+    rows = [[k, _f(v["value"]), v["unit"], v["note"], _src(v["source"])]
             for k, v in (list(P["timing"].items()) + list(P["voltages"].items())
                          + list(P["headline"].items()))]
     parts.append("<p>Context numbers (used for timing, or claims without a matching "
@@ -207,14 +223,14 @@ the paper's.</li>
     if "energy_per_mac_j" in md:
         parts.append(f"<p>Cross-check: the packaged macro-model (<code>MacroModel.load()</code>, "
                      f"{escape(md['source'])}) gives {_f(md['energy_per_mac_j'] * 1e15)} fJ/MAC "
-                     f"for a 256 x 256 core at {md['in_bits']}-bit inputs, against "
+                     f"for a 256 x 256 core at {escape(str(md['in_bits']))}-bit inputs, against "
                      f"{_f(nums['core'][str(md['in_bits'])]['energy_per_mac_j'] * 1e15)} fJ/MAC "
                      "from this report's fit.</p>")
     # fit
     parts.append("<h2>Energy model fit</h2>")
-    rows = [[escape(k), _f(v)] for k, v in sorted(fit["coefficients"].items())]
+    rows = [[k, _f(v)] for k, v in sorted(fit["coefficients"].items())]
     parts.append(_table(["coefficient", "value (SI)"], rows, num_cols=(1,)))
-    rows = [[escape(g), _f(100 * r["rms_rel"]), _f(100 * r["max_rel"]), r["n"]]
+    rows = [[g, _f(100 * r["rms_rel"]), _f(100 * r["max_rel"]), r["n"]]
             for g, r in fit["residuals"].items()]
     parts.append(_table(["group", "rms residual (%)", "max residual (%)", "MVMs"], rows,
                         num_cols=(1, 2, 3)))
@@ -223,20 +239,26 @@ the paper's.</li>
     s = nums["sensitivity"]
     parts.append("<h2>Sensitivity: which assumption moves energy most</h2>")
     parts.append(f"<p>{escape(s['method'])}: each assumption at x{1 - s['rel_step']:.1f} and "
-                 f"x{1 + s['rel_step']:.1f}, {s['in_bits']}-bit inputs. No new SPICE runs: "
+                 f"x{1 + s['rel_step']:.1f}, {escape(str(s['in_bits']))}-bit inputs. No new "
+                 "SPICE runs: "
                  "each acts on the fitted coefficient(s) it feeds by the stated law.</p>")
-    rows = [[escape(r["label"]), f"<code>{escape(r['assumption'])}</code>", escape(r["law"]),
+    rows = [[r["label"], _code(r["assumption"]), r["law"],
              _f(100 * r["rel_change_low"]), _f(100 * r["rel_change_high"])] for r in s["rows"]]
     parts.append(_table(["assumption", "name", "scaling law", "change at -20 % (%)",
                          "change at +20 % (%)"], rows, num_cols=(3, 4)))
+    if s.get("skipped"):
+        parts.append("<p>Left out (not defined on this fit):</p>")
+        parts.append(_table(["assumption", "name", "reason"],
+                            [[r["label"], _code(r["assumption"]), r["reason"]]
+                             for r in s["skipped"]]))
     parts.append(figs["sensitivity"])
     # assumptions
     parts.append("<h2>Assumptions behind the numbers (pycim/assumptions.py)</h2>")
-    rows = [[f"<code>{escape(a['name'])}</code>", _f(a["value"], ".4g"), escape(a["unit"]),
-             escape(a["reason"])] for a in nums["assumptions"]]
+    rows = [[_code(a["name"]), _f(a["value"], ".4g"), a["unit"], a["reason"]]
+            for a in nums["assumptions"]]
     parts.append(_table(["name", "value", "unit", "reason"], rows, num_cols=(1,)))
     parts.append("<h3>Process and scheme differences (chip vs simulation)</h3>")
-    parts.append(_table(["item", "difference"], [[escape(p["item"]), escape(p["note"])]
+    parts.append(_table(["item", "difference"], [[p["item"], p["note"]]
                                                   for p in nums["process_notes"]]))
     parts.append(f'<p id="pycim-check" data-expected="{len(plots)}">images not checked '
                  f'(no script)</p>')

@@ -7,9 +7,9 @@ c/d: efficiency and throughput vs input/output bits), as tabulated in CiMLoop's
 ``wan_nature_2022`` macro tests (see ``/work/shared/neurram_facts.md``).
 
 Keys are signed input bits 1-8; the paper pairs n-bit inputs with (n + 2)-bit outputs. For 5 and
-6 bits the paper gives one-phase and two-phase operation; pycim simulates the one-phase scheme
-(every magnitude plane p integrated 2^(p-1) times), so :data:`TOPS_PER_W` holds the one-phase
-value where the paper has one and the two-phase value otherwise (7, 8 bits), and says which.
+6 bits the paper gives one-phase and two-phase operation; pycim runs two phases from 5 input bits
+(:func:`pycim.cim.phases.default_phases`: high and low magnitude slices, codes shift-added), so
+:data:`TOPS_PER_W` holds the two-phase value from 5 bits (the one-phase one in its note).
 """
 
 from __future__ import annotations

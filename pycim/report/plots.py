@@ -56,7 +56,7 @@ def plot_efficiency(nums: dict) -> bytes:
             ax.plot(xs, np.array(ys) * scale, "x--", color=c, alpha=0.8,
                     label=f"sim: transistor level {ni}x{no}")
         ax.set_yscale("log")
-        ax.set_xlabel("input bits (signed); outputs = inputs + 2, sim capped at 8")
+        ax.set_xlabel("input bits (signed); outputs = inputs + 2 (two phases from 5 bits)")
         ax.set_ylabel(unit)
         ax.grid(True, which="both", alpha=0.3)
     a1.set_title("Energy efficiency vs input bits")

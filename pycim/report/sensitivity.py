@@ -27,10 +27,12 @@ No new SPICE runs: each assumption acts on the fitted :class:`~pycim.macro.model
 
 from __future__ import annotations
 
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Callable
 
 from .. import assumptions
+from ..errors import InputError
 from ..specs.neuron import NeuronSpec
 from . import data, paper
 
@@ -146,22 +148,58 @@ RULES: tuple[Rule, ...] = (
 )
 
 
-def sensitivity(fit: data.EnergyFit, in_bits: int = 4, rel_step: float = 0.2) -> list[dict]:
+class Undefined(Exception):
+    """A rule that does not apply to this fit (e.g. it would make a coefficient negative)."""
+
+
+def _check_coefficients(before, after, rule: Rule, f: float) -> None:
+    """Refuse (:class:`Undefined`) a perturbed model whose energy coefficient went negative: a
+    rule that adds the assumption's physical share (the OTA bias, the wires) to a coefficient
+    the fit set below that share (it put the power in another term, or found none)."""
+    for k, v in after.energy.items():
+        if isinstance(v, (int, float)) and v < 0:
+            raise Undefined(f"at x{f:g} {rule.name} would make the fitted {k} negative "
+                            f"({before.energy[k]:.3g} -> {v:.3g}): the fit holds less than "
+                            f"that assumption's share in {k}, so the rule is not defined on "
+                            f"this fit")
+
+
+def sensitivity(fit: data.EnergyFit, in_bits: int = 4, rel_step: float = 0.2,
+                skipped: bool = False):
     """Core energy per MAC with each assumption at (1 - step) and (1 + step) of its value,
-    relative to the nominal; sorted by the largest swing first."""
+    relative to the nominal; sorted by the largest swing first. A rule not defined on this fit
+    (:class:`Undefined`) is left out; with ``skipped`` the result is (rows, [{"assumption",
+    "label", "reason"}] of the rules left out)."""
     nominal = data.core_point(fit, in_bits)["energy_per_mac_j"]
-    out = []
+    out, left_out = [], []
     for r in RULES:
         rel = {}
-        for tag, f in (("low", 1.0 - rel_step), ("high", 1.0 + rel_step)):
-            m = r.apply(fit.model, f, in_bits)
-            pert = data.EnergyFit(m, fit.residuals, fit.sizes, fit.in_bits)
-            rel[tag] = data.core_point(pert, in_bits)["energy_per_mac_j"] / nominal - 1.0
+        try:
+            for tag, f in (("low", 1.0 - rel_step), ("high", 1.0 + rel_step)):
+                with _undefined_on_invalid(r, f):
+                    m = r.apply(fit.model, f, in_bits)
+                _check_coefficients(fit.model, m, r, f)
+                pert = data.EnergyFit(m, fit.residuals, fit.sizes, fit.in_bits)
+                rel[tag] = data.core_point(pert, in_bits)["energy_per_mac_j"] / nominal - 1.0
+        except Undefined as exc:
+            left_out.append({"assumption": r.name, "label": r.label, "reason": str(exc)})
+            continue
         out.append({"assumption": r.name, "label": r.label, "law": r.law,
                     "rel_change_low": rel["low"], "rel_change_high": rel["high"],
                     "swing": abs(rel["high"] - rel["low"])})
     out.sort(key=lambda d: -d["swing"])
-    return out
+    return (out, left_out) if skipped else out
 
 
-__all__ = ["RULES", "Rule", "sensitivity"]
+@contextmanager
+def _undefined_on_invalid(rule: Rule, f: float):
+    """The model's own refusal of a perturbed coefficient (MacroModel.with_) as :class:`Undefined`."""
+    try:
+        yield
+    except InputError as exc:
+        raise Undefined(f"at x{f:g} {rule.name} would make a fitted coefficient negative "
+                        f"({exc}): the fit holds less than that assumption's share in it, so "
+                        f"the rule is not defined on this fit") from None
+
+
+__all__ = ["RULES", "Rule", "Undefined", "sensitivity"]
