@@ -173,16 +173,10 @@ def adc_transfer(p: dict) -> dict:
         "comparator_threshold_v": float(lin.threshold_v) if lin else float("nan")}}
 
 
-def check_pair_rows(rows: int, where: str = "") -> None:
-    """``ir_drop``'s rows hold G+/G- pairs: an even count (InputError; ``where`` prefixes it)."""
-    if rows % 2:
-        raise InputError(f"{where}{': ' if where else ''}rows must be even (G+/G- row pairs), "
-                         f"got {rows}")
-
-
 def _signed_array(rows: int, cols: int, seed: int, wire_r: float, cell: str = "linear"):
     from ..netlist.array import IDEAL_ACCESS, IDEAL_WIRES, ArraySpec, WireSpec
     from ..cim.mapping import interleave_rows, weights_to_conductances
+    from .spec import check_pair_rows
 
     check_pair_rows(rows)
     rng = np.random.default_rng(seed)

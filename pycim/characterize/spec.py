@@ -196,6 +196,13 @@ def parse_spec(text: str, path: str = "<spec>") -> SweepSpec:
     return SweepSpec(path, tuple(sweeps))
 
 
+def check_pair_rows(rows: int, where: str = "") -> None:
+    """``ir_drop``'s rows hold G+/G- pairs: an even count (InputError; ``where`` prefixes it)."""
+    if rows % 2:
+        raise InputError(f"{where}{': ' if where else ''}rows must be even (G+/G- row pairs), "
+                         f"got {rows}")
+
+
 def _check_sweep(sw: Sweep, where: str) -> None:
     n_points = math.prod(len(v) for _, v in sw.values)
     if n_points > 100_000:  # total over all tables: pycim.resources.plan_sweep
@@ -207,8 +214,6 @@ def _check_sweep(sw: Sweep, where: str) -> None:
                 if st > vm:
                     raise InputError(f"{where}: v_step_v {st} exceeds v_max_v {vm}")
     if sw.kind == "ir_drop":
-        from .kinds import check_pair_rows
-
         for r in vals["rows"]:
             check_pair_rows(r, where)
     if sw.kind in _MVM_KINDS:
