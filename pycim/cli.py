@@ -142,7 +142,8 @@ def _parser() -> argparse.ArgumentParser:
                         "for fast 256x256 transients)")
     m.add_argument("--mapping", default="row_pair",
                    help="row_pair (G+/G- on adjacent rows, default) or transposable (2x2 block "
-                        "per weight: backward on W equals forward on W^T)")
+                        "per weight: backward on W equals forward on W^T in the closed form, "
+                        "the codes within one step)")
     part = m.add_mutually_exclusive_group()
     part.add_argument("--partition", action="store_true", default=None,
                       help="run each vector partitioned: the array with the neurons' "
@@ -288,7 +289,7 @@ def _prepare_mvm(args, outs):
                   f"{out['phase_shift']}; {out['n_clipped']} outputs clipped to --out-bits")
         print(f"energy {out['energy_j']['total'] * 1e12:.2f} pJ, "
               f"{out['energy_per_mac_j'] * 1e15:.1f} fJ/MAC, latency "
-              f"{out['latency_s'] * 1e6:.2f} us -> {args.json}")
+              f"{out['latency_s'] * 1e6:.2f} us per vector -> {args.json}")
         return 0
     return work
 

@@ -78,7 +78,8 @@ def run_macro_mvm(req, progress: bool = True, model: MacroModel | None = None) -
     for b in range(planes.shape[0]):
         act = array_activity(g_phys, line_planes[b], req.direction, pw)
         e = m.energy_j(req.in_bits, req.out_bits, n_drive_lines, n_neurons, float(g_phys.sum()),
-                       activity=act, n_wl=g_phys.shape[0])  # every physical row's word line
+                       activity=act, n_wl=g_phys.shape[0],  # every physical row's word line
+                       n_lines=n_sense_lines)  # transposable: the unsensed copies too
         for k, v in e.items():
             e_tot[k] = e_tot.get(k, 0.0) + v
     macs = int(req.x.shape[0] * w.shape[0] * w.shape[1])

@@ -964,13 +964,17 @@ class MacroModel:
 
     def energy_j(self, in_bits: int, out_bits: int, n_rows: int, n_cols: int, g_sum_s,
                  batch: int = 1, activity: float | None = None,
-                 phases: int = 1, n_wl: int | None = None) -> dict[str, float]:
+                 phases: int = 1, n_wl: int | None = None,
+                 n_lines: int | None = None) -> dict[str, float]:
         """Energy of ``batch`` MVMs of one core, by group, plus ``total`` (joules).
         ``phases=2``: the sum of its two one-phase slices (:func:`pycim.cim.phases.phase_widths`).
 
         n_rows : driven physical lines; n_cols : sensed lines (neurons). n_wl : word lines
         pulsed, the array's physical rows (None: n_rows, the forward MVM's; a backward MVM
         drives the source-lines and pulses every row's word line, n_cols of them).
+        n_lines : floating lines, the sensed ones and the transposable mapping's unsensed
+        copies (None: n_cols): what the column switches, the word lines' cells and the lines'
+        own term count; the neurons count n_cols.
         g_sum_s : total conductance of the array cells (an array is summed).
         activity : mean over the read pulses of (V_row - V_line)^2 / v_read^2 per conducting
         cell (default: the model's ``activity_default``).
@@ -978,11 +982,13 @@ class MacroModel:
         if isinstance(batch, bool) or int(batch) != batch or batch < 1:
             raise InputError(f"batch must be an integer >= 1, got {batch!r}")
         if phases == 2:
-            parts = [self.energy_j(i, o, n_rows, n_cols, g_sum_s, batch, activity, n_wl=n_wl)
+            parts = [self.energy_j(i, o, n_rows, n_cols, g_sum_s, batch, activity, n_wl=n_wl,
+                                   n_lines=n_lines)
                      for i, o in _phase_widths(in_bits, out_bits)]
             return {k: float(parts[0][k] + parts[1][k]) for k in parts[0]}
         npl = n_planes_for(in_bits)  # read pulses: inputs, drivers and word-lines switch once each
         n_wl = n_rows if n_wl is None else n_wl
+        n_ln = n_cols if n_lines is None else n_lines
         t_lat = self.latency_s(in_bits, out_bits)
         t_on = self.on_time_s(in_bits, out_bits)
         e = self.energy
@@ -990,11 +996,11 @@ class MacroModel:
         g_tot = float(np.sum(g_sum_s))
         out = {
             "array": e["k_array"] * act * g_tot * self.v_read_v ** 2 * npl
-            * self.timing["t_window_s"] + npl * e["e_arr_line_j"] * (n_rows + n_cols)
+            * self.timing["t_window_s"] + npl * e["e_arr_line_j"] * (n_rows + n_ln)
             + e["e_arr_0_j"],
             "drivers": npl * ((e["e_drv_row_j"] + e["e_drv_act_j"] * act) * n_rows
-                              + e["e_drv_col_j"] * n_cols) + e["e_drv_0_j"],
-            "wordlines": npl * (e["e_wl_row_j"] * n_wl + e["e_wl_cell_j"] * n_rows * n_cols)
+                              + e["e_drv_col_j"] * n_ln) + e["e_drv_0_j"],
+            "wordlines": npl * (e["e_wl_row_j"] * n_wl + e["e_wl_cell_j"] * n_rows * n_ln)
             + e["e_wl_0_j"],
             "neuron": n_cols * (e["p_neuron_w"] * t_lat + e["p_neuron_on_w"] * t_on
                                 + e["e_neuron_0_j"]) + e["p_shared_w"] * t_lat,
