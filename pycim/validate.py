@@ -25,11 +25,10 @@ _FORBIDDEN = re.compile(r"\.control|\.endc|shell|\.include|\.lib|[\n\r\"'`]", re
 _IDENT_OK = re.compile(r"(?!.*(?i:shell))[A-Za-z_][A-Za-z0-9_]{0,63}")
 #: Node names no generator may write, in any case: ``time`` and ``sweep`` are ngspice's
 #: transient and DC-sweep axis vectors (a node of that name replaces the axis in the results),
-#: ``sw`` the name of VACASK's DC sweep (pycim.sim.vacask reads the swept values from it, so a
-#: node's voltage of that name is lost), and ``gnd`` is ground in ngspice but an ordinary node
-#: in VACASK (write ``0`` for ground).
-RESERVED_NODES = ("time", "sweep", "sw", "gnd")
-_NODE_OK = re.compile(r"(?!.*(?i:shell))(?!(?i:time|sweep|sw|gnd)\Z)[A-Za-z0-9_]{1,64}")
+#: and ``gnd`` is ground in ngspice but an ordinary node in VACASK (write ``0`` for ground).
+#: (VACASK's own DC sweep, ``sw``, takes another name when a node has it: pycim.sim.vacask.)
+RESERVED_NODES = ("time", "sweep", "gnd")
+_NODE_OK = re.compile(r"(?!.*(?i:shell))(?!(?i:time|sweep|gnd)\Z)[A-Za-z0-9_]{1,64}")
 #: A Verilog-A module named in a netlist's ``* pycim-osdi: <module>`` line: the rule
 #: :func:`pycim.tech.va.circuit_osdi` applies to the name it compiles (``circuits/<name>.va``).
 _OSDI_MODULE = re.compile(r"[A-Za-z][A-Za-z0-9_]*")

@@ -132,7 +132,7 @@ def _acceptable(s: str, first_letter: bool) -> bool:
     if first_letter and s[0].isdigit():
         return False
     low = s.lower()
-    if not first_letter and low in ("time", "sweep", "sw", "gnd"):  # reserved node names
+    if not first_letter and low in ("time", "sweep", "gnd"):  # reserved node names
         return False
     return not any(t in low for t in (".control", ".endc", "shell", ".include", ".lib"))
 

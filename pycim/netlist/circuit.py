@@ -61,6 +61,8 @@ def _pairs(params, what: str, refused: tuple[str, ...] = ()) -> tuple[tuple[str,
             raise InputError(f"{what} parameters must be a tuple of (name, value) pairs, "
                              f"got {type(params).__name__}")
         params = tuple(params)
+    if any(type(pair) is list for pair in params):  # [name, value] lists, as JSON gives them
+        params = tuple(tuple(pair) if type(pair) is list else pair for pair in params)
     for pair in params:
         if type(pair) is not tuple or len(pair) != 2:
             raise InputError(f"{what} parameters must be (name, value) pairs, got {pair!r}")
