@@ -125,6 +125,13 @@ def number(value: float, what: str = "value", *, lo: float | None = None,
     return v
 
 
+def check_int(value, what: str, lo: int = 0) -> int:
+    """An integer >= ``lo`` (a Python or numpy integer, not a bool) as int: seeds and counts."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < lo:
+        raise InputError(f"{what} must be an integer >= {lo}, got {value!r}")
+    return int(value)
+
+
 def integer(value: int, what: str, lo: int, hi: int) -> int:
     """A Python int (not bool) within [lo, hi]."""
     if isinstance(value, bool) or not isinstance(value, int) or not lo <= value <= hi:

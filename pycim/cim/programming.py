@@ -16,7 +16,7 @@ from importlib import resources
 import numpy as np
 
 from ..errors import InputError
-from ..validate import number
+from ..validate import check_int, number
 from .mapping import weights_to_conductances
 
 SCHEMA = "pycim.programming_error/1"
@@ -86,10 +86,7 @@ MAX_TOL_S = 10e-6
 
 def check_seed(seed: int, what: str = "--seed") -> int:
     """A random seed: an integer >= 0 (Python or numpy; not bool), returned as int."""
-    if isinstance(seed, (bool, np.bool_)) or not isinstance(seed, (int, np.integer)) \
-            or seed < 0:
-        raise InputError(f"{what} must be an integer >= 0, got {seed!r}")
-    return int(seed)
+    return check_int(seed, what)
 
 
 def check_tol_s(tol_s: float, what: str = "tol_s") -> float:

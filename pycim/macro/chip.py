@@ -56,8 +56,10 @@ from .. import assumptions
 from ..cim.closed_form import line_conductance_s
 from ..errors import InputError
 from ..specs.neuron import MAX_OUT_BITS
-from .core import CAL_VECTORS, Core, check_bits, check_int, default_model
-from .layers import Conv2d, Dense, Tile, _unmasked, finite_reals, plan, quantize
+from ..validate import check_int
+from .core import CAL_VECTORS, Core, check_bits, default_model
+from .inputs import unmasked
+from .layers import Conv2d, Dense, Tile, finite_reals, plan, quantize
 from .model import MacroModel
 
 N_CORES = 48
@@ -175,7 +177,7 @@ class Chip:
         """x W of layer ``name`` for integer input vectors (vectors, n_in) (im2col done)."""
         layer, tiles = self._tiles(name)
         n_in, n_out = layer.matrix.shape
-        x_int = _unmasked(x_int, f"layer {name!r}: input vectors")
+        x_int = unmasked(x_int, f"layer {name!r}: input vectors")
         if x_int.ndim != 2 or x_int.shape[1] != n_in:
             raise InputError(f"layer {name!r}: input vectors must be (vectors, {n_in}), "
                              f"got {x_int.shape}")
@@ -194,7 +196,7 @@ class Chip:
         """y W^T of layer ``name`` on the same programmed cores: (vectors, n_out) -> n_in."""
         layer, tiles = self._tiles(name)
         n_in, n_out = layer.matrix.shape
-        y_int = _unmasked(y_int, f"layer {name!r}: backward input")
+        y_int = unmasked(y_int, f"layer {name!r}: backward input")
         if y_int.ndim != 2 or y_int.shape[1] != n_out:
             raise InputError(f"layer {name!r}: backward input must be (vectors, {n_out}), "
                              f"got {y_int.shape}")

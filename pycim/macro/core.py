@@ -87,11 +87,12 @@ from scipy.linalg.blas import sgemm as _sgemm
 from ..cim.closed_form import active_fraction, line_conductance_s, neuron_lines_v
 from ..cim.encoding import bit_planes, check_weights
 from ..cim.mapping import interleave_rows
-from ..cim.programming import program
+from ..cim.programming import check_tol_s, program
 from ..errors import InputError
 from ..specs.neuron import MAX_OUT_BITS
-from .inputs import (_check_fs, as_inputs, check_bits, check_int, checked_inputs,
-                     input_range)
+from ..validate import check_int
+from .inputs import (_check_fs, as_inputs, check_bits, checked_inputs, input_range,
+                     unmasked)
 from .model import MacroModel, OutOfRangeWarning, check_rng
 
 #: physical cells of one core
@@ -894,13 +895,8 @@ class Core:
 
     def __init__(self, weights, model=None, seed: int = 0, prog_tol_s: float = 1e-6,
                  adc_fs_v: float | None = None) -> None:
-        if isinstance(weights, np.ma.MaskedArray):
-            raise InputError("weights: masked arrays are not accepted (the mask would be ignored)")
-        w = check_weights(np.asarray(weights))
-        if isinstance(prog_tol_s, (bool, np.bool_)) \
-                or not isinstance(prog_tol_s, (int, float, np.integer, np.floating)) \
-                or not (0.0 <= prog_tol_s <= 10e-6):
-            raise InputError(f"prog_tol_s must be a number in 0..10e-6 S, got {prog_tol_s!r}")
+        w = check_weights(unmasked(weights, "weights"))
+        prog_tol_s = check_tol_s(prog_tol_s, "prog_tol_s")
         seed = check_int(seed, "seed")
         if model is not None and not isinstance(model, MacroModel):
             raise InputError(f"model must be a MacroModel (MacroModel.load / packaged), got "

@@ -7,6 +7,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..errors import InputError
+from ..validate import number
 
 
 def check_bits(value, what: str, hi: int = 8) -> int:
@@ -17,23 +18,23 @@ def check_bits(value, what: str, hi: int = 8) -> int:
     return int(value)
 
 
-def check_int(value, what: str, lo: int = 0) -> int:
-    """An integer >= ``lo`` (a Python or numpy integer, not a bool) as int: seeds and counts."""
-    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, np.integer)) \
-            or value < lo:
-        raise InputError(f"{what} must be an integer >= {lo}, got {value!r}")
-    return int(value)
+def unmasked(x, what: str) -> np.ndarray:
+    """``np.asarray(x)``, refusing a masked array (its mask would be silently dropped)."""
+    if isinstance(x, np.ma.MaskedArray):
+        raise InputError(f"{what}: masked arrays are not accepted (the mask would be ignored)")
+    return np.asarray(x)
 
 
-def _check_fs(adc_fs_v) -> float:
+def _check_fs(adc_fs_v, what: str = "adc_fs_v") -> float:
     """An ADC full scale in the neuron's range (one-line error otherwise)."""
     from ..cim.request import ADC_FS_RANGE_V
 
     lo, hi = ADC_FS_RANGE_V
-    if isinstance(adc_fs_v, bool) or not isinstance(adc_fs_v, (int, float, np.floating)) \
-            or not np.isfinite(adc_fs_v) or not lo <= adc_fs_v <= hi:
-        raise InputError(f"adc_fs_v must be a number in {lo:g}..{hi:g} V, got {adc_fs_v!r}")
-    return float(adc_fs_v)
+    try:
+        return number(adc_fs_v, what, lo=lo, hi=hi)
+    except InputError:
+        raise InputError(f"{what} must be a number in {lo:g}..{hi:g} V, got {adc_fs_v!r}"
+                         ) from None
 
 
 def input_range(in_bits: int) -> tuple[int, int]:
@@ -51,9 +52,7 @@ def checked_inputs(x, n: int, in_bits: int, what: str = "x", bounds: bool = True
     signed-integer inputs, for a caller that checks the range itself (:meth:`FastChain.run`
     on its table index) and calls this again to raise.
     """
-    if isinstance(x, np.ma.MaskedArray):
-        raise InputError(f"{what}: masked arrays are not accepted (the mask would be ignored)")
-    x = np.asarray(x)
+    x = unmasked(x, what)
     if x.ndim == 1:
         x = x[None, :]
     if x.ndim != 2 or x.shape[1] != n or x.shape[0] == 0:

@@ -18,21 +18,15 @@ import numpy as np
 
 from ..errors import InputError
 from .core import CORE_IN, CORE_OUT, check_bits, input_range
+from .inputs import unmasked
 
 ACTIVATIONS = ("none", "relu")
-
-
-def _unmasked(x, what: str) -> np.ndarray:
-    """``np.asarray(x)``, refusing a masked array (its mask would be silently dropped)."""
-    if isinstance(x, np.ma.MaskedArray):
-        raise InputError(f"{what}: masked arrays are not accepted (the mask would be ignored)")
-    return np.asarray(x)
 
 
 def finite_reals(x, what: str) -> np.ndarray:
     """``x`` as a float64 array of finite real numbers (bools count as 0 / 1); InputError
     naming ``what`` and a NaN or infinite value, a masked array or a non-numeric dtype."""
-    a = _unmasked(x, what)
+    a = unmasked(x, what)
     if a.dtype.kind not in "biuf":
         raise InputError(f"{what}: need real numbers, got dtype {a.dtype}")
     a = a.astype(float)
@@ -63,7 +57,7 @@ def _check_common(name: str, w: np.ndarray, bias, activation: str, in_step) -> f
     if not np.any(w):
         raise InputError(f"layer {name!r}: weights are all zero")
     if bias is not None:
-        b = _unmasked(bias, f"layer {name!r}: bias")
+        b = unmasked(bias, f"layer {name!r}: bias")
         if b.dtype.kind not in "fiu":
             raise InputError(f"layer {name!r}: bias must be numbers, got dtype {b.dtype}")
         if b.shape != (w.shape[-1],) or not np.all(np.isfinite(b)):
@@ -86,7 +80,7 @@ class Dense:
     in_step: float = 1.0
 
     def __post_init__(self) -> None:
-        w = _unmasked(self.weights, f"layer {self.name!r}: weights")
+        w = unmasked(self.weights, f"layer {self.name!r}: weights")
         if w.ndim != 2:
             raise InputError(f"layer {self.name!r}: dense weights must be (n_in, n_out), "
                              f"got shape {w.shape}")
@@ -102,7 +96,7 @@ class Dense:
 
     def vectors(self, x: np.ndarray) -> tuple[np.ndarray, tuple]:
         """(batch, n_in) -> the MVM input vectors and the output shape prefix."""
-        x = _unmasked(x, f"layer {self.name!r}: input")
+        x = unmasked(x, f"layer {self.name!r}: input")
         if x.ndim != 2 or x.shape[1] != self.weights.shape[0]:
             raise InputError(f"layer {self.name!r}: input must be (batch, "
                              f"{self.weights.shape[0]}), got {x.shape}")
@@ -123,7 +117,7 @@ class Conv2d:
     padding: int = 0
 
     def __post_init__(self) -> None:
-        w = _unmasked(self.weights, f"layer {self.name!r}: weights")
+        w = unmasked(self.weights, f"layer {self.name!r}: weights")
         if w.ndim != 4:
             raise InputError(f"layer {self.name!r}: conv weights must be (kh, kw, c_in, c_out), "
                              f"got shape {w.shape}")
@@ -147,7 +141,7 @@ class Conv2d:
 
     def vectors(self, x: np.ndarray) -> tuple[np.ndarray, tuple]:
         """(batch, H, W, c_in) -> (batch Ho Wo, kh kw c_in) and (batch, Ho, Wo)."""
-        x = _unmasked(x, f"layer {self.name!r}: input")
+        x = unmasked(x, f"layer {self.name!r}: input")
         kh, kw, ci, _ = self.weights.shape
         if x.ndim != 4 or x.shape[3] != ci:
             raise InputError(f"layer {self.name!r}: input must be (batch, H, W, {ci}), "

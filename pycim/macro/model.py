@@ -124,7 +124,8 @@ from ..cim.closed_form import (WireSystem, held_plane_weights, line_operator, wi
 from ..cim.polarity import POLARITY_TERMS, PolaritySystem
 from ..errors import InputError
 from ..specs.neuron import MAX_OUT_BITS
-from .inputs import checked_inputs
+from ..validate import number
+from .inputs import _check_fs, checked_inputs, unmasked
 
 SCHEMA = "pycim.macro/2"
 ROWS_REF = 128.0  # row-count normalisation of the line-gain terms
@@ -235,22 +236,8 @@ _BOUNDS = {
 
 def _number(v, what: str, bound: str | None = None, hi: float | None = None) -> float:
     """``v`` as a finite float (a JSON or numpy number, not a bool), ``bound`` "pos" (> 0) or
-    "nonneg" (>= 0) and at most ``hi``; one-line :class:`InputError` naming ``what``
-    otherwise."""
-    if isinstance(v, (bool, np.bool_)) or not isinstance(v, (int, float, np.integer,
-                                                              np.floating)):
-        raise InputError(f"{what} must be a number, got {v!r}")
-    try:
-        f = float(v)
-    except OverflowError:  # an integer beyond float range
-        f = math.inf
-    if not math.isfinite(f):
-        raise InputError(f"{what} must be a finite number, got {v!r}")
-    if (bound == "pos" and not f > 0) or (bound == "nonneg" and not f >= 0):
-        raise InputError(f"{what} must be {'> 0' if bound == 'pos' else '>= 0'}, got {v!r}")
-    if hi is not None and f > hi:
-        raise InputError(f"{what} must be <= {hi:g}, got {v!r}")
-    return f
+    "nonneg" (>= 0) and at most ``hi`` (:func:`pycim.validate.number`)."""
+    return number(v, what, lo=None if bound is None else 0.0, lo_open=bound == "pos", hi=hi)
 
 
 def _inl(table, what: str) -> dict[str, list[float]]:
@@ -327,9 +314,6 @@ def _checked_fields(fields: dict, where: str) -> dict:
     InputError
         One line naming the field (and key) and the bad value.
     """
-    from ..cim.request import ADC_FS_RANGE_V
-
-    fs_lo, fs_hi = ADC_FS_RANGE_V
     out = {}
     for k, v in fields.items():
         if k in ("line", "line_backward", "adc", "energy", "timing"):
@@ -351,12 +335,8 @@ def _checked_fields(fields: dict, where: str) -> dict:
             out[k] = v
         elif k in ("v_read_v", "v_ref_v"):
             out[k] = _number(v, f"{where}: {k}", "pos", V_MAX_V)
-        elif k == "adc_fs_v":
-            f = _number(v, f"{where}: adc_fs_v", "pos")
-            if not fs_lo <= f <= fs_hi:
-                raise InputError(f"{where}: adc_fs_v must lie in the neuron's range "
-                                 f"{fs_lo:g}..{fs_hi:g} V, got {v!r}")
-            out[k] = f
+        elif k == "adc_fs_v":  # the neuron's range
+            out[k] = _check_fs(v, f"{where}: adc_fs_v")
         elif k in ("integ_gain", "c_hold_eff_f"):
             out[k] = _number(v, f"{where}: {k}", "pos")
         elif k == "c_sample_eff_f":
@@ -774,9 +754,7 @@ class MacroModel:
             A bad width, a non-integer, masked or out-of-range input.
         """
         b = _bits(in_bits, "in_bits")
-        if isinstance(x, np.ma.MaskedArray):
-            raise InputError("x: masked arrays are not accepted (the mask would be ignored)")
-        x = np.asarray(x)
+        x = unmasked(x, "x")
         if x.size:
             checked_inputs(x.reshape(1, -1), x.size, b)
         return self._drive(x, b)
