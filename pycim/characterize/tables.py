@@ -12,7 +12,7 @@ import pandas as pd
 
 from ..errors import InputError
 from ..files import (LOCK, MANIFEST, DirLock, atomic_write_bytes, atomic_write_text,
-                     sha256_file, write_manifest)
+                     write_manifest)
 
 __all__ = ["COLUMNS", "Col", "LOCK", "MANIFEST", "ResultIntegrityError", "check_columns",
            "check_table", "kind_tables", "load_results", "table_columns",
@@ -83,9 +83,6 @@ def write_outputs(rep, plots: bool = True) -> list[Path]:
     files.append(atomic_write_text(out / "sweep.json", json.dumps(meta, indent=1) + "\n"))
     files.append(write_manifest(out, files))
     return files
-
-
-_sha256 = sha256_file  # (the name earlier code imported)
 
 
 def verify_results(results_dir) -> dict[str, Path]:
